@@ -1,0 +1,181 @@
+"""Typed SQLAlchemy 2.x models.
+
+The tables, and the constraints that make a repeated check harmless:
+
+- ``articles``: one row per tracked URL, with its schedule and conditional-GET validators.
+- ``versions``: every distinct state of an article; ``UNIQUE(article_id, number)`` means two runs
+  of the same check can never both store version N+1.
+- ``paragraphs``: each distinct paragraph once, keyed by a 63-bit hash of its kind and text;
+  versions refer to them by position through a compact reference list (see ``db.refs``).
+- ``bodies``: the compressed raw response of a version, so extraction can be re-run later.
+- ``checks``: one row per attempt, successful or not, so failures are visible and nothing is lost.
+- ``events``: the outbox, written in the same transaction as the version it describes;
+  ``UNIQUE(article_id, seq)`` orders an article's events and refuses duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(255), index=True)
+    # active: checked on schedule; unavailable: the site answered 404/410 (still re-checked,
+    # slowly); paused: not checked until resumed.
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    selector: Mapped[str | None] = mapped_column(Text)
+    base_interval: Mapped[int] = mapped_column(Integer)  # seconds, as the user asked
+    interval: Mapped[int] = mapped_column(Integer)  # seconds, adapted to how often it changes
+    next_check_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    last_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    body_digest: Mapped[str | None] = mapped_column(String(64))  # raw bytes of the last 200
+    failure_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    version_count: Mapped[int] = mapped_column(Integer, default=0)
+    event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    versions: Mapped[list[Version]] = relationship(
+        back_populates="article", lazy="raise", order_by="Version.number"
+    )
+
+
+class Version(Base):
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("article_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    content_hash: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str | None] = mapped_column(Text)
+    byline: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[str | None] = mapped_column(String(40))  # ISO 8601 as the page gave it
+    updated: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str | None] = mapped_column(String(20))
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    extractor: Mapped[str] = mapped_column(String(120))
+    # True when this version starts a new baseline (extractor or selector changed): it is not
+    # reported as a change of the version before it.
+    rebaseline: Mapped[bool] = mapped_column(Boolean, default=False)
+    paragraph_count: Mapped[int] = mapped_column(Integer)
+    paragraph_refs: Mapped[bytes] = mapped_column(LargeBinary)
+
+    article: Mapped[Article] = relationship(back_populates="versions", lazy="raise")
+
+
+class Paragraph(Base):
+    __tablename__ = "paragraphs"
+
+    # 63 bits of SHA-256 over kind and text: the key itself is the content address, so the
+    # table needs no second index (see db.refs.paragraph_id).
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(12))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Body(Base):
+    __tablename__ = "bodies"
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    content_type: Mapped[str] = mapped_column(String(120))
+    encoding: Mapped[str] = mapped_column(String(16))  # compression, e.g. "zlib"
+    size: Mapped[int] = mapped_column(Integer)  # uncompressed bytes
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Check(Base):
+    __tablename__ = "checks"
+    __table_args__ = (Index("ix_checks_article_id_started_at", "article_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    # changed | first_seen | unchanged | not_modified | same_bytes | rebaseline | failed |
+    # no_content | gone
+    outcome: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id", ondelete="SET NULL"))
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("article_id", "seq"),
+        UniqueConstraint("version_id", "type"),
+        Index("ix_events_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Public, stable identifier (webhook-id): "evt_" + hex.
+    uid: Mapped[str] = mapped_column(String(40), unique=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)  # per-article order, 1, 2, 3 …
+    type: Mapped[str] = mapped_column(String(40))
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

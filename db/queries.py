@@ -1,0 +1,303 @@
+"""Every query tracker runs, as functions over a Session: ``select()`` statements in one place.
+
+Inputs and outputs are models and plain values; nothing here knows about HTTP or diffs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from db import refs
+from db.models import Article, Body, Check, Event, Paragraph, Version
+
+CHECKED_STATES = ("active", "unavailable")
+
+
+# --- articles -------------------------------------------------------------------------------
+
+
+def article_by_url(session: Session, url: str) -> Article | None:
+    return session.scalars(select(Article).where(Article.url == url)).one_or_none()
+
+
+def article_by_id(session: Session, article_id: int) -> Article | None:
+    return session.get(Article, article_id)
+
+
+def lock_article(session: Session, article_id: int) -> Article | None:
+    """The article row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite
+    sessions opened with ``write=True`` hold the database write lock already)."""
+    statement = select(Article).where(Article.id == article_id).with_for_update()
+    return session.scalars(statement).one_or_none()
+
+
+def add_article(
+    session: Session, *, url: str, host: str, interval: int, now: dt.datetime,
+    selector: str | None = None,
+) -> tuple[Article, bool]:
+    """(article, created). An existing URL keeps its history; its schedule and selector are
+    updated to what was asked."""
+    article = article_by_url(session, url)
+    if article is not None:
+        article.base_interval = article.interval = interval
+        if selector is not None:
+            article.selector = selector
+        return article, False
+    article = Article(
+        url=url, host=host, state="active", selector=selector, base_interval=interval,
+        interval=interval, next_check_at=now, created_at=now, failure_count=0,
+        version_count=0, event_seq=0,
+    )
+    session.add(article)
+    session.flush()
+    return article, True
+
+
+def list_articles(session: Session, urls: Sequence[str] = ()) -> list[Article]:
+    statement = select(Article).order_by(Article.id)
+    if urls:
+        statement = statement.where(Article.url.in_(urls))
+    return list(session.scalars(statement))
+
+
+def due_article_ids(session: Session, now: dt.datetime, limit: int | None = None) -> list[int]:
+    statement: Select[tuple[int]] = (
+        select(Article.id)
+        .where(Article.state.in_(CHECKED_STATES), Article.next_check_at <= now)
+        .order_by(Article.next_check_at, Article.id)
+    )
+    if limit:
+        statement = statement.limit(limit)
+    return list(session.scalars(statement))
+
+
+def next_due_time(session: Session) -> dt.datetime | None:
+    statement = select(func.min(Article.next_check_at)).where(Article.state.in_(CHECKED_STATES))
+    value = session.scalar(statement)
+    if value is not None and value.tzinfo is None:  # aggregates bypass the column type
+        value = dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+    elif isinstance(value, str):
+        value = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return value
+
+
+def delete_article(session: Session, article: Article) -> None:
+    session.delete(article)
+
+
+# --- versions and paragraphs ----------------------------------------------------------------
+
+
+def latest_version(session: Session, article_id: int) -> Version | None:
+    statement = (
+        select(Version)
+        .where(Version.article_id == article_id)
+        .order_by(Version.number.desc())
+        .limit(1)
+    )
+    return session.scalars(statement).one_or_none()
+
+
+def version_by_number(session: Session, article_id: int, number: int) -> Version | None:
+    statement = select(Version).where(Version.article_id == article_id, Version.number == number)
+    return session.scalars(statement).one_or_none()
+
+
+def versions_of(session: Session, article_id: int) -> list[Version]:
+    statement = select(Version).where(Version.article_id == article_id).order_by(Version.number)
+    return list(session.scalars(statement))
+
+
+def versions_since(
+    session: Session, since: dt.datetime, article_id: int | None = None
+) -> list[Version]:
+    statement = select(Version).where(Version.fetched_at >= since)
+    if article_id is not None:
+        statement = statement.where(Version.article_id == article_id)
+    return list(session.scalars(statement.order_by(Version.article_id, Version.number)))
+
+
+def paragraph_ids(session: Session, version: Version) -> list[int]:
+    """The paragraph ids of ``version`` in order (resolving its delta chain)."""
+    if refs.is_keyframe(version.paragraph_refs):
+        return refs.decode([version.paragraph_refs])
+    chain = session.execute(
+        select(Version.number, Version.paragraph_refs)
+        .where(Version.article_id == version.article_id, Version.number <= version.number)
+        .where(Version.number > version.number - refs.KEYFRAME_EVERY - 1)
+        .order_by(Version.number)
+    ).all()
+    start = max(i for i, row in enumerate(chain) if refs.is_keyframe(row.paragraph_refs))
+    return refs.decode(row.paragraph_refs for row in chain[start:])
+
+
+def paragraphs_of(session: Session, version: Version) -> list[tuple[str, str]]:
+    """(kind, text) of each paragraph of ``version``, in order."""
+    ids = paragraph_ids(session, version)
+    rows: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = set(ids[start : start + 500])
+        for row in session.execute(
+            select(Paragraph.id, Paragraph.kind, Paragraph.text).where(Paragraph.id.in_(chunk))
+        ):
+            rows[row.id] = (row.kind, row.text)
+    return [rows[i] for i in ids]
+
+
+def store_version(
+    session: Session,
+    article: Article,
+    *,
+    paragraphs: Sequence[tuple[str, str]],
+    fields: dict[str, Any],
+    previous: Version | None,
+    now: dt.datetime,
+) -> Version:
+    """Insert version ``previous.number + 1`` with its paragraphs (each stored once).
+
+    ``UNIQUE(article_id, number)`` makes a concurrent duplicate fail at flush."""
+    ids = [refs.paragraph_id(kind, text) for kind, text in paragraphs]
+    _insert_paragraphs(session, {i: p for i, p in zip(ids, paragraphs, strict=True)})
+    number = previous.number + 1 if previous else 1
+    previous_ids = paragraph_ids(session, previous) if previous else None
+    version = Version(
+        article_id=article.id,
+        number=number,
+        fetched_at=now,
+        paragraph_count=len(ids),
+        paragraph_refs=refs.encode(ids, previous_ids, number),
+        **fields,
+    )
+    session.add(version)
+    session.flush()
+    article.version_count = number
+    return version
+
+
+def _insert_paragraphs(session: Session, paragraphs: dict[int, tuple[str, str]]) -> None:
+    if not paragraphs:
+        return
+    existing = set(
+        session.scalars(select(Paragraph.id).where(Paragraph.id.in_(list(paragraphs))))
+    )
+    rows = [
+        {"id": i, "kind": kind, "text": text}
+        for i, (kind, text) in paragraphs.items()
+        if i not in existing
+    ]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # Another transaction may insert the same paragraph meanwhile: identical content, so ignore.
+    session.execute(insert(Paragraph).on_conflict_do_nothing(index_elements=["id"]), rows)
+
+
+def store_body(
+    session: Session, version: Version, *, content_type: str, data: bytes, size: int
+) -> None:
+    session.add(
+        Body(version_id=version.id, content_type=content_type, encoding="zlib", size=size,
+             data=data)
+    )
+
+
+def body_of(session: Session, version: Version) -> Body | None:
+    return session.get(Body, version.id)
+
+
+def prune_bodies(session: Session, older_than: dt.datetime) -> int:
+    """Drop raw bodies fetched before ``older_than``, except each article's latest version."""
+    latest = (
+        select(func.max(Version.id)).group_by(Version.article_id).scalar_subquery()
+    )
+    old = select(Version.id).where(Version.fetched_at < older_than, Version.id.not_in(latest))
+    result = session.execute(delete(Body).where(Body.version_id.in_(old)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def prune_paragraphs(session: Session) -> int:
+    """Delete paragraphs no version refers to any more (after articles were removed)."""
+    used: set[int] = set()
+    for version in session.scalars(select(Version)):
+        used.update(paragraph_ids(session, version))
+    unused = [i for i in session.scalars(select(Paragraph.id)) if i not in used]
+    for start in range(0, len(unused), 500):
+        session.execute(delete(Paragraph).where(Paragraph.id.in_(unused[start : start + 500])))
+    return len(unused)
+
+
+# --- checks and events ----------------------------------------------------------------------
+
+
+def record_check(session: Session, article: Article, **values: Any) -> Check:
+    check = Check(article_id=article.id, **values)
+    session.add(check)
+    return check
+
+
+def checks_of(session: Session, article_id: int, limit: int = 20) -> list[Check]:
+    statement = (
+        select(Check)
+        .where(Check.article_id == article_id)
+        .order_by(Check.started_at.desc(), Check.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def add_event(
+    session: Session,
+    article: Article,
+    type_: str,
+    *,
+    now: dt.datetime,
+    version: Version | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """Append an event to the article's outbox, in the caller's transaction.
+
+    The sequence number is claimed with a compare-and-set on the article row, so two
+    transactions can never write the same ``(article_id, seq)``."""
+    seq = article.event_seq + 1
+    claimed = session.execute(
+        update(Article)
+        .where(Article.id == article.id, Article.event_seq == article.event_seq)
+        .values(event_seq=seq)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(claimed, "rowcount", 1) != 1:
+        raise RuntimeError(f"article {article.id} was changed concurrently; retry the check")
+    article.event_seq = seq
+    event = Event(
+        uid=f"evt_{secrets.token_hex(12)}", article_id=article.id, seq=seq, type=type_,
+        version_id=version.id if version else None, created_at=now, data=data or {},
+    )
+    session.add(event)
+    return event
+
+
+def events_of(session: Session, article_id: int | None = None) -> list[Event]:
+    statement = select(Event).order_by(Event.id)
+    if article_id is not None:
+        statement = statement.where(Event.article_id == article_id)
+    return list(session.scalars(statement))
+
+
+def count_rows(session: Session, model: type[Any], *conditions: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0)
+
+
+def failing_articles(session: Session) -> list[Article]:
+    statement = select(Article).where(
+        or_(Article.failure_count > 0, Article.state == "unavailable")
+    )
+    return list(session.scalars(statement.order_by(Article.id)))

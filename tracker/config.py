@@ -1,0 +1,85 @@
+"""Settings from the environment and an optional TOML file.
+
+Precedence: command-line options (applied by the CLI) > environment variables > the config file
+(``$TRACKER_CONFIG`` or ``$XDG_CONFIG_HOME/tracker/config.toml``) > defaults. Every key of the
+file has an environment variable: ``allow_private_addresses`` ↔ ``TRACKER_ALLOW_PRIVATE_ADDRESSES``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from tracker import __version__
+
+
+def data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "tracker"
+
+
+def config_path() -> Path:
+    explicit = os.environ.get("TRACKER_CONFIG")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "tracker" / "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = ""
+    allow_private_addresses: bool = False
+    user_agent: str = (
+        f"tracker/{__version__} (news update tracker; +https://example.invalid/tracker)"
+    )
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    per_host_concurrency: int = 2
+    concurrency: int = 8
+    default_interval: int = 600  # seconds
+    min_interval: int = 10
+    max_interval: int = 86_400
+    keep_bodies_days: int = 90  # raw responses older than this are dropped (0 = keep none)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{data_home() / 'tracker.db'}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from defaults, the config file, the environment, then ``overrides``."""
+    values: dict[str, Any] = {}
+    path = config_path()
+    if path.is_file():
+        with path.open("rb") as handle:
+            values.update(tomllib.load(handle))
+    for field in fields(Settings):
+        env = os.environ.get(f"TRACKER_{field.name.upper()}")
+        if env is not None and env != "":
+            values[field.name] = env
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(values) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise ValueError(f"unknown setting(s) in {path}: {', '.join(sorted(unknown))}")
+    return replace(Settings(), **{k: _coerce(k, v) for k, v in values.items()})
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = getattr(Settings(), name)
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(f"{name}: expected a yes/no value, got {value!r}")
+            return lowered in {"1", "true", "yes", "on"}
+        return bool(value)
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    return str(value)

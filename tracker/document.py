@@ -1,0 +1,36 @@
+"""What extraction yields: an article as paragraphs plus metadata. Plain data, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    text: str  # normalised (tracker.normalize.normalize_text)
+    kind: str = "text"  # text | heading | caption | credit | quote | item
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    title: str | None = None
+    byline: str | None = None
+    published: str | None = None  # ISO 8601, with time of day when the page gives it
+    updated: str | None = None
+    language: str | None = None
+    canonical_url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    paragraphs: tuple[Paragraph, ...]
+    metadata: Metadata = field(default_factory=Metadata)
+    extractor: str = ""  # e.g. "trafilatura 2.3.1; figures 1": a change means a re-baseline
+
+    @property
+    def texts(self) -> list[str]:
+        return [p.text for p in self.paragraphs]

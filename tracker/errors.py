@@ -1,0 +1,65 @@
+"""The exceptions tracker raises, by what the caller should do about them.
+
+    TrackerError
+    ├── FetchError                 the page could not be fetched (carries url and status)
+    │   ├── TransientFetchError    try again later: timeouts, connection errors, 5xx, 429
+    │   └── PermanentFetchError    retrying soon will not help
+    │       ├── GoneError          404 / 410: the article is unavailable
+    │       ├── UnsupportedContent not HTML, XHTML or plain text
+    │       ├── BodyTooLarge       over the configured size cap
+    │       ├── RedirectError      a redirect loop or too many redirects
+    │       └── BlockedAddress     not http(s), or a private address not allowed
+    └── ExtractionError            the page has no article text (consent wall, error page …)
+
+Messages are meant for people: they name the URL and what went wrong, never a secret.
+"""
+
+from __future__ import annotations
+
+
+class TrackerError(Exception):
+    """Base of every error tracker raises on purpose."""
+
+
+class FetchError(TrackerError):
+    def __init__(self, url: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(f"{url}: {message}")
+        self.url = url
+        self.status = status
+        self.reason = message
+
+
+class TransientFetchError(FetchError):
+    def __init__(
+        self, url: str, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(url, message, status=status)
+        self.retry_after = retry_after
+
+
+class PermanentFetchError(FetchError):
+    pass
+
+
+class GoneError(PermanentFetchError):
+    pass
+
+
+class UnsupportedContent(PermanentFetchError):
+    pass
+
+
+class BodyTooLarge(PermanentFetchError):
+    pass
+
+
+class RedirectError(PermanentFetchError):
+    pass
+
+
+class BlockedAddress(PermanentFetchError):
+    pass
+
+
+class ExtractionError(TrackerError):
+    pass

@@ -1,0 +1,235 @@
+"""Fetching article pages politely: one pooled httpx client, conditional GET, caps on size and
+redirects, only HTML/XHTML/plain text, and at most a few requests at a time per host.
+
+``Fetcher.fetch`` returns a ``Page`` (status 200 with a body, or 304 with none) or raises one of
+the ``tracker.errors.FetchError`` subclasses; it never returns a half-read body.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from tracker.config import Settings
+from tracker.errors import (
+    BodyTooLarge,
+    GoneError,
+    PermanentFetchError,
+    RedirectError,
+    TransientFetchError,
+    UnsupportedContent,
+)
+from tracker.netguard import check_scheme, resolve_public
+
+ACCEPTED_TYPES = {"text/html", "application/xhtml+xml", "text/plain"}
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    url: str  # after redirects
+    status: int  # 200, or 304 when the validators still hold
+    body: bytes
+    media_type: str  # "text/html", "application/xhtml+xml" or "text/plain"
+    charset: str | None  # from the Content-Type header only
+    etag: str | None
+    last_modified: str | None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class HostLimiter:
+    """At most ``limit`` requests in flight per host, across the threads of one process."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = max(1, limit)
+        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        with self._lock:
+            semaphore = self._semaphores.setdefault(host, threading.BoundedSemaphore(self._limit))
+        with semaphore:
+            yield
+
+
+def make_client(settings: Settings) -> httpx.Client:
+    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+    limits = httpx.Limits(max_connections=max(10, settings.concurrency * 2))
+    return httpx.Client(
+        timeout=timeout,
+        limits=limits,
+        follow_redirects=False,  # followed by hand: each hop is checked and counted
+        headers={
+            "User-Agent": settings.user_agent,
+            "Accept": "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8",
+            "Accept-Language": "*",
+        },
+    )
+
+
+class Fetcher:
+    """Fetches pages with one shared client; safe to use from many threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: httpx.Client | None = None,
+        limiter: HostLimiter | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client = client or make_client(settings)
+        self.limiter = limiter or HostLimiter(settings.per_host_concurrency)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Page:
+        conditional = {}
+        if etag:
+            conditional["If-None-Match"] = etag
+        if last_modified:
+            conditional["If-Modified-Since"] = last_modified
+        seen = {url}
+        current = url
+        for _ in range(self.settings.max_redirects + 1):
+            page_or_location = self._request(current, conditional)
+            if isinstance(page_or_location, Page):
+                return page_or_location
+            current = urljoin(current, page_or_location)
+            if current in seen:
+                raise RedirectError(url, f"redirect loop at {current}")
+            seen.add(current)
+        raise RedirectError(url, f"more than {self.settings.max_redirects} redirects")
+
+    def _request(self, url: str, conditional: dict[str, str]) -> Page | str:
+        _, host, _ = check_scheme(url)
+        target, extra = self._connect_target(url, host)
+        request = self.client.build_request("GET", target, headers={**conditional, **extra})
+        if extra:
+            request.extensions["sni_hostname"] = host
+        with self.limiter.slot(host):
+            try:
+                response = self.client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                raise TransientFetchError(url, f"timed out ({type(exc).__name__})") from exc
+            except httpx.HTTPError as exc:
+                raise TransientFetchError(url, f"connection failed: {exc}") from exc
+            try:
+                return self._read(url, response)
+            finally:
+                response.close()
+
+    def _connect_target(self, url: str, host: str) -> tuple[str, dict[str, str]]:
+        """Where to connect: the URL itself, or (guarded) the address that was checked."""
+        if self.settings.allow_private_addresses:
+            return url, {}
+        address = resolve_public(url)
+        parts = urlsplit(url)
+        literal = f"[{address}]" if ":" in address else address
+        netloc = f"{literal}:{parts.port}" if parts.port else literal
+        host_header = parts.netloc.rsplit("@", 1)[-1]
+        return urlunsplit(parts._replace(netloc=netloc)), {"Host": host_header}
+
+    def _read(self, url: str, response: httpx.Response) -> Page | str:
+        status = response.status_code
+        if status in _REDIRECTS:
+            location = response.headers.get("Location")
+            if not location:
+                raise RedirectError(url, f"HTTP {status} without a Location header")
+            return location
+        if status == 304:
+            return self._page(url, response, b"")
+        _raise_for_status(url, response)
+        media_type, charset = _content_type(response.headers.get("Content-Type"))
+        if media_type and media_type not in ACCEPTED_TYPES:
+            raise UnsupportedContent(url, f"not an article page (Content-Type {media_type})")
+        body = self._read_body(url, response)
+        if not media_type:
+            media_type = "text/html" if body.lstrip()[:1] == b"<" else "text/plain"
+        page = self._page(url, response, body)
+        return Page(page.url, 200, body, media_type, charset, page.etag, page.last_modified)
+
+    def _read_body(self, url: str, response: httpx.Response) -> bytes:
+        cap = self.settings.max_body_bytes
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise BodyTooLarge(url, f"body of {int(declared):,} bytes exceeds the {cap:,} cap")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise BodyTooLarge(url, f"body exceeds the {cap:,}-byte cap")
+                chunks.append(chunk)
+        except httpx.TimeoutException as exc:
+            raise TransientFetchError(url, "timed out while reading the body") from exc
+        except httpx.HTTPError as exc:
+            raise TransientFetchError(url, f"connection broke while reading: {exc}") from exc
+        body = b"".join(chunks)
+        if b"\x00" in body[:4096]:
+            raise UnsupportedContent(url, "the body is binary, not an article page")
+        return body
+
+    @staticmethod
+    def _page(url: str, response: httpx.Response, body: bytes) -> Page:
+        return Page(
+            url=url,
+            status=response.status_code,
+            body=body,
+            media_type="",
+            charset=None,
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+        )
+
+
+def _raise_for_status(url: str, response: httpx.Response) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    if status in {404, 410}:
+        raise GoneError(url, f"HTTP {status}: the article is unavailable", status=status)
+    if status == 429 or status >= 500:
+        raise TransientFetchError(
+            url,
+            f"HTTP {status} {response.reason_phrase}".strip(),
+            status=status,
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
+    raise PermanentFetchError(url, f"HTTP {status} {response.reason_phrase}".strip(), status=status)
+
+
+def _content_type(header: str | None) -> tuple[str, str | None]:
+    if not header:
+        return "", None
+    media_type, _, params = header.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip("\"'").lower()
+    return media_type.strip().lower(), charset
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

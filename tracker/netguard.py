@@ -1,0 +1,66 @@
+"""Which network addresses tracker may connect to.
+
+By default only public addresses: a tracked URL (or, later, a webhook endpoint) must not make
+tracker reach into the machine it runs on or the private network around it. IPv6 forms that
+embed an IPv4 address (IPv4-mapped ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4
+``2002::/16``) are unwrapped first, because ``ipaddress`` does not call ``::ffff:127.0.0.1``
+loopback. ``allow_private`` (``TRACKER_ALLOW_PRIVATE_ADDRESSES=1``) lifts the rule for tests and
+intranets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from tracker.errors import BlockedAddress
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+
+
+def embedded_ipv4(address: IPAddress) -> IPAddress:
+    """The IPv4 address hidden in an IPv6 one, or the address itself."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if address.sixtofour is not None:
+            return address.sixtofour
+    return address
+
+
+def is_public(address: IPAddress) -> bool:
+    address = embedded_ipv4(address)
+    return address.is_global and not address.is_multicast and address not in _METADATA
+
+
+def check_scheme(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL; BlockedAddress for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise BlockedAddress(url, "only http:// and https:// URLs can be tracked")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, parts.hostname, port
+
+
+def resolve_public(url: str) -> str:
+    """A checked public address of the URL's host, to connect to (not to be re-resolved)."""
+    _, host, port = check_scheme(url)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise BlockedAddress(url, f"cannot resolve host {host!r}: {exc.strerror or exc}") from exc
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    blocked = [a for a in addresses if not is_public(a)]
+    if blocked or not addresses:
+        raise BlockedAddress(
+            url,
+            f"{host} resolves to a non-public address ({blocked[0] if blocked else 'none'}); "
+            "set TRACKER_ALLOW_PRIVATE_ADDRESSES=1 to allow loopback and private networks",
+        )
+    return str(addresses[0])
