@@ -8,7 +8,8 @@ benchmarks but drops figures. Before handing it the parsed tree (which it modifi
 image it considers part of the article as a ``<graphic>``, so where one appears in its output we
 put that figure's texts back; figures it left out (teasers, sidebars) stay out. A CSS selector
 (per article or per host) replaces trafilatura where it fails: then every block of text inside
-the selected elements is a paragraph.
+the selected elements is a paragraph, figures give their credit and caption as above, and
+asides, navigation, forms and scripts inside the selection are left out.
 
 Metadata is read from JSON-LD, OpenGraph/article meta tags and the document, in that order.
 Nothing here touches the network or the database.
@@ -36,11 +37,23 @@ _ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "blogposting
                   "analysisnewsarticle", "liveblogposting", "webpage"}
 _CREDIT_HINT = re.compile(r"credit|copyright|source|photographer|byline", re.IGNORECASE)
 _BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "figcaption", "pre")
+# Inside a selected element these are never article text: related links, share bars, forms.
+_SELECTED_NOISE = ("script", "style", "noscript", "template", "aside", "nav", "form")
 _OUTPUT_KINDS = {"p": "text", "head": "heading", "item": "item", "quote": "quote",
                  "code": "text", "cell": "text"}
 # A page whose extracted text is smaller than this is treated as "no article" (consent walls,
 # error pages): recording it would report every paragraph deleted.
 MIN_ARTICLE_CHARS = 200
+# Short pages whose text or headline speaks of cookies, consent or errors are interstitials, not
+# articles. Real articles mentioning these words are longer than INTERSTITIAL_MAX_CHARS.
+INTERSTITIAL_MAX_CHARS = 1500
+_INTERSTITIAL = re.compile(
+    r"cookie|consent|einwillig|zustimm|datenschutz|privacy|privatsph|accept all|akzeptieren"
+    r"|page not found|seite nicht gefunden|nicht gefunden|not found|\b404\b|fehler|error"
+    r"|subscribe to continue|jetzt abonnieren|paywall|are you a robot|captcha",
+    re.IGNORECASE,
+)
+_ERROR_TITLE = re.compile(r"not found|nicht gefunden|\b404\b|\b410\b", re.IGNORECASE)
 
 
 def extractor_name(selector: str | None = None) -> str:
@@ -80,6 +93,7 @@ def extract_html(text: str, *, url: str, selector: str | None = None) -> Article
     paragraphs = _drop_title_line(paragraphs, metadata.title)
     article = Article(tuple(paragraphs), metadata, extractor_name(selector))
     _require_text(article)
+    _refuse_interstitial(article)
     return article
 
 
@@ -99,6 +113,19 @@ def _require_text(article: Article) -> None:
         raise ExtractionError(
             f"no article text found ({chars} characters): a consent wall, an error page or a "
             "layout the extractor does not understand (try --selector)"
+        )
+
+
+def _refuse_interstitial(article: Article) -> None:
+    text = " ".join(p.text for p in article.paragraphs)
+    if len(text) > INTERSTITIAL_MAX_CHARS:
+        return
+    title = article.metadata.title or ""
+    hits = _INTERSTITIAL.findall(f"{title} {text}")
+    if len(hits) >= 2 or _ERROR_TITLE.search(title):
+        raise ExtractionError(
+            f"no article text found: the page looks like a consent, paywall or error page "
+            f"({len(text)} characters mentioning {', '.join(sorted(set(hits))[:3])!s})"
         )
 
 
@@ -187,15 +214,35 @@ def _select_paragraphs(tree: _Element, selector: str, url: str) -> Iterator[Para
         raise ExtractionError(f"invalid CSS selector {selector!r}: {exc}") from exc
     if not roots:
         raise ExtractionError(f"{url}: the selector {selector!r} matches nothing on the page")
+    selected = set(roots)
     for root in roots:
-        for element in root.iter("script", "style", "noscript"):
+        if any(ancestor in selected for ancestor in root.iterancestors()):
+            continue  # inside another selected element: its blocks are already there
+        for element in list(root.iterdescendants(*_SELECTED_NOISE)):
             element.drop_tree()
-        for element in root.iter(*_BLOCKS):
+        for element in root.iter("figure", *_BLOCKS):
+            if _inside_below(element, "figure", root):
+                continue  # the figure's texts come out with the figure
+            if element.tag == "figure":
+                yield from _figure_texts(element)
+                continue
             if any(child.tag in _BLOCKS for child in element.iterdescendants()):
                 continue
             text = normalize_text(" ".join(element.itertext()))
             if text:
                 yield Paragraph(text, _selected_kind(element))
+
+
+def _inside_below(element: _Element, tag: str, root: _Element) -> bool:
+    """Whether ``element`` has an ancestor ``tag`` that is ``root`` or inside it."""
+    if element is root:
+        return False
+    for ancestor in element.iterancestors():
+        if ancestor.tag == tag:
+            return True
+        if ancestor is root:
+            return False
+    return False
 
 
 def _selected_kind(element: _Element) -> str:
@@ -338,6 +385,7 @@ def _time_element(tree: _Element) -> str | None:
 
 def _canonical_link(tree: _Element, url: str) -> str | None:
     for link in tree.iter("link"):
-        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
-            return urljoin(url, link.get("href", "").strip())
+        href: str = (link.get("href") or "").strip()
+        if "canonical" in (link.get("rel") or "").lower().split() and href:
+            return urljoin(url, href)
     return None

@@ -1,0 +1,146 @@
+"""Shared fixtures: databases (SQLite and the real PostgreSQL), the App, the article server.
+
+Service tests never skip silently in CI: ``.ci/run`` sets ``TRACKER_REQUIRE_SERVICES=1``, which
+turns "PostgreSQL/Redis not reachable" into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.articleserver import ArticleServer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+STORY = FIXTURES / "story_de"
+POSTGRES_URL = os.environ.get("TRACKER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def service_missing(what: str) -> None:
+    if os.environ.get("TRACKER_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{what} is not reachable, and TRACKER_REQUIRE_SERVICES=1 forbids skipping")
+    pytest.skip(f"{what} is not reachable")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's config or writes to their data directory."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    for name in list(os.environ):
+        if name.startswith("TRACKER_") and name not in {
+            "TRACKER_TEST_POSTGRES_URL", "TRACKER_TEST_REDIS_URL", "TRACKER_REQUIRE_SERVICES",
+        }:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TRACKER_ALLOW_PRIVATE_ADDRESSES", "1")
+
+
+# --- databases ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, copied for each test (migrating once is the slow part)."""
+    from db.session import make_engine, upgrade
+
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    target = tmp_path / "tracker.db"
+    shutil.copy(sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the real PostgreSQL server, migrated once for the session."""
+    from db.session import make_engine, upgrade
+
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT")
+    name = f"tracker_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "not reachable"
+        admin.dispose()
+        service_missing(f"PostgreSQL at {POSTGRES_URL} ({type(exc).__name__})")
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        from db.session import _engines
+
+        for key in [k for k in _engines if k == url]:
+            _engines.pop(key).dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    from db.models import Base
+    from db.session import make_engine
+
+    engine = make_engine(postgres_database)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return postgres_database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def make_app(database_url: str) -> Iterator[object]:
+    """A factory of Apps on the test database; all are closed at the end."""
+    from tracker.app import App
+    from tracker.config import load_settings
+
+    made: list[App] = []
+
+    def factory(**overrides: object) -> App:
+        settings = load_settings(database_url=database_url, **overrides)
+        instance = App(settings)
+        made.append(instance)
+        return instance
+
+    yield factory
+    for instance in made:
+        instance.close()
+
+
+@pytest.fixture
+def app(make_app):  # type: ignore[no-untyped-def]
+    return make_app()
+
+
+# --- the article server ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def article_server() -> Iterator[ArticleServer]:
+    with ArticleServer(FIXTURES) as server:
+        yield server

@@ -1,0 +1,52 @@
+"""The context every use case runs in: settings, the database and the HTTP fetcher.
+
+One ``App`` per process (the CLI, the embedded service and each Celery worker make their own).
+Heavy pieces are created on first use, so a command that needs no database opens none.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from tracker.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from tracker.fetch import Fetcher
+
+
+class App:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+
+    @cached_property
+    def engine(self) -> Engine:
+        from db.session import get_engine
+
+        return get_engine(self.settings.resolved_database_url)
+
+    @cached_property
+    def reader(self) -> sessionmaker[Session]:
+        from db.session import sessions
+
+        return sessions(self.engine)
+
+    @cached_property
+    def writer(self) -> sessionmaker[Session]:
+        """Sessions for read-then-write units of work (see db.session.sessions)."""
+        from db.session import sessions
+
+        return sessions(self.engine, write=True)
+
+    @cached_property
+    def fetcher(self) -> Fetcher:
+        from tracker.fetch import Fetcher
+
+        return Fetcher(self.settings)
+
+    def close(self) -> None:
+        if "fetcher" in self.__dict__:
+            self.fetcher.close()

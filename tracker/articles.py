@@ -1,0 +1,195 @@
+"""Use cases around the set of tracked articles: add, remove, list, history, show.
+
+They return plain dicts shaped like the documented ``--format json`` output, so the CLI only
+renders and the same functions can serve any other front end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from db import queries
+from db.models import Article as ArticleRow
+from db.models import Version
+from db.session import session_scope
+from tracker.app import App
+from tracker.check import utcnow, version_metadata
+from tracker.diff import diff_documents
+from tracker.errors import TrackerError
+from tracker.netguard import check_scheme
+
+
+class UnknownArticle(TrackerError):
+    def __init__(self, url: str) -> None:
+        super().__init__(f"{url} is not tracked (add it with: tracker add {url})")
+
+
+def clean_url(url: str) -> str:
+    """The URL as stored: http(s) only, scheme and host lower-cased, fragment dropped."""
+    url = url.strip()
+    check_scheme(url)
+    parts = urlsplit(url)
+    netloc = parts.netloc.lower()
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+
+
+def add_articles(
+    app: App, urls: Iterable[str], *, interval: int | None = None, selector: str | None = None
+) -> list[tuple[str, bool]]:
+    """Track each URL; (url, created) per URL. Invalid URLs raise before anything is stored."""
+    cleaned = [clean_url(u) for u in urls]
+    every = interval or app.settings.default_interval
+    now = utcnow()
+    added: list[tuple[str, bool]] = []
+    with session_scope(app.writer) as session:
+        for url in dict.fromkeys(cleaned):
+            host = urlsplit(url).hostname or ""
+            _, created = queries.add_article(
+                session, url=url, host=host, interval=every, now=now, selector=selector
+            )
+            added.append((url, created))
+    return added
+
+
+def remove_articles(app: App, urls: Iterable[str]) -> int:
+    with session_scope(app.writer) as session:
+        rows = [_article(session, clean_url(u)) for u in urls]
+        for row in rows:
+            queries.delete_article(session, row)
+    return len(rows)
+
+
+def list_articles(app: App) -> dict[str, Any]:
+    with session_scope(app.reader) as session:
+        return {"articles": [_article_json(row) for row in queries.list_articles(session)]}
+
+
+def history(app: App, url: str) -> dict[str, Any]:
+    """Every version of an article, each with its change summary against the one before, and
+    the recent checks (failures included)."""
+    with session_scope(app.reader) as session:
+        row = _article(session, clean_url(url))
+        versions = queries.versions_of(session, row.id)
+        entries = []
+        previous_texts: list[str] | None = None
+        previous: Version | None = None
+        for version in versions:
+            texts = [text for _, text in queries.paragraphs_of(session, version)]
+            summary = None
+            if previous is not None and previous_texts is not None and not version.rebaseline:
+                summary = diff_documents(
+                    previous_texts, texts, version_metadata(previous), version_metadata(version)
+                )["summary"]
+            entries.append({**_version_json(version), "summary": summary})
+            previous, previous_texts = version, texts
+        checks = [
+            {
+                "started_at": _iso(check.started_at), "outcome": check.outcome,
+                "status": check.status_code, "duration_ms": check.duration_ms,
+                "error": check.error,
+            }
+            for check in queries.checks_of(session, row.id)
+        ]
+        return {"article": _article_json(row), "versions": entries, "checks": checks}
+
+
+def show(app: App, url: str, number: int | None = None) -> dict[str, Any]:
+    with session_scope(app.reader) as session:
+        row = _article(session, clean_url(url))
+        version = (
+            queries.version_by_number(session, row.id, number)
+            if number
+            else queries.latest_version(session, row.id)
+        )
+        if version is None:
+            which = f"version {number}" if number else "any version yet"
+            raise TrackerError(f"{row.url} has no {which} ({row.version_count} stored)")
+        paragraphs = [
+            {"kind": kind, "text": text} for kind, text in queries.paragraphs_of(session, version)
+        ]
+        return {
+            "article": {"url": row.url},
+            "version": _version_json(version),
+            "paragraphs": paragraphs,
+        }
+
+
+def stored_paragraphs(app: App, url: str, number: int | None) -> tuple[list[str], dict[str, Any]]:
+    """Texts and metadata of a stored version (the latest when ``number`` is None)."""
+    data = show(app, url, number)
+    meta = {k: data["version"][k] for k in
+            ("title", "byline", "published", "updated", "language", "canonical_url")}
+    return [p["text"] for p in data["paragraphs"]], meta
+
+
+def _article(session: Any, url: str) -> ArticleRow:
+    row = queries.article_by_url(session, url)
+    if row is None:
+        raise UnknownArticle(url)
+    return row
+
+
+def _article_json(row: ArticleRow) -> dict[str, Any]:
+    return {
+        "url": row.url,
+        "versions": row.version_count,
+        "last_checked": _iso(row.last_checked_at),
+        "next_check": _iso(row.next_check_at),
+        "state": row.state,
+        "interval": row.interval,
+        "base_interval": row.base_interval,
+        "failures": row.failure_count,
+        "last_error": row.last_error,
+        "selector": row.selector,
+    }
+
+
+def _version_json(version: Version) -> dict[str, Any]:
+    return {
+        "number": version.number,
+        "fetched_at": _iso(version.fetched_at),
+        "title": version.title,
+        "byline": version.byline,
+        "published": version.published,
+        "updated": version.updated,
+        "language": version.language,
+        "canonical_url": version.canonical_url,
+        "paragraphs": version.paragraph_count,
+        "extractor": version.extractor,
+        "rebaseline": version.rebaseline,
+    }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
+    """``24h``/``7d``-style durations back from now, or an ISO 8601 time (UTC if no zone)."""
+    from tracker.intervals import parse_duration
+
+    now = now or utcnow()
+    try:
+        return now - dt.timedelta(seconds=parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise TrackerError(
+            f"--since {text!r}: use a duration (30m, 24h, 7d) or an ISO time (2024-06-19T10:00)"
+        ) from exc
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return _iso(value)
+
+
+__all__: Sequence[str] = (
+    "UnknownArticle", "add_articles", "clean_url", "history", "iso", "list_articles",
+    "parse_since", "remove_articles", "show", "stored_paragraphs",
+)

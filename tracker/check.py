@@ -1,0 +1,318 @@
+"""The check use case: fetch one article, decide whether it changed, store what is new.
+
+``check_article`` is what ``tracker check``, the embedded ``tracker run`` and the Celery check
+task all call. It holds no database transaction while it waits on the network, and stores
+everything a check produces (version, paragraphs, raw body, event, check record, schedule) in one
+transaction, so a crash either keeps all of it or none. Running the same check twice is harmless:
+the second run finds the version the first one stored and records "unchanged", and two truly
+concurrent runs collide on ``UNIQUE(article_id, number)``, after which the loser re-reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from db import queries
+from db.models import Article as ArticleRow
+from db.models import Version
+from db.session import session_scope
+from tracker import intervals
+from tracker.app import App
+from tracker.diff import diff_documents, is_change
+from tracker.document import Article, Metadata
+from tracker.errors import ExtractionError, FetchError, GoneError, TransientFetchError
+from tracker.extract import extract_page
+from tracker.fetch import Page
+
+log = logging.getLogger(__name__)
+# Metadata that makes a new version when it changes. "updated" is left out on purpose: sites
+# bump dateModified on republishing without changing a word; it is stored with the next version.
+_VERSIONED_FIELDS = ("title", "byline", "published", "language", "canonical_url")
+# New text shorter than this share of the previous version's is treated as a broken page.
+COLLAPSE_RATIO = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    article_id: int
+    url: str
+    # first_seen | changed | rebaseline | unchanged | not_modified | same_bytes | failed |
+    # no_content | gone | skipped
+    outcome: str
+    version: int | None = None
+    error: str | None = None
+    summary: dict[str, int] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome not in {"failed", "no_content", "gone"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body_digest: str | None
+    selector: str | None
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def check_article(app: App, article_id: int) -> CheckResult:
+    """Check one article now. Never raises for a bad page or a failed fetch: the outcome and
+    a clear message are recorded and returned; only database errors propagate."""
+    target = _load_target(app, article_id)
+    if target is None:
+        return CheckResult(article_id, "", "skipped", error="no such article")
+    started = utcnow()
+    clock = time.perf_counter()
+    try:
+        page = app.fetcher.fetch(target.url, etag=target.etag, last_modified=target.last_modified)
+    except FetchError as exc:
+        return _record_failure(app, target, started, clock, exc)
+    if page.not_modified:
+        return _record_unchanged(app, target, started, clock, page, "not_modified")
+    digest = hashlib.sha256(page.body).hexdigest()
+    if digest == target.body_digest:
+        return _record_unchanged(app, target, started, clock, page, "same_bytes")
+    try:
+        article = extract_page(
+            page.body, url=page.url, media_type=page.media_type, charset=page.charset,
+            selector=target.selector,
+        )
+    except ExtractionError as exc:
+        return _record_failure(app, target, started, clock, exc, status=page.status)
+    try:
+        return _store(app, target, started, clock, page, digest, article)
+    except ExtractionError as exc:
+        return _record_failure(app, target, started, clock, exc, status=page.status)
+    except IntegrityError:
+        # Someone stored this article's next version meanwhile (a duplicate task): compare
+        # against that one instead. A second collision is a real error and propagates.
+        log.info("concurrent check of %s; re-reading the latest version", target.url)
+        return _store(app, target, started, clock, page, digest, article)
+
+
+def _load_target(app: App, article_id: int) -> _Target | None:
+    with session_scope(app.reader) as session:
+        row = queries.article_by_id(session, article_id)
+        if row is None:
+            return None
+        return _Target(row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector)
+
+
+def _store(
+    app: App, target: _Target, started: dt.datetime, clock: float, page: Page, digest: str,
+    article: Article,
+) -> CheckResult:
+    with session_scope(app.writer) as session:
+        row = queries.lock_article(session, target.id)
+        if row is None:
+            return CheckResult(target.id, target.url, "skipped", error="article was removed")
+        previous = queries.latest_version(session, row.id)
+        outcome, diff = _classify(session, previous, article)
+        _remember_page(row, page, digest)
+        now = utcnow()
+        if outcome == "unchanged":
+            _reschedule(app, row, now, changed=False)
+            _check_row(session, row, started, clock, "unchanged", page.status)
+            _restore(session, row, now, previous)
+            return CheckResult(row.id, row.url, "unchanged", previous.number if previous else None)
+        version = queries.store_version(
+            session, row, paragraphs=[(p.kind, p.text) for p in article.paragraphs],
+            fields=_version_fields(article), previous=previous, now=now,
+        )
+        if app.settings.keep_bodies_days > 0:
+            queries.store_body(
+                session, version, content_type=page.media_type, data=zlib.compress(page.body, 6),
+                size=len(page.body),
+            )
+        _emit(session, row, version, outcome, diff, now)
+        _restore(session, row, now, version)
+        _reschedule(app, row, now, changed=outcome == "changed")
+        if outcome == "changed":
+            row.last_changed_at = now
+        _check_row(session, row, started, clock, outcome, page.status, version=version)
+        summary = diff["summary"] if diff else None
+        return CheckResult(row.id, row.url, outcome, version.number, summary=summary)
+
+
+def _classify(
+    session: Any, previous: Version | None, article: Article
+) -> tuple[str, dict[str, Any] | None]:
+    """first_seen, rebaseline, changed or unchanged, with the diff for a change."""
+    if previous is None:
+        return "first_seen", None
+    if previous.extractor != article.extractor:
+        return "rebaseline", None
+    if previous.content_hash == content_hash(article):
+        return "unchanged", None
+    old = [text for _, text in queries.paragraphs_of(session, previous)]
+    _refuse_collapse(old, article.texts)
+    diff = diff_documents(old, article.texts, version_metadata(previous),
+                          article.metadata.to_dict())
+    return ("changed", diff) if is_change(diff) else ("unchanged", None)
+
+
+def _refuse_collapse(old: list[str], new: list[str]) -> None:
+    """A page that suddenly lost most of its text is far more often a consent wall, a paywall
+    or a broken template than an editor deleting three quarters of a story: keep the last good
+    version and record a failed check instead of reporting every paragraph deleted."""
+    old_chars, new_chars = sum(map(len, old)), sum(map(len, new))
+    if new_chars < COLLAPSE_RATIO * old_chars:
+        raise ExtractionError(
+            f"the page lost most of its text ({old_chars:,} → {new_chars:,} characters): "
+            "probably a consent, paywall or error page; keeping the last good version"
+        )
+
+
+def content_hash(article: Article) -> str:
+    """What must differ for a new version: paragraphs (kind and text) and versioned metadata."""
+    meta = article.metadata.to_dict()
+    payload = json.dumps(
+        [[meta[f] for f in _VERSIONED_FIELDS], [[p.kind, p.text] for p in article.paragraphs]],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+
+def version_metadata(version: Version) -> dict[str, Any]:
+    return Metadata(
+        title=version.title, byline=version.byline, published=version.published,
+        updated=version.updated, language=version.language, canonical_url=version.canonical_url,
+    ).to_dict()
+
+
+def _version_fields(article: Article) -> dict[str, Any]:
+    return {
+        **article.metadata.to_dict(),
+        "content_hash": content_hash(article),
+        "extractor": article.extractor,
+        "rebaseline": False,
+    }
+
+
+def _emit(
+    session: Any, row: ArticleRow, version: Version, outcome: str,
+    diff: dict[str, Any] | None, now: dt.datetime,
+) -> None:
+    if outcome == "rebaseline":
+        version.rebaseline = True
+        return
+    if outcome == "first_seen":
+        data: dict[str, Any] = {"version": 1, "paragraphs": version.paragraph_count}
+        queries.add_event(session, row, "article.first_seen", now=now, version=version, data=data)
+        return
+    assert diff is not None
+    data = {
+        "version": version.number,
+        "previous_version": version.number - 1,
+        "summary": diff["summary"],
+        "metadata": sorted(diff["metadata"]),
+    }
+    queries.add_event(session, row, "article.changed", now=now, version=version, data=data)
+
+
+def _restore(session: Any, row: ArticleRow, now: dt.datetime, version: Version | None) -> None:
+    """A good page after 404/410: the article is back."""
+    row.failure_count = 0
+    row.last_error = None
+    if row.state != "unavailable":
+        return
+    row.state = "active"
+    data = {"version": version.number if version else None}
+    queries.add_event(session, row, "article.restored", now=now, version=None, data=data)
+
+
+def _remember_page(row: ArticleRow, page: Page, digest: str) -> None:
+    row.etag = page.etag
+    row.last_modified = page.last_modified
+    row.body_digest = digest
+
+
+def _record_unchanged(
+    app: App, target: _Target, started: dt.datetime, clock: float, page: Page, outcome: str
+) -> CheckResult:
+    with session_scope(app.writer) as session:
+        row = queries.lock_article(session, target.id)
+        if row is None:
+            return CheckResult(target.id, target.url, "skipped", error="article was removed")
+        if page.etag or page.last_modified:
+            row.etag = page.etag or row.etag
+            row.last_modified = page.last_modified or row.last_modified
+        now = utcnow()
+        latest = queries.latest_version(session, row.id)
+        _restore(session, row, now, latest)
+        _reschedule(app, row, now, changed=False)
+        _check_row(session, row, started, clock, outcome, page.status)
+        return CheckResult(row.id, row.url, outcome, row.version_count or None)
+
+
+def _record_failure(
+    app: App, target: _Target, started: dt.datetime, clock: float, error: Exception,
+    status: int | None = None,
+) -> CheckResult:
+    """A failed check changes nothing but the schedule, the error and the check log."""
+    gone = isinstance(error, GoneError)
+    outcome = "gone" if gone else "no_content" if isinstance(error, ExtractionError) else "failed"
+    message = error.reason if isinstance(error, FetchError) else str(error)
+    if isinstance(error, FetchError) and error.status:
+        status = error.status
+    with session_scope(app.writer) as session:
+        row = queries.lock_article(session, target.id)
+        if row is None:
+            return CheckResult(target.id, target.url, "skipped", error="article was removed")
+        now = utcnow()
+        row.failure_count += 1
+        row.last_error = message
+        row.last_checked_at = now
+        if gone and row.state == "active":
+            row.state = "unavailable"
+            data = {"status": status, "version": row.version_count or None}
+            queries.add_event(session, row, "article.unavailable", now=now, data=data)
+        retry_after = error.retry_after if isinstance(error, TransientFetchError) else None
+        delay = _failure_delay(app, row, gone=gone, retry_after=retry_after)
+        row.next_check_at = now + dt.timedelta(seconds=delay)
+        _check_row(session, row, started, clock, outcome, status, error=message)
+    log.warning("check of %s failed: %s", target.url, message)
+    return CheckResult(target.id, target.url, outcome, error=message)
+
+
+def _failure_delay(app: App, row: ArticleRow, *, gone: bool, retry_after: float | None) -> float:
+    maximum = app.settings.max_interval
+    if gone:  # still looked at, rarely: pages do come back
+        return intervals.jitter(max(row.base_interval, maximum // 4))
+    delay = intervals.failure_delay(row.base_interval, row.failure_count, maximum=maximum)
+    return max(float(retry_after or 0), intervals.jitter(delay))
+
+
+def _reschedule(app: App, row: ArticleRow, now: dt.datetime, *, changed: bool) -> None:
+    row.interval = intervals.next_interval(
+        row.interval, row.base_interval, changed=changed, maximum=app.settings.max_interval
+    )
+    row.last_checked_at = now
+    row.next_check_at = now + dt.timedelta(seconds=intervals.jitter(row.interval))
+
+
+def _check_row(
+    session: Any, row: ArticleRow, started: dt.datetime, clock: float, outcome: str,
+    status: int | None, *, version: Version | None = None, error: str | None = None,
+) -> None:
+    queries.record_check(
+        session, row, started_at=started, duration_ms=round((time.perf_counter() - clock) * 1000),
+        outcome=outcome, status_code=status, error=error,
+        version_id=version.id if version else None,
+    )

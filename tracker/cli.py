@@ -1,0 +1,312 @@
+"""The ``tracker`` command line.
+
+Heavy modules (SQLAlchemy, httpx, trafilatura) are imported inside the commands that use them,
+so ``tracker --help`` and a diff of two text files start fast. Errors meant for the user
+(``TrackerError``, bad arguments) print one clear line and exit 1; nothing else is caught.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from tracker.app import App
+
+app = typer.Typer(
+    name="tracker",
+    help="Watch developing news stories and report exactly what changed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class ListFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+_state: dict[str, Any] = {}
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="SQLAlchemy database URL (default: $TRACKER_DATABASE_URL, then "
+                 "a SQLite file in ~/.local/share/tracker/).", show_default=False),
+]
+
+
+@app.callback()
+def _main(
+    db: DbOption = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="More log output (-vv for debug).")] = 0,
+) -> None:
+    _state["db"] = db
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _app() -> App:
+    from tracker.app import App
+    from tracker.config import load_settings
+
+    try:
+        settings = load_settings(database_url=_state.get("db"))
+    except ValueError as exc:
+        _fail(str(exc))
+    return App(settings)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"tracker: error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a use case, turning the errors meant for users into one clear line."""
+    from tracker.errors import TrackerError
+
+    try:
+        return function(*args, **kwargs)
+    except (TrackerError, ValueError) as exc:
+        _fail(str(exc))
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+# --- articles -------------------------------------------------------------------------------
+
+
+@app.command()
+def add(
+    urls: Annotated[list[str], typer.Argument(help="Article URLs; '-' reads one per line from "
+                                              "standard input.")],
+    every: Annotated[str | None, typer.Option(help="Check interval: 30s, 10m, 2h, 1d "
+                                              "(default 10m, minimum 10s).")] = None,
+    selector: Annotated[str | None, typer.Option(help="CSS selector of the article body, for "
+                                                 "pages the generic extractor gets wrong.")] = None,
+) -> None:
+    """Start tracking articles."""
+    from tracker.articles import add_articles
+    from tracker.intervals import parse_interval
+
+    if urls == ["-"]:
+        urls = [line.strip() for line in sys.stdin if line.strip() and not line.startswith("#")]
+    interval = _run(parse_interval, every) if every else None
+    added = _run(add_articles, _app(), urls, interval=interval, selector=selector)
+    for url, created in added:
+        typer.echo(f"{'added' if created else 'updated'}: {url}")
+
+
+@app.command()
+def remove(urls: Annotated[list[str], typer.Argument(help="Tracked article URLs.")]) -> None:
+    """Stop tracking articles and delete their stored versions."""
+    from tracker.articles import remove_articles
+
+    count = _run(remove_articles, _app(), urls)
+    typer.echo(f"removed {count} article(s)")
+
+
+@app.command("list")
+def list_(
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+) -> None:
+    """List tracked articles with their schedule and state."""
+    from tracker.articles import list_articles
+
+    data = _run(list_articles, _app())
+    if format is ListFormat.json:
+        _print_json(data)
+        return
+    from tracker.views import articles_table
+
+    _console().print(articles_table(data["articles"]))
+
+
+@app.command()
+def check(
+    urls: Annotated[list[str] | None, typer.Argument(help="Articles to check now "
+                                                     "(default: the ones that are due).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Check every tracked article.")] = False,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Checks at a time "
+                                                    "(default 8).")] = None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+) -> None:
+    """One pass over the due (or the named, or all) articles."""
+    from tracker.views import check_pass
+
+    tracker_app = _app()
+    try:
+        results = _run(check_pass, tracker_app, urls or [], all_=all_, concurrency=concurrency,
+                       progress=format is ListFormat.text and sys.stderr.isatty())
+    finally:
+        tracker_app.close()
+    if format is ListFormat.json:
+        from tracker.views import check_results_json
+
+        _print_json(check_results_json(results))
+        return
+    from tracker.views import print_check_summary
+
+    print_check_summary(_console(), results)
+
+
+@app.command()
+def history(
+    url: Annotated[str, typer.Argument(help="A tracked article URL.")],
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+) -> None:
+    """Versions of an article and its recent checks."""
+    from tracker.articles import history as history_of
+
+    data = _run(history_of, _app(), url)
+    if format is ListFormat.json:
+        _print_json(data)
+        return
+    from tracker.views import print_history
+
+    print_history(_console(), data)
+
+
+@app.command()
+def show(
+    url: Annotated[str, typer.Argument(help="A tracked article URL.")],
+    version: Annotated[int | None, typer.Option("--version", "-n", min=1,
+                                                help="Version number (default: latest).")] = None,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+) -> None:
+    """Print a stored version of an article."""
+    from tracker.articles import show as show_version
+
+    data = _run(show_version, _app(), url, version)
+    if format is Format.json:
+        _print_json(data)
+        return
+    from tracker.views import render_version
+
+    typer.echo(render_version(data, markdown=format is Format.markdown))
+
+
+@app.command()
+def changes(
+    since: Annotated[str, typer.Option(help="A duration back from now (30m, 24h, 7d) or an "
+                                       "ISO time.")] = "24h",
+    article: Annotated[str | None, typer.Option(help="Only this article URL.")] = None,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+) -> None:
+    """The changes report: what changed in each article, paragraph by paragraph."""
+    from tracker import report
+    from tracker.articles import parse_since
+
+    start = _run(parse_since, since)
+    entries = _run(report.changes, _app(), start, article)
+    if format is Format.json:
+        _print_json(report.to_json(entries))
+    elif format is Format.markdown:
+        typer.echo(report.render_markdown(entries), nl=False)
+    else:
+        typer.echo(report.render_text(entries, color=_color()))
+
+
+@app.command()
+def diff(
+    old: Annotated[str, typer.Argument(help="A file (.html/.htm extracted, otherwise one "
+                                       "paragraph per line) or a stored version URL@N.")],
+    new: Annotated[str, typer.Argument(help="Same, for the newer side.")],
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+) -> None:
+    """Paragraph-level diff of two files or two stored versions."""
+    from tracker.diff import diff_documents
+
+    (old_texts, old_meta), (new_texts, new_meta) = _run(_diff_side, old), _run(_diff_side, new)
+    result = diff_documents(old_texts, new_texts, old_meta, new_meta)
+    if format is Format.json:
+        _print_json(result)
+        return
+    from tracker.render import render_diff_markdown, render_diff_text
+
+    if format is Format.markdown:
+        typer.echo(render_diff_markdown(result, old_texts, new_texts))
+    else:
+        typer.echo(render_diff_text(result, old_texts, new_texts, color=_color()))
+
+
+def _diff_side(spec: str) -> tuple[list[str], dict[str, Any] | None]:
+    path = Path(spec)
+    if path.is_file():
+        return _file_paragraphs(path)
+    url, at, number = spec.rpartition("@")
+    if at and number.isdigit() and "://" in url:
+        from tracker.articles import stored_paragraphs
+
+        return stored_paragraphs(_app(), url, int(number))
+    if "://" in spec:
+        from tracker.articles import stored_paragraphs
+
+        return stored_paragraphs(_app(), spec, None)
+    raise ValueError(f"{spec}: no such file (stored versions are written URL@N)")
+
+
+def _file_paragraphs(path: Path) -> tuple[list[str], dict[str, Any] | None]:
+    if path.suffix.lower() in {".html", ".htm", ".xhtml"}:
+        from tracker.extract import extract_page
+
+        article = extract_page(path.read_bytes(), url=path.resolve().as_uri())
+        return article.texts, article.metadata.to_dict()
+    from tracker.normalize import split_lines
+
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        return split_lines(handle.read()), None
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+# --- the embedded service -------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Checks at a time.")] = None,
+) -> None:
+    """Check due articles on their schedules until stopped (Ctrl-C or SIGTERM).
+
+    The embedded service: no broker, no workers. A stop lets the checks in progress finish."""
+    from tracker.views import serve_forever
+
+    _run(serve_forever, _app(), concurrency=concurrency)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

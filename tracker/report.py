@@ -1,0 +1,116 @@
+"""The changes report: for each article, the versions stored in a time window and, for each
+one, what changed against the version before it, paragraph by paragraph.
+
+``changes`` builds the documented JSON (``{"changes": [...]}``); the renderers turn it into text
+for a terminal (colours only when asked) or Markdown for pasting into a newsroom chat or ticket.
+A first sighting and a re-baseline (new extractor or selector) are not changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from db import queries
+from db.session import session_scope
+from tracker.app import App
+from tracker.articles import _article, clean_url, iso
+from tracker.check import version_metadata
+from tracker.diff import diff_documents
+from tracker.render import render_diff_markdown, render_diff_text
+
+
+def changes(app: App, since: dt.datetime, article_url: str | None = None) -> list[dict[str, Any]]:
+    """Change entries, oldest first within each article. Each carries ``old_paragraphs`` and
+    ``new_paragraphs`` for the renderers; ``to_json`` strips them."""
+    entries: list[dict[str, Any]] = []
+    with session_scope(app.reader) as session:
+        article_id = _article(session, clean_url(article_url)).id if article_url else None
+        for version in queries.versions_since(session, since, article_id):
+            if version.number == 1 or version.rebaseline:
+                continue
+            previous = queries.version_by_number(session, version.article_id, version.number - 1)
+            if previous is None:
+                continue
+            old = [text for _, text in queries.paragraphs_of(session, previous)]
+            new = [text for _, text in queries.paragraphs_of(session, version)]
+            article = queries.article_by_id(session, version.article_id)
+            assert article is not None
+            diff = diff_documents(old, new, version_metadata(previous), version_metadata(version))
+            entries.append({
+                "article": {"url": article.url, "title": version.title},
+                "from_version": previous.number,
+                "to_version": version.number,
+                "detected_at": iso(version.fetched_at),
+                "diff": diff,
+                "old_paragraphs": old,
+                "new_paragraphs": new,
+            })
+    return entries
+
+
+def to_json(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ("article", "from_version", "to_version", "detected_at", "diff")
+    return {"changes": [{k: entry[k] for k in keys} for entry in entries]}
+
+
+def render_text(entries: list[dict[str, Any]], *, color: bool) -> str:
+    if not entries:
+        return "No changes in this period."
+    parts = []
+    for url, group in _by_article(entries):
+        title = group[-1]["article"]["title"] or url
+        parts.append(_bold(title, color) + f"\n{url}")
+        for entry in group:
+            parts.append(_heading(entry, color))
+            parts.append(render_diff_text(
+                entry["diff"], entry["old_paragraphs"], entry["new_paragraphs"], color=color
+            ))
+    return "\n\n".join(parts)
+
+
+def render_markdown(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return "_No changes in this period._"
+    parts = []
+    for url, group in _by_article(entries):
+        title = group[-1]["article"]["title"] or url
+        parts.append(f"## [{_md_escape(title)}]({url})")
+        for entry in group:
+            summary = _summary_line(entry["diff"]["summary"])
+            parts.append(
+                f"### Version {entry['from_version']} → {entry['to_version']}, "
+                f"{entry['detected_at']}\n\n{summary}"
+            )
+            parts.append(render_diff_markdown(
+                entry["diff"], entry["old_paragraphs"], entry["new_paragraphs"]
+            ))
+    return "\n\n".join(parts) + "\n"
+
+
+def _by_article(entries: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        groups.setdefault(entry["article"]["url"], []).append(entry)
+    return list(groups.items())
+
+
+def _heading(entry: dict[str, Any], color: bool) -> str:
+    line = (
+        f"── version {entry['from_version']} → {entry['to_version']} "
+        f"({entry['detected_at']}): {_summary_line(entry['diff']['summary'])}"
+    )
+    return _bold(line, color)
+
+
+def _summary_line(summary: dict[str, int]) -> str:
+    parts = [f"{count} {name}" for name, count in summary.items() if count and name != "unchanged"]
+    return ", ".join(parts) or "metadata only"
+
+
+def _bold(text: str, color: bool) -> str:
+    return f"\x1b[1m{text}\x1b[0m" if color else text
+
+
+def _md_escape(text: str) -> str:
+    return "".join("\\" + c if c in "\\`*_[]<>#|" else c for c in text)

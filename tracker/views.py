@@ -1,0 +1,171 @@
+"""Rendering for the command line: tables, the check progress bar and summaries, the signal
+handling of ``tracker run``. Only the CLI imports this module."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from db import queries
+from db.session import session_scope
+from tracker.app import App
+from tracker.articles import UnknownArticle, clean_url
+from tracker.check import CheckResult
+from tracker.intervals import format_duration
+from tracker.runner import check_many, due_ids, serve
+
+log = logging.getLogger("tracker")
+
+
+def articles_table(articles: Sequence[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len(articles)} tracked article(s)", title_justify="left")
+    for column in ("URL", "state", "versions", "every", "last checked", "next check"):
+        table.add_column(column, overflow="fold")
+    for article in articles:
+        state = article["state"]
+        if article["failures"]:
+            state += f" ({article['failures']} failed: {article['last_error']})"
+        table.add_row(
+            article["url"], state, str(article["versions"]), format_duration(article["interval"]),
+            _short_time(article["last_checked"]), _short_time(article["next_check"]),
+        )
+    return table
+
+
+def _short_time(value: str | None) -> str:
+    return value.replace("T", " ")[:19] if value else "—"
+
+
+def check_pass(
+    app: App, urls: Sequence[str], *, all_: bool, concurrency: int | None, progress: bool
+) -> list[CheckResult]:
+    ids = _ids_to_check(app, urls, all_=all_)
+    if not progress or not ids:
+        return check_many(app, ids, concurrency=concurrency)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("checking", total=len(ids))
+        return check_many(app, ids, concurrency=concurrency,
+                          on_result=lambda _: bar.advance(task))
+
+
+def _ids_to_check(app: App, urls: Sequence[str], *, all_: bool) -> list[int]:
+    if not urls and not all_:
+        return due_ids(app)
+    with session_scope(app.reader) as session:
+        if all_:
+            return [row.id for row in queries.list_articles(session)]
+        ids = []
+        for url in urls:
+            row = queries.article_by_url(session, clean_url(url))
+            if row is None:
+                raise UnknownArticle(url)
+            ids.append(row.id)
+        return ids
+
+
+def check_results_json(results: Sequence[CheckResult]) -> dict[str, Any]:
+    return {
+        "results": [
+            {"url": r.url, "outcome": r.outcome, "version": r.version, "error": r.error,
+             "summary": r.summary}
+            for r in results
+        ],
+        "outcomes": dict(Counter(r.outcome for r in results)),
+    }
+
+
+def print_check_summary(console: Console, results: Sequence[CheckResult]) -> None:
+    for result in results:
+        if result.outcome in {"changed", "first_seen"}:
+            detail = _summary_text(result.summary) if result.summary else "first version"
+            console.print(f"[green]{result.outcome}[/] {result.url} → v{result.version} ({detail})")
+        elif not result.ok:
+            console.print(f"[red]{result.outcome}[/] {result.url}: {result.error}",
+                          markup=True, highlight=False)
+    counts = Counter(r.outcome for r in results)
+    line = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    console.print(f"checked {len(results)} article(s)" + (f": {line}" if line else ""))
+
+
+def _summary_text(summary: dict[str, int]) -> str:
+    parts = [f"{n} {k}" for k, n in summary.items() if n and k != "unchanged"]
+    return ", ".join(parts) or "metadata"
+
+
+def print_history(console: Console, data: dict[str, Any]) -> None:
+    article = data["article"]
+    console.print(f"[bold]{article['url']}[/] — {article['state']}, "
+                  f"{article['versions']} version(s)")
+    table = Table("version", "fetched", "title", "¶", "changes")
+    for version in data["versions"]:
+        if version["rebaseline"]:
+            change = "re-baseline (new extractor)"
+        elif version["summary"] is None:
+            change = "first seen"
+        else:
+            change = _summary_text(version["summary"])
+        table.add_row(str(version["number"]), _short_time(version["fetched_at"]),
+                      version["title"] or "", str(version["paragraphs"]), change)
+    console.print(table)
+    failures = [c for c in data["checks"] if c["error"]]
+    if failures:
+        console.print("recent failed checks:")
+        for check in failures[:5]:
+            console.print(f"  {_short_time(check['started_at'])} {check['outcome']}: "
+                          f"{check['error']}", markup=False)
+
+
+def render_version(data: dict[str, Any], *, markdown: bool) -> str:
+    version = data["version"]
+    lines = []
+    title = version["title"] or data["article"]["url"]
+    lines.append(f"# {title}" if markdown else title)
+    facts = [f"version {version['number']}", f"fetched {version['fetched_at']}"]
+    for key in ("byline", "published", "updated", "language"):
+        if version[key]:
+            facts.append(f"{key}: {version[key]}")
+    lines.append(("_" + " · ".join(facts) + "_") if markdown else " · ".join(facts))
+    for paragraph in data["paragraphs"]:
+        text = paragraph["text"]
+        if paragraph["kind"] in {"caption", "credit"}:
+            text = f"[{paragraph['kind']}] {text}" if not markdown else f"> _{text}_"
+        lines.append(text)
+    return "\n\n".join(lines)
+
+
+def serve_forever(app: App, *, concurrency: int | None) -> None:
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C: leave now
+        log.warning("%s received: finishing the checks in progress, then stopping",
+                    signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    logging.getLogger("tracker").setLevel(min(logging.INFO, logging.getLogger().level))
+    log.info("tracker run: checking due articles (Ctrl-C to stop)")
+
+    def report(result: CheckResult) -> None:
+        if result.outcome in {"changed", "first_seen"} or not result.ok:
+            log.info("%s %s%s", result.outcome, result.url,
+                     f": {result.error}" if result.error else f" → v{result.version}")
+
+    try:
+        checked = serve(app, stop, concurrency=concurrency, on_result=report)
+    finally:
+        app.close()
+    log.info("stopped after %d check(s)", checked)

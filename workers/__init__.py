@@ -1,0 +1,3 @@
+"""The Celery runtime of tracker (the background service): the app, thin tasks and the beat
+tick. Tasks take ids and call the same use cases as the embedded ``tracker run``; nothing of
+the domain lives here."""
