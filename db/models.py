@@ -90,6 +90,11 @@ class Article(Base):
     body_digest: Mapped[str | None] = mapped_column(String(64))  # raw bytes of the last 200
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A claim on the next check: set when a scheduler hands the article to a worker, cleared
+    # when the check is stored. A check carrying another token (a duplicate or late message)
+    # stores nothing; an expired lease makes the article claimable again.
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     version_count: Mapped[int] = mapped_column(Integer, default=0)
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db import refs
@@ -77,6 +75,44 @@ def due_article_ids(session: Session, now: dt.datetime, limit: int | None = None
     if limit:
         statement = statement.limit(limit)
     return list(session.scalars(statement))
+
+
+def claim_due(
+    session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int
+) -> list[tuple[int, str]]:
+    """Lease up to ``limit`` due articles: (article id, lease token) each.
+
+    ``FOR UPDATE SKIP LOCKED`` lets two schedulers claim at the same moment without waiting on
+    each other or taking the same article; an article whose lease has not expired is someone
+    else's. (SQLite has no row locks; a ``write=True`` session holds the database lock.)"""
+    statement = (
+        select(Article.id)
+        .where(
+            Article.state.in_(CHECKED_STATES),
+            Article.next_check_at <= now,
+            or_(Article.lease_until.is_(None), Article.lease_until < now),
+        )
+        .order_by(Article.next_check_at, Article.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claims = [(article_id, secrets.token_hex(16)) for article_id in session.scalars(statement)]
+    if claims:
+        session.execute(
+            update(Article),
+            [{"id": i, "lease_token": t, "lease_until": lease_until} for i, t in claims],
+        )
+    return claims
+
+
+def release_claims(session: Session, claims: Sequence[tuple[int, str]]) -> None:
+    """Give back leases that were never used (a scheduler stopping early)."""
+    for article_id, token in claims:
+        session.execute(
+            update(Article)
+            .where(Article.id == article_id, Article.lease_token == token)
+            .values(lease_token=None, lease_until=None)
+        )
 
 
 def next_due_time(session: Session) -> dt.datetime | None:
@@ -165,7 +201,7 @@ def store_version(
 
     ``UNIQUE(article_id, number)`` makes a concurrent duplicate fail at flush."""
     ids = [refs.paragraph_id(kind, text) for kind, text in paragraphs]
-    _insert_paragraphs(session, {i: p for i, p in zip(ids, paragraphs, strict=True)})
+    _insert_paragraphs(session, dict(zip(ids, paragraphs, strict=True)))
     number = previous.number + 1 if previous else 1
     previous_ids = paragraph_ids(session, previous) if previous else None
     version = Version(
@@ -195,8 +231,10 @@ def _insert_paragraphs(session: Session, paragraphs: dict[int, tuple[str, str]])
     ]
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
     # Another transaction may insert the same paragraph meanwhile: identical content, so ignore.
     session.execute(insert(Paragraph).on_conflict_do_nothing(index_elements=["id"]), rows)
 

@@ -46,10 +46,22 @@ def encode(ids: Sequence[int], previous: Sequence[int] | None, number: int) -> b
 
 
 def decode(chain: Iterable[bytes]) -> list[int]:
-    """Ids of the last version of ``chain``: a key frame followed by consecutive deltas."""
-    ids: list[int] = []
+    """Ids of the last version of ``chain``: a key frame followed by consecutive deltas.
+
+    Raises ValueError for data that is not a well-formed list (truncated, unknown tags, a copy
+    outside the previous list, a chain that does not start with a key frame)."""
+    ids: list[int] | None = None
     for data in chain:
-        ids = _read_keyframe(data) if is_keyframe(data) else _apply_delta(data, ids)
+        if is_keyframe(data):
+            ids = _read_keyframe(data)
+        elif data[:1] == b"D" and ids is not None:
+            ids = _apply_delta(data, ids)
+        else:
+            problem = ("a delta without a key frame before it" if data[:1] == b"D"
+                       else f"neither a key frame nor a delta (starts with {data[:1]!r})")
+            raise ValueError(f"corrupt paragraph reference list: {problem}")
+    if ids is None:
+        raise ValueError("corrupt paragraph reference list: the chain is empty")
     return ids
 
 
@@ -70,6 +82,9 @@ def _delta(ids: Sequence[int], previous: Sequence[int]) -> bytes:
 
 def _read_keyframe(data: bytes) -> list[int]:
     count, pos = _read_varint(data, 1)
+    if len(data) != pos + 8 * count:
+        raise ValueError(f"corrupt paragraph reference list: {count} ids need {8 * count} bytes, "
+                         f"{len(data) - pos} given")
     return [_ID.unpack_from(data, pos + 8 * k)[0] for k in range(count)]
 
 
@@ -81,8 +96,11 @@ def _apply_delta(data: bytes, previous: list[int]) -> list[int]:
         if tag == b"C":
             start, pos = _read_varint(data, pos + 1)
             length, pos = _read_varint(data, pos)
+            if start + length > len(previous):
+                raise ValueError(f"corrupt paragraph reference list: copy beyond the previous "
+                                 f"{len(previous)} ids at byte {pos}")
             ids += previous[start : start + length]
-        elif tag == b"N":
+        elif tag == b"N" and pos + 1 + _ID.size <= len(data):
             ids.append(_ID.unpack_from(data, pos + 1)[0])
             pos += 9
         else:
@@ -102,6 +120,8 @@ def _varint(value: int) -> bytes:
 def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
     value = shift = 0
     while True:
+        if pos >= len(data):
+            raise ValueError("corrupt paragraph reference list: truncated number")
         byte = data[pos]
         pos += 1
         value |= (byte & 0x7F) << shift

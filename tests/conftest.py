@@ -19,7 +19,9 @@ from tests.articleserver import ArticleServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STORY = FIXTURES / "story_de"
-POSTGRES_URL = os.environ.get("TRACKER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_URL = os.environ.get(
+    "TRACKER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -30,14 +32,18 @@ def service_missing(what: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No test reads the developer's config or writes to their data directory."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     for name in list(os.environ):
         if name.startswith("TRACKER_") and name not in {
-            "TRACKER_TEST_POSTGRES_URL", "TRACKER_TEST_REDIS_URL", "TRACKER_REQUIRE_SERVICES",
+            "TRACKER_TEST_POSTGRES_URL",
+            "TRACKER_TEST_REDIS_URL",
+            "TRACKER_REQUIRE_SERVICES",
         }:
             monkeypatch.delenv(name)
     monkeypatch.setenv("TRACKER_ALLOW_PRIVATE_ADDRESSES", "1")
@@ -70,13 +76,15 @@ def postgres_database() -> Iterator[str]:
     """A fresh database on the real PostgreSQL server, migrated once for the session."""
     from db.session import make_engine, upgrade
 
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
     name = f"tracker_test_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "not reachable"
+    except Exception as exc:
         admin.dispose()
         service_missing(f"PostgreSQL at {POSTGRES_URL} ({type(exc).__name__})")
     url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 
@@ -50,11 +51,13 @@ def events(app: App, article_id: int) -> list[tuple[int, str]]:
         return [(e.seq, e.type) for e in queries.events_of(session, article_id)]
 
 
-def test_first_sight_stores_version_one_with_every_paragraph(app: App, article_server: ArticleServer) -> None:
+def test_first_sight_stores_version_one_with_every_paragraph(
+    app: App, article_server: ArticleServer
+) -> None:
     article_id = track(app, article_server)
     result = check_article(app, article_id)
     assert (result.outcome, result.version) == ("first_seen", 1)
-    [(number, texts, title)] = stored(app, article_id)
+    [(_number, texts, title)] = stored(app, article_id)
     lines = fixture_lines(1)
     assert title == lines[0]
     assert texts == lines[1:]
@@ -71,19 +74,22 @@ def test_every_fixture_step_is_stored_with_the_expected_operations(
         assert check_article(app, article_id).outcome == "changed"
     versions = stored(app, article_id)
     assert [n for n, _, _ in versions] == [1, 2, 3, 4]
-    for (number, old, old_title), (_, new, new_title) in zip(versions, versions[1:]):
+    for (number, old, old_title), (_, new, new_title) in itertools.pairwise(versions):
         assert old == fixture_lines(number)[1:]
         expected = EXPECTED[f"v{number}_v{number + 1}"]
         # The headline (fixture line 0) is the title, so body indices are one lower.
         shifted = {
             (op["op"], tuple(i - 1 for i in op["old"]), tuple(i - 1 for i in op["new"]))
-            for op in expected if op["old"] != [0]
+            for op in expected
+            if op["old"] != [0]
         }
         got = {(op.op, op.old, op.new) for op in diff_paragraphs(old, new) if op.op != "equal"}
         assert got == shifted, f"v{number}→v{number + 1}"
         headline_changed = any(op["old"] == [0] for op in expected)
         assert (old_title != new_title) == headline_changed
-    assert [t for _, t in events(app, article_id)] == ["article.first_seen"] + ["article.changed"] * 3
+    assert [t for _, t in events(app, article_id)] == ["article.first_seen"] + [
+        "article.changed"
+    ] * 3
 
 
 def test_noise_only_page_is_not_a_new_version(app: App, article_server: ArticleServer) -> None:
@@ -135,7 +141,11 @@ def test_rotating_noise_without_validators_is_not_a_change(
     ],
 )
 def test_bad_response_stores_nothing_and_keeps_the_last_good_version(
-    make_app, article_server: ArticleServer, mode: str, params: dict[str, int], outcome: str,
+    make_app,
+    article_server: ArticleServer,
+    mode: str,
+    params: dict[str, int],
+    outcome: str,
     message: str,
 ) -> None:  # type: ignore[no-untyped-def]
     app = make_app(read_timeout=1.0, max_body_bytes=2_000_000)
@@ -177,7 +187,9 @@ def test_gone_article_becomes_unavailable_then_restored(
     article_server.set_mode("story", None)
     assert check_article(app, article_id).outcome in {"unchanged", "not_modified"}
     assert [t for _, t in events(app, article_id)] == [
-        "article.first_seen", "article.unavailable", "article.restored",
+        "article.first_seen",
+        "article.unavailable",
+        "article.restored",
     ]
     assert len(stored(app, article_id)) == 1
 
@@ -202,7 +214,9 @@ def test_redirect_is_followed_to_the_article(app: App, article_server: ArticleSe
     assert stored(app, article_id)[0][1] == fixture_lines(3)[1:]
 
 
-def test_plain_text_page_is_one_paragraph_per_block(app: App, article_server: ArticleServer) -> None:
+def test_plain_text_page_is_one_paragraph_per_block(
+    app: App, article_server: ArticleServer
+) -> None:
     article_id = track(app, article_server)
     article_server.set_mode("story", "plain")
     check_article(app, article_id)
@@ -210,7 +224,9 @@ def test_plain_text_page_is_one_paragraph_per_block(app: App, article_server: Ar
     assert texts[1:] == fixture_lines(1)[1:] or texts == fixture_lines(1)
 
 
-def test_repeated_check_after_commit_stores_nothing_new(app: App, article_server: ArticleServer) -> None:
+def test_repeated_check_after_commit_stores_nothing_new(
+    app: App, article_server: ArticleServer
+) -> None:
     article_server.conditional = False
     article_id = track(app, article_server)
     check_article(app, article_id)
@@ -247,29 +263,41 @@ def test_concurrent_duplicate_checks_store_one_version_and_one_event(
     assert [t for _, t in events(apps[0], article_id)] == ["article.first_seen", "article.changed"]
 
 
-def test_database_refuses_a_duplicate_version_number(app: App, article_server: ArticleServer) -> None:
+def test_database_refuses_a_duplicate_version_number(
+    app: App, article_server: ArticleServer
+) -> None:
     article_id = track(app, article_server)
     check_article(app, article_id)
-    with pytest.raises(IntegrityError), session_scope(app.writer) as session:
-        original = queries.version_by_number(session, article_id, 1)
-        assert original is not None
-        session.add(Version(
-            article_id=article_id, number=1, fetched_at=original.fetched_at,
-            content_hash="x", extractor="x", rebaseline=False, paragraph_count=0,
-            paragraph_refs=b"K\x00",
-        ))
+    session = app.writer()
+    original = queries.version_by_number(session, article_id, 1)
+    assert original is not None
+    duplicate = Version(
+        article_id=article_id, number=1, fetched_at=original.fetched_at, content_hash="x",
+        extractor="x", rebaseline=False, paragraph_count=0, paragraph_refs=b"K\x00",
+    )
+    session.add(duplicate)
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.close()
 
 
-def test_database_refuses_a_duplicate_event_sequence(app: App, article_server: ArticleServer) -> None:
+def test_database_refuses_a_duplicate_event_sequence(
+    app: App, article_server: ArticleServer
+) -> None:
     article_id = track(app, article_server)
     check_article(app, article_id)
-    with pytest.raises(IntegrityError), session_scope(app.writer) as session:
-        event = queries.events_of(session, article_id)[0]
-        session.add(Event(uid="evt_duplicate", article_id=article_id, seq=event.seq,
-                          type="article.changed", created_at=event.created_at, data={}))
+    session = app.writer()
+    event = queries.events_of(session, article_id)[0]
+    session.add(Event(uid="evt_duplicate", article_id=article_id, seq=event.seq,
+                      type="article.changed", created_at=event.created_at, data={}))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.close()
 
 
-def test_version_event_body_and_check_are_stored_together(app: App, article_server: ArticleServer) -> None:
+def test_version_event_body_and_check_are_stored_together(
+    app: App, article_server: ArticleServer
+) -> None:
     article_id = track(app, article_server)
     check_article(app, article_id)
     article_server.set_version("story", 2)
@@ -298,7 +326,8 @@ def test_new_selector_rebaselines_instead_of_reporting_a_change(
     assert result.outcome == "rebaseline"
     with session_scope(app.reader) as session:
         latest = queries.latest_version(session, article_id)
-        assert latest is not None and latest.rebaseline
+        assert latest is not None
+        assert latest.rebaseline
     assert [t for _, t in events(app, article_id)] == ["article.first_seen"]
 
 

@@ -19,7 +19,9 @@ EXPECTED = json.loads((STORY / "expected_ops.json").read_text(encoding="utf-8"))
 def test_diff_of_fixture_files_gives_the_expected_operations(sqlite_url: str, pair: str) -> None:
     old, new = pair.split("_")
     data = tracker_json(sqlite_url, "diff", str(STORY / f"{old}.txt"), str(STORY / f"{new}.txt"))
-    got = {(op["op"], tuple(op["old"]), tuple(op["new"])) for op in data["ops"] if op["op"] != "equal"}
+    got = {
+        (op["op"], tuple(op["old"]), tuple(op["new"])) for op in data["ops"] if op["op"] != "equal"
+    }
     want = {(op["op"], tuple(op["old"]), tuple(op["new"])) for op in EXPECTED[pair]}
     assert got == want
     assert data["old"]["paragraphs"] == len((STORY / f"{old}.txt").read_text().splitlines())
@@ -35,8 +37,9 @@ def test_text_diff_loads_no_database_extractor_or_celery() -> None:
         "if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert "HEAVY []" in result.stderr, result.stderr
     assert "split" in result.stdout
 
@@ -57,7 +60,8 @@ def test_add_check_and_list_as_json(sqlite_url: str, article_server: ArticleServ
     for article in data["articles"]:
         assert article["versions"] == 1
         assert article["state"] == "active"
-        assert article["last_checked"] and article["next_check"]
+        assert article["last_checked"]
+        assert article["next_check"]
         assert article["base_interval"] == 900
 
 
@@ -87,7 +91,9 @@ def test_bad_input_gets_one_clear_line_and_exit_status_1(
     assert "Traceback" not in result.stderr
 
 
-def test_changes_report_shows_each_step_of_the_story(sqlite_url: str, article_server: ArticleServer) -> None:
+def test_changes_report_shows_each_step_of_the_story(
+    sqlite_url: str, article_server: ArticleServer
+) -> None:
     url = article_server.add_article("story", 1)
     tracker(sqlite_url, "add", url)
     tracker(sqlite_url, "check", "--all")
@@ -103,13 +109,17 @@ def test_changes_report_shows_each_step_of_the_story(sqlite_url: str, article_se
     assert third["diff"]["metadata"]["title"]["new"].startswith("Putin und Kim unterzeichnen")
     assert third["detected_at"].endswith("Z")
     markdown = tracker(sqlite_url, "changes", "--since", "1h", "--format", "markdown").stdout
-    assert "**" in markdown and "~~" in markdown
+    assert "**" in markdown
+    assert "~~" in markdown
     text = tracker(sqlite_url, "changes", "--article", url).stdout
     assert "\x1b[" not in text  # piped: no colours
-    assert "11.000" in text and "10.000" in text
+    assert "11.000" in text
+    assert "10.000" in text
 
 
-def test_history_show_and_stored_version_diff(sqlite_url: str, article_server: ArticleServer) -> None:
+def test_history_show_and_stored_version_diff(
+    sqlite_url: str, article_server: ArticleServer
+) -> None:
     url = article_server.add_article("story", 2)
     tracker(sqlite_url, "add", url)
     tracker(sqlite_url, "check", "--all")
@@ -123,10 +133,13 @@ def test_history_show_and_stored_version_diff(sqlite_url: str, article_server: A
     assert [p["text"] for p in shown["paragraphs"]] == lines[1:]
     assert {p["kind"] for p in shown["paragraphs"]} >= {"credit", "caption", "text"}
     stored = tracker_json(sqlite_url, "diff", f"{url}@1", f"{url}@2")
-    assert stored["summary"]["moved"] == 1 and stored["summary"]["split"] == 1
+    assert stored["summary"]["moved"] == 1
+    assert stored["summary"]["split"] == 1
 
 
-def test_check_exits_zero_when_a_site_fails_and_says_why(sqlite_url: str, article_server: ArticleServer) -> None:
+def test_check_exits_zero_when_a_site_fails_and_says_why(
+    sqlite_url: str, article_server: ArticleServer
+) -> None:
     good = article_server.add_article("good", 1)
     bad = article_server.add_article("bad", 1)
     article_server.set_mode("bad", "500")
@@ -137,7 +150,9 @@ def test_check_exits_zero_when_a_site_fails_and_says_why(sqlite_url: str, articl
     assert data["results"][0]["outcome"] == "failed"
 
 
-def test_check_without_arguments_checks_only_due_articles(sqlite_url: str, article_server: ArticleServer) -> None:
+def test_check_without_arguments_checks_only_due_articles(
+    sqlite_url: str, article_server: ArticleServer
+) -> None:
     url = article_server.add_article("story", 1)
     tracker(sqlite_url, "add", url, "--every", "1h")
     assert tracker_json(sqlite_url, "check")["outcomes"] == {"first_seen": 1}

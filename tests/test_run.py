@@ -23,8 +23,12 @@ def count(url: str, sql: str) -> int:
 
 def start_run(database_url: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*TRACKER, "-v", "run", *args], env=environment(database_url), cwd=ROOT, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [*TRACKER, "-v", "run", *args],
+        env=environment(database_url),
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -70,7 +74,9 @@ def test_stop_mid_pass_finishes_checks_in_progress_and_restart_completes(
     assert count(sqlite_url, "select count(*) from events") == 12
 
 
-def test_run_follows_the_story_on_its_schedule(sqlite_url: str, article_server: ArticleServer) -> None:
+def test_run_follows_the_story_on_its_schedule(
+    sqlite_url: str, article_server: ArticleServer
+) -> None:
     url = article_server.add_article("story", 1)
     tracker(sqlite_url, "add", url, "--every", "10s")
     service = start_run(sqlite_url)

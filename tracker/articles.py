@@ -16,10 +16,11 @@ from db.models import Article as ArticleRow
 from db.models import Version
 from db.session import session_scope
 from tracker.app import App
-from tracker.check import utcnow, version_metadata
+from tracker.clock import utcnow
 from tracker.diff import diff_documents
 from tracker.errors import TrackerError
 from tracker.netguard import check_scheme
+from tracker.stored import version_metadata, version_texts
 
 
 class UnknownArticle(TrackerError):
@@ -77,7 +78,7 @@ def history(app: App, url: str) -> dict[str, Any]:
         previous_texts: list[str] | None = None
         previous: Version | None = None
         for version in versions:
-            texts = [text for _, text in queries.paragraphs_of(session, version)]
+            texts = version_texts(session, version)
             summary = None
             if previous is not None and previous_texts is not None and not version.rebaseline:
                 summary = diff_documents(

@@ -27,11 +27,13 @@ from db.models import Version
 from db.session import session_scope
 from tracker import intervals
 from tracker.app import App
+from tracker.clock import utcnow
 from tracker.diff import diff_documents, is_change
-from tracker.document import Article, Metadata
+from tracker.document import Article
 from tracker.errors import ExtractionError, FetchError, GoneError, TransientFetchError
 from tracker.extract import extract_page
 from tracker.fetch import Page
+from tracker.stored import version_metadata, version_texts
 
 log = logging.getLogger(__name__)
 # Metadata that makes a new version when it changes. "updated" is left out on purpose: sites
@@ -65,18 +67,18 @@ class _Target:
     last_modified: str | None
     body_digest: str | None
     selector: str | None
+    lease_token: str | None  # the claim this check runs under, if a scheduler claimed it
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def check_article(app: App, article_id: int) -> CheckResult:
+def check_article(app: App, article_id: int, *, lease_token: str | None = None) -> CheckResult:
     """Check one article now. Never raises for a bad page or a failed fetch: the outcome and
-    a clear message are recorded and returned; only database errors propagate."""
-    target = _load_target(app, article_id)
+    a clear message are recorded and returned; only database errors propagate.
+
+    With ``lease_token`` (from ``tracker.scheduling.claim_due``) the check runs only while that
+    claim is current, and stores nothing if another check took over meanwhile."""
+    target = _load_target(app, article_id, lease_token)
     if target is None:
-        return CheckResult(article_id, "", "skipped", error="no such article")
+        return CheckResult(article_id, "", "skipped", error="no such article, or claim expired")
     started = utcnow()
     clock = time.perf_counter()
     try:
@@ -106,12 +108,26 @@ def check_article(app: App, article_id: int) -> CheckResult:
         return _store(app, target, started, clock, page, digest, article)
 
 
-def _load_target(app: App, article_id: int) -> _Target | None:
+def _load_target(app: App, article_id: int, lease_token: str | None) -> _Target | None:
     with session_scope(app.reader) as session:
         row = queries.article_by_id(session, article_id)
-        if row is None:
+        if row is None or (lease_token is not None and row.lease_token != lease_token):
             return None
-        return _Target(row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector)
+        return _Target(row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector,
+                       lease_token)
+
+
+def _lock(session: Any, target: _Target) -> ArticleRow | None:
+    """The article row, locked, if this check may still write it; its lease is cleared."""
+    row = queries.lock_article(session, target.id)
+    if row is None or (target.lease_token is not None and row.lease_token != target.lease_token):
+        return None
+    row.lease_token = None
+    row.lease_until = None
+    return row
+
+
+_SUPERSEDED = "article was removed, or another check took over its claim"
 
 
 def _store(
@@ -119,9 +135,9 @@ def _store(
     article: Article,
 ) -> CheckResult:
     with session_scope(app.writer) as session:
-        row = queries.lock_article(session, target.id)
+        row = _lock(session, target)
         if row is None:
-            return CheckResult(target.id, target.url, "skipped", error="article was removed")
+            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
         previous = queries.latest_version(session, row.id)
         outcome, diff = _classify(session, previous, article)
         _remember_page(row, page, digest)
@@ -160,7 +176,7 @@ def _classify(
         return "rebaseline", None
     if previous.content_hash == content_hash(article):
         return "unchanged", None
-    old = [text for _, text in queries.paragraphs_of(session, previous)]
+    old = version_texts(session, previous)
     _refuse_collapse(old, article.texts)
     diff = diff_documents(old, article.texts, version_metadata(previous),
                           article.metadata.to_dict())
@@ -187,13 +203,6 @@ def content_hash(article: Article) -> str:
         ensure_ascii=False, separators=(",", ":"),
     )
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
-
-
-def version_metadata(version: Version) -> dict[str, Any]:
-    return Metadata(
-        title=version.title, byline=version.byline, published=version.published,
-        updated=version.updated, language=version.language, canonical_url=version.canonical_url,
-    ).to_dict()
 
 
 def _version_fields(article: Article) -> dict[str, Any]:
@@ -247,9 +256,9 @@ def _record_unchanged(
     app: App, target: _Target, started: dt.datetime, clock: float, page: Page, outcome: str
 ) -> CheckResult:
     with session_scope(app.writer) as session:
-        row = queries.lock_article(session, target.id)
+        row = _lock(session, target)
         if row is None:
-            return CheckResult(target.id, target.url, "skipped", error="article was removed")
+            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
         if page.etag or page.last_modified:
             row.etag = page.etag or row.etag
             row.last_modified = page.last_modified or row.last_modified
@@ -272,9 +281,9 @@ def _record_failure(
     if isinstance(error, FetchError) and error.status:
         status = error.status
     with session_scope(app.writer) as session:
-        row = queries.lock_article(session, target.id)
+        row = _lock(session, target)
         if row is None:
-            return CheckResult(target.id, target.url, "skipped", error="article was removed")
+            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
         now = utcnow()
         row.failure_count += 1
         row.last_error = message

@@ -45,6 +45,14 @@ class Settings:
     min_interval: int = 10
     max_interval: int = 86_400
     keep_bodies_days: int = 90  # raw responses older than this are dropped (0 = keep none)
+    # Scheduling (embedded service and Celery beat alike)
+    lease_seconds: int = 600  # a claimed check not stored by then is claimed again
+    claim_batch: int = 500  # articles claimed per tick at most
+    tick_seconds: float = 2.0  # how often the Celery beat tick claims due articles
+    # The background service
+    broker_url: str = "redis://localhost:6379/0"
+    visibility_timeout: int = 3600  # Redis redelivers unacknowledged tasks after this
+    max_queue_length: int = 2000  # the tick claims nothing more while this many checks wait
 
     @property
     def resolved_database_url(self) -> str:
@@ -78,8 +86,9 @@ def _coerce(name: str, value: Any) -> Any:
                 raise ValueError(f"{name}: expected a yes/no value, got {value!r}")
             return lowered in {"1", "true", "yes", "on"}
         return bool(value)
-    if isinstance(default, int):
-        return int(value)
-    if isinstance(default, float):
-        return float(value)
+    if isinstance(default, int | float):
+        try:
+            return type(default)(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: expected a number, got {value!r}") from None
     return str(value)

@@ -15,9 +15,9 @@ from db import queries
 from db.session import session_scope
 from tracker.app import App
 from tracker.articles import _article, clean_url, iso
-from tracker.check import version_metadata
 from tracker.diff import diff_documents
 from tracker.render import render_diff_markdown, render_diff_text
+from tracker.stored import version_metadata, version_texts
 
 
 def changes(app: App, since: dt.datetime, article_url: str | None = None) -> list[dict[str, Any]]:
@@ -32,8 +32,8 @@ def changes(app: App, since: dt.datetime, article_url: str | None = None) -> lis
             previous = queries.version_by_number(session, version.article_id, version.number - 1)
             if previous is None:
                 continue
-            old = [text for _, text in queries.paragraphs_of(session, previous)]
-            new = [text for _, text in queries.paragraphs_of(session, version)]
+            old = version_texts(session, previous)
+            new = version_texts(session, version)
             article = queries.article_by_id(session, version.article_id)
             assert article is not None
             diff = diff_documents(old, new, version_metadata(previous), version_metadata(version))

@@ -17,41 +17,40 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from db import queries
 from db.session import session_scope
 from tracker.app import App
-from tracker.check import CheckResult, check_article, utcnow
+from tracker.check import CheckResult, check_article
+from tracker.clock import utcnow
+from tracker.scheduling import Claim, claim_due, release
 
 log = logging.getLogger(__name__)
 Progress = Callable[[CheckResult], None]
 
 
-def due_ids(app: App, now: dt.datetime | None = None) -> list[int]:
-    with session_scope(app.reader) as session:
-        return queries.due_article_ids(session, now or utcnow())
-
-
 def check_many(
     app: App,
-    article_ids: Iterable[int],
+    articles: Iterable[int | Claim],
     *,
     concurrency: int | None = None,
     on_result: Progress | None = None,
     stop: threading.Event | None = None,
 ) -> list[CheckResult]:
-    """Check the articles, ``concurrency`` at a time; returns the results in completion order.
+    """Check the articles (ids, or claims from ``claim_due``), ``concurrency`` at a time;
+    returns the results in completion order.
 
     At most ``concurrency`` checks are submitted at once, so a stop request leaves the rest
-    untouched rather than queued."""
+    unstarted; their claims are released so the next run takes them at once."""
     workers = max(1, concurrency or app.settings.concurrency)
-    pending = iter(article_ids)
+    pending = iter(articles)
     results: list[CheckResult] = []
     running: set[Future[CheckResult]] = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
         while True:
             while len(running) < workers and not (stop and stop.is_set()):
-                article_id = next(pending, None)
-                if article_id is None:
+                item = next(pending, None)
+                if item is None:
                     break
-                running.add(pool.submit(check_article, app, article_id))
+                running.add(pool.submit(_check, app, item))
             if not running:
+                release(app, [c for c in pending if isinstance(c, Claim)])
                 return results
             done, running = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
@@ -59,6 +58,22 @@ def check_many(
                 results.append(result)
                 if on_result:
                     on_result(result)
+
+
+def _check(app: App, item: int | Claim) -> CheckResult:
+    if isinstance(item, Claim):
+        return check_article(app, item.article_id, lease_token=item.token)
+    return check_article(app, item)
+
+
+def check_due(
+    app: App, *, concurrency: int | None = None, on_result: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> list[CheckResult]:
+    """One pass over the articles due now, claimed so that a concurrent ``tracker run`` or
+    Celery deployment on the same database does not check them too."""
+    return check_many(app, claim_due(app), concurrency=concurrency, on_result=on_result,
+                      stop=stop)
 
 
 def serve(
@@ -69,10 +84,9 @@ def serve(
     checked = 0
     last_prune = utcnow() - dt.timedelta(days=1)
     while not stop.is_set():
-        ids = due_ids(app)
-        if ids:
-            checked += len(check_many(app, ids, concurrency=concurrency, on_result=on_result,
-                                      stop=stop))
+        results = check_due(app, concurrency=concurrency, on_result=on_result, stop=stop)
+        if results:
+            checked += len(results)
             continue
         if utcnow() - last_prune > dt.timedelta(hours=1):
             prune_bodies(app)

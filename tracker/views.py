@@ -19,7 +19,8 @@ from tracker.app import App
 from tracker.articles import UnknownArticle, clean_url
 from tracker.check import CheckResult
 from tracker.intervals import format_duration
-from tracker.runner import check_many, due_ids, serve
+from tracker.runner import check_many, serve
+from tracker.scheduling import Claim, claim_due
 
 log = logging.getLogger("tracker")
 
@@ -46,22 +47,22 @@ def _short_time(value: str | None) -> str:
 def check_pass(
     app: App, urls: Sequence[str], *, all_: bool, concurrency: int | None, progress: bool
 ) -> list[CheckResult]:
-    ids = _ids_to_check(app, urls, all_=all_)
-    if not progress or not ids:
-        return check_many(app, ids, concurrency=concurrency)
+    items: Sequence[int | Claim] = (
+        claim_due(app) if not urls and not all_ else _ids_to_check(app, urls, all_=all_)
+    )
+    if not progress or not items:
+        return check_many(app, items, concurrency=concurrency)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("checking", total=len(ids))
-        return check_many(app, ids, concurrency=concurrency,
+        task = bar.add_task("checking", total=len(items))
+        return check_many(app, items, concurrency=concurrency,
                           on_result=lambda _: bar.advance(task))
 
 
 def _ids_to_check(app: App, urls: Sequence[str], *, all_: bool) -> list[int]:
-    if not urls and not all_:
-        return due_ids(app)
     with session_scope(app.reader) as session:
         if all_:
             return [row.id for row in queries.list_articles(session)]

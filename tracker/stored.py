@@ -1,0 +1,20 @@
+"""Reading stored versions back as the plain data the diff and the reports work on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db import queries
+from db.models import Version
+from tracker.document import Metadata
+
+
+def version_metadata(version: Version) -> dict[str, Any]:
+    return Metadata(
+        title=version.title, byline=version.byline, published=version.published,
+        updated=version.updated, language=version.language, canonical_url=version.canonical_url,
+    ).to_dict()
+
+
+def version_texts(session: Any, version: Version) -> list[str]:
+    return [text for _, text in queries.paragraphs_of(session, version)]
