@@ -10,11 +10,11 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db import refs
-from db.models import Article, Body, Check, Event, Paragraph, Version
+from db.models import Article, Body, Check, Event, Heartbeat, Paragraph, Version
 
 CHECKED_STATES = ("active", "unavailable")
 
@@ -66,17 +66,6 @@ def list_articles(session: Session, urls: Sequence[str] = ()) -> list[Article]:
     return list(session.scalars(statement))
 
 
-def due_article_ids(session: Session, now: dt.datetime, limit: int | None = None) -> list[int]:
-    statement: Select[tuple[int]] = (
-        select(Article.id)
-        .where(Article.state.in_(CHECKED_STATES), Article.next_check_at <= now)
-        .order_by(Article.next_check_at, Article.id)
-    )
-    if limit:
-        statement = statement.limit(limit)
-    return list(session.scalars(statement))
-
-
 def claim_due(
     session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int
 ) -> list[tuple[int, str]]:
@@ -117,12 +106,7 @@ def release_claims(session: Session, claims: Sequence[tuple[int, str]]) -> None:
 
 def next_due_time(session: Session) -> dt.datetime | None:
     statement = select(func.min(Article.next_check_at)).where(Article.state.in_(CHECKED_STATES))
-    value = session.scalar(statement)
-    if value is not None and value.tzinfo is None:  # aggregates bypass the column type
-        value = dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
-    elif isinstance(value, str):
-        value = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
-    return value
+    return session.scalar(statement)  # min() keeps the column's UTC type
 
 
 def delete_article(session: Session, article: Article) -> None:
@@ -231,12 +215,16 @@ def _insert_paragraphs(session: Session, paragraphs: dict[int, tuple[str, str]])
     ]
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     # Another transaction may insert the same paragraph meanwhile: identical content, so ignore.
-    session.execute(insert(Paragraph).on_conflict_do_nothing(index_elements=["id"]), rows)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(Paragraph).on_conflict_do_nothing(index_elements=["id"]), rows)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(Paragraph).on_conflict_do_nothing(index_elements=["id"])
+        session.execute(statement, rows)
 
 
 def store_body(
@@ -339,3 +327,35 @@ def failing_articles(session: Session) -> list[Article]:
         or_(Article.failure_count > 0, Article.state == "unavailable")
     )
     return list(session.scalars(statement.order_by(Article.id)))
+
+
+# --- service state --------------------------------------------------------------------------
+
+
+def beat(session: Session, name: str, now: dt.datetime, data: dict[str, Any]) -> None:
+    """Record that ``name`` (the tick, a worker) did its work at ``now``."""
+    row = session.get(Heartbeat, name)
+    if row is None:
+        session.add(Heartbeat(name=name, at=now, data=data))
+    else:
+        row.at, row.data = now, data
+
+
+def heartbeat(session: Session, name: str) -> Heartbeat | None:
+    return session.get(Heartbeat, name)
+
+
+def schedule_counts(
+    session: Session, now: dt.datetime, overdue_after: dt.timedelta
+) -> dict[str, int]:
+    """Articles due now, overdue (due for longer than ``overdue_after``), failing, leased."""
+    checked = Article.state.in_(CHECKED_STATES)
+    return {
+        "articles": count_rows(session, Article),
+        "due": count_rows(session, Article, checked, Article.next_check_at <= now),
+        "overdue": count_rows(session, Article, checked,
+                              Article.next_check_at <= now - overdue_after),
+        "failing": count_rows(session, Article, Article.failure_count > 0),
+        "unavailable": count_rows(session, Article, Article.state == "unavailable"),
+        "leased": count_rows(session, Article, Article.lease_until > now),
+    }

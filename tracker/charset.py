@@ -1,6 +1,7 @@
-"""Decoding a response body to text: the header's charset, then the document's own declaration
-(BOM, ``<meta charset>``, ``http-equiv``, XML declaration), then detection. Labels are mapped as
-browsers map them (ISO-8859-1 and ASCII mean windows-1252), so umlauts survive."""
+"""Decoding a response body to text: a byte order mark, then the header's charset, then the
+document's own declaration (``<meta charset>``, ``http-equiv``, XML declaration), then detection.
+That is the browsers' order (WHATWG Encoding Standard: a BOM beats the header). Labels are mapped
+as browsers map them (ISO-8859-1 and ASCII mean windows-1252), so umlauts survive."""
 
 from __future__ import annotations
 
@@ -11,16 +12,24 @@ _META = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
 )
 _XML_DECL = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""")
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-# The WHATWG Encoding Standard maps these labels to windows-1252.
-_WINDOWS_1252 = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii", "cp819"}
+# "utf-8-sig" and "utf-16" drop the BOM while decoding.
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")
+)
+# The WHATWG Encoding Standard maps every label of these codecs to windows-1252 (Python's names,
+# so that aliases such as "ISO_8859-1" or "csisolatin1" are covered too).
+_WINDOWS_1252 = {"iso8859-1", "ascii"}
 
 
 def decode(body: bytes, header_charset: str | None = None) -> str:
-    for candidate in (header_charset, _bom(body), _declared(body)):
+    for candidate in (_bom(body), header_charset, _declared(body)):
         label = _lookup(candidate)
-        if label:
+        if not label:
+            continue
+        try:
             return body.decode(label, errors="replace")
+        except (LookupError, UnicodeError):
+            continue  # a codec that is no text encoding ("base64", "idna"): a bogus label
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
@@ -45,10 +54,8 @@ def _declared(body: bytes) -> str | None:
 def _lookup(label: str | None) -> str | None:
     if not label:
         return None
-    label = label.strip().lower()
-    if label in _WINDOWS_1252:
-        return "windows-1252"
     try:
-        return codecs.lookup(label).name
+        name = codecs.lookup(label.strip().lower()).name
     except LookupError:
         return None
+    return "windows-1252" if name in _WINDOWS_1252 else name

@@ -304,6 +304,82 @@ def run(
     _run(serve_forever, _app(), concurrency=concurrency)
 
 
+# --- the background service ----------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Worker processes "
+                                                    "(default: one per core).")] = None,
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] =
+        "fetch,deliver,housekeeping",
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Start a Celery worker of the background service (needs the 'worker' extra).
+
+    The same as: celery -A workers worker -Q fetch,deliver,housekeeping"""
+    args = ["worker", "-Q", queues, "-l", loglevel, "--without-gossip", "--without-mingle"]
+    if concurrency:
+        args += ["--concurrency", str(concurrency)]
+    _exec_celery(args)
+
+
+@app.command()
+def beat(
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Start the Celery beat scheduler, which runs the tick that claims due articles.
+
+    The same as: celery -A workers beat. Running two is safe (claims never overlap)."""
+    from tracker.config import data_home
+
+    data_home().mkdir(parents=True, exist_ok=True)
+    schedule = os.environ.get("TRACKER_BEAT_SCHEDULE") or str(data_home() / "celerybeat-schedule")
+    _exec_celery(["beat", "-l", loglevel, "--schedule", schedule])
+
+
+def _exec_celery(args: list[str]) -> None:
+    """Hand the process over to Celery with the project's app (tracker never imports it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("celery") is None:
+        _fail("Celery is not installed: pip install 'tracker[worker]'")
+    if _state.get("db"):
+        os.environ["TRACKER_DATABASE_URL"] = _state["db"]
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "workers", *args])  # noqa: S606 - a fixed argument list
+
+
+@app.command()
+def status(
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+) -> None:
+    """Is the service keeping up: articles due, overdue, failing; queue lengths; last tick."""
+    from tracker.status import status as read_status
+
+    data = _run(read_status, _app())
+    if format is ListFormat.json:
+        _print_json(data)
+        return
+    from tracker.views import print_status
+
+    print_status(_console(), data)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (also done automatically on first use)."""
+    from db.session import HEAD_REVISION, current_revision, make_engine, upgrade
+
+    engine = make_engine(_app().settings.resolved_database_url)
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"schema at revision {HEAD_REVISION} (was {before or 'empty'})")
+
+
 def main() -> None:
     app()
 

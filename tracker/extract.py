@@ -45,15 +45,21 @@ _OUTPUT_KINDS = {"p": "text", "head": "heading", "item": "item", "quote": "quote
 # error pages): recording it would report every paragraph deleted.
 MIN_ARTICLE_CHARS = 200
 # Short pages whose text or headline speaks of cookies, consent or errors are interstitials, not
-# articles. Real articles mentioning these words are longer than INTERSTITIAL_MAX_CHARS.
+# articles. Real articles mentioning these words are longer than INTERSTITIAL_MAX_CHARS. Words
+# must start at a word boundary ("Terror" is no "error") and two different ones must occur: the
+# first short version of a developing story may well say "Terror" or "Zustimmung" twice.
 INTERSTITIAL_MAX_CHARS = 1500
 _INTERSTITIAL = re.compile(
-    r"cookie|consent|einwillig|zustimm|datenschutz|privacy|privatsph|accept all|akzeptieren"
-    r"|page not found|seite nicht gefunden|nicht gefunden|not found|\b404\b|fehler|error"
-    r"|subscribe to continue|jetzt abonnieren|paywall|are you a robot|captcha",
+    r"\b(?:cookie|consent|einwillig|zustimm|datenschutz|privacy|privatsph|accept all|akzeptieren"
+    r"|page not found|seite nicht gefunden|nicht gefunden|not found|404\b|fehler|error"
+    r"|subscribe to continue|jetzt abonnieren|paywall|are you a robot|captcha)",
     re.IGNORECASE,
 )
-_ERROR_TITLE = re.compile(r"not found|nicht gefunden|\b404\b|\b410\b", re.IGNORECASE)
+# Not just "nicht gefunden": "Vermisster Wanderer nicht gefunden" is a headline.
+_ERROR_TITLE = re.compile(
+    r"\b(?:page|seite|artikel|article)\s+(?:not found|nicht gefunden)|\b(?:404|410)\b",
+    re.IGNORECASE,
+)
 
 
 def extractor_name(selector: str | None = None) -> str:
@@ -121,11 +127,11 @@ def _refuse_interstitial(article: Article) -> None:
     if len(text) > INTERSTITIAL_MAX_CHARS:
         return
     title = article.metadata.title or ""
-    hits = _INTERSTITIAL.findall(f"{title} {text}")
+    hits = {hit.lower() for hit in _INTERSTITIAL.findall(f"{title} {text}")}
     if len(hits) >= 2 or _ERROR_TITLE.search(title):
         raise ExtractionError(
             f"no article text found: the page looks like a consent, paywall or error page "
-            f"({len(text)} characters mentioning {', '.join(sorted(set(hits))[:3])!s})"
+            f"({len(text)} characters mentioning {', '.join(sorted(hits)[:3])!s})"
         )
 
 

@@ -115,7 +115,10 @@ class Fetcher:
     def _request(self, url: str, conditional: dict[str, str]) -> Page | str:
         _, host, _ = check_scheme(url)
         target, extra = self._connect_target(url, host)
-        request = self.client.build_request("GET", target, headers={**conditional, **extra})
+        try:
+            request = self.client.build_request("GET", target, headers={**conditional, **extra})
+        except httpx.InvalidURL as exc:  # e.g. control characters: from a redirect, say
+            raise PermanentFetchError(url, f"not a valid URL ({exc})") from exc
         if extra:
             request.extensions["sni_hostname"] = host
         with self.limiter.slot(host):
@@ -144,7 +147,7 @@ class Fetcher:
     def _read(self, url: str, response: httpx.Response) -> Page | str:
         status = response.status_code
         if status in _REDIRECTS:
-            location = response.headers.get("Location")
+            location: str | None = response.headers.get("Location")
             if not location:
                 raise RedirectError(url, f"HTTP {status} without a Location header")
             return location

@@ -41,11 +41,18 @@ def is_public(address: IPAddress) -> bool:
 
 def check_scheme(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of an http(s) URL; BlockedAddress for anything else."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # an unclosed "[::1", a port that is no number or over 65535
+        raise BlockedAddress(url, f"not a valid URL ({exc})") from exc
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise BlockedAddress(url, "only http:// and https:// URLs can be tracked")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return parts.scheme, parts.hostname, port
+    try:
+        parts.hostname.encode("idna")  # what the resolver will do; refuses empty or long labels
+    except UnicodeError as exc:
+        raise BlockedAddress(url, f"not a valid host name ({exc})") from exc
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
 def resolve_public(url: str) -> str:
@@ -53,9 +60,10 @@ def resolve_public(url: str) -> str:
     _, host, port = check_scheme(url)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise BlockedAddress(url, f"cannot resolve host {host!r}: {exc.strerror or exc}") from exc
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise BlockedAddress(url, f"cannot resolve host {host!r}: {reason}") from exc
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     blocked = [a for a in addresses if not is_public(a)]
     if blocked or not addresses:
         raise BlockedAddress(

@@ -16,6 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from db import queries
 from db.session import session_scope
+from tracker import housekeeping
 from tracker.app import App
 from tracker.check import CheckResult, check_article
 from tracker.clock import utcnow
@@ -89,7 +90,7 @@ def serve(
             checked += len(results)
             continue
         if utcnow() - last_prune > dt.timedelta(hours=1):
-            prune_bodies(app)
+            housekeeping.prune_bodies(app)
             last_prune = utcnow()
         stop.wait(_sleep_time(app, idle))
     return checked
@@ -101,14 +102,3 @@ def _sleep_time(app: App, idle: float) -> float:
     if due is None:
         return idle
     return min(idle, max(0.05, (due - utcnow()).total_seconds()))
-
-
-def prune_bodies(app: App) -> int:
-    """Apply the raw-body retention setting."""
-    days = app.settings.keep_bodies_days
-    cutoff = utcnow() - dt.timedelta(days=days)
-    with session_scope(app.writer) as session:
-        removed = queries.prune_bodies(session, cutoff)
-    if removed:
-        log.info("dropped %d raw bodies older than %d days", removed, days)
-    return removed

@@ -27,10 +27,13 @@ class Claim:
 
 def claim_due(app: App, *, limit: int | None = None, now: dt.datetime | None = None) -> list[Claim]:
     """Lease up to ``limit`` due articles (default: the ``claim_batch`` setting)."""
+    limit = app.settings.claim_batch if limit is None else limit
+    if limit <= 0:
+        return []
     now = now or utcnow()
     lease_until = now + dt.timedelta(seconds=app.settings.lease_seconds)
     with session_scope(app.writer) as session:
-        rows = queries.claim_due(session, now, lease_until, limit or app.settings.claim_batch)
+        rows = queries.claim_due(session, now, lease_until, limit)
     return [Claim(article_id, token) for article_id, token in rows]
 
 

@@ -170,3 +170,23 @@ def serve_forever(app: App, *, concurrency: int | None) -> None:
     finally:
         app.close()
     log.info("stopped after %d check(s)", checked)
+
+
+def print_status(console: Console, data: dict[str, Any]) -> None:
+    counts = data["articles"]
+    console.print(
+        f"{counts['articles']} article(s): {counts['due']} due, {counts['overdue']} overdue, "
+        f"{counts['leased']} being checked, {counts['failing']} failing, "
+        f"{counts['unavailable']} unavailable"
+    )
+    queues = data["queues"]
+    if "error" in queues:
+        console.print(f"queues: {queues['error']}", markup=False)
+    else:
+        console.print("queues: " + ", ".join(f"{k} {v}" for k, v in queues.items()))
+    tick = data["last_tick"]
+    if tick is None:
+        console.print("last tick: never (is `tracker beat` running?)")
+    else:
+        console.print(f"last tick: {tick['at']} ({tick['seconds_ago']} s ago, "
+                      f"claimed {tick['claimed']})")

@@ -1,0 +1,131 @@
+"""Which addresses tracker may connect to: only public ones, IPv4 hidden in IPv6 included."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from tracker.errors import BlockedAddress
+from tracker.netguard import check_scheme, embedded_ipv4, is_public, resolve_public
+
+PUBLIC_V4 = "93.184.216.34"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",  # loopback
+        "127.8.9.10",
+        "::1",
+        "10.1.2.3",  # private
+        "172.16.0.1",
+        "192.168.1.1",
+        "fd12:3456::1",
+        "100.64.0.1",  # carrier-grade NAT
+        "169.254.10.20",  # link-local
+        "fe80::1",
+        "224.0.0.251",  # multicast
+        "239.255.255.250",
+        "ff02::1",
+        "ff0e::1",  # global-scope multicast
+        "169.254.169.254",  # cloud metadata service
+        "fd00:ec2::254",
+        "0.0.0.0",
+        "::",
+    ],
+)
+def test_non_public_addresses_are_refused(address: str) -> None:
+    assert not is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::ffff:127.0.0.1",  # IPv4-mapped
+        "::ffff:10.0.0.1",
+        "::ffff:169.254.169.254",
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+    ],
+)
+def test_ipv4_hidden_in_ipv6_is_unwrapped_and_refused(address: str) -> None:
+    assert not is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    ("address", "inner"),
+    [
+        ("::ffff:127.0.0.1", "127.0.0.1"),
+        ("64:ff9b::7f00:1", "127.0.0.1"),
+        ("2002:7f00:1::", "127.0.0.1"),
+        ("2606:2800:220:1:248:1893:25c8:1946", "2606:2800:220:1:248:1893:25c8:1946"),
+        (PUBLIC_V4, PUBLIC_V4),
+    ],
+)
+def test_embedded_ipv4_is_the_address_inside(address: str, inner: str) -> None:
+    assert embedded_ipv4(ipaddress.ip_address(address)) == ipaddress.ip_address(inner)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [PUBLIC_V4, "2606:2800:220:1:248:1893:25c8:1946", f"::ffff:{PUBLIC_V4}", "64:ff9b::5db8:d822"],
+)
+def test_public_addresses_are_accepted(address: str) -> None:
+    assert is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.com/a", "file:///etc/passwd", "gopher://example.com/", "javascript:alert(1)",
+     "data:text/html,hi", "example.com/news", "http:///news/a"],
+)  # fmt: skip
+def test_urls_other_than_http_with_a_host_are_refused(url: str) -> None:
+    with pytest.raises(BlockedAddress, match="only http"):
+        check_scheme(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "port"),
+    [("http://example.com/a", 80), ("https://example.com/a", 443),
+     ("HTTPS://Example.COM:8443/a", 8443)],
+)  # fmt: skip
+def test_http_urls_give_scheme_host_and_port(url: str, port: int) -> None:
+    scheme, host, found = check_scheme(url)
+    assert (scheme, host, found) == (url.split(":")[0].lower(), "example.com", port)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example.com:99999/a", "http://example.com:http/a", "http://[::1/a"]
+)
+def test_malformed_url_is_refused_as_blocked_address(url: str) -> None:
+    with pytest.raises(BlockedAddress, match="not a valid URL"):
+        check_scheme(url)
+
+
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "news..example"])
+def test_host_name_the_resolver_cannot_encode_is_refused(host: str) -> None:
+    with pytest.raises(BlockedAddress, match="not a valid host name"):
+        check_scheme(f"http://{host}/a")
+
+
+def test_resolving_localhost_is_refused_and_names_the_override() -> None:
+    with pytest.raises(BlockedAddress, match="TRACKER_ALLOW_PRIVATE_ADDRESSES") as caught:
+        resolve_public("http://localhost/news/a")
+    assert caught.value.url == "http://localhost/news/a"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080/a", "http://[::1]/a", "http://[::ffff:127.0.0.1]/a",
+            "http://169.254.169.254/latest/meta-data/", "http://0x7f.1/a"],
+)  # fmt: skip
+def test_resolving_a_private_literal_is_refused(url: str) -> None:
+    with pytest.raises(BlockedAddress, match="non-public"):
+        resolve_public(url)
+
+
+def test_resolving_a_public_literal_gives_that_address() -> None:
+    # a numeric host needs no DNS
+    assert resolve_public(f"http://{PUBLIC_V4}:8080/news/a") == PUBLIC_V4

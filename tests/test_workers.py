@@ -1,0 +1,240 @@
+"""The background service with real processes: Celery workers and beat on Redis, PostgreSQL,
+and the local news site. No eager mode, no mocks: services are stopped and started for real
+(private instances on other ports, so the machine's own stay up)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from sqlalchemy import func, select, update
+
+from db.models import Article, Check, Event, Version
+from db.session import session_scope
+from tests.articleserver import ArticleServer
+from tests.clihelp import environment
+from tests.conftest import REDIS_URL, service_missing
+from tests.services import CeleryProcess, PrivatePostgres, PrivateRedis, wait_for
+from tracker.app import App
+from tracker.articles import add_articles
+from tracker.config import load_settings
+from tracker.status import status
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+WORKER = ("-Q", "fetch,deliver,housekeeping", "--without-gossip", "--without-mingle", "-l", "INFO")
+
+
+@pytest.fixture
+def broker() -> Iterator[str]:
+    """The machine's Redis (database 15 by default), flushed before and after."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        service_missing(f"Redis at {REDIS_URL} ({exc})")
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[CeleryProcess]]:
+    started: list[CeleryProcess] = []
+    yield started
+    for process in started:
+        process.stop()
+
+
+def service_env(database_url: str, broker_url: str, **extra: str) -> dict[str, str]:
+    env = environment(database_url)
+    env.update(
+        {
+            "TRACKER_BROKER_URL": broker_url,
+            "TRACKER_TICK_SECONDS": "0.5",
+            "TRACKER_LEASE_SECONDS": "15",
+            **extra,
+        }
+    )
+    return env
+
+
+def start(
+    processes: list[CeleryProcess], kind: str, env: dict[str, str], *args: str
+) -> CeleryProcess:
+    process = CeleryProcess(kind, env, *args)
+    processes.append(process)
+    return process.wait_ready()
+
+
+def tracked(app: App, server: ArticleServer, slugs: list[str]) -> list[str]:
+    urls = [server.add_article(slug, 1) for slug in slugs]
+    add_articles(app, urls, interval=3600)
+    return urls
+
+
+def scalar(app: App, statement) -> int:  # type: ignore[no-untyped-def]
+    with session_scope(app.reader) as session:
+        return int(session.scalar(statement) or 0)
+
+
+def versions(app: App) -> int:
+    return scalar(app, select(func.count()).select_from(Version))
+
+
+def checks(app: App) -> int:
+    return scalar(app, select(func.count()).select_from(Check))
+
+
+def make_all_due(app: App) -> None:
+    with session_scope(app.writer) as session:
+        session.execute(update(Article).values(next_check_at=func.now()))
+
+
+def assert_each_article_stored_once(app: App, count: int) -> None:
+    with session_scope(app.reader) as session:
+        per_article = Counter(session.scalars(select(Version.article_id)))
+        events = Counter(session.scalars(select(Event.article_id)))
+        stored_checks = Counter(session.scalars(select(Check.article_id)))
+    assert len(per_article) == count
+    assert set(per_article.values()) == {1}
+    assert set(events.values()) == {1}
+    assert len(events) == count
+    assert set(stored_checks.values()) == {1}, "an article was checked twice for one due time"
+
+
+def test_worker_and_beat_follow_the_story(
+    postgres_url: str,
+    broker: str,
+    article_server: ArticleServer,
+    tmp_path: Path,
+    processes: list[CeleryProcess],
+) -> None:
+    app = App(load_settings(database_url=postgres_url, broker_url=broker))
+    tracked(app, article_server, ["story"])
+    env = service_env(postgres_url, broker)
+    start(processes, "worker", env, *WORKER, "-c", "2")
+    start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+    wait_for(lambda: versions(app) == 1, 60, "the first version")
+    for step in (2, 3, 4, 5):
+        article_server.set_version("story", step)
+        before = checks(app)
+        make_all_due(app)
+        wait_for(lambda before=before: checks(app) > before, 60, f"the check of v{step}")
+    assert versions(app) == 4  # v5 is typographic noise
+    with session_scope(app.reader) as session:
+        kinds = list(session.scalars(select(Event.type).order_by(Event.seq)))
+    assert kinds == ["article.first_seen"] + ["article.changed"] * 3
+    service = status(app)
+    assert service["last_tick"] is not None
+    assert service["last_tick"]["seconds_ago"] < 10
+    assert set(service["queues"]) == {"fetch", "deliver", "housekeeping"}
+
+
+def test_two_workers_and_two_beats_check_each_of_200_articles_once(
+    postgres_url: str,
+    broker: str,
+    article_server: ArticleServer,
+    tmp_path: Path,
+    processes: list[CeleryProcess],
+) -> None:
+    app = App(load_settings(database_url=postgres_url))
+    urls = tracked(app, article_server, [f"a{i:03}" for i in range(200)])
+    env = service_env(
+        postgres_url, broker, TRACKER_CLAIM_BATCH="15", TRACKER_PER_HOST_CONCURRENCY="8"
+    )
+    for name in ("w1", "w2"):
+        start(processes, "worker", env, *WORKER, "-c", "2", "-n", f"{name}@%h")
+    for name in ("b1", "b2"):
+        start(processes, "beat", env, "--schedule", str(tmp_path / name), "-l", "INFO")
+    wait_for(lambda: checks(app) >= 200, 120, "200 checks")
+    requests = Counter(r.slug for r in article_server.requests() if r.slug)
+    assert len(requests) == len(urls) == 200
+    assert set(requests.values()) == {1}, "an article was fetched twice"
+    assert_each_article_stored_once(app, 200)
+
+
+def test_worker_killed_mid_check_is_redone_once(
+    postgres_url: str,
+    broker: str,
+    article_server: ArticleServer,
+    processes: list[CeleryProcess],
+) -> None:
+    app = App(load_settings(database_url=postgres_url))
+    tracked(app, article_server, ["slow"])
+    article_server.set_mode("slow", "timeout", seconds=15)
+    env = service_env(postgres_url, broker)
+    worker = start(processes, "worker", env, *WORKER, "-c", "1")
+    Celery(broker=broker).send_task("tracker.tick", queue="housekeeping")
+    wait_for(lambda: len(article_server.requests("slow")) == 1, 30, "the check to start")
+    article_server.set_mode("slow", None)
+    [child] = worker.children()
+    os.kill(child, signal.SIGKILL)  # the process running the check, mid-fetch
+    wait_for(lambda: versions(app) == 1, 60, "the redone check")
+    assert "WorkerLostError" in worker.output or "SIGKILL" in worker.output
+    assert len(article_server.requests("slow")) == 2
+    assert_each_article_stored_once(app, 1)
+
+
+def test_service_recovers_from_a_redis_restart(
+    postgres_url: str,
+    article_server: ArticleServer,
+    tmp_path: Path,
+    processes: list[CeleryProcess],
+) -> None:
+    redis_server = PrivateRedis(tmp_path).start()
+    try:
+        app = App(load_settings(database_url=postgres_url))
+        tracked(app, article_server, [f"r{i:02}" for i in range(30)])
+        for i in range(30):
+            article_server.set_mode(f"r{i:02}", "timeout", seconds=0.3)
+        env = service_env(
+            postgres_url, redis_server.url, TRACKER_LEASE_SECONDS="8", TRACKER_CLAIM_BATCH="5"
+        )
+        start(processes, "worker", env, *WORKER, "-c", "2")
+        start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+        wait_for(lambda: checks(app) >= 3, 60, "the first checks")
+        redis_server.stop()  # queued messages are lost with it: nothing is persisted
+        stopped_at = checks(app)
+        time.sleep(3)
+        redis_server.start()
+        wait_for(lambda: versions(app) == 30, 120, "every article after the restart")
+        assert stopped_at < 30
+        assert_each_article_stored_once(app, 30)
+    finally:
+        redis_server.stop()
+
+
+def test_tasks_retry_while_postgres_is_down_and_store_nothing_half(
+    broker: str,
+    article_server: ArticleServer,
+    tmp_path: Path,
+    processes: list[CeleryProcess],
+) -> None:
+    postgres = PrivatePostgres().init().start()
+    app = App(load_settings(database_url=postgres.url))
+    try:
+        tracked(app, article_server, [f"p{i:02}" for i in range(20)])
+        for i in range(20):
+            article_server.set_mode(f"p{i:02}", "timeout", seconds=0.5)
+        env = service_env(postgres.url, broker, TRACKER_LEASE_SECONDS="10", TRACKER_CLAIM_BATCH="6")
+        start(processes, "worker", env, *WORKER, "-c", "2")
+        start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+        wait_for(lambda: checks(app) >= 2, 60, "the first checks")
+        app.engine.dispose()
+        postgres.stop()
+        time.sleep(4)
+        postgres.start()
+        wait_for(lambda: versions(app) == 20, 120, "every article after the restart")
+        assert "Retry" in "".join(p.output for p in processes)
+        assert_each_article_stored_once(app, 20)
+    finally:
+        app.engine.dispose()
+        postgres.remove()

@@ -1,0 +1,48 @@
+"""``tracker status``: is the service keeping up? Articles due, overdue and failing (from the
+database), the queue lengths (from the Redis broker, read directly: tracker does not import
+Celery) and the scheduler's last tick."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from db import queries
+from db.session import session_scope
+from tracker.app import App
+from tracker.clock import utcnow
+
+QUEUES = ("fetch", "deliver", "housekeeping")
+# An article due for longer than this is "overdue": the service is not keeping up.
+OVERDUE_AFTER = dt.timedelta(minutes=1)
+
+
+def status(app: App) -> dict[str, Any]:
+    now = utcnow()
+    with session_scope(app.reader) as session:
+        counts = queries.schedule_counts(session, now, OVERDUE_AFTER)
+        tick = queries.heartbeat(session, "tick")
+    last_tick = None
+    if tick is not None:
+        last_tick = {
+            "at": tick.at.isoformat().replace("+00:00", "Z"),
+            "seconds_ago": round((now - tick.at).total_seconds(), 1),
+            "claimed": tick.data.get("claimed"),
+        }
+    return {"articles": counts, "last_tick": last_tick, "queues": queue_lengths(app)}
+
+
+def queue_lengths(app: App) -> dict[str, Any]:
+    """Messages waiting per queue, or an ``error`` when the broker cannot be reached."""
+    try:
+        import redis
+    except ImportError:
+        return {"error": "the redis package is not installed (pip install 'tracker[worker]')"}
+    client = redis.Redis.from_url(app.settings.broker_url, socket_timeout=2,
+                                  socket_connect_timeout=2)
+    try:
+        return {name: int(client.llen(name)) for name in QUEUES}
+    except redis.RedisError as exc:
+        return {"error": f"broker {app.settings.broker_url} unreachable: {exc}"}
+    finally:
+        client.close()

@@ -1,0 +1,61 @@
+"""The Celery application, configured from the same settings as the rest of tracker.
+
+Reliability settings, and why:
+
+- ``task_acks_late`` + ``task_reject_on_worker_lost``: a task is acknowledged only after it ran,
+  and a worker process killed mid-task puts its message back, so no check is lost.
+- ``worker_prefetch_multiplier = 1``: checks are long I/O; a worker holding ten messages while
+  it waits on one slow site would starve the others.
+- Redis ``visibility_timeout`` (default 1 h) far longer than any task's hard time limit
+  (``CHECK_TIME_LIMIT``): a shorter one would make Redis hand a running task to a second
+  worker. Long delays never go into countdowns or ETAs (Redis would redeliver those too): they
+  live in the database as next check times.
+- ``worker_cancel_long_running_tasks_on_connection_loss``: after losing the broker, a worker
+  cancels late-ack tasks whose messages Redis will redeliver anyway, instead of running them
+  twice in parallel.
+- Queues by kind of work (``fetch``, ``deliver``, ``housekeeping``) so a slow site cannot delay
+  webhook delivery or the scheduler's tick.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from tracker.config import load_settings
+
+CHECK_TIME_LIMIT = 120  # seconds; the fetch has its own, shorter timeouts
+QUEUES = ("fetch", "deliver", "housekeeping")
+
+settings = load_settings()
+app = Celery("tracker", broker=settings.broker_url, include=["workers.tasks"])
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    task_acks_on_failure_or_timeout=True,
+    worker_prefetch_multiplier=1,
+    worker_cancel_long_running_tasks_on_connection_loss=True,
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+    task_ignore_result=True,
+    task_time_limit=CHECK_TIME_LIMIT,
+    task_soft_time_limit=CHECK_TIME_LIMIT - 15,
+    task_queues=[Queue(name) for name in QUEUES],
+    task_default_queue="fetch",
+    task_routes={
+        "tracker.check": {"queue": "fetch"},
+        "tracker.deliver": {"queue": "deliver"},
+        "tracker.*": {"queue": "housekeeping"},
+    },
+    task_serializer="json",
+    accept_content=["json"],
+    timezone="UTC",
+    enable_utc=True,
+    worker_hijack_root_logger=False,
+    beat_schedule={
+        "tick": {"task": "tracker.tick", "schedule": settings.tick_seconds,
+                 "options": {"expires": max(5.0, settings.tick_seconds * 2)}},
+        "prune-bodies": {"task": "tracker.prune_bodies", "schedule": 3600.0},
+        "vacuum-paragraphs": {"task": "tracker.vacuum_paragraphs", "schedule": 86_400.0},
+    },
+)

@@ -1,0 +1,80 @@
+"""Thin tasks: ids in, one use case call, done. Retries are for the database or broker being
+briefly away; a failed fetch is not an exception here (the use case records it and schedules
+the next attempt in the database)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+from celery.signals import worker_process_init
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from tracker import housekeeping, scheduling
+from tracker.app import App
+from tracker.check import check_article
+from workers.app import app
+
+log = logging.getLogger(__name__)
+_context: App | None = None
+
+
+def context() -> App:
+    """One App (engine, HTTP client) per worker process, made after the fork."""
+    global _context
+    if _context is None:
+        _context = App()
+    return _context
+
+
+@worker_process_init.connect
+def _fresh_context(**_: Any) -> None:
+    global _context
+    _context = None
+
+
+class TrackerTask(Task):  # type: ignore[misc]
+    """The options every tracker task shares (kept in one place so none is misspelled)."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    # The database being unavailable is transient: retry with backoff, never store half.
+    autoretry_for = (OperationalError, DBAPIError, ConnectionError, TimeoutError)
+    retry_backoff = 2
+    retry_backoff_max = 60
+    retry_jitter = True
+    max_retries = 12
+
+
+@app.task(base=TrackerTask, name="tracker.check")
+def check(article_id: int, lease_token: str | None = None) -> str:
+    """Check one article under the scheduler's claim."""
+    return check_article(context(), article_id, lease_token=lease_token).outcome
+
+
+@app.task(base=TrackerTask, name="tracker.tick")
+def tick() -> int:
+    """Claim due articles and enqueue one check each (after the claim is committed)."""
+    ctx = context()
+    room = ctx.settings.max_queue_length - _queue_length("fetch")
+    claims = scheduling.claim_due(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
+    for claim in claims:
+        check.apply_async((claim.article_id, claim.token))
+    housekeeping.record_tick(ctx, claimed=len(claims))
+    return len(claims)
+
+
+@app.task(base=TrackerTask, name="tracker.prune_bodies")
+def prune_bodies() -> int:
+    return housekeeping.prune_bodies(context())
+
+
+@app.task(base=TrackerTask, name="tracker.vacuum_paragraphs")
+def vacuum_paragraphs() -> int:
+    return housekeeping.vacuum_paragraphs(context())
+
+
+def _queue_length(name: str) -> int:
+    with app.connection_for_read() as connection:
+        return int(connection.default_channel.client.llen(name))
