@@ -98,6 +98,7 @@ class Article(Base):
     version_count: Mapped[int] = mapped_column(Integer, default=0)
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     versions: Mapped[list[Version]] = relationship(
         back_populates="article", lazy="raise", order_by="Version.number"
@@ -184,6 +185,73 @@ class Event(Base):
     version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set once the event has been turned into deliveries (one per matching endpoint).
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class Endpoint(Base):
+    """A subscriber's webhook URL, what it wants to hear about, and its signing secrets."""
+
+    __tablename__ = "endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON)  # event types, or ["*"]
+    article_url: Mapped[str | None] = mapped_column(Text)  # filters: any that is set must match
+    host: Mapped[str | None] = mapped_column(String(255))
+    tag: Mapped[str | None] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(Text)  # sealed (tracker.webhooks.secrets)
+    previous_secret: Mapped[str | None] = mapped_column(Text)  # still signs until …
+    previous_secret_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    failing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """One event for one endpoint: delivered at least once, retried on a schedule, in order
+    per endpoint and article (``seq`` is the event's per-article sequence)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id"),
+        Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_deliveries_endpoint_id_article_id_seq", "endpoint_id", "article_id", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    # pending (waiting for its next attempt) | delivered | failed (gave up) | cancelled
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeliveryAttempt(Base):
+    """Every try, kept: when, what came back, how long it took."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(Text)  # the first 2 KB of the body
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Heartbeat(Base):

@@ -6,18 +6,19 @@ the per-host limit. httpx.MockTransport stands in only for public hosts, which a
 from __future__ import annotations
 
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.articleserver import MODIFIED, ArticleServer
+from tracker import netguard
 from tracker.config import load_settings
 from tracker.errors import (
     BlockedAddress,
@@ -357,44 +358,44 @@ def mock_client(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.Cli
     return httpx.Client(transport=httpx.MockTransport(handler))
 
 
-def test_public_host_is_connected_to_at_the_checked_address(
-    make_fetcher: MakeFetcher, monkeypatch: pytest.MonkeyPatch
+def pretend_public(monkeypatch: pytest.MonkeyPatch, name: str, address: str) -> None:
+    """Let the guard treat ``name`` as a public host living at ``address``; every other host
+    goes through the real check."""
+    real = netguard.resolve_public
+
+    def resolve(url: str) -> str:
+        return address if urlsplit(url).hostname == name else real(url)
+
+    monkeypatch.setattr(netguard, "resolve_public", resolve)
+
+
+def test_connection_goes_to_the_checked_address_with_the_host_name_kept(
+    make_fetcher: MakeFetcher, article_server: ArticleServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Connecting to the address that was checked, not re-resolving the name, defeats DNS
-    # rebinding; the Host header and TLS server name still carry the name.
-    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
-        assert host == "news.example"
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_IP, port))]
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, html="<p>Artikel</p>")
-
-    fetcher = make_fetcher(client=mock_client(handler), allow_private_addresses=False)
-    page = fetcher.fetch("https://news.example:8443/a?b=1")
-    assert page.url == "https://news.example:8443/a?b=1"
-    [request] = seen
-    assert str(request.url) == f"https://{PUBLIC_IP}:8443/a?b=1"
-    assert request.headers["Host"] == "news.example:8443"
-    assert request.extensions["sni_hostname"] == "news.example"
+    # The guard resolves once, at connect time, and connects to exactly the address it checked
+    # (no second DNS answer can slip in); the Host header still names the site.
+    pretend_public(monkeypatch, "news.example", "127.0.0.1")
+    article_server.add_article("a", 1)
+    port = urlsplit(article_server.base_url).port
+    fetcher = make_fetcher(allow_private_addresses=False)
+    page = fetcher.fetch(f"http://news.example:{port}/news/a")
+    assert page.status == 200
+    [request] = article_server.requests("a")
+    assert request.headers["host"] == f"news.example:{port}"
 
 
 def test_redirect_from_a_public_host_to_a_private_one_is_blocked(
-    make_fetcher: MakeFetcher,
+    make_fetcher: MakeFetcher, article_server: ArticleServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(302, headers={"Location": "http://127.0.0.1:8080/admin"})
-
-    fetcher = make_fetcher(client=mock_client(handler), allow_private_addresses=False)
+    pretend_public(monkeypatch, "news.example", "127.0.0.1")
+    article_server.add_article("a", 1)
+    article_server.add_article("b", 1)
+    article_server.set_mode("a", "redirect", target="b")  # Location: http://127.0.0.1:…/news/b
+    port = urlsplit(article_server.base_url).port
+    fetcher = make_fetcher(allow_private_addresses=False)
     with pytest.raises(BlockedAddress, match=r"127\.0\.0\.1"):
-        fetcher.fetch(f"http://{PUBLIC_IP}/news/a")
-    assert [request.url.host for request in seen] == [PUBLIC_IP]
+        fetcher.fetch(f"http://news.example:{port}/news/a")
+    assert [r.slug for r in article_server.requests()] == ["a"]
 
 
 # --- politeness -----------------------------------------------------------------------------

@@ -13,12 +13,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import httpx
 
 from tracker.config import Settings
 from tracker.errors import (
+    BlockedAddress,
     BodyTooLarge,
     GoneError,
     PermanentFetchError,
@@ -26,7 +27,7 @@ from tracker.errors import (
     TransientFetchError,
     UnsupportedContent,
 )
-from tracker.netguard import check_scheme, resolve_public
+from tracker.netguard import check_scheme, guarded_transport
 
 ACCEPTED_TYPES = {"text/html", "application/xhtml+xml", "text/plain"}
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -66,9 +67,11 @@ class HostLimiter:
 def make_client(settings: Settings) -> httpx.Client:
     timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
     limits = httpx.Limits(max_connections=max(10, settings.concurrency * 2))
+    transport = None if settings.allow_private_addresses else guarded_transport(limits=limits)
     return httpx.Client(
         timeout=timeout,
         limits=limits,
+        transport=transport,
         follow_redirects=False,  # followed by hand: each hop is checked and counted
         headers={
             "User-Agent": settings.user_agent,
@@ -114,37 +117,26 @@ class Fetcher:
 
     def _request(self, url: str, conditional: dict[str, str]) -> Page | str:
         _, host, _ = check_scheme(url)
-        target, extra = self._connect_target(url, host)
         try:
-            request = self.client.build_request("GET", target, headers={**conditional, **extra})
+            request = self.client.build_request("GET", url, headers=conditional)
         except httpx.InvalidURL as exc:  # e.g. control characters: from a redirect, say
             raise PermanentFetchError(url, f"not a valid URL ({exc})") from exc
-        if extra:
-            request.extensions["sni_hostname"] = host
+        deadline = time.monotonic() + self.settings.fetch_deadline
         with self.limiter.slot(host):
             try:
                 response = self.client.send(request, stream=True)
+            except BlockedAddress as exc:  # raised at connect time by the guarded transport
+                raise BlockedAddress(url, exc.reason) from exc
             except httpx.TimeoutException as exc:
                 raise TransientFetchError(url, f"timed out ({type(exc).__name__})") from exc
             except httpx.HTTPError as exc:
                 raise TransientFetchError(url, f"connection failed: {exc}") from exc
             try:
-                return self._read(url, response)
+                return self._read(url, response, deadline)
             finally:
                 response.close()
 
-    def _connect_target(self, url: str, host: str) -> tuple[str, dict[str, str]]:
-        """Where to connect: the URL itself, or (guarded) the address that was checked."""
-        if self.settings.allow_private_addresses:
-            return url, {}
-        address = resolve_public(url)
-        parts = urlsplit(url)
-        literal = f"[{address}]" if ":" in address else address
-        netloc = f"{literal}:{parts.port}" if parts.port else literal
-        host_header = parts.netloc.rsplit("@", 1)[-1]
-        return urlunsplit(parts._replace(netloc=netloc)), {"Host": host_header}
-
-    def _read(self, url: str, response: httpx.Response) -> Page | str:
+    def _read(self, url: str, response: httpx.Response, deadline: float) -> Page | str:
         status = response.status_code
         if status in _REDIRECTS:
             location: str | None = response.headers.get("Location")
@@ -157,13 +149,13 @@ class Fetcher:
         media_type, charset = _content_type(response.headers.get("Content-Type"))
         if media_type and media_type not in ACCEPTED_TYPES:
             raise UnsupportedContent(url, f"not an article page (Content-Type {media_type})")
-        body = self._read_body(url, response)
+        body = self._read_body(url, response, deadline)
         if not media_type:
             media_type = "text/html" if body.lstrip()[:1] == b"<" else "text/plain"
         page = self._page(url, response, body)
         return Page(page.url, 200, body, media_type, charset, page.etag, page.last_modified)
 
-    def _read_body(self, url: str, response: httpx.Response) -> bytes:
+    def _read_body(self, url: str, response: httpx.Response, deadline: float) -> bytes:
         cap = self.settings.max_body_bytes
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > cap:
@@ -175,6 +167,10 @@ class Fetcher:
                 size += len(chunk)
                 if size > cap:
                     raise BodyTooLarge(url, f"body exceeds the {cap:,}-byte cap")
+                if time.monotonic() > deadline:  # a trickle that each read timeout allows
+                    raise TransientFetchError(
+                        url, f"took longer than {self.settings.fetch_deadline:g} s in all"
+                    )
                 chunks.append(chunk)
         except httpx.TimeoutException as exc:
             raise TransientFetchError(url, "timed out while reading the body") from exc

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpx
 
 from tracker.errors import BlockedAddress
 
@@ -72,3 +75,28 @@ def resolve_public(url: str) -> str:
             "set TRACKER_ALLOW_PRIVATE_ADDRESSES=1 to allow loopback and private networks",
         )
     return str(addresses[0])
+
+
+def guarded_transport(**options: Any) -> httpx.HTTPTransport:
+    """An httpx transport that checks every address at connect time and connects to exactly
+    the address it checked, so a second DNS answer (rebinding) cannot slip through. TLS still
+    verifies the certificate against the host name in the URL."""
+    import httpcore
+
+    class _GuardedBackend(httpcore.SyncBackend):
+        def connect_tcp(
+            self, host: str, port: int, timeout: float | None = None,
+            local_address: str | None = None, socket_options: Any = None,
+        ) -> httpcore.NetworkStream:
+            address = resolve_public(f"http://{_bracket(host)}:{port}/")
+            return super().connect_tcp(address, port, timeout, local_address, socket_options)
+
+    transport = httpx.HTTPTransport(**options)
+    # httpx has no public hook for the network backend; httpcore's pool takes one. Pinned by
+    # the httpx<1 requirement and covered by tests/test_fetch.py.
+    transport._pool._network_backend = _GuardedBackend()
+    return transport
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
