@@ -238,3 +238,85 @@ def test_tasks_retry_while_postgres_is_down_and_store_nothing_half(
     finally:
         app.engine.dispose()
         postgres.remove()
+
+
+# --- notifications through the service ------------------------------------------------------
+
+
+def test_worker_killed_mid_delivery_delivers_with_the_same_webhook_id(
+    postgres_url: str,
+    broker: str,
+    article_server: ArticleServer,
+    tmp_path: Path,
+    processes: list[CeleryProcess],
+) -> None:
+    from tests.receiver import WebhookReceiver
+
+    from tracker.subscriptions import subscribe
+
+    app = App(load_settings(database_url=postgres_url))
+    with WebhookReceiver() as receiver:
+        receiver.set_secrets([subscribe(app, receiver.url).secret])
+        receiver.respond("hang", seconds=8)
+        tracked(app, article_server, ["story"])
+        env = service_env(postgres_url, broker, TRACKER_WEBHOOK_TIMEOUT="5")
+        worker = start(processes, "worker", env, *WORKER, "-c", "1")
+        Celery(broker=broker).send_task("tracker.tick", queue="housekeeping")
+        wait_for(lambda: len(receiver.attempts) == 1, 30, "the delivery to start")
+        receiver.respond("ok")
+        [child] = worker.children()
+        os.kill(child, signal.SIGKILL)  # mid-delivery
+        start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+        wait_for(
+            lambda: len(receiver.received) >= 1 and delivered(app) == 1,
+            60,
+            "the delivery after the kill",
+        )
+    assert len({m["id"] for m in receiver.received}) == 1  # at most a duplicate, same id
+
+
+def test_deliveries_pending_survive_a_redis_restart(
+    postgres_url: str,
+    article_server: ArticleServer,
+    tmp_path: Path,
+    processes: list[CeleryProcess],
+) -> None:
+    from tests.receiver import WebhookReceiver
+
+    from tracker.subscriptions import subscribe
+
+    redis_server = PrivateRedis(tmp_path).start()
+    app = App(load_settings(database_url=postgres_url))
+    try:
+        with WebhookReceiver() as receiver:
+            receiver.set_secrets([subscribe(app, receiver.url).secret])
+            receiver.respond("fail", status=503, times=1000)
+            tracked(app, article_server, [f"d{i}" for i in range(5)])
+            env = service_env(
+                postgres_url,
+                redis_server.url,
+                TRACKER_WEBHOOK_TIMEOUT="1",
+                TRACKER_WEBHOOK_RETRY_SCHEDULE="1s,1s,1s,1s,1s,1s,1s,1s",
+            )
+            start(processes, "worker", env, *WORKER, "-c", "2")
+            start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+            wait_for(lambda: len(receiver.attempts) >= 5, 60, "first delivery attempts")
+            redis_server.stop()
+            time.sleep(2)
+            receiver.respond("ok")
+            redis_server.start()
+            wait_for(
+                lambda: len({m["id"] for m in receiver.received}) == 5,
+                90,
+                "every notification after the restart",
+            )
+    finally:
+        redis_server.stop()
+
+
+def delivered(app: App) -> int:
+    from db.models import Delivery
+
+    return scalar(
+        app, select(func.count()).select_from(Delivery).where(Delivery.state == "delivered")
+    )

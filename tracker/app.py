@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from tracker.config import Settings, load_settings
 
 if TYPE_CHECKING:
+    import httpx
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,6 +48,22 @@ class App:
 
         return Fetcher(self.settings)
 
+    @cached_property
+    def webhook_client(self) -> httpx.Client:
+        """For deliveries: no redirects followed, the same address guard as fetching."""
+        import httpx
+
+        from tracker.netguard import guarded_transport
+
+        settings = self.settings
+        transport = None if settings.allow_private_addresses else guarded_transport()
+        return httpx.Client(
+            timeout=settings.webhook_timeout, follow_redirects=False, transport=transport,
+            headers={"User-Agent": settings.user_agent},
+        )
+
     def close(self) -> None:
         if "fetcher" in self.__dict__:
             self.fetcher.close()
+        if "webhook_client" in self.__dict__:
+            self.webhook_client.close()

@@ -38,7 +38,8 @@ def clean_url(url: str) -> str:
 
 
 def add_articles(
-    app: App, urls: Iterable[str], *, interval: int | None = None, selector: str | None = None
+    app: App, urls: Iterable[str], *, interval: int | None = None, selector: str | None = None,
+    tags: Sequence[str] | None = None,
 ) -> list[tuple[str, bool]]:
     """Track each URL; (url, created) per URL. Invalid URLs raise before anything is stored."""
     cleaned = [clean_url(u) for u in urls]
@@ -48,9 +49,11 @@ def add_articles(
     with session_scope(app.writer) as session:
         for url in dict.fromkeys(cleaned):
             host = urlsplit(url).hostname or ""
-            _, created = queries.add_article(
+            row, created = queries.add_article(
                 session, url=url, host=host, interval=every, now=now, selector=selector
             )
+            if tags:
+                row.tags = sorted({*(row.tags or []), *tags})
             added.append((url, created))
     return added
 
@@ -145,6 +148,7 @@ def _article_json(row: ArticleRow) -> dict[str, Any]:
         "failures": row.failure_count,
         "last_error": row.last_error,
         "selector": row.selector,
+        "tags": row.tags or [],
     }
 
 

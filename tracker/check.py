@@ -53,6 +53,7 @@ class CheckResult:
     version: int | None = None
     error: str | None = None
     summary: dict[str, int] | None = None
+    events: int = 0  # outbox events this check wrote (to dispatch as notifications)
 
     @property
     def ok(self) -> bool:
@@ -138,6 +139,7 @@ def _store(
         row = _lock(session, target)
         if row is None:
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
+        seq = row.event_seq
         previous = queries.latest_version(session, row.id)
         outcome, diff = _classify(session, previous, article)
         _remember_page(row, page, digest)
@@ -146,7 +148,8 @@ def _store(
             _reschedule(app, row, now, changed=False)
             _check_row(session, row, started, clock, "unchanged", page.status)
             _restore(session, row, now, previous)
-            return CheckResult(row.id, row.url, "unchanged", previous.number if previous else None)
+            return CheckResult(row.id, row.url, "unchanged", previous.number if previous else None,
+                               events=row.event_seq - seq)
         version = queries.store_version(
             session, row, paragraphs=[(p.kind, p.text) for p in article.paragraphs],
             fields=_version_fields(article), previous=previous, now=now,
@@ -163,7 +166,8 @@ def _store(
             row.last_changed_at = now
         _check_row(session, row, started, clock, outcome, page.status, version=version)
         summary = diff["summary"] if diff else None
-        return CheckResult(row.id, row.url, outcome, version.number, summary=summary)
+        return CheckResult(row.id, row.url, outcome, version.number, summary=summary,
+                           events=row.event_seq - seq)
 
 
 def _classify(
@@ -259,6 +263,7 @@ def _record_unchanged(
         row = _lock(session, target)
         if row is None:
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
+        seq = row.event_seq
         if page.etag or page.last_modified:
             row.etag = page.etag or row.etag
             row.last_modified = page.last_modified or row.last_modified
@@ -267,7 +272,8 @@ def _record_unchanged(
         _restore(session, row, now, latest)
         _reschedule(app, row, now, changed=False)
         _check_row(session, row, started, clock, outcome, page.status)
-        return CheckResult(row.id, row.url, outcome, row.version_count or None)
+        return CheckResult(row.id, row.url, outcome, row.version_count or None,
+                           events=row.event_seq - seq)
 
 
 def _record_failure(
@@ -285,6 +291,7 @@ def _record_failure(
         if row is None:
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
         now = utcnow()
+        seq = row.event_seq
         row.failure_count += 1
         row.last_error = message
         row.last_checked_at = now
@@ -296,8 +303,9 @@ def _record_failure(
         delay = _failure_delay(app, row, gone=gone, retry_after=retry_after)
         row.next_check_at = now + dt.timedelta(seconds=delay)
         _check_row(session, row, started, clock, outcome, status, error=message)
+        events = row.event_seq - seq
     log.warning("check of %s failed: %s", target.url, message)
-    return CheckResult(target.id, target.url, outcome, error=message)
+    return CheckResult(target.id, target.url, outcome, error=message, events=events)
 
 
 def _failure_delay(app: App, row: ArticleRow, *, gone: bool, retry_after: float | None) -> float:

@@ -111,6 +111,8 @@ def add(
                                               "(default 10m, minimum 10s).")] = None,
     selector: Annotated[str | None, typer.Option(help="CSS selector of the article body, for "
                                                  "pages the generic extractor gets wrong.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="A tag (repeatable), for subscribers' "
+                                                  "--tag filters.")] = None,
 ) -> None:
     """Start tracking articles."""
     from tracker.articles import add_articles
@@ -119,7 +121,7 @@ def add(
     if urls == ["-"]:
         urls = [line.strip() for line in sys.stdin if line.strip() and not line.startswith("#")]
     interval = _run(parse_interval, every) if every else None
-    added = _run(add_articles, _app(), urls, interval=interval, selector=selector)
+    added = _run(add_articles, _app(), urls, interval=interval, selector=selector, tags=tag)
     for url, created in added:
         typer.echo(f"{'added' if created else 'updated'}: {url}")
 
@@ -159,22 +161,24 @@ def check(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
     """One pass over the due (or the named, or all) articles."""
-    from tracker.views import check_pass
+    from tracker.views import check_and_notify
 
     tracker_app = _app()
     try:
-        results = _run(check_pass, tracker_app, urls or [], all_=all_, concurrency=concurrency,
-                       progress=format is ListFormat.text and sys.stderr.isatty())
+        results, deliveries = _run(
+            check_and_notify, tracker_app, urls or [], all_=all_, concurrency=concurrency,
+            progress=format is ListFormat.text and sys.stderr.isatty(),
+        )
     finally:
         tracker_app.close()
     if format is ListFormat.json:
         from tracker.views import check_results_json
 
-        _print_json(check_results_json(results))
+        _print_json(check_results_json(results, deliveries))
         return
     from tracker.views import print_check_summary
 
-    print_check_summary(_console(), results)
+    print_check_summary(_console(), results, deliveries)
 
 
 @app.command()
@@ -302,6 +306,107 @@ def run(
     from tracker.views import serve_forever
 
     _run(serve_forever, _app(), concurrency=concurrency)
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+@app.command()
+def subscribe(
+    url: Annotated[str, typer.Argument(help="The subscriber's webhook URL (https://…).")],
+    events: Annotated[str | None, typer.Option(help="Comma-separated event types (default: "
+                                               "all): article.first_seen, article.changed, "
+                                               "article.unavailable, article.restored.")] = None,
+    article: Annotated[str | None, typer.Option(help="Only this article.")] = None,
+    host: Annotated[str | None, typer.Option(help="Only articles on this host.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Only articles with this tag.")] = None,
+) -> None:
+    """Send signed webhooks to URL when tracked articles change; prints the secret once."""
+    from tracker.subscriptions import subscribe as add_subscriber
+
+    chosen = [e.strip() for e in events.split(",") if e.strip()] if events else None
+    created = _run(add_subscriber, _app(), url, events=chosen, article=article, host=host,
+                   tag=tag)
+    typer.echo(f"subscriber {created.endpoint_id}: {created.url}")
+    typer.echo(f"signing secret (shown once, keep it safe): {created.secret}")
+
+
+@app.command()
+def subscribers(
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+) -> None:
+    """List webhook subscribers, their filters and health."""
+    from tracker.subscriptions import subscribers as list_subscribers
+
+    data = _run(list_subscribers, _app())
+    if format is ListFormat.json:
+        _print_json(data)
+        return
+    from tracker.views import print_subscribers
+
+    print_subscribers(_console(), data["subscribers"])
+
+
+@app.command()
+def unsubscribe(
+    endpoint: Annotated[str, typer.Argument(help="Subscriber id or URL.")],
+) -> None:
+    """Remove a webhook subscriber."""
+    from tracker.subscriptions import unsubscribe as remove_subscriber
+
+    typer.echo(f"removed: {_run(remove_subscriber, _app(), endpoint)}")
+
+
+@app.command("rotate-secret")
+def rotate_secret(
+    endpoint: Annotated[str, typer.Argument(help="Subscriber id or URL.")],
+    grace: Annotated[str, typer.Option(help="How long the old secret keeps signing too.")] =
+        "24h",
+) -> None:
+    """Give a subscriber a new signing secret; old and new both sign during the grace period."""
+    import datetime as dt
+
+    from tracker.intervals import parse_duration
+    from tracker.subscriptions import rotate_secret as rotate
+
+    seconds = _run(parse_duration, grace)
+    created = _run(rotate, _app(), endpoint, grace=dt.timedelta(seconds=seconds))
+    typer.echo(f"subscriber {created.endpoint_id}: {created.url}")
+    typer.echo(f"new signing secret (shown once): {created.secret}")
+
+
+@app.command()
+def deliveries(
+    failed: Annotated[bool, typer.Option("--failed", help="Only deliveries that gave up.")] =
+        False,
+    endpoint: Annotated[str | None, typer.Option(help="Only this subscriber (id or URL).")] =
+        None,
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+) -> None:
+    """Webhook deliveries and every attempt made (status, latency, response)."""
+    from tracker.delivery import list_deliveries
+
+    data = _run(list_deliveries, _app(), failed=failed, endpoint=endpoint)
+    if format is ListFormat.json:
+        _print_json(data)
+        return
+    from tracker.views import print_deliveries
+
+    print_deliveries(_console(), data["deliveries"])
+
+
+@app.command()
+def redeliver(
+    event: Annotated[str | None, typer.Argument(help="An event id (evt_…).")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed delivery.")] = False,
+) -> None:
+    """Queue deliveries again: those of one event, or all failed ones."""
+    from tracker.delivery import redeliver as queue_again
+
+    if (event is None) == (not failed):
+        _fail("name an event id, or use --failed")
+    count = _run(queue_again, _app(), event_uid=event, failed=failed)
+    typer.echo(f"queued {count} delivery(ies) again")
 
 
 # --- the background service ----------------------------------------------------------------

@@ -54,6 +54,12 @@ class Settings:
     broker_url: str = "redis://localhost:6379/0"
     visibility_timeout: int = 3600  # Redis redelivers unacknowledged tasks after this
     max_queue_length: int = 2000  # the tick claims nothing more while this many checks wait
+    # Webhooks
+    secret_key: str = ""  # Fernet key(s), comma-separated: signing secrets encrypted at rest
+    webhook_timeout: float = 10.0
+    webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"  # after each failed attempt
+    webhook_disable_after_days: float = 5.0  # an endpoint failing everything this long is off
+    webhook_max_bytes: int = 256_000  # larger payloads are cut, with a marker
 
     @property
     def resolved_database_url(self) -> str:

@@ -81,7 +81,47 @@ def serve(
     app: App, stop: threading.Event, *, concurrency: int | None = None,
     on_result: Progress | None = None, idle: float = 5.0,
 ) -> int:
-    """Check due articles on their schedules until ``stop`` is set; returns checks made."""
+    """Check due articles on their schedules until ``stop`` is set; returns checks made.
+
+    A second thread delivers notifications: woken at once when a check writes an event, and
+    every second for retries that fall due."""
+    wake = threading.Event()
+
+    def note(result: CheckResult) -> None:
+        if result.events:
+            wake.set()
+        if on_result:
+            on_result(result)
+
+    courier = threading.Thread(target=_deliver_until, args=(app, stop, wake), name="deliver")
+    courier.start()
+    try:
+        return _check_until(app, stop, concurrency=concurrency, on_result=note, idle=idle)
+    finally:
+        stop.set()
+        wake.set()
+        courier.join()
+
+
+def _deliver_until(app: App, stop: threading.Event, wake: threading.Event) -> None:
+    from tracker.delivery import deliver_due
+
+    while not stop.is_set():
+        try:
+            for result in deliver_due(app, stop=stop):
+                log.info("delivery %d: %s%s", result.delivery_id, result.outcome,
+                         f" ({result.error})" if result.error else "")
+        except Exception:
+            log.exception("delivering notifications failed; retrying in a few seconds")
+            stop.wait(5)
+        wake.wait(1.0)
+        wake.clear()
+
+
+def _check_until(
+    app: App, stop: threading.Event, *, concurrency: int | None, on_result: Progress,
+    idle: float,
+) -> int:
     checked = 0
     last_prune = utcnow() - dt.timedelta(days=1)
     while not stop.is_set():

@@ -18,6 +18,7 @@ from db.session import session_scope
 from tracker.app import App
 from tracker.articles import UnknownArticle, clean_url
 from tracker.check import CheckResult
+from tracker.delivery import DeliveryResult
 from tracker.intervals import format_duration
 from tracker.runner import check_many, serve
 from tracker.scheduling import Claim, claim_due
@@ -42,6 +43,17 @@ def articles_table(articles: Sequence[dict[str, Any]]) -> Table:
 
 def _short_time(value: str | None) -> str:
     return value.replace("T", " ")[:19] if value else "—"
+
+
+def check_and_notify(
+    app: App, urls: Sequence[str], *, all_: bool, concurrency: int | None, progress: bool
+) -> tuple[list[CheckResult], list[DeliveryResult]]:
+    """One check pass, then the first delivery attempt of the notifications it produced (and
+    of any left from earlier runs): a cron line running this is a complete deployment."""
+    from tracker.delivery import deliver_due
+
+    results = check_pass(app, urls, all_=all_, concurrency=concurrency, progress=progress)
+    return results, deliver_due(app)
 
 
 def check_pass(
@@ -75,8 +87,11 @@ def _ids_to_check(app: App, urls: Sequence[str], *, all_: bool) -> list[int]:
         return ids
 
 
-def check_results_json(results: Sequence[CheckResult]) -> dict[str, Any]:
+def check_results_json(
+    results: Sequence[CheckResult], deliveries: Sequence[DeliveryResult] = ()
+) -> dict[str, Any]:
     return {
+        "notifications": dict(Counter(d.outcome for d in deliveries)),
         "results": [
             {"url": r.url, "outcome": r.outcome, "version": r.version, "error": r.error,
              "summary": r.summary}
@@ -86,7 +101,9 @@ def check_results_json(results: Sequence[CheckResult]) -> dict[str, Any]:
     }
 
 
-def print_check_summary(console: Console, results: Sequence[CheckResult]) -> None:
+def print_check_summary(
+    console: Console, results: Sequence[CheckResult], deliveries: Sequence[DeliveryResult] = ()
+) -> None:
     for result in results:
         if result.outcome in {"changed", "first_seen"}:
             detail = _summary_text(result.summary) if result.summary else "first version"
@@ -97,6 +114,9 @@ def print_check_summary(console: Console, results: Sequence[CheckResult]) -> Non
     counts = Counter(r.outcome for r in results)
     line = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
     console.print(f"checked {len(results)} article(s)" + (f": {line}" if line else ""))
+    if deliveries:
+        sent = Counter(d.outcome for d in deliveries)
+        console.print("notifications: " + ", ".join(f"{n} {k}" for k, n in sorted(sent.items())))
 
 
 def _summary_text(summary: dict[str, int]) -> str:
@@ -190,3 +210,29 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     else:
         console.print(f"last tick: {tick['at']} ({tick['seconds_ago']} s ago, "
                       f"claimed {tick['claimed']})")
+
+
+def print_subscribers(console: Console, subscribers: Sequence[dict[str, Any]]) -> None:
+    table = Table("id", "URL", "events", "filters", "state", "last success",
+                  title=f"{len(subscribers)} subscriber(s)", title_justify="left")
+    for sub in subscribers:
+        filters = ", ".join(f"{k}={v}" for k, v in sub["filters"].items() if v) or "all"
+        state = sub["state"]
+        if sub["disabled_reason"]:
+            state += f": {sub['disabled_reason']}"
+        elif sub["failing_since"]:
+            state += f" (failing since {_short_time(sub['failing_since'])})"
+        table.add_row(str(sub["id"]), sub["url"], ", ".join(sub["events"]), filters, state,
+                      _short_time(sub["last_success_at"]))
+    console.print(table)
+
+
+def print_deliveries(console: Console, deliveries: Sequence[dict[str, Any]]) -> None:
+    table = Table("id", "event", "endpoint", "state", "attempts", "last", "next attempt",
+                  title=f"{len(deliveries)} delivery(ies)", title_justify="left")
+    for item in deliveries:
+        last = item["last_error"] or (str(item["last_status"]) if item["last_status"] else "—")
+        table.add_row(str(item["id"]), f"{item['event']} {item['type']}", item["endpoint"],
+                      item["state"], str(item["attempts"]), last,
+                      _short_time(item["next_attempt_at"]))
+    console.print(table)

@@ -24,7 +24,7 @@ from kombu import Queue
 
 from tracker.config import load_settings
 
-CHECK_TIME_LIMIT = 120  # seconds; the fetch has its own, shorter timeouts
+CHECK_TIME_LIMIT = 120  # seconds; fetches and deliveries have their own, shorter timeouts
 QUEUES = ("fetch", "deliver", "housekeeping")
 
 settings = load_settings()
@@ -45,6 +45,7 @@ app.conf.update(
     task_routes={
         "tracker.check": {"queue": "fetch"},
         "tracker.deliver": {"queue": "deliver"},
+        "tracker.dispatch": {"queue": "deliver"},
         "tracker.*": {"queue": "housekeeping"},
     },
     task_serializer="json",

@@ -11,7 +11,7 @@ from celery import Task
 from celery.signals import worker_process_init
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from tracker import housekeeping, scheduling
+from tracker import delivery, housekeeping, scheduling
 from tracker.app import App
 from tracker.check import check_article
 from workers.app import app
@@ -49,20 +49,50 @@ class TrackerTask(Task):  # type: ignore[misc]
 
 @app.task(base=TrackerTask, name="tracker.check")
 def check(article_id: int, lease_token: str | None = None) -> str:
-    """Check one article under the scheduler's claim."""
-    return check_article(context(), article_id, lease_token=lease_token).outcome
+    """Check one article under the scheduler's claim; notify at once if it wrote events."""
+    result = check_article(context(), article_id, lease_token=lease_token)
+    if result.events:
+        dispatch.delay()
+    return result.outcome
+
+
+@app.task(base=TrackerTask, name="tracker.dispatch")
+def dispatch() -> int:
+    """Turn committed events into deliveries and send the ones that are due."""
+    ctx = context()
+    created = delivery.dispatch_events(ctx)
+    _send(delivery.claim_due(ctx))
+    return created
+
+
+@app.task(base=TrackerTask, name="tracker.deliver")
+def deliver(delivery_id: int, lease_token: str) -> str:
+    """One attempt at one webhook delivery; the next event of the chain follows at once."""
+    ctx = context()
+    result = delivery.deliver(ctx, delivery_id, lease_token)
+    if result.next_in_chain is not None:
+        _send(delivery.claim_due(ctx, ids=[result.next_in_chain]))
+    return result.outcome
 
 
 @app.task(base=TrackerTask, name="tracker.tick")
 def tick() -> int:
-    """Claim due articles and enqueue one check each (after the claim is committed)."""
+    """Claim due articles and enqueue one check each (after the claim is committed); catch up
+    on events not yet dispatched and on deliveries whose retry fell due."""
     ctx = context()
     room = ctx.settings.max_queue_length - _queue_length("fetch")
     claims = scheduling.claim_due(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
     for claim in claims:
         check.apply_async((claim.article_id, claim.token))
+    delivery.dispatch_events(ctx)
+    _send(delivery.claim_due(ctx))
     housekeeping.record_tick(ctx, claimed=len(claims))
     return len(claims)
+
+
+def _send(claims: list[delivery.DeliveryClaim]) -> None:
+    for claim in claims:
+        deliver.apply_async((claim.delivery_id, claim.token))
 
 
 @app.task(base=TrackerTask, name="tracker.prune_bodies")

@@ -1,0 +1,197 @@
+"""Queries of the webhook tables: endpoints, deliveries and their attempts.
+
+Claiming works like claiming due checks (``db.queries.claim_due``): ``FOR UPDATE SKIP LOCKED``
+and a lease token. Only the head of each (endpoint, article) chain can be claimed, so an
+article's events reach an endpoint in order: a later event waits while an earlier one is being
+retried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from db.models import Article, Delivery, DeliveryAttempt, Endpoint, Event
+
+# --- endpoints ------------------------------------------------------------------------------
+
+
+def add_endpoint(session: Session, **values: Any) -> Endpoint:
+    endpoint = Endpoint(state="active", **values)
+    session.add(endpoint)
+    session.flush()
+    return endpoint
+
+
+def endpoints(session: Session) -> list[Endpoint]:
+    return list(session.scalars(select(Endpoint).order_by(Endpoint.id)))
+
+
+def find_endpoint(session: Session, key: str) -> Endpoint | None:
+    """An endpoint by id or by URL (the newest one with that URL)."""
+    if key.isdigit():
+        return session.get(Endpoint, int(key))
+    statement = select(Endpoint).where(Endpoint.url == key).order_by(Endpoint.id.desc()).limit(1)
+    return session.scalars(statement).one_or_none()
+
+
+def lock_endpoint(session: Session, endpoint_id: int) -> Endpoint | None:
+    statement = select(Endpoint).where(Endpoint.id == endpoint_id).with_for_update()
+    return session.scalars(statement).one_or_none()
+
+
+def cancel_pending(session: Session, endpoint_id: int, reason: str) -> None:
+    session.execute(
+        update(Delivery)
+        .where(Delivery.endpoint_id == endpoint_id, Delivery.state == "pending")
+        .values(state="cancelled", last_error=reason, lease_token=None, lease_until=None)
+    )
+
+
+# --- dispatching events ---------------------------------------------------------------------
+
+
+def undispatched_events(session: Session, limit: int) -> list[Event]:
+    statement = (
+        select(Event)
+        .where(Event.dispatched_at.is_(None))
+        .order_by(Event.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(statement))
+
+
+def matching_endpoints(session: Session, event: Event, article: Article) -> list[Endpoint]:
+    candidates = session.scalars(select(Endpoint).where(Endpoint.state == "active"))
+    return [e for e in candidates if _matches(e, event, article)]
+
+
+def _matches(endpoint: Endpoint, event: Event, article: Article) -> bool:
+    return (
+        ("*" in endpoint.events or event.type in endpoint.events)
+        and endpoint.article_url in {None, article.url}
+        and endpoint.host in {None, article.host}
+        and (endpoint.tag is None or endpoint.tag in (article.tags or []))
+    )
+
+
+def add_delivery(session: Session, event: Event, endpoint: Endpoint, now: dt.datetime) -> None:
+    """One delivery per (event, endpoint); ``UNIQUE(event_id, endpoint_id)`` refuses a second."""
+    session.add(Delivery(
+        event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id, seq=event.seq,
+        state="pending", attempts=0, next_attempt_at=now, created_at=now,
+    ))
+
+
+# --- delivering -----------------------------------------------------------------------------
+
+
+def claim_deliveries(
+    session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int,
+    ids: Sequence[int] | None = None,
+) -> list[tuple[int, str]]:
+    """Lease due deliveries that head their (endpoint, article) chain: (id, token) each."""
+    earlier = aliased(Delivery)
+    waiting_behind = exists().where(
+        earlier.endpoint_id == Delivery.endpoint_id,
+        earlier.article_id == Delivery.article_id,
+        earlier.seq < Delivery.seq,
+        earlier.state == "pending",
+    )
+    statement = (
+        select(Delivery.id)
+        .where(
+            Delivery.state == "pending",
+            Delivery.next_attempt_at <= now,
+            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+            ~waiting_behind,
+        )
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if ids is not None:
+        statement = statement.where(Delivery.id.in_(ids))
+    claims = [(i, secrets.token_hex(16)) for i in session.scalars(statement)]
+    if claims:
+        session.execute(
+            update(Delivery),
+            [{"id": i, "lease_token": t, "lease_until": lease_until} for i, t in claims],
+        )
+    return claims
+
+
+def next_in_chain(session: Session, delivery: Delivery) -> int | None:
+    """The pending delivery that waited for ``delivery`` (same endpoint and article)."""
+    statement = (
+        select(Delivery.id)
+        .where(
+            Delivery.endpoint_id == delivery.endpoint_id,
+            Delivery.article_id == delivery.article_id,
+            Delivery.seq > delivery.seq,
+            Delivery.state == "pending",
+        )
+        .order_by(Delivery.seq)
+        .limit(1)
+    )
+    return session.scalar(statement)
+
+
+def lock_delivery(session: Session, delivery_id: int) -> Delivery | None:
+    statement = select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+    return session.scalars(statement).one_or_none()
+
+
+def record_attempt(session: Session, delivery: Delivery, **values: Any) -> None:
+    session.add(DeliveryAttempt(delivery_id=delivery.id, **values))
+
+
+def deliveries(
+    session: Session, *, failed: bool = False, endpoint_id: int | None = None, limit: int = 100
+) -> list[tuple[Delivery, Event, Endpoint]]:
+    statement = (
+        select(Delivery, Event, Endpoint)
+        .join(Event, Event.id == Delivery.event_id)
+        .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
+        .order_by(Delivery.id.desc())
+        .limit(limit)
+    )
+    if failed:
+        statement = statement.where(Delivery.state == "failed")
+    if endpoint_id is not None:
+        statement = statement.where(Delivery.endpoint_id == endpoint_id)
+    return [(row[0], row[1], row[2]) for row in session.execute(statement)]
+
+
+def attempts_of(session: Session, delivery_id: int) -> list[DeliveryAttempt]:
+    statement = (
+        select(DeliveryAttempt)
+        .where(DeliveryAttempt.delivery_id == delivery_id)
+        .order_by(DeliveryAttempt.id)
+    )
+    return list(session.scalars(statement))
+
+
+def event_by_uid(session: Session, uid: str) -> Event | None:
+    return session.scalars(select(Event).where(Event.uid == uid)).one_or_none()
+
+
+def reset_deliveries(
+    session: Session, now: dt.datetime, *, event_id: int | None = None, failed: bool = False
+) -> int:
+    """Put deliveries back in the queue for a new round of attempts."""
+    statement = update(Delivery).values(
+        state="pending", next_attempt_at=now, lease_token=None, lease_until=None, attempts=0
+    )
+    if event_id is not None:
+        statement = statement.where(Delivery.event_id == event_id)
+    if failed:
+        statement = statement.where(Delivery.state == "failed")
+    result = session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,326 @@
+"""Change notifications: turn committed events into deliveries, and deliver them.
+
+- ``dispatch_events`` turns each committed, undispatched event into one delivery per matching
+  endpoint, in one transaction (``UNIQUE(event_id, endpoint_id)`` makes a rerun harmless).
+- ``claim_due`` leases deliveries that are due and head their (endpoint, article) chain.
+- ``deliver`` POSTs one delivery, signed per Standard Webhooks, records the attempt, and moves
+  the delivery on: delivered (2xx), endpoint disabled (410), or retried later on the schedule
+  with jitter until it is marked failed. An endpoint that failed everything for
+  ``webhook_disable_after_days`` is disabled. The HTTP request is made outside any database
+  transaction; its outcome is stored in one.
+
+At least once: a delivery is marked delivered only after the receiver answered 2xx, so a crash
+in between repeats it (with the same ``webhook-id``, which receivers deduplicate on). These use
+cases serve both the embedded service and the Celery tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from db import queries
+from db import webhook_queries as wq
+from db.models import Delivery, Endpoint, Event, Version
+from db.session import session_scope
+from tracker.app import App
+from tracker.clock import utcnow
+from tracker.diff import diff_documents
+from tracker.errors import BlockedAddress
+from tracker.intervals import parse_duration
+from tracker.stored import version_metadata, version_texts
+from tracker.subscriptions import signing_secrets
+from tracker.webhooks import payload as payloads
+from tracker.webhooks.signing import headers as signed_headers
+
+log = logging.getLogger(__name__)
+RESPONSE_EXCERPT = 2048
+DISPATCH_BATCH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryClaim:
+    delivery_id: int
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    delivery_id: int
+    outcome: str  # delivered | retry | failed | disabled | skipped
+    status: int | None = None
+    error: str | None = None
+    next_in_chain: int | None = None
+
+
+# --- dispatch -------------------------------------------------------------------------------
+
+
+def dispatch_events(app: App) -> int:
+    """Create the deliveries of every committed event not dispatched yet; returns how many."""
+    created = 0
+    now = utcnow()
+    with session_scope(app.writer) as session:
+        for event in wq.undispatched_events(session, DISPATCH_BATCH):
+            article = queries.article_by_id(session, event.article_id)
+            if article is not None:
+                for endpoint in wq.matching_endpoints(session, event, article):
+                    wq.add_delivery(session, event, endpoint, now)
+                    created += 1
+            event.dispatched_at = now
+    return created
+
+
+# --- claiming -------------------------------------------------------------------------------
+
+
+def claim_due(app: App, *, limit: int = 100, ids: list[int] | None = None) -> list[DeliveryClaim]:
+    now = utcnow()
+    # Longer than one attempt can take, so only a lost claim expires.
+    lease_until = now + dt.timedelta(seconds=app.settings.webhook_timeout * 2 + 5)
+    with session_scope(app.writer) as session:
+        rows = wq.claim_deliveries(session, now, lease_until, limit, ids)
+    return [DeliveryClaim(i, t) for i, t in rows]
+
+
+# --- delivering -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    url: str
+    msg_id: str
+    body: bytes
+    secrets: list[str]
+    endpoint_id: int
+
+
+def deliver(app: App, delivery_id: int, token: str) -> DeliveryResult:
+    """Make one attempt at a claimed delivery. Never raises for a receiver's failure."""
+    message = _prepare(app, delivery_id, token)
+    if message is None:
+        return DeliveryResult(delivery_id, "skipped", error="claim expired or delivery done")
+    attempted_at = utcnow()
+    started = time.perf_counter()
+    status, excerpt, error = _post(app, message)
+    latency = round((time.perf_counter() - started) * 1000)
+    return _record(app, delivery_id, token, attempted_at, latency, status, excerpt, error)
+
+
+def _prepare(app: App, delivery_id: int, token: str) -> _Message | None:
+    with session_scope(app.reader) as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None or delivery.lease_token != token or delivery.state != "pending":
+            return None
+        event = session.get(Event, delivery.event_id)
+        endpoint = session.get(Endpoint, delivery.endpoint_id)
+        if event is None or endpoint is None or endpoint.state != "active":
+            return None
+        body = _payload(app, session, event)
+        secrets = signing_secrets(app, endpoint, utcnow())
+        return _Message(endpoint.url, event.uid, body, secrets, endpoint.id)
+
+
+def _post(app: App, message: _Message) -> tuple[int | None, str | None, str | None]:
+    timestamp = int(time.time())
+    headers = signed_headers(message.secrets, message.msg_id, timestamp, message.body)
+    try:
+        response = app.webhook_client.post(message.url, content=message.body, headers=headers)
+    except BlockedAddress as exc:
+        return None, None, f"refused: {exc.reason}"
+    except httpx.TimeoutException:
+        return None, None, f"timed out after {app.settings.webhook_timeout:g} s"
+    except httpx.HTTPError as exc:
+        return None, None, f"connection failed: {type(exc).__name__}: {exc}"
+    excerpt = response.content[:RESPONSE_EXCERPT].decode("utf-8", errors="replace")
+    return response.status_code, excerpt, None
+
+
+def _record(
+    app: App, delivery_id: int, token: str, attempted_at: dt.datetime, latency: int,
+    status: int | None, excerpt: str | None, error: str | None,
+) -> DeliveryResult:
+    with session_scope(app.writer) as session:
+        delivery = wq.lock_delivery(session, delivery_id)
+        if delivery is None or delivery.lease_token != token:
+            return DeliveryResult(delivery_id, "skipped", status, "claim expired meanwhile")
+        endpoint = wq.lock_endpoint(session, delivery.endpoint_id)
+        assert endpoint is not None
+        wq.record_attempt(session, delivery, attempted_at=attempted_at, status_code=status,
+                          latency_ms=latency, response=excerpt, error=error)
+        now = utcnow()
+        delivery.attempts += 1
+        delivery.last_status, delivery.last_error = status, error
+        delivery.lease_token = delivery.lease_until = None
+        if status is not None and 200 <= status < 300:
+            delivery.state, delivery.delivered_at = "delivered", now
+            endpoint.failing_since, endpoint.last_success_at = None, now
+            return DeliveryResult(delivery_id, "delivered", status,
+                                  next_in_chain=wq.next_in_chain(session, delivery))
+        if status == 410:
+            delivery.state = "failed"
+            _disable(session, endpoint, "the receiver answered 410 Gone")
+            return DeliveryResult(delivery_id, "disabled", status, "endpoint disabled (410)")
+        reason = error or f"HTTP {status}"
+        delivery.last_error = reason
+        endpoint.failing_since = endpoint.failing_since or attempted_at
+        return _retry_or_fail(app, session, delivery, endpoint, now, status, reason)
+
+
+def _retry_or_fail(
+    app: App, session: Any, delivery: Delivery, endpoint: Endpoint, now: dt.datetime,
+    status: int | None, reason: str,
+) -> DeliveryResult:
+    give_up_after = dt.timedelta(days=app.settings.webhook_disable_after_days)
+    if endpoint.failing_since and now - endpoint.failing_since >= give_up_after:
+        delivery.state = "failed"
+        days = app.settings.webhook_disable_after_days
+        _disable(session, endpoint, f"every delivery failed for {days:g} days")
+        return DeliveryResult(delivery.id, "disabled", status, reason)
+    schedule = retry_schedule(app.settings.webhook_retry_schedule)
+    if delivery.attempts > len(schedule):
+        delivery.state = "failed"
+        return DeliveryResult(delivery.id, "failed", status, reason)
+    delay = schedule[delivery.attempts - 1] * random.uniform(0.8, 1.2)
+    delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
+    return DeliveryResult(delivery.id, "retry", status, reason)
+
+
+def _disable(session: Any, endpoint: Endpoint, reason: str) -> None:
+    endpoint.state, endpoint.disabled_reason = "disabled", reason
+    wq.cancel_pending(session, endpoint.id, f"endpoint disabled: {reason}")
+    log.warning("webhook endpoint %s disabled: %s", endpoint.url, reason)
+
+
+def retry_schedule(text: str) -> list[float]:
+    """Delays after the 1st, 2nd … failed attempt, from e.g. "5s,5m,30m,2h"."""
+    return [float(parse_duration(part)) for part in text.split(",") if part.strip()]
+
+
+# --- payloads -------------------------------------------------------------------------------
+
+
+def _payload(app: App, session: Any, event: Event) -> bytes:
+    cached = _PAYLOADS.get(event.uid)  # the same body for every endpoint and retry
+    if cached is not None:
+        return cached
+    body = payloads.build_payload(event.type, event.created_at, *_event_data(session, event),
+                                  max_bytes=app.settings.webhook_max_bytes)
+    _PAYLOADS[event.uid] = body
+    if len(_PAYLOADS) > 512:
+        _PAYLOADS.pop(next(iter(_PAYLOADS)))
+    return body
+
+
+_PAYLOADS: dict[str, bytes] = {}  # event uid → body, the 512 most recent
+
+
+def _event_data(session: Any, event: Event) -> tuple[dict[str, Any], dict[str, Any]]:
+    article = queries.article_by_id(session, event.article_id)
+    assert article is not None
+    version = session.get(Version, event.version_id) if event.version_id else None
+    latest = version or queries.latest_version(session, article.id)
+    block = {"url": article.url, "title": latest.title if latest else None}
+    if event.type == "article.changed" and version is not None:
+        previous = queries.version_by_number(session, article.id, version.number - 1)
+        assert previous is not None
+        old, new = version_texts(session, previous), version_texts(session, version)
+        diff = diff_documents(old, new, version_metadata(previous), version_metadata(version))
+        data = payloads.article_changed_data(
+            article.url, version.title, _version_block(previous), _version_block(version),
+            diff, old, new,
+        )
+        return block, data
+    data = dict(event.data)
+    if event.type == "article.first_seen" and version is not None:
+        data["version"] = _version_block(version)
+    return block, data
+
+
+def _version_block(version: Any) -> dict[str, Any]:
+    return {"number": version.number,
+            "fetched_at": version.fetched_at.isoformat().replace("+00:00", "Z")}
+
+
+# --- redelivery and listings ------------------------------------------------------------------
+
+
+def redeliver(app: App, *, event_uid: str | None = None, failed: bool = False) -> int:
+    """Queue deliveries again: those of one event, or every failed one."""
+    with session_scope(app.writer) as session:
+        event_id = None
+        if event_uid is not None:
+            event = wq.event_by_uid(session, event_uid)
+            if event is None:
+                from tracker.errors import TrackerError
+
+                raise TrackerError(f"no event {event_uid!r} (see: tracker deliveries)")
+            event_id = event.id
+        return wq.reset_deliveries(session, utcnow(), event_id=event_id, failed=failed)
+
+
+def list_deliveries(
+    app: App, *, failed: bool = False, endpoint: str | None = None
+) -> dict[str, Any]:
+    with session_scope(app.reader) as session:
+        endpoint_id = None
+        if endpoint is not None:
+            found = wq.find_endpoint(session, endpoint)
+            if found is None:
+                from tracker.errors import TrackerError
+
+                raise TrackerError(f"no subscriber {endpoint!r} (see: tracker subscribers)")
+            endpoint_id = found.id
+        rows = wq.deliveries(session, failed=failed, endpoint_id=endpoint_id)
+        return {"deliveries": [_delivery_json(session, d, e, p) for d, e, p in rows]}
+
+
+def _delivery_json(
+    session: Any, delivery: Delivery, event: Event, endpoint: Endpoint
+) -> dict[str, Any]:
+    def iso(value: dt.datetime | None) -> str | None:
+        return value.isoformat().replace("+00:00", "Z") if value else None
+
+    return {
+        "id": delivery.id,
+        "event": event.uid,
+        "type": event.type,
+        "endpoint": endpoint.url,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "next_attempt_at": iso(delivery.next_attempt_at) if delivery.state == "pending" else None,
+        "last_status": delivery.last_status,
+        "last_error": delivery.last_error,
+        "delivered_at": iso(delivery.delivered_at),
+        "history": [
+            {"at": iso(a.attempted_at), "status": a.status_code, "latency_ms": a.latency_ms,
+             "error": a.error, "response": a.response}
+            for a in wq.attempts_of(session, delivery.id)
+        ],
+    }
+
+
+def deliver_due(
+    app: App, *, limit: int = 100, stop: threading.Event | None = None
+) -> list[DeliveryResult]:
+    """Dispatch new events and make one attempt at every due delivery (and at the next one in
+    a chain as soon as its predecessor is delivered). The embedded mode's delivery step; a
+    stop request lets the attempt in progress finish and releases the rest to expire."""
+    dispatch_events(app)
+    results: list[DeliveryResult] = []
+    claims = claim_due(app, limit=limit)
+    while claims and not (stop and stop.is_set()):
+        claim = claims.pop(0)
+        result = deliver(app, claim.delivery_id, claim.token)
+        results.append(result)
+        if result.next_in_chain is not None:
+            claims += claim_due(app, ids=[result.next_in_chain])
+    return results
+

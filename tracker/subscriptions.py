@@ -1,0 +1,123 @@
+"""Webhook subscribers: add, list, remove, rotate secrets.
+
+An endpoint URL must be http(s) and, unless private addresses are allowed, resolve to public
+addresses only (checked here and again at every delivery, at connect time). The signing secret
+is shown once, when it is created; it is stored sealed (encrypted when ``secret_key`` is set).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from db import webhook_queries as wq
+from db.models import Endpoint
+from db.session import session_scope
+from tracker.app import App
+from tracker.clock import utcnow
+from tracker.errors import TrackerError
+from tracker.netguard import check_scheme, resolve_public
+from tracker.webhooks.secrets import SecretBox
+from tracker.webhooks.signing import new_secret
+
+EVENT_TYPES = ("article.first_seen", "article.changed", "article.unavailable", "article.restored")
+
+
+@dataclass(frozen=True, slots=True)
+class NewSecret:
+    endpoint_id: int
+    url: str
+    secret: str  # shown to the user once
+
+
+def subscribe(
+    app: App, url: str, *, events: list[str] | None = None, article: str | None = None,
+    host: str | None = None, tag: str | None = None,
+) -> NewSecret:
+    check_endpoint_url(app, url)
+    chosen = events or ["*"]
+    unknown = set(chosen) - {*EVENT_TYPES, "*"}
+    if unknown:
+        raise TrackerError(f"unknown event type(s) {', '.join(sorted(unknown))}; "
+                           f"choose from {', '.join(EVENT_TYPES)}")
+    if article:
+        from tracker.articles import clean_url
+
+        article = clean_url(article)
+    secret = new_secret()
+    box = SecretBox(app.settings.secret_key or None)
+    with session_scope(app.writer) as session:
+        endpoint = wq.add_endpoint(
+            session, url=url, events=chosen, article_url=article, host=host, tag=tag,
+            secret=box.seal(secret), created_at=utcnow(),
+        )
+        return NewSecret(endpoint.id, url, secret)
+
+
+def check_endpoint_url(app: App, url: str) -> None:
+    check_scheme(url)
+    if not app.settings.allow_private_addresses:
+        resolve_public(url)
+
+
+def subscribers(app: App) -> dict[str, Any]:
+    with session_scope(app.reader) as session:
+        return {"subscribers": [_endpoint_json(e) for e in wq.endpoints(session)]}
+
+
+def unsubscribe(app: App, key: str) -> str:
+    with session_scope(app.writer) as session:
+        endpoint = _endpoint(session, key)
+        url = endpoint.url
+        session.delete(endpoint)
+        return url
+
+
+def rotate_secret(app: App, key: str, *, grace: dt.timedelta) -> NewSecret:
+    """A new secret signs from now on; the old one keeps signing too until ``grace`` ends."""
+    box = SecretBox(app.settings.secret_key or None)
+    secret = new_secret()
+    with session_scope(app.writer) as session:
+        endpoint = _endpoint(session, key)
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_until = utcnow() + grace
+        endpoint.secret = box.seal(secret)
+        return NewSecret(endpoint.id, endpoint.url, secret)
+
+
+def signing_secrets(app: App, endpoint: Endpoint, now: dt.datetime) -> list[str]:
+    """The secrets that sign a message now: the current one, and the previous one during its
+    grace period."""
+    box = SecretBox(app.settings.secret_key or None)
+    found = [box.open(endpoint.secret)]
+    if endpoint.previous_secret and endpoint.previous_secret_until and (
+        endpoint.previous_secret_until > now
+    ):
+        found.append(box.open(endpoint.previous_secret))
+    return found
+
+
+def _endpoint(session: Any, key: str) -> Endpoint:
+    endpoint = wq.find_endpoint(session, key)
+    if endpoint is None:
+        raise TrackerError(f"no subscriber {key!r} (see: tracker subscribers)")
+    return endpoint
+
+
+def _endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
+    def iso(value: dt.datetime | None) -> str | None:
+        return value.isoformat().replace("+00:00", "Z") if value else None
+
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": endpoint.events,
+        "filters": {"article": endpoint.article_url, "host": endpoint.host, "tag": endpoint.tag},
+        "state": endpoint.state,
+        "disabled_reason": endpoint.disabled_reason,
+        "failing_since": iso(endpoint.failing_since),
+        "last_success_at": iso(endpoint.last_success_at),
+        "rotating_until": iso(endpoint.previous_secret_until),
+        "created_at": iso(endpoint.created_at),
+    }
