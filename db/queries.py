@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from db import refs
@@ -64,6 +64,41 @@ def list_articles(session: Session, urls: Sequence[str] = ()) -> list[Article]:
     if urls:
         statement = statement.where(Article.url.in_(urls))
     return list(session.scalars(statement))
+
+
+def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
+    """Rows with what a check needs to know of each article before fetching it, including the
+    content hash and extractor of its latest version."""
+    rows: list[Any] = []
+    latest = and_(Version.article_id == Article.id, Version.number == Article.version_count)
+    for start in range(0, len(article_ids), 500):
+        statement = (
+            select(
+                Article.id, Article.url, Article.etag, Article.last_modified, Article.body_digest,
+                Article.selector, Article.lease_token, Article.state, Article.interval,
+                Article.base_interval, Version.content_hash, Version.extractor,
+            )
+            .outerjoin(Version, latest)
+            .where(Article.id.in_(article_ids[start : start + 500]))
+        )
+        rows += session.execute(statement).all()
+    return rows
+
+
+def update_article_if_claimed(
+    session: Session, article_id: int, lease_token: str | None, values: dict[str, Any]
+) -> bool:
+    """Update one article, only while ``lease_token`` (if given) is still its claim."""
+    statement = update(Article).where(Article.id == article_id)
+    if lease_token is not None:
+        statement = statement.where(Article.lease_token == lease_token)
+    result = session.execute(statement.values(**values).execution_options(
+        synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def insert_check(session: Session, **values: Any) -> None:
+    session.execute(insert(Check).values(**values))
 
 
 def claim_due(

@@ -22,11 +22,13 @@ so a test can take the receiver down and bring it back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -40,6 +42,7 @@ class WebhookReceiver:
     def __init__(self, secrets: list[str] | None = None) -> None:
         self.received: list[dict[str, Any]] = []
         self.attempts: list[dict[str, Any]] = []
+        self.in_progress = 0  # verified requests being answered (a hang counts until it ends)
         self._secrets = list(secrets or [])
         self._mode: tuple[str, dict[str, Any], int | None] = ("ok", {}, None)
         self._changed = threading.Condition()
@@ -64,8 +67,11 @@ class WebhookReceiver:
         self._stopping = threading.Event()
         self._server = _bind(self._port, _handler_for(self))
         self._port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name=f"webhook-receiver-{self._port}")
+        # A short poll interval keeps stop() quick; shutdown() waits for the next poll.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True,
+            name=f"webhook-receiver-{self._port}",
+        )
         self._thread.start()
         return self
 
@@ -80,10 +86,8 @@ class WebhookReceiver:
         with self._changed:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):  # already closed by its client
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by its client
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -127,6 +131,13 @@ class WebhookReceiver:
                 )
             return list(self.received)
 
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``condition()`` holds; it is checked whenever a request is recorded."""
+        with self._changed:
+            if not self._changed.wait_for(condition, timeout):
+                raise AssertionError(f"condition not met within {timeout} s; attempts: "
+                                     f"{self._attempt_lines()}")
+
     def wait_for_attempts(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         with self._changed:
             if not self._changed.wait_for(lambda: len(self.attempts) >= count, timeout):
@@ -153,6 +164,11 @@ class WebhookReceiver:
             if message is not None:
                 message["duplicate"] = message["id"] in {m["id"] for m in self.received}
                 self.received.append(message)
+            self._changed.notify_all()
+
+    def _in_progress(self, change: int) -> None:
+        with self._changed:
+            self.in_progress += change
             self._changed.notify_all()
 
     def _verify(self, body: bytes, headers: dict[str, str]) -> tuple[list[int], str | None]:
@@ -197,6 +213,9 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             super().setup()
             with receiver._changed:
                 receiver._connections.add(self.connection)
+            if stopping.is_set():  # accepted just as stop() collected the connections
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
 
         def finish(self) -> None:
             with receiver._changed:
@@ -208,43 +227,49 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             self._read_body()
-            self._answer(405, b"POST only")
             receiver._record(self._attempt(b"", 405, [], "not a POST"), None)
+            self._answer(405, b"POST only")
 
         def do_POST(self) -> None:
+            """Record first, then answer: a client that has its answer finds it recorded."""
             body = self._read_body()
             headers = {name.lower(): value for name, value in self.headers.items()}
             if self.path != PATH:
-                self._answer(404, b"not the webhook path")
                 receiver._record(self._attempt(body, 404, [], f"path {self.path}"), None)
+                self._answer(404, b"not the webhook path")
                 return
             verified, error = receiver._verify(body, headers)
             if not verified:
-                self._answer(401, b"signature not verified")
                 receiver._record(self._attempt(body, 401, [], error), None)
+                self._answer(401, b"signature not verified")
                 return
-            status = self._behave(*receiver._next_mode())
+            receiver._in_progress(+1)
+            try:
+                answer = self._decide(*receiver._next_mode())
+            finally:
+                receiver._in_progress(-1)
+            status = answer[0] if answer else None
             message = _message(body, headers, verified) if status and status < 300 else None
             receiver._record(self._attempt(body, status, verified, None), message)
+            if answer is None:
+                self.close_connection = True  # stopped while hanging: no answer at all
+            else:
+                self._answer(*answer)
 
-        def _behave(self, mode: str, params: dict[str, Any]) -> int | None:
-            """Answer as the mode says; the status sent, or None if the connection was cut."""
+        def _decide(
+            self, mode: str, params: dict[str, Any]
+        ) -> tuple[int, bytes, dict[str, str]] | None:
+            """What the mode answers: status, body, extra headers; None to cut the connection."""
             if mode == "hang" and stopping.wait(float(params.get("seconds", 30))):
-                self.close_connection = True
                 return None
             if mode == "fail":
-                status = int(params.get("status", 500))
-                self._answer(status, b"failing on purpose")
-                return status
+                return int(params.get("status", 500)), b"failing on purpose", {}
             if mode == "gone":
-                self._answer(410, b"gone")
-                return 410
+                return 410, b"gone", {}
             if mode == "redirect":
                 location = params.get("location") or f"http://127.0.0.1:{receiver.port}/elsewhere"
-                self._answer(302, b"", {"Location": location})
-                return 302
-            self._answer(204, b"")
-            return 204
+                return 302, b"", {"Location": location}
+            return 204, b"", {}
 
         def _read_body(self) -> bytes:
             length = int(self.headers.get("Content-Length") or 0)

@@ -16,6 +16,7 @@ import json
 import logging
 import time
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +62,9 @@ class CheckResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Target:
+class Target:
+    """What a check needs to know of an article before fetching it (one query for many)."""
+
     id: int
     url: str
     etag: str | None
@@ -69,6 +72,30 @@ class _Target:
     body_digest: str | None
     selector: str | None
     lease_token: str | None  # the claim this check runs under, if a scheduler claimed it
+    state: str
+    interval: int
+    base_interval: int
+    latest_hash: str | None  # content hash and extractor of the latest stored version
+    latest_extractor: str | None
+
+
+def load_targets(
+    app: App, article_ids: Sequence[int], tokens: Mapping[int, str] | None = None
+) -> dict[int, Target]:
+    """Targets of the given articles; with ``tokens``, only those whose claim still holds."""
+    tokens = tokens or {}
+    found: dict[int, Target] = {}
+    with session_scope(app.reader) as session:
+        for row in queries.check_targets(session, article_ids):
+            token = tokens.get(row.id)
+            if token is not None and row.lease_token != token:
+                continue
+            found[row.id] = Target(
+                row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector,
+                token, row.state, row.interval, row.base_interval, row.content_hash,
+                row.extractor,
+            )
+    return found
 
 
 def check_article(app: App, article_id: int, *, lease_token: str | None = None) -> CheckResult:
@@ -77,9 +104,15 @@ def check_article(app: App, article_id: int, *, lease_token: str | None = None) 
 
     With ``lease_token`` (from ``tracker.scheduling.claim_due``) the check runs only while that
     claim is current, and stores nothing if another check took over meanwhile."""
-    target = _load_target(app, article_id, lease_token)
+    tokens = {article_id: lease_token} if lease_token else None
+    target = load_targets(app, [article_id], tokens).get(article_id)
     if target is None:
         return CheckResult(article_id, "", "skipped", error="no such article, or claim expired")
+    return check_target(app, target)
+
+
+def check_target(app: App, target: Target) -> CheckResult:
+    """``check_article`` for a target loaded beforehand (``load_targets``)."""
     started = utcnow()
     clock = time.perf_counter()
     try:
@@ -94,10 +127,14 @@ def check_article(app: App, article_id: int, *, lease_token: str | None = None) 
     try:
         article = extract_page(
             page.body, url=page.url, media_type=page.media_type, charset=page.charset,
-            selector=target.selector,
+            selector=target.selector, fast=app.settings.fast_extraction,
         )
     except ExtractionError as exc:
         return _record_failure(app, target, started, clock, exc, status=page.status)
+    if target.latest_hash == content_hash(article) and target.latest_extractor == (
+        article.extractor
+    ):
+        return _record_unchanged(app, target, started, clock, page, "unchanged", digest)
     try:
         return _store(app, target, started, clock, page, digest, article)
     except ExtractionError as exc:
@@ -109,16 +146,7 @@ def check_article(app: App, article_id: int, *, lease_token: str | None = None) 
         return _store(app, target, started, clock, page, digest, article)
 
 
-def _load_target(app: App, article_id: int, lease_token: str | None) -> _Target | None:
-    with session_scope(app.reader) as session:
-        row = queries.article_by_id(session, article_id)
-        if row is None or (lease_token is not None and row.lease_token != lease_token):
-            return None
-        return _Target(row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector,
-                       lease_token)
-
-
-def _lock(session: Any, target: _Target) -> ArticleRow | None:
+def _lock(session: Any, target: Target) -> ArticleRow | None:
     """The article row, locked, if this check may still write it; its lease is cleared."""
     row = queries.lock_article(session, target.id)
     if row is None or (target.lease_token is not None and row.lease_token != target.lease_token):
@@ -132,7 +160,7 @@ _SUPERSEDED = "article was removed, or another check took over its claim"
 
 
 def _store(
-    app: App, target: _Target, started: dt.datetime, clock: float, page: Page, digest: str,
+    app: App, target: Target, started: dt.datetime, clock: float, page: Page, digest: str,
     article: Article,
 ) -> CheckResult:
     with session_scope(app.writer) as session:
@@ -257,8 +285,42 @@ def _remember_page(row: ArticleRow, page: Page, digest: str) -> None:
 
 
 def _record_unchanged(
-    app: App, target: _Target, started: dt.datetime, clock: float, page: Page, outcome: str
+    app: App, target: Target, started: dt.datetime, clock: float, page: Page, outcome: str,
+    digest: str | None = None,
 ) -> CheckResult:
+    """Nothing new: move the schedule on and log the check. The common case, so it is two
+    plain statements in one short transaction (no ORM objects, no extra reads)."""
+    if target.state == "unavailable":
+        return _record_unchanged_slowly(app, target, started, clock, page, outcome, digest)
+    now = utcnow()
+    interval = intervals.next_interval(
+        target.interval, target.base_interval, changed=False, maximum=app.settings.max_interval
+    )
+    values: dict[str, Any] = {
+        "interval": interval, "last_checked_at": now, "failure_count": 0, "last_error": None,
+        "next_check_at": now + dt.timedelta(seconds=intervals.jitter(interval)),
+        "lease_token": None, "lease_until": None,
+    }
+    if page.etag or page.last_modified:
+        values.update(etag=page.etag or target.etag,
+                      last_modified=page.last_modified or target.last_modified)
+    if digest:
+        values["body_digest"] = digest
+    with session_scope(app.writer) as session:
+        if not queries.update_article_if_claimed(session, target.id, target.lease_token, values):
+            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
+        queries.insert_check(
+            session, article_id=target.id, started_at=started, outcome=outcome,
+            duration_ms=round((time.perf_counter() - clock) * 1000), status_code=page.status,
+        )
+    return CheckResult(target.id, target.url, outcome)
+
+
+def _record_unchanged_slowly(
+    app: App, target: Target, started: dt.datetime, clock: float, page: Page, outcome: str,
+    digest: str | None,
+) -> CheckResult:
+    """Unchanged, but the article was unavailable: it is back (an event is written)."""
     with session_scope(app.writer) as session:
         row = _lock(session, target)
         if row is None:
@@ -267,6 +329,8 @@ def _record_unchanged(
         if page.etag or page.last_modified:
             row.etag = page.etag or row.etag
             row.last_modified = page.last_modified or row.last_modified
+        if digest:
+            row.body_digest = digest
         now = utcnow()
         latest = queries.latest_version(session, row.id)
         _restore(session, row, now, latest)
@@ -277,7 +341,7 @@ def _record_unchanged(
 
 
 def _record_failure(
-    app: App, target: _Target, started: dt.datetime, clock: float, error: Exception,
+    app: App, target: Target, started: dt.datetime, clock: float, error: Exception,
     status: int | None = None,
 ) -> CheckResult:
     """A failed check changes nothing but the schedule, the error and the check log."""

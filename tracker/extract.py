@@ -62,22 +62,28 @@ _ERROR_TITLE = re.compile(
 )
 
 
-def extractor_name(selector: str | None = None) -> str:
+def extractor_name(selector: str | None = None, *, fast: bool = False) -> str:
     import trafilatura
 
     name = f"trafilatura {trafilatura.__version__}; figures {FIGURES_VERSION}"
-    return f"{name}; selector {selector}" if selector else name
+    if selector:
+        return f"{name}; selector {selector}"
+    return f"{name}; fast" if fast else name
 
 
 def extract_page(
     body: bytes, *, url: str, media_type: str = "text/html", charset: str | None = None,
-    selector: str | None = None,
+    selector: str | None = None, fast: bool = False,
 ) -> Article:
-    """The article in a fetched body; ExtractionError when there is none."""
+    """The article in a fetched body; ExtractionError when there is none.
+
+    ``fast`` skips trafilatura's fallback extractors (readability, jusText), which it runs to
+    second-guess its own result: a quarter of its time, and no difference on article pages
+    with proper markup (see docs/benchmarks.md); pages it gets wrong take a --selector."""
     text = decode(body, charset)
     if media_type == "text/plain":
         return extract_plain_text(text)
-    return extract_html(text, url=url, selector=selector)
+    return extract_html(text, url=url, selector=selector, fast=fast)
 
 
 def extract_plain_text(text: str) -> Article:
@@ -89,15 +95,17 @@ def extract_plain_text(text: str) -> Article:
     return article
 
 
-def extract_html(text: str, *, url: str, selector: str | None = None) -> Article:
+def extract_html(
+    text: str, *, url: str, selector: str | None = None, fast: bool = False
+) -> Article:
     tree = _parse(text, url)
     metadata = read_metadata(tree, url)
     if selector:
         paragraphs = list(_select_paragraphs(tree, selector, url))
     else:
-        paragraphs = _trafilatura_paragraphs(tree, url)
+        paragraphs = _trafilatura_paragraphs(tree, url, fast=fast)
     paragraphs = _drop_title_line(paragraphs, metadata.title)
-    article = Article(tuple(paragraphs), metadata, extractor_name(selector))
+    article = Article(tuple(paragraphs), metadata, extractor_name(selector, fast=fast))
     _require_text(article)
     _refuse_interstitial(article)
     return article
@@ -138,13 +146,13 @@ def _refuse_interstitial(article: Article) -> None:
 # --- main text ------------------------------------------------------------------------------
 
 
-def _trafilatura_paragraphs(tree: _Element, url: str) -> list[Paragraph]:
+def _trafilatura_paragraphs(tree: _Element, url: str, *, fast: bool) -> list[Paragraph]:
     from trafilatura import bare_extraction
 
     figures = _figures(tree, url)
     document = bare_extraction(
         tree, url=url, include_images=True, include_comments=False, include_tables=True,
-        with_metadata=False, deduplicate=False,
+        with_metadata=False, deduplicate=False, fast=fast,
     )
     body = getattr(document, "body", None)
     if body is None:

@@ -142,8 +142,10 @@ class Fetcher:
             location: str | None = response.headers.get("Location")
             if not location:
                 raise RedirectError(url, f"HTTP {status} without a Location header")
+            _drain(response)
             return location
         if status == 304:
+            _drain(response)
             return self._page(url, response, b"")
         _raise_for_status(url, response)
         media_type, charset = _content_type(response.headers.get("Content-Type"))
@@ -192,6 +194,19 @@ class Fetcher:
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
         )
+
+
+def _drain(response: httpx.Response, limit: int = 65_536) -> None:
+    """Read a small body to its end so the connection goes back to the pool; closing an
+    unread response would drop it (and the next request would pay a new connection)."""
+    read = 0
+    try:
+        for chunk in response.iter_raw():
+            read += len(chunk)
+            if read > limit:
+                return
+    except (httpx.HTTPError, httpx.StreamError):  # broken, or already read
+        return
 
 
 def _raise_for_status(url: str, response: httpx.Response) -> None:

@@ -18,7 +18,7 @@ from db import queries
 from db.session import session_scope
 from tracker import housekeeping
 from tracker.app import App
-from tracker.check import CheckResult, check_article
+from tracker.check import CheckResult, Target, check_target, load_targets
 from tracker.clock import utcnow
 from tracker.scheduling import Claim, claim_due, release
 
@@ -40,7 +40,7 @@ def check_many(
     At most ``concurrency`` checks are submitted at once, so a stop request leaves the rest
     unstarted; their claims are released so the next run takes them at once."""
     workers = max(1, concurrency or app.settings.concurrency)
-    pending = iter(articles)
+    pending = iter(_targets(app, list(articles)))
     results: list[CheckResult] = []
     running: set[Future[CheckResult]] = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
@@ -51,7 +51,7 @@ def check_many(
                     break
                 running.add(pool.submit(_check, app, item))
             if not running:
-                release(app, [c for c in pending if isinstance(c, Claim)])
+                release(app, [Claim(t.id, t.lease_token) for t in pending if t.lease_token])
                 return results
             done, running = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
@@ -61,10 +61,17 @@ def check_many(
                     on_result(result)
 
 
-def _check(app: App, item: int | Claim) -> CheckResult:
-    if isinstance(item, Claim):
-        return check_article(app, item.article_id, lease_token=item.token)
-    return check_article(app, item)
+def _check(app: App, target: Target) -> CheckResult:
+    return check_target(app, target)
+
+
+def _targets(app: App, items: list[int | Claim]) -> list[Target]:
+    """Targets in the order given, loaded in one query; claims that no longer hold are
+    dropped (someone else took the article over)."""
+    tokens = {i.article_id: i.token for i in items if isinstance(i, Claim)}
+    ids = [i.article_id if isinstance(i, Claim) else i for i in items]
+    found = load_targets(app, ids, tokens)
+    return [found[i] for i in ids if i in found]
 
 
 def check_due(

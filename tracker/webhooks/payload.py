@@ -28,7 +28,6 @@ from typing import Any
 from tracker.errors import TrackerError
 
 DEFAULT_MAX_BYTES = 256_000
-ARTICLE_CHANGED = "article.changed"
 ELLIPSIS = "…"
 # A title is for recognising the article; this much is plenty when everything else is cut.
 _LAST_RESORT_TITLE = 200
@@ -116,7 +115,7 @@ def build_payload(
         return smaller
     raise PayloadTooLarge(
         f"a {event_type} message for {merged['article'].get('url')} does not fit in "
-        f"{max_bytes} bytes even without its changes (webhook_max_bytes is too small)"
+        f"{max_bytes} bytes even cut down as far as it goes (webhook_max_bytes is too small)"
     )
 
 
