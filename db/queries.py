@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from db import refs
@@ -85,20 +85,39 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
     return rows
 
 
-def update_article_if_claimed(
-    session: Session, article_id: int, lease_token: str | None, values: dict[str, Any]
+_UNCHANGED_VALUES: dict[str, Any] = {
+    name: bindparam(name)
+    for name in ("interval", "last_checked_at", "next_check_at", "etag", "last_modified",
+                 "body_digest")
+}
+# Built once: the hot path of every unchanged check runs these with parameters only, so
+# SQLAlchemy compiles them once per process instead of once per check.
+_RECORD_UNCHANGED = (
+    update(Article)
+    .where(Article.id == bindparam("article_id"))
+    .values(failure_count=0, last_error=None, lease_token=None, lease_until=None,
+            **_UNCHANGED_VALUES)
+)
+_RECORD_UNCHANGED_CLAIMED = _RECORD_UNCHANGED.where(Article.lease_token == bindparam("token"))
+_INSERT_CHECK = insert(Check)
+
+
+def record_unchanged(
+    connection: Connection, article_id: int, lease_token: str | None, values: dict[str, Any],
+    check: dict[str, Any],
 ) -> bool:
-    """Update one article, only while ``lease_token`` (if given) is still its claim."""
-    statement = update(Article).where(Article.id == article_id)
-    if lease_token is not None:
-        statement = statement.where(Article.lease_token == lease_token)
-    result = session.execute(statement.values(**values).execution_options(
-        synchronize_session=False))
-    return bool(getattr(result, "rowcount", 0))
-
-
-def insert_check(session: Session, **values: Any) -> None:
-    session.execute(insert(Check).values(**values))
+    """Move an unchanged article's schedule on and log its check, with two plain statements;
+    False (and nothing written) when ``lease_token`` is no longer the article's claim."""
+    if lease_token is None:
+        result = connection.execute(_RECORD_UNCHANGED, {"article_id": article_id, **values})
+    else:
+        result = connection.execute(
+            _RECORD_UNCHANGED_CLAIMED, {"article_id": article_id, "token": lease_token, **values}
+        )
+    if not result.rowcount:
+        return False
+    connection.execute(_INSERT_CHECK, {"article_id": article_id, **check})
+    return True
 
 
 def claim_due(
@@ -326,17 +345,9 @@ def add_event(
 ) -> Event:
     """Append an event to the article's outbox, in the caller's transaction.
 
-    The sequence number is claimed with a compare-and-set on the article row, so two
-    transactions can never write the same ``(article_id, seq)``."""
+    The caller holds the article's row lock (``lock_article``), so the next sequence number is
+    its own; ``UNIQUE(article_id, seq)`` would refuse a duplicate all the same."""
     seq = article.event_seq + 1
-    claimed = session.execute(
-        update(Article)
-        .where(Article.id == article.id, Article.event_seq == article.event_seq)
-        .values(event_seq=seq)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(claimed, "rowcount", 1) != 1:
-        raise RuntimeError(f"article {article.id} was changed concurrently; retry the check")
     article.event_seq = seq
     event = Event(
         uid=f"evt_{secrets.token_hex(12)}", article_id=article.id, seq=seq, type=type_,

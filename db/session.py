@@ -72,7 +72,9 @@ def _sqlite_engine(url: str) -> Engine:
 def sessions(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
     """A session factory; ``write=True`` for read-then-write units of work."""
     bind = engine.execution_options(sqlite_immediate=True) if write else engine
-    return sessionmaker(bind=bind, expire_on_commit=False)
+    # No autoflush: units of work here flush where they need ids, and an automatic flush
+    # before every query cost a third of a check's database time.
+    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
 
 
 @contextmanager

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 from tracker.config import Settings, load_settings
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     import httpx
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from tracker.fetch import Fetcher
@@ -41,6 +43,11 @@ class App:
         from db.session import sessions
 
         return sessions(self.engine, write=True)
+
+    def write_connection(self) -> AbstractContextManager[Connection]:
+        """A Core connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite), for hot
+        paths that need no ORM objects; commits on success."""
+        return self.engine.execution_options(sqlite_immediate=True).begin()
 
     @cached_property
     def fetcher(self) -> Fetcher:

@@ -296,23 +296,21 @@ def _record_unchanged(
     interval = intervals.next_interval(
         target.interval, target.base_interval, changed=False, maximum=app.settings.max_interval
     )
-    values: dict[str, Any] = {
-        "interval": interval, "last_checked_at": now, "failure_count": 0, "last_error": None,
+    values = {
+        "interval": interval, "last_checked_at": now,
         "next_check_at": now + dt.timedelta(seconds=intervals.jitter(interval)),
-        "lease_token": None, "lease_until": None,
+        "etag": page.etag or target.etag,
+        "last_modified": page.last_modified or target.last_modified,
+        "body_digest": digest or target.body_digest,
     }
-    if page.etag or page.last_modified:
-        values.update(etag=page.etag or target.etag,
-                      last_modified=page.last_modified or target.last_modified)
-    if digest:
-        values["body_digest"] = digest
-    with session_scope(app.writer) as session:
-        if not queries.update_article_if_claimed(session, target.id, target.lease_token, values):
+    check = {
+        "started_at": started, "outcome": outcome, "status_code": page.status,
+        "duration_ms": round((time.perf_counter() - clock) * 1000), "error": None,
+        "version_id": None,
+    }
+    with app.write_connection() as connection:
+        if not queries.record_unchanged(connection, target.id, target.lease_token, values, check):
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
-        queries.insert_check(
-            session, article_id=target.id, started_at=started, outcome=outcome,
-            duration_ms=round((time.perf_counter() - clock) * 1000), status_code=page.status,
-        )
     return CheckResult(target.id, target.url, outcome)
 
 

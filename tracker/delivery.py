@@ -42,6 +42,7 @@ from tracker.webhooks.signing import headers as signed_headers
 
 log = logging.getLogger(__name__)
 RESPONSE_EXCERPT = 2048
+MIN_PAYLOAD_BYTES = 4096  # room for the envelope, the article and a truncation marker
 DISPATCH_BATCH = 200
 
 
@@ -212,7 +213,7 @@ def _payload(app: App, session: Any, event: Event) -> bytes:
     if cached is not None:
         return cached
     body = payloads.build_payload(event.type, event.created_at, *_event_data(session, event),
-                                  max_bytes=app.settings.webhook_max_bytes)
+                                  max_bytes=max(MIN_PAYLOAD_BYTES, app.settings.webhook_max_bytes))
     _PAYLOADS[event.uid] = body
     if len(_PAYLOADS) > 512:
         _PAYLOADS.pop(next(iter(_PAYLOADS)))
@@ -241,6 +242,9 @@ def _event_data(session: Any, event: Event) -> tuple[dict[str, Any], dict[str, A
     data = dict(event.data)
     if event.type == "article.first_seen" and version is not None:
         data["version"] = _version_block(version)
+    elif isinstance(data.get("version"), int):  # unavailable / restored: the last good version
+        stored = queries.version_by_number(session, article.id, data["version"])
+        data["version"] = _version_block(stored) if stored else None
     return block, data
 
 

@@ -136,15 +136,48 @@ def diff_words(old: str, new: str) -> Words:
     return tuple(entries)
 
 
+# difflib's word matching is quadratic in the worst case (one 60,000-word paragraph of
+# repeated phrases took minutes). Beyond this many words on a side, the common head and tail
+# are kept and the middle is matched with difflib's junk heuristic, which bounds the work.
+LONG_PARAGRAPH_WORDS = 2_000
+
+
 def _segments(old: list[str], new: list[str]) -> list[_Segment]:
     """Alternating runs of equal words and changes (difflib puts one change between equals)."""
-    segments = []
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+    head = _common_prefix(old, new)
+    tail = _common_prefix(old[head:][::-1], new[head:][::-1])
+    middle_old, middle_new = old[head : len(old) - tail], new[head : len(new) - tail]
+    autojunk = max(len(middle_old), len(middle_new)) > LONG_PARAGRAPH_WORDS
+    segments = [_Segment(equal=tuple(old[:head]))] if head else []
+    matcher = SequenceMatcher(None, middle_old, middle_new, autojunk=autojunk)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            segments.append(_Segment(equal=tuple(old[i1:i2])))
+            segments.append(_Segment(equal=tuple(middle_old[i1:i2])))
         else:
-            segments.append(_Segment((), tuple(old[i1:i2]), tuple(new[j1:j2])))
-    return segments
+            segments.append(_Segment((), tuple(middle_old[i1:i2]), tuple(middle_new[j1:j2])))
+    if tail:
+        segments.append(_Segment(equal=tuple(old[len(old) - tail :])))
+    return _joined_equals(segments)
+
+
+def _common_prefix(a: list[str], b: list[str]) -> int:
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
+def _joined_equals(segments: list[_Segment]) -> list[_Segment]:
+    """Merge neighbouring equal runs (the trimmed head or tail next to difflib's own)."""
+    joined: list[_Segment] = []
+    for segment in segments:
+        if joined and segment.equal and joined[-1].equal:
+            joined[-1] = _Segment(equal=joined[-1].equal + segment.equal)
+        else:
+            joined.append(segment)
+    return joined
 
 
 def _merge_changes(*segments: _Segment) -> _Segment:
