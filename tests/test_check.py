@@ -342,3 +342,22 @@ def test_shared_paragraphs_are_stored_once(app: App, article_server: ArticleServ
         from db.models import Paragraph
 
         assert queries.count_rows(session, Paragraph) == len(distinct)
+
+
+def test_large_pass_is_spread_over_processes_and_checks_each_article_once(
+    app: App, article_server: ArticleServer
+) -> None:
+    from tracker.runner import PROCESS_THRESHOLD, check_many
+
+    urls = [article_server.add_article(f"p{i:03}", 1 + i % 4) for i in range(PROCESS_THRESHOLD)]
+    add_articles(app, urls)
+    with session_scope(app.reader) as session:
+        ids = [row.id for row in queries.list_articles(session)]
+    seen: list[str] = []
+    results = check_many(app, ids, on_result=lambda r: seen.append(r.url))
+    assert sorted(r.url for r in results) == sorted(seen) == sorted(urls)
+    assert {r.outcome for r in results} == {"first_seen"}
+    requests = [r.slug for r in article_server.requests()]
+    assert sorted(requests) == sorted(f"p{i:03}" for i in range(PROCESS_THRESHOLD))
+    with session_scope(app.reader) as session:
+        assert queries.count_rows(session, Version) == PROCESS_THRESHOLD

@@ -312,3 +312,21 @@ def test_run_delivers_as_soon_as_a_change_is_stored(
         service.communicate(timeout=30)
     assert service.returncode == 0
     assert receiver.received[0]["body"]["type"] == "article.first_seen"
+
+
+def test_unavailable_and_restored_articles_are_announced(
+    app: App, article_server: ArticleServer, receiver: WebhookReceiver
+) -> None:
+    hook(app, receiver, events=["article.unavailable", "article.restored"])
+    article_id = follow(app, article_server)
+    check_many(app, [article_id])
+    article_server.set_mode("story", "410")
+    check_many(app, [article_id])
+    article_server.set_mode("story", None)
+    check_many(app, [article_id])
+    deliver_due(app)
+    gone, back = (m["body"] for m in receiver.received)
+    assert (gone["type"], gone["data"]["status"]) == ("article.unavailable", 410)
+    assert gone["data"]["version"]["number"] == 1
+    assert back["type"] == "article.restored"
+    assert back["data"]["article"]["url"] == article_server.url("story")

@@ -43,6 +43,7 @@ class Settings:
     max_redirects: int = 5
     per_host_concurrency: int = 2
     concurrency: int = 8
+    processes: int = 2  # for large one-off passes (tracker check); capped at the core count
     default_interval: int = 600  # seconds
     min_interval: int = 10
     max_interval: int = 86_400

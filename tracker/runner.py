@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from dataclasses import replace
+from functools import partial
 
 from db import queries
 from db.session import session_scope
@@ -20,6 +30,7 @@ from tracker import housekeeping
 from tracker.app import App
 from tracker.check import CheckResult, Target, check_target, load_targets
 from tracker.clock import utcnow
+from tracker.config import Settings
 from tracker.scheduling import Claim, claim_due, release
 
 log = logging.getLogger(__name__)
@@ -38,9 +49,16 @@ def check_many(
     returns the results in completion order.
 
     At most ``concurrency`` checks are submitted at once, so a stop request leaves the rest
-    unstarted; their claims are released so the next run takes them at once."""
+    unstarted; their claims are released so the next run takes them at once.
+
+    A large one-off pass (no ``stop``) is spread over one process per core: extraction and
+    diffing are CPU work that threads of one process cannot share out."""
     workers = max(1, concurrency or app.settings.concurrency)
-    pending = iter(_targets(app, list(articles)))
+    targets = _targets(app, list(articles))
+    processes = min(app.settings.processes, os.cpu_count() or 1)
+    if stop is None and processes > 1 and len(targets) >= PROCESS_THRESHOLD:
+        return _check_in_processes(app, targets, processes, workers, on_result)
+    pending = iter(targets)
     results: list[CheckResult] = []
     running: set[Future[CheckResult]] = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
@@ -63,6 +81,49 @@ def check_many(
 
 def _check(app: App, target: Target) -> CheckResult:
     return check_target(app, target)
+
+
+# Below this many articles a pass stays in one process: forking costs more than it saves.
+PROCESS_THRESHOLD = 100
+CHUNK = 16  # articles handed to a process at a time: small enough to keep both busy
+_process_app: App | None = None
+
+
+def _check_in_processes(
+    app: App, targets: list[Target], processes: int, workers: int, on_result: Progress | None,
+) -> list[CheckResult]:
+    """Check in ``processes`` forked processes with ``workers`` threads in all. Each process
+    has its own database engine and HTTP client; the per-host limit is shared out so the
+    processes together keep to it."""
+    per_host = max(1, app.settings.per_host_concurrency // processes)
+    settings = replace(app.settings, per_host_concurrency=per_host)
+    threads = max(1, workers // processes)
+    chunks = [targets[i : i + CHUNK] for i in range(0, len(targets), CHUNK)]
+    results: list[CheckResult] = []
+    context = multiprocessing.get_context("fork")  # inherits the imports: starts at once
+    with ProcessPoolExecutor(processes, mp_context=context, initializer=_start_process,
+                             initargs=(settings,)) as pool:
+        for chunk_results in pool.map(_check_chunk, chunks, [threads] * len(chunks)):
+            for result in chunk_results:
+                results.append(result)
+                if on_result:
+                    on_result(result)
+    return results
+
+
+def _start_process(settings: Settings) -> None:
+    """In a forked process: forget the parent's connections, make this process's App."""
+    global _process_app
+    from db.session import forget_engines
+
+    forget_engines()
+    _process_app = App(settings)
+
+
+def _check_chunk(targets: list[Target], threads: int) -> list[CheckResult]:
+    assert _process_app is not None
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="check") as pool:
+        return list(pool.map(partial(check_target, _process_app), targets))
 
 
 def _targets(app: App, items: list[int | Claim]) -> list[Target]:
