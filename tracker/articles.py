@@ -16,7 +16,7 @@ from db.models import Article as ArticleRow
 from db.models import Version
 from db.session import session_scope
 from tracker.app import App
-from tracker.clock import utcnow
+from tracker.clock import iso, utcnow
 from tracker.diff import diff_documents
 from tracker.errors import TrackerError
 from tracker.netguard import check_scheme
@@ -60,7 +60,7 @@ def add_articles(
 
 def remove_articles(app: App, urls: Iterable[str]) -> int:
     with session_scope(app.writer) as session:
-        rows = [_article(session, clean_url(u)) for u in urls]
+        rows = [find_article(session, clean_url(u)) for u in urls]
         for row in rows:
             queries.delete_article(session, row)
     return len(rows)
@@ -75,7 +75,7 @@ def history(app: App, url: str) -> dict[str, Any]:
     """Every version of an article, each with its change summary against the one before, and
     the recent checks (failures included)."""
     with session_scope(app.reader) as session:
-        row = _article(session, clean_url(url))
+        row = find_article(session, clean_url(url))
         versions = queries.versions_of(session, row.id)
         entries = []
         previous_texts: list[str] | None = None
@@ -91,7 +91,7 @@ def history(app: App, url: str) -> dict[str, Any]:
             previous, previous_texts = version, texts
         checks = [
             {
-                "started_at": _iso(check.started_at), "outcome": check.outcome,
+                "started_at": iso(check.started_at), "outcome": check.outcome,
                 "status": check.status_code, "duration_ms": check.duration_ms,
                 "error": check.error,
             }
@@ -102,7 +102,7 @@ def history(app: App, url: str) -> dict[str, Any]:
 
 def show(app: App, url: str, number: int | None = None) -> dict[str, Any]:
     with session_scope(app.reader) as session:
-        row = _article(session, clean_url(url))
+        row = find_article(session, clean_url(url))
         version = (
             queries.version_by_number(session, row.id, number)
             if number
@@ -129,7 +129,7 @@ def stored_paragraphs(app: App, url: str, number: int | None) -> tuple[list[str]
     return [p["text"] for p in data["paragraphs"]], meta
 
 
-def _article(session: Any, url: str) -> ArticleRow:
+def find_article(session: Any, url: str) -> ArticleRow:
     row = queries.article_by_url(session, url)
     if row is None:
         raise UnknownArticle(url)
@@ -140,8 +140,8 @@ def _article_json(row: ArticleRow) -> dict[str, Any]:
     return {
         "url": row.url,
         "versions": row.version_count,
-        "last_checked": _iso(row.last_checked_at),
-        "next_check": _iso(row.next_check_at),
+        "last_checked": iso(row.last_checked_at),
+        "next_check": iso(row.next_check_at),
         "state": row.state,
         "interval": row.interval,
         "base_interval": row.base_interval,
@@ -155,7 +155,7 @@ def _article_json(row: ArticleRow) -> dict[str, Any]:
 def _version_json(version: Version) -> dict[str, Any]:
     return {
         "number": version.number,
-        "fetched_at": _iso(version.fetched_at),
+        "fetched_at": iso(version.fetched_at),
         "title": version.title,
         "byline": version.byline,
         "published": version.published,
@@ -168,8 +168,6 @@ def _version_json(version: Version) -> dict[str, Any]:
     }
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
@@ -190,11 +188,8 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-def iso(value: dt.datetime | None) -> str | None:
-    return _iso(value)
-
 
 __all__: Sequence[str] = (
-    "UnknownArticle", "add_articles", "clean_url", "history", "iso", "list_articles",
+    "UnknownArticle", "add_articles", "clean_url", "find_article", "history", "list_articles",
     "parse_since", "remove_articles", "show", "stored_paragraphs",
 )

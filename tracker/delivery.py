@@ -31,9 +31,9 @@ from db import webhook_queries as wq
 from db.models import Delivery, Endpoint, Event, Version
 from db.session import session_scope
 from tracker.app import App
-from tracker.clock import utcnow
+from tracker.clock import iso, utcnow
 from tracker.diff import diff_documents
-from tracker.errors import BlockedAddress
+from tracker.errors import BlockedAddress, TrackerError
 from tracker.intervals import parse_duration
 from tracker.stored import version_metadata, version_texts
 from tracker.subscriptions import signing_secrets
@@ -250,7 +250,7 @@ def _event_data(session: Any, event: Event) -> tuple[dict[str, Any], dict[str, A
 
 def _version_block(version: Any) -> dict[str, Any]:
     return {"number": version.number,
-            "fetched_at": version.fetched_at.isoformat().replace("+00:00", "Z")}
+            "fetched_at": iso(version.fetched_at)}
 
 
 # --- redelivery and listings ------------------------------------------------------------------
@@ -263,8 +263,6 @@ def redeliver(app: App, *, event_uid: str | None = None, failed: bool = False) -
         if event_uid is not None:
             event = wq.event_by_uid(session, event_uid)
             if event is None:
-                from tracker.errors import TrackerError
-
                 raise TrackerError(f"no event {event_uid!r} (see: tracker deliveries)")
             event_id = event.id
         return wq.reset_deliveries(session, utcnow(), event_id=event_id, failed=failed)
@@ -278,8 +276,6 @@ def list_deliveries(
         if endpoint is not None:
             found = wq.find_endpoint(session, endpoint)
             if found is None:
-                from tracker.errors import TrackerError
-
                 raise TrackerError(f"no subscriber {endpoint!r} (see: tracker subscribers)")
             endpoint_id = found.id
         rows = wq.deliveries(session, failed=failed, endpoint_id=endpoint_id)
@@ -289,9 +285,6 @@ def list_deliveries(
 def _delivery_json(
     session: Any, delivery: Delivery, event: Event, endpoint: Endpoint
 ) -> dict[str, Any]:
-    def iso(value: dt.datetime | None) -> str | None:
-        return value.isoformat().replace("+00:00", "Z") if value else None
-
     return {
         "id": delivery.id,
         "event": event.uid,

@@ -14,7 +14,8 @@ from typing import Any
 from db import queries
 from db.session import session_scope
 from tracker.app import App
-from tracker.articles import _article, clean_url, iso
+from tracker.articles import clean_url, find_article
+from tracker.clock import iso
 from tracker.diff import diff_documents
 from tracker.render import render_diff_markdown, render_diff_text
 from tracker.stored import version_metadata, version_texts
@@ -25,7 +26,7 @@ def changes(app: App, since: dt.datetime, article_url: str | None = None) -> lis
     ``new_paragraphs`` for the renderers; ``to_json`` strips them."""
     entries: list[dict[str, Any]] = []
     with session_scope(app.reader) as session:
-        article_id = _article(session, clean_url(article_url)).id if article_url else None
+        article_id = find_article(session, clean_url(article_url)).id if article_url else None
         for version in queries.versions_since(session, since, article_id):
             if version.number == 1 or version.rebaseline:
                 continue

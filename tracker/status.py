@@ -10,7 +10,7 @@ from typing import Any
 from db import queries
 from db.session import session_scope
 from tracker.app import App
-from tracker.clock import utcnow
+from tracker.clock import iso, utcnow
 
 QUEUES = ("fetch", "deliver", "housekeeping")
 # An article due for longer than this is "overdue": the service is not keeping up.
@@ -25,7 +25,7 @@ def status(app: App) -> dict[str, Any]:
     last_tick = None
     if tick is not None:
         last_tick = {
-            "at": tick.at.isoformat().replace("+00:00", "Z"),
+            "at": iso(tick.at),
             "seconds_ago": round((now - tick.at).total_seconds(), 1),
             "claimed": tick.data.get("claimed"),
         }

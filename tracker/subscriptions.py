@@ -15,7 +15,7 @@ from db import webhook_queries as wq
 from db.models import Endpoint
 from db.session import session_scope
 from tracker.app import App
-from tracker.clock import utcnow
+from tracker.clock import iso, utcnow
 from tracker.errors import TrackerError
 from tracker.netguard import check_scheme, resolve_public
 from tracker.webhooks.secrets import SecretBox
@@ -106,9 +106,6 @@ def _endpoint(session: Any, key: str) -> Endpoint:
 
 
 def _endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
-    def iso(value: dt.datetime | None) -> str | None:
-        return value.isoformat().replace("+00:00", "Z") if value else None
-
     return {
         "id": endpoint.id,
         "url": endpoint.url,
