@@ -258,12 +258,14 @@ def _emit(
         queries.add_event(session, row, "article.first_seen", now=now, version=version, data=data)
         return
     assert diff is not None
+    # Kept small (one row per version): the counts that are not zero; the full diff is
+    # recomputed from the stored versions when a notification is built.
     data = {
         "version": version.number,
-        "previous_version": version.number - 1,
-        "summary": diff["summary"],
-        "metadata": sorted(diff["metadata"]),
+        "changes": {k: n for k, n in diff["summary"].items() if n and k != "unchanged"},
     }
+    if diff["metadata"]:
+        data["metadata"] = sorted(diff["metadata"])
     queries.add_event(session, row, "article.changed", now=now, version=version, data=data)
 
 
