@@ -251,7 +251,6 @@ def test_worker_killed_mid_delivery_delivers_with_the_same_webhook_id(
     processes: list[CeleryProcess],
 ) -> None:
     from tests.receiver import WebhookReceiver
-
     from tracker.subscriptions import subscribe
 
     app = App(load_settings(database_url=postgres_url))
@@ -282,7 +281,6 @@ def test_deliveries_pending_survive_a_redis_restart(
     processes: list[CeleryProcess],
 ) -> None:
     from tests.receiver import WebhookReceiver
-
     from tracker.subscriptions import subscribe
 
     redis_server = PrivateRedis(tmp_path).start()
