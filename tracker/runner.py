@@ -171,18 +171,24 @@ def serve(
         courier.join()
 
 
+DELIVERY_ROUND = 200  # deliveries claimed per round of the embedded delivery thread
+
+
 def _deliver_until(app: App, stop: threading.Event, wake: threading.Event) -> None:
     from tracker.delivery import deliver_due
 
     while not stop.is_set():
+        results = []
         try:
-            for result in deliver_due(app, stop=stop):
+            results = deliver_due(app, limit=DELIVERY_ROUND, stop=stop)
+            for result in results:
                 log.info("delivery %d: %s%s", result.delivery_id, result.outcome,
                          f" ({result.error})" if result.error else "")
-        except Exception:
+        except Exception:  # the database may be away: keep the service up, try again soon
             log.exception("delivering notifications failed; retrying in a few seconds")
             stop.wait(5)
-        wake.wait(1.0)
+        if len(results) < DELIVERY_ROUND:  # a full round means more are waiting: go on
+            wake.wait(1.0)
         wake.clear()
 
 

@@ -85,7 +85,7 @@ def tick() -> int:
     for claim in claims:
         check.apply_async((claim.article_id, claim.token))
     delivery.dispatch_events(ctx)
-    _send(delivery.claim_due(ctx))
+    _send(delivery.claim_due(ctx, limit=ctx.settings.claim_batch))
     housekeeping.record_tick(ctx, claimed=len(claims))
     return len(claims)
 
