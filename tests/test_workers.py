@@ -178,7 +178,10 @@ def test_worker_killed_mid_check_is_redone_once(
     [child] = worker.children()
     os.kill(child, signal.SIGKILL)  # the process running the check, mid-fetch
     wait_for(lambda: versions(app) == 1, 60, "the redone check")
-    assert "WorkerLostError" in worker.output or "SIGKILL" in worker.output
+    # The worker logs the lost process from its main process, which may come after the redone
+    # check: wait for the line rather than read the output at one instant.
+    wait_for(lambda: "WorkerLostError" in worker.output or "SIGKILL" in worker.output, 15,
+             "the worker to report its lost process")
     assert len(article_server.requests("slow")) == 2
     assert_each_article_stored_once(app, 1)
 
