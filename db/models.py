@@ -11,6 +11,11 @@ The tables, and the constraints that make a repeated check harmless:
 - ``checks``: one row per attempt, successful or not, so failures are visible and nothing is lost.
 - ``events``: the outbox, written in the same transaction as the version it describes;
   ``UNIQUE(article_id, seq)`` orders an article's events and refuses duplicates.
+- ``hosts``: per-site rules (selector, ignore rules, request rate, notification threshold).
+- ``sources``: feeds and sitemaps polled for new articles; ``source_entries`` remembers every
+  entry a source listed (``UNIQUE(source_id, url)``), so an entry becomes an article once.
+- ``article_aliases``: other URLs of a tracked story (tracking parameters, AMP, mobile, a
+  second article merged into this one), so a story is tracked once whatever URL it comes by.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -99,6 +105,12 @@ class Article(Base):
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The feed or sitemap the article was discovered in, if any.
+    source_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sources.id", ondelete="SET NULL"), index=True
+    )
+    # The last good page carried a "developing story" marker: the interval stays short.
+    developing: Mapped[bool] = mapped_column(Boolean, default=False)
 
     versions: Mapped[list[Version]] = relationship(
         back_populates="article", lazy="raise", order_by="Version.number"
@@ -120,7 +132,9 @@ class Version(Base):
     updated: Mapped[str | None] = mapped_column(String(40))
     language: Mapped[str | None] = mapped_column(String(20))
     canonical_url: Mapped[str | None] = mapped_column(Text)
-    extractor: Mapped[str] = mapped_column(String(120))
+    lead_image: Mapped[str | None] = mapped_column(Text)  # URL of the lead photo
+    lead_caption: Mapped[str | None] = mapped_column(Text)
+    extractor: Mapped[str] = mapped_column(String(200))
     # True when this version starts a new baseline (extractor or selector changed): it is not
     # reported as a change of the version before it.
     rebaseline: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -262,3 +276,78 @@ class Heartbeat(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ArticleAlias(Base):
+    """Another URL of a tracked story; adding or discovering it finds the story."""
+
+    __tablename__ = "article_aliases"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(16))  # given | canonical | amphtml | merged
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Host(Base):
+    """Rules for one site, applied to every article on it (an article's own selector wins)."""
+
+    __tablename__ = "hosts"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    selector: Mapped[str | None] = mapped_column(Text)
+    # Paragraphs matching one of these regular expressions are not article text.
+    ignore_patterns: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Elements matching one of these CSS selectors are removed before extraction.
+    ignore_selectors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rate_per_minute: Mapped[float | None] = mapped_column(Float)  # None: the global setting
+    notify_threshold: Mapped[int | None] = mapped_column(Integer)  # None: the global setting
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Source(Base):
+    """A feed (RSS/Atom) or sitemap (news sitemap, sitemap index) polled for new articles."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    host: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str | None] = mapped_column(String(16))  # feed | sitemap, known after a poll
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active | paused
+    match: Mapped[str | None] = mapped_column(Text)  # regular expression over entry URLs
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)  # any, in title/summary
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)  # given to its articles
+    interval: Mapped[int] = mapped_column(Integer)  # seconds between polls
+    article_interval: Mapped[int | None] = mapped_column(Integer)  # for discovered articles
+    next_check_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    last_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    body_digest: Mapped[str | None] = mapped_column(String(64))
+    failure_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)  # listed in the last poll
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SourceEntry(Base):
+    """An entry a source has listed; ``listed`` is whether its latest poll still did."""
+
+    __tablename__ = "source_entries"
+    __table_args__ = (UniqueConstraint("source_id", "url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"), index=True
+    )
+    listed: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

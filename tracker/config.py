@@ -62,6 +62,17 @@ class Settings:
     webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"  # after each failed attempt
     webhook_disable_after_days: float = 5.0  # an endpoint failing everything this long is off
     webhook_max_bytes: int = 256_000  # larger payloads are cut, with a marker
+    # Sources (feeds and sitemaps)
+    source_interval: int = 300  # seconds between polls of a feed or sitemap
+    max_source_entries: int = 5000  # entries read from one feed or sitemap (index) at most
+    # Following stories
+    settle_after: int = 7 * 86_400  # seconds without a change before an article is "settled"
+    developing_interval: int = 0  # while a page says "developing story": at most this (0: base)
+    notify_threshold: int = 0  # changes of fewer words than this are stored but not notified
+    # Politeness
+    per_host_rate: float = 60.0  # requests per minute and host, across all workers
+    rate_limit_url: str = ""  # Redis URL sharing rates between processes ("": in-process)
+    robots_txt: bool = False  # obey robots.txt (cached per host)
 
     @property
     def resolved_database_url(self) -> str:
