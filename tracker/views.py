@@ -105,7 +105,7 @@ def print_check_summary(
     console: Console, results: Sequence[CheckResult], deliveries: Sequence[DeliveryResult] = ()
 ) -> None:
     for result in results:
-        if result.outcome in {"changed", "first_seen"}:
+        if result.outcome in {"changed", "minor", "first_seen"}:
             detail = _summary_text(result.summary) if result.summary else "first version"
             console.print(f"[green]{result.outcome}[/] {result.url} → v{result.version} ({detail})")
         elif not result.ok:
@@ -131,11 +131,13 @@ def print_history(console: Console, data: dict[str, Any]) -> None:
     table = Table("version", "fetched", "title", "¶", "changes")
     for version in data["versions"]:
         if version["rebaseline"]:
-            change = "re-baseline (new extractor)"
+            change = "re-baseline (new extractor or rules)"
         elif version["summary"] is None:
             change = "first seen"
         else:
             change = _summary_text(version["summary"])
+            if version.get("minor"):
+                change += " (minor, not notified)"
         table.add_row(str(version["number"]), _short_time(version["fetched_at"]),
                       version["title"] or "", str(version["paragraphs"]), change)
     console.print(table)
@@ -181,7 +183,7 @@ def serve_forever(app: App, *, concurrency: int | None) -> None:
     log.info("tracker run: checking due articles (Ctrl-C to stop)")
 
     def report(result: CheckResult) -> None:
-        if result.outcome in {"changed", "first_seen"} or not result.ok:
+        if result.outcome in {"changed", "minor", "first_seen"} or not result.ok:
             log.info("%s %s%s", result.outcome, result.url,
                      f": {result.error}" if result.error else f" → v{result.version}")
 
