@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from db import queries
 from db.session import session_scope
@@ -22,6 +23,7 @@ from tracker.clock import utcnow
 from tracker.delivery import deliver_due, dispatch_events
 from tracker.hosts import list_hosts, set_host
 from tracker.subscriptions import subscribe
+from tracker.views import print_history
 
 HOST = "127.0.0.1"
 
@@ -239,6 +241,9 @@ def test_minor_changes_are_stored_but_not_notified(
     text = report.render_text(entries, color=False)
     assert text.count("(minor, not notified)") == 2
     assert report.to_json(entries)["changes"][0]["minor"] is True
+    console = Console(record=True, width=200)
+    print_history(console, history(app, url))
+    assert console.export_text().count("(minor, not notified)") == 2
 
 
 def test_host_threshold_overrides_the_global_one(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from lxml.etree import _Element
 
@@ -65,8 +66,7 @@ def drop_noise_elements(tree: _Element, keep: Iterable[_Element] = ()) -> int:
 
     ``keep``: elements that must stay (a CSS selector's matches), with everything around them."""
     protected = _protected(tree, keep)
-    body = tree.find("body")
-    page_chars = len(normalize_text(_text(tree if body is None else body)))
+    page_chars: int | None = None  # measured once, when the first marked element turns up
     dropped = 0
     for element in list(tree.iter()):
         if not isinstance(element.tag, str) or element in protected:
@@ -74,10 +74,13 @@ def drop_noise_elements(tree: _Element, keep: Iterable[_Element] = ()) -> int:
         strength = _marker(element)
         if strength is None or _detached(element, tree):
             continue
-        text = normalize_text(_text(element))
-        if page_chars and len(text) > MAX_DROPPED_SHARE * page_chars:
+        if page_chars is None:
+            body = tree.find("body")
+            page_chars = _chars(tree if body is None else body)
+        chars = _chars(element)
+        if page_chars and chars > MAX_DROPPED_SHARE * page_chars:
             continue
-        if _link_dominated(element, text) or (strength == "strong" and _furniture(element)):
+        if _link_dominated(element, chars) or (strength == "strong" and _furniture(element)):
             element.drop_tree()
             dropped += 1
     return dropped
@@ -94,11 +97,12 @@ def _protected(tree: _Element, keep: Iterable[_Element]) -> set[_Element]:
 
 def _marker(element: _Element) -> str | None:
     """"strong", "weak" or None: what the element's attributes say it is."""
-    parts = set(_parts(f"{element.get('class', '')} {element.get('id', '')}"))
+    names = element.get("class"), element.get("id")
+    parts = _parts(" ".join(n for n in names if n)) if any(names) else frozenset()
     if parts & _STRONG_PARTS:
         return "strong"
-    label = normalize_text(element.get("aria-label") or "")
-    if label:
+    label = element.get("aria-label")
+    if label and (label := normalize_text(label)):
         if is_share_row(label) or _MOST_READ.fullmatch(label) or _NEWSLETTER_LABEL.fullmatch(label):
             return "strong"
         if _TEASER_LABEL.fullmatch(label):
@@ -108,13 +112,15 @@ def _marker(element: _Element) -> str | None:
     return None
 
 
-def _parts(value: str) -> Iterable[str]:
+@lru_cache(maxsize=4096)
+def _parts(value: str) -> frozenset[str]:
+    """The lower-case parts of class and id names ("shareBar__link" → share, bar, link)."""
+    found: set[str] = set()
     for word in value.split():
         parts = [p.lower() for p in re.split(r"[-_]+", _CAMEL.sub("-", word)) if p]
-        yield from parts
-        for pair in itertools.pairwise(parts):
-            if pair in _PAIRS:
-                yield _PAIRS[pair]
+        found.update(parts)
+        found.update(_PAIRS[pair] for pair in itertools.pairwise(parts) if pair in _PAIRS)
+    return frozenset(found)
 
 
 def _detached(element: _Element, root: _Element) -> bool:
@@ -128,16 +134,16 @@ def _furniture(element: _Element) -> bool:
     return next(element.iter(*_INTERACTIVE), None) is not None
 
 
-def _link_dominated(element: _Element, text: str) -> bool:
-    if not text:
+def _link_dominated(element: _Element, chars: int) -> bool:
+    if not chars:
         return True
-    links = sum(len(normalize_text(_text(a))) for a in element.iter("a"))
-    return links >= LINK_DOMINATED * len(text)
+    links = sum(_chars(a) for a in element.iter("a"))
+    return links >= LINK_DOMINATED * chars
 
 
-def _text(element: _Element) -> str:
-    """The text a reader sees (scripts and styles are code, not text)."""
-    return " ".join(element.xpath(_VISIBLE_TEXT))
+def _chars(element: _Element) -> int:
+    """Characters of the text a reader sees, spaces collapsed (scripts and styles are code)."""
+    return len(" ".join(" ".join(element.xpath(_VISIBLE_TEXT)).split()))
 
 
 _VISIBLE_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"

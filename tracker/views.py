@@ -159,6 +159,9 @@ def render_version(data: dict[str, Any], *, markdown: bool) -> str:
         if version[key]:
             facts.append(f"{key}: {version[key]}")
     lines.append(("_" + " · ".join(facts) + "_") if markdown else " · ".join(facts))
+    if version.get("lead_image"):
+        caption = f" — {version['lead_caption']}" if version.get("lead_caption") else ""
+        lines.append(f"Lead image: {version['lead_image']}{caption}")
     for paragraph in data["paragraphs"]:
         text = paragraph["text"]
         if paragraph["kind"] in {"caption", "credit"}:
