@@ -340,18 +340,20 @@ def checks_of(session: Session, article_id: int, limit: int = 20) -> list[Check]
     return list(session.scalars(statement))
 
 
-def minor_versions(session: Session, version_ids: Sequence[int]) -> set[int]:
-    """Of the given versions, those whose change was below the notification threshold: the
-    check that stored them recorded the outcome "minor" (and wrote no event)."""
+def minor_versions(session: Session, versions: Sequence[Version]) -> set[int]:
+    """Ids of the given versions whose change was below the notification threshold: the check
+    that stored them recorded the outcome "minor" (and wrote no event). Looked up by article,
+    which the checks index leads with; minor checks are few."""
+    wanted = {v.id for v in versions}
+    articles = sorted({v.article_id for v in versions})
     found: set[int] = set()
-    ids = list(version_ids)
-    for start in range(0, len(ids), 500):
+    for start in range(0, len(articles), 500):
         found.update(session.scalars(
             select(Check.version_id).where(
-                Check.version_id.in_(ids[start : start + 500]), Check.outcome == "minor"
+                Check.article_id.in_(articles[start : start + 500]), Check.outcome == "minor"
             )
         ))
-    return found
+    return found & wanted
 
 
 def add_event(

@@ -77,7 +77,7 @@ def history(app: App, url: str) -> dict[str, Any]:
     with session_scope(app.reader) as session:
         row = find_article(session, clean_url(url))
         versions = queries.versions_of(session, row.id)
-        minor = queries.minor_versions(session, [v.id for v in versions])
+        minor = queries.minor_versions(session, versions)
         entries = []
         previous_texts: list[str] | None = None
         previous: Version | None = None

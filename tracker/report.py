@@ -29,7 +29,7 @@ def changes(app: App, since: dt.datetime, article_url: str | None = None) -> lis
     with session_scope(app.reader) as session:
         article_id = find_article(session, clean_url(article_url)).id if article_url else None
         versions = queries.versions_since(session, since, article_id)
-        minor = queries.minor_versions(session, [v.id for v in versions])
+        minor = queries.minor_versions(session, versions)
         for version in versions:
             if version.number == 1 or version.rebaseline:
                 continue
