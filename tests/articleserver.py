@@ -89,7 +89,9 @@ LOG_LIMIT = 100_000  # request records kept; a long benchmark must not grow memo
 
 _HTML = "text/html; charset=utf-8"
 _MESZ = timezone(timedelta(hours=2), "MESZ")
-_ARTICLE_PATH = re.compile(r"/news/([\w.-]+)/?")
+# /news/<slug>, and /news/<slug>/amp: the same story as an AMP edition, whose canonical link
+# names /news/<slug> (as AMP pages do). Query strings are ignored, tracking parameters included.
+_ARTICLE_PATH = re.compile(r"/news/([\w.-]+?)(?:/amp)?/?")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
 _AGENCIES = ("Getty Images", "Reuters", "AFP", "AP")
 _SLOT = re.compile("\ue000(\\w+)\ue001")  # private-use marks: never in fixture text
