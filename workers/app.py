@@ -45,6 +45,7 @@ app.conf.update(
     task_routes={
         "tracker.check": {"queue": "fetch"},
         "tracker.deliver": {"queue": "deliver"},
+        "tracker.deliver_batch": {"queue": "deliver"},
         "tracker.dispatch": {"queue": "deliver"},
         "tracker.*": {"queue": "housekeeping"},
     },

@@ -68,11 +68,19 @@ def dispatch() -> int:
 @app.task(base=TrackerTask, name="tracker.deliver")
 def deliver(delivery_id: int, lease_token: str) -> str:
     """One attempt at one webhook delivery; the next event of the chain follows at once."""
+    return deliver_batch([(delivery_id, lease_token)])[0]
+
+
+@app.task(base=TrackerTask, name="tracker.deliver_batch")
+def deliver_batch(claims: list[tuple[int, str]]) -> list[str]:
+    """One attempt at each of a batch of claimed deliveries (sent concurrently, recorded in one
+    transaction); the next events of their chains follow at once."""
     ctx = context()
-    result = delivery.deliver(ctx, delivery_id, lease_token)
-    if result.next_in_chain is not None:
-        _send(delivery.claim_due(ctx, ids=[result.next_in_chain]))
-    return result.outcome
+    results = delivery.deliver_batch(ctx, [delivery.DeliveryClaim(i, t) for i, t in claims])
+    chained = [r.next_in_chain for r in results if r.next_in_chain is not None]
+    if chained:
+        _send(delivery.claim_due(ctx, ids=chained))
+    return [r.outcome for r in results]
 
 
 @app.task(base=TrackerTask, name="tracker.tick")
@@ -91,8 +99,14 @@ def tick() -> int:
 
 
 def _send(claims: list[delivery.DeliveryClaim]) -> None:
-    for claim in claims:
-        deliver.apply_async((claim.delivery_id, claim.token))
+    """One task per batch of claims: fewer messages and transactions than one per delivery,
+    and batches small enough to spread over the workers."""
+    for start in range(0, len(claims), DELIVERY_TASK_BATCH):
+        batch = claims[start : start + DELIVERY_TASK_BATCH]
+        deliver_batch.apply_async(([(c.delivery_id, c.token) for c in batch],))
+
+
+DELIVERY_TASK_BATCH = 16
 
 
 @app.task(base=TrackerTask, name="tracker.prune_bodies")
