@@ -105,7 +105,6 @@ LOG_LIMIT = 100_000  # request records kept; a long benchmark must not grow memo
 _HTML = "text/html; charset=utf-8"
 _MESZ = timezone(timedelta(hours=2), "MESZ")
 _ARTICLE_PATH = re.compile(r"/news/([\w.-]+)/?")
-_LISTING_PATH = re.compile(r"/feeds/([\w.-]+)")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
 _AGENCIES = ("Getty Images", "Reuters", "AFP", "AP")
 _SLOT = re.compile("\ue000(\\w+)\ue001")  # private-use marks: never in fixture text
@@ -838,6 +837,7 @@ def _sitemap_index_xml(urls: list[str], changed: datetime) -> bytes:
     return "".join(out).encode()
 
 
+_LISTING_PATH = re.compile(r"/feeds/([\w.-]+)")
 _LISTING_TYPES = {"rss": "application/rss+xml; charset=utf-8",
                   "atom": "application/atom+xml; charset=utf-8",
                   "sitemap": "application/xml; charset=utf-8",
