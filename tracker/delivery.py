@@ -324,6 +324,8 @@ def _event_data(session: Any, event: Event) -> tuple[dict[str, Any], dict[str, A
         )
         return block, data
     data = dict(event.data)
+    if block["title"] is None and isinstance(data.get("title"), str):  # discovered: no version
+        block["title"] = data["title"]  # yet, but the feed or sitemap gave the story a title
     if event.type == "article.first_seen" and version is not None:
         data["version"] = _version_block(version)
     elif isinstance(data.get("version"), int):  # unavailable / restored: the last good version

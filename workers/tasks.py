@@ -11,7 +11,7 @@ from celery import Task
 from celery.signals import worker_process_init
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from tracker import delivery, housekeeping, scheduling
+from tracker import delivery, housekeeping, scheduling, sources
 from tracker.app import App
 from tracker.check import check_article
 from workers.app import app
@@ -56,6 +56,16 @@ def check(article_id: int, lease_token: str | None = None) -> str:
     return result.outcome
 
 
+@app.task(base=TrackerTask, name="tracker.poll_source")
+def poll_source(source_id: int, lease_token: str | None = None) -> str:
+    """Poll one feed or sitemap under the scheduler's claim. The articles it discovers are
+    due at once, so the next tick claims them; their article.discovered events go out now."""
+    result = sources.poll_source(context(), source_id, lease_token=lease_token)
+    if result.events:
+        dispatch.delay()
+    return result.outcome
+
+
 @app.task(base=TrackerTask, name="tracker.dispatch")
 def dispatch() -> int:
     """Turn committed events into deliveries and send the ones that are due."""
@@ -85,10 +95,15 @@ def deliver_batch(claims: list[tuple[int, str]]) -> list[str]:
 
 @app.task(base=TrackerTask, name="tracker.tick")
 def tick() -> int:
-    """Claim due articles and enqueue one check each (after the claim is committed); catch up
-    on events not yet dispatched and on deliveries whose retry fell due."""
+    """Claim due sources and articles and enqueue one poll or check each (after the claim is
+    committed; sources first, as the same queue works in order); catch up on events not yet
+    dispatched and on deliveries whose retry fell due."""
     ctx = context()
     room = ctx.settings.max_queue_length - _queue_length("fetch")
+    polls = sources.claim_due_sources(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
+    for poll in polls:
+        poll_source.apply_async((poll.source_id, poll.token))
+    room -= len(polls)
     claims = scheduling.claim_due(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
     for claim in claims:
         check.apply_async((claim.article_id, claim.token))
