@@ -34,6 +34,7 @@ from tracker.document import Article
 from tracker.errors import ExtractionError, FetchError, GoneError, TransientFetchError
 from tracker.extract import extract_page
 from tracker.fetch import Page
+from tracker.merge import fold_duplicate
 from tracker.rules import NO_RULES, HostRules, IgnoreRules
 from tracker.significance import is_minor
 from tracker.stored import version_metadata, version_texts
@@ -51,8 +52,9 @@ COLLAPSE_RATIO = 0.2
 class CheckResult:
     article_id: int
     url: str
-    # first_seen | changed | minor | rebaseline | unchanged | not_modified | same_bytes |
-    # failed | no_content | gone | skipped  (minor: stored, below the notification threshold)
+    # first_seen | changed | minor (stored, below the notification threshold) | rebaseline |
+    # unchanged | not_modified | same_bytes | failed | no_content | gone | merged (the same
+    # story as another tracked article) | skipped
     outcome: str
     version: int | None = None
     error: str | None = None
@@ -181,12 +183,17 @@ def _store(
         if row is None:
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
         seq = row.event_seq
+        now = utcnow()
+        keeper = fold_duplicate(session, row, article, now)
+        if keeper is not None:
+            if row.state == "merged":
+                _check_row(session, row, started, clock, "merged", page.status)
+            return CheckResult(row.id, row.url, "merged", error=f"the same story as {keeper.url}")
         previous = queries.latest_version(session, row.id)
         outcome, diff = _classify(session, previous, article)
         if outcome == "changed" and diff and is_minor(diff, _threshold(app, target)):
             outcome = "minor"
         _remember_page(row, page, digest)
-        now = utcnow()
         if outcome == "unchanged":
             _reschedule(app, row, now, changed=False)
             _check_row(session, row, started, clock, "unchanged", page.status)
