@@ -632,6 +632,7 @@ class ArticleServer:
         self._status: Counter[int] = Counter()
         self._bytes = 0
         self._connections: set[socket.socket] = set()
+        self._arrivals: Counter[str] = Counter()  # article requests received, answered or not
         self._stopping = threading.Event()
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
@@ -798,6 +799,12 @@ class ArticleServer:
             b"</title>", b"</title>\n" + links.encode(), 1
         )
 
+    def arrivals(self, slug: str) -> int:
+        """Requests for ``slug`` received so far, including those not answered yet (a
+        "timeout" answer is logged in ``requests`` only when it is sent)."""
+        with self._lock:
+            return self._arrivals[slug]
+
     def requests(self, slug: str | None = None) -> list[RequestRecord]:
         """The requests answered so far, oldest first; only those for ``slug`` if given."""
         with self._lock:
@@ -861,6 +868,7 @@ class ArticleServer:
                 with self._lock:
                     self._log.clear()
                     self._status.clear()
+                    self._arrivals.clear()
                     self._bytes = 0
                 return {"reset": True}
         raise ValueError(f"unknown control action {action!r}")
@@ -1124,6 +1132,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._start(status, headers, body, log=False)
 
     def _article(self, slug: str) -> None:
+        with self.server.app._lock:
+            self.server.app._arrivals[slug] += 1
         found = self.server.app._lookup(slug)
         if found is None:
             self._send(404, _error_page(404))

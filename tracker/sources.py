@@ -377,7 +377,7 @@ def track_entry(
 
     A URL tracked already is linked as it is (its schedule and tags stay); a new article is
     active, due now, tagged like its source."""
-    row = queries.article_by_url(session, url)
+    row = queries.resolve_url(session, url)
     if row is not None:
         return row, False
     row, created = queries.add_article(session, url=url, host=host, interval=interval, now=now)
