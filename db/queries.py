@@ -14,8 +14,9 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, s
 from sqlalchemy.orm import Session
 
 from db import refs
-from db.models import Article, Body, Check, Event, Heartbeat, Paragraph, Version
+from db.models import Article, Body, Check, Event, Heartbeat, Host, Paragraph, Version
 
+# States the schedulers check; "settled" (quiet for settle_after) and "paused" are left alone.
 CHECKED_STATES = ("active", "unavailable")
 
 
@@ -48,6 +49,10 @@ def add_article(
         article.base_interval = article.interval = interval
         if selector is not None:
             article.selector = selector
+        if article.state == "settled":  # asked for again: follow it again, from now on
+            article.state = "active"
+            article.next_check_at = now
+            article.last_changed_at = now  # the quiet period starts over
         return article, False
     article = Article(
         url=url, host=host, state="active", selector=selector, base_interval=interval,
@@ -77,6 +82,7 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
                 Article.id, Article.url, Article.etag, Article.last_modified, Article.body_digest,
                 Article.selector, Article.lease_token, Article.state, Article.interval,
                 Article.base_interval, Version.content_hash, Version.extractor,
+                Article.developing, Article.last_changed_at, Article.created_at,
             )
             .outerjoin(Version, latest)
             .where(Article.id.in_(article_ids[start : start + 500]))
@@ -88,7 +94,7 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
 _UNCHANGED_VALUES: dict[str, Any] = {
     name: bindparam(name)
     for name in ("interval", "last_checked_at", "next_check_at", "etag", "last_modified",
-                 "body_digest")
+                 "body_digest", "state", "developing")
 }
 # Built once: the hot path of every unchanged check runs these with parameters only, so
 # SQLAlchemy compiles them once per process instead of once per check.
@@ -120,10 +126,34 @@ def record_unchanged(
     return True
 
 
+_DEFER = (
+    update(Article)
+    .where(Article.id == bindparam("article_id"))
+    .values(next_check_at=bindparam("next_check_at"), lease_token=None, lease_until=None)
+)
+_DEFER_CLAIMED = _DEFER.where(Article.lease_token == bindparam("token"))
+
+
+def defer_check(
+    connection: Connection, article_id: int, lease_token: str | None,
+    next_check_at: dt.datetime,
+) -> bool:
+    """A check that sent no request (its host must not be asked yet): only the schedule moves
+    and the claim is given back; False when ``lease_token`` is no longer the article's claim."""
+    values = {"article_id": article_id, "next_check_at": next_check_at}
+    if lease_token is None:
+        result = connection.execute(_DEFER, values)
+    else:
+        result = connection.execute(_DEFER_CLAIMED, {**values, "token": lease_token})
+    return bool(result.rowcount)
+
+
 def claim_due(
-    session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int
+    session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int,
+    ids: Sequence[int] | None = None,
 ) -> list[tuple[int, str]]:
-    """Lease up to ``limit`` due articles: (article id, lease token) each.
+    """Lease up to ``limit`` due articles (only among ``ids`` if given): (article id, lease
+    token) each.
 
     ``FOR UPDATE SKIP LOCKED`` lets two schedulers claim at the same moment without waiting on
     each other or taking the same article; an article whose lease has not expired is someone
@@ -139,6 +169,8 @@ def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if ids is not None:
+        statement = statement.where(Article.id.in_(list(ids)))
     claims = [(article_id, secrets.token_hex(16)) for article_id in session.scalars(statement)]
     if claims:
         session.execute(
@@ -165,6 +197,12 @@ def next_due_time(session: Session) -> dt.datetime | None:
 
 def delete_article(session: Session, article: Article) -> None:
     session.delete(article)
+
+
+def host_rates(session: Session) -> dict[str, float]:
+    """Requests per minute of the hosts that have their own rate (``hosts.rate_per_minute``)."""
+    statement = select(Host.host, Host.rate_per_minute).where(Host.rate_per_minute.is_not(None))
+    return {host: float(rate) for host, rate in session.execute(statement) if rate is not None}
 
 
 # --- versions and paragraphs ----------------------------------------------------------------
