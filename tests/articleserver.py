@@ -26,8 +26,10 @@ with a control API (also present in-process), answering JSON:
     POST /_control/conditional?on=0|1
     POST /_control/mode?slug=a&mode=503&retry_after=5       (no mode, or "normal": back to None)
     POST /_control/version?slug=a&version=3
+    POST /_control/robots?text=...&status=200               (no text: /robots.txt is a 404)
     POST /_control/reset                                     (clears the request log and stats)
     GET  /_control/stats    -> {"requests": n, "status": {"200": n, ...}, "bytes": n, ...}
+    GET  /_control/log      -> {"requests": [[time, status, slug or path], ...]} (oldest first)
 
 The pytest fixture for ``tests/conftest.py`` (a fresh site per test costs about a millisecond)::
 
@@ -446,6 +448,7 @@ class ArticleServer:
     def __init__(self, story_dir: Path, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.story_dir = Path(story_dir)
         self.conditional = True
+        self.robots: tuple[int, str] | None = None  # /robots.txt: (status, text); None: 404
         self._lock = threading.Lock()
         self._articles: dict[str, _Article] = {}
         self._log: deque[RequestRecord] = deque(maxlen=LOG_LIMIT)
@@ -525,6 +528,11 @@ class ArticleServer:
         with self._lock:
             return [r for r in self._log if slug is None or r.slug == slug]
 
+    def set_robots(self, text: str | None, status: int = 200) -> None:
+        """Serve ``text`` as /robots.txt with ``status`` (None: no robots.txt, a 404)."""
+        with self._lock:
+            self.robots = None if text is None else (status, text)
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             status = {str(code): n for code, n in sorted(self._status.items())}
@@ -536,6 +544,8 @@ class ArticleServer:
         """What ``<method> /_control/<action>?<query>`` does (see the module docstring)."""
         if (method, action) == ("GET", "stats"):
             return self.stats()
+        if (method, action) == ("GET", "log"):
+            return {"requests": [[r.time, r.status, r.slug or r.path] for r in self.requests()]}
         if method != "POST":
             raise ValueError(f"{method} /_control/{action} is not supported")
         match action:
@@ -553,6 +563,9 @@ class ArticleServer:
             case "version":
                 self.set_version(query["slug"], int(query["version"]))
                 return {"slug": query["slug"], "version": int(query["version"])}
+            case "robots":
+                self.set_robots(query.get("text"), int(query.get("status", 200)))
+                return {"robots": self.robots}
             case "reset":
                 with self._lock:
                     self._log.clear()
@@ -701,6 +714,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(405, _error_page(405))
         elif match := _ARTICLE_PATH.fullmatch(path):
             self._article(match[1])
+        elif path == "/robots.txt":
+            self._robots()
         elif re.fullmatch(r"/img/[\w-]+\.jpg", path):
             self._send(200, _JPEG, "image/jpeg", {"Cache-Control": "public, max-age=31536000"})
         else:
@@ -749,6 +764,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reset()
             case _:
                 self._page(slug, article, page)
+
+    def _robots(self) -> None:
+        with self.server.app._lock:
+            robots = self.server.app.robots
+        if robots is None:
+            self._send(404, _error_page(404))
+        else:
+            self._send(robots[0], robots[1].encode(), "text/plain; charset=utf-8")
 
     def _page(self, slug: str, article: _Article, page: _Page) -> None:
         """The article itself, possibly late ("timeout") or slow ("slow-body")."""

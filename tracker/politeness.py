@@ -231,14 +231,17 @@ return 0
 class RedisLink:
     """One Redis client shared by the limiters of a process, and whether Redis is reachable.
 
-    After a failure the limiters use their in-process fallbacks for ``REDIS_RETRY`` seconds
-    before trying Redis again; the outage and the recovery are logged once each."""
+    After a failure the limiters use their in-process fallbacks for ``retry`` seconds before
+    trying Redis again; the outage and the recovery are logged once each."""
 
-    def __init__(self, url: str, *, prefix: str = PREFIX, timeout: float = 1.0) -> None:
+    def __init__(
+        self, url: str, *, prefix: str = PREFIX, timeout: float = 1.0, retry: float = REDIS_RETRY
+    ) -> None:
         import redis
 
         self.url = url
         self.prefix = prefix
+        self.retry = retry
         self.client = redis.Redis.from_url(
             url, socket_connect_timeout=timeout, socket_timeout=timeout, health_check_interval=30
         )
@@ -258,7 +261,7 @@ class RedisLink:
 
     def failed(self, exc: BaseException) -> None:
         with self._lock:
-            self._down_until = time.monotonic() + REDIS_RETRY
+            self._down_until = time.monotonic() + self.retry
             if not self._down:
                 self._down = True
                 log.warning("rate limiting Redis at %s is unreachable (%s): limiting per "
