@@ -427,16 +427,17 @@ class HostRates:
 class Politeness:
     """What the fetcher asks before each request: a slot of the host, then a turn in its rate.
 
-    ``max_sleep`` is the longest wait slept; a longer one raises ``HostBusy``."""
+    ``max_sleep`` is the longest wait slept (default ``MAX_SLEEP``); a longer one raises
+    ``HostBusy``."""
 
     def __init__(
         self, limiter: RateLimiter, slots: Slots, rates: HostRates, *,
-        max_sleep: float = MAX_SLEEP, link: RedisLink | None = None,
+        max_sleep: float | None = None, link: RedisLink | None = None,
     ) -> None:
         self.limiter = limiter
         self.slots = slots
         self.rates = rates
-        self.max_sleep = max_sleep
+        self.max_sleep = MAX_SLEEP if max_sleep is None else max_sleep
         self.link = link
 
     def slot(self, host: str) -> AbstractContextManager[None]:
