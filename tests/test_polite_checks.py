@@ -304,6 +304,20 @@ def test_quiet_article_settles_is_no_longer_claimed_and_comes_back_when_added(
     assert row(app, article_id).state == "active"  # the quiet period started over
 
 
+def test_settled_article_checked_by_name_and_found_changed_is_active_again(
+    make_app, article_server: ArticleServer
+) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(settle_after=7 * DAY)
+    [article_id] = track(app, article_server, "story")
+    check_article(app, article_id)
+    set_columns(app, article_id, state="settled")
+    assert check_article(app, article_id).outcome == "not_modified"
+    assert row(app, article_id).state == "settled"
+    article_server.set_version("story", 2)
+    assert check_article(app, article_id).outcome == "changed"
+    assert row(app, article_id).state == "active"
+
+
 def test_a_change_or_a_recent_change_keeps_an_article_active(
     make_app, article_server: ArticleServer
 ) -> None:  # type: ignore[no-untyped-def]

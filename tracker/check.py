@@ -210,6 +210,8 @@ def _store(
         _reschedule(app, row, now, changed=outcome == "changed")
         if outcome == "changed":
             row.last_changed_at = now
+            if row.state == "settled":  # checked by name or --all, and it did change
+                row.state = "active"
         _check_row(session, row, started, clock, outcome, page.status, version=version)
         summary = diff["summary"] if diff else None
         return CheckResult(row.id, row.url, outcome, version.number, summary=summary,

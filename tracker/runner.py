@@ -72,7 +72,7 @@ def check_many(
         while True:
             if later is not None:
                 again, lost = later.due()
-                pending[:0] = reversed(again)
+                pending.extend(reversed(again))  # next to go: their turn has come
                 for result in lost:
                     results.append(result)
                     if on_result:
