@@ -14,7 +14,17 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, s
 from sqlalchemy.orm import Session
 
 from db import refs
-from db.models import Article, Body, Check, Event, Heartbeat, Host, Paragraph, Version
+from db.models import (
+    Article,
+    ArticleAlias,
+    Body,
+    Check,
+    Event,
+    Heartbeat,
+    Host,
+    Paragraph,
+    Version,
+)
 
 # States the schedulers check; "settled" (quiet for settle_after) and "paused" are left alone.
 CHECKED_STATES = ("active", "unavailable")
@@ -25,6 +35,38 @@ CHECKED_STATES = ("active", "unavailable")
 
 def article_by_url(session: Session, url: str) -> Article | None:
     return session.scalars(select(Article).where(Article.url == url)).one_or_none()
+
+
+def resolve_url(session: Session, url: str) -> Article | None:
+    """The article tracked under ``url``: its own URL, else an alias (another URL of the same
+    story). An article merged into another answers with the one it was merged into."""
+    article = article_by_url(session, url)
+    if article is not None and article.state != "merged":
+        return article
+    alias = session.get(ArticleAlias, url)
+    if alias is not None:
+        return session.get(Article, alias.article_id)
+    return article
+
+
+def add_alias(session: Session, url: str, article_id: int, reason: str, now: dt.datetime) -> None:
+    """Make ``url`` find the article; an alias already pointing elsewhere is moved."""
+    alias = session.get(ArticleAlias, url)
+    if alias is None:
+        session.add(ArticleAlias(url=url, article_id=article_id, reason=reason, created_at=now))
+    elif alias.article_id != article_id:
+        alias.article_id, alias.reason = article_id, reason
+
+
+def move_aliases(session: Session, from_id: int, to_id: int) -> None:
+    session.execute(
+        update(ArticleAlias).where(ArticleAlias.article_id == from_id).values(article_id=to_id)
+    )
+
+
+def aliases_of(session: Session, article_id: int) -> list[str]:
+    statement = select(ArticleAlias.url).where(ArticleAlias.article_id == article_id)
+    return list(session.scalars(statement.order_by(ArticleAlias.url)))
 
 
 def article_by_id(session: Session, article_id: int) -> Article | None:
@@ -42,9 +84,10 @@ def add_article(
     session: Session, *, url: str, host: str, interval: int, now: dt.datetime,
     selector: str | None = None,
 ) -> tuple[Article, bool]:
-    """(article, created). An existing URL keeps its history; its schedule and selector are
-    updated to what was asked."""
-    article = article_by_url(session, url)
+    """(article, created). An existing URL (or another URL of the same story, see
+    ``resolve_url``) keeps its history; its schedule and selector are updated to what was
+    asked."""
+    article = resolve_url(session, url)
     if article is not None:
         article.base_interval = article.interval = interval
         if selector is not None:

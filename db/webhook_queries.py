@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 
 from db.models import Article, Delivery, DeliveryAttempt, Endpoint, Event
@@ -127,20 +127,50 @@ def claim_deliveries(
     return claims
 
 
-def next_in_chain(session: Session, delivery: Delivery) -> int | None:
-    """The pending delivery that waited for ``delivery`` (same endpoint and article)."""
+def deliveries_by_id(
+    session: Session, ids: Sequence[int]
+) -> list[tuple[Delivery, Event, Endpoint]]:
+    """Deliveries with their event and endpoint, in one query."""
     statement = (
-        select(Delivery.id)
+        select(Delivery, Event, Endpoint)
+        .join(Event, Event.id == Delivery.event_id)
+        .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
+        .where(Delivery.id.in_(ids))
+    )
+    return [(row[0], row[1], row[2]) for row in session.execute(statement)]
+
+
+def lock_deliveries(session: Session, ids: Sequence[int]) -> list[Delivery]:
+    """The deliveries, locked in id order (a fixed order, so two batches cannot deadlock)."""
+    statement = select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)
+    return list(session.scalars(statement.with_for_update()))
+
+
+def lock_endpoints(session: Session, ids: Sequence[int]) -> list[Endpoint]:
+    statement = select(Endpoint).where(Endpoint.id.in_(ids)).order_by(Endpoint.id)
+    return list(session.scalars(statement.with_for_update()))
+
+
+def next_in_chains(session: Session, delivered: Sequence[Delivery]) -> dict[int, int]:
+    """For each delivered delivery, the pending one that waited for it (same endpoint and
+    article, the next sequence number up): delivered id → next id, in one query."""
+    if not delivered:
+        return {}
+    heads = {(d.endpoint_id, d.article_id): d for d in delivered}
+    statement = (
+        select(Delivery.id, Delivery.endpoint_id, Delivery.article_id, Delivery.seq)
         .where(
-            Delivery.endpoint_id == delivery.endpoint_id,
-            Delivery.article_id == delivery.article_id,
-            Delivery.seq > delivery.seq,
+            tuple_(Delivery.endpoint_id, Delivery.article_id).in_(list(heads)),
             Delivery.state == "pending",
         )
         .order_by(Delivery.seq)
-        .limit(1)
     )
-    return session.scalar(statement)
+    following: dict[int, int] = {}
+    for row in session.execute(statement):
+        head = heads[(row.endpoint_id, row.article_id)]
+        if row.seq > head.seq and head.id not in following:
+            following[head.id] = row.id
+    return following
 
 
 def lock_delivery(session: Session, delivery_id: int) -> Delivery | None:

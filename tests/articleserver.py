@@ -30,6 +30,18 @@ with a control API (also present in-process), answering JSON:
     POST /_control/reset                                     (clears the request log and stats)
     GET  /_control/stats    -> {"requests": n, "status": {"200": n, ...}, "bytes": n, ...}
     GET  /_control/log      -> {"requests": [[time, status, slug or path], ...]} (oldest first)
+    POST /_control/listing?name=news&kind=rss&slugs=a,b      (or &all=1: every article)
+    POST /_control/entries?name=news&add=c,d&remove=a
+    POST /_control/listing-mode?name=news&mode=gzip          (no mode, or "normal": back to None)
+
+Listings (``add_listing``) are what a site publishes for its sections: an RSS or Atom feed, a
+news sitemap, or a sitemap index of other listings, served at ``/feeds/<name>`` and linked from
+the front page ``/`` with ``<link rel="alternate">``. Their entries are the site's articles
+(newest first), titled with the headline of the version served unless a test gives a title.
+A test adds and removes entries; ETag and Last-Modified follow the entries, so a conditional
+GET gets 304 until they change, while RSS and Atom carry the time of the request
+(``lastBuildDate``/``updated``) and a per-request comment as many CMSs do, so without
+validators every body differs. Sitemaps are the same bytes until their entries change.
 
 The pytest fixture for ``tests/conftest.py`` (a fresh site per test costs about a millisecond)::
 
@@ -49,6 +61,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import gzip
 import hashlib
 import html
 import itertools
@@ -78,6 +91,8 @@ MODES = frozenset(
      "huge", "huge-chunked", "binary", "redirect-loop", "redirect", "consent-wall", "empty",
      "error-page-200", "latin1", "nocharset", "xhtml", "plain", "reset"}
 )  # fmt: skip
+LISTING_KINDS = frozenset({"rss", "atom", "sitemap", "sitemapindex"})
+LISTING_MODES = frozenset({"gzip", "junk", "no-validators", "404", "500"})
 PUBLISHED = datetime(2024, 6, 19, 4, 0, tzinfo=UTC)
 MODIFIED = (  # article:modified_time of v1..v5; v5 only changes typography, so it keeps v4's
     PUBLISHED,
@@ -91,7 +106,9 @@ LOG_LIMIT = 100_000  # request records kept; a long benchmark must not grow memo
 
 _HTML = "text/html; charset=utf-8"
 _MESZ = timezone(timedelta(hours=2), "MESZ")
-_ARTICLE_PATH = re.compile(r"/news/([\w.-]+)/?")
+# /news/<slug>, and /news/<slug>/amp: the same story as an AMP edition, whose canonical link
+# names /news/<slug> (as AMP pages do). Query strings are ignored, tracking parameters included.
+_ARTICLE_PATH = re.compile(r"/news/([\w.-]+?)(?:/amp)?/?")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
 _AGENCIES = ("Getty Images", "Reuters", "AFP", "AP")
 _SLOT = re.compile("\ue000(\\w+)\ue001")  # private-use marks: never in fixture text
@@ -123,6 +140,17 @@ class RequestRecord:
     time: float  # time.time() when the request arrived
     slug: str | None
     peer: str  # "127.0.0.1:PORT" of the client's connection: equal peers = a reused connection
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """A feed or sitemap: entries are (slug, title or None) newest first; for a sitemap index,
+    the names of its child listings."""
+
+    kind: str
+    entries: tuple[tuple[str, str | None], ...]
+    changed: datetime  # Last-Modified: when the entries last changed (whole seconds)
+    mode: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,10 +479,12 @@ class ArticleServer:
         self.robots: tuple[int, str] | None = None  # /robots.txt: (status, text); None: 404
         self._lock = threading.Lock()
         self._articles: dict[str, _Article] = {}
+        self._listings: dict[str, _Listing] = {}
         self._log: deque[RequestRecord] = deque(maxlen=LOG_LIMIT)
         self._status: Counter[int] = Counter()
         self._bytes = 0
         self._connections: set[socket.socket] = set()
+        self._arrivals: Counter[str] = Counter()  # article requests received, answered or not
         self._stopping = threading.Event()
         self._httpd = _HTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
@@ -523,6 +553,97 @@ class ArticleServer:
         with self._lock:
             self._articles[slug] = replace(self._articles[slug], mode=mode, params=params)
 
+    # --- listings: feeds and sitemaps -----------------------------------------------------
+
+    def listing_url(self, name: str) -> str:
+        return f"{self.base_url}/feeds/{name}"
+
+    def add_listing(
+        self, name: str, kind: str, slugs: list[str] | tuple[str, ...] = (), *,
+        titles: dict[str, str] | None = None,
+    ) -> str:
+        """Publish a listing (``LISTING_KINDS``) of ``slugs`` (the first is the newest), or
+        for a sitemap index of the listings so named; returns its URL."""
+        if kind not in LISTING_KINDS:
+            raise ValueError(f"unknown listing kind {kind!r}; choose from {sorted(LISTING_KINDS)}")
+        entries = tuple((slug, (titles or {}).get(slug)) for slug in dict.fromkeys(slugs))
+        with self._lock:
+            self._listings[name] = _Listing(kind, entries, _now_second())
+        return self.listing_url(name)
+
+    def add_entries(
+        self, name: str, slugs: list[str] | tuple[str, ...], *,
+        titles: dict[str, str] | None = None,
+    ) -> None:
+        """List more articles, on top (newest first); those listed already stay where they are."""
+        with self._lock:
+            listing = self._listings[name]
+            present = {slug for slug, _ in listing.entries}
+            named = titles or {}
+            added = tuple((s, named.get(s)) for s in dict.fromkeys(slugs) if s not in present)
+            self._listings[name] = replace(listing, entries=added + listing.entries,
+                                           changed=_now_second())
+
+    def remove_entries(self, name: str, slugs: list[str] | tuple[str, ...]) -> None:
+        with self._lock:
+            listing = self._listings[name]
+            kept = tuple(entry for entry in listing.entries if entry[0] not in set(slugs))
+            self._listings[name] = replace(listing, entries=kept, changed=_now_second())
+
+    def set_listing_mode(self, name: str, mode: str | None) -> None:
+        """Serve the listing gzip-compressed, as junk, without validators, or fail (404/500)."""
+        if mode is not None and mode not in LISTING_MODES:
+            raise ValueError(f"unknown listing mode {mode!r}; choose from {sorted(LISTING_MODES)}")
+        with self._lock:
+            self._listings[name] = replace(self._listings[name], mode=mode)
+
+    def listing_requests(self, name: str) -> list[RequestRecord]:
+        with self._lock:
+            return [r for r in self._log if urlsplit(r.path).path == f"/feeds/{name}"]
+
+    def _listing(self, name: str) -> _Listing | None:
+        with self._lock:
+            return self._listings.get(name)
+
+    def _render_listing(self, listing: _Listing, now: datetime | None) -> bytes:
+        """The listing's XML; ``now`` None renders the stable part the ETag is made of."""
+        if listing.kind == "sitemapindex":
+            return _sitemap_index_xml([self.listing_url(n) for n, _ in listing.entries],
+                                      listing.changed)
+        items = [self._entry(slug, title) for slug, title in listing.entries]
+        if listing.kind == "sitemap":
+            return _news_sitemap_xml(items)
+        render = _rss_xml if listing.kind == "rss" else _atom_xml
+        return render(self.base_url, items, now)
+
+    def _entry(self, slug: str, title: str | None) -> tuple[str, str, str, datetime]:
+        """(url, title, summary, published) of an article as listings show it."""
+        found = self._lookup(slug)
+        if found is None:  # listed but not (or no longer) on the site
+            return self.url(slug), title or slug, "", PUBLISHED
+        _, page = found
+        lead = next((line for line in page.lines[1:] if len(line) > 80), "")
+        return self.url(slug), title or page.lines[0], lead, page.modified
+
+    def _front_page(self) -> bytes:
+        with self._lock:
+            feeds = [(name, listing.kind) for name, listing in self._listings.items()
+                     if listing.kind in ("rss", "atom")]
+        links = "".join(
+            f'<link rel="alternate" type="application/{kind}+xml" title="{_attr(name)}" '
+            f'href="/feeds/{quote(name)}" />\n'
+            for name, kind in feeds
+        )
+        return _simple_page("Nachrichten", "<h1>Nachrichten</h1>").replace(
+            b"</title>", b"</title>\n" + links.encode(), 1
+        )
+
+    def arrivals(self, slug: str) -> int:
+        """Requests for ``slug`` received so far, including those not answered yet (a
+        "timeout" answer is logged in ``requests`` only when it is sent)."""
+        with self._lock:
+            return self._arrivals[slug]
+
     def requests(self, slug: str | None = None) -> list[RequestRecord]:
         """The requests answered so far, oldest first; only those for ``slug`` if given."""
         with self._lock:
@@ -538,7 +659,8 @@ class ArticleServer:
             status = {str(code): n for code, n in sorted(self._status.items())}
             total = sum(self._status.values())
             return {"requests": total, "status": status, "bytes": self._bytes,
-                    "articles": len(self._articles), "conditional": self.conditional}  # fmt: skip
+                    "articles": len(self._articles), "listings": len(self._listings),
+                    "conditional": self.conditional}  # fmt: skip
 
     def control(self, method: str, action: str, query: dict[str, str]) -> dict[str, Any]:
         """What ``<method> /_control/<action>?<query>`` does (see the module docstring)."""
@@ -566,10 +688,30 @@ class ArticleServer:
             case "robots":
                 self.set_robots(query.get("text"), int(query.get("status", 200)))
                 return {"robots": self.robots}
+            case "listing":
+                if query.get("all") in ("1", "true"):
+                    with self._lock:
+                        slugs = sorted(self._articles)
+                else:
+                    slugs = [s for s in query.get("slugs", "").split(",") if s]
+                url = self.add_listing(query["name"], query.get("kind", "rss"), slugs)
+                return {"listing": query["name"], "url": url, "entries": len(slugs)}
+            case "entries":
+                if query.get("add"):
+                    self.add_entries(query["name"], query["add"].split(","))
+                if query.get("remove"):
+                    self.remove_entries(query["name"], query["remove"].split(","))
+                listing = self._listing(query["name"])
+                return {"listing": query["name"], "entries": len(listing.entries) if listing else 0}
+            case "listing-mode":
+                mode = query.get("mode") or None
+                self.set_listing_mode(query["name"], None if mode == "normal" else mode)
+                return {"listing": query["name"], "mode": mode}
             case "reset":
                 with self._lock:
                     self._log.clear()
                     self._status.clear()
+                    self._arrivals.clear()
                     self._bytes = 0
                 return {"reset": True}
         raise ValueError(f"unknown control action {action!r}")
@@ -650,6 +792,81 @@ def _number(value: str) -> int | float | str:
     return value
 
 
+def _now_second() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+_Items = list[tuple[str, str, str, datetime]]  # (url, title, summary, published)
+
+
+def _served_comment(now: datetime | None) -> str:
+    """What CMSs leave in every response (render time, a node id): no two bodies the same."""
+    return f"<!-- generated {random.getrandbits(48):012x} -->\n" if now else ""
+
+
+def _rss_xml(base: str, items: _Items, now: datetime | None) -> bytes:
+    built = format_datetime(now, usegmt=True) if now else ""
+    out = ['<?xml version="1.0" encoding="utf-8"?>\n', _served_comment(now),
+           '<rss version="2.0">\n<channel>\n'
+           f"<title>CNN – Nachrichten</title>\n<link>{base}/</link>\n"
+           "<description>Die neuesten Meldungen</description>\n<language>de</language>\n"
+           f"<lastBuildDate>{built}</lastBuildDate>\n"]
+    for url, title, summary, published in items:
+        out.append(f"<item><title>{_text(title)}</title><link>{url}</link>"
+                   f'<guid isPermaLink="true">{url}</guid>'
+                   f"<description>{_text(summary)}</description>"
+                   f"<pubDate>{format_datetime(published, usegmt=True)}</pubDate></item>\n")
+    out.append("</channel>\n</rss>\n")
+    return "".join(out).encode()
+
+
+def _atom_xml(base: str, items: _Items, now: datetime | None) -> bytes:
+    out = ['<?xml version="1.0" encoding="utf-8"?>\n', _served_comment(now),
+           '<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="de">\n'
+           f"<title>CNN – Nachrichten</title>\n<id>{base}/</id>\n"
+           f'<link rel="alternate" href="{base}/" />\n'
+           f"<updated>{_iso(now) if now else ''}</updated>\n"]
+    for url, title, summary, published in items:
+        out.append(f"<entry><title>{_text(title)}</title>"
+                   f'<link rel="alternate" type="text/html" href="{_attr(url)}" />'
+                   f"<id>{url}</id><updated>{_iso(published)}</updated>"
+                   f"<published>{_iso(published)}</published>"
+                   f'<summary type="text">{_text(summary)}</summary>'
+                   "<author><name>CNN</name></author></entry>\n")
+    out.append("</feed>\n")
+    return "".join(out).encode()
+
+
+def _news_sitemap_xml(items: _Items) -> bytes:
+    out = ['<?xml version="1.0" encoding="UTF-8"?>\n'
+           '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+           'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n']
+    for url, title, _, published in items:
+        out.append(f"<url><loc>{_text(url)}</loc><news:news><news:publication>"
+                   "<news:name>CNN</news:name><news:language>de</news:language>"
+                   f"</news:publication><news:publication_date>{_iso(published)}"
+                   f"</news:publication_date><news:title>{_text(title)}</news:title>"
+                   "</news:news></url>\n")
+    out.append("</urlset>\n")
+    return "".join(out).encode()
+
+
+def _sitemap_index_xml(urls: list[str], changed: datetime) -> bytes:
+    out = ['<?xml version="1.0" encoding="UTF-8"?>\n'
+           '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n']
+    out += [f"<sitemap><loc>{_text(url)}</loc><lastmod>{_iso(changed)}</lastmod></sitemap>\n"
+            for url in urls]
+    out.append("</sitemapindex>\n")
+    return "".join(out).encode()
+
+
+_LISTING_PATH = re.compile(r"/feeds/([\w.-]+)")
+_LISTING_TYPES = {"rss": "application/rss+xml; charset=utf-8",
+                  "atom": "application/atom+xml; charset=utf-8",
+                  "sitemap": "application/xml; charset=utf-8",
+                  "sitemapindex": "application/xml; charset=utf-8"}  # fmt: skip
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() must not wait for a "timeout" answer still sleeping
@@ -716,6 +933,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._article(match[1])
         elif path == "/robots.txt":
             self._robots()
+        elif match := _LISTING_PATH.fullmatch(path):
+            self._listing(match[1])
+        elif path == "/":
+            self._send(200, self.server.app._front_page())
         elif re.fullmatch(r"/img/[\w-]+\.jpg", path):
             self._send(200, _JPEG, "image/jpeg", {"Cache-Control": "public, max-age=31536000"})
         else:
@@ -733,6 +954,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._start(status, headers, body, log=False)
 
     def _article(self, slug: str) -> None:
+        with self.server.app._lock:
+            self.server.app._arrivals[slug] += 1
         found = self.server.app._lookup(slug)
         if found is None:
             self._send(404, _error_page(404))
@@ -772,6 +995,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, _error_page(404))
         else:
             self._send(robots[0], robots[1].encode(), "text/plain; charset=utf-8")
+
+    def _listing(self, name: str) -> None:
+        app = self.server.app
+        listing = app._listing(name)
+        if listing is None or listing.mode == "404":
+            self._send(404, _error_page(404))
+            return
+        if listing.mode == "500":
+            self._send(500, _error_page(500))
+            return
+        if listing.mode == "junk":
+            self._send(200, b"\x3c\x3f\x78 nichts als Unsinn &&& <<< " * 20,
+                       "application/xml; charset=utf-8")
+            return
+        headers = {"Cache-Control": "public, max-age=60"}
+        if app.conditional and listing.mode != "no-validators":
+            stable = app._render_listing(listing, None)
+            headers["ETag"] = f'"{hashlib.sha256(stable).hexdigest()[:20]}"'
+            headers["Last-Modified"] = format_datetime(listing.changed, usegmt=True)
+            if self._not_modified(headers["ETag"], listing.changed):
+                self._start(304, headers)
+                return
+        body = app._render_listing(listing, datetime.now(UTC))
+        content_type = _LISTING_TYPES[listing.kind]
+        if listing.mode == "gzip":
+            body, content_type = gzip.compress(body, mtime=0), "application/x-gzip"
+        self._send(200, body, content_type, headers)
 
     def _page(self, slug: str, article: _Article, page: _Page) -> None:
         """The article itself, possibly late ("timeout") or slow ("slow-body")."""

@@ -190,6 +190,10 @@ def test_fixture_payloads_match_the_schema(old: int, new: int) -> None:
         ("article.first_seen", {"version": version_ref(1), "paragraphs": 27}),
         ("article.unavailable", {"status": 410, "version": version_ref(4)}),
         ("article.restored", {"version": None}),
+        ("article.discovered", {"source": "https://news.example/feeds/world", "title": "Titel",
+                                "published": "2024-06-19T04:00:00Z"}),
+        ("article.discovered", {"source": "https://news.example/sitemap.xml", "title": None,
+                                "published": None}),
     ],
 )
 def test_other_event_payloads_match_the_schema(event_type: str, data: dict[str, Any]) -> None:
@@ -205,6 +209,11 @@ def test_other_event_payloads_match_the_schema(event_type: str, data: dict[str, 
         {"type": "article.deleted", "timestamp": "2024-06-19T15:42:33Z", "data": {}},
         {"type": "article.restored", "timestamp": "2024-06-19T15:42:33Z",
          "data": {"article": {"url": URL, "title": None}, "version": "4"}},
+        {"type": "article.discovered", "timestamp": "2024-06-19T15:42:33Z",
+         "data": {"article": {"url": URL, "title": None}, "title": "ohne Quelle"}},
+        {"type": "article.discovered", "timestamp": "2024-06-19T15:42:33Z",
+         "data": {"article": {"url": URL, "title": None}, "source": "x",
+                  "published": "19.06.2024"}},
     ],
 )
 def test_schema_refuses_malformed_bodies(broken: dict[str, Any]) -> None:

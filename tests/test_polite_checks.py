@@ -177,6 +177,30 @@ def test_pass_forked_into_processes_shares_the_rate_and_finishes_deferred_checks
         assert sum(1 for t in times[i:] if t < start + 0.25) <= 2 * 3 + 2
 
 
+def test_source_poll_on_a_paused_host_is_deferred_not_failed(
+    make_app, article_server: ArticleServer
+) -> None:  # type: ignore[no-untyped-def]
+    from db import source_queries as sq
+    from tracker.sources import add_source, poll_source
+
+    app = make_app()
+    article_server.add_article("a", 1)
+    feed = article_server.add_listing("news", "rss", ["a"])
+    add_source(app, feed)
+    with session_scope(app.reader) as session:
+        source_id = sq.source_by_url(session, feed).id  # type: ignore[union-attr]
+    app.fetcher.polite.pause("127.0.0.1", 30, "HTTP 503")
+    result = poll_source(app, source_id)
+    assert result.outcome == "deferred"
+    assert "paused until" in (result.error or "")
+    with session_scope(app.reader) as session:
+        source = sq.source_by_id(session, source_id)
+        assert source is not None
+        assert (source.failure_count, source.last_error, source.lease_token) == (0, None, None)
+        assert (source.next_check_at - utcnow()).total_seconds() == pytest.approx(30, abs=2)
+    assert article_server.requests() == []
+
+
 def test_service_pass_leaves_deferred_checks_to_the_schedule(
     make_app, article_server: ArticleServer
 ) -> None:  # type: ignore[no-untyped-def]

@@ -173,16 +173,17 @@ def test_worker_killed_mid_check_is_redone_once(
     env = service_env(postgres_url, broker)
     worker = start(processes, "worker", env, *WORKER, "-c", "1")
     Celery(broker=broker).send_task("tracker.tick", queue="housekeeping")
-    wait_for(lambda: len(article_server.requests("slow")) == 1, 30, "the check to start")
+    # The site holds the first answer back for 15 s: the check is mid-fetch while it waits.
+    wait_for(lambda: article_server.arrivals("slow") == 1, 30, "the check to start")
     article_server.set_mode("slow", None)
     [child] = worker.children()
     os.kill(child, signal.SIGKILL)  # the process running the check, mid-fetch
     wait_for(lambda: versions(app) == 1, 60, "the redone check")
+    assert article_server.arrivals("slow") == 2
     # The worker logs the lost process from its main process, which may come after the redone
     # check: wait for the line rather than read the output at one instant.
     wait_for(lambda: "WorkerLostError" in worker.output or "SIGKILL" in worker.output, 15,
              "the worker to report its lost process")
-    assert len(article_server.requests("slow")) == 2
     assert_each_article_stored_once(app, 1)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from db import queries
 from db.models import Article as ArticleRow
@@ -19,6 +19,7 @@ from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.diff import diff_documents
 from tracker.errors import TrackerError
+from tracker.identity import normalize_url
 from tracker.netguard import check_scheme
 from tracker.stored import version_metadata, version_texts
 
@@ -29,12 +30,11 @@ class UnknownArticle(TrackerError):
 
 
 def clean_url(url: str) -> str:
-    """The URL as stored: http(s) only, scheme and host lower-cased, fragment dropped."""
+    """The URL as stored: http(s) only, in the form ``tracker.identity.normalize_url`` gives
+    (host lower-cased, fragment and tracking parameters dropped)."""
     url = url.strip()
     check_scheme(url)
-    parts = urlsplit(url)
-    netloc = parts.netloc.lower()
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+    return normalize_url(url)
 
 
 def add_articles(
@@ -54,7 +54,7 @@ def add_articles(
             )
             if tags:
                 row.tags = sorted({*(row.tags or []), *tags})
-            added.append((url, created))
+            added.append((row.url, created))
     return added
 
 
@@ -130,7 +130,7 @@ def stored_paragraphs(app: App, url: str, number: int | None) -> tuple[list[str]
 
 
 def find_article(session: Any, url: str) -> ArticleRow:
-    row = queries.article_by_url(session, url)
+    row = queries.resolve_url(session, url)
     if row is None:
         raise UnknownArticle(url)
     return row

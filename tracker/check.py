@@ -42,6 +42,7 @@ from tracker.errors import (
 from tracker.extract import extract_page
 from tracker.fetch import Page
 from tracker.markers import developing_marker
+from tracker.merge import fold_duplicate
 from tracker.stored import version_metadata, version_texts
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,9 @@ class CheckResult:
     article_id: int
     url: str
     # first_seen | changed | rebaseline | unchanged | not_modified | same_bytes | failed |
-    # no_content | gone | skipped | deferred (no request sent: the host said or says "later";
-    # only the schedule moved, to ``retry_at``; ``error`` says why)
+    # no_content | gone | merged (the same story as another tracked article) | skipped |
+    # deferred (no request sent: the host said or says "later"; only the schedule moved, to
+    # ``retry_at``; ``error`` says why)
     outcome: str
     version: int | None = None
     error: str | None = None
@@ -185,11 +187,16 @@ def _store(
         if row is None:
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
         seq = row.event_seq
+        now = utcnow()
+        keeper = fold_duplicate(session, row, article, now)
+        if keeper is not None:
+            if row.state == "merged":
+                _check_row(session, row, started, clock, "merged", page.status)
+            return CheckResult(row.id, row.url, "merged", error=f"the same story as {keeper.url}")
         previous = queries.latest_version(session, row.id)
         outcome, diff = _classify(session, previous, article)
         _remember_page(row, page, digest)
         row.developing = _developing(article)
-        now = utcnow()
         if outcome == "unchanged":
             _reschedule(app, row, now, changed=False, quiet=True)
             _check_row(session, row, started, clock, "unchanged", page.status)

@@ -155,17 +155,18 @@ def list_(
 def check(
     urls: Annotated[list[str] | None, typer.Argument(help="Articles to check now "
                                                      "(default: the ones that are due).")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Check every tracked article.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Check every tracked article (after "
+                                       "polling every source).")] = False,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Checks at a time "
                                                     "(default 8).")] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
-    """One pass over the due (or the named, or all) articles."""
+    """One pass over the due (or the named, or all) articles; sources are polled first."""
     from tracker.views import check_and_notify
 
     tracker_app = _app()
     try:
-        results, deliveries = _run(
+        results, deliveries, polls = _run(
             check_and_notify, tracker_app, urls or [], all_=all_, concurrency=concurrency,
             progress=format is ListFormat.text and sys.stderr.isatty(),
         )
@@ -174,11 +175,11 @@ def check(
     if format is ListFormat.json:
         from tracker.views import check_results_json
 
-        _print_json(check_results_json(results, deliveries))
+        _print_json(check_results_json(results, deliveries, polls))
         return
     from tracker.views import print_check_summary
 
-    print_check_summary(_console(), results, deliveries)
+    print_check_summary(_console(), results, deliveries, polls)
 
 
 @app.command()
@@ -293,6 +294,66 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
+# --- sources: feeds and sitemaps -----------------------------------------------------------
+
+source_app = typer.Typer(help="Follow feeds and sitemaps: what they list is tracked.",
+                         no_args_is_help=True)
+app.add_typer(source_app, name="source")
+
+
+@source_app.command("add")
+def source_add(
+    url: Annotated[str, typer.Argument(help="An RSS or Atom feed, a news sitemap or a sitemap "
+                                       "index.")],
+    match: Annotated[str | None, typer.Option(help="Only entries whose URL matches this "
+                                              "regular expression.")] = None,
+    keyword: Annotated[list[str] | None, typer.Option(help="Only entries with this word in "
+                                                      "their title or summary (repeatable: "
+                                                      "any of them; case-insensitive).")] = None,
+    every: Annotated[str | None, typer.Option(help="Poll interval (default 5m).")] = None,
+    article_every: Annotated[str | None, typer.Option(help="Check interval of the articles it "
+                                                      "finds (default 10m).")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="A tag given to the articles it finds "
+                                                  "(repeatable).")] = None,
+) -> None:
+    """Follow a feed or sitemap: each new entry becomes a tracked article."""
+    from tracker.intervals import parse_interval
+    from tracker.sources import add_source
+
+    interval = _run(parse_interval, every) if every else None
+    article_interval = _run(parse_interval, article_every) if article_every else None
+    added, created = _run(add_source, _app(), url, match=match, keywords=keyword or [],
+                          tags=tag or [], interval=interval, article_interval=article_interval)
+    typer.echo(f"{'added' if created else 'updated'} source: {added}")
+
+
+@source_app.command("remove")
+def source_remove(
+    urls: Annotated[list[str], typer.Argument(help="Source URLs.")],
+) -> None:
+    """Stop following sources (the articles they found stay tracked)."""
+    from tracker.sources import remove_source
+
+    count = _run(remove_source, _app(), urls)
+    typer.echo(f"removed {count} source(s)")
+
+
+@app.command()
+def sources(
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+) -> None:
+    """List followed feeds and sitemaps: filters, entries, articles found, schedule, errors."""
+    from tracker.sources import list_sources
+
+    data = _run(list_sources, _app())
+    if format is ListFormat.json:
+        _print_json(data)
+        return
+    from tracker.views import sources_table
+
+    _console().print(sources_table(data["sources"]))
+
+
 # --- the embedded service -------------------------------------------------------------------
 
 
@@ -315,8 +376,9 @@ def run(
 def subscribe(
     url: Annotated[str, typer.Argument(help="The subscriber's webhook URL (https://…).")],
     events: Annotated[str | None, typer.Option(help="Comma-separated event types (default: "
-                                               "all): article.first_seen, article.changed, "
-                                               "article.unavailable, article.restored.")] = None,
+                                               "all): article.discovered, article.first_seen, "
+                                               "article.changed, article.unavailable, "
+                                               "article.restored.")] = None,
     article: Annotated[str | None, typer.Option(help="Only this article.")] = None,
     host: Annotated[str | None, typer.Option(help="Only articles on this host.")] = None,
     tag: Annotated[str | None, typer.Option(help="Only articles with this tag.")] = None,

@@ -59,6 +59,7 @@ class Settings:
     # Webhooks
     secret_key: str = ""  # Fernet key(s), comma-separated: signing secrets encrypted at rest
     webhook_timeout: float = 10.0
+    webhook_concurrency: int = 8  # attempts in flight at a time in one process
     webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"  # after each failed attempt
     webhook_disable_after_days: float = 5.0  # an endpoint failing everything this long is off
     webhook_max_bytes: int = 256_000  # larger payloads are cut, with a marker

@@ -3,11 +3,13 @@
 - ``dispatch_events`` turns each committed, undispatched event into one delivery per matching
   endpoint, in one transaction (``UNIQUE(event_id, endpoint_id)`` makes a rerun harmless).
 - ``claim_due`` leases deliveries that are due and head their (endpoint, article) chain.
-- ``deliver`` POSTs one delivery, signed per Standard Webhooks, records the attempt, and moves
-  the delivery on: delivered (2xx), endpoint disabled (410), or retried later on the schedule
-  with jitter until it is marked failed. An endpoint that failed everything for
-  ``webhook_disable_after_days`` is disabled. The HTTP request is made outside any database
-  transaction; its outcome is stored in one.
+- ``deliver_batch`` POSTs a batch of claimed deliveries, signed per Standard Webhooks,
+  ``webhook_concurrency`` at a time, records every attempt, and moves each delivery on:
+  delivered (2xx), endpoint disabled (410), or retried later on the schedule with jitter until
+  it is marked failed. An endpoint that failed everything for ``webhook_disable_after_days`` is
+  disabled. The HTTP requests are made outside any database transaction; the batch is read in
+  one transaction and its outcomes are stored in one, which is most of what makes hundreds of
+  deliveries a second possible (a transaction per delivery cost more than its POST).
 
 At least once: a delivery is marked delivered only after the receiver answered 2xx, so a crash
 in between repeats it (with the same ``webhook-id``, which receivers deduplicate on). These use
@@ -21,7 +23,9 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import httpx
@@ -84,49 +88,103 @@ def dispatch_events(app: App) -> int:
 
 def claim_due(app: App, *, limit: int = 100, ids: list[int] | None = None) -> list[DeliveryClaim]:
     now = utcnow()
-    # Longer than one attempt can take, so only a lost claim expires.
-    lease_until = now + dt.timedelta(seconds=app.settings.webhook_timeout * 2 + 5)
     with session_scope(app.writer) as session:
-        rows = wq.claim_deliveries(session, now, lease_until, limit, ids)
+        rows = wq.claim_deliveries(session, now, now + _lease(app, BATCH), limit, ids)
     return [DeliveryClaim(i, t) for i, t in rows]
+
+
+def _lease(app: App, batch: int) -> dt.timedelta:
+    """Longer than a batch of attempts can take (``batch`` deliveries, ``webhook_concurrency``
+    at a time, each bounded by the timeout), so only a lost claim expires."""
+    rounds = -(-batch // max(1, app.settings.webhook_concurrency))
+    return dt.timedelta(seconds=(rounds + 1) * app.settings.webhook_timeout + 5)
 
 
 # --- delivering -----------------------------------------------------------------------------
 
+BATCH = 32  # deliveries prepared, sent and recorded together (one read, one write transaction)
+
 
 @dataclass(frozen=True, slots=True)
 class _Message:
+    delivery_id: int
+    token: str
     url: str
     msg_id: str
     body: bytes
     secrets: list[str]
-    endpoint_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    message: _Message
+    attempted_at: dt.datetime
+    latency_ms: int
+    status: int | None
+    excerpt: str | None
+    error: str | None
 
 
 def deliver(app: App, delivery_id: int, token: str) -> DeliveryResult:
     """Make one attempt at a claimed delivery. Never raises for a receiver's failure."""
-    message = _prepare(app, delivery_id, token)
-    if message is None:
-        return DeliveryResult(delivery_id, "skipped", error="claim expired or delivery done")
+    [result] = deliver_batch(app, [DeliveryClaim(delivery_id, token)])
+    return result
+
+
+def deliver_batch(app: App, claims: list[DeliveryClaim]) -> list[DeliveryResult]:
+    """One attempt at each claimed delivery: read them in one transaction, POST them
+    ``webhook_concurrency`` at a time (no transaction open meanwhile), record every outcome in
+    one transaction. Never raises for a receiver's failure."""
+    messages, results = _prepare(app, claims)
+    attempts = _post_all(app, messages)
+    if attempts:
+        results += _record(app, attempts)
+    return results
+
+
+def _prepare(
+    app: App, claims: list[DeliveryClaim]
+) -> tuple[list[_Message], list[DeliveryResult]]:
+    tokens = {c.delivery_id: c.token for c in claims}
+    messages: list[_Message] = []
+    now = utcnow()
+    with session_scope(app.reader) as session:
+        found = {d.id: (d, e, p) for d, e, p in wq.deliveries_by_id(session, list(tokens))}
+        for delivery_id, token in tokens.items():
+            row = found.get(delivery_id)
+            if row is None or not _sendable(*row, token):
+                continue
+            _, event, endpoint = row
+            body = _payload(app, session, event)
+            secrets = signing_secrets(app, endpoint, now)
+            messages.append(_Message(delivery_id, token, endpoint.url, event.uid, body, secrets))
+    sent = {m.delivery_id for m in messages}
+    skipped = [
+        DeliveryResult(i, "skipped", error="claim expired or delivery done")
+        for i in tokens if i not in sent
+    ]
+    return messages, skipped
+
+
+def _sendable(delivery: Delivery, event: Event, endpoint: Endpoint, token: str) -> bool:
+    return (delivery.lease_token == token and delivery.state == "pending"
+            and endpoint.state == "active")
+
+
+def _post_all(app: App, messages: list[_Message]) -> list[_Attempt]:
+    workers = min(len(messages), max(1, app.settings.webhook_concurrency))
+    if workers <= 1:
+        return [_attempt(app, m) for m in messages]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
+        return list(pool.map(partial(_attempt, app), messages))
+
+
+def _attempt(app: App, message: _Message) -> _Attempt:
     attempted_at = utcnow()
     started = time.perf_counter()
     status, excerpt, error = _post(app, message)
     latency = round((time.perf_counter() - started) * 1000)
-    return _record(app, delivery_id, token, attempted_at, latency, status, excerpt, error)
-
-
-def _prepare(app: App, delivery_id: int, token: str) -> _Message | None:
-    with session_scope(app.reader) as session:
-        delivery = session.get(Delivery, delivery_id)
-        if delivery is None or delivery.lease_token != token or delivery.state != "pending":
-            return None
-        event = session.get(Event, delivery.event_id)
-        endpoint = session.get(Endpoint, delivery.endpoint_id)
-        if event is None or endpoint is None or endpoint.state != "active":
-            return None
-        body = _payload(app, session, event)
-        secrets = signing_secrets(app, endpoint, utcnow())
-        return _Message(endpoint.url, event.uid, body, secrets, endpoint.id)
+    return _Attempt(message, attempted_at, latency, status, excerpt, error)
 
 
 def _post(app: App, message: _Message) -> tuple[int | None, str | None, str | None]:
@@ -144,35 +202,61 @@ def _post(app: App, message: _Message) -> tuple[int | None, str | None, str | No
     return response.status_code, excerpt, None
 
 
-def _record(
-    app: App, delivery_id: int, token: str, attempted_at: dt.datetime, latency: int,
-    status: int | None, excerpt: str | None, error: str | None,
-) -> DeliveryResult:
+def _record(app: App, attempts: list[_Attempt]) -> list[DeliveryResult]:
+    """Store every attempt of a batch and move each delivery on, in one transaction."""
     with session_scope(app.writer) as session:
-        delivery = wq.lock_delivery(session, delivery_id)
-        if delivery is None or delivery.lease_token != token:
-            return DeliveryResult(delivery_id, "skipped", status, "claim expired meanwhile")
-        endpoint = wq.lock_endpoint(session, delivery.endpoint_id)
-        assert endpoint is not None
-        wq.record_attempt(session, delivery, attempted_at=attempted_at, status_code=status,
-                          latency_ms=latency, response=excerpt, error=error)
-        now = utcnow()
-        delivery.attempts += 1
-        delivery.last_status, delivery.last_error = status, error
-        delivery.lease_token = delivery.lease_until = None
-        if status is not None and 200 <= status < 300:
-            delivery.state, delivery.delivered_at = "delivered", now
-            endpoint.failing_since, endpoint.last_success_at = None, now
-            return DeliveryResult(delivery_id, "delivered", status,
-                                  next_in_chain=wq.next_in_chain(session, delivery))
-        if status == 410:
-            delivery.state = "failed"
-            _disable(session, endpoint, "the receiver answered 410 Gone")
-            return DeliveryResult(delivery_id, "disabled", status, "endpoint disabled (410)")
-        reason = error or f"HTTP {status}"
-        delivery.last_error = reason
-        endpoint.failing_since = endpoint.failing_since or attempted_at
-        return _retry_or_fail(app, session, delivery, endpoint, now, status, reason)
+        locked = {d.id: d for d in wq.lock_deliveries(session, [a.message.delivery_id
+                                                                 for a in attempts])}
+        endpoints = {e.id: e for e in wq.lock_endpoints(
+            session, sorted({d.endpoint_id for d in locked.values()}))}
+        results = []
+        for attempt in attempts:
+            delivery = locked.get(attempt.message.delivery_id)
+            if delivery is None or delivery.lease_token != attempt.message.token:
+                results.append(DeliveryResult(attempt.message.delivery_id, "skipped",
+                                              attempt.status, "claim expired meanwhile"))
+                continue
+            results.append(_record_one(app, session, delivery,
+                                       endpoints[delivery.endpoint_id], attempt))
+        return _with_successors(session, results, locked)
+
+
+def _record_one(
+    app: App, session: Any, delivery: Delivery, endpoint: Endpoint, attempt: _Attempt
+) -> DeliveryResult:
+    status, error = attempt.status, attempt.error
+    wq.record_attempt(session, delivery, attempted_at=attempt.attempted_at, status_code=status,
+                      latency_ms=attempt.latency_ms, response=attempt.excerpt, error=error)
+    now = utcnow()
+    delivery.attempts += 1
+    delivery.last_status, delivery.last_error = status, error
+    delivery.lease_token = delivery.lease_until = None
+    if status is not None and 200 <= status < 300:  # the receiver has it, whatever happened
+        delivery.state, delivery.delivered_at = "delivered", now
+        endpoint.failing_since, endpoint.last_success_at = None, now
+        return DeliveryResult(delivery.id, "delivered", status)
+    if delivery.state != "pending":  # cancelled meanwhile: another attempt disabled the endpoint
+        return DeliveryResult(delivery.id, "skipped", status, f"delivery {delivery.state}")
+    if status == 410:
+        delivery.state = "failed"
+        _disable(session, endpoint, "the receiver answered 410 Gone")
+        return DeliveryResult(delivery.id, "disabled", status, "endpoint disabled (410)")
+    reason = error or f"HTTP {status}"
+    delivery.last_error = reason
+    endpoint.failing_since = endpoint.failing_since or attempt.attempted_at
+    return _retry_or_fail(app, session, delivery, endpoint, now, status, reason)
+
+
+def _with_successors(
+    session: Any, results: list[DeliveryResult], deliveries: dict[int, Delivery]
+) -> list[DeliveryResult]:
+    """The results, each delivered one naming the next delivery of its chain (one query)."""
+    delivered = [deliveries[r.delivery_id] for r in results if r.outcome == "delivered"]
+    following = wq.next_in_chains(session, delivered)
+    return [
+        replace(r, next_in_chain=following.get(r.delivery_id)) if r.outcome == "delivered" else r
+        for r in results
+    ]
 
 
 def _retry_or_fail(
@@ -240,6 +324,8 @@ def _event_data(session: Any, event: Event) -> tuple[dict[str, Any], dict[str, A
         )
         return block, data
     data = dict(event.data)
+    if block["title"] is None and isinstance(data.get("title"), str):  # discovered: no version
+        block["title"] = data["title"]  # yet, but the feed or sitemap gave the story a title
     if event.type == "article.first_seen" and version is not None:
         data["version"] = _version_block(version)
     elif isinstance(data.get("version"), int):  # unavailable / restored: the last good version
@@ -312,12 +398,14 @@ def deliver_due(
     stop request lets the attempt in progress finish and releases the rest to expire."""
     dispatch_events(app)
     results: list[DeliveryResult] = []
-    claims = claim_due(app, limit=limit)
+    claims = claim_due(app, limit=min(limit, BATCH))
     while claims and not (stop and stop.is_set()):
-        claim = claims.pop(0)
-        result = deliver(app, claim.delivery_id, claim.token)
-        results.append(result)
-        if result.next_in_chain is not None:
-            claims += claim_due(app, ids=[result.next_in_chain])
+        done = deliver_batch(app, claims)
+        results += done
+        chained = [r.next_in_chain for r in done if r.next_in_chain is not None]
+        room = min(BATCH, limit - len(results))
+        claims = claim_due(app, ids=chained) if chained else []
+        if room > len(claims):
+            claims += claim_due(app, limit=room - len(claims))
     return results
 

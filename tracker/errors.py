@@ -11,7 +11,8 @@
     │       ├── RedirectError      a redirect loop or too many redirects
     │       ├── RobotsDisallowed   the site's robots.txt forbids the page (robots_txt on)
     │       └── BlockedAddress     not http(s), or a private address not allowed
-    └── ExtractionError            the page has no article text (consent wall, error page …)
+    ├── ExtractionError            the page has no article text (consent wall, error page …)
+    └── NotAFeed                   a source's body is no RSS/Atom feed or sitemap (an HTML page …)
 
 Messages are meant for people: they name the URL and what went wrong, never a secret.
 """
@@ -82,3 +83,14 @@ class BlockedAddress(PermanentFetchError):
 
 class ExtractionError(TrackerError):
     pass
+
+
+class NotAFeed(TrackerError):
+    """A source's body is no feed or sitemap. ``feeds`` are the feed URLs an HTML page given
+    as a source names in its ``<link rel="alternate">`` elements, if any."""
+
+    def __init__(self, url: str, message: str, *, feeds: tuple[str, ...] = ()) -> None:
+        super().__init__(f"{url}: {message}")
+        self.url = url
+        self.reason = message
+        self.feeds = feeds

@@ -3,6 +3,10 @@ redirects, only HTML/XHTML/plain text, and before every request a slot and a tur
 (``tracker.politeness``: per-host concurrency and rate, shared by all workers when Redis is
 configured); a 429 or 503 pauses the whole host. With ``robots_txt`` on, robots.txt is obeyed.
 
+``kind="listing"`` fetches a source (a feed or sitemap) the same way, accepting the XML media
+types too (and HTML, so an HTML page given as a feed can be told apart and name its feed), and
+unpacking a gzip-compressed sitemap (``sitemap.xml.gz``) within the same size cap.
+
 ``Fetcher.fetch`` returns a ``Page`` (status 200 with a body, or 304 with none) or raises one of
 the ``tracker.errors.FetchError`` subclasses (``HostDeferred`` when no request was sent because
 the host must not be asked yet); it never returns a half-read body.
@@ -12,7 +16,9 @@ from __future__ import annotations
 
 import email.utils
 import time
+import zlib
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -36,6 +42,15 @@ from tracker.robots import MAX_BYTES as ROBOTS_MAX_BYTES
 from tracker.robots import RobotsAnswer, RobotsRules
 
 ACCEPTED_TYPES = {"text/html", "application/xhtml+xml", "text/plain"}
+# Feeds and sitemaps: what sites really serve them as (octet-stream and gzip for .xml.gz).
+LISTING_TYPES = ACCEPTED_TYPES | {
+    "application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml",
+    "text/xml", "application/x-gzip", "application/gzip", "application/octet-stream",
+}
+LISTING_ACCEPT = ("application/rss+xml,application/atom+xml,application/xml;q=0.9,"
+                  "text/xml;q=0.9,*/*;q=0.5")
+FetchKind = Literal["article", "listing"]
+_GZIP_MAGIC = b"\x1f\x8b"
 _REDIRECTS = {301, 302, 303, 307, 308}
 
 
@@ -44,7 +59,7 @@ class Page:
     url: str  # after redirects
     status: int  # 200, or 304 when the validators still hold
     body: bytes
-    media_type: str  # "text/html", "application/xhtml+xml" or "text/plain"
+    media_type: str  # "text/html", "application/xhtml+xml" or "text/plain" (or XML: listings)
     charset: str | None  # from the Content-Type header only
     etag: str | None
     last_modified: str | None
@@ -93,8 +108,11 @@ class Fetcher:
         self.client.close()
         self.polite.close()
 
-    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Page:
-        conditional = {}
+    def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+        kind: FetchKind = "article",
+    ) -> Page:
+        conditional = {"Accept": LISTING_ACCEPT} if kind == "listing" else {}
         if etag:
             conditional["If-None-Match"] = etag
         if last_modified:
@@ -102,7 +120,7 @@ class Fetcher:
         seen = {url}
         current = url
         for _ in range(self.settings.max_redirects + 1):
-            page_or_location = self._request(current, conditional)
+            page_or_location = self._request(current, conditional, kind)
             if isinstance(page_or_location, Page):
                 return page_or_location
             current = urljoin(current, page_or_location)
@@ -111,7 +129,9 @@ class Fetcher:
             seen.add(current)
         raise RedirectError(url, f"more than {self.settings.max_redirects} redirects")
 
-    def _request(self, url: str, conditional: dict[str, str]) -> Page | str:
+    def _request(
+        self, url: str, conditional: dict[str, str], kind: FetchKind = "article"
+    ) -> Page | str:
         _, host, _ = check_scheme(url)
         try:
             request = self.client.build_request("GET", url, headers=conditional)
@@ -129,7 +149,7 @@ class Fetcher:
                 response = self._send(url, request)
                 try:
                     self._note_status(host, response)
-                    return self._read(url, response, deadline)
+                    return self._read(url, response, deadline, kind)
                 finally:
                     response.close()
         except HostBusy as busy:
@@ -177,7 +197,9 @@ class Fetcher:
             except (httpx.HTTPError, BlockedAddress):
                 return RobotsAnswer(0)
 
-    def _read(self, url: str, response: httpx.Response, deadline: float) -> Page | str:
+    def _read(
+        self, url: str, response: httpx.Response, deadline: float, kind: FetchKind = "article"
+    ) -> Page | str:
         status = response.status_code
         if status in _REDIRECTS:
             location: str | None = response.headers.get("Location")
@@ -190,15 +212,21 @@ class Fetcher:
             return self._page(url, response, b"")
         _raise_for_status(url, response)
         media_type, charset = _content_type(response.headers.get("Content-Type"))
-        if media_type and media_type not in ACCEPTED_TYPES:
-            raise UnsupportedContent(url, f"not an article page (Content-Type {media_type})")
-        body = self._read_body(url, response, deadline)
+        listing = kind == "listing"
+        if media_type and media_type not in (LISTING_TYPES if listing else ACCEPTED_TYPES):
+            what = "a feed or sitemap" if listing else "an article page"
+            raise UnsupportedContent(url, f"not {what} (Content-Type {media_type})")
+        body = self._read_body(url, response, deadline, binary_ok=listing)
+        if listing:
+            body = self._gunzip(url, body)
         if not media_type:
             media_type = "text/html" if body.lstrip()[:1] == b"<" else "text/plain"
         page = self._page(url, response, body)
         return Page(page.url, 200, body, media_type, charset, page.etag, page.last_modified)
 
-    def _read_body(self, url: str, response: httpx.Response, deadline: float) -> bytes:
+    def _read_body(
+        self, url: str, response: httpx.Response, deadline: float, *, binary_ok: bool = False
+    ) -> bytes:
         cap = self.settings.max_body_bytes
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > cap:
@@ -220,9 +248,29 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise TransientFetchError(url, f"connection broke while reading: {exc}") from exc
         body = b"".join(chunks)
+        if binary_ok and body.startswith(_GZIP_MAGIC):
+            return body  # a compressed sitemap: checked once unpacked
         if b"\x00" in body[:4096]:
-            raise UnsupportedContent(url, "the body is binary, not an article page")
+            what = "a feed or sitemap" if binary_ok else "an article page"
+            raise UnsupportedContent(url, f"the body is binary, not {what}")
         return body
+
+    def _gunzip(self, url: str, body: bytes) -> bytes:
+        """A gzip file (sitemap.xml.gz) unpacked, at most ``max_body_bytes`` of it: a small
+        file that unpacks to gigabytes is refused, not unpacked."""
+        if not body.startswith(_GZIP_MAGIC):
+            return body
+        cap = self.settings.max_body_bytes
+        unpacker = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
+        try:
+            plain = unpacker.decompress(body, cap + 1)
+        except zlib.error as exc:
+            raise UnsupportedContent(url, f"a broken gzip file ({exc})") from exc
+        if len(plain) > cap:
+            raise BodyTooLarge(url, f"unpacks to more than the {cap:,}-byte cap")
+        if b"\x00" in plain[:4096]:
+            raise UnsupportedContent(url, "the unpacked body is binary, not a feed or sitemap")
+        return plain
 
     @staticmethod
     def _page(url: str, response: httpx.Response, body: bytes) -> Page:

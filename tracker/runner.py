@@ -1,5 +1,6 @@
 """Running many checks: one pass over due articles (``tracker check``) and the embedded service
-(``tracker run``) that repeats passes on the articles' schedules until it is told to stop.
+(``tracker run``) that repeats passes on the articles' schedules until it is told to stop. Each
+pass polls the due sources (feeds, sitemaps) first, so the articles they list are checked in it.
 
 Stopping is cooperative: a signal sets ``stop``; no new check starts after that, and the checks
 in progress finish and commit (each is one transaction), so nothing is lost or half-stored. An
@@ -26,7 +27,7 @@ from concurrent.futures import (
 from dataclasses import replace
 from functools import partial
 
-from db import queries
+from db import queries, source_queries
 from db.session import session_scope
 from tracker import housekeeping
 from tracker.app import App
@@ -34,6 +35,7 @@ from tracker.check import CheckResult, Target, check_target, load_targets
 from tracker.clock import utcnow
 from tracker.config import Settings
 from tracker.scheduling import Claim, claim_due, release
+from tracker.sources import poll_due_sources
 
 log = logging.getLogger(__name__)
 Progress = Callable[[CheckResult], None]
@@ -216,7 +218,9 @@ def check_due(
     stop: threading.Event | None = None,
 ) -> list[CheckResult]:
     """One pass over the articles due now, claimed so that a concurrent ``tracker run`` or
-    Celery deployment on the same database does not check them too."""
+    Celery deployment on the same database does not check them too. The due sources are
+    polled first: what they list is due at once, and checked in this pass."""
+    poll_due_sources(app, concurrency=concurrency, stop=stop)
     return check_many(app, claim_due(app), concurrency=concurrency, on_result=on_result,
                       stop=stop)
 
@@ -288,7 +292,8 @@ def _check_until(
 
 def _sleep_time(app: App, idle: float) -> float:
     with session_scope(app.reader) as session:
-        due = queries.next_due_time(session)
+        times = [queries.next_due_time(session), source_queries.next_source_due_time(session)]
+    due = min((t for t in times if t is not None), default=None)
     if due is None:
         return idle
     return min(idle, max(0.05, (due - utcnow()).total_seconds()))

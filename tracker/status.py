@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from db import queries
+from db import queries, source_queries
 from db.session import session_scope
 from tracker.app import App
 from tracker.clock import iso, utcnow
@@ -21,6 +21,7 @@ def status(app: App) -> dict[str, Any]:
     now = utcnow()
     with session_scope(app.reader) as session:
         counts = queries.schedule_counts(session, now, OVERDUE_AFTER)
+        polled = source_queries.source_counts(session, now)
         tick = queries.heartbeat(session, "tick")
     last_tick = None
     if tick is not None:
@@ -29,7 +30,8 @@ def status(app: App) -> dict[str, Any]:
             "seconds_ago": round((now - tick.at).total_seconds(), 1),
             "claimed": tick.data.get("claimed"),
         }
-    return {"articles": counts, "last_tick": last_tick, "queues": queue_lengths(app)}
+    return {"articles": counts, "sources": polled, "last_tick": last_tick,
+            "queues": queue_lengths(app)}
 
 
 def queue_lengths(app: App) -> dict[str, Any]:

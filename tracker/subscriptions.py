@@ -21,7 +21,8 @@ from tracker.netguard import check_scheme, resolve_public
 from tracker.webhooks.secrets import SecretBox
 from tracker.webhooks.signing import new_secret
 
-EVENT_TYPES = ("article.first_seen", "article.changed", "article.unavailable", "article.restored")
+EVENT_TYPES = ("article.first_seen", "article.changed", "article.unavailable", "article.restored",
+               "article.discovered")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from tracker.delivery import DeliveryResult
 from tracker.intervals import format_duration
 from tracker.runner import check_many, serve
 from tracker.scheduling import Claim, claim_due
+from tracker.sources import PollResult
 
 log = logging.getLogger("tracker")
 
@@ -43,19 +44,61 @@ def articles_table(articles: Sequence[dict[str, Any]]) -> Table:
     return table
 
 
+def sources_table(sources: Sequence[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len(sources)} source(s)", title_justify="left")
+    for column in ("URL", "kind", "state", "filters", "entries", "articles", "every",
+                   "last checked", "next check"):
+        table.add_column(column, overflow="fold")
+    for source in sources:
+        state = source["state"]
+        if source["last_error"]:
+            failed = f"{source['failures']} failed: " if source["failures"] else ""
+            state += f" ({failed}{source['last_error']})"
+        filters = [f"match {source['match']}"] if source["match"] else []
+        if source["keywords"]:
+            filters.append("keywords " + ", ".join(source["keywords"]))
+        if source["tags"]:
+            filters.append("tags " + ", ".join(source["tags"]))
+        table.add_row(
+            source["url"], source["kind"] or "—", state, "; ".join(filters) or "all",
+            str(source["entries"]), str(source["articles"]), format_duration(source["interval"]),
+            _short_time(source["last_checked"]), _short_time(source["next_check"]),
+        )
+    return table
+
+
+def print_poll_summary(console: Console, polls: Sequence[PollResult]) -> None:
+    from rich.markup import escape
+
+    for poll in polls:
+        if not poll.ok:
+            console.print(f"[red]{poll.outcome}[/] source {escape(poll.url)}: "
+                          f"{escape(poll.error or '')}")
+        elif poll.discovered:
+            console.print(f"[green]discovered[/] {poll.discovered} new article(s) in "
+                          f"{escape(poll.url)}")
+    found = sum(p.discovered for p in polls)
+    console.print(f"polled {len(polls)} source(s): {found} new article(s)")
+
+
 def _short_time(value: str | None) -> str:
     return value.replace("T", " ")[:19] if value else "—"
 
 
 def check_and_notify(
     app: App, urls: Sequence[str], *, all_: bool, concurrency: int | None, progress: bool
-) -> tuple[list[CheckResult], list[DeliveryResult]]:
+) -> tuple[list[CheckResult], list[DeliveryResult], list[PollResult]]:
     """One check pass, then the first delivery attempt of the notifications it produced (and
-    of any left from earlier runs): a cron line running this is a complete deployment."""
-    from tracker.delivery import deliver_due
+    of any left from earlier runs): a cron line running this is a complete deployment.
 
+    Without URLs the due sources (with ``all_``: every active one) are polled first, so the
+    articles they list are checked in the same pass."""
+    from tracker.delivery import deliver_due
+    from tracker.sources import poll_due_sources
+
+    polls = [] if urls else poll_due_sources(app, all_=all_, concurrency=concurrency)
     results = check_pass(app, urls, all_=all_, concurrency=concurrency, progress=progress)
-    return results, deliver_due(app)
+    return results, deliver_due(app), polls
 
 
 def check_pass(
@@ -90,9 +133,15 @@ def _ids_to_check(app: App, urls: Sequence[str], *, all_: bool) -> list[int]:
 
 
 def check_results_json(
-    results: Sequence[CheckResult], deliveries: Sequence[DeliveryResult] = ()
+    results: Sequence[CheckResult], deliveries: Sequence[DeliveryResult] = (),
+    polls: Sequence[PollResult] = (),
 ) -> dict[str, Any]:
     return {
+        "sources": [
+            {"url": p.url, "outcome": p.outcome, "kind": p.kind, "entries": p.entries,
+             "new": p.new, "discovered": p.discovered, "error": p.error}
+            for p in polls
+        ],
         "notifications": dict(Counter(d.outcome for d in deliveries)),
         "results": [
             {"url": r.url, "outcome": r.outcome, "version": r.version, "error": r.error,
@@ -104,8 +153,11 @@ def check_results_json(
 
 
 def print_check_summary(
-    console: Console, results: Sequence[CheckResult], deliveries: Sequence[DeliveryResult] = ()
+    console: Console, results: Sequence[CheckResult], deliveries: Sequence[DeliveryResult] = (),
+    polls: Sequence[PollResult] = (),
 ) -> None:
+    if polls:
+        print_poll_summary(console, polls)
     for result in results:
         if result.outcome in {"changed", "first_seen"}:
             detail = _summary_text(result.summary) if result.summary else "first version"
@@ -204,6 +256,10 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
         f"{counts['leased']} being checked, {counts['failing']} failing, "
         f"{counts['unavailable']} unavailable"
     )
+    polled = data.get("sources") or {}
+    if polled.get("sources"):
+        console.print(f"{polled['sources']} source(s): {polled['due']} due, "
+                      f"{polled['failing']} failing")
     queues = data["queues"]
     if "error" in queues:
         console.print(f"queues: {queues['error']}", markup=False)

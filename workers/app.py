@@ -44,7 +44,9 @@ app.conf.update(
     task_default_queue="fetch",
     task_routes={
         "tracker.check": {"queue": "fetch"},
+        "tracker.poll_source": {"queue": "fetch"},
         "tracker.deliver": {"queue": "deliver"},
+        "tracker.deliver_batch": {"queue": "deliver"},
         "tracker.dispatch": {"queue": "deliver"},
         "tracker.*": {"queue": "housekeeping"},
     },

@@ -12,7 +12,7 @@ from celery import Task
 from celery.signals import worker_process_init
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from tracker import delivery, housekeeping, scheduling
+from tracker import delivery, housekeeping, scheduling, sources
 from tracker.app import App
 from tracker.check import check_article
 from tracker.config import load_settings
@@ -66,6 +66,16 @@ def check(article_id: int, lease_token: str | None = None) -> str:
     return result.outcome
 
 
+@app.task(base=TrackerTask, name="tracker.poll_source")
+def poll_source(source_id: int, lease_token: str | None = None) -> str:
+    """Poll one feed or sitemap under the scheduler's claim. The articles it discovers are
+    due at once, so the next tick claims them; their article.discovered events go out now."""
+    result = sources.poll_source(context(), source_id, lease_token=lease_token)
+    if result.events:
+        dispatch.delay()
+    return result.outcome
+
+
 @app.task(base=TrackerTask, name="tracker.dispatch")
 def dispatch() -> int:
     """Turn committed events into deliveries and send the ones that are due."""
@@ -78,19 +88,32 @@ def dispatch() -> int:
 @app.task(base=TrackerTask, name="tracker.deliver")
 def deliver(delivery_id: int, lease_token: str) -> str:
     """One attempt at one webhook delivery; the next event of the chain follows at once."""
+    return deliver_batch([(delivery_id, lease_token)])[0]
+
+
+@app.task(base=TrackerTask, name="tracker.deliver_batch")
+def deliver_batch(claims: list[tuple[int, str]]) -> list[str]:
+    """One attempt at each of a batch of claimed deliveries (sent concurrently, recorded in one
+    transaction); the next events of their chains follow at once."""
     ctx = context()
-    result = delivery.deliver(ctx, delivery_id, lease_token)
-    if result.next_in_chain is not None:
-        _send(delivery.claim_due(ctx, ids=[result.next_in_chain]))
-    return result.outcome
+    results = delivery.deliver_batch(ctx, [delivery.DeliveryClaim(i, t) for i, t in claims])
+    chained = [r.next_in_chain for r in results if r.next_in_chain is not None]
+    if chained:
+        _send(delivery.claim_due(ctx, ids=chained))
+    return [r.outcome for r in results]
 
 
 @app.task(base=TrackerTask, name="tracker.tick")
 def tick() -> int:
-    """Claim due articles and enqueue one check each (after the claim is committed); catch up
-    on events not yet dispatched and on deliveries whose retry fell due."""
+    """Claim due sources and articles and enqueue one poll or check each (after the claim is
+    committed; sources first, as the same queue works in order); catch up on events not yet
+    dispatched and on deliveries whose retry fell due."""
     ctx = context()
     room = ctx.settings.max_queue_length - _queue_length("fetch")
+    polls = sources.claim_due_sources(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
+    for poll in polls:
+        poll_source.apply_async((poll.source_id, poll.token))
+    room -= len(polls)
     claims = scheduling.claim_due(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
     for claim in claims:
         check.apply_async((claim.article_id, claim.token))
@@ -101,8 +124,14 @@ def tick() -> int:
 
 
 def _send(claims: list[delivery.DeliveryClaim]) -> None:
-    for claim in claims:
-        deliver.apply_async((claim.delivery_id, claim.token))
+    """One task per batch of claims: fewer messages and transactions than one per delivery,
+    and batches small enough to spread over the workers."""
+    for start in range(0, len(claims), DELIVERY_TASK_BATCH):
+        batch = claims[start : start + DELIVERY_TASK_BATCH]
+        deliver_batch.apply_async(([(c.delivery_id, c.token) for c in batch],))
+
+
+DELIVERY_TASK_BATCH = 16
 
 
 @app.task(base=TrackerTask, name="tracker.prune_bodies")

@@ -1,0 +1,60 @@
+"""Sources in the background service: real Celery worker and beat processes on Redis and
+PostgreSQL poll a feed, and check what it lists (see tests/test_workers.py for the setup)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from db.models import Check, Event, Source
+from db.session import session_scope
+from tests.articleserver import ArticleServer
+from tests.services import CeleryProcess, wait_for
+from tests.test_workers import (  # noqa: F401 - broker and processes are fixtures
+    WORKER,
+    broker,
+    processes,
+    service_env,
+    start,
+    versions,
+)
+from tracker.app import App
+from tracker.config import load_settings
+from tracker.sources import add_source
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+
+def test_worker_and_beat_discover_a_feeds_articles_and_check_them(
+    postgres_url: str,
+    broker: str,  # noqa: F811
+    article_server: ArticleServer,
+    tmp_path: Path,
+    processes: list[CeleryProcess],  # noqa: F811
+) -> None:
+    for slug in ("a", "b", "c", "d"):
+        article_server.add_article(slug, 1)
+    feed = article_server.add_listing("news", "rss", ["a", "b", "c"])
+    app = App(load_settings(database_url=postgres_url))
+    add_source(app, feed, interval=3600, tags=["welt"])
+    env = service_env(postgres_url, broker)
+    start(processes, "worker", env, *WORKER, "-c", "2")
+    start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+    wait_for(lambda: versions(app) == 3, 60, "the three articles of the feed")
+
+    article_server.add_entries("news", ["d"])
+    with session_scope(app.writer) as session:  # due again now, not in an hour
+        session.execute(update(Source).values(next_check_at=func.now()))
+    wait_for(lambda: versions(app) == 4, 60, "the article the feed gained")
+
+    with session_scope(app.reader) as session:
+        events = Counter(session.scalars(select(Event.type)))
+        checks = Counter(session.scalars(select(Check.article_id)))
+    assert events == {"article.discovered": 4, "article.first_seen": 4}
+    assert len(checks) == 4
+    assert set(checks.values()) == {1}, "an article was checked twice for one due time"
+    polls = article_server.listing_requests("news")
+    assert [r.status for r in polls] == [200, 200]  # one poll per due time, not one per tick
