@@ -116,7 +116,8 @@ def list_articles(session: Session, urls: Sequence[str] = ()) -> list[Article]:
 
 def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
     """Rows with what a check needs to know of each article before fetching it, including the
-    content hash and extractor of its latest version."""
+    content hash and extractor of its latest version and the rules of its host (``host_*``,
+    None when the host has none)."""
     rows: list[Any] = []
     latest = and_(Version.article_id == Article.id, Version.number == Article.version_count)
     for start in range(0, len(article_ids), 500):
@@ -125,9 +126,14 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
                 Article.id, Article.url, Article.etag, Article.last_modified, Article.body_digest,
                 Article.selector, Article.lease_token, Article.state, Article.interval,
                 Article.base_interval, Version.content_hash, Version.extractor,
+                Host.selector.label("host_selector"),
+                Host.ignore_patterns.label("host_ignore_patterns"),
+                Host.ignore_selectors.label("host_ignore_selectors"),
+                Host.notify_threshold.label("host_notify_threshold"),
                 Article.developing, Article.last_changed_at, Article.created_at,
             )
             .outerjoin(Version, latest)
+            .outerjoin(Host, Host.host == Article.host)
             .where(Article.id.in_(article_ids[start : start + 500]))
         )
         rows += session.execute(statement).all()
@@ -413,6 +419,22 @@ def checks_of(session: Session, article_id: int, limit: int = 20) -> list[Check]
         .limit(limit)
     )
     return list(session.scalars(statement))
+
+
+def minor_versions(session: Session, versions: Sequence[Version]) -> set[int]:
+    """Ids of the given versions whose change was below the notification threshold: the check
+    that stored them recorded the outcome "minor" (and wrote no event). Looked up by article,
+    which the checks index leads with; minor checks are few."""
+    wanted = {v.id for v in versions}
+    articles = sorted({v.article_id for v in versions})
+    found: set[int] = set()
+    for start in range(0, len(articles), 500):
+        found.update(session.scalars(
+            select(Check.version_id).where(
+                Check.article_id.in_(articles[start : start + 500]), Check.outcome == "minor"
+            )
+        ))
+    return found & wanted
 
 
 def add_event(

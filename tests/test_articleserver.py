@@ -459,11 +459,96 @@ def test_standalone_serves_robots_and_its_request_log(standalone: str) -> None:
         robots = {"text": "User-agent: *\nDisallow: /", "status": 200}
         client.post("/_control/robots", params=robots)
         assert client.get("/robots.txt").text == "User-agent: *\nDisallow: /"
-        client.get("/news/article-0002")
+        client.get("/news/article-0003")
         log = client.get("/_control/log").json()["requests"]
         assert [(status, what) for _, status, what in log] == [
-            (200, "/robots.txt"), (200, "article-0002")
+            (200, "/robots.txt"), (200, "article-0003")
         ]
         assert log[0][0] <= log[1][0] <= time.time()
         client.post("/_control/robots")  # no text: no robots.txt
         assert client.get("/robots.txt").status_code == 404
+
+
+# --- the redesign, the lead photo and the site's own noise -------------------------------------
+
+
+def test_redesign_serves_the_same_story_in_other_markup(
+    server: ArticleServer, client: httpx.Client
+) -> None:
+    url = server.add_article("putin", 2)
+    classic = client.get(url)
+    server.set_template("putin", "redesign")
+    first, second = client.get(url), client.get(url)
+    text = html.unescape(first.text)
+    assert_in_order(text, fixture_lines(2))
+    for marker in ("article__content", "paragraph", "image__caption", "share-bar", "footer"):
+        assert f'class="{marker}' not in first.text
+    for boilerplate in ("Meistgelesen", "Lesen Sie auch:", "Mehr zum Thema", "Link kopieren",
+                        "Aktualisiert vor", "Stand:", "adsbygoogle", "Der Morgen-Newsletter"):
+        assert boilerplate in text.split("<article")[1].split("</article>")[0]
+    assert first.headers["ETag"] == second.headers["ETag"] != classic.headers["ETag"]
+    ET.fromstring(first.content)  # still well-formed, like the classic page
+
+
+def test_redesign_most_read_box_rotates_per_request(
+    server: ArticleServer, client: httpx.Client
+) -> None:
+    url = server.add_article("putin", 2)
+    server.set_template("putin", "redesign")
+
+    def ranking() -> str:
+        return client.get(url).text.split('class="box__list">')[1].split("</ol>")[0]
+
+    assert len({ranking() for _ in range(8)}) > 1
+
+
+@pytest.mark.parametrize("template", ["classic", "redesign"])
+def test_photo_switch_swaps_or_resizes_the_lead_photo(
+    server: ArticleServer, client: httpx.Client, template: str
+) -> None:
+    url = server.add_article("putin", 2)
+    server.set_template("putin", template)
+
+    def og_image() -> str:
+        found = re.search(r'property="og:image" content="([^"]+)"', client.get(url).text)
+        assert found is not None
+        return html.unescape(found[1])
+
+    original = og_image()
+    server.set_photo("putin", "resized")
+    resized = {og_image() for _ in range(3)}
+    assert all(r.startswith(original + "?w=640&h=360") for r in resized)
+    assert len(resized) == 3  # a new cache-buster every time
+    server.set_photo("putin", "swapped")
+    swapped = og_image()
+    assert swapped.rsplit("/", 1)[0] == original.rsplit("/", 1)[0]
+    assert swapped != original
+    page = client.get(url).text
+    assert page.count(swapped.removeprefix(server.base_url)) >= 2  # og:image, figure (+ JSON-LD)
+    with pytest.raises(ValueError, match="unknown photo"):
+        server.set_photo("putin", "blurred")
+    with pytest.raises(ValueError, match="unknown template"):
+        server.set_template("putin", "retro")
+
+
+def test_site_noise_mode_adds_lines_that_change_per_request(
+    server: ArticleServer, client: httpx.Client
+) -> None:
+    url = server.add_article("putin", 2)
+    server.set_mode("putin", "site-noise")
+    pages = [client.get(url).text for _ in range(2)]
+    polls = [re.search(r"Bisher haben (\d+) Leserinnen", page) for page in pages]
+    assert all(polls)
+    assert 'class="reader-poll"' in pages[0]
+    assert "Zuletzt aktualisiert von der Redaktion um" in pages[0]
+    assert pages[0] != pages[1]
+
+
+def test_standalone_control_switches_template_and_photo(standalone: str) -> None:
+    with httpx.Client(base_url=standalone, timeout=5) as client:
+        assert client.post("/_control/template?slug=article-0002&template=redesign").json() == {
+            "slug": "article-0002", "template": "redesign"}
+        assert 'class="story__title"' in client.get("/news/article-0002").text
+        client.post("/_control/photo?slug=article-0002&photo=swapped")
+        assert client.get("/news/article-0002").headers["ETag"].endswith('-redesign-swapped"')
+        assert client.post("/_control/photo?slug=article-0002&photo=x").status_code == 400

@@ -77,6 +77,7 @@ def history(app: App, url: str) -> dict[str, Any]:
     with session_scope(app.reader) as session:
         row = find_article(session, clean_url(url))
         versions = queries.versions_of(session, row.id)
+        minor = queries.minor_versions(session, versions)
         entries = []
         previous_texts: list[str] | None = None
         previous: Version | None = None
@@ -87,7 +88,8 @@ def history(app: App, url: str) -> dict[str, Any]:
                 summary = diff_documents(
                     previous_texts, texts, version_metadata(previous), version_metadata(version)
                 )["summary"]
-            entries.append({**_version_json(version), "summary": summary})
+            entries.append({**_version_json(version), "summary": summary,
+                            "minor": version.id in minor})
             previous, previous_texts = version, texts
         checks = [
             {
@@ -125,7 +127,8 @@ def stored_paragraphs(app: App, url: str, number: int | None) -> tuple[list[str]
     """Texts and metadata of a stored version (the latest when ``number`` is None)."""
     data = show(app, url, number)
     meta = {k: data["version"][k] for k in
-            ("title", "byline", "published", "updated", "language", "canonical_url")}
+            ("title", "byline", "published", "updated", "language", "canonical_url",
+             "lead_image", "lead_caption")}
     return [p["text"] for p in data["paragraphs"]], meta
 
 
@@ -163,6 +166,8 @@ def _version_json(version: Version) -> dict[str, Any]:
         "updated": version.updated,
         "language": version.language,
         "canonical_url": version.canonical_url,
+        "lead_image": version.lead_image,
+        "lead_caption": version.lead_caption,
         "paragraphs": version.paragraph_count,
         "extractor": version.extractor,
         "rebaseline": version.rebaseline,

@@ -43,12 +43,15 @@ from tracker.extract import extract_page
 from tracker.fetch import Page
 from tracker.markers import developing_marker
 from tracker.merge import fold_duplicate
+from tracker.rules import NO_RULES, HostRules, IgnoreRules
+from tracker.significance import is_minor
 from tracker.stored import version_metadata, version_texts
 
 log = logging.getLogger(__name__)
 # Metadata that makes a new version when it changes. "updated" is left out on purpose: sites
 # bump dateModified on republishing without changing a word; it is stored with the next version.
-_VERSIONED_FIELDS = ("title", "byline", "published", "language", "canonical_url")
+_VERSIONED_FIELDS = ("title", "byline", "published", "language", "canonical_url", "lead_image",
+                     "lead_caption")
 # New text shorter than this share of the previous version's is treated as a broken page.
 COLLAPSE_RATIO = 0.2
 
@@ -57,10 +60,10 @@ COLLAPSE_RATIO = 0.2
 class CheckResult:
     article_id: int
     url: str
-    # first_seen | changed | rebaseline | unchanged | not_modified | same_bytes | failed |
-    # no_content | gone | merged (the same story as another tracked article) | skipped |
-    # deferred (no request sent: the host said or says "later"; only the schedule moved, to
-    # ``retry_at``; ``error`` says why)
+    # first_seen | changed | minor (stored, below the notification threshold) | rebaseline |
+    # unchanged | not_modified | same_bytes | failed | no_content | gone | merged (the same
+    # story as another tracked article) | skipped | deferred (no request sent: the host said
+    # or says "later"; only the schedule moved, to ``retry_at``; ``error`` says why)
     outcome: str
     version: int | None = None
     error: str | None = None
@@ -90,6 +93,7 @@ class Target:
     base_interval: int
     latest_hash: str | None  # content hash and extractor of the latest stored version
     latest_extractor: str | None
+    rules: HostRules = NO_RULES  # of the article's host
     developing: bool = False
     last_changed_at: dt.datetime | None = None
     created_at: dt.datetime | None = None
@@ -109,9 +113,18 @@ def load_targets(
             found[row.id] = Target(
                 row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector,
                 token, row.state, row.interval, row.base_interval, row.content_hash,
-                row.extractor, row.developing, row.last_changed_at, row.created_at,
+                row.extractor, _host_rules(row), row.developing, row.last_changed_at,
+                row.created_at,
             )
     return found
+
+
+def _host_rules(row: Any) -> HostRules:
+    ignore = IgnoreRules(tuple(row.host_ignore_patterns or ()),
+                         tuple(row.host_ignore_selectors or ()))
+    if not (ignore or row.host_selector or row.host_notify_threshold is not None):
+        return NO_RULES
+    return HostRules(row.host_selector, ignore, row.host_notify_threshold)
 
 
 def check_article(app: App, article_id: int, *, lease_token: str | None = None) -> CheckResult:
@@ -145,7 +158,8 @@ def check_target(app: App, target: Target) -> CheckResult:
     try:
         article = extract_page(
             page.body, url=page.url, media_type=page.media_type, charset=page.charset,
-            selector=target.selector, fast=app.settings.fast_extraction,
+            selector=target.selector or target.rules.selector, fast=app.settings.fast_extraction,
+            ignore=target.rules.ignore,
         )
     except ExtractionError as exc:
         return _record_failure(app, target, started, clock, exc, status=page.status)
@@ -195,6 +209,8 @@ def _store(
             return CheckResult(row.id, row.url, "merged", error=f"the same story as {keeper.url}")
         previous = queries.latest_version(session, row.id)
         outcome, diff = _classify(session, previous, article)
+        if outcome == "changed" and diff and is_minor(diff, _threshold(app, target)):
+            outcome = "minor"
         _remember_page(row, page, digest)
         row.developing = _developing(article)
         if outcome == "unchanged":
@@ -214,8 +230,8 @@ def _store(
             )
         _emit(session, row, version, outcome, diff, now)
         _restore(session, row, now, version)
-        _reschedule(app, row, now, changed=outcome == "changed")
-        if outcome == "changed":
+        _reschedule(app, row, now, changed=outcome in _CHANGES)
+        if outcome in _CHANGES:
             row.last_changed_at = now
             if row.state == "settled":  # checked by name or --all, and it did change
                 row.state = "active"
@@ -223,6 +239,15 @@ def _store(
         summary = diff["summary"] if diff else None
         return CheckResult(row.id, row.url, outcome, version.number, summary=summary,
                            events=row.event_seq - seq)
+
+
+_CHANGES = ("changed", "minor")
+
+
+def _threshold(app: App, target: Target) -> int:
+    """Changes of fewer words than this are not notified (0: every change is)."""
+    host = target.rules.notify_threshold
+    return app.settings.notify_threshold if host is None else host
 
 
 def _classify(
@@ -280,6 +305,8 @@ def _emit(
     if outcome == "rebaseline":
         version.rebaseline = True
         return
+    if outcome == "minor":
+        return  # stored, not notified: the check row (outcome "minor") says so
     if outcome == "first_seen":
         data: dict[str, Any] = {"version": 1, "paragraphs": version.paragraph_count}
         queries.add_event(session, row, "article.first_seen", now=now, version=version, data=data)

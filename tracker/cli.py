@@ -294,6 +294,76 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
+# --- per-host rules -------------------------------------------------------------------------
+
+host_app = typer.Typer(help="Rules for one site: body selector, what to ignore, rate, threshold.",
+                       no_args_is_help=True)
+app.add_typer(host_app, name="host")
+
+
+@host_app.command("set")
+def host_set(
+    host: Annotated[str, typer.Argument(help="Host name (www.example.com) or a URL on it.")],
+    selector: Annotated[str | None, typer.Option(help="CSS selector of the article body on "
+                                                 "this host (an article's own wins); '' "
+                                                 "removes it.")] = None,
+    ignore: Annotated[list[str] | None, typer.Option(
+        "--ignore", help="Regular expression (repeatable): paragraphs it matches anywhere are "
+        "not article text; anchor with ^…$ for whole paragraphs.")] = None,
+    ignore_selector: Annotated[list[str] | None, typer.Option(
+        "--ignore-selector", help="CSS selector (repeatable) of elements removed before the "
+        "text is extracted.")] = None,
+    rate: Annotated[float | None, typer.Option(help="Requests per minute to this host.")] = None,
+    notify_threshold: Annotated[int | None, typer.Option(
+        help="Changes of fewer words than this are stored but not notified (0: all are).")] =
+        None,
+    clear: Annotated[bool, typer.Option("--clear", help="Drop the host's rules first; alone, "
+                                        "remove them.")] = False,
+) -> None:
+    """Set rules for a host; new ignore rules add to the old ones (use --clear to replace)."""
+    from tracker.hosts import set_host
+
+    rules = _run(set_host, _app(), host, selector=selector, ignore=ignore or [],
+                 ignore_selectors=ignore_selector or [], rate=rate,
+                 notify_threshold=notify_threshold, clear=clear)
+    if rules is None:
+        typer.echo(f"cleared: {host}")
+        return
+    typer.echo(f"{rules['host']}: {_rules_text(rules)}")
+    typer.echo("each article's next version on this host starts a new baseline"
+               if ignore or ignore_selector or selector is not None or clear else "saved")
+
+
+@app.command()
+def hosts(
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+) -> None:
+    """Hosts with rules or tracked articles, and their rules."""
+    from tracker.hosts import list_hosts
+
+    data = _run(list_hosts, _app())
+    if format is ListFormat.json:
+        _print_json(data)
+        return
+    from rich.table import Table
+
+    table = Table("host", "articles", "rules")
+    for entry in data["hosts"]:
+        table.add_row(entry["host"], str(entry["articles"]), _rules_text(entry))
+    _console().print(table)
+
+
+def _rules_text(rules: dict[str, Any]) -> str:
+    parts = []
+    if rules["selector"]:
+        parts.append(f"selector {rules['selector']}")
+    parts += [f"ignore /{pattern}/" for pattern in rules["ignore_patterns"]]
+    parts += [f"ignore {css}" for css in rules["ignore_selectors"]]
+    if rules["rate_per_minute"] is not None:
+        parts.append(f"{rules['rate_per_minute']:g}/min")
+    if rules["notify_threshold"] is not None:
+        parts.append(f"notify from {rules['notify_threshold']} words")
+    return ", ".join(parts) or "no rules"
 # --- sources: feeds and sitemaps -----------------------------------------------------------
 
 source_app = typer.Typer(help="Follow feeds and sitemaps: what they list is tracked.",

@@ -20,6 +20,8 @@ class Metadata:
     updated: str | None = None
     language: str | None = None
     canonical_url: str | None = None
+    lead_image: str | None = None  # absolute URL, without sizing/cache-busting parameters
+    lead_caption: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -29,7 +31,8 @@ class Metadata:
 class Article:
     paragraphs: tuple[Paragraph, ...]
     metadata: Metadata = field(default_factory=Metadata)
-    extractor: str = ""  # e.g. "trafilatura 2.3.1; figures 1": a change means a re-baseline
+    # e.g. "trafilatura 2.3.1; figures 2; noise 1": a change means a re-baseline
+    extractor: str = ""
 
     @property
     def texts(self) -> list[str]:

@@ -11,17 +11,28 @@ put that figure's texts back; figures it left out (teasers, sidebars) stay out. 
 the selected elements is a paragraph, figures give their credit and caption as above, and
 asides, navigation, forms and scripts inside the selection are left out.
 
-Metadata is read from JSON-LD, OpenGraph/article meta tags and the document, in that order.
-Nothing here touches the network or the database.
+Noise goes before and after: a host's ignore selectors remove elements first, then
+``tracker.noise`` drops boilerplate boxes (share bars, newsletter boxes, "most read", related
+links) and, once the text is out, boilerplate paragraphs and timestamp lines; last, the host's
+ignore patterns drop the paragraphs they match. The extractor name recorded on each version
+says which rules applied, so a change of rules is a re-baseline, never a reported change.
+
+Metadata is read from JSON-LD, OpenGraph/article meta tags and the document, in that order,
+from the page as served. The lead image (og:image, the JSON-LD image, else the first figure of
+the article body) and its caption are read after the noise is gone; the image URL is made
+absolute and stripped of the parameters that only size or cache-bust it, so a resized photo is
+the same photo. Nothing here touches the network or the database.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from lxml import html as lxml_html
 from lxml.etree import ParserError, _Element
@@ -29,9 +40,12 @@ from lxml.etree import ParserError, _Element
 from tracker.charset import decode
 from tracker.document import Article, Metadata, Paragraph
 from tracker.errors import ExtractionError
+from tracker.noise import NOISE_VERSION, drop_boilerplate, drop_noise_elements
 from tracker.normalize import normalize_text, split_lines
+from tracker.rules import IgnoreRules, compiled_patterns
 
-FIGURES_VERSION = "1"  # bump when figure/metadata handling changes: forces a re-baseline
+# Bump when figure/metadata handling changes: forces a re-baseline. 2: lead image and caption.
+FIGURES_VERSION = "2"
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "blogposting",
                   "analysisnewsarticle", "liveblogposting", "webpage"}
@@ -62,18 +76,35 @@ _ERROR_TITLE = re.compile(
 )
 
 
-def extractor_name(selector: str | None = None, *, fast: bool = False) -> str:
+def extractor_name(
+    selector: str | None = None, *, fast: bool = False, ignore: IgnoreRules | None = None
+) -> str:
+    """What made a version's text: a different name means a re-baseline, not a change."""
     import trafilatura
 
     name = f"trafilatura {trafilatura.__version__}; figures {FIGURES_VERSION}"
+    name = f"{name}; noise {NOISE_VERSION}"
     if selector:
-        return f"{name}; selector {selector}"
-    return f"{name}; fast" if fast else name
+        name = f"{name}; selector {_selector_label(selector)}"
+    elif fast:
+        name = f"{name}; fast"
+    return f"{name}; ignore {ignore.fingerprint}" if ignore else name
+
+
+# versions.extractor holds 200 characters; a selector longer than this is named by a digest.
+_MAX_SELECTOR_LABEL = 100
+
+
+def _selector_label(selector: str) -> str:
+    if len(selector) <= _MAX_SELECTOR_LABEL:
+        return selector
+    digest = hashlib.blake2b(selector.encode(), digest_size=4).hexdigest()
+    return f"{selector[:60]}… #{digest}"
 
 
 def extract_page(
     body: bytes, *, url: str, media_type: str = "text/html", charset: str | None = None,
-    selector: str | None = None, fast: bool = False,
+    selector: str | None = None, fast: bool = False, ignore: IgnoreRules | None = None,
 ) -> Article:
     """The article in a fetched body; ExtractionError when there is none.
 
@@ -82,33 +113,73 @@ def extract_page(
     with proper markup (see docs/benchmarks.md); pages it gets wrong take a --selector."""
     text = decode(body, charset)
     if media_type == "text/plain":
-        return extract_plain_text(text)
-    return extract_html(text, url=url, selector=selector, fast=fast)
+        return extract_plain_text(text, ignore=ignore)
+    return extract_html(text, url=url, selector=selector, fast=fast, ignore=ignore)
 
 
-def extract_plain_text(text: str) -> Article:
-    """Paragraphs of a plain-text page: blocks between blank lines, else one per line."""
+def extract_plain_text(text: str, *, ignore: IgnoreRules | None = None) -> Article:
+    """Paragraphs of a plain-text page: blocks between blank lines, else one per line. Only a
+    host's ignore patterns apply: without markup there is no telling furniture from text."""
     blocks = re.split(r"\n\s*\n", text.replace("\r\n", "\n"))
     paragraphs = split_lines(text) if len(blocks) == 1 else [normalize_text(b) for b in blocks]
-    article = Article(tuple(Paragraph(p) for p in paragraphs if p), Metadata(), "plain text")
+    kept = _ignored_out([Paragraph(p) for p in paragraphs if p], ignore)
+    name = f"plain text; ignore {ignore.fingerprint}" if ignore else "plain text"
+    article = Article(tuple(kept), Metadata(), name)
     _require_text(article)
     return article
 
 
 def extract_html(
-    text: str, *, url: str, selector: str | None = None, fast: bool = False
+    text: str, *, url: str, selector: str | None = None, fast: bool = False,
+    ignore: IgnoreRules | None = None,
 ) -> Article:
     tree = _parse(text, url)
     metadata = read_metadata(tree, url)
+    if ignore and ignore.selectors:
+        _drop_selected(tree, ignore.selectors)
+    roots = _select_roots(tree, selector, url) if selector else []
+    drop_noise_elements(tree, roots)
+    image, caption = read_lead_image(tree, url, roots)
+    metadata = replace(metadata, lead_image=image, lead_caption=caption)
     if selector:
-        paragraphs = list(_select_paragraphs(tree, selector, url))
+        paragraphs = list(_select_paragraphs(roots))
     else:
         paragraphs = _trafilatura_paragraphs(tree, url, fast=fast)
+    paragraphs = _ignored_out(drop_boilerplate(paragraphs), ignore)
     paragraphs = _drop_title_line(paragraphs, metadata.title)
-    article = Article(tuple(paragraphs), metadata, extractor_name(selector, fast=fast))
+    name = extractor_name(selector, fast=fast, ignore=ignore)
+    article = Article(tuple(paragraphs), metadata, name)
     _require_text(article)
     _refuse_interstitial(article)
     return article
+
+
+def _css(selector: str) -> Any:
+    from cssselect import SelectorError
+    from lxml.cssselect import CSSSelector
+
+    try:
+        return CSSSelector(selector)
+    except SelectorError as exc:
+        raise ExtractionError(f"invalid CSS selector {selector!r}: {exc}") from exc
+
+
+def _drop_selected(tree: _Element, selectors: Sequence[str]) -> None:
+    """A host's ignore selectors: the elements they match are not part of the page."""
+    for selector in selectors:
+        for element in _css(selector)(tree):
+            if element.getparent() is not None:
+                element.drop_tree()
+
+
+def _ignored_out(paragraphs: list[Paragraph], ignore: IgnoreRules | None) -> list[Paragraph]:
+    if not ignore or not ignore.patterns:
+        return paragraphs
+    try:
+        compiled_patterns(ignore.patterns)
+    except re.error as exc:
+        raise ExtractionError(f"invalid ignore pattern in the host's rules: {exc}") from exc
+    return [p for p in paragraphs if not ignore.matches(p.text)]
 
 
 def _parse(text: str, url: str) -> _Element:
@@ -219,15 +290,14 @@ def _is_text_holder(element: _Element) -> bool:
     return isinstance(element.tag, str) and bool(normalize_text(" ".join(element.itertext())))
 
 
-def _select_paragraphs(tree: _Element, selector: str, url: str) -> Iterator[Paragraph]:
-    from lxml.cssselect import CSSSelector, SelectorSyntaxError
-
-    try:
-        roots = CSSSelector(selector)(tree)
-    except SelectorSyntaxError as exc:
-        raise ExtractionError(f"invalid CSS selector {selector!r}: {exc}") from exc
+def _select_roots(tree: _Element, selector: str, url: str) -> list[_Element]:
+    roots: list[_Element] = _css(selector)(tree)
     if not roots:
         raise ExtractionError(f"{url}: the selector {selector!r} matches nothing on the page")
+    return roots
+
+
+def _select_paragraphs(roots: list[_Element]) -> Iterator[Paragraph]:
     selected = set(roots)
     for root in roots:
         if any(ancestor in selected for ancestor in root.iterancestors()):
@@ -403,3 +473,91 @@ def _canonical_link(tree: _Element, url: str) -> str | None:
         if "canonical" in (link.get("rel") or "").lower().split() and href:
             return urljoin(url, href)
     return None
+
+
+# --- lead image -----------------------------------------------------------------------------
+
+# Query parameters that only size, crop, re-encode or cache-bust an image: the same photo
+# resized or re-cached is not a new photo.
+IMAGE_SIZE_PARAMS = frozenset({
+    "w", "h", "width", "height", "q", "quality", "fit", "crop", "auto", "fm", "format", "dpr",
+    "ts", "v", "cb", "resize", "rect",
+})  # fmt: skip
+# WordPress-style renditions: photo-1024x683.jpg is photo.jpg resized.
+_SIZE_SUFFIX = re.compile(r"-\d{2,5}x\d{2,5}(?=\.(?:jpe?g|png|webp|gif|avif)$)", re.IGNORECASE)
+_IMAGE_SOURCES = ("src", "data-src", "data-original", "data-lazy-src")
+
+
+def normalize_image_url(source: str | None, base: str) -> str | None:
+    """An absolute http(s) URL of the image without sizing or cache-busting parameters."""
+    if not source or not source.strip() or source.strip().startswith("data:"):
+        return None
+    parts = urlsplit(urljoin(base, source.strip()))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    query = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key.lower() not in IMAGE_SIZE_PARAMS
+    ]
+    path = _SIZE_SUFFIX.sub("", parts.path)
+    return urlunsplit((parts.scheme, parts.netloc.lower(), path, urlencode(query), ""))
+
+
+def read_lead_image(
+    tree: _Element, url: str, roots: Sequence[_Element] = ()
+) -> tuple[str | None, str | None]:
+    """(image URL, caption) of the article's lead photo, either None when there is none.
+
+    The image: og:image, else the article's JSON-LD image, else the first figure of the article
+    body (the selected elements, else ``itemprop=articleBody``, else ``<article>``). Its caption:
+    the figcaption of the figure showing it, else the JSON-LD caption of that image, else
+    og:image:alt."""
+    ld = _json_ld_article(tree)
+    meta = _meta_tags(tree)
+    ld_image, ld_caption = _ld_image(ld.get("image"))
+    ld_url = normalize_image_url(ld_image, url)
+    image = normalize_image_url(meta.get("og:image"), url) or ld_url
+    if image is None:
+        first = next(_body_figures(tree, roots, url), None)
+        return first if first else (None, None)
+    caption = next((c for src, c in _figure_images(tree.iter("figure"), url) if src == image and c),
+                   None)
+    if caption is None and ld_url == image:
+        caption = ld_caption
+    return image, caption or meta.get("og:image:alt")
+
+
+def _ld_image(value: Any) -> tuple[str | None, str | None]:
+    if isinstance(value, list):
+        return _ld_image(value[0]) if value else (None, None)
+    if isinstance(value, str):
+        return value, None
+    if isinstance(value, dict):
+        source = value.get("url") or value.get("contentUrl")
+        return (source if isinstance(source, str) else None), _text(value.get("caption"))
+    return None, None
+
+
+def _body_figures(
+    tree: _Element, roots: Sequence[_Element], url: str
+) -> Iterator[tuple[str, str | None]]:
+    scope = list(roots) or tree.xpath("//*[@itemprop='articleBody']") or tree.xpath("//article")
+    for root in scope[:1] if not roots else scope:
+        yield from _figure_images(root.iter("figure"), url)
+
+
+def _figure_images(
+    figures: Iterable[_Element], url: str
+) -> Iterator[tuple[str, str | None]]:
+    """(normalised image URL, caption) of each figure that shows an image."""
+    for figure in figures:
+        image = next(figure.iter("img"), None)
+        if image is None:
+            continue
+        sources = (normalize_image_url(image.get(a), url) for a in _IMAGE_SOURCES)
+        normalised = next((s for s in sources if s), None)
+        if normalised is None:
+            continue
+        captions = [p.text for p in _figure_texts(figure) if p.kind == "caption"]
+        yield normalised, " ".join(captions) or None

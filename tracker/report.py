@@ -3,7 +3,8 @@ one, what changed against the version before it, paragraph by paragraph.
 
 ``changes`` builds the documented JSON (``{"changes": [...]}``); the renderers turn it into text
 for a terminal (colours only when asked) or Markdown for pasting into a newsroom chat or ticket.
-A first sighting and a re-baseline (new extractor or selector) are not changes.
+A first sighting and a re-baseline (new extractor or selector) are not changes; a minor change
+(below the notification threshold, stored but not notified) is listed and marked "minor".
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def changes(app: App, since: dt.datetime, article_url: str | None = None) -> lis
     entries: list[dict[str, Any]] = []
     with session_scope(app.reader) as session:
         article_id = find_article(session, clean_url(article_url)).id if article_url else None
-        for version in queries.versions_since(session, since, article_id):
+        versions = queries.versions_since(session, since, article_id)
+        minor = queries.minor_versions(session, versions)
+        for version in versions:
             if version.number == 1 or version.rebaseline:
                 continue
             previous = queries.version_by_number(session, version.article_id, version.number - 1)
@@ -43,6 +46,7 @@ def changes(app: App, since: dt.datetime, article_url: str | None = None) -> lis
                 "from_version": previous.number,
                 "to_version": version.number,
                 "detected_at": iso(version.fetched_at),
+                "minor": version.id in minor,
                 "diff": diff,
                 "old_paragraphs": old,
                 "new_paragraphs": new,
@@ -51,7 +55,7 @@ def changes(app: App, since: dt.datetime, article_url: str | None = None) -> lis
 
 
 def to_json(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("article", "from_version", "to_version", "detected_at", "diff")
+    keys = ("article", "from_version", "to_version", "detected_at", "minor", "diff")
     return {"changes": [{k: entry[k] for k in keys} for entry in entries]}
 
 
@@ -78,7 +82,7 @@ def render_markdown(entries: list[dict[str, Any]]) -> str:
         title = group[-1]["article"]["title"] or url
         parts.append(f"## [{_md_escape(title)}]({url})")
         for entry in group:
-            summary = _summary_line(entry["diff"]["summary"])
+            summary = _summary_line(entry["diff"]["summary"]) + _minor_mark(entry)
             parts.append(
                 f"### Version {entry['from_version']} → {entry['to_version']}, "
                 f"{entry['detected_at']}\n\n{summary}"
@@ -100,8 +104,13 @@ def _heading(entry: dict[str, Any], color: bool) -> str:
     line = (
         f"── version {entry['from_version']} → {entry['to_version']} "
         f"({entry['detected_at']}): {_summary_line(entry['diff']['summary'])}"
+        f"{_minor_mark(entry)}"
     )
     return _bold(line, color)
+
+
+def _minor_mark(entry: dict[str, Any]) -> str:
+    return " (minor, not notified)" if entry.get("minor") else ""
 
 
 def _summary_line(summary: dict[str, int]) -> str:

@@ -13,6 +13,7 @@ def version_metadata(version: Version) -> dict[str, Any]:
     return Metadata(
         title=version.title, byline=version.byline, published=version.published,
         updated=version.updated, language=version.language, canonical_url=version.canonical_url,
+        lead_image=version.lead_image, lead_caption=version.lead_caption,
     ).to_dict()
 
 

@@ -159,7 +159,7 @@ def print_check_summary(
     if polls:
         print_poll_summary(console, polls)
     for result in results:
-        if result.outcome in {"changed", "first_seen"}:
+        if result.outcome in {"changed", "minor", "first_seen"}:
             detail = _summary_text(result.summary) if result.summary else "first version"
             console.print(f"[green]{result.outcome}[/] {result.url} → v{result.version} ({detail})")
         elif not result.ok:
@@ -188,11 +188,13 @@ def print_history(console: Console, data: dict[str, Any]) -> None:
     table = Table("version", "fetched", "title", "¶", "changes")
     for version in data["versions"]:
         if version["rebaseline"]:
-            change = "re-baseline (new extractor)"
+            change = "re-baseline (new extractor or rules)"
         elif version["summary"] is None:
             change = "first seen"
         else:
             change = _summary_text(version["summary"])
+            if version.get("minor"):
+                change += " (minor, not notified)"
         table.add_row(str(version["number"]), _short_time(version["fetched_at"]),
                       version["title"] or "", str(version["paragraphs"]), change)
     console.print(table)
@@ -214,6 +216,9 @@ def render_version(data: dict[str, Any], *, markdown: bool) -> str:
         if version[key]:
             facts.append(f"{key}: {version[key]}")
     lines.append(("_" + " · ".join(facts) + "_") if markdown else " · ".join(facts))
+    if version.get("lead_image"):
+        caption = f" — {version['lead_caption']}" if version.get("lead_caption") else ""
+        lines.append(f"Lead image: {version['lead_image']}{caption}")
     for paragraph in data["paragraphs"]:
         text = paragraph["text"]
         if paragraph["kind"] in {"caption", "credit"}:
@@ -238,7 +243,7 @@ def serve_forever(app: App, *, concurrency: int | None) -> None:
     log.info("tracker run: checking due articles (Ctrl-C to stop)")
 
     def report(result: CheckResult) -> None:
-        if result.outcome in {"changed", "first_seen"} or not result.ok:
+        if result.outcome in {"changed", "minor", "first_seen"} or not result.ok:
             log.info("%s %s%s", result.outcome, result.url,
                      f": {result.error}" if result.error else f" → v{result.version}")
 

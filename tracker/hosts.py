@@ -1,0 +1,109 @@
+"""Use cases around per-host rules: ``tracker host set`` and ``tracker hosts``.
+
+A host's rules apply to every article on it at its next check: a CSS selector for the article
+body (an article's own ``--selector`` wins), ignore patterns (regular expressions over paragraph
+text) and ignore selectors (elements removed before extraction), a request rate and a
+notification threshold. Everything is validated before anything is stored; a change of the
+selector or of what is ignored makes each article's next version a re-baseline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from db import host_queries
+from db.models import Host
+from db.session import session_scope
+from tracker.app import App
+from tracker.clock import utcnow
+from tracker.errors import TrackerError
+from tracker.rules import check_pattern, check_selector, unique
+
+_LABEL = r"\w(?:[\w-]{0,61}\w)?"  # letters of any script: hosts are stored as URLs give them
+_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
+def clean_host(text: str) -> str:
+    """The host name as articles store it (lower case, no port); a URL gives its host."""
+    value = text.strip()
+    if "://" in value:
+        value = urlsplit(value).hostname or ""
+    value = value.lower().rstrip(".")
+    if not _HOST.fullmatch(value):
+        raise TrackerError(f"{text!r} is not a host name (write it like www.example.com)")
+    return value
+
+
+def set_host(
+    app: App, host: str, *, selector: str | None = None, ignore: Sequence[str] = (),
+    ignore_selectors: Sequence[str] = (), rate: float | None = None,
+    notify_threshold: int | None = None, clear: bool = False,
+) -> dict[str, Any] | None:
+    """Add to (or, with ``clear``, replace) a host's rules; returns them, or None when
+    ``clear`` alone removed them. An empty ``selector`` removes the host's selector."""
+    name = clean_host(host)
+    for pattern in ignore:
+        check_pattern(pattern)
+    for css in ignore_selectors:
+        check_selector(css, "--ignore-selector")
+    if selector:
+        check_selector(selector)
+    if rate is not None and rate <= 0:
+        raise TrackerError(f"--rate {rate:g}: the rate is in requests per minute and must be > 0")
+    if notify_threshold is not None and notify_threshold < 0:
+        raise TrackerError(f"--notify-threshold {notify_threshold}: must be 0 (off) or more")
+    nothing = not (selector is not None or ignore or ignore_selectors or rate is not None
+                   or notify_threshold is not None)
+    with session_scope(app.writer) as session:
+        if clear and nothing:
+            host_queries.delete_host(session, name)
+            return None
+        if nothing:
+            raise TrackerError("nothing to set: give --selector, --ignore, --ignore-selector, "
+                               "--rate, --notify-threshold or --clear")
+        row = host_queries.host_by_name(session, name)
+        keep = row is not None and not clear
+        values: dict[str, Any] = {
+            "ignore_patterns": unique([*(row.ignore_patterns if keep and row else []), *ignore]),
+            "ignore_selectors": unique(
+                [*(row.ignore_selectors if keep and row else []), *ignore_selectors]
+            ),
+        }
+        if clear:
+            values |= {"selector": None, "rate_per_minute": None, "notify_threshold": None}
+        if selector is not None:
+            values["selector"] = selector.strip() or None
+        if rate is not None:
+            values["rate_per_minute"] = rate
+        if notify_threshold is not None:
+            values["notify_threshold"] = notify_threshold
+        saved = host_queries.save_host(session, name, values, utcnow())
+        counts = host_queries.article_counts(session)
+        return _host_json(saved, counts.get(name, 0))
+
+
+def list_hosts(app: App) -> dict[str, Any]:
+    """Every host that has rules or tracked articles, by name."""
+    with session_scope(app.reader) as session:
+        counts = host_queries.article_counts(session)
+        rows = {row.host: row for row in host_queries.list_hosts(session)}
+        hosts = [
+            _host_json(rows.get(name), counts.get(name, 0), name)
+            for name in sorted({*rows, *counts})
+        ]
+    return {"hosts": hosts}
+
+
+def _host_json(row: Host | None, articles: int, name: str | None = None) -> dict[str, Any]:
+    return {
+        "host": row.host if row else name,
+        "selector": row.selector if row else None,
+        "ignore_patterns": list(row.ignore_patterns or []) if row else [],
+        "ignore_selectors": list(row.ignore_selectors or []) if row else [],
+        "rate_per_minute": row.rate_per_minute if row else None,
+        "notify_threshold": row.notify_threshold if row else None,
+        "articles": articles,
+    }

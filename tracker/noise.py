@@ -1,0 +1,362 @@
+"""Generic page noise that is not news: boilerplate boxes and lines that extraction lets through.
+
+Two layers, both always on and deliberately conservative (a miss costs a spurious version, a
+false hit loses article text, which is worse):
+
+- ``drop_noise_elements`` removes, before the main text is extracted, elements whose class, id,
+  role or aria-label marks them as share bars, social widgets, newsletter boxes, adverts,
+  "most read" boxes, related links, promos or teasers. Strong markers (share, social,
+  newsletter, advert, most read) drop an element that is mostly links or holds buttons,
+  forms or frames; weak ones (related, promo, teaser, recommended, a complementary role)
+  only one that is mostly links, because sites also call their lead paragraph "teaser".
+  Never dropped: the document, ``<main>``, ``<article>``, the ``articleBody``, the elements a
+  CSS selector chose, anything that holds one of those, and any element holding more than
+  ``MAX_DROPPED_SHARE`` of the page's text.
+- ``drop_boilerplate`` removes paragraphs that are wholly boilerplate: "Read more:"/"Lesen Sie
+  auch:" teasers, newsletter and subscription calls, rows of share buttons, "most read" and
+  "related" labels with the short list of links right under them, advert labels, reading times
+  and timestamp-only lines ("Updated 5 minutes ago", "Stand: 19.06.2024, 14:03 Uhr"). Only short
+  paragraphs qualify, and a paragraph must match as a whole: a sentence that mentions a
+  newsletter or an update is text.
+
+Pure functions over lxml trees and ``Paragraph`` lists; English and German vocabulary.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+from lxml.etree import _Element
+
+from tracker.document import Paragraph
+from tracker.normalize import normalize_text
+
+# Bump when what counts as noise changes: it is part of the extractor name (a re-baseline).
+NOISE_VERSION = "1"
+
+# --- elements -------------------------------------------------------------------------------
+
+_STRONG_PARTS = frozenset({
+    "share", "shares", "sharing", "sharebar", "shareable", "social", "socials", "newsletter",
+    "newsletters", "advert", "adverts", "advertisement", "advertising", "ad", "ads", "adslot",
+    "adunit", "sponsored", "outbrain", "taboola", "mostread", "mostpopular", "meistgelesen",
+})  # fmt: skip
+_WEAK_PARTS = frozenset({
+    "related", "promo", "promotion", "teaser", "teasers", "recommended", "recommendations",
+    "recirculation", "morestories", "readmore", "weiterlesen",
+})  # fmt: skip
+# Two-part markers written with a separator ("most-read", "most_popular", "read-more").
+_PAIRS = {("most", "read"): "mostread", ("most", "popular"): "mostpopular",
+          ("read", "more"): "readmore", ("more", "stories"): "morestories"}  # fmt: skip
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_PROTECTED_TAGS = frozenset({"html", "body", "main", "article", "head"})
+# A box of boilerplate is never most of the page: a "social-layout" wrapper around everything is.
+MAX_DROPPED_SHARE = 0.4
+# A marked element is dropped when at least this share of its text is link text; a strongly
+# marked one also when it holds buttons, forms or frames.
+LINK_DOMINATED = 0.5
+_INTERACTIVE = ("form", "button", "input", "select", "iframe", "ins")
+
+
+def drop_noise_elements(tree: _Element, keep: Iterable[_Element] = ()) -> int:
+    """Remove boilerplate elements from ``tree`` in place; returns how many were removed.
+
+    ``keep``: elements that must stay (a CSS selector's matches), with everything around them."""
+    protected = _protected(tree, keep)
+    page_chars: int | None = None  # measured once, when the first marked element turns up
+    dropped = 0
+    for element in list(tree.iter()):
+        if not isinstance(element.tag, str) or element in protected:
+            continue
+        strength = _marker(element)
+        if strength is None or _detached(element, tree):
+            continue
+        if page_chars is None:
+            body = tree.find("body")
+            page_chars = _chars(tree if body is None else body)
+        chars = _chars(element)
+        if page_chars and chars > MAX_DROPPED_SHARE * page_chars:
+            continue
+        if _link_dominated(element, chars) or (strength == "strong" and _furniture(element)):
+            element.drop_tree()
+            dropped += 1
+    return dropped
+
+
+def _protected(tree: _Element, keep: Iterable[_Element]) -> set[_Element]:
+    anchors = [*keep, *tree.xpath("//article | //main | //*[@itemprop='articleBody']")]
+    protected: set[_Element] = set()
+    for anchor in anchors:
+        protected.add(anchor)
+        protected.update(anchor.iterancestors())
+    return protected
+
+
+def _marker(element: _Element) -> str | None:
+    """"strong", "weak" or None: what the element's attributes say it is."""
+    names = element.get("class"), element.get("id")
+    parts = _parts(" ".join(n for n in names if n)) if any(names) else frozenset()
+    if parts & _STRONG_PARTS:
+        return "strong"
+    label = element.get("aria-label")
+    if label and (label := normalize_text(label)):
+        if is_share_row(label) or _MOST_READ.fullmatch(label) or _NEWSLETTER_LABEL.fullmatch(label):
+            return "strong"
+        if _TEASER_LABEL.fullmatch(label):
+            return "weak"
+    if parts & _WEAK_PARTS or (element.get("role") or "").lower() == "complementary":
+        return "weak"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _parts(value: str) -> frozenset[str]:
+    """The lower-case parts of class and id names ("shareBar__link" → share, bar, link)."""
+    found: set[str] = set()
+    for word in value.split():
+        parts = [p.lower() for p in re.split(r"[-_]+", _CAMEL.sub("-", word)) if p]
+        found.update(parts)
+        found.update(_PAIRS[pair] for pair in itertools.pairwise(parts) if pair in _PAIRS)
+    return frozenset(found)
+
+
+def _detached(element: _Element, root: _Element) -> bool:
+    """Whether an earlier removal already took ``element`` out of the tree."""
+    return root not in {element, *element.iterancestors()}
+
+
+def _furniture(element: _Element) -> bool:
+    """Made of buttons, forms or frames: a share bar, an ad slot, a sign-up box. A chart of
+    "market share" with its caption is not."""
+    return next(element.iter(*_INTERACTIVE), None) is not None
+
+
+def _link_dominated(element: _Element, chars: int) -> bool:
+    if not chars:
+        return True
+    links = sum(_chars(a) for a in element.iter("a"))
+    return links >= LINK_DOMINATED * chars
+
+
+def _chars(element: _Element) -> int:
+    """Characters of the text a reader sees, spaces collapsed (scripts and styles are code)."""
+    return len(" ".join(" ".join(element.xpath(_VISIBLE_TEXT)).split()))
+
+
+_VISIBLE_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
+
+
+# --- paragraphs -----------------------------------------------------------------------------
+
+# Longer than this, a paragraph is article text whatever it starts with.
+MAX_BOILERPLATE_CHARS = 250
+# A list item right under a "Mehr zum Thema"/"Most read" label is a link when this short.
+MAX_LISTED_LINK_CHARS = 200
+_FILTERED_KINDS = frozenset({"text", "heading", "item", "quote"})
+_DECORATION = " \t[](){}►▶▸»›>•·*→"
+
+
+def _words(*phrases: str) -> str:
+    """An alternation of phrases, longest first, each space matching any run of spaces."""
+    ordered = sorted(phrases, key=len, reverse=True)
+    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
+
+
+_TEASER_PHRASES = _words(
+    "read more", "read also", "also read", "read next", "read the full story", "more on this",
+    "more on this story", "more on this topic", "more on the topic", "related", "related articles",
+    "related stories", "related coverage", "related content", "related links", "related reading",
+    "see also", "recommended", "recommended for you", "recommended reading", "you may also like",
+    "you might also like", "don't miss", "don’t miss", "further reading",
+    "lesen sie auch", "lesen sie mehr", "lesen sie hier", "lesen sie dazu", "lesen sie außerdem",
+    "mehr zum thema", "mehr dazu", "mehr lesen", "weiterlesen", "auch interessant",
+    "das könnte sie auch interessieren", "das könnte sie interessieren", "weitere artikel",
+    "weitere nachrichten", "weitere themen", "zum thema", "passend zum thema", "auch lesenswert",
+    "empfehlungen der redaktion", "ebenfalls interessant", "mehr aus dem ressort",
+)
+_TEASER_LABEL = re.compile(rf"(?:{_TEASER_PHRASES})\s*[:.!…]?", re.IGNORECASE)
+# "Lesen Sie auch: <headline>", "READ MORE | <headline>", "Mehr dazu – <headline>"; not
+# "Related-party deals rose": a dash separates only with spaces around it.
+_TEASER = re.compile(
+    rf"(?:{_TEASER_PHRASES})(?:\s*[:|»›→>]\s*|\s+[–—-]\s+)\S.{{0,160}}", re.IGNORECASE
+)
+# As a heading, "Mehr zum Thema Nordkorea" needs no colon; only phrases that never start a
+# real subheading ("Related crimes rise" does) qualify.
+_TEASER_HEADING = re.compile(
+    "(?:"
+    + _words("mehr zum thema", "lesen sie auch", "lesen sie mehr", "more on this story",
+             "more on this", "related articles", "related stories", "related coverage",
+             "weitere artikel", "weitere nachrichten", "passend zum thema", "mehr aus dem ressort")
+    + r")\b.{0,80}",
+    re.IGNORECASE,
+)
+
+_MOST_READ = re.compile(
+    r"(?:most\s+read|most\s+popular|most\s+viewed|most\s+shared|trending(?:\s+now)?"
+    r"|popular\s+now|top\s+stories|meistgelesen(?:e)?(?:\s+(?:artikel|beiträge|nachrichten))?"
+    r"|am\s+meisten\s+gelesen|meist\s+gelesen|top-artikel|top-themen|beliebteste\s+artikel"
+    r"|meistgeklickt|meistkommentiert|viel\s+gelesen)\s*[:.]?",
+    re.IGNORECASE,
+)
+_ADVERT_LABEL = re.compile(
+    r"(?:advertisement|advertising|anzeige|werbung|sponsored|gesponsert|ad|promotion)\s*[:.]?",
+    re.IGNORECASE,
+)
+
+_NEWSLETTER_LABEL = re.compile(
+    r"(?:(?:der|die|das|unser|unsere|our|the)\s+)?[\w-]*newsletter[\w-]*\s*[:.!]?", re.IGNORECASE
+)
+_NEWSLETTER = re.compile(
+    "|".join((
+        # Sign up for our newsletter … / Subscribe to the Morning Briefing …
+        r"(?:sign\s+up|subscribe|register|get|join)\b.{0,200}?\b(?:newsletters?|briefings?"
+        r"|alerts|digest|inbox)\b.{0,200}",
+        r"(?:subscribe|sign\s+up)(?:\s+(?:now|today|here))?\s*[.!]?",
+        # (Jetzt) (kostenlos) (den|unseren) Morgen-Newsletter (jetzt) abonnieren/bestellen
+        r"(?:jetzt\s+|hier\s+)?(?:kostenlos\s+|gratis\s+)?(?:(?:unseren|den|zum|für\s+den)\s+)?"
+        r"[\w-]*newsletter\s+(?:jetzt\s+|hier\s+)?(?:kostenlos\s+|gratis\s+)?"
+        r"(?:abonnieren|bestellen|anmelden|erhalten)\b.{0,160}",
+        # Jetzt (kostenlos) abonnieren (und keine Eilmeldung verpassen | ab 0,99 €)
+        r"jetzt\s+(?:kostenlos\s+|gratis\s+)?(?:abonnieren|anmelden|registrieren"
+        r"|abonnent(?:in)?\s+werden|bestellen|testen)"
+        r"(?:\s*[.!:…]*|\s+(?:und|für|ab|ohne|mit)\s+.{0,100}|\s*[:–—-]\s*.{0,100})",
+        r"(?:melden\s+sie\s+sich|abonnieren\s+sie|bestellen\s+sie|registrieren\s+sie\s+sich)"
+        r"\b.{0,200}?\b(?:newsletter|abo)\w*\b.{0,120}",
+    )),
+    re.IGNORECASE,
+)
+
+_SHARE_VERBS = _words(
+    "share", "share this", "share this article", "share this story", "share article",
+    "share on facebook", "share on x", "share on twitter", "share on whatsapp",
+    "share on linkedin", "share via email", "share via e-mail", "share by email", "tweet",
+    "email", "e-mail", "mail", "print", "copy link", "copy", "link copied", "teilen",
+    "artikel teilen", "beitrag teilen", "seite teilen", "auf facebook teilen", "auf x teilen",
+    "per e-mail teilen", "per mail teilen", "per whatsapp teilen", "link kopieren",
+    "link kopiert", "drucken", "versenden", "merken",
+)
+_NETWORKS = _words(
+    "facebook", "twitter", "x", "whatsapp", "linkedin", "xing", "pinterest", "reddit",
+    "telegram", "threads", "bluesky", "mastodon", "messenger", "flipboard", "pocket", "instagram",
+)
+_SHARE_TOKEN = rf"(?:{_SHARE_VERBS}|{_NETWORKS})"
+_SHARE_ROW = re.compile(rf"{_SHARE_TOKEN}(?:[\s|·•,/:–-]+{_SHARE_TOKEN})*", re.IGNORECASE)
+_SHARE_VERB = re.compile(rf"(?<!\w)(?:{_SHARE_VERBS})(?!\w)", re.IGNORECASE)
+_NETWORK = re.compile(rf"(?<!\w)(?:{_NETWORKS})(?!\w)", re.IGNORECASE)
+
+_READING_TIME = re.compile(
+    r"(?:lesezeit\s*:?\s*)?(?:ca\.\s*)?\d+\s*(?:min\.?|minuten)\s*lesezeit"
+    r"|lesezeit\s*:?\s*(?:ca\.\s*)?\d+\s*(?:min\.?|minuten)"
+    r"|\d+\s*(?:-\s*)?min(?:ute)?s?\.?\s+read",
+    re.IGNORECASE,
+)
+
+# Timestamp lines: an optional lead-in, then nothing but date and time words.
+_TIME_LEAD = re.compile(
+    r"(?:last\s+updated|updated|first\s+published|originally\s+published|published|posted"
+    r"|last\s+modified|modified|zuletzt\s+aktualisiert|letzte\s+aktualisierung|aktualisiert"
+    r"|veröffentlicht|erstveröffentlichung|erschienen|stand|geändert|erstellt)\b\s*:?",
+    re.IGNORECASE,
+)
+_MONTHS = (
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec "
+    "januar februar märz mai juni juli oktober dezember jän mär mrz okt dez"
+)
+_WEEKDAYS = (
+    "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs "
+    "fri sat sun montag dienstag mittwoch donnerstag freitag samstag sonnabend sonntag "
+    "mo di mi do fr sa so"
+)
+_ZONES = "gmt utc bst cet cest mez mesz est edt et pt pst pdt ct cst cdt mt mst mdt z"
+_CONNECTORS = "am um at on the of den vom uhr h a.m. p.m. pm and und ab"
+_RELATIVE_UNITS = (
+    "second seconds sec secs minute minutes min mins hour hours hr hrs day days week weeks "
+    "month months sekunde sekunden minute minuten stunde stunden tag tagen tage woche wochen "
+    "monat monaten"
+)
+_RELATIVE_WORDS = (
+    "ago vor a an one ein einer einem einigen wenigen few yesterday today gestern heute now "
+    "just gerade eben soeben jetzt moments moment"
+)
+_TIME_WORDS = frozenset(
+    f"{_MONTHS} {_WEEKDAYS} {_ZONES} {_CONNECTORS} {_RELATIVE_UNITS} {_RELATIVE_WORDS}".split()
+)
+_RELATIVE = frozenset(f"{_RELATIVE_UNITS} yesterday today gestern heute now eben soeben".split())
+_NUMBER = re.compile(
+    r"\d{1,4}(?:[.:/-]\d{1,4}){0,2}\.?(?:h|uhr)?|\d{4}-\d\d-\d\dt[\d:.]+(?:z|[+-]\d\d:?\d\d)?"
+)
+_TIME_SEPARATORS = re.compile(r"[\s,|·•–—()]+|(?<=\w)-(?=\s)")
+MAX_TIMESTAMP_CHARS = 90
+
+
+def is_timestamp_line(text: str) -> bool:
+    """A line that only says when the page was published or updated, in any usual form."""
+    if len(text) > MAX_TIMESTAMP_CHARS:
+        return False
+    lead = _TIME_LEAD.match(text)
+    rest = text[lead.end() :] if lead else text
+    tokens = [t for t in _TIME_SEPARATORS.split(rest.lower().strip(" .:")) if t]
+    if not tokens:
+        return False
+    has_number = False
+    for token in tokens:
+        if _NUMBER.fullmatch(token):
+            has_number = True
+        elif token.rstrip(".") not in _TIME_WORDS and token not in _TIME_WORDS:
+            return False
+    relative = any(t.rstrip(".") in _RELATIVE for t in tokens) and (
+        "ago" in tokens or "vor" in tokens or not has_number
+    )
+    if lead:
+        return has_number or relative
+    return relative and ("ago" in tokens or "vor" in tokens or "just" in tokens
+                         or "gerade" in tokens or "soeben" in tokens)
+
+
+def is_share_row(text: str) -> bool:
+    """Buttons of a share bar: "Teilen", "Share on Facebook | X | E-Mail", "Link kopieren"."""
+    if not _SHARE_ROW.fullmatch(text):
+        return False
+    return bool(_SHARE_VERB.search(text)) or len(_NETWORK.findall(text)) >= 2
+
+
+def is_section_label(text: str) -> bool:
+    """The title of a related-links or most-read box: what follows it is a list of links."""
+    return bool(_TEASER_LABEL.fullmatch(text) or _MOST_READ.fullmatch(text))
+
+
+def is_boilerplate(text: str, kind: str = "text") -> bool:
+    """Whether a whole paragraph is page furniture rather than article text."""
+    text = text.strip(_DECORATION)
+    if not text or len(text) > MAX_BOILERPLATE_CHARS or kind not in _FILTERED_KINDS:
+        return False
+    return bool(
+        is_section_label(text)
+        or _TEASER.fullmatch(text)
+        or (kind == "heading" and _TEASER_HEADING.fullmatch(text))
+        or _NEWSLETTER_LABEL.fullmatch(text)
+        or _NEWSLETTER.fullmatch(text)
+        or _ADVERT_LABEL.fullmatch(text)
+        or _READING_TIME.fullmatch(text)
+        or is_share_row(text)
+        or is_timestamp_line(text)
+    )
+
+
+def drop_boilerplate(paragraphs: Sequence[Paragraph]) -> list[Paragraph]:
+    """The paragraphs without boilerplate; a box label takes the short list items under it."""
+    kept: list[Paragraph] = []
+    in_box = False
+    for paragraph in paragraphs:
+        if in_box and paragraph.kind == "item" and len(paragraph.text) <= MAX_LISTED_LINK_CHARS:
+            continue
+        in_box = False
+        if is_boilerplate(paragraph.text, paragraph.kind):
+            in_box = is_section_label(paragraph.text.strip(_DECORATION))
+            continue
+        kept.append(paragraph)
+    return kept
