@@ -8,7 +8,8 @@ the command line and machine info, to its section of docs/benchmarks.md.
 Set-up. ``tests/articleserver.py`` serves article-0000 … article-<N-1> (the story_de fixture,
 ~9 KB HTML pages with an advert and a clock that change on every request) in its own process,
 so the client under test has the GIL to itself. All articles are on one host, 127.0.0.1, so
-the per-host limit is the binding one: tracker runs with TRACKER_PER_HOST_CONCURRENCY=8 and
+the per-host limit is the binding one: tracker runs with TRACKER_PER_HOST_CONCURRENCY=8,
+TRACKER_PER_HOST_RATE=0 (no request rate: see bench_politeness.py for that) and
 ``--concurrency 8``, on a fresh SQLite database in a temporary directory, with the default
 raw-body retention (bodies of new versions are stored). Each pass is one ``tracker check --all``
 subprocess, measured from outside with ``wait4``: wall time, CPU user+sys, peak RSS.
@@ -144,6 +145,7 @@ class Tracker:
             TRACKER_DATABASE_URL=f"sqlite:///{database}",
             TRACKER_ALLOW_PRIVATE_ADDRESSES="1",
             TRACKER_PER_HOST_CONCURRENCY=str(self.concurrency),
+            TRACKER_PER_HOST_RATE="0",  # every article is on one host: no request rate
             TRACKER_CONCURRENCY=str(self.concurrency),
         )
 

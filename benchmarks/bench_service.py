@@ -16,7 +16,9 @@ none checked yet and none due ("parked" in the year 2100), and on its own Redis 
 (default ``redis://127.0.0.1:6379/14``, flushed before and after every configuration). All
 databases are named ``bench_service_<random>_…`` and dropped at the end, even after a failure.
 All articles are on one host (127.0.0.1), so ``TRACKER_PER_HOST_CONCURRENCY=8`` everywhere (a
-per-process limit, never the binding one here); every other setting is the default
+limit shared by the Celery workers through Redis, never the binding one here) and
+``TRACKER_PER_HOST_RATE=0`` (no request rate; bench_politeness.py measures that); every other
+setting is the default
 (``claim_batch`` 500, ``lease_seconds`` 600, raw bodies kept).
 
 Configurations, for K in ``--workers``:
@@ -285,6 +287,7 @@ def service_env(home: Path, database_url: str, broker_url: str, **extra: str) ->
         TRACKER_BROKER_URL=broker_url,
         TRACKER_ALLOW_PRIVATE_ADDRESSES="1",
         TRACKER_PER_HOST_CONCURRENCY=str(PER_HOST),
+        TRACKER_PER_HOST_RATE="0",  # the benchmark measures tracker, not the politeness
         NO_COLOR="1",
         **extra,
     )

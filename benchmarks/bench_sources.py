@@ -71,8 +71,9 @@ def child(args: argparse.Namespace) -> None:
     from tracker.feeds import parse_listing
     from tracker.sources import add_source, poll_source
 
+    # per_host_rate=0: the index and its child sitemaps are all on the one local host.
     app = App(load_settings(database_url=args.db, allow_private_addresses=True,
-                            max_source_entries=max(5000, args.expect)))
+                            max_source_entries=max(5000, args.expect), per_host_rate=0))
     add_source(app, args.source)
     app.fetcher  # noqa: B018 - the HTTP client is made before the clock starts
     with session_scope(app.reader) as session:  # the database is open and migrated

@@ -316,7 +316,7 @@ def make_app(url: str) -> Any:
     from tracker.config import load_settings
 
     return App(load_settings(database_url=url, allow_private_addresses=True,
-                             per_host_concurrency=8))  # fmt: skip
+                             per_host_concurrency=8, per_host_rate=0))  # fmt: skip
 
 
 def track(app: Any, site: Site, slugs: Sequence[str], version: int) -> list[int]:

@@ -26,6 +26,7 @@ from db.models import (
     Version,
 )
 
+# States the schedulers check; "settled" (quiet for settle_after) and "paused" are left alone.
 CHECKED_STATES = ("active", "unavailable")
 
 
@@ -91,6 +92,10 @@ def add_article(
         article.base_interval = article.interval = interval
         if selector is not None:
             article.selector = selector
+        if article.state == "settled":  # asked for again: follow it again, from now on
+            article.state = "active"
+            article.next_check_at = now
+            article.last_changed_at = now  # the quiet period starts over
         return article, False
     article = Article(
         url=url, host=host, state="active", selector=selector, base_interval=interval,
@@ -125,6 +130,7 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
                 Host.ignore_patterns.label("host_ignore_patterns"),
                 Host.ignore_selectors.label("host_ignore_selectors"),
                 Host.notify_threshold.label("host_notify_threshold"),
+                Article.developing, Article.last_changed_at, Article.created_at,
             )
             .outerjoin(Version, latest)
             .outerjoin(Host, Host.host == Article.host)
@@ -137,7 +143,7 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
 _UNCHANGED_VALUES: dict[str, Any] = {
     name: bindparam(name)
     for name in ("interval", "last_checked_at", "next_check_at", "etag", "last_modified",
-                 "body_digest")
+                 "body_digest", "state", "developing")
 }
 # Built once: the hot path of every unchanged check runs these with parameters only, so
 # SQLAlchemy compiles them once per process instead of once per check.
@@ -169,10 +175,34 @@ def record_unchanged(
     return True
 
 
+_DEFER = (
+    update(Article)
+    .where(Article.id == bindparam("article_id"))
+    .values(next_check_at=bindparam("next_check_at"), lease_token=None, lease_until=None)
+)
+_DEFER_CLAIMED = _DEFER.where(Article.lease_token == bindparam("token"))
+
+
+def defer_check(
+    connection: Connection, article_id: int, lease_token: str | None,
+    next_check_at: dt.datetime,
+) -> bool:
+    """A check that sent no request (its host must not be asked yet): only the schedule moves
+    and the claim is given back; False when ``lease_token`` is no longer the article's claim."""
+    values = {"article_id": article_id, "next_check_at": next_check_at}
+    if lease_token is None:
+        result = connection.execute(_DEFER, values)
+    else:
+        result = connection.execute(_DEFER_CLAIMED, {**values, "token": lease_token})
+    return bool(result.rowcount)
+
+
 def claim_due(
-    session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int
+    session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int,
+    ids: Sequence[int] | None = None,
 ) -> list[tuple[int, str]]:
-    """Lease up to ``limit`` due articles: (article id, lease token) each.
+    """Lease up to ``limit`` due articles (only among ``ids`` if given): (article id, lease
+    token) each.
 
     ``FOR UPDATE SKIP LOCKED`` lets two schedulers claim at the same moment without waiting on
     each other or taking the same article; an article whose lease has not expired is someone
@@ -188,6 +218,8 @@ def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if ids is not None:
+        statement = statement.where(Article.id.in_(list(ids)))
     claims = [(article_id, secrets.token_hex(16)) for article_id in session.scalars(statement)]
     if claims:
         session.execute(
@@ -214,6 +246,12 @@ def next_due_time(session: Session) -> dt.datetime | None:
 
 def delete_article(session: Session, article: Article) -> None:
     session.delete(article)
+
+
+def host_rates(session: Session) -> dict[str, float]:
+    """Requests per minute of the hosts that have their own rate (``hosts.rate_per_minute``)."""
+    statement = select(Host.host, Host.rate_per_minute).where(Host.rate_per_minute.is_not(None))
+    return {host: float(rate) for host, rate in session.execute(statement) if rate is not None}
 
 
 # --- versions and paragraphs ----------------------------------------------------------------

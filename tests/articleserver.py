@@ -38,10 +38,12 @@ with a control API (also present in-process), answering JSON:
     POST /_control/conditional?on=0|1
     POST /_control/mode?slug=a&mode=503&retry_after=5       (no mode, or "normal": back to None)
     POST /_control/version?slug=a&version=3
+    POST /_control/robots?text=...&status=200               (no text: /robots.txt is a 404)
     POST /_control/template?slug=a&template=redesign         (classic: the default)
     POST /_control/photo?slug=a&photo=swapped|resized        (original: the default)
     POST /_control/reset                                     (clears the request log and stats)
     GET  /_control/stats    -> {"requests": n, "status": {"200": n, ...}, "bytes": n, ...}
+    GET  /_control/log      -> {"requests": [[time, status, slug or path], ...]} (oldest first)
     POST /_control/listing?name=news&kind=rss&slugs=a,b      (or &all=1: every article)
     POST /_control/entries?name=news&add=c,d&remove=a
     POST /_control/listing-mode?name=news&mode=gzip          (no mode, or "normal": back to None)
@@ -625,6 +627,7 @@ class ArticleServer:
     def __init__(self, story_dir: Path, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.story_dir = Path(story_dir)
         self.conditional = True
+        self.robots: tuple[int, str] | None = None  # /robots.txt: (status, text); None: 404
         self._lock = threading.Lock()
         self._articles: dict[str, _Article] = {}
         self._listings: dict[str, _Listing] = {}
@@ -810,6 +813,11 @@ class ArticleServer:
         with self._lock:
             return [r for r in self._log if slug is None or r.slug == slug]
 
+    def set_robots(self, text: str | None, status: int = 200) -> None:
+        """Serve ``text`` as /robots.txt with ``status`` (None: no robots.txt, a 404)."""
+        with self._lock:
+            self.robots = None if text is None else (status, text)
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             status = {str(code): n for code, n in sorted(self._status.items())}
@@ -822,6 +830,8 @@ class ArticleServer:
         """What ``<method> /_control/<action>?<query>`` does (see the module docstring)."""
         if (method, action) == ("GET", "stats"):
             return self.stats()
+        if (method, action) == ("GET", "log"):
+            return {"requests": [[r.time, r.status, r.slug or r.path] for r in self.requests()]}
         if method != "POST":
             raise ValueError(f"{method} /_control/{action} is not supported")
         match action:
@@ -839,6 +849,9 @@ class ArticleServer:
             case "version":
                 self.set_version(query["slug"], int(query["version"]))
                 return {"slug": query["slug"], "version": int(query["version"])}
+            case "robots":
+                self.set_robots(query.get("text"), int(query.get("status", 200)))
+                return {"robots": self.robots}
             case "template":
                 self.set_template(query["slug"], query["template"])
                 return {"slug": query["slug"], "template": query["template"]}
@@ -1111,6 +1124,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(405, _error_page(405))
         elif match := _ARTICLE_PATH.fullmatch(path):
             self._article(match[1])
+        elif path == "/robots.txt":
+            self._robots()
         elif match := _LISTING_PATH.fullmatch(path):
             self._listing(match[1])
         elif path == "/":
@@ -1165,6 +1180,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reset()
             case _:
                 self._page(slug, article, page)
+
+    def _robots(self) -> None:
+        with self.server.app._lock:
+            robots = self.server.app.robots
+        if robots is None:
+            self._send(404, _error_page(404))
+        else:
+            self._send(robots[0], robots[1].encode(), "text/plain; charset=utf-8")
 
     def _listing(self, name: str) -> None:
         app = self.server.app

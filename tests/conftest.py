@@ -47,6 +47,8 @@ def _isolated_home(
         }:
             monkeypatch.delenv(name)
     monkeypatch.setenv("TRACKER_ALLOW_PRIVATE_ADDRESSES", "1")
+    # Every test site is one host (127.0.0.1): no request rate unless a test sets one.
+    monkeypatch.setenv("TRACKER_PER_HOST_RATE", "0")
 
 
 # --- databases ------------------------------------------------------------------------------

@@ -439,6 +439,36 @@ def test_standalone_control_switches_conditional_and_modes_and_counts(standalone
         assert (stats["requests"], stats["articles"]) == (2, 50)
 
 
+def test_robots_txt_is_a_404_until_set_then_served_with_its_status(
+    server: ArticleServer, client: httpx.Client
+) -> None:
+    robots = f"{server.base_url}/robots.txt"
+    assert client.get(robots).status_code == 404
+    server.set_robots("User-agent: *\nDisallow: /news/secret\n")
+    answer = client.get(robots)
+    assert (answer.status_code, answer.text) == (200, "User-agent: *\nDisallow: /news/secret\n")
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    server.set_robots("", status=403)
+    assert client.get(robots).status_code == 403
+    assert [r.path for r in server.requests()] == ["/robots.txt"] * 3
+
+
+def test_standalone_serves_robots_and_its_request_log(standalone: str) -> None:
+    with httpx.Client(base_url=standalone, timeout=5) as client:
+        client.post("/_control/reset")
+        robots = {"text": "User-agent: *\nDisallow: /", "status": 200}
+        client.post("/_control/robots", params=robots)
+        assert client.get("/robots.txt").text == "User-agent: *\nDisallow: /"
+        client.get("/news/article-0003")
+        log = client.get("/_control/log").json()["requests"]
+        assert [(status, what) for _, status, what in log] == [
+            (200, "/robots.txt"), (200, "article-0003")
+        ]
+        assert log[0][0] <= log[1][0] <= time.time()
+        client.post("/_control/robots")  # no text: no robots.txt
+        assert client.get("/robots.txt").status_code == 404
+
+
 # --- the redesign, the lead photo and the site's own noise -------------------------------------
 
 

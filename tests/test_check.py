@@ -166,9 +166,13 @@ def test_bad_response_stores_nothing_and_keeps_the_last_good_version(
         assert row.state == "active"
         last = queries.checks_of(session, article_id, limit=1)[0]
         assert (last.outcome, last.error) == (outcome, result.error)
+    article_server.set_mode("story", None)
     if mode == "503":
         assert (row.next_check_at - last.started_at).total_seconds() >= 119
-    article_server.set_mode("story", None)
+        # The whole host is paused until its Retry-After: a check now sends nothing ...
+        assert check_article(app, article_id).outcome == "deferred"
+        assert len(article_server.requests("story")) == 2
+        app = make_app()  # ... in this process; another one has a limiter of its own
     recovered = check_article(app, article_id)
     assert (recovered.outcome, recovered.version) == ("changed", 2)
 

@@ -20,6 +20,7 @@ def config_file() -> Path:
 
 def test_defaults_apply_without_file_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TRACKER_ALLOW_PRIVATE_ADDRESSES")
+    monkeypatch.delenv("TRACKER_PER_HOST_RATE")
     assert load_settings() == Settings()
 
 

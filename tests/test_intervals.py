@@ -6,6 +6,7 @@ import pytest
 
 from tracker.intervals import (
     MIN_INTERVAL,
+    developing_cap,
     failure_delay,
     format_duration,
     next_interval,
@@ -98,6 +99,37 @@ def test_base_above_the_maximum_is_kept() -> None:
 def test_no_change_after_a_change_grows_from_the_floor() -> None:
     after_change = next_interval(600, 600, changed=True, maximum=DAY)
     assert next_interval(after_change, 600, changed=False, maximum=DAY) == 450
+
+
+def test_developing_story_never_drifts_past_its_cap() -> None:
+    interval = 600
+    for _ in range(30):
+        interval = next_interval(interval, 600, changed=False, maximum=DAY, cap=600)
+    assert interval == 600
+
+
+def test_developing_story_recovers_to_its_cap_after_a_change() -> None:
+    after_change = next_interval(600, 600, changed=True, maximum=DAY, cap=600)
+    assert after_change == 300
+    steps = [after_change]
+    for _ in range(4):
+        steps.append(next_interval(steps[-1], 600, changed=False, maximum=DAY, cap=600))
+    assert steps == [300, 450, 600, 600, 600]
+
+
+def test_marker_gone_the_interval_grows_again() -> None:
+    capped = next_interval(600, 600, changed=False, maximum=DAY, cap=600)
+    assert next_interval(capped, 600, changed=False, maximum=DAY) == 900
+
+
+def test_developing_cap_below_the_floor_wins_but_not_below_ten_seconds() -> None:
+    assert next_interval(600, 600, changed=True, maximum=DAY, cap=120) == 120
+    assert next_interval(600, 600, changed=False, maximum=DAY, cap=3) == MIN_INTERVAL
+
+
+def test_developing_cap_is_the_setting_or_the_base_interval() -> None:
+    assert developing_cap(600, 0) == 600
+    assert developing_cap(600, 120) == 120
 
 
 @pytest.mark.parametrize(("failures", "factor"), [(0, 1), (1, 1), (2, 2), (3, 4), (4, 8)])

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 
 
 class App:
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, rate_share: float = 1.0) -> None:
         self.settings = settings or load_settings()
+        # The part of each host's rate this process may use when limiting on its own (no
+        # rate_limit_url): a pass forked into N processes gives each 1/N.
+        self.rate_share = rate_share
 
     @cached_property
     def engine(self) -> Engine:
@@ -51,9 +54,24 @@ class App:
 
     @cached_property
     def fetcher(self) -> Fetcher:
+        from tracker import politeness
         from tracker.fetch import Fetcher
 
-        return Fetcher(self.settings)
+        settings = self.settings
+        polite = politeness.build(
+            rate=settings.per_host_rate, concurrency=settings.per_host_concurrency,
+            rate_limit_url=settings.rate_limit_url, loader=self._host_rates,
+            share=self.rate_share, slot_ttl=politeness.slot_ttl(settings),
+        )
+        return Fetcher(settings, polite=polite)
+
+    def _host_rates(self) -> dict[str, float]:
+        """Per-host rate rules (``hosts.rate_per_minute``), read again every minute."""
+        from db.queries import host_rates
+        from db.session import session_scope
+
+        with session_scope(self.reader) as session:
+            return host_rates(session)
 
     @cached_property
     def webhook_client(self) -> httpx.Client:

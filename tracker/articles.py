@@ -152,6 +152,7 @@ def _article_json(row: ArticleRow) -> dict[str, Any]:
         "last_error": row.last_error,
         "selector": row.selector,
         "tags": row.tags or [],
+        "developing": bool(row.developing),
     }
 
 

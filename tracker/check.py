@@ -31,9 +31,17 @@ from tracker.app import App
 from tracker.clock import utcnow
 from tracker.diff import diff_documents, is_change
 from tracker.document import Article
-from tracker.errors import ExtractionError, FetchError, GoneError, TransientFetchError
+from tracker.errors import (
+    ExtractionError,
+    FetchError,
+    GoneError,
+    HostDeferred,
+    RobotsDisallowed,
+    TransientFetchError,
+)
 from tracker.extract import extract_page
 from tracker.fetch import Page
+from tracker.markers import developing_marker
 from tracker.merge import fold_duplicate
 from tracker.rules import NO_RULES, HostRules, IgnoreRules
 from tracker.significance import is_minor
@@ -54,12 +62,15 @@ class CheckResult:
     url: str
     # first_seen | changed | minor (stored, below the notification threshold) | rebaseline |
     # unchanged | not_modified | same_bytes | failed | no_content | gone | merged (the same
-    # story as another tracked article) | skipped
+    # story as another tracked article) | skipped | deferred (no request sent: the host said
+    # or says "later"; only the schedule moved, to ``retry_at``; ``error`` says why)
     outcome: str
     version: int | None = None
     error: str | None = None
     summary: dict[str, int] | None = None
     events: int = 0  # outbox events this check wrote (to dispatch as notifications)
+    retry_at: dt.datetime | None = None  # deferred: when the host is free
+    paused: bool = False  # deferred because the host asked for a pause (429/503)
 
     @property
     def ok(self) -> bool:
@@ -83,6 +94,9 @@ class Target:
     latest_hash: str | None  # content hash and extractor of the latest stored version
     latest_extractor: str | None
     rules: HostRules = NO_RULES  # of the article's host
+    developing: bool = False
+    last_changed_at: dt.datetime | None = None
+    created_at: dt.datetime | None = None
 
 
 def load_targets(
@@ -99,7 +113,8 @@ def load_targets(
             found[row.id] = Target(
                 row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector,
                 token, row.state, row.interval, row.base_interval, row.content_hash,
-                row.extractor, _host_rules(row),
+                row.extractor, _host_rules(row), row.developing, row.last_changed_at,
+                row.created_at,
             )
     return found
 
@@ -131,6 +146,8 @@ def check_target(app: App, target: Target) -> CheckResult:
     clock = time.perf_counter()
     try:
         page = app.fetcher.fetch(target.url, etag=target.etag, last_modified=target.last_modified)
+    except HostDeferred as exc:
+        return _record_deferred(app, target, exc)
     except FetchError as exc:
         return _record_failure(app, target, started, clock, exc)
     if page.not_modified:
@@ -149,7 +166,8 @@ def check_target(app: App, target: Target) -> CheckResult:
     if target.latest_hash == content_hash(article) and target.latest_extractor == (
         article.extractor
     ):
-        return _record_unchanged(app, target, started, clock, page, "unchanged", digest)
+        return _record_unchanged(app, target, started, clock, page, "unchanged", digest,
+                                 developing=_developing(article))
     try:
         return _store(app, target, started, clock, page, digest, article)
     except ExtractionError as exc:
@@ -194,8 +212,9 @@ def _store(
         if outcome == "changed" and diff and is_minor(diff, _threshold(app, target)):
             outcome = "minor"
         _remember_page(row, page, digest)
+        row.developing = _developing(article)
         if outcome == "unchanged":
-            _reschedule(app, row, now, changed=False)
+            _reschedule(app, row, now, changed=False, quiet=True)
             _check_row(session, row, started, clock, "unchanged", page.status)
             _restore(session, row, now, previous)
             return CheckResult(row.id, row.url, "unchanged", previous.number if previous else None,
@@ -214,6 +233,8 @@ def _store(
         _reschedule(app, row, now, changed=outcome in _CHANGES)
         if outcome in _CHANGES:
             row.last_changed_at = now
+            if row.state == "settled":  # checked by name or --all, and it did change
+                row.state = "active"
         _check_row(session, row, started, clock, outcome, page.status, version=version)
         summary = diff["summary"] if diff else None
         return CheckResult(row.id, row.url, outcome, version.number, summary=summary,
@@ -321,22 +342,32 @@ def _remember_page(row: ArticleRow, page: Page, digest: str) -> None:
 
 def _record_unchanged(
     app: App, target: Target, started: dt.datetime, clock: float, page: Page, outcome: str,
-    digest: str | None = None,
+    digest: str | None = None, *, developing: bool | None = None,
 ) -> CheckResult:
     """Nothing new: move the schedule on and log the check. The common case, so it is two
-    plain statements in one short transaction (no ORM objects, no extra reads)."""
+    plain statements in one short transaction (no ORM objects, no extra reads).
+
+    ``developing`` is the marker of the page just extracted (None: not extracted, as before)."""
     if target.state == "unavailable":
         return _record_unchanged_slowly(app, target, started, clock, page, outcome, digest)
     now = utcnow()
+    developing = target.developing if developing is None else developing
     interval = intervals.next_interval(
-        target.interval, target.base_interval, changed=False, maximum=app.settings.max_interval
+        target.interval, target.base_interval, changed=False, maximum=app.settings.max_interval,
+        cap=_cap(app, target.base_interval, developing),
     )
+    settled = _settles(app, target.state, target.last_changed_at or target.created_at, now)
+    if settled:
+        log.info("%s settled: no change since %s", target.url,
+                 target.last_changed_at or target.created_at)
     values = {
         "interval": interval, "last_checked_at": now,
         "next_check_at": now + dt.timedelta(seconds=intervals.jitter(interval)),
         "etag": page.etag or target.etag,
         "last_modified": page.last_modified or target.last_modified,
         "body_digest": digest or target.body_digest,
+        "state": "settled" if settled else target.state,
+        "developing": developing,
     }
     check = {
         "started_at": started, "outcome": outcome, "status_code": page.status,
@@ -366,8 +397,8 @@ def _record_unchanged_slowly(
             row.body_digest = digest
         now = utcnow()
         latest = queries.latest_version(session, row.id)
+        _reschedule(app, row, now, changed=False, quiet=True)  # back now: not settled at once
         _restore(session, row, now, latest)
-        _reschedule(app, row, now, changed=False)
         _check_row(session, row, started, clock, outcome, page.status)
         return CheckResult(row.id, row.url, outcome, row.version_count or None,
                            events=row.event_seq - seq)
@@ -380,6 +411,7 @@ def _record_failure(
     """A failed check changes nothing but the schedule, the error and the check log."""
     gone = isinstance(error, GoneError)
     outcome = "gone" if gone else "no_content" if isinstance(error, ExtractionError) else "failed"
+    refused = isinstance(error, RobotsDisallowed)
     message = error.reason if isinstance(error, FetchError) else str(error)
     if isinstance(error, FetchError) and error.status:
         status = error.status
@@ -397,7 +429,7 @@ def _record_failure(
             data = {"status": status, "version": row.version_count or None}
             queries.add_event(session, row, "article.unavailable", now=now, data=data)
         retry_after = error.retry_after if isinstance(error, TransientFetchError) else None
-        delay = _failure_delay(app, row, gone=gone, retry_after=retry_after)
+        delay = _failure_delay(app, row, gone=gone, refused=refused, retry_after=retry_after)
         row.next_check_at = now + dt.timedelta(seconds=delay)
         _check_row(session, row, started, clock, outcome, status, error=message)
         events = row.event_seq - seq
@@ -405,20 +437,63 @@ def _record_failure(
     return CheckResult(target.id, target.url, outcome, error=message, events=events)
 
 
-def _failure_delay(app: App, row: ArticleRow, *, gone: bool, retry_after: float | None) -> float:
+def _failure_delay(
+    app: App, row: ArticleRow, *, gone: bool, refused: bool, retry_after: float | None
+) -> float:
     maximum = app.settings.max_interval
     if gone:  # still looked at, rarely: pages do come back
         return intervals.jitter(max(row.base_interval, maximum // 4))
+    if refused:  # robots.txt said no: asking often will not change its mind
+        return intervals.jitter(max(row.base_interval, maximum))
     delay = intervals.failure_delay(row.base_interval, row.failure_count, maximum=maximum)
     return max(float(retry_after or 0), intervals.jitter(delay))
 
 
-def _reschedule(app: App, row: ArticleRow, now: dt.datetime, *, changed: bool) -> None:
+def _reschedule(
+    app: App, row: ArticleRow, now: dt.datetime, *, changed: bool, quiet: bool = False
+) -> None:
+    """The next check after a good page; ``quiet``: nothing new was stored, so the article
+    may settle."""
     row.interval = intervals.next_interval(
-        row.interval, row.base_interval, changed=changed, maximum=app.settings.max_interval
+        row.interval, row.base_interval, changed=changed, maximum=app.settings.max_interval,
+        cap=_cap(app, row.base_interval, row.developing),
     )
     row.last_checked_at = now
     row.next_check_at = now + dt.timedelta(seconds=intervals.jitter(row.interval))
+    if quiet and _settles(app, row.state, row.last_changed_at or row.created_at, now):
+        log.info("%s settled: no change since %s", row.url, row.last_changed_at or row.created_at)
+        row.state = "settled"
+
+
+def _cap(app: App, base: int, developing: bool) -> int | None:
+    """The longest interval of a page that says its story is developing (None: no cap)."""
+    return intervals.developing_cap(base, app.settings.developing_interval) if developing else None
+
+
+def _settles(app: App, state: str, quiet_since: dt.datetime | None, now: dt.datetime) -> bool:
+    """An active article unchanged for ``settle_after`` seconds is done: no more checks (until
+    ``tracker add`` asks for it again)."""
+    after = app.settings.settle_after
+    return (after > 0 and state == "active" and quiet_since is not None
+            and now - quiet_since >= dt.timedelta(seconds=after))
+
+
+def _developing(article: Article) -> bool:
+    texts = (p.text for p in article.paragraphs if p.kind not in {"caption", "credit"})
+    marker = developing_marker(article.metadata.title, texts)
+    return marker is not None
+
+
+def _record_deferred(app: App, target: Target, deferred: HostDeferred) -> CheckResult:
+    """No request was sent (the host's rate, its pause after 429/503, or its slots): nothing
+    is stored but the schedule, which moves to when the host is free. Not a failure."""
+    retry_at = dt.datetime.fromtimestamp(deferred.until, dt.UTC)
+    with app.write_connection() as connection:
+        if not queries.defer_check(connection, target.id, target.lease_token, retry_at):
+            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
+    log.info("check of %s deferred: %s", target.url, deferred.reason)
+    return CheckResult(target.id, target.url, "deferred", error=deferred.reason,
+                       retry_at=retry_at, paused=deferred.paused)
 
 
 def _check_row(

@@ -3,11 +3,13 @@
     TrackerError
     ├── FetchError                 the page could not be fetched (carries url and status)
     │   ├── TransientFetchError    try again later: timeouts, connection errors, 5xx, 429
+    │   │   └── HostDeferred       not sent: the host's rate, pause or slots say later
     │   └── PermanentFetchError    retrying soon will not help
     │       ├── GoneError          404 / 410: the article is unavailable
     │       ├── UnsupportedContent not HTML, XHTML or plain text
     │       ├── BodyTooLarge       over the configured size cap
     │       ├── RedirectError      a redirect loop or too many redirects
+    │       ├── RobotsDisallowed   the site's robots.txt forbids the page (robots_txt on)
     │       └── BlockedAddress     not http(s), or a private address not allowed
     ├── ExtractionError            the page has no article text (consent wall, error page …)
     └── NotAFeed                   a source's body is no RSS/Atom feed or sitemap (an HTML page …)
@@ -16,6 +18,8 @@ Messages are meant for people: they name the URL and what went wrong, never a se
 """
 
 from __future__ import annotations
+
+import time
 
 
 class TrackerError(Exception):
@@ -38,7 +42,22 @@ class TransientFetchError(FetchError):
         self.retry_after = retry_after
 
 
+class HostDeferred(TransientFetchError):
+    """No request was sent: the host may be asked again at ``until`` (epoch seconds), when
+    its rate allows, its pause after 429/503 ends (``paused``) or a slot is free. A check
+    that gets this is deferred, not failed."""
+
+    def __init__(self, url: str, message: str, *, until: float, paused: bool = False) -> None:
+        super().__init__(url, message, retry_after=max(0.0, until - time.time()))
+        self.until = until
+        self.paused = paused
+
+
 class PermanentFetchError(FetchError):
+    pass
+
+
+class RobotsDisallowed(PermanentFetchError):
     pass
 
 

@@ -1,25 +1,25 @@
 """Fetching article pages politely: one pooled httpx client, conditional GET, caps on size and
-redirects, only HTML/XHTML/plain text, and at most a few requests at a time per host.
+redirects, only HTML/XHTML/plain text, and before every request a slot and a turn of the host
+(``tracker.politeness``: per-host concurrency and rate, shared by all workers when Redis is
+configured); a 429 or 503 pauses the whole host. With ``robots_txt`` on, robots.txt is obeyed.
 
 ``kind="listing"`` fetches a source (a feed or sitemap) the same way, accepting the XML media
 types too (and HTML, so an HTML page given as a feed can be told apart and name its feed), and
 unpacking a gzip-compressed sitemap (``sitemap.xml.gz``) within the same size cap.
 
 ``Fetcher.fetch`` returns a ``Page`` (status 200 with a body, or 304 with none) or raises one of
-the ``tracker.errors.FetchError`` subclasses; it never returns a half-read body.
+the ``tracker.errors.FetchError`` subclasses (``HostDeferred`` when no request was sent because
+the host must not be asked yet); it never returns a half-read body.
 """
 
 from __future__ import annotations
 
 import email.utils
-import threading
 import time
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -28,12 +28,18 @@ from tracker.errors import (
     BlockedAddress,
     BodyTooLarge,
     GoneError,
+    HostDeferred,
     PermanentFetchError,
     RedirectError,
+    RobotsDisallowed,
     TransientFetchError,
     UnsupportedContent,
 )
 from tracker.netguard import check_scheme, guarded_transport
+from tracker.politeness import DEFAULT_PAUSE, HostBusy, Politeness
+from tracker.politeness import build as build_politeness
+from tracker.robots import MAX_BYTES as ROBOTS_MAX_BYTES
+from tracker.robots import RobotsAnswer, RobotsRules
 
 ACCEPTED_TYPES = {"text/html", "application/xhtml+xml", "text/plain"}
 # Feeds and sitemaps: what sites really serve them as (octet-stream and gzip for .xml.gz).
@@ -63,22 +69,6 @@ class Page:
         return self.status == 304
 
 
-class HostLimiter:
-    """At most ``limit`` requests in flight per host, across the threads of one process."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = max(1, limit)
-        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
-        with self._lock:
-            semaphore = self._semaphores.setdefault(host, threading.BoundedSemaphore(self._limit))
-        with semaphore:
-            yield
-
-
 def make_client(settings: Settings) -> httpx.Client:
     timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
     limits = httpx.Limits(max_connections=max(10, settings.concurrency * 2))
@@ -103,14 +93,20 @@ class Fetcher:
         self,
         settings: Settings,
         client: httpx.Client | None = None,
-        limiter: HostLimiter | None = None,
+        polite: Politeness | None = None,
     ) -> None:
         self.settings = settings
         self.client = client or make_client(settings)
-        self.limiter = limiter or HostLimiter(settings.per_host_concurrency)
+        self.polite = polite or build_politeness(
+            rate=settings.per_host_rate, concurrency=settings.per_host_concurrency
+        )
+        self.robots = (
+            RobotsRules(settings.user_agent, self._robots_answer) if settings.robots_txt else None
+        )
 
     def close(self) -> None:
         self.client.close()
+        self.polite.close()
 
     def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None,
@@ -141,20 +137,65 @@ class Fetcher:
             request = self.client.build_request("GET", url, headers=conditional)
         except httpx.InvalidURL as exc:  # e.g. control characters: from a redirect, say
             raise PermanentFetchError(url, f"not a valid URL ({exc})") from exc
-        deadline = time.monotonic() + self.settings.fetch_deadline
-        with self.limiter.slot(host):
+        try:
+            # robots.txt first: its own request takes a slot of the host, so not inside ours.
+            if self.robots is not None and not self.robots.allowed(url):
+                raise RobotsDisallowed(
+                    url, f"robots.txt of {host} disallows {_path(url)} for {self.robots.agent}"
+                )
+            with self.polite.slot(host):
+                self.polite.wait_turn(host)
+                deadline = time.monotonic() + self.settings.fetch_deadline
+                response = self._send(url, request)
+                try:
+                    self._note_status(host, response)
+                    return self._read(url, response, deadline, kind)
+                finally:
+                    response.close()
+        except HostBusy as busy:
+            raise HostDeferred(url, busy.reason, until=busy.until, paused=busy.paused) from None
+
+    def _send(self, url: str, request: httpx.Request) -> httpx.Response:
+        try:
+            return self.client.send(request, stream=True)
+        except BlockedAddress as exc:  # raised at connect time by the guarded transport
+            raise BlockedAddress(url, exc.reason) from exc
+        except httpx.TimeoutException as exc:
+            raise TransientFetchError(url, f"timed out ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise TransientFetchError(url, f"connection failed: {exc}") from exc
+
+    def _note_status(self, host: str, response: httpx.Response) -> None:
+        """429 and 503 are the site asking everyone to back off: pause the whole host (every
+        worker's checks of it are deferred) until its Retry-After, or for a minute."""
+        status = response.status_code
+        if status not in (429, 503):
+            return
+        header = response.headers.get("Retry-After")
+        retry_after = _retry_after(header)
+        pause = DEFAULT_PAUSE if retry_after is None else retry_after
+        why = f"HTTP {status}" + (f" (Retry-After: {header.strip()})" if header else "")
+        self.polite.pause(host, pause, why)
+
+    def _robots_answer(self, robots_url: str) -> RobotsAnswer:
+        """GET /robots.txt like any other request to the host (slot, turn, guard); redirects
+        followed; any failure to get an answer is status 0."""
+        host = check_scheme(robots_url)[1]
+        with self.polite.slot(host):
+            self.polite.wait_turn(host)
             try:
-                response = self.client.send(request, stream=True)
-            except BlockedAddress as exc:  # raised at connect time by the guarded transport
-                raise BlockedAddress(url, exc.reason) from exc
-            except httpx.TimeoutException as exc:
-                raise TransientFetchError(url, f"timed out ({type(exc).__name__})") from exc
-            except httpx.HTTPError as exc:
-                raise TransientFetchError(url, f"connection failed: {exc}") from exc
-            try:
-                return self._read(url, response, deadline, kind)
-            finally:
-                response.close()
+                with self.client.stream("GET", robots_url, follow_redirects=True,
+                                        headers={"Accept": "text/plain"}) as response:
+                    self._note_status(host, response)
+                    data = bytearray()
+                    for chunk in response.iter_bytes():
+                        data += chunk
+                        if len(data) >= ROBOTS_MAX_BYTES:
+                            break
+                    return RobotsAnswer(response.status_code,
+                                        bytes(data).decode("utf-8", errors="replace"))
+            except (httpx.HTTPError, BlockedAddress):
+                return RobotsAnswer(0)
 
     def _read(
         self, url: str, response: httpx.Response, deadline: float, kind: FetchKind = "article"
@@ -242,6 +283,11 @@ class Fetcher:
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
         )
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _drain(response: httpx.Response, limit: int = 65_536) -> None:

@@ -37,17 +37,30 @@ def format_duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def next_interval(current: int, base: int, *, changed: bool, maximum: int) -> int:
+def next_interval(
+    current: int, base: int, *, changed: bool, maximum: int, cap: int | None = None
+) -> int:
     """The interval after a successful check.
 
     A change halves the interval (down to half the article's own interval, never under 10 s):
     a story that is being rewritten gets looked at more often. Each unchanged check stretches it
-    by half, up to ``maximum``, so quiet stories drift toward rare checks.
+    by half, up to ``maximum``, so quiet stories drift toward rare checks. ``cap`` (a page that
+    says it is a developing story) holds it at or under that many seconds however quiet the
+    page stays.
     """
     floor = max(MIN_INTERVAL, base // 2)
     if changed:
-        return max(floor, min(current, base) // 2)
-    return min(max(maximum, base), max(floor, round(current * 1.5)))
+        interval = max(floor, min(current, base) // 2)
+    else:
+        interval = min(max(maximum, base), max(floor, round(current * 1.5)))
+    if cap is not None:
+        interval = min(interval, max(MIN_INTERVAL, cap))
+    return interval
+
+
+def developing_cap(base: int, developing_interval: int) -> int:
+    """The longest interval of a developing story: the setting, or (0) the article's own."""
+    return developing_interval if developing_interval > 0 else base
 
 
 def failure_delay(base: int, failures: int, *, maximum: int) -> int:

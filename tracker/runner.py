@@ -10,10 +10,12 @@ article whose check never ran is still due and is checked by the next run.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -54,28 +56,43 @@ def check_many(
     unstarted; their claims are released so the next run takes them at once.
 
     A large one-off pass (no ``stop``) is spread over one process per core: extraction and
-    diffing are CPU work that threads of one process cannot share out."""
+    diffing are CPU work that threads of one process cannot share out. A one-off pass also
+    finishes the checks its hosts' rates deferred: each is claimed again and checked when its
+    turn comes (without holding a thread meanwhile). Checks deferred because a host asked for
+    a pause (429/503) are left to the schedule, reported as deferred. A long-running service
+    (``stop`` given) leaves every deferred check to the schedule."""
     workers = max(1, concurrency or app.settings.concurrency)
     targets = _targets(app, list(articles))
+    later = _Later(app) if stop is None else None
     processes = min(app.settings.processes, os.cpu_count() or 1)
     if stop is None and processes > 1 and len(targets) >= PROCESS_THRESHOLD:
         return _check_in_processes(app, targets, processes, workers, on_result)
-    pending = iter(targets)
+    pending = list(reversed(targets))
     results: list[CheckResult] = []
     running: set[Future[CheckResult]] = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
         while True:
-            while len(running) < workers and not (stop and stop.is_set()):
-                item = next(pending, None)
-                if item is None:
-                    break
-                running.add(pool.submit(_check, app, item))
+            if later is not None:
+                again, lost = later.due()
+                pending.extend(reversed(again))  # next to go: their turn has come
+                for result in lost:
+                    results.append(result)
+                    if on_result:
+                        on_result(result)
+            while len(running) < workers and pending and not (stop and stop.is_set()):
+                running.add(pool.submit(_check, app, pending.pop()))
             if not running:
+                if later:
+                    time.sleep(later.wait())
+                    continue
                 release(app, [Claim(t.id, t.lease_token) for t in pending if t.lease_token])
                 return results
-            done, running = wait(running, return_when=FIRST_COMPLETED)
+            timeout = later.wait() if later else None
+            done, running = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 result = future.result()
+                if later is not None and later.keep(result):
+                    continue
                 results.append(result)
                 if on_result:
                     on_result(result)
@@ -83,6 +100,46 @@ def check_many(
 
 def _check(app: App, target: Target) -> CheckResult:
     return check_target(app, target)
+
+
+class _Later:
+    """The checks of a one-off pass that their hosts' rates deferred: kept by the time their
+    turn comes, then claimed again (the deferral gave their claims back) and checked."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._heap: list[tuple[float, int, CheckResult]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def keep(self, result: CheckResult) -> bool:
+        """Keep a deferred result to check again; False for every other result."""
+        if result.outcome != "deferred" or result.paused or result.retry_at is None:
+            return False
+        heapq.heappush(self._heap, (result.retry_at.timestamp(), result.article_id, result))
+        return True
+
+    def wait(self) -> float:
+        """Seconds until the next kept check is due (a little after, so it is due)."""
+        if not self._heap:
+            return 0.0
+        return max(0.0, self._heap[0][0] - time.time()) + 0.01
+
+    def due(self) -> tuple[list[Target], list[CheckResult]]:
+        """The kept checks due now, claimed again, and the deferred results of those someone
+        else claimed meanwhile (theirs to check: the deferral stands as this pass's result)."""
+        now = time.time()
+        ready: dict[int, CheckResult] = {}
+        while self._heap and self._heap[0][0] <= now:
+            _, article_id, result = heapq.heappop(self._heap)
+            ready[article_id] = result
+        if not ready:
+            return [], []
+        claims = claim_due(self.app, limit=len(ready), ids=list(ready))
+        targets = _targets(self.app, list(claims))
+        claimed = {t.id for t in targets}
+        return targets, [r for i, r in ready.items() if i not in claimed]
 
 
 # Below this many articles a pass stays in one process: forking costs more than it saves.
@@ -95,31 +152,50 @@ def _check_in_processes(
     app: App, targets: list[Target], processes: int, workers: int, on_result: Progress | None,
 ) -> list[CheckResult]:
     """Check in ``processes`` forked processes with ``workers`` threads in all. Each process
-    has its own database engine and HTTP client; the per-host limit is shared out so the
-    processes together keep to it."""
+    has its own database engine and HTTP client; the per-host limits (concurrency, and the
+    rate unless Redis shares it) are shared out so the processes together keep to them.
+    Checks the rate deferred go back to the pool (the same processes, so their limiters
+    remember the hosts) when their turn comes."""
     per_host = max(1, app.settings.per_host_concurrency // processes)
     settings = replace(app.settings, per_host_concurrency=per_host)
     threads = max(1, workers // processes)
-    chunks = [targets[i : i + CHUNK] for i in range(0, len(targets), CHUNK)]
     results: list[CheckResult] = []
+    later = _Later(app)
     context = multiprocessing.get_context("fork")  # inherits the imports: starts at once
     with ProcessPoolExecutor(processes, mp_context=context, initializer=_start_process,
-                             initargs=(settings,)) as pool:
-        for chunk_results in pool.map(_check_chunk, chunks, [threads] * len(chunks)):
-            for result in chunk_results:
+                             initargs=(settings, 1 / processes)) as pool:
+        running = {pool.submit(_check_chunk, targets[i : i + CHUNK], threads)
+                   for i in range(0, len(targets), CHUNK)}
+        while running or later:
+            if not running:
+                time.sleep(later.wait())
+            else:
+                done, running = wait(running, timeout=later.wait() if later else None,
+                                     return_when=FIRST_COMPLETED)
+                for future in done:
+                    for result in future.result():
+                        if later.keep(result):
+                            continue
+                        results.append(result)
+                        if on_result:
+                            on_result(result)
+            again, lost = later.due()
+            for result in lost:
                 results.append(result)
                 if on_result:
                     on_result(result)
+            for i in range(0, len(again), CHUNK):
+                running.add(pool.submit(_check_chunk, again[i : i + CHUNK], threads))
     return results
 
 
-def _start_process(settings: Settings) -> None:
+def _start_process(settings: Settings, rate_share: float) -> None:
     """In a forked process: forget the parent's connections, make this process's App."""
     global _process_app
     from db.session import forget_engines
 
     forget_engines()
-    _process_app = App(settings)
+    _process_app = App(settings, rate_share=rate_share)
 
 
 def _check_chunk(targets: list[Target], threads: int) -> list[CheckResult]:

@@ -25,15 +25,19 @@ class Claim:
     token: str
 
 
-def claim_due(app: App, *, limit: int | None = None, now: dt.datetime | None = None) -> list[Claim]:
-    """Lease up to ``limit`` due articles (default: the ``claim_batch`` setting)."""
+def claim_due(
+    app: App, *, limit: int | None = None, now: dt.datetime | None = None,
+    ids: list[int] | None = None,
+) -> list[Claim]:
+    """Lease up to ``limit`` due articles (default: the ``claim_batch`` setting), only among
+    ``ids`` if given."""
     limit = app.settings.claim_batch if limit is None else limit
-    if limit <= 0:
+    if limit <= 0 or ids == []:
         return []
     now = now or utcnow()
     lease_until = now + dt.timedelta(seconds=app.settings.lease_seconds)
     with session_scope(app.writer) as session:
-        rows = queries.claim_due(session, now, lease_until, limit)
+        rows = queries.claim_due(session, now, lease_until, limit, ids=ids)
     return [Claim(article_id, token) for article_id, token in rows]
 
 

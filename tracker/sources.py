@@ -38,7 +38,7 @@ from tracker import intervals
 from tracker.app import App
 from tracker.articles import clean_url
 from tracker.clock import iso, utcnow
-from tracker.errors import FetchError, NotAFeed, TrackerError, TransientFetchError
+from tracker.errors import FetchError, HostDeferred, NotAFeed, TrackerError, TransientFetchError
 from tracker.feeds import Entry, Listing, parse_listing
 from tracker.fetch import Page
 
@@ -64,7 +64,8 @@ class SourceClaim:
 class PollResult:
     source_id: int
     url: str
-    # polled | not_modified | same_bytes | failed | skipped
+    # polled | not_modified | same_bytes | failed | skipped | deferred (no request sent: the
+    # host's rate or its pause after 429/503; only the schedule moved)
     outcome: str
     kind: str | None = None  # feed | sitemap | sitemapindex
     entries: int = 0  # listed by the source (capped at max_source_entries)
@@ -268,6 +269,8 @@ def poll_source(app: App, source_id: int, lease_token: str | None = None) -> Pol
         return PollResult(source_id, "", "skipped", error="no such source, or claim expired")
     try:
         fetched = _fetch(app, target)
+    except HostDeferred as exc:
+        return _record_deferred(app, target, exc)
     except (FetchError, NotAFeed) as exc:
         return _record_failure(app, target, exc)
     if fetched.listing is None:
@@ -471,6 +474,18 @@ def _record_quiet(app: App, target: _Target, fetched: _Fetched, outcome: str) ->
         _remember(row, fetched)
         _reschedule(app, row, utcnow())
         return PollResult(target.id, target.url, outcome, row.kind, entries=row.entry_count)
+
+
+def _record_deferred(app: App, target: _Target, deferred: HostDeferred) -> PollResult:
+    """The host must not be asked yet (its rate, or its pause after 429/503): no request was
+    sent, so only the schedule moves, to when the host is free. Not a failure."""
+    with session_scope(app.writer) as session:
+        row = _lock(session, target)
+        if row is None:
+            return PollResult(target.id, target.url, "skipped", target.kind, error=_SUPERSEDED)
+        row.next_check_at = dt.datetime.fromtimestamp(deferred.until, dt.UTC)
+    log.info("poll of %s deferred: %s", target.url, deferred.reason)
+    return PollResult(target.id, target.url, "deferred", target.kind, error=deferred.reason)
 
 
 def _record_failure(app: App, target: _Target, error: FetchError | NotAFeed) -> PollResult:

@@ -33,6 +33,8 @@ def articles_table(articles: Sequence[dict[str, Any]]) -> Table:
         table.add_column(column, overflow="fold")
     for article in articles:
         state = article["state"]
+        if article.get("developing"):
+            state += ", developing"
         if article["failures"]:
             state += f" ({article['failures']} failed: {article['last_error']})"
         table.add_row(
@@ -162,6 +164,9 @@ def print_check_summary(
             console.print(f"[green]{result.outcome}[/] {result.url} → v{result.version} ({detail})")
         elif not result.ok:
             console.print(f"[red]{result.outcome}[/] {result.url}: {result.error}",
+                          markup=True, highlight=False)
+        elif result.outcome == "deferred":
+            console.print(f"[yellow]deferred[/] {result.url}: {result.error}",
                           markup=True, highlight=False)
     counts = Counter(r.outcome for r in results)
     line = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))

@@ -5,6 +5,7 @@ the next attempt in the database)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from celery import Task
@@ -14,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from tracker import delivery, housekeeping, scheduling, sources
 from tracker.app import App
 from tracker.check import check_article
+from tracker.config import load_settings
 from workers.app import app
 
 log = logging.getLogger(__name__)
@@ -21,10 +23,18 @@ _context: App | None = None
 
 
 def context() -> App:
-    """One App (engine, HTTP client) per worker process, made after the fork."""
+    """One App (engine, HTTP client) per worker process, made after the fork.
+
+    The workers share each host's request rate, pauses and slots through Redis: the
+    ``rate_limit_url`` setting, or else the broker's Redis."""
     global _context
     if _context is None:
-        _context = App()
+        settings = load_settings()
+        if not settings.rate_limit_url and settings.broker_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            settings = replace(settings, rate_limit_url=settings.broker_url)
+        _context = App(settings)
     return _context
 
 
