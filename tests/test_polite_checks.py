@@ -21,6 +21,7 @@ from tracker.app import App
 from tracker.articles import add_articles
 from tracker.check import check_article
 from tracker.clock import utcnow
+from tracker.politeness import BURST
 from tracker.runner import check_due, check_many
 from tracker.scheduling import claim_due
 
@@ -128,14 +129,14 @@ def test_host_rule_rate_defers_checks_beyond_the_burst(
         session.add(Host(host="127.0.0.1", rate_per_minute=6, updated_at=utcnow()))
     ids = track(app, article_server, *(f"a{i}" for i in range(5)))
     outcomes = [check_article(app, i) for i in ids]
-    assert [r.outcome for r in outcomes] == ["first_seen"] * 3 + ["deferred"] * 2
-    assert "rate limit (6 requests/min)" in (outcomes[3].error or "")
-    first, second = (r.retry_at for r in outcomes[3:])
+    assert [r.outcome for r in outcomes] == ["first_seen"] * BURST + ["deferred"] * (5 - BURST)
+    assert "rate limit (6 requests/min)" in (outcomes[BURST].error or "")
+    first, second = (r.retry_at for r in outcomes[BURST : BURST + 2])
     assert first is not None
     assert second is not None
     # One every 10 s at 6/min; the second deferred check gets the turn after the first's.
     assert (second - first).total_seconds() == pytest.approx(10, abs=0.5)
-    assert len(article_server.requests()) == 3
+    assert len(article_server.requests()) == BURST
 
 
 def test_one_off_pass_finishes_the_checks_its_rate_deferred(
@@ -170,11 +171,11 @@ def test_pass_forked_into_processes_shares_the_rate_and_finishes_deferred_checks
     assert sorted(r.article_id for r in results) == sorted(ids)
     assert {r.outcome for r in results} == {"first_seen"}
     times = sorted(r.time for r in article_server.requests())
-    # Each process has half the rate (120/min: one every 0.5 s) and a burst of 3: six at
-    # once, then the four deferred ones, two per half second at most.
+    # Each process has half the rate (120/min: one every 0.5 s) and a burst of its own: two
+    # bursts at once, then the deferred ones, two per half second at most.
     assert times[-1] - times[0] >= 0.5 - 0.05
     for i, start in enumerate(times):
-        assert sum(1 for t in times[i:] if t < start + 0.25) <= 2 * 3 + 2
+        assert sum(1 for t in times[i:] if t < start + 0.25) <= 2 * BURST + 2
 
 
 def test_source_poll_on_a_paused_host_is_deferred_not_failed(
@@ -210,7 +211,7 @@ def test_service_pass_leaves_deferred_checks_to_the_schedule(
     app.fetcher.polite.max_sleep = 0.1
     ids = track(app, article_server, *(f"a{i}" for i in range(5)))
     results = check_many(app, ids, concurrency=2, stop=threading.Event())
-    assert sorted(r.outcome for r in results) == ["deferred"] * 2 + ["first_seen"] * 3
+    assert sorted(r.outcome for r in results) == ["deferred"] * (5 - BURST) + ["first_seen"] * BURST
     with session_scope(app.reader) as session:
         waiting = session.scalar(
             select(func.count()).select_from(Article).where(Article.next_check_at > utcnow())

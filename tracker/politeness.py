@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BURST = 3  # requests a host may get at once after a quiet spell
+BURST = 1  # requests a host may get at once after a quiet spell (1: strictly spaced)
 MAX_SLEEP = 2.0  # seconds a check may wait for its turn; longer and it is deferred
 DEFAULT_PAUSE = 60.0  # seconds a host is paused after 429/503 without a usable Retry-After
 MAX_PAUSE = 3600.0  # a Retry-After further out than this is cut to it
