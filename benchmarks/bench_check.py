@@ -44,8 +44,10 @@ job) and sends If-None-Match/If-Modified-Since from its cache. The two tools alt
 each pass (and swap the order every other pass and repeat) on the same server state.
 
 With ``--profile DIR`` tracker runs under ``benchmarks/profiled.py`` (cProfile in every
-thread), urlwatch is skipped, DIR/<pass>.prof is kept for each pass and the hotspots are
-printed; the timings of that run are inflated by the profiler and are not written to the docs.
+thread; in one process, ``TRACKER_PROCESSES=1``, since the profiler does not follow the
+processes a large pass would fork), urlwatch is skipped, DIR/<pass>.prof is kept for each
+pass and the hotspots are printed; the timings of that run are inflated by the profiler and
+are not written to the docs.
 """
 
 from __future__ import annotations
@@ -138,6 +140,8 @@ class Tracker:
         home.mkdir(parents=True)
         self.home, self.concurrency, self.profile_dir = home, concurrency, profile_dir
         self.env = self._env(home / "tracker.db")
+        if profile_dir:  # the profiler sees one process: keep the pass in it, unforked
+            self.env["TRACKER_PROCESSES"] = "1"
 
     def _env(self, database: Path) -> dict[str, str]:
         return clean_env(

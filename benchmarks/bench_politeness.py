@@ -13,7 +13,8 @@ article (``tracker add - --every 1d``: all due at once, none checked yet) and, f
 flushed Redis database (default ``redis://127.0.0.1:6379/12``) as broker, which the workers
 also use for the shared rate limit (``rate_limit_url`` empty). ``TRACKER_PER_HOST_RATE`` is
 the rate under test; every other setting is the default (``per_host_concurrency`` 2, the
-politeness burst 3, short waits up to 2 s slept, longer ones deferred).
+politeness burst 1, i.e. strictly spaced requests, short waits up to 2 s slept, longer ones
+deferred).
 
 Configurations:
 
@@ -26,8 +27,9 @@ Configurations:
 Measured from the article server's request log (``GET /_control/log``: arrival time of every
 article request): the requests, the span first → last, the mean rate over the span, and the
 most requests in any sliding window of 60 s and of 10 s (× 6, to compare with a per-minute
-rate). GCRA allows at most ``W × rate / 60 + burst`` in any window of W seconds; the forked
-``tracker check`` has one burst per process. The run also checks that every article was
+rate). GCRA allows at most ``W × rate / 60 + burst`` in any window of W seconds (with burst 1:
+the rate, plus the request on the window's closing edge); the forked ``tracker check`` has one
+burst per process. The run also checks that every article was
 stored exactly once (deferred checks store nothing and lose nothing).
 """
 
@@ -61,7 +63,7 @@ from harness import (
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/12"
-BURST = 3  # tracker.politeness.BURST (the benchmark imports nothing of tracker)
+BURST = 1  # tracker.politeness.BURST (the benchmark imports nothing of tracker)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.articleserver import ArticleServer
+from tests.services import CeleryProcess
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STORY = FIXTURES / "story_de"
@@ -145,6 +146,33 @@ def make_app(database_url: str) -> Iterator[object]:
 @pytest.fixture
 def app(make_app):  # type: ignore[no-untyped-def]
     return make_app()
+
+
+# --- Redis and Celery processes ---------------------------------------------------------------
+
+
+@pytest.fixture
+def broker() -> Iterator[str]:
+    """The machine's Redis (database 15 by default), flushed before and after: the broker of
+    the Celery processes a test starts."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        service_missing(f"Redis at {REDIS_URL} ({exc})")
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[CeleryProcess]]:
+    started: list[CeleryProcess] = []
+    yield started
+    for process in started:
+        process.stop()
 
 
 # --- the article server ---------------------------------------------------------------------

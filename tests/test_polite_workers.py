@@ -5,7 +5,6 @@ are all done afterwards."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from sqlalchemy import select
 from db.models import Article, Check, Version
 from db.session import session_scope
 from tests.articleserver import ArticleServer
-from tests.conftest import REDIS_URL, service_missing
 from tests.services import CeleryProcess, wait_for
 from tests.test_workers import WORKER, service_env, start, tracked
 from tracker.app import App
@@ -23,28 +21,6 @@ from tracker.config import load_settings
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 RETRY_AFTER = 4  # seconds
 GRACE = 0.5  # requests already on their way when the 429 was answered may still arrive
-
-
-@pytest.fixture
-def broker() -> Iterator[str]:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except redis.RedisError as exc:
-        service_missing(f"Redis at {REDIS_URL} ({exc})")
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
-
-
-@pytest.fixture
-def processes() -> Iterator[list[CeleryProcess]]:
-    started: list[CeleryProcess] = []
-    yield started
-    for process in started:
-        process.stop()
 
 
 def test_429_with_retry_after_is_respected_by_every_worker(

@@ -13,14 +13,7 @@ from db.models import Check, Event, Source
 from db.session import session_scope
 from tests.articleserver import ArticleServer
 from tests.services import CeleryProcess, wait_for
-from tests.test_workers import (  # noqa: F401 - broker and processes are fixtures
-    WORKER,
-    broker,
-    processes,
-    service_env,
-    start,
-    versions,
-)
+from tests.test_workers import WORKER, service_env, start, versions
 from tracker.app import App
 from tracker.config import load_settings
 from tracker.sources import add_source
@@ -30,10 +23,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 def test_worker_and_beat_discover_a_feeds_articles_and_check_them(
     postgres_url: str,
-    broker: str,  # noqa: F811
+    broker: str,
     article_server: ArticleServer,
     tmp_path: Path,
-    processes: list[CeleryProcess],  # noqa: F811
+    processes: list[CeleryProcess],
 ) -> None:
     for slug in ("a", "b", "c", "d"):
         article_server.add_article(slug, 1)

@@ -8,7 +8,6 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from db.models import Article, Check, Event, Version
 from db.session import session_scope
 from tests.articleserver import ArticleServer
 from tests.clihelp import environment
-from tests.conftest import REDIS_URL, service_missing
 from tests.services import CeleryProcess, PrivatePostgres, PrivateRedis, wait_for
 from tracker.app import App
 from tracker.articles import add_articles
@@ -28,29 +26,6 @@ from tracker.status import status
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 WORKER = ("-Q", "fetch,deliver,housekeeping", "--without-gossip", "--without-mingle", "-l", "INFO")
-
-
-@pytest.fixture
-def broker() -> Iterator[str]:
-    """The machine's Redis (database 15 by default), flushed before and after."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except redis.RedisError as exc:
-        service_missing(f"Redis at {REDIS_URL} ({exc})")
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
-
-
-@pytest.fixture
-def processes() -> Iterator[list[CeleryProcess]]:
-    started: list[CeleryProcess] = []
-    yield started
-    for process in started:
-        process.stop()
 
 
 def service_env(database_url: str, broker_url: str, **extra: str) -> dict[str, str]:

@@ -329,7 +329,9 @@ def host_set(
     if rules is None:
         typer.echo(f"cleared: {host}")
         return
-    typer.echo(f"{rules['host']}: {_rules_text(rules)}")
+    from tracker.views import rules_text
+
+    typer.echo(f"{rules['host']}: {rules_text(rules)}")
     typer.echo("each article's next version on this host starts a new baseline"
                if ignore or ignore_selector or selector is not None or clear else "saved")
 
@@ -345,25 +347,11 @@ def hosts(
     if format is ListFormat.json:
         _print_json(data)
         return
-    from rich.table import Table
+    from tracker.views import hosts_table
 
-    table = Table("host", "articles", "rules")
-    for entry in data["hosts"]:
-        table.add_row(entry["host"], str(entry["articles"]), _rules_text(entry))
-    _console().print(table)
+    _console().print(hosts_table(data["hosts"]))
 
 
-def _rules_text(rules: dict[str, Any]) -> str:
-    parts = []
-    if rules["selector"]:
-        parts.append(f"selector {rules['selector']}")
-    parts += [f"ignore /{pattern}/" for pattern in rules["ignore_patterns"]]
-    parts += [f"ignore {css}" for css in rules["ignore_selectors"]]
-    if rules["rate_per_minute"] is not None:
-        parts.append(f"{rules['rate_per_minute']:g}/min")
-    if rules["notify_threshold"] is not None:
-        parts.append(f"notify from {rules['notify_threshold']} words")
-    return ", ".join(parts) or "no rules"
 # --- sources: feeds and sitemaps -----------------------------------------------------------
 
 source_app = typer.Typer(help="Follow feeds and sitemaps: what they list is tracked.",

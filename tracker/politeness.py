@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BURST = 1  # requests a host may get at once after a quiet spell (1: strictly spaced)
+# Turns are spaced this much wider than 60 / rate: the requests reach the site a little early
+# or late (scheduling, the network), and without the margin two of them could land closer
+# together than the turns were, so that some minute held one request more than the rate.
+SPACING_MARGIN = 1.01
 MAX_SLEEP = 2.0  # seconds a check may wait for its turn; longer and it is deferred
 DEFAULT_PAUSE = 60.0  # seconds a host is paused after 429/503 without a usable Retry-After
 MAX_PAUSE = 3600.0  # a Retry-After further out than this is cut to it
@@ -447,7 +451,7 @@ class Politeness:
         """Return when a request to ``host`` may go out (after sleeping at most ``max_sleep``),
         or raise ``HostBusy`` with when it may."""
         rate = self.rates.rate(host)
-        turn = self.limiter.turn(host, rate, self.max_sleep)
+        turn = self.limiter.turn(host, rate / SPACING_MARGIN, self.max_sleep)
         if turn.granted:
             if turn.wait > 0:
                 time.sleep(turn.wait)

@@ -302,3 +302,25 @@ def print_deliveries(console: Console, deliveries: Sequence[dict[str, Any]]) -> 
                       item["state"], str(item["attempts"]), last,
                       _short_time(item["next_attempt_at"]))
     console.print(table)
+
+
+def hosts_table(hosts: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    table = Table("host", "articles", "rules")
+    for entry in hosts:
+        table.add_row(entry["host"], str(entry["articles"]), rules_text(entry))
+    return table
+
+
+def rules_text(rules: dict[str, Any]) -> str:
+    parts = []
+    if rules["selector"]:
+        parts.append(f"selector {rules['selector']}")
+    parts += [f"ignore /{pattern}/" for pattern in rules["ignore_patterns"]]
+    parts += [f"ignore {css}" for css in rules["ignore_selectors"]]
+    if rules["rate_per_minute"] is not None:
+        parts.append(f"{rules['rate_per_minute']:g}/min")
+    if rules["notify_threshold"] is not None:
+        parts.append(f"notify from {rules['notify_threshold']} words")
+    return ", ".join(parts) or "no rules"
