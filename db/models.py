@@ -7,7 +7,8 @@ The tables, and the constraints that make a repeated check harmless:
   of the same check can never both store version N+1.
 - ``paragraphs``: each distinct paragraph once, keyed by a 63-bit hash of its kind and text;
   versions refer to them by position through a compact reference list (see ``db.refs``).
-- ``bodies``: the compressed raw response of a version, so extraction can be re-run later.
+- ``bodies``: the compressed raw response of a version (with its status, headers and final URL),
+  so extraction can be re-run later and the response exported as a web archive.
 - ``checks``: one row per attempt, successful or not, so failures are visible and nothing is lost.
 - ``events``: the outbox, written in the same transaction as the version it describes;
   ``UNIQUE(article_id, seq)`` orders an article's events and refuses duplicates.
@@ -164,6 +165,11 @@ class Body(Base):
     encoding: Mapped[str] = mapped_column(String(16))  # compression, e.g. "zlib"
     size: Mapped[int] = mapped_column(Integer)  # uncompressed bytes
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    # The response as received, for WARC export; None for bodies stored before they were kept.
+    url: Mapped[str | None] = mapped_column(Text)  # after redirects
+    status: Mapped[int | None] = mapped_column(Integer)
+    # [[name, value], …] in the order received, bounded (db.queries.MAX_HEADERS …).
+    headers: Mapped[list[list[str]] | None] = mapped_column(JSON)
 
 
 class Check(Base):

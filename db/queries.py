@@ -6,6 +6,7 @@ Inputs and outputs are models and plain values; nothing here knows about HTTP or
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -368,13 +369,49 @@ def _insert_paragraphs(session: Session, paragraphs: dict[int, tuple[str, str]])
         session.execute(statement, rows)
 
 
+# Response headers come from the web: a hostile server can send thousands, or megabytes in one.
+# What is kept is enough for a faithful archive record of any real page, and no more.
+MAX_HEADERS = 100
+MAX_HEADER_NAME = 256
+MAX_HEADER_VALUE = 8192
+MAX_HEADERS_TOTAL = 32_768
+
+
 def store_body(
-    session: Session, version: Version, *, content_type: str, data: bytes, size: int
+    session: Session, version: Version, *, content_type: str, data: bytes, size: int,
+    url: str | None = None, status: int | None = None,
+    headers: Sequence[tuple[str, str]] | None = None,
 ) -> None:
     session.add(
         Body(version_id=version.id, content_type=content_type, encoding="zlib", size=size,
-             data=data)
+             data=data, url=url, status=status,
+             headers=None if headers is None else bounded_headers(headers))
     )
+
+
+def bounded_headers(headers: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """At most ``MAX_HEADERS`` pairs and ``MAX_HEADERS_TOTAL`` characters; control characters
+    (a CR or LF would forge a header line in an archive record) become spaces; a name that is
+    not a plain token is dropped, an over-long value cut."""
+    kept: list[list[str]] = []
+    total = 0
+    for name, value in headers[: MAX_HEADERS * 4]:
+        name, value = _header_text(name), _header_text(value)[:MAX_HEADER_VALUE]
+        if not name or len(name) > MAX_HEADER_NAME or not _TOKEN.fullmatch(name):
+            continue
+        total += len(name) + len(value)
+        if total > MAX_HEADERS_TOTAL or len(kept) >= MAX_HEADERS:
+            break
+        kept.append([name, value])
+    return kept
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _header_text(text: str) -> str:
+    return _CONTROL.sub(" ", str(text)).strip()
 
 
 def body_of(session: Session, version: Version) -> Body | None:

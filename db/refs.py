@@ -65,6 +65,14 @@ def decode(chain: Iterable[bytes]) -> list[int]:
     return ids
 
 
+def advance(previous: list[int], data: bytes) -> list[int]:
+    """Ids of the version stored as ``data``, given the ids of the version before it: one
+    step of ``decode``, for readers walking an article's versions in order."""
+    if data[:1] == b"D":
+        return _apply_delta(data, previous)
+    return decode([data])  # a key frame, or the error decode gives for anything else
+
+
 def _keyframe(ids: Sequence[int]) -> bytes:
     return b"K" + _varint(len(ids)) + b"".join(_ID.pack(i) for i in ids)
 

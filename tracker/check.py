@@ -226,7 +226,7 @@ def _store(
         if app.settings.keep_bodies_days > 0:
             queries.store_body(
                 session, version, content_type=page.media_type, data=zlib.compress(page.body, 6),
-                size=len(page.body),
+                size=len(page.body), url=page.url, status=page.status, headers=page.headers,
             )
         _emit(session, row, version, outcome, diff, now)
         _restore(session, row, now, version)

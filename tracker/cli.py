@@ -605,6 +605,54 @@ def migrate() -> None:
     typer.echo(f"schema at revision {HEAD_REVISION} (was {before or 'empty'})")
 
 
+# --- evidence: export, backup, import ------------------------------------------------------
+
+
+class ExportFormat(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+    parquet = "parquet"
+    warc = "warc"
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="A new directory (jsonl, csv, "
+                                         "parquet) or a new FILE.warc.gz (warc).")],
+    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.jsonl,
+    since: Annotated[str | None, typer.Option(help="Only versions fetched since: a duration "
+                                              "(7d) or an ISO time.")] = None,
+    article: Annotated[list[str] | None, typer.Option(help="Only this article (repeatable).")] =
+        None,
+    tag: Annotated[list[str] | None, typer.Option(help="Only articles with this tag "
+                                                  "(repeatable: any of them).")] = None,
+) -> None:
+    """Export versions and changes as a dataset, or the kept raw responses as a WARC file."""
+    from tracker.articles import parse_since
+    from tracker.export import select
+
+    tracker_app = _app()
+    start = _run(parse_since, since) if since else None
+    selection = _run(select, tracker_app, article or [], tag or [], start)
+    if format is ExportFormat.warc:
+        from tracker.export.warc import export_warc
+
+        result = _run(export_warc, tracker_app, output, selection)
+        for line in result.skipped_lines():
+            typer.echo(line, err=True)
+        if result.skipped:
+            typer.echo(f"skipped {len(result.skipped)} version(s): raw body not kept or "
+                       "unreadable (see keep_bodies_days)", err=True)
+        typer.echo(f"wrote {result.responses} version(s) as {result.records} record(s) to "
+                   f"{output}")
+        return
+    from tracker.export import export_dataset
+
+    summary = _run(export_dataset, tracker_app, output, format.value, selection)
+    counts = ", ".join(f"{n} {name}" for name, n in summary.counts.items())
+    typer.echo(f"wrote {counts} to {output}")
+
+
 def main() -> None:
     app()
 

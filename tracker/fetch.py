@@ -63,6 +63,7 @@ class Page:
     charset: str | None  # from the Content-Type header only
     etag: str | None
     last_modified: str | None
+    headers: tuple[tuple[str, str], ...] = ()  # as received, for the archive copy
 
     @property
     def not_modified(self) -> bool:
@@ -222,7 +223,8 @@ class Fetcher:
         if not media_type:
             media_type = "text/html" if body.lstrip()[:1] == b"<" else "text/plain"
         page = self._page(url, response, body)
-        return Page(page.url, 200, body, media_type, charset, page.etag, page.last_modified)
+        return Page(page.url, 200, body, media_type, charset, page.etag, page.last_modified,
+                    page.headers)
 
     def _read_body(
         self, url: str, response: httpx.Response, deadline: float, *, binary_ok: bool = False
@@ -282,6 +284,7 @@ class Fetcher:
             charset=None,
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
+            headers=tuple(response.headers.multi_items()),
         )
 
 
