@@ -284,7 +284,9 @@ class Fetcher:
             charset=None,
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
-            headers=tuple(response.headers.multi_items()),
+            # Names as sent (multi_items() lower-cases them); latin-1 maps bytes 1:1.
+            headers=tuple((k.decode("latin-1"), v.decode("latin-1"))
+                          for k, v in response.headers.raw),
         )
 
 
