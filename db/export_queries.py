@@ -138,9 +138,11 @@ def insert_versions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.execute(insert(Version), list(rows))
 
 
-def insert_new_paragraphs(session: Session, rows: dict[int, tuple[str, str]]) -> None:
-    """Insert the paragraphs not stored yet (content-addressed: same id, same content)."""
+def insert_new_paragraphs(session: Session, rows: dict[int, tuple[str, str]]) -> int:
+    """Insert the paragraphs not stored yet (content-addressed: same id, same content);
+    how many were new."""
     ids = list(rows)
+    added = 0
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
         stored = set(session.scalars(select(Paragraph.id).where(Paragraph.id.in_(chunk))))
@@ -148,13 +150,19 @@ def insert_new_paragraphs(session: Session, rows: dict[int, tuple[str, str]]) ->
                if i not in stored]
         if new:
             session.execute(insert(Paragraph), new)
+            added += len(new)
+    return added
 
 
-def set_version_counts(session: Session, counts: dict[int, int]) -> None:
-    for article_id, count in counts.items():
-        session.execute(
-            update(Article).where(Article.id == article_id).values(version_count=count)
-        )
+def set_version_counts(
+    session: Session, counts: dict[int, int], changed_at: dict[int, dt.datetime]
+) -> None:
+    """Each article's number of its latest version and when that version was fetched."""
+    if counts:
+        session.execute(update(Article), [
+            {"id": article_id, "version_count": count, "last_changed_at": changed_at[article_id]}
+            for article_id, count in counts.items()
+        ])
 
 
 def reset_id_sequences(session: Session) -> None:

@@ -653,6 +653,31 @@ def export(
     typer.echo(f"wrote {counts} to {output}")
 
 
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="A new file: the copy (SQLite) or the dump "
+                                         "(PostgreSQL).")],
+) -> None:
+    """Copy the live database consistently (SQLite online backup; pg_dump for PostgreSQL)."""
+    from tracker.export.backup import backup as copy_database
+
+    result = _run(copy_database, _app(), path)
+    typer.echo(f"backed up to {result.path} ({result.size:,} bytes, {result.how})")
+
+
+@app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="A directory written by tracker export "
+                                         "--format jsonl.")],
+) -> None:
+    """Load a JSONL export into an empty database (another machine, SQLite ↔ PostgreSQL)."""
+    from tracker.export.importer import import_dataset
+
+    summary = _run(import_dataset, _app(), path)
+    typer.echo(f"imported {summary.articles} article(s), {summary.versions} version(s), "
+               f"{summary.paragraphs} distinct paragraph(s)")
+
+
 def main() -> None:
     app()
 
