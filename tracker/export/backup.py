@@ -63,7 +63,8 @@ def _sqlite_backup(database: str, path: Path) -> BackupResult:
 
 def pg_dump_command(url: URL, path: Path) -> list[str]:
     """The pg_dump call that writes a custom-format dump of ``url`` to ``path``."""
-    plain = url.set(drivername="postgresql", password=None)
+    plain = URL.create("postgresql", username=url.username, host=url.host, port=url.port,
+                       database=url.database, query=url.query)  # no password: see PGPASSWORD
     return ["pg_dump", "--format=custom", "--no-owner", "--file", str(path),
             "--dbname", plain.render_as_string(hide_password=False)]
 
