@@ -38,7 +38,7 @@ def consistent(url: str) -> int:
     app = App(load_settings(database_url=url))
     try:
         with session_scope(app.reader) as session:
-            counts: dict[int, int] = dict(session.execute(  # type: ignore[arg-type]
+            counts: dict[int, int] = dict(session.execute(
                 select(Version.article_id, func.count()).group_by(Version.article_id)
             ).all())
             articles = session.execute(select(Article.id, Article.version_count)).all()
