@@ -9,6 +9,7 @@ The tables, and the constraints that make a repeated check harmless:
   versions refer to them by position through a compact reference list (see ``db.refs``).
 - ``bodies``: the compressed raw response of a version (with its status, headers and final URL),
   so extraction can be re-run later and the response exported as a web archive.
+- ``archive_captures``: a web archive's copy of a version (optional, ``archive_versions``).
 - ``checks``: one row per attempt, successful or not, so failures are visible and nothing is lost.
 - ``events``: the outbox, written in the same transaction as the version it describes;
   ``UNIQUE(article_id, seq)`` orders an article's events and refuses duplicates.
@@ -170,6 +171,28 @@ class Body(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     # [[name, value], …] in the order received, bounded (db.queries.MAX_HEADERS …).
     headers: Mapped[list[list[str]] | None] = mapped_column(JSON)
+
+
+class ArchiveCapture(Base):
+    """A web archive's copy of a version (``archive_versions``): asked for after the version
+    was stored, retried on failure; ``capture_url`` is where the archive keeps it."""
+
+    __tablename__ = "archive_captures"
+    __table_args__ = (
+        Index("ix_archive_captures_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    url: Mapped[str] = mapped_column(Text)  # the page the archive is asked to capture
+    state: Mapped[str] = mapped_column(String(16))  # pending | captured | failed (gave up)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    capture_url: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    captured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Check(Base):

@@ -81,8 +81,8 @@ def test_jsonl_changes_are_the_ops_of_each_diff_with_their_text(
                 continue
             old = [texts[number][i] for i in change["old_indices"]]
             new = [texts[number + 1][i] for i in change["new_indices"]]
-            assert change["old_text"] == ("\n".join(old) if old else None)
-            assert change["new_text"] == ("\n".join(new) if new else None)
+            assert change["old_text"] == ("\n\n".join(old) if old else None)
+            assert change["new_text"] == ("\n\n".join(new) if new else None)
             if change["op"] == "modify":
                 words = change["words"]
                 assert " ".join(t for tag, t in words if tag != "+") == " ".join(old)

@@ -48,6 +48,9 @@ class Settings:
     min_interval: int = 10
     max_interval: int = 86_400
     keep_bodies_days: int = 90  # raw responses older than this are dropped (0 = keep none)
+    # Ask a web archive (the Internet Archive's Save Page Now) to capture each new version
+    archive_versions: bool = False
+    archive_endpoint: str = "https://web.archive.org"  # GET {endpoint}/save/{url}
     # Scheduling (embedded service and Celery beat alike)
     lease_seconds: int = 600  # a claimed check not stored by then is claimed again
     claim_batch: int = 500  # articles claimed per tick at most

@@ -29,8 +29,9 @@ from functools import partial
 from typing import Any
 
 import httpx
+from sqlalchemy.orm import object_session
 
-from db import queries
+from db import archive_queries, queries
 from db import webhook_queries as wq
 from db.models import Delivery, Endpoint, Event, Version
 from db.session import session_scope
@@ -335,8 +336,12 @@ def _event_data(session: Any, event: Event) -> tuple[dict[str, Any], dict[str, A
 
 
 def _version_block(version: Any) -> dict[str, Any]:
-    return {"number": version.number,
-            "fetched_at": iso(version.fetched_at)}
+    block = {"number": version.number, "fetched_at": iso(version.fetched_at)}
+    session = object_session(version)
+    archived = archive_queries.capture_urls(session, [version.id]) if session else {}
+    if version.id in archived:  # captured by a web archive (archive_versions) by now
+        block["archive_url"] = archived[version.id]
+    return block
 
 
 # --- redelivery and listings ------------------------------------------------------------------

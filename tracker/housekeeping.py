@@ -1,5 +1,6 @@
 """Housekeeping use cases shared by the embedded service and the Celery beat: retention of raw
-bodies, removal of paragraphs no version refers to, and the scheduler's heartbeat."""
+bodies, removal of paragraphs no version refers to, web-archive captures of new versions, and
+the scheduler's heartbeat."""
 
 from __future__ import annotations
 
@@ -32,6 +33,17 @@ def vacuum_paragraphs(app: App) -> int:
     if removed:
         log.info("removed %d unreferenced paragraphs", removed)
     return removed
+
+
+def archive_versions(app: App) -> int:
+    """Ask the web archive to capture new versions (``archive_versions``; see tracker.archive).
+    Never raises for the archive's failures: they are recorded and retried."""
+    from tracker.archive import capture_new_versions
+
+    captured = capture_new_versions(app)
+    if captured:
+        log.info("web archive captured %d new version(s)", captured)
+    return captured
 
 
 def record_tick(app: App, *, claimed: int) -> None:

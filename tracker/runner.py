@@ -286,6 +286,8 @@ def _check_until(
         if utcnow() - last_prune > dt.timedelta(hours=1):
             housekeeping.prune_bodies(app)
             last_prune = utcnow()
+        if app.settings.archive_versions:  # after the versions were committed, never before
+            housekeeping.archive_versions(app)
         stop.wait(_sleep_time(app, idle))
     return checked
 

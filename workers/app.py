@@ -60,5 +60,7 @@ app.conf.update(
                  "options": {"expires": max(5.0, settings.tick_seconds * 2)}},
         "prune-bodies": {"task": "tracker.prune_bodies", "schedule": 3600.0},
         "vacuum-paragraphs": {"task": "tracker.vacuum_paragraphs", "schedule": 86_400.0},
+        "archive-versions": {"task": "tracker.archive_versions", "schedule": 60.0,
+                             "options": {"expires": 55.0}},
     },
 )

@@ -144,6 +144,12 @@ def vacuum_paragraphs() -> int:
     return housekeeping.vacuum_paragraphs(context())
 
 
+@app.task(base=TrackerTask, name="tracker.archive_versions")
+def archive_versions() -> int:
+    """A no-op unless ``archive_versions`` is on."""
+    return housekeeping.archive_versions(context())
+
+
 def _queue_length(name: str) -> int:
     with app.connection_for_read() as connection:
         return int(connection.default_channel.client.llen(name))

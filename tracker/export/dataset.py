@@ -222,7 +222,8 @@ def change_rows(
 
 
 def _joined(texts: Sequence[str], indices: Sequence[int]) -> str | None:
-    return "\n".join(texts[i] for i in indices) if indices else None
+    # A blank line between paragraphs, as in the webhook payloads.
+    return "\n\n".join(texts[i] for i in indices) if indices else None
 
 
 def _text(value: Any) -> str | None:

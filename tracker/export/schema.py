@@ -70,8 +70,10 @@ CHANGES = (
     Field("old_indices", "array", "Positions of the old paragraphs (0-based).", item="integer"),
     Field("new_indices", "array", "Positions of the new paragraphs (0-based).", item="integer"),
     Field("similarity", "number", "Similarity of old and new text, 0 to 1 (1: identical)."),
-    Field("old_text", "string", "The old paragraph(s), joined by newlines; or the old value."),
-    Field("new_text", "string", "The new paragraph(s), joined by newlines; or the new value."),
+    Field("old_text", "string",
+          "The old paragraph(s), separated by blank lines; or the old value."),
+    Field("new_text", "string",
+          "The new paragraph(s), separated by blank lines; or the new value."),
     Field("words", "array",
           'Word runs of a modify, move, split or merge: ["=", words] kept, ["-", words] '
           'deleted, ["+", words] inserted.', item="pair"),
