@@ -277,7 +277,7 @@ def _check_until(
     idle: float,
 ) -> int:
     checked = 0
-    last_prune = utcnow() - dt.timedelta(days=1)
+    last_prune = last_archive = utcnow() - dt.timedelta(days=1)
     while not stop.is_set():
         results = check_due(app, concurrency=concurrency, on_result=on_result, stop=stop)
         if results:
@@ -286,8 +286,11 @@ def _check_until(
         if utcnow() - last_prune > dt.timedelta(hours=1):
             housekeeping.prune_bodies(app)
             last_prune = utcnow()
-        if app.settings.archive_versions:  # after the versions were committed, never before
+        # After the versions were committed, never before; once a minute, the pace an
+        # archive's anonymous captures allow.
+        if app.settings.archive_versions and utcnow() - last_archive > dt.timedelta(minutes=1):
             housekeeping.archive_versions(app)
+            last_archive = utcnow()
         stop.wait(_sleep_time(app, idle))
     return checked
 
