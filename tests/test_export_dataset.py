@@ -266,3 +266,57 @@ def test_cli_export_writes_the_directory_and_reports_counts(
     assert unknown.stderr.count("\n") == 1
     assert "is not tracked" in unknown.stderr
     assert not (tmp_path / "x").exists()
+
+
+HOSTILE = ['=HYPERLINK("http://evil.example","click")', 'quote " and, comma\r\nnew line',
+           "\x1b[31mred\x1b[0m \u202eevil\u202c", "\x07bell and \ud7ff \U0001f600", "+1", ""]
+
+
+def test_hostile_text_survives_every_format_unchanged(app: App, tmp_path: Path) -> None:
+    add_articles_and_store(app, "https://example.org/hostile", HOSTILE)
+    for fmt in ("jsonl", "csv", "parquet"):
+        export_dataset(app, tmp_path / fmt, fmt, Selection())
+    [row] = read_jsonl(tmp_path / "jsonl" / "versions.jsonl")
+    assert row["paragraphs"] == HOSTILE
+    with (tmp_path / "csv" / "versions.csv").open(encoding="utf-8", newline="") as handle:
+        [cells] = list(csv.DictReader(handle))
+    assert json.loads(cells["paragraphs"]) == HOSTILE
+    [from_parquet] = pq.read_table(tmp_path / "parquet" / "versions.parquet").to_pylist()
+    assert from_parquet["paragraphs"] == HOSTILE
+
+
+def add_articles_and_store(app: App, url: str, texts: list[str]) -> None:
+    from tracker.articles import add_articles
+
+    add_articles(app, [url])
+    with session_scope(app.writer) as session:
+        article = queries.article_by_url(session, url)
+        assert article is not None
+        queries.store_version(
+            session, article, paragraphs=[("text", t) for t in texts],
+            fields={"content_hash": "0" * 32, "extractor": "test", "rebaseline": False},
+            previous=None, now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        )
+
+
+def test_a_corrupt_version_fails_the_export_clearly_and_writes_nothing(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    from db.models import Version
+    from tracker.config import load_settings
+
+    app = App(load_settings(database_url=sqlite_url))
+    try:
+        store_history(app, "https://example.org/a", 5)
+        with session_scope(app.writer) as session:
+            session.execute(update(Version).where(Version.number == 3)
+                            .values(paragraph_refs=b"D\xff"))
+    finally:
+        app.close()
+    result = tracker(sqlite_url, "export", "-o", str(tmp_path / "out"), check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("tracker: error: corrupt paragraph reference list")
+    assert result.stderr.count("\n") == 1
+    assert not [p for p in tmp_path.iterdir() if "out" in p.name]  # no temporary left

@@ -232,9 +232,13 @@ def _value(value: Any, field: Field, where: str) -> Any:
         wanted = int if field.item == "integer" else str
         if not isinstance(value, list) or not all(type(v) is wanted for v in value):
             raise ImportFailed(problem + f"a list of {field.item}s")
+        if wanted is str and any("\x00" in v for v in value):
+            raise ImportFailed(problem + "free of NUL characters")
         return value
     if not isinstance(value, str):
         raise ImportFailed(problem + "a string")
+    if "\x00" in value:  # no database text column takes one (PostgreSQL refuses it)
+        raise ImportFailed(problem + "free of NUL characters")
     limit = _LIMITS.get(field.name)
     if limit is not None and len(value) > limit:
         raise ImportFailed(problem + f"at most {limit} characters")
