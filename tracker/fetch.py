@@ -171,6 +171,8 @@ class Fetcher:
             raise self._timed_out(url, f"timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             raise TransientFetchError(url, f"connection failed: {exc}") from exc
+        except ValueError as exc:  # httpx reads a redirect's Location as it sends (IDNAError)
+            raise RedirectError(url, f"redirects to an invalid URL ({exc})") from exc
 
     def _timed_out(self, url: str, message: str) -> TransientFetchError:
         if deadline.expired():
@@ -201,7 +203,7 @@ class Fetcher:
                     return answer
                 current = urljoin(current, answer)
         except (httpx.HTTPError, httpx.StreamError, BlockedAddress, PermanentFetchError,
-                TransientFetchError):
+                TransientFetchError, ValueError):
             pass
         return RobotsAnswer(0)
 
