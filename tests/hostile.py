@@ -77,7 +77,8 @@ Script = Callable[[Answer], None]
 
 
 class HostileServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host  # another loopback address (127.0.0.2 …) is another site to tracker
         self.routes: dict[str, Script] = {}
         self.requests: list[Request] = []
         self._stopping = threading.Event()
@@ -98,7 +99,7 @@ class HostileServer:
                 owner._serve(self.request)
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True
-        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        server = socketserver.ThreadingTCPServer((self.host, 0), Handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -118,7 +119,7 @@ class HostileServer:
         return int(self._server.server_address[1])
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def route(self, path: str, script: Script) -> str:
         self.routes[path] = script

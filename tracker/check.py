@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from db import queries
 from db.models import Article as ArticleRow
@@ -38,6 +38,7 @@ from tracker.errors import (
     HostDeferred,
     RobotsDisallowed,
     TransientFetchError,
+    UnexpectedError,
 )
 from tracker.extract import extract_page
 from tracker.fetch import Page
@@ -141,7 +142,22 @@ def check_article(app: App, article_id: int, *, lease_token: str | None = None) 
 
 
 def check_target(app: App, target: Target) -> CheckResult:
-    """``check_article`` for a target loaded beforehand (``load_targets``)."""
+    """``check_article`` for a target loaded beforehand (``load_targets``).
+
+    Whatever goes wrong in one article's check, short of the database itself, becomes that
+    article's failed check (``last_error`` names it, its claim is released): a hostile page
+    must never end a pass or ``tracker run``."""
+    started, clock = utcnow(), time.perf_counter()
+    try:
+        return _check_target(app, target)
+    except SQLAlchemyError:
+        raise  # the database is away or broken: the caller retries, nothing is recorded
+    except Exception as exc:
+        log.debug("check of %s raised", target.url, exc_info=True)
+        return _record_failure(app, target, started, clock, UnexpectedError(exc))
+
+
+def _check_target(app: App, target: Target) -> CheckResult:
     started = utcnow()
     clock = time.perf_counter()
     try:
@@ -412,7 +428,7 @@ def _record_failure(
     gone = isinstance(error, GoneError)
     outcome = "gone" if gone else "no_content" if isinstance(error, ExtractionError) else "failed"
     refused = isinstance(error, RobotsDisallowed)
-    message = error.reason if isinstance(error, FetchError) else str(error)
+    message = error.reason if isinstance(error, FetchError | UnexpectedError) else str(error)
     if isinstance(error, FetchError) and error.status:
         status = error.status
     with session_scope(app.writer) as session:
