@@ -28,7 +28,9 @@ class Decoder:
 
     ``codings`` are those of ``tracker.headers.content_codings`` (identity already left out)."""
 
-    def __init__(self, url: str, codings: tuple[str, ...], cap: int) -> None:
+    def __init__(
+        self, url: str, codings: tuple[str, ...], cap: int, *, truncate: bool = False
+    ) -> None:
         if len(codings) > 1:
             raise UnsupportedContent(
                 url, f"stacked content codings ({', '.join(codings)}) are refused"
@@ -38,6 +40,8 @@ class Decoder:
                                           f"(tracker asks for {ACCEPT_ENCODING})")
         self.url = url
         self.cap = cap
+        self.truncate = truncate  # past the cap: cut there (``full``) rather than raise
+        self.full = False
         self.coding = codings[0] if codings else None
         self.produced = 0
         self._zlib: zlib._Decompress | None = None
@@ -98,6 +102,11 @@ class Decoder:
 
     def _count(self, chunk: bytes) -> bytes:
         self.produced += len(chunk)
-        if self.produced > self.cap:
+        if self.produced <= self.cap:
+            return chunk
+        if not self.truncate:
             raise BodyTooLarge(self.url, f"body decodes to more than the {self.cap:,}-byte cap")
-        return chunk
+        self.full = True
+        keep = len(chunk) - (self.produced - self.cap)
+        self.produced = self.cap
+        return chunk[:keep]

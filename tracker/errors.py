@@ -103,6 +103,6 @@ class UnexpectedError(TrackerError):
     input no rule covers yet. It becomes that one's failure, named by type and message."""
 
     def __init__(self, error: BaseException) -> None:
-        detail = str(error)[:300]
+        detail = str(error)[:300].replace("\x00", "\ufffd")  # storable in PostgreSQL too
         self.reason = f"unexpected {type(error).__name__}" + (f": {detail}" if detail else "")
         super().__init__(self.reason)

@@ -226,18 +226,14 @@ class Fetcher:
 
     def _read_capped(self, url: str, response: httpx.Response, cap: int) -> bytes:
         """At most ``cap`` decoded bytes of the body; the rest is not read."""
-        decoder = Decoder(url, content_codings(response.headers.get("Content-Encoding")), cap)
+        codings = content_codings(response.headers.get("Content-Encoding"))
+        decoder = Decoder(url, codings, cap, truncate=True)
         data = bytearray()
-        try:
-            for raw in response.iter_raw():
-                data += decoder.decode(raw)
-                if len(data) >= cap:
-                    break
-            else:
-                data += decoder.finish()
-        except BodyTooLarge:
-            pass  # cut at the cap: what came before it is kept
-        return bytes(data[:cap])
+        for raw in response.iter_raw():
+            data += decoder.decode(raw)
+            if decoder.full:
+                return bytes(data)
+        return bytes(data + decoder.finish())
 
     def _read(
         self, url: str, response: httpx.Response, kind: FetchKind,
