@@ -37,6 +37,7 @@ from tracker.errors import (
     GoneError,
     HostDeferred,
     RobotsDisallowed,
+    TrackerError,
     TransientFetchError,
     UnexpectedError,
 )
@@ -155,6 +156,16 @@ def check_target(app: App, target: Target) -> CheckResult:
     except Exception as exc:
         log.debug("check of %s raised", target.url, exc_info=True)
         return _record_failure(app, target, started, clock, UnexpectedError(exc))
+
+
+def record_lost(app: App, article_id: int, lease_token: str | None, reason: str) -> CheckResult:
+    """The failed check of an article whose check never came to an end (its worker process
+    was killed each time: a poison message); its claim is released."""
+    tokens = {article_id: lease_token} if lease_token else None
+    target = load_targets(app, [article_id], tokens).get(article_id)
+    if target is None:
+        return CheckResult(article_id, "", "skipped", error="no such article, or claim expired")
+    return _record_failure(app, target, utcnow(), time.perf_counter(), TrackerError(reason))
 
 
 def _check_target(app: App, target: Target) -> CheckResult:

@@ -295,6 +295,12 @@ def _record(
         return _with_successors(session, results, locked)
 
 
+def record_lost(app: App, claims: list[DeliveryClaim], reason: str) -> list[DeliveryResult]:
+    """Fail claimed deliveries whose attempt never came to an end (the worker process sending
+    them was killed each time: a poison message). ``tracker redeliver`` queues them again."""
+    return _record(app, [], [_Broken(c.delivery_id, c.token, reason) for c in claims])
+
+
 def _record_broken(session: Any, delivery: Delivery | None, broken: _Broken) -> DeliveryResult:
     """A delivery that cannot be built fails at once (no attempt was made; a retry would
     build the same thing). ``tracker redeliver --failed`` queues it again once fixed."""

@@ -283,6 +283,15 @@ def poll_source(app: App, source_id: int, lease_token: str | None = None) -> Pol
         return _record_failure(app, target, UnexpectedError(exc))
 
 
+def record_lost(app: App, source_id: int, lease_token: str | None, reason: str) -> PollResult:
+    """The failed poll of a source whose poll never came to an end (its worker process was
+    killed each time: a poison message); its claim is released."""
+    target = _load(app, source_id, lease_token)
+    if target is None:
+        return PollResult(source_id, "", "skipped", error="no such source, or claim expired")
+    return _record_failure(app, target, TrackerError(reason))
+
+
 def _poll(app: App, target: _Target) -> PollResult:
     try:
         fetched = _fetch(app, target)
@@ -505,11 +514,10 @@ def _record_deferred(app: App, target: _Target, deferred: HostDeferred) -> PollR
     return PollResult(target.id, target.url, "deferred", target.kind, error=deferred.reason)
 
 
-def _record_failure(
-    app: App, target: _Target, error: FetchError | NotAFeed | UnexpectedError
-) -> PollResult:
+def _record_failure(app: App, target: _Target, error: TrackerError) -> PollResult:
     """A failed poll changes nothing but the schedule (backing off) and the error."""
-    message = error.reason
+    message = error.reason if isinstance(error, FetchError | NotAFeed | UnexpectedError) else (
+        str(error))
     with session_scope(app.writer) as session:
         row = _lock(session, target)
         if row is None:
