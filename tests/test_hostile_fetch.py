@@ -287,3 +287,16 @@ def test_a_redirect_to_an_invalid_idn_host_is_a_permanent_error(
     url = server.route("/a", hostile.CATALOGUE["idn-redirect"]())
     with pytest.raises(PermanentFetchError, match=r"invalid URL|not a valid"):
         fetcher.fetch(url)
+
+
+def test_a_page_whose_header_falsely_says_utf16_is_stored_readable(
+    server: HostileServer, fetcher: Fetcher
+) -> None:
+    from tracker.extract import extract_page
+
+    url = server.route("/a", hostile.CATALOGUE["utf16-lie"]())
+    page = fetcher.fetch(url)
+    assert page.charset == "utf-16"
+    article = extract_page(page.body, url=page.url, media_type=page.media_type,
+                           charset=page.charset)
+    assert any("Absatz 3: Die Stadtverwaltung" in text for text in article.texts)
