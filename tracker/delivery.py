@@ -41,6 +41,7 @@ from tracker.clock import iso, utcnow
 from tracker.decoding import Decoder
 from tracker.diff import diff_documents
 from tracker.errors import BlockedAddress, TrackerError, UnsupportedContent
+from tracker.fetch import raw_chunks
 from tracker.headers import content_codings
 from tracker.intervals import parse_duration
 from tracker.stored import version_metadata, version_texts
@@ -256,7 +257,7 @@ def _excerpt(url: str, response: httpx.Response) -> str:
     try:
         decoder = Decoder(url, content_codings(response.headers.get("Content-Encoding")),
                           RESPONSE_EXCERPT, truncate=True)
-        for raw in response.iter_raw():
+        for raw in raw_chunks(response):
             data += decoder.decode(raw)
             if decoder.full:
                 break

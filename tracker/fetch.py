@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
@@ -128,7 +129,7 @@ class Fetcher:
                 page_or_location = self._request(current, conditional, kind)
                 if isinstance(page_or_location, Page):
                     return page_or_location
-                current = urljoin(current, page_or_location)
+                current = _join(url, current, page_or_location)
                 if current in seen:
                     raise RedirectError(url, f"redirect loop at {current}")
                 seen.add(current)
@@ -171,7 +172,8 @@ class Fetcher:
             raise self._timed_out(url, f"timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             raise TransientFetchError(url, f"connection failed: {exc}") from exc
-        except ValueError as exc:  # httpx reads a redirect's Location as it sends (IDNAError)
+        except (ValueError, httpx.InvalidURL) as exc:  # httpx reads a redirect's Location as
+            # it sends: an invalid IDN host (IDNAError), a broken path …
             raise RedirectError(url, f"redirects to an invalid URL ({exc})") from exc
 
     def _timed_out(self, url: str, message: str) -> TransientFetchError:
@@ -201,9 +203,9 @@ class Fetcher:
                 answer = self._robots_hop(current)
                 if isinstance(answer, RobotsAnswer):
                     return answer
-                current = urljoin(current, answer)
-        except (httpx.HTTPError, httpx.StreamError, BlockedAddress, PermanentFetchError,
-                TransientFetchError, ValueError):
+                current = _join(robots_url, current, answer)
+        except (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, BlockedAddress,
+                PermanentFetchError, TransientFetchError, ValueError):
             pass
         return RobotsAnswer(0)
 
@@ -229,7 +231,7 @@ class Fetcher:
         codings = content_codings(response.headers.get("Content-Encoding"))
         decoder = Decoder(url, codings, cap, truncate=True)
         data = bytearray()
-        for raw in response.iter_raw():
+        for raw in raw_chunks(response):
             data += decoder.decode(raw)
             if decoder.full:
                 return bytes(data)
@@ -280,7 +282,7 @@ class Fetcher:
         chunks: list[bytes] = []
         received = 0
         try:
-            for raw in response.iter_raw():
+            for raw in raw_chunks(response):
                 received += len(raw)
                 if received > cap:
                     raise BodyTooLarge(url, f"body exceeds the {cap:,}-byte cap")
@@ -328,6 +330,21 @@ class Fetcher:
         )
 
 
+def raw_chunks(response: httpx.Response) -> Iterator[bytes]:
+    """The body as received (not decoded), in chunks. A response made with its content given
+    (as ``httpx.MockTransport`` makes them) has it read already."""
+    if response.is_stream_consumed:
+        return iter([response.content])
+    return response.iter_raw()
+
+
+def _join(url: str, current: str, location: str) -> str:
+    try:
+        return urljoin(current, location)
+    except ValueError as exc:  # "Invalid IPv6 URL" and the like
+        raise RedirectError(url, f"redirects to an invalid URL ({exc})") from exc
+
+
 def _path(url: str) -> str:
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -339,7 +356,7 @@ def _drain(response: httpx.Response, limit: int = 65_536) -> None:
     bytes, at most ``limit``, within the request's deadline: nothing here is decoded."""
     read = 0
     try:
-        for chunk in response.iter_raw():
+        for chunk in raw_chunks(response):
             read += len(chunk)
             if read > limit:
                 return
