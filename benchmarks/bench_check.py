@@ -147,7 +147,7 @@ class Tracker:
         return clean_env(
             self.home,
             TRACKER_DATABASE_URL=f"sqlite:///{database}",
-            TRACKER_ALLOW_PRIVATE_ADDRESSES="1",
+            TRACKER_ALLOW_NETWORKS="127.0.0.0/8", TRACKER_ALLOWED_PORTS="*",
             TRACKER_PER_HOST_CONCURRENCY=str(self.concurrency),
             TRACKER_PER_HOST_RATE="0",  # every article is on one host: no request rate
             TRACKER_CONCURRENCY=str(self.concurrency),

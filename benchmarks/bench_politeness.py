@@ -228,7 +228,8 @@ def main(argv: list[str] | None = None) -> None:
             Site(args.articles) as site, Databases(args.postgres_url, "politeness") as dbs, \
             Broker(args.redis_url) as broker:  # fmt: skip
         home = Path(tmp)
-        env = clean_env(home, TRACKER_ALLOW_PRIVATE_ADDRESSES="1", NO_COLOR="1",
+        env = clean_env(home, TRACKER_ALLOW_NETWORKS="127.0.0.0/8", TRACKER_ALLOWED_PORTS="*",
+                        NO_COLOR="1",
                         TRACKER_PER_HOST_RATE=f"{args.rate:g}")  # fmt: skip
         runs = [celery_run(args, site, dbs, broker, home, env)]
         print(f"  {runs[-1].label}: {len(runs[-1].times)} requests in {runs[-1].span:.1f} s",

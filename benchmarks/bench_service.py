@@ -285,7 +285,7 @@ def service_env(home: Path, database_url: str, broker_url: str, **extra: str) ->
         home,
         TRACKER_DATABASE_URL=database_url,
         TRACKER_BROKER_URL=broker_url,
-        TRACKER_ALLOW_PRIVATE_ADDRESSES="1",
+        TRACKER_ALLOW_NETWORKS="127.0.0.0/8", TRACKER_ALLOWED_PORTS="*",
         TRACKER_PER_HOST_CONCURRENCY=str(PER_HOST),
         TRACKER_PER_HOST_RATE="0",  # the benchmark measures tracker, not the politeness
         NO_COLOR="1",

@@ -72,7 +72,7 @@ def child(args: argparse.Namespace) -> None:
     from tracker.sources import add_source, poll_source
 
     # per_host_rate=0: the index and its child sitemaps are all on the one local host.
-    app = App(load_settings(database_url=args.db, allow_private_addresses=True,
+    app = App(load_settings(database_url=args.db, allow_networks="127.0.0.0/8", allowed_ports="*",
                             max_source_entries=max(5000, args.expect), per_host_rate=0))
     add_source(app, args.source)
     app.fetcher  # noqa: B018 - the HTTP client is made before the clock starts

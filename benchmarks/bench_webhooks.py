@@ -19,7 +19,7 @@ answers 204 (401 to a bad signature, which the tables would show). Articles come
 ``tests/articleserver.py`` in its own process (harness.Site). Databases are clones of two
 template PostgreSQL databases (``bench_webhooks_<random>_…``, dropped at the end); the broker is
 ``redis://127.0.0.1:6379/13``, flushed before and after each configuration. Every tracker
-process runs with ``TRACKER_ALLOW_PRIVATE_ADDRESSES=1`` and ``TRACKER_PER_HOST_CONCURRENCY=8``,
+process runs with ``TRACKER_ALLOW_NETWORKS=127.0.0.0/8`` and ``TRACKER_PER_HOST_CONCURRENCY=8``,
 other settings default.
 
 Latency at light load. The template tracks ``--articles`` articles, each checked once at
@@ -315,7 +315,7 @@ def make_app(url: str) -> Any:
     from tracker.app import App
     from tracker.config import load_settings
 
-    return App(load_settings(database_url=url, allow_private_addresses=True,
+    return App(load_settings(database_url=url, allow_networks="127.0.0.0/8", allowed_ports="*",
                              per_host_concurrency=8, per_host_rate=0))  # fmt: skip
 
 

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def environment(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
     # TRACKER_PER_HOST_RATE=0: the test site is one host, unlimited unless a test says so.
-    env.update(TRACKER_DATABASE_URL=database_url, TRACKER_ALLOW_PRIVATE_ADDRESSES="1",
+    env.update(TRACKER_DATABASE_URL=database_url, TRACKER_ALLOW_NETWORKS="127.0.0.0/8",
+               TRACKER_ALLOWED_PORTS="*",
                NO_COLOR="1", TRACKER_PER_HOST_RATE="0", **extra)
     return env
 

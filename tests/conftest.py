@@ -47,7 +47,10 @@ def _isolated_home(
             "TRACKER_REQUIRE_SERVICES",
         }:
             monkeypatch.delenv(name)
-    monkeypatch.setenv("TRACKER_ALLOW_PRIVATE_ADDRESSES", "1")
+    # The test servers live on 127.0.0.1 on random ports: open exactly that (tests of the
+    # guard itself take it away again).
+    monkeypatch.setenv("TRACKER_ALLOW_NETWORKS", "127.0.0.0/8")
+    monkeypatch.setenv("TRACKER_ALLOWED_PORTS", "*")
     # Every test site is one host (127.0.0.1): no request rate unless a test sets one.
     monkeypatch.setenv("TRACKER_PER_HOST_RATE", "0")
 

@@ -88,3 +88,41 @@ def test_undeclared_windows_1252_is_detected() -> None:
     decoded = decode(body)
     assert text.splitlines()[5] in decoded
     assert "\ufffd" not in decoded
+
+
+# --- declared charsets are claims: checked, not obeyed ----------------------------------------
+
+
+@pytest.mark.parametrize("label", ["utf-16", "utf-16le", "UTF-16BE", "utf-32"])
+def test_a_false_utf16_header_on_an_ascii_compatible_body_is_not_obeyed(label: str) -> None:
+    body = page('<meta charset="utf-8">').encode()
+    assert GERMAN in decode(body, label)
+    assert GERMAN in decode(page("").encode(), label)  # no declaration at all: detected
+
+
+def test_a_true_utf16_header_without_bom_is_obeyed() -> None:
+    assert GERMAN in decode(page("").encode("utf-16-le"), "utf-16-le")
+
+
+@pytest.mark.parametrize("label", ["utf-7", "UTF7", "unicode_escape", "raw_unicode_escape",
+                                   "rot13", "punycode", "hz"])
+def test_dangerous_or_obsolete_encodings_are_never_used(label: str) -> None:
+    # "+ADw-script+AD4-" is <script> in UTF-7
+    body = b"<p>+ADw-script+AD4-alert(1)+ADw-/script+AD4-</p>"
+    text = decode(body, label)
+    assert "<script>" not in text
+    assert "+ADw-script+AD4-" in text
+    meta = b'<meta charset="' + label.encode() + b'">' + body
+    assert "<script>" not in decode(meta)
+
+
+def test_a_utf8_header_on_a_windows_1252_body_gives_way_to_its_declaration() -> None:
+    body = page('<meta charset="windows-1252">').encode("cp1252")
+    assert GERMAN in decode(body, "utf-8")
+
+
+def test_a_utf8_body_with_one_stray_byte_keeps_its_declared_charset() -> None:
+    body = page("").encode() + b"\xff"
+    text = decode(body, "utf-8")
+    assert GERMAN in text
+    assert text.count("\ufffd") == 1

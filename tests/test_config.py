@@ -19,14 +19,19 @@ def config_file() -> Path:
 
 
 def test_defaults_apply_without_file_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TRACKER_ALLOW_PRIVATE_ADDRESSES")
+    monkeypatch.delenv("TRACKER_ALLOW_NETWORKS")
+    monkeypatch.delenv("TRACKER_ALLOWED_PORTS")
     monkeypatch.delenv("TRACKER_PER_HOST_RATE")
     assert load_settings() == Settings()
 
 
 def test_private_addresses_are_refused_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TRACKER_ALLOW_PRIVATE_ADDRESSES")
-    assert load_settings().allow_private_addresses is False
+    monkeypatch.delenv("TRACKER_ALLOW_NETWORKS")
+    monkeypatch.delenv("TRACKER_ALLOWED_PORTS")
+    settings = load_settings()
+    assert settings.allow_private_addresses is False
+    assert (settings.allow_networks, settings.allow_hosts) == ("", "")
+    assert settings.allowed_ports == "80,443,8080,8443"
 
 
 def test_config_file_lives_under_xdg_config_home() -> None:
@@ -93,7 +98,6 @@ def test_allow_private_addresses_reads_yes_and_no(
 def test_bool_in_the_file_is_taken_as_is(
     config_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("TRACKER_ALLOW_PRIVATE_ADDRESSES")
     config_file.write_text("allow_private_addresses = true\n")
     assert load_settings().allow_private_addresses is True
 

@@ -324,8 +324,8 @@ def test_private_address_is_blocked_before_any_request(
     article_server: ArticleServer, make_fetcher: MakeFetcher
 ) -> None:
     url = article_server.add_article("story")
-    fetcher = make_fetcher(allow_private_addresses=False)
-    with pytest.raises(BlockedAddress, match="TRACKER_ALLOW_PRIVATE_ADDRESSES"):
+    fetcher = make_fetcher(allow_networks="")
+    with pytest.raises(BlockedAddress, match="TRACKER_ALLOW_NETWORKS"):
         fetcher.fetch(url)
     assert article_server.requests() == []
 
@@ -344,7 +344,7 @@ def test_malformed_redirect_target_is_a_fetch_error(
 ) -> None:
     # A server's Location header must not crash the check with an error that is no FetchError.
     client = mock_client(lambda request: httpx.Response(302, headers={"Location": location}))
-    fetcher = make_fetcher(client=client, allow_private_addresses=False)
+    fetcher = make_fetcher(client=client, allow_networks="")
     with pytest.raises(FetchError):
         fetcher.fetch(f"http://{PUBLIC_IP}/a")
 
@@ -363,8 +363,8 @@ def pretend_public(monkeypatch: pytest.MonkeyPatch, name: str, address: str) -> 
     goes through the real check."""
     real = netguard.resolve_public
 
-    def resolve(url: str) -> str:
-        return address if urlsplit(url).hostname == name else real(url)
+    def resolve(url: str, *args: Any) -> str:
+        return address if urlsplit(url).hostname == name else real(url, *args)
 
     monkeypatch.setattr(netguard, "resolve_public", resolve)
 
@@ -377,7 +377,7 @@ def test_connection_goes_to_the_checked_address_with_the_host_name_kept(
     pretend_public(monkeypatch, "news.example", "127.0.0.1")
     article_server.add_article("a", 1)
     port = urlsplit(article_server.base_url).port
-    fetcher = make_fetcher(allow_private_addresses=False)
+    fetcher = make_fetcher(allow_networks="")
     page = fetcher.fetch(f"http://news.example:{port}/news/a")
     assert page.status == 200
     [request] = article_server.requests("a")
@@ -392,7 +392,7 @@ def test_redirect_from_a_public_host_to_a_private_one_is_blocked(
     article_server.add_article("b", 1)
     article_server.set_mode("a", "redirect", target="b")  # Location: http://127.0.0.1:…/news/b
     port = urlsplit(article_server.base_url).port
-    fetcher = make_fetcher(allow_private_addresses=False)
+    fetcher = make_fetcher(allow_networks="")
     with pytest.raises(BlockedAddress, match=r"127\.0\.0\.1"):
         fetcher.fetch(f"http://news.example:{port}/news/a")
     assert [r.slug for r in article_server.requests()] == ["a"]

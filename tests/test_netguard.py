@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from tracker.errors import BlockedAddress
-from tracker.netguard import check_scheme, embedded_ipv4, is_public, resolve_public
+from tracker.netguard import check_scheme, embedded_ipv4, is_public, policy_from, resolve_public
 
 PUBLIC_V4 = "93.184.216.34"
 
@@ -112,7 +112,7 @@ def test_host_name_the_resolver_cannot_encode_is_refused(host: str) -> None:
 
 
 def test_resolving_localhost_is_refused_and_names_the_override() -> None:
-    with pytest.raises(BlockedAddress, match="TRACKER_ALLOW_PRIVATE_ADDRESSES") as caught:
+    with pytest.raises(BlockedAddress, match="TRACKER_ALLOW_NETWORKS") as caught:
         resolve_public("http://localhost/news/a")
     assert caught.value.url == "http://localhost/news/a"
 
@@ -129,3 +129,94 @@ def test_resolving_a_private_literal_is_refused(url: str) -> None:
 def test_resolving_a_public_literal_gives_that_address() -> None:
     # a numeric host needs no DNS
     assert resolve_public(f"http://{PUBLIC_V4}:8080/news/a") == PUBLIC_V4
+
+
+# --- deny by default: forms ipaddress calls global ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::a9fe:a9fe",  # IPv4-compatible 169.254.169.254
+        "::ffff:0:7f00:1",  # IPv4-translated 127.0.0.1
+        "64:ff9b:1::7f00:1",  # local-use NAT64
+        "64:ff9b:1::5db8:d822",  # ... even around a public IPv4 address
+        "fec0::1",  # site-local
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "2001:db8::1",  # documentation
+        "100::1",  # discard-only
+        "ff0e::1",  # global-scope multicast
+        "192.0.0.8",  # IETF protocol assignments
+        "198.18.0.1",  # benchmarking
+        "240.0.0.1",  # reserved
+        "255.255.255.255",
+    ],
+)
+def test_addresses_that_are_not_globally_routable_unicast_are_refused(address: str) -> None:
+    assert not is_public(ipaddress.ip_address(address))
+
+
+# --- the policy: allow-lists and ports -------------------------------------------------------
+
+
+def test_allow_networks_opens_those_networks_only() -> None:
+    policy = policy_from("127.0.0.0/8, 10.1.0.0/16", ports="*")
+    assert policy.address_allowed("x", ipaddress.ip_address("127.0.0.1"))
+    assert policy.address_allowed("x", ipaddress.ip_address("10.1.2.3"))
+    assert not policy.address_allowed("x", ipaddress.ip_address("10.2.0.1"))
+    assert not policy.address_allowed("x", ipaddress.ip_address("192.168.1.1"))
+
+
+@pytest.mark.parametrize("networks", ["169.254.0.0/16", "0.0.0.0/0", "::/0"])
+def test_a_broad_allow_list_never_opens_the_metadata_address(networks: str) -> None:
+    policy = policy_from(networks)
+    for metadata in ("169.254.169.254", "fd00:ec2::254", "::ffff:169.254.169.254"):
+        assert not policy.address_allowed("x", ipaddress.ip_address(metadata))
+
+
+def test_the_metadata_address_listed_exactly_is_allowed() -> None:
+    assert policy_from("169.254.169.254/32").address_allowed(
+        "x", ipaddress.ip_address("169.254.169.254"))
+    assert policy_from(hosts="metadata.google.internal").address_allowed(
+        "metadata.google.internal", ipaddress.ip_address("169.254.169.254"))
+
+
+def test_the_deprecated_flag_opens_private_networks_but_not_the_metadata_address() -> None:
+    policy = policy_from(allow_private=True)
+    assert policy.address_allowed("x", ipaddress.ip_address("127.0.0.1"))
+    assert policy.address_allowed("x", ipaddress.ip_address("192.168.1.1"))
+    assert not policy.address_allowed("x", ipaddress.ip_address("169.254.169.254"))
+
+
+def test_allow_hosts_opens_a_host_name_wherever_it_resolves() -> None:
+    policy = policy_from(hosts="Intranet.Example.")
+    assert policy.address_allowed("intranet.example", ipaddress.ip_address("10.0.0.5"))
+    assert not policy.address_allowed("other.example", ipaddress.ip_address("10.0.0.5"))
+
+
+@pytest.mark.parametrize("port", [22, 25, 6379, 9200])
+def test_ports_other_than_the_web_ones_are_refused_by_default(port: int) -> None:
+    with pytest.raises(BlockedAddress, match=f"port {port} is not allowed.*allowed_ports"):
+        resolve_public(f"http://{PUBLIC_V4}:{port}/a")
+
+
+def test_allowed_ports_setting_opens_a_port() -> None:
+    assert resolve_public(f"http://{PUBLIC_V4}:9200/a", policy_from(ports="80,9200")) == PUBLIC_V4
+
+
+@pytest.mark.parametrize(
+    ("networks", "ports", "message"),
+    [("10.0.0.0/33", "80", "allow_networks"), ("intranet", "80", "allow_networks"),
+     ("", "80,http", "allowed_ports"), ("", "0", "allowed_ports"), ("", "70000", "allowed_ports")],
+)  # fmt: skip
+def test_bad_allow_list_entries_are_named(networks: str, ports: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        policy_from(networks, ports=ports)
+
+
+@pytest.mark.parametrize("url", ["http://xn--a-.example/", "http://exa mple.com/x",
+                                 "http://example.com:0/x"])
+def test_urls_the_client_would_refuse_are_blocked_at_the_door(url: str) -> None:
+    with pytest.raises(BlockedAddress):
+        check_scheme(url)

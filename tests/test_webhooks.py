@@ -174,7 +174,7 @@ def test_rotated_secret_signs_with_old_and_new(
 
 
 def test_private_endpoint_is_refused_unless_allowed(make_app, receiver: WebhookReceiver) -> None:  # type: ignore[no-untyped-def]
-    strict = make_app(allow_private_addresses=False)
+    strict = make_app(allow_networks="")
     with pytest.raises(BlockedAddress, match="non-public"):
         subscribe(strict, receiver.url)
     with pytest.raises(BlockedAddress):
@@ -187,7 +187,7 @@ def test_delivery_time_guard_refuses_a_private_address(
     relaxed = make_app()
     hook(relaxed, receiver)
     check_many(relaxed, [follow(relaxed, article_server)])
-    strict = make_app(allow_private_addresses=False)
+    strict = make_app(allow_networks="")
     assert [r.outcome for r in deliver_due(strict)] == ["retry"]
     assert receiver.attempts == []
     [delivery] = list_deliveries(strict)["deliveries"]

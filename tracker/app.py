@@ -78,13 +78,13 @@ class App:
         """For deliveries: no redirects followed, the same address guard as fetching."""
         import httpx
 
-        from tracker.netguard import guarded_transport
+        from tracker.netguard import guarded_transport, settings_policy
 
         settings = self.settings
-        transport = None if settings.allow_private_addresses else guarded_transport()
         return httpx.Client(
-            timeout=settings.webhook_timeout, follow_redirects=False, transport=transport,
-            headers={"User-Agent": settings.user_agent},
+            timeout=settings.webhook_timeout, follow_redirects=False,
+            transport=guarded_transport(settings_policy(settings)),
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": "identity"},
         )
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from db import queries
 from db.models import Article as ArticleRow
@@ -37,7 +37,9 @@ from tracker.errors import (
     GoneError,
     HostDeferred,
     RobotsDisallowed,
+    TrackerError,
     TransientFetchError,
+    UnexpectedError,
 )
 from tracker.extract import extract_page
 from tracker.fetch import Page
@@ -141,7 +143,32 @@ def check_article(app: App, article_id: int, *, lease_token: str | None = None) 
 
 
 def check_target(app: App, target: Target) -> CheckResult:
-    """``check_article`` for a target loaded beforehand (``load_targets``)."""
+    """``check_article`` for a target loaded beforehand (``load_targets``).
+
+    Whatever goes wrong in one article's check, short of the database itself, becomes that
+    article's failed check (``last_error`` names it, its claim is released): a hostile page
+    must never end a pass or ``tracker run``."""
+    started, clock = utcnow(), time.perf_counter()
+    try:
+        return _check_target(app, target)
+    except SQLAlchemyError:
+        raise  # the database is away or broken: the caller retries, nothing is recorded
+    except Exception as exc:
+        log.debug("check of %s raised", target.url, exc_info=True)
+        return _record_failure(app, target, started, clock, UnexpectedError(exc))
+
+
+def record_lost(app: App, article_id: int, lease_token: str | None, reason: str) -> CheckResult:
+    """The failed check of an article whose check never came to an end (its worker process
+    was killed each time: a poison message); its claim is released."""
+    tokens = {article_id: lease_token} if lease_token else None
+    target = load_targets(app, [article_id], tokens).get(article_id)
+    if target is None:
+        return CheckResult(article_id, "", "skipped", error="no such article, or claim expired")
+    return _record_failure(app, target, utcnow(), time.perf_counter(), TrackerError(reason))
+
+
+def _check_target(app: App, target: Target) -> CheckResult:
     started = utcnow()
     clock = time.perf_counter()
     try:
@@ -412,7 +439,7 @@ def _record_failure(
     gone = isinstance(error, GoneError)
     outcome = "gone" if gone else "no_content" if isinstance(error, ExtractionError) else "failed"
     refused = isinstance(error, RobotsDisallowed)
-    message = error.reason if isinstance(error, FetchError) else str(error)
+    message = error.reason if isinstance(error, FetchError | UnexpectedError) else str(error)
     if isinstance(error, FetchError) and error.status:
         status = error.status
     with session_scope(app.writer) as session:

@@ -2,7 +2,7 @@
 
 Precedence: command-line options (applied by the CLI) > environment variables > the config file
 (``$TRACKER_CONFIG`` or ``$XDG_CONFIG_HOME/tracker/config.toml``) > defaults. Every key of the
-file has an environment variable: ``allow_private_addresses`` ↔ ``TRACKER_ALLOW_PRIVATE_ADDRESSES``.
+file has an environment variable: ``allow_networks`` ↔ ``TRACKER_ALLOW_NETWORKS``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,12 @@ def config_path() -> Path:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = ""
-    allow_private_addresses: bool = False
+    allow_private_addresses: bool = False  # deprecated: allow_networks says which
+    # The address guard (tracker.netguard): comma-separated CIDRs and host names that may be
+    # reached besides public addresses, and the ports that may be used ("*": any).
+    allow_networks: str = ""
+    allow_hosts: str = ""
+    allowed_ports: str = "80,443,8080,8443"
     user_agent: str = (
         f"tracker/{__version__} (news update tracker; +https://example.invalid/tracker)"
     )

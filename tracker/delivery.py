@@ -29,16 +29,21 @@ from functools import partial
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import object_session
 
 from db import archive_queries, queries
 from db import webhook_queries as wq
 from db.models import Delivery, Endpoint, Event, Version
 from db.session import session_scope
+from tracker import deadline
 from tracker.app import App
 from tracker.clock import iso, utcnow
+from tracker.decoding import Decoder
 from tracker.diff import diff_documents
-from tracker.errors import BlockedAddress, TrackerError
+from tracker.errors import BlockedAddress, TrackerError, UnsupportedContent
+from tracker.fetch import raw_chunks
+from tracker.headers import content_codings
 from tracker.intervals import parse_duration
 from tracker.stored import version_metadata, version_texts
 from tracker.subscriptions import signing_secrets
@@ -132,22 +137,36 @@ def deliver(app: App, delivery_id: int, token: str) -> DeliveryResult:
     return result
 
 
-def deliver_batch(app: App, claims: list[DeliveryClaim]) -> list[DeliveryResult]:
+def deliver_batch(
+    app: App, claims: list[DeliveryClaim], *, stop: threading.Event | None = None
+) -> list[DeliveryResult]:
     """One attempt at each claimed delivery: read them in one transaction, POST them
     ``webhook_concurrency`` at a time (no transaction open meanwhile), record every outcome in
-    one transaction. Never raises for a receiver's failure."""
-    messages, results = _prepare(app, claims)
-    attempts = _post_all(app, messages)
-    if attempts:
-        results += _record(app, attempts)
+    one transaction. Never raises for a receiver's failure, nor for one delivery that cannot
+    be built (its payload, its secret, its URL): that one fails alone, recorded with the
+    reason. ``stop`` cuts the attempts in flight short (``tracker run`` stopping)."""
+    messages, broken, results = _prepare(app, claims)
+    attempts = _post_all(app, messages, stop)
+    if attempts or broken:
+        results += _record(app, attempts, broken)
     return results
+
+
+@dataclass(frozen=True, slots=True)
+class _Broken:
+    """A delivery that could not be built: its payload, secret or URL is unusable."""
+
+    delivery_id: int
+    token: str
+    reason: str
 
 
 def _prepare(
     app: App, claims: list[DeliveryClaim]
-) -> tuple[list[_Message], list[DeliveryResult]]:
+) -> tuple[list[_Message], list[_Broken], list[DeliveryResult]]:
     tokens = {c.delivery_id: c.token for c in claims}
     messages: list[_Message] = []
+    broken: list[_Broken] = []
     now = utcnow()
     with session_scope(app.reader) as session:
         found = {d.id: (d, e, p) for d, e, p in wq.deliveries_by_id(session, list(tokens))}
@@ -156,15 +175,28 @@ def _prepare(
             if row is None or not _sendable(*row, token):
                 continue
             _, event, endpoint = row
-            body = _payload(app, session, event)
-            secrets = signing_secrets(app, endpoint, now)
+            try:
+                body = _payload(app, session, event)
+                secrets = signing_secrets(app, endpoint, now)
+            except SQLAlchemyError:
+                raise
+            except Exception as exc:  # this one cannot be built; the others go out
+                log.warning("delivery %d cannot be built: %s", delivery_id, exc)
+                log.debug("delivery %d cannot be built", delivery_id, exc_info=True)
+                broken.append(_Broken(delivery_id, token, f"cannot be built: {_describe(exc)}"))
+                continue
             messages.append(_Message(delivery_id, token, endpoint.url, event.uid, body, secrets))
-    sent = {m.delivery_id for m in messages}
+    handled = {m.delivery_id for m in messages} | {b.delivery_id for b in broken}
     skipped = [
         DeliveryResult(i, "skipped", error="claim expired or delivery done")
-        for i in tokens if i not in sent
+        for i in tokens if i not in handled
     ]
-    return messages, skipped
+    return messages, broken, skipped
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc)[:300].replace("\x00", "\ufffd")
+    return text if isinstance(exc, TrackerError) else f"{type(exc).__name__}: {text}"
 
 
 def _sendable(delivery: Delivery, event: Event, endpoint: Endpoint, token: str) -> bool:
@@ -172,58 +204,118 @@ def _sendable(delivery: Delivery, event: Event, endpoint: Endpoint, token: str) 
             and endpoint.state == "active")
 
 
-def _post_all(app: App, messages: list[_Message]) -> list[_Attempt]:
+def _post_all(
+    app: App, messages: list[_Message], stop: threading.Event | None = None
+) -> list[_Attempt]:
     workers = min(len(messages), max(1, app.settings.webhook_concurrency))
     if workers <= 1:
-        return [_attempt(app, m) for m in messages]
+        return [_attempt(app, m, stop) for m in messages]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") as pool:
-        return list(pool.map(partial(_attempt, app), messages))
+        return list(pool.map(partial(_attempt, app, stop=stop), messages))
 
 
-def _attempt(app: App, message: _Message) -> _Attempt:
+def _attempt(app: App, message: _Message, stop: threading.Event | None = None) -> _Attempt:
     attempted_at = utcnow()
     started = time.perf_counter()
-    status, excerpt, error = _post(app, message)
+    with deadline.bounded(app.settings.webhook_timeout, cancel=stop):
+        try:
+            status, excerpt, error = _post(app, message)
+        except Exception as exc:  # an endpoint URL the client refuses, say: this one fails
+            log.debug("delivery %d cannot be sent", message.delivery_id, exc_info=True)
+            status, excerpt, error = None, None, f"cannot be sent: {_describe(exc)}"
     latency = round((time.perf_counter() - started) * 1000)
     return _Attempt(message, attempted_at, latency, status, excerpt, error)
 
 
 def _post(app: App, message: _Message) -> tuple[int | None, str | None, str | None]:
+    """One POST within the attempt's deadline (connecting, sending, the receiver's answer);
+    at most ``RESPONSE_EXCERPT`` bytes of the answer are read, whatever it sends."""
     timestamp = int(time.time())
     headers = signed_headers(message.secrets, message.msg_id, timestamp, message.body)
     try:
-        response = app.webhook_client.post(message.url, content=message.body, headers=headers)
+        request = app.webhook_client.build_request("POST", message.url, content=message.body,
+                                                   headers=headers)
+        response = app.webhook_client.send(request, stream=True)
+        try:
+            excerpt = _excerpt(message.url, response)
+        finally:
+            response.close()
     except BlockedAddress as exc:
         return None, None, f"refused: {exc.reason}"
     except httpx.TimeoutException:
+        if deadline.cancelled():
+            return None, None, "interrupted: tracker was stopping"
         return None, None, f"timed out after {app.settings.webhook_timeout:g} s"
     except httpx.HTTPError as exc:
         return None, None, f"connection failed: {type(exc).__name__}: {exc}"
-    excerpt = response.content[:RESPONSE_EXCERPT].decode("utf-8", errors="replace")
     return response.status_code, excerpt, None
 
 
-def _record(app: App, attempts: list[_Attempt]) -> list[DeliveryResult]:
-    """Store every attempt of a batch and move each delivery on, in one transaction."""
+def _excerpt(url: str, response: httpx.Response) -> str:
+    """The first ``RESPONSE_EXCERPT`` bytes of a receiver's answer, decoded within that cap;
+    the rest is never read (the connection is closed instead)."""
+    data = b""
+    try:
+        decoder = Decoder(url, content_codings(response.headers.get("Content-Encoding")),
+                          RESPONSE_EXCERPT, truncate=True)
+        for raw in raw_chunks(response):
+            data += decoder.decode(raw)
+            if decoder.full:
+                break
+    except (httpx.HTTPError, UnsupportedContent):
+        pass  # the status is what counts; a broken or odd body leaves the excerpt short
+    # NUL cannot be stored in a PostgreSQL text column: one such answer must not fail the batch
+    return data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+def _record(
+    app: App, attempts: list[_Attempt], broken: list[_Broken] | None = None
+) -> list[DeliveryResult]:
+    """Store every attempt of a batch and move each delivery on, in one transaction.
+
+    Endpoints are disabled only once every attempt of the batch is recorded: an attempt sent
+    at the moment another delivery's 410 disabled its endpoint is recorded as what it was
+    (sent, with its answer), not as "cancelled, 0 attempts"."""
+    broken = broken or []
+    ids = [a.message.delivery_id for a in attempts] + [b.delivery_id for b in broken]
     with session_scope(app.writer) as session:
-        locked = {d.id: d for d in wq.lock_deliveries(session, [a.message.delivery_id
-                                                                 for a in attempts])}
+        locked = {d.id: d for d in wq.lock_deliveries(session, ids)}
         endpoints = {e.id: e for e in wq.lock_endpoints(
             session, sorted({d.endpoint_id for d in locked.values()}))}
-        results = []
+        results = [_record_broken(session, locked.get(b.delivery_id), b) for b in broken]
+        disables: dict[int, str] = {}
         for attempt in attempts:
             delivery = locked.get(attempt.message.delivery_id)
             if delivery is None or delivery.lease_token != attempt.message.token:
                 results.append(DeliveryResult(attempt.message.delivery_id, "skipped",
                                               attempt.status, "claim expired meanwhile"))
                 continue
-            results.append(_record_one(app, session, delivery,
-                                       endpoints[delivery.endpoint_id], attempt))
+            endpoint = endpoints[delivery.endpoint_id]
+            results.append(_record_one(app, session, delivery, endpoint, attempt, disables))
+        for endpoint_id, reason in disables.items():
+            _disable(session, endpoints[endpoint_id], reason)
         return _with_successors(session, results, locked)
 
 
+def record_lost(app: App, claims: list[DeliveryClaim], reason: str) -> list[DeliveryResult]:
+    """Fail claimed deliveries whose attempt never came to an end (the worker process sending
+    them was killed each time: a poison message). ``tracker redeliver`` queues them again."""
+    return _record(app, [], [_Broken(c.delivery_id, c.token, reason) for c in claims])
+
+
+def _record_broken(session: Any, delivery: Delivery | None, broken: _Broken) -> DeliveryResult:
+    """A delivery that cannot be built fails at once (no attempt was made; a retry would
+    build the same thing). ``tracker redeliver --failed`` queues it again once fixed."""
+    if delivery is None or delivery.lease_token != broken.token:
+        return DeliveryResult(broken.delivery_id, "skipped", error="claim expired meanwhile")
+    delivery.state, delivery.last_error = "failed", broken.reason
+    delivery.lease_token = delivery.lease_until = None
+    return DeliveryResult(delivery.id, "failed", error=broken.reason)
+
+
 def _record_one(
-    app: App, session: Any, delivery: Delivery, endpoint: Endpoint, attempt: _Attempt
+    app: App, session: Any, delivery: Delivery, endpoint: Endpoint, attempt: _Attempt,
+    disables: dict[int, str],
 ) -> DeliveryResult:
     status, error = attempt.status, attempt.error
     wq.record_attempt(session, delivery, attempted_at=attempt.attempted_at, status_code=status,
@@ -240,12 +332,12 @@ def _record_one(
         return DeliveryResult(delivery.id, "skipped", status, f"delivery {delivery.state}")
     if status == 410:
         delivery.state = "failed"
-        _disable(session, endpoint, "the receiver answered 410 Gone")
+        disables[endpoint.id] = "the receiver answered 410 Gone"
         return DeliveryResult(delivery.id, "disabled", status, "endpoint disabled (410)")
     reason = error or f"HTTP {status}"
     delivery.last_error = reason
     endpoint.failing_since = endpoint.failing_since or attempt.attempted_at
-    return _retry_or_fail(app, session, delivery, endpoint, now, status, reason)
+    return _retry_or_fail(app, delivery, endpoint, now, status, reason, disables)
 
 
 def _with_successors(
@@ -261,14 +353,14 @@ def _with_successors(
 
 
 def _retry_or_fail(
-    app: App, session: Any, delivery: Delivery, endpoint: Endpoint, now: dt.datetime,
-    status: int | None, reason: str,
+    app: App, delivery: Delivery, endpoint: Endpoint, now: dt.datetime,
+    status: int | None, reason: str, disables: dict[int, str],
 ) -> DeliveryResult:
     give_up_after = dt.timedelta(days=app.settings.webhook_disable_after_days)
     if endpoint.failing_since and now - endpoint.failing_since >= give_up_after:
         delivery.state = "failed"
         days = app.settings.webhook_disable_after_days
-        _disable(session, endpoint, f"every delivery failed for {days:g} days")
+        disables.setdefault(endpoint.id, f"every delivery failed for {days:g} days")
         return DeliveryResult(delivery.id, "disabled", status, reason)
     schedule = retry_schedule(app.settings.webhook_retry_schedule)
     if delivery.attempts > len(schedule):
@@ -405,7 +497,7 @@ def deliver_due(
     results: list[DeliveryResult] = []
     claims = claim_due(app, limit=min(limit, BATCH))
     while claims and not (stop and stop.is_set()):
-        done = deliver_batch(app, claims)
+        done = deliver_batch(app, claims, stop=stop)
         results += done
         chained = [r.next_in_chain for r in done if r.next_in_chain is not None]
         room = min(BATCH, limit - len(results))

@@ -12,7 +12,9 @@
     │       ├── RobotsDisallowed   the site's robots.txt forbids the page (robots_txt on)
     │       └── BlockedAddress     not http(s), or a private address not allowed
     ├── ExtractionError            the page has no article text (consent wall, error page …)
-    └── NotAFeed                   a source's body is no RSS/Atom feed or sitemap (an HTML page …)
+    ├── NotAFeed                   a source's body is no RSS/Atom feed or sitemap (an HTML page …)
+    └── UnexpectedError            anything else one article's check or one source's poll raised:
+                                   recorded as its failure, never the end of a pass
 
 Messages are meant for people: they name the URL and what went wrong, never a secret.
 """
@@ -94,3 +96,13 @@ class NotAFeed(TrackerError):
         self.url = url
         self.reason = message
         self.feeds = feeds
+
+
+class UnexpectedError(TrackerError):
+    """An exception nobody foresaw in one article's check (or one source's poll): a bug, or an
+    input no rule covers yet. It becomes that one's failure, named by type and message."""
+
+    def __init__(self, error: BaseException) -> None:
+        detail = str(error)[:300].replace("\x00", "\ufffd")  # storable in PostgreSQL too
+        self.reason = f"unexpected {type(error).__name__}" + (f": {detail}" if detail else "")
+        super().__init__(self.reason)

@@ -14,16 +14,18 @@ the host must not be asked yet); it never returns a half-read body.
 
 from __future__ import annotations
 
-import email.utils
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from tracker import deadline
 from tracker.config import Settings
+from tracker.decoding import ACCEPT_ENCODING, Decoder
 from tracker.errors import (
     BlockedAddress,
     BodyTooLarge,
@@ -35,7 +37,8 @@ from tracker.errors import (
     TransientFetchError,
     UnsupportedContent,
 )
-from tracker.netguard import check_scheme, guarded_transport
+from tracker.headers import content_codings, content_type, retry_after
+from tracker.netguard import check_scheme, guarded_transport, settings_policy
 from tracker.politeness import DEFAULT_PAUSE, HostBusy, Politeness
 from tracker.politeness import build as build_politeness
 from tracker.robots import MAX_BYTES as ROBOTS_MAX_BYTES
@@ -73,16 +76,16 @@ class Page:
 def make_client(settings: Settings) -> httpx.Client:
     timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
     limits = httpx.Limits(max_connections=max(10, settings.concurrency * 2))
-    transport = None if settings.allow_private_addresses else guarded_transport(limits=limits)
     return httpx.Client(
         timeout=timeout,
         limits=limits,
-        transport=transport,
+        transport=guarded_transport(settings_policy(settings), limits=limits),
         follow_redirects=False,  # followed by hand: each hop is checked and counted
         headers={
             "User-Agent": settings.user_agent,
             "Accept": "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.8",
             "Accept-Language": "*",
+            "Accept-Encoding": ACCEPT_ENCODING,  # only what tracker.decoding bounds
         },
     )
 
@@ -113,6 +116,8 @@ class Fetcher:
         self, url: str, *, etag: str | None = None, last_modified: str | None = None,
         kind: FetchKind = "article",
     ) -> Page:
+        """One page, every phase of it (robots.txt, each redirect hop, connecting, headers,
+        body) within ``fetch_deadline`` in all."""
         conditional = {"Accept": LISTING_ACCEPT} if kind == "listing" else {}
         if etag:
             conditional["If-None-Match"] = etag
@@ -120,24 +125,22 @@ class Fetcher:
             conditional["If-Modified-Since"] = last_modified
         seen = {url}
         current = url
-        for _ in range(self.settings.max_redirects + 1):
-            page_or_location = self._request(current, conditional, kind)
-            if isinstance(page_or_location, Page):
-                return page_or_location
-            current = urljoin(current, page_or_location)
-            if current in seen:
-                raise RedirectError(url, f"redirect loop at {current}")
-            seen.add(current)
+        with deadline.bounded(self.settings.fetch_deadline):
+            for _ in range(self.settings.max_redirects + 1):
+                page_or_location = self._request(current, conditional, kind)
+                if isinstance(page_or_location, Page):
+                    return page_or_location
+                current = _join(url, current, page_or_location)
+                if current in seen:
+                    raise RedirectError(url, f"redirect loop at {current}")
+                seen.add(current)
         raise RedirectError(url, f"more than {self.settings.max_redirects} redirects")
 
     def _request(
         self, url: str, conditional: dict[str, str], kind: FetchKind = "article"
     ) -> Page | str:
         _, host, _ = check_scheme(url)
-        try:
-            request = self.client.build_request("GET", url, headers=conditional)
-        except httpx.InvalidURL as exc:  # e.g. control characters: from a redirect, say
-            raise PermanentFetchError(url, f"not a valid URL ({exc})") from exc
+        request = self._build(url, conditional)
         try:
             # robots.txt first: its own request takes a slot of the host, so not inside ours.
             if self.robots is not None and not self.robots.allowed(url):
@@ -146,15 +149,20 @@ class Fetcher:
                 )
             with self.polite.slot(host):
                 self.polite.wait_turn(host)
-                deadline = time.monotonic() + self.settings.fetch_deadline
                 response = self._send(url, request)
                 try:
                     self._note_status(host, response)
-                    return self._read(url, response, deadline, kind)
+                    return self._read(url, response, kind, conditional)
                 finally:
                     response.close()
         except HostBusy as busy:
             raise HostDeferred(url, busy.reason, until=busy.until, paused=busy.paused) from None
+
+    def _build(self, url: str, headers: dict[str, str]) -> httpx.Request:
+        try:
+            return self.client.build_request("GET", url, headers=headers)
+        except (httpx.InvalidURL, ValueError) as exc:  # control characters, a bad IDN host …
+            raise PermanentFetchError(url, f"not a valid URL ({exc})") from exc
 
     def _send(self, url: str, request: httpx.Request) -> httpx.Response:
         try:
@@ -162,9 +170,17 @@ class Fetcher:
         except BlockedAddress as exc:  # raised at connect time by the guarded transport
             raise BlockedAddress(url, exc.reason) from exc
         except httpx.TimeoutException as exc:
-            raise TransientFetchError(url, f"timed out ({type(exc).__name__})") from exc
+            raise self._timed_out(url, f"timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             raise TransientFetchError(url, f"connection failed: {exc}") from exc
+        except (ValueError, httpx.InvalidURL) as exc:  # httpx reads a redirect's Location as
+            # it sends: an invalid IDN host (IDNAError), a broken path …
+            raise RedirectError(url, f"redirects to an invalid URL ({exc})") from exc
+
+    def _timed_out(self, url: str, message: str) -> TransientFetchError:
+        if deadline.expired():
+            message = f"took longer than {self.settings.fetch_deadline:g} s in all"
+        return TransientFetchError(url, message)
 
     def _note_status(self, host: str, response: httpx.Response) -> None:
         """429 and 503 are the site asking everyone to back off: pause the whole host (every
@@ -173,33 +189,58 @@ class Fetcher:
         if status not in (429, 503):
             return
         header = response.headers.get("Retry-After")
-        retry_after = _retry_after(header)
-        pause = DEFAULT_PAUSE if retry_after is None else retry_after
-        why = f"HTTP {status}" + (f" (Retry-After: {header.strip()})" if header else "")
+        wait = retry_after(header, time.time())
+        pause = DEFAULT_PAUSE if wait is None else wait
+        shown = "".join(c if c.isprintable() else "?" for c in (header or "").strip()[:40])
+        why = f"HTTP {status}" + (f" (Retry-After: {shown})" if header else "")
         self.polite.pause(host, pause, why)
 
     def _robots_answer(self, robots_url: str) -> RobotsAnswer:
-        """GET /robots.txt like any other request to the host (slot, turn, guard); redirects
-        followed; any failure to get an answer is status 0."""
-        host = check_scheme(robots_url)[1]
+        """GET /robots.txt like any other request to the host (slot, turn, guard, deadline,
+        decoding cap); redirects followed by hand; any failure to get an answer is status 0."""
+        current = robots_url
+        try:
+            for _ in range(self.settings.max_redirects + 1):
+                answer = self._robots_hop(current)
+                if isinstance(answer, RobotsAnswer):
+                    return answer
+                current = _join(robots_url, current, answer)
+        except (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, BlockedAddress,
+                PermanentFetchError, TransientFetchError, ValueError):
+            pass
+        return RobotsAnswer(0)
+
+    def _robots_hop(self, url: str) -> RobotsAnswer | str:
+        host = check_scheme(url)[1]
+        request = self._build(url, {"Accept": "text/plain"})
         with self.polite.slot(host):
             self.polite.wait_turn(host)
+            response = self.client.send(request, stream=True)
             try:
-                with self.client.stream("GET", robots_url, follow_redirects=True,
-                                        headers={"Accept": "text/plain"}) as response:
-                    self._note_status(host, response)
-                    data = bytearray()
-                    for chunk in response.iter_bytes():
-                        data += chunk
-                        if len(data) >= ROBOTS_MAX_BYTES:
-                            break
-                    return RobotsAnswer(response.status_code,
-                                        bytes(data).decode("utf-8", errors="replace"))
-            except (httpx.HTTPError, BlockedAddress):
-                return RobotsAnswer(0)
+                self._note_status(host, response)
+                location = response.headers.get("Location")
+                if response.status_code in _REDIRECTS and location:
+                    _drain(response)
+                    return str(location)
+                text = self._read_capped(url, response, ROBOTS_MAX_BYTES)
+                return RobotsAnswer(response.status_code, text.decode("utf-8", "replace"))
+            finally:
+                response.close()
+
+    def _read_capped(self, url: str, response: httpx.Response, cap: int) -> bytes:
+        """At most ``cap`` decoded bytes of the body; the rest is not read."""
+        codings = content_codings(response.headers.get("Content-Encoding"))
+        decoder = Decoder(url, codings, cap, truncate=True)
+        data = bytearray()
+        for raw in raw_chunks(response):
+            data += decoder.decode(raw)
+            if decoder.full:
+                return bytes(data)
+        return bytes(data + decoder.finish())
 
     def _read(
-        self, url: str, response: httpx.Response, deadline: float, kind: FetchKind = "article"
+        self, url: str, response: httpx.Response, kind: FetchKind,
+        conditional: dict[str, str],
     ) -> Page | str:
         status = response.status_code
         if status in _REDIRECTS:
@@ -210,14 +251,20 @@ class Fetcher:
             return location
         if status == 304:
             _drain(response)
+            if not ({"If-None-Match", "If-Modified-Since"} & set(conditional)):
+                # "unchanged" to a question never asked: a broken cache, or a site hiding
+                # its edits. Not taken as the page being the same.
+                raise TransientFetchError(
+                    url, "HTTP 304 Not Modified to a request that sent no validators", status=304
+                )
             return self._page(url, response, b"")
         _raise_for_status(url, response)
-        media_type, charset = _content_type(response.headers.get("Content-Type"))
+        media_type, charset = content_type(response.headers.get("Content-Type"))
         listing = kind == "listing"
         if media_type and media_type not in (LISTING_TYPES if listing else ACCEPTED_TYPES):
             what = "a feed or sitemap" if listing else "an article page"
             raise UnsupportedContent(url, f"not {what} (Content-Type {media_type})")
-        body = self._read_body(url, response, deadline, binary_ok=listing)
+        body = self._read_body(url, response, binary_ok=listing)
         if listing:
             body = self._gunzip(url, body)
         if not media_type:
@@ -226,27 +273,25 @@ class Fetcher:
         return Page(page.url, 200, body, media_type, charset, page.etag, page.last_modified,
                     page.headers)
 
-    def _read_body(
-        self, url: str, response: httpx.Response, deadline: float, *, binary_ok: bool = False
-    ) -> bytes:
+    def _read_body(self, url: str, response: httpx.Response, *, binary_ok: bool = False) -> bytes:
+        """The whole body, decoded; the cap holds on the bytes received and on the decoded
+        bytes alike, and the deadline on the time it all takes."""
         cap = self.settings.max_body_bytes
-        declared = response.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > cap:
+        declared = response.headers.get("Content-Length", "").strip()
+        if declared.isascii() and declared.isdigit() and int(declared) > cap:
             raise BodyTooLarge(url, f"body of {int(declared):,} bytes exceeds the {cap:,} cap")
+        decoder = Decoder(url, content_codings(response.headers.get("Content-Encoding")), cap)
         chunks: list[bytes] = []
-        size = 0
+        received = 0
         try:
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > cap:
+            for raw in raw_chunks(response):
+                received += len(raw)
+                if received > cap:
                     raise BodyTooLarge(url, f"body exceeds the {cap:,}-byte cap")
-                if time.monotonic() > deadline:  # a trickle that each read timeout allows
-                    raise TransientFetchError(
-                        url, f"took longer than {self.settings.fetch_deadline:g} s in all"
-                    )
-                chunks.append(chunk)
+                chunks.append(decoder.decode(raw))
+            chunks.append(decoder.finish())
         except httpx.TimeoutException as exc:
-            raise TransientFetchError(url, "timed out while reading the body") from exc
+            raise self._timed_out(url, "timed out while reading the body") from exc
         except httpx.HTTPError as exc:
             raise TransientFetchError(url, f"connection broke while reading: {exc}") from exc
         body = b"".join(chunks)
@@ -290,6 +335,21 @@ class Fetcher:
         )
 
 
+def raw_chunks(response: httpx.Response) -> Iterator[bytes]:
+    """The body as received (not decoded), in chunks. A response made with its content given
+    (as ``httpx.MockTransport`` makes them) has it read already."""
+    if response.is_stream_consumed:
+        return iter([response.content])
+    return response.iter_raw()
+
+
+def _join(url: str, current: str, location: str) -> str:
+    try:
+        return urljoin(current, location)
+    except ValueError as exc:  # "Invalid IPv6 URL" and the like
+        raise RedirectError(url, f"redirects to an invalid URL ({exc})") from exc
+
+
 def _path(url: str) -> str:
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -297,14 +357,15 @@ def _path(url: str) -> str:
 
 def _drain(response: httpx.Response, limit: int = 65_536) -> None:
     """Read a small body to its end so the connection goes back to the pool; closing an
-    unread response would drop it (and the next request would pay a new connection)."""
+    unread response would drop it (and the next request would pay a new connection). Raw
+    bytes, at most ``limit``, within the request's deadline: nothing here is decoded."""
     read = 0
     try:
-        for chunk in response.iter_raw():
+        for chunk in raw_chunks(response):
             read += len(chunk)
             if read > limit:
                 return
-    except (httpx.HTTPError, httpx.StreamError):  # broken, or already read
+    except (httpx.HTTPError, httpx.StreamError):  # broken, slow, or already read
         return
 
 
@@ -312,37 +373,14 @@ def _raise_for_status(url: str, response: httpx.Response) -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
+    reason = response.reason_phrase[:80]
     if status in {404, 410}:
         raise GoneError(url, f"HTTP {status}: the article is unavailable", status=status)
     if status == 429 or status >= 500:
         raise TransientFetchError(
             url,
-            f"HTTP {status} {response.reason_phrase}".strip(),
+            f"HTTP {status} {reason}".strip(),
             status=status,
-            retry_after=_retry_after(response.headers.get("Retry-After")),
+            retry_after=retry_after(response.headers.get("Retry-After"), time.time()),
         )
-    raise PermanentFetchError(url, f"HTTP {status} {response.reason_phrase}".strip(), status=status)
-
-
-def _content_type(header: str | None) -> tuple[str, str | None]:
-    if not header:
-        return "", None
-    media_type, _, params = header.partition(";")
-    charset = None
-    for param in params.split(";"):
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset" and value.strip():
-            charset = value.strip().strip("\"'").lower()
-    return media_type.strip().lower(), charset
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    raise PermanentFetchError(url, f"HTTP {status} {reason}".strip(), status=status)

@@ -279,7 +279,12 @@ def _check_until(
     checked = 0
     last_prune = last_archive = utcnow() - dt.timedelta(days=1)
     while not stop.is_set():
-        results = check_due(app, concurrency=concurrency, on_result=on_result, stop=stop)
+        try:
+            results = check_due(app, concurrency=concurrency, on_result=on_result, stop=stop)
+        except Exception:  # the database may be away: keep the service up, try again soon
+            log.exception("a pass over due articles failed; retrying in a few seconds")
+            stop.wait(5)
+            continue
         if results:
             checked += len(results)
             continue

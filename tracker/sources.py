@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from db import queries
 from db import source_queries as sq
@@ -38,7 +38,14 @@ from tracker import intervals
 from tracker.app import App
 from tracker.articles import clean_url
 from tracker.clock import iso, utcnow
-from tracker.errors import FetchError, HostDeferred, NotAFeed, TrackerError, TransientFetchError
+from tracker.errors import (
+    FetchError,
+    HostDeferred,
+    NotAFeed,
+    TrackerError,
+    TransientFetchError,
+    UnexpectedError,
+)
 from tracker.feeds import Entry, Listing, parse_listing
 from tracker.fetch import Page
 
@@ -268,6 +275,25 @@ def poll_source(app: App, source_id: int, lease_token: str | None = None) -> Pol
     if target is None:
         return PollResult(source_id, "", "skipped", error="no such source, or claim expired")
     try:
+        return _poll(app, target)
+    except SQLAlchemyError:
+        raise  # the database is away or broken: the caller retries, nothing is recorded
+    except Exception as exc:  # a hostile feed must never end a pass: this source's failure
+        log.debug("poll of %s raised", target.url, exc_info=True)
+        return _record_failure(app, target, UnexpectedError(exc))
+
+
+def record_lost(app: App, source_id: int, lease_token: str | None, reason: str) -> PollResult:
+    """The failed poll of a source whose poll never came to an end (its worker process was
+    killed each time: a poison message); its claim is released."""
+    target = _load(app, source_id, lease_token)
+    if target is None:
+        return PollResult(source_id, "", "skipped", error="no such source, or claim expired")
+    return _record_failure(app, target, TrackerError(reason))
+
+
+def _poll(app: App, target: _Target) -> PollResult:
+    try:
         fetched = _fetch(app, target)
     except HostDeferred as exc:
         return _record_deferred(app, target, exc)
@@ -359,7 +385,7 @@ def _wanted(entries: Sequence[Entry], target: _Target) -> list[Entry]:
     for entry in entries:
         try:
             url = clean_url(entry.url)
-        except FetchError:  # not http(s), or no valid host: not an article tracker can follow
+        except (FetchError, ValueError):  # not http(s), no valid host: not an article to follow
             continue
         if pattern is not None and not pattern.search(url):
             continue
@@ -488,9 +514,10 @@ def _record_deferred(app: App, target: _Target, deferred: HostDeferred) -> PollR
     return PollResult(target.id, target.url, "deferred", target.kind, error=deferred.reason)
 
 
-def _record_failure(app: App, target: _Target, error: FetchError | NotAFeed) -> PollResult:
+def _record_failure(app: App, target: _Target, error: TrackerError) -> PollResult:
     """A failed poll changes nothing but the schedule (backing off) and the error."""
-    message = error.reason
+    message = error.reason if isinstance(error, FetchError | NotAFeed | UnexpectedError) else (
+        str(error))
     with session_scope(app.writer) as session:
         row = _lock(session, target)
         if row is None:

@@ -17,7 +17,7 @@ from db.session import session_scope
 from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.errors import TrackerError
-from tracker.netguard import check_scheme, resolve_public
+from tracker.netguard import resolve_public, settings_policy
 from tracker.webhooks.secrets import SecretBox
 from tracker.webhooks.signing import new_secret
 
@@ -57,9 +57,12 @@ def subscribe(
 
 
 def check_endpoint_url(app: App, url: str) -> None:
-    check_scheme(url)
-    if not app.settings.allow_private_addresses:
-        resolve_public(url)
+    """Refuse, at the door, an endpoint no delivery could reach: not http(s), control
+    characters or spaces anywhere, an invalid host name, a port or address the guard refuses."""
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+        raise TrackerError(f"{url!r} is not a valid webhook URL: it contains a space or a "
+                           "control character")
+    resolve_public(url, settings_policy(app.settings))
 
 
 def subscribers(app: App) -> dict[str, Any]:

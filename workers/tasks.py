@@ -1,10 +1,19 @@
 """Thin tasks: ids in, one use case call, done. Retries are for the database or broker being
 briefly away; a failed fetch is not an exception here (the use case records it and schedules
-the next attempt in the database)."""
+the next attempt in the database).
+
+Poison messages: a message is acknowledged only after its task ran (``acks_late``), and a
+worker process that dies mid-task puts it back (``reject_on_worker_lost``). A task that kills
+its worker every time (memory exhausted by some input, a crash in a C library) would so come
+back forever. Each run of a message is counted in Redis (by task id and retry number); past
+``MAX_RUNS`` runs the task is not run again: the failure is recorded on its article, source or
+deliveries (``record_lost``) and the message is acknowledged.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -15,11 +24,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from tracker import delivery, housekeeping, scheduling, sources
 from tracker.app import App
 from tracker.check import check_article
+from tracker.check import record_lost as check_lost
 from tracker.config import load_settings
 from workers.app import app
 
 log = logging.getLogger(__name__)
 _context: App | None = None
+_counter: Any = None  # a Redis client on the broker, made after the fork
+MAX_RUNS = 3  # runs of one message (its worker died in each): the next one is not run
+RUNS_TTL = 86_400  # seconds a run count is kept
 
 
 def context() -> App:
@@ -40,8 +53,31 @@ def context() -> App:
 
 @worker_process_init.connect
 def _fresh_context(**_: Any) -> None:
-    global _context
+    global _context, _counter
     _context = None
+    _counter = None
+
+
+def _runs(task_id: str | None, retries: int) -> int:
+    """This run's number for the message (1 the first time; 0: not counted)."""
+    global _counter
+    broker = app.conf.broker_url or ""
+    if not task_id or not broker.startswith(("redis://", "rediss://", "unix://")):
+        return 0
+    if _counter is None:
+        import redis
+
+        _counter = redis.Redis.from_url(broker)
+    key = f"tracker:runs:{task_id}:{retries}"
+    try:
+        with _counter.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, RUNS_TTL)
+            count, _ = pipe.execute()
+    except Exception:  # the broker is away: run the task; counting is a safety net
+        log.warning("cannot count the runs of task %s", task_id, exc_info=True)
+        return 0
+    return int(count)
 
 
 class TrackerTask(Task):  # type: ignore[misc]
@@ -55,6 +91,18 @@ class TrackerTask(Task):  # type: ignore[misc]
     retry_backoff_max = 60
     retry_jitter = True
     max_retries = 12
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        runs = _runs(self.request.id, self.request.retries or 0)
+        if runs > MAX_RUNS:
+            reason = (f"its worker process died {runs - 1} times running it (out of memory?); "
+                      "given up")
+            log.error("task %s[%s] is a poison message: %s", self.name, self.request.id, reason)
+            lost = _LOST.get(self.name)
+            if lost is not None:
+                lost(context(), reason, *args, **kwargs)
+            return None
+        return super().__call__(*args, **kwargs)
 
 
 @app.task(base=TrackerTask, name="tracker.check")
@@ -148,6 +196,27 @@ def vacuum_paragraphs() -> int:
 def archive_versions() -> int:
     """A no-op unless ``archive_versions`` is on."""
     return housekeeping.archive_versions(context())
+
+
+def _check_lost(ctx: App, reason: str, article_id: int, lease_token: str | None = None) -> None:
+    check_lost(ctx, article_id, lease_token, f"the check never finished: {reason}")
+
+
+def _poll_lost(ctx: App, reason: str, source_id: int, lease_token: str | None = None) -> None:
+    sources.record_lost(ctx, source_id, lease_token, f"the poll never finished: {reason}")
+
+
+def _deliveries_lost(ctx: App, reason: str, claims: list[tuple[int, str]]) -> None:
+    delivery.record_lost(ctx, [delivery.DeliveryClaim(i, t) for i, t in claims],
+                         f"the attempt never finished: {reason}")
+
+
+_LOST: dict[str, Callable[..., None]] = {
+    "tracker.check": _check_lost,
+    "tracker.poll_source": _poll_lost,
+    "tracker.deliver_batch": _deliveries_lost,
+    "tracker.deliver": lambda ctx, reason, i, t: _deliveries_lost(ctx, reason, [(i, t)]),
+}
 
 
 def _queue_length(name: str) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -120,9 +121,20 @@ def build_payload(
 
 
 def encode(body: Mapping[str, Any]) -> bytes:
-    """Compact JSON, UTF-8 as is (not \\u-escaped), strictly standard (no NaN)."""
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.encode("utf-8")
+    """Compact JSON, UTF-8 as is (not \\u-escaped), strictly standard: a NaN or infinity
+    (which stored JSON can hold) becomes null, a lone surrogate "?"."""
+    text = json.dumps(_finite(body), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.encode("utf-8", errors="replace")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def utc_iso(moment: dt.datetime) -> str:
@@ -139,7 +151,9 @@ Builder = Callable[[int], Json]
 
 def _fit(data: Json, max_bytes: int, encoder: Encoder) -> bytes | None:
     """The most complete cut form of an article.changed body that fits, if any."""
-    if not isinstance(data.get("changes"), list):
+    if not isinstance(data.get("changes"), list) or not all(
+        isinstance(c, dict) for c in data["changes"]
+    ):
         return None
     changes: list[Json] = data["changes"]
     first = changes[0] if changes else {}
