@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 from lxml.etree import _Element
@@ -35,7 +35,14 @@ from tracker.document import Paragraph
 from tracker.normalize import normalize_text
 
 # Bump when what counts as noise changes: it is part of the extractor name (a re-baseline).
-NOISE_VERSION = "1"
+# 2: lone labels, "Analysis – NAME" labels, separators, repeated short lines, dates.
+NOISE_VERSION = "2"
+# Told what was dropped and why (``tracker extract --explain``): note(rule, text).
+Note = Callable[[str, str], None]
+
+
+def _ignore(rule: str, text: str) -> None:
+    """The default note: nobody asked what was dropped."""
 
 # --- elements -------------------------------------------------------------------------------
 
@@ -61,7 +68,9 @@ LINK_DOMINATED = 0.5
 _INTERACTIVE = ("form", "button", "input", "select", "iframe", "ins")
 
 
-def drop_noise_elements(tree: _Element, keep: Iterable[_Element] = ()) -> int:
+def drop_noise_elements(
+    tree: _Element, keep: Iterable[_Element] = (), note: Note = _ignore
+) -> int:
     """Remove boilerplate elements from ``tree`` in place; returns how many were removed.
 
     ``keep``: elements that must stay (a CSS selector's matches), with everything around them."""
@@ -81,6 +90,8 @@ def drop_noise_elements(tree: _Element, keep: Iterable[_Element] = ()) -> int:
         if page_chars and chars > MAX_DROPPED_SHARE * page_chars:
             continue
         if _link_dominated(element, chars) or (strength == "strong" and _furniture(element)):
+            note(f"{strength}ly marked box <{element.tag} {_names(element)}>",
+                 element.text_content())
             element.drop_tree()
             dropped += 1
     return dropped
@@ -121,6 +132,12 @@ def _parts(value: str) -> frozenset[str]:
         found.update(parts)
         found.update(_PAIRS[pair] for pair in itertools.pairwise(parts) if pair in _PAIRS)
     return frozenset(found)
+
+
+def _names(element: _Element) -> str:
+    found = [f'{a}="{element.get(a)}"' for a in ("class", "id", "role", "aria-label")
+             if element.get(a)]
+    return " ".join(found)[:120]
 
 
 def _detached(element: _Element, root: _Element) -> bool:
@@ -298,23 +315,59 @@ def is_timestamp_line(text: str) -> bool:
     if len(text) > MAX_TIMESTAMP_CHARS:
         return False
     lead = _TIME_LEAD.match(text)
-    rest = text[lead.end() :] if lead else text
-    tokens = [t for t in _TIME_SEPARATORS.split(rest.lower().strip(" .:")) if t]
+    tokens = _time_tokens(text[lead.end() :] if lead else text)
     if not tokens:
         return False
-    has_number = False
-    for token in tokens:
-        if _NUMBER.fullmatch(token):
-            has_number = True
-        elif token.rstrip(".") not in _TIME_WORDS and token not in _TIME_WORDS:
-            return False
-    relative = any(t.rstrip(".") in _RELATIVE for t in tokens) and (
-        "ago" in tokens or "vor" in tokens or not has_number
-    )
+    has_number = any(_NUMBER.fullmatch(token) for token in tokens)
+    relative = _relative(tokens, has_number)
     if lead:
         return has_number or relative
     return relative and ("ago" in tokens or "vor" in tokens or "just" in tokens
                          or "gerade" in tokens or "soeben" in tokens)
+
+
+def is_date_line(text: str) -> bool:
+    """A line that is a date, a time or both and nothing else ("12 April 2015", "19.06.2024,
+    14:03 Uhr"). Not furniture by itself (a timeline's entries look the same): the markup
+    around it decides (``tracker.extract.furniture``)."""
+    if len(text) > MAX_TIMESTAMP_CHARS:
+        return False
+    tokens = _time_tokens(text)
+    if not tokens:
+        return False
+    numbers = [token for token in tokens if _NUMBER.fullmatch(token)]
+    month = any(token.rstrip(".") in _MONTH_WORDS for token in tokens)
+    return bool(numbers) and (month or any(_DATE_OR_CLOCK.fullmatch(n) for n in numbers))
+
+
+def is_relative_time(text: str) -> bool:
+    """"5 minutes ago", "vor 3 Stunden", "gerade eben": a time that changes by itself."""
+    if len(text) > MAX_TIMESTAMP_CHARS:
+        return False
+    lead = _TIME_LEAD.match(text)
+    tokens = _time_tokens(text[lead.end() :] if lead else text)
+    has_number = any(_NUMBER.fullmatch(token) for token in tokens)
+    return bool(tokens) and _relative(tokens, has_number)
+
+
+def _time_tokens(text: str) -> list[str]:
+    """The lower-case tokens of a date line; [] when one of them is no date or time word."""
+    tokens = [t for t in _TIME_SEPARATORS.split(text.lower().strip(" .:")) if t]
+    for token in tokens:
+        if not _NUMBER.fullmatch(token) and token.rstrip(".") not in _TIME_WORDS \
+                and token not in _TIME_WORDS:
+            return []
+    return tokens
+
+
+def _relative(tokens: list[str], has_number: bool) -> bool:
+    return any(t.rstrip(".") in _RELATIVE for t in tokens) and (
+        "ago" in tokens or "vor" in tokens or not has_number
+    )
+
+
+_MONTH_WORDS = frozenset(_MONTHS.split())
+_DATE_OR_CLOCK = re.compile(r"\d{1,4}[.:/-]\d{1,2}.*|\d{4}-\d\d-\d\dt.*")
 
 
 def is_share_row(text: str) -> bool:
@@ -326,37 +379,121 @@ def is_share_row(text: str) -> bool:
 
 def is_section_label(text: str) -> bool:
     """The title of a related-links or most-read box: what follows it is a list of links."""
-    return bool(_TEASER_LABEL.fullmatch(text) or _MOST_READ.fullmatch(text))
+    return bool(_TEASER_LABEL.fullmatch(text) or _MOST_READ.fullmatch(text)
+                or _TOPICS_LABEL.fullmatch(text))
+
+
+def boilerplate_rule(text: str, kind: str = "text") -> str | None:
+    """Which furniture rule a whole paragraph falls under; None when it is article text."""
+    text = text.strip(_DECORATION)
+    if not text or len(text) > MAX_BOILERPLATE_CHARS or kind not in _FILTERED_KINDS:
+        return None
+    return next((name for name, matches in _RULES if matches(text, kind)), None)
 
 
 def is_boilerplate(text: str, kind: str = "text") -> bool:
     """Whether a whole paragraph is page furniture rather than article text."""
-    text = text.strip(_DECORATION)
-    if not text or len(text) > MAX_BOILERPLATE_CHARS or kind not in _FILTERED_KINDS:
-        return False
-    return bool(
-        is_section_label(text)
-        or _TEASER.fullmatch(text)
-        or (kind == "heading" and _TEASER_HEADING.fullmatch(text))
-        or _NEWSLETTER_LABEL.fullmatch(text)
-        or _NEWSLETTER.fullmatch(text)
-        or _ADVERT_LABEL.fullmatch(text)
-        or _READING_TIME.fullmatch(text)
-        or is_share_row(text)
-        or is_timestamp_line(text)
-    )
+    return boilerplate_rule(text, kind) is not None
 
 
-def drop_boilerplate(paragraphs: Sequence[Paragraph]) -> list[Paragraph]:
-    """The paragraphs without boilerplate; a box label takes the short list items under it."""
+def drop_boilerplate(paragraphs: Sequence[Paragraph], note: Note = _ignore) -> list[Paragraph]:
+    """The paragraphs without boilerplate; a box label takes the short list items under it, and
+    a short label line that turns up more than once (top and bottom of the story) goes."""
+    repeated = _repeated_labels(paragraphs)
     kept: list[Paragraph] = []
     in_box = False
     for paragraph in paragraphs:
         if in_box and paragraph.kind == "item" and len(paragraph.text) <= MAX_LISTED_LINK_CHARS:
+            note("link under a box label", paragraph.text)
             continue
         in_box = False
-        if is_boilerplate(paragraph.text, paragraph.kind):
+        rule = boilerplate_rule(paragraph.text, paragraph.kind)
+        if rule is None and paragraph.text in repeated:
+            rule = "repeated label"
+        if rule is not None:
+            note(rule, paragraph.text)
             in_box = is_section_label(paragraph.text.strip(_DECORATION))
             continue
         kept.append(paragraph)
     return kept
+
+
+# A short line without a sentence's end that stands twice in one story is a label (a kicker,
+# "Analysis", a byline at the top and the bottom), not a sentence the writer repeated.
+MAX_LABEL_CHARS = 100
+_SENTENCE_END = tuple('.!?…:;"“”»«\'’)')
+
+
+def _repeated_labels(paragraphs: Sequence[Paragraph]) -> set[str]:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for paragraph in paragraphs:
+        text = paragraph.text
+        if (paragraph.kind not in {"text", "heading"} or len(text) > MAX_LABEL_CHARS
+                or text.endswith(_SENTENCE_END) or not any(c.isalpha() for c in text)):
+            continue
+        (repeated if text in seen else seen).add(text)
+    return repeated
+
+
+def _name(pattern: re.Pattern[str]) -> Callable[[str, str], bool]:
+    return lambda text, kind: bool(pattern.fullmatch(text))
+
+
+# Lone labels of page chrome: "Published", "Related Topics", "From the section Europe".
+_LONE_LABEL = re.compile(
+    "(?:" + _words(
+        "published", "updated", "last updated", "first published", "posted", "veröffentlicht",
+        "aktualisiert", "zuletzt aktualisiert", "stand", "erschienen", "image source",
+        "image caption", "media caption", "bildquelle", "bildunterschrift", "ad feedback",
+        "advertisement - scroll to continue", "anzeige - weiterlesen nach der anzeige",
+        "werbung - weiterlesen nach der anzeige", "weiterlesen nach der anzeige",
+        "scroll to continue with content", "continue reading below", "story continues below",
+        "article continues below", "artikel wird unter der anzeige fortgesetzt",
+        "key events", "show key events only", "wichtige ereignisse", "live", "live-ticker",
+        "liveblog", "live blog", "breaking", "eilmeldung", "exklusiv", "exclusive",
+    ) + r")\s*[:.!]?"
+    r"|(?:from\s+the\s+section|more\s+from|aus\s+dem\s+ressort|ressort|section)\s*:?\s+"
+    r"[^.!?]{1,40}",
+    re.IGNORECASE,
+)
+_TOPICS_LABEL = re.compile(
+    "(?:" + _words("related topics", "topics", "more on these topics", "themen",
+                   "mehr zu diesen themen", "schlagwörter", "schlagworte", "tags",
+                   "weitere themen") + r")\s*:?",
+    re.IGNORECASE,
+)
+_NAME = r"[A-ZÄÖÜ][\w'’.-]+(?:\s+(?:[A-ZÄÖÜ][\w'’.-]+|von|van|de|der|den|al|bin|da|du|le))*"
+# "Analysis – Jeremy Bowen, Middle East editor", "By Jane Doe, BBC News", "Von Anna Muster
+# und Max Beispiel": a label with names, never a sentence (no full stop, at most 100 chars).
+_PERSON_LABEL = re.compile(
+    r"(?i:analysis|analyse|commentary|kommentar|opinion|meinung|explainer|fact\s+check"
+    r"|faktencheck|reality\s+check|an\s+analysis\s+by|a\s+commentary\s+by|eine\s+analyse\s+von"
+    r"|ein\s+kommentar\s+von|by|von|text|reporting|written\s+by)"
+    rf"\s*[:–—|-]?\s+{_NAME}(?:\s*(?:,|&|(?i:and|und))\s*{_NAME})*"
+    r"(?:\s*[,|–—-]\s*[^.!?:;]{1,60})?"
+)
+_SEPARATOR = re.compile(r"(?:[_*=~#•·+-]\s*){3,}|(?:[—–]\s*){3,}")
+_PROGRAMME = re.compile(
+    r"(?:dieses\s+thema\s+im\s+programm|über\s+dieses\s+thema\s+berichtete[n]?)\b.{0,160}"
+    r"|follow\s+(?:ap[’']?s|our|the|all\s+of\s+ap[’']?s)\b.{0,40}\bcoverage\b.{0,160}"
+    r"|our\s+standards\s*:.{0,100}",
+    re.IGNORECASE,
+)
+_RULES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
+    ("box label", lambda text, kind: is_section_label(text)),
+    ("teaser", _name(_TEASER)),
+    ("teaser heading",
+     lambda text, kind: kind == "heading" and bool(_TEASER_HEADING.fullmatch(text))),
+    ("newsletter",
+     lambda text, kind: bool(_NEWSLETTER_LABEL.fullmatch(text) or _NEWSLETTER.fullmatch(text))),
+    ("advert label", _name(_ADVERT_LABEL)),
+    ("reading time", _name(_READING_TIME)),
+    ("share buttons", lambda text, kind: is_share_row(text)),
+    ("timestamp", lambda text, kind: is_timestamp_line(text)),
+    ("page label", _name(_LONE_LABEL)),
+    ("byline label", lambda text, kind: len(text) <= MAX_LABEL_CHARS
+     and bool(_PERSON_LABEL.fullmatch(text))),
+    ("separator", _name(_SEPARATOR)),
+    ("programme note", _name(_PROGRAMME)),
+)
