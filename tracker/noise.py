@@ -53,8 +53,16 @@ _STRONG_PARTS = frozenset({
 })  # fmt: skip
 _WEAK_PARTS = frozenset({
     "related", "promo", "promotion", "teaser", "teasers", "recommended", "recommendations",
-    "recirculation", "morestories", "readmore", "weiterlesen",
+    "recirculation", "morestories", "readmore", "weiterlesen", "pagination", "pager",
 })  # fmt: skip
+# Paywall boxes and the blurred or scrambled text behind them: what a reader without a
+# subscription sees there is an offer, never the article. Dropped when smaller than
+# MAX_PAYWALL_CHARS (a site that renders the whole text inside its paywall element keeps it).
+_PAYWALL_PARTS = frozenset({"paywall", "paywalls", "paywalled", "regwall", "registrationwall",
+                            "piano", "subscriptionwall", "abowall"})
+MAX_PAYWALL_CHARS = 1500
+# Names of components in data attributes ("data-testid=newsletter-signup") count like classes.
+_NAMING_ATTRIBUTES = ("class", "id", "data-component", "data-testid", "data-area", "data-module")
 # Two-part markers written with a separator ("most-read", "most_popular", "read-more").
 _PAIRS = {("most", "read"): "mostread", ("most", "popular"): "mostpopular",
           ("read", "more"): "readmore", ("more", "stories"): "morestories"}  # fmt: skip
@@ -75,8 +83,8 @@ def drop_noise_elements(
 
     ``keep``: elements that must stay (a CSS selector's matches), with everything around them."""
     protected = _protected(tree, keep)
+    dropped = _drop_signup_boxes(tree, protected, note)
     page_chars: int | None = None  # measured once, when the first marked element turns up
-    dropped = 0
     for element in list(tree.iter()):
         if not isinstance(element.tag, str) or element in protected:
             continue
@@ -89,10 +97,36 @@ def drop_noise_elements(
         chars = _chars(element)
         if page_chars and chars > MAX_DROPPED_SHARE * page_chars:
             continue
-        if _link_dominated(element, chars) or (strength == "strong" and _furniture(element)):
-            note(f"{strength}ly marked box <{element.tag} {_names(element)}>",
+        if strength == "paywall" and chars > MAX_PAYWALL_CHARS:
+            continue
+        if (strength == "paywall" or _link_dominated(element, chars)
+                or (strength == "strong" and _furniture(element))):
+            note(f"{strength} box <{element.tag} {_names(element)}>",
                  element.text_content())
             element.drop_tree()
+            dropped += 1
+    return dropped
+
+
+# A box around an e-mail field with no more text than this is a sign-up form, whatever its
+# class: no article asks its reader for an e-mail address in the middle of the text.
+MAX_SIGNUP_CHARS = 500
+
+
+def _drop_signup_boxes(tree: _Element, protected: set[_Element], note: Note) -> int:
+    dropped = 0
+    for field in list(tree.iter("input")):
+        kind = (field.get("type") or "").lower()
+        if kind != "email" and "mail" not in (field.get("name") or "").lower():
+            continue
+        box = None
+        for ancestor in field.iterancestors():
+            if ancestor in protected or _chars(ancestor) > MAX_SIGNUP_CHARS:
+                break
+            box = ancestor
+        if box is not None and not _detached(box, tree):
+            note("sign-up box", box.text_content())
+            box.drop_tree()
             dropped += 1
     return dropped
 
@@ -107,9 +141,11 @@ def _protected(tree: _Element, keep: Iterable[_Element]) -> set[_Element]:
 
 
 def _marker(element: _Element) -> str | None:
-    """"strong", "weak" or None: what the element's attributes say it is."""
-    names = element.get("class"), element.get("id")
-    parts = _parts(" ".join(n for n in names if n)) if any(names) else frozenset()
+    """"paywall", "strong", "weak" or None: what the element's attributes say it is."""
+    names = [value for name in _NAMING_ATTRIBUTES if (value := element.get(name))]
+    parts = _parts(" ".join(names)) if names else frozenset()
+    if parts & _PAYWALL_PARTS:
+        return "paywall"
     if parts & _STRONG_PARTS:
         return "strong"
     label = element.get("aria-label")
@@ -135,7 +171,7 @@ def _parts(value: str) -> frozenset[str]:
 
 
 def _names(element: _Element) -> str:
-    found = [f'{a}="{element.get(a)}"' for a in ("class", "id", "role", "aria-label")
+    found = [f'{a}="{element.get(a)}"' for a in (*_NAMING_ATTRIBUTES, "role", "aria-label")
              if element.get(a)]
     return " ".join(found)[:120]
 
@@ -193,8 +229,15 @@ _TEASER_PHRASES = _words(
     "das könnte sie auch interessieren", "das könnte sie interessieren", "weitere artikel",
     "weitere nachrichten", "weitere themen", "zum thema", "passend zum thema", "auch lesenswert",
     "empfehlungen der redaktion", "ebenfalls interessant", "mehr aus dem ressort",
+    "related internet links", "related bbc links", "internet links", "external links",
+    "useful links", "weblinks", "links zum thema", "mehr im netz", "explore more on these topics",
+    "more on this story", "around the web", "mehr aus dem web",
 )
-_TEASER_LABEL = re.compile(rf"(?:{_TEASER_PHRASES})\s*[:.!…]?", re.IGNORECASE)
+_TEASER_LABEL = re.compile(
+    rf"(?:{_TEASER_PHRASES})(?:\s+(?:zum|zu\s+diesem)\s+thema|\s+on\s+this\s+(?:topic|story))?"
+    r"\s*[:.!…]?",
+    re.IGNORECASE,
+)
 # "Lesen Sie auch: <headline>", "READ MORE | <headline>", "Mehr dazu – <headline>"; not
 # "Related-party deals rose": a dash separates only with spaces around it.
 _TEASER = re.compile(
@@ -212,7 +255,8 @@ _TEASER_HEADING = re.compile(
 )
 
 _MOST_READ = re.compile(
-    r"(?:most\s+read|most\s+popular|most\s+viewed|most\s+shared|trending(?:\s+now)?"
+    r"(?:most\s+(?:read|popular|viewed|shared|watched)(?:\s+(?:stories|articles|now))*"
+    r"|trending(?:\s+now)?"
     r"|popular\s+now|top\s+stories|meistgelesen(?:e)?(?:\s+(?:artikel|beiträge|nachrichten))?"
     r"|am\s+meisten\s+gelesen|meist\s+gelesen|top-artikel|top-themen|beliebteste\s+artikel"
     r"|meistgeklickt|meistkommentiert|viel\s+gelesen)\s*[:.]?",
@@ -273,7 +317,7 @@ _READING_TIME = re.compile(
 
 # Timestamp lines: an optional lead-in, then nothing but date and time words.
 _TIME_LEAD = re.compile(
-    r"(?:last\s+updated|updated|first\s+published|originally\s+published|published|posted"
+    r"(?:page\s+last\s+updated|last\s+updated|updated|first\s+published|originally\s+published|published|posted"
     r"|last\s+modified|modified|zuletzt\s+aktualisiert|letzte\s+aktualisierung|aktualisiert"
     r"|veröffentlicht|erstveröffentlichung|erschienen|stand|geändert|erstellt)\b\s*:?",
     re.IGNORECASE,
@@ -288,7 +332,7 @@ _WEEKDAYS = (
     "fri sat sun montag dienstag mittwoch donnerstag freitag samstag sonnabend sonntag "
     "mo di mi do fr sa so"
 )
-_ZONES = "gmt utc bst cet cest mez mesz est edt et pt pst pdt ct cst cdt mt mst mdt z"
+_ZONES = "gmt utc bst cet cest mez mesz est edt et pt pst pdt ct cst cdt mt mst mdt z uk"
 _CONNECTORS = "am um at on the of den vom uhr h a.m. p.m. pm and und ab"
 _RELATIVE_UNITS = (
     "second seconds sec secs minute minutes min mins hour hours hr hrs day days week weeks "
@@ -436,6 +480,13 @@ def _repeated_labels(paragraphs: Sequence[Paragraph]) -> set[str]:
     return repeated
 
 
+def _scrambled(text: str) -> bool:
+    """Mostly symbols ("■■■■ ■■■■■■"): a paywall's stand-in for the text behind it."""
+    visible = [c for c in text if not c.isspace()]
+    words = sum(1 for c in visible if c.isalnum())
+    return len(visible) >= 10 and words < 0.5 * len(visible)
+
+
 def _name(pattern: re.Pattern[str]) -> Callable[[str, str], bool]:
     return lambda text, kind: bool(pattern.fullmatch(text))
 
@@ -473,6 +524,21 @@ _PERSON_LABEL = re.compile(
     rf"\s*[:–—|-]?\s+{_NAME}(?:\s*(?:,|&|(?i:and|und))\s*{_NAME})*"
     r"(?:\s*[,|–—-]\s*[^.!?:;]{1,60})?"
 )
+_PAYWALL = re.compile(
+    r"(?:jetzt\s+)?weiterlesen\s+mit\s+\S.{0,40}|continue\s+reading\s+with\s+\S.{0,40}"
+    r"|(?:subscribe|sign\s+in|log\s+in)\s+to\s+(?:continue\s+)?read(?:ing)?\b.{0,80}"
+    r"|(?:already\s+a\s+subscriber|sie\s+haben\s+bereits\s+ein\s+[\w-]*abo(?:nnement)?"
+    r"|sie\s+sind\s+bereits\s+abonnent(?:in)?)\b.{0,80}"
+    r"|(?:monatlich|jederzeit|täglich)\s+kündbar\.?|cancel\s+any\s*time\.?",
+    re.IGNORECASE,
+)
+_PAGINATION = re.compile(
+    r"(?:seite|page)\s+\d+\s*(?:/|von|of)\s*\d+"
+    r"|(?:weiterlesen|weiter|continue\s+reading|read\s+more)\s+(?:auf|on)\s+(?:seite|page)\s+\d+"
+    r"|(?:nächste|vorherige)\s+seite|(?:next|previous)\s+page|zur\s+startseite|nach\s+oben"
+    r"|back\s+to\s+top|(?:alle|all)\s+(?:seiten|pages)(?:\s+(?:auf\s+einer\s+seite|on\s+one\s+page))?",
+    re.IGNORECASE,
+)
 _SEPARATOR = re.compile(r"(?:[_*=~#•·+-]\s*){3,}|(?:[—–]\s*){3,}")
 _PROGRAMME = re.compile(
     r"(?:dieses\s+thema\s+im\s+programm|über\s+dieses\s+thema\s+berichtete[n]?)\b.{0,160}"
@@ -495,5 +561,8 @@ _RULES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
     ("byline label", lambda text, kind: len(text) <= MAX_LABEL_CHARS
      and bool(_PERSON_LABEL.fullmatch(text))),
     ("separator", _name(_SEPARATOR)),
+    ("paywall offer", _name(_PAYWALL)),
+    ("pagination", _name(_PAGINATION)),
+    ("scrambled text", lambda text, kind: _scrambled(text)),
     ("programme note", _name(_PROGRAMME)),
 )

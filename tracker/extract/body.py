@@ -13,8 +13,8 @@ In this order, the first that holds wins:
    ``CONTAINER_SHARE`` of them) whose paragraphs are mostly that text. That element is the
    body: the paragraphs come from the HTML, with its boundaries, never from the JSON-LD text
    (which loses them, and may lag behind an edit).
-4. **itemprop**: visible elements marked ``itemprop="articleBody"`` holding at least
-   ``MIN_BODY_CHARS`` of text.
+4. **itemprop**: visible elements marked ``itemprop="articleBody"`` (or in RDFa
+   ``property="articleBody"``) holding at least ``MIN_BODY_CHARS`` of text.
 
 None of them: the caller falls back to trafilatura (``tracker.extract.generic``). Pure.
 """
@@ -159,9 +159,7 @@ def _within(element: _Element, container: _Element) -> bool:
 
 
 def itemprop_body(tree: _Element) -> Body | None:
-    marked = tree.xpath(
-        "//*[contains(concat(' ', normalize-space(@itemprop), ' '), ' articleBody ')]"
-    )
+    marked = tree.xpath(_ARTICLE_BODY)
     roots = [e for e in outermost(marked) if e.tag != "meta" and not _hidden_here(e)]
     if not roots:
         return None
@@ -171,6 +169,14 @@ def itemprop_body(tree: _Element) -> Body | None:
         return None
     detail = f"{len(roots)} element(s), {chars:,} characters"
     return Body("itemprop", tuple(roots), detail, walked)
+
+
+# schema.org's articleBody as microdata (itemprop) or RDFa (property, maybe prefixed).
+_ARTICLE_BODY = (
+    "//*[contains(concat(' ', normalize-space(@itemprop), ' '), ' articleBody ')"
+    " or contains(concat(' ', normalize-space(@property), ' '), ' articleBody ')"
+    " or contains(concat(' ', normalize-space(@property), ' '), ':articleBody ')]"
+)
 
 
 def _hidden_here(element: _Element) -> bool:

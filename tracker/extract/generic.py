@@ -9,10 +9,13 @@ compared without whitespace, and cut wherever the page has a boundary inside the
 takes the kind and markup roles of the page paragraph it comes from. A paragraph that cannot
 be found (trafilatura changed its text) is kept as trafilatura gave it.
 
-trafilatura drops figures. Before it runs, each ``<figure>``'s caption and credit are noted by
-image URL; where trafilatura kept the image (as ``<graphic>``), they are put back; figures it
-left out (teasers, sidebars) stay out. Pure apart from trafilatura itself, which is called on
-a tree, never a URL.
+trafilatura drops figure captions, and asked to keep images it too often takes a photo with
+its caption for the article and the text under it for the rest. So it runs without images,
+and the figures come from the page: the captions and credits of each photo inside the
+article's region (the innermost element holding all the paragraphs found), where they stand,
+unless the photo is a link or in an ``<aside>`` (a teaser). Then the lead photo above the
+text belongs to the article exactly when it shares its container, as with a selector or a
+declared body. Pure apart from trafilatura itself, which is called on a tree, never a URL.
 """
 
 from __future__ import annotations
@@ -20,14 +23,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urljoin
 
 from lxml.etree import _Element
 
 from tracker.document import Paragraph
 from tracker.errors import ExtractionError
 from tracker.extract.body import squash
-from tracker.extract.images import figures_by_image
 from tracker.extract.structure import FIGURE, Block
 from tracker.normalize import normalize_text
 
@@ -35,7 +36,7 @@ _OUTPUT_KINDS = {"p": "text", "head": "heading", "item": "item", "quote": "quote
                  "code": "text", "cell": "text"}
 # trafilatura's options; benchmarks/bench_extract.py and bench_check.py use the same.
 TRAFILATURA_OPTIONS: dict[str, Any] = {
-    "include_images": True, "include_comments": False, "include_tables": True,
+    "include_images": False, "include_comments": False, "include_tables": True,
     "with_metadata": False, "deduplicate": False,
 }  # fmt: skip
 
@@ -43,10 +44,11 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
 def generic_blocks(
     tree: _Element, url: str, page: Sequence[Block], *, fast: bool
 ) -> list[Block]:
-    """The article's paragraphs as trafilatura finds them, cut at the page's boundaries."""
-    figures = figures_by_image(tree, url)
+    """The article's paragraphs as trafilatura finds them, cut at the page's boundaries, with
+    the figures of its region."""
     output = _trafilatura(tree, url, fast=fast)
-    return list(_split(_walk_output(output, figures, url), page, tree))
+    located = list(_split(_walk_output(output), page, tree))
+    return _with_figures(located, page)
 
 
 def _trafilatura(tree: _Element, url: str, *, fast: bool) -> _Element:
@@ -64,25 +66,12 @@ def _trafilatura(tree: _Element, url: str, *, fast: bool) -> _Element:
     return body
 
 
-def _walk_output(
-    body: _Element, figures: dict[str, list[Paragraph]], url: str
-) -> Iterator[Paragraph]:
-    emitted: set[str] = set()
-    for element in body.iter(*_OUTPUT_KINDS, "graphic"):
-        if element.tag == "graphic":
-            # trafilatura makes image URLs absolute when it knows the page URL
-            try:
-                source = urljoin(url, element.get("src", ""))
-            except ValueError:
-                continue
-            for paragraph in figures.pop(source, []):
-                emitted.add(paragraph.text)
-                yield paragraph
-            continue
+def _walk_output(body: _Element) -> Iterator[Paragraph]:
+    for element in body.iter(*_OUTPUT_KINDS):
         if element.tag in {"p", "cell"} and _inside(element, {"item", "quote", "cell"}):
             continue  # the enclosing block is the paragraph (cut again by _split)
         text = normalize_text(" ".join(element.itertext()))
-        if text and text not in emitted:
+        if text:
             yield Paragraph(text, _OUTPUT_KINDS[str(element.tag)])
 
 
@@ -90,21 +79,30 @@ def _inside(element: _Element, tags: set[str]) -> bool:
     return any(ancestor.tag in tags for ancestor in element.iterancestors())
 
 
+# A page paragraph shorter than this is not looked for inside a run-together paragraph:
+# "Teilen" occurs in many sentences.
+MIN_PIECE_CHARS = 12
+# Paragraphs shorter than this cannot be several run together.
+MIN_RUN_TOGETHER_CHARS = 80
+# How many page paragraphs may be looked for, over the whole page, to take run-together
+# paragraphs apart: bounds the work on a hostile page of 100,000 tiny paragraphs.
+SEARCH_BUDGET = 200_000
+
+
 class _PageText:
-    """The page's paragraphs as one whitespace-free string, with where each one starts."""
+    """The page's paragraphs without whitespace, one after another, with where each starts."""
 
     def __init__(self, page: Sequence[Block]) -> None:
         self.blocks = page
+        self.squashed = [squash(block.text) for block in page]
         self.starts: list[int] = []
-        parts: list[str] = []
         offset = 0
-        for block in page:
+        for part in self.squashed:
             self.starts.append(offset)
-            part = squash(block.text)
-            parts.append(part)
             offset += len(part)
-        self.text = "".join(parts)
+        self.text = "".join(self.squashed)
         self.cursor = 0
+        self.budget = SEARCH_BUDGET
 
     def find(self, squashed: str) -> int:
         """Where the text is, searching on from the last one found (trafilatura keeps the
@@ -116,40 +114,132 @@ class _PageText:
             self.cursor = at + len(squashed)
         return at
 
+    def segments(self, squashed: str) -> list[tuple[int, int, int | None]]:
+        """The paragraph as (start, end, page paragraph index or None) segments, in its own
+        whitespace-free coordinates."""
+        at = self.find(squashed)
+        if at >= 0:
+            return self._contiguous(at, at + len(squashed))
+        if len(squashed) < MIN_RUN_TOGETHER_CHARS or self.budget <= 0:
+            return [(0, len(squashed), None)]
+        return self._scattered(squashed)
+
+    def _contiguous(self, start: int, end: int) -> list[tuple[int, int, int | None]]:
+        first = bisect.bisect_right(self.starts, start) - 1
+        last = bisect.bisect_left(self.starts, end) - 1
+        return [
+            (max(start, self.starts[i]) - start,
+             (min(end, self.starts[i + 1]) if i < last else end) - start, i)
+            for i in range(first, last + 1)
+        ]
+
+    def _scattered(self, squashed: str) -> list[tuple[int, int, int | None]]:
+        """Page paragraphs found one after another inside the paragraph (trafilatura ran them
+        together and left something between them out, a caption, a box); the text between
+        them is a segment of its own."""
+        found: list[tuple[int, int, int | None]] = []
+        position = 0
+        for index, part in enumerate(self.squashed):
+            if len(part) < MIN_PIECE_CHARS:
+                continue
+            self.budget -= 1
+            if self.budget <= 0:
+                break
+            at = squashed.find(part, position)
+            if at < 0:
+                continue
+            if at > position:
+                found.append((position, at, None))
+            found.append((at, at + len(part), index))
+            position = at + len(part)
+            if position >= len(squashed):
+                break
+        if position < len(squashed):
+            found.append((position, len(squashed), None))
+        return found
+
 
 def _split(
     paragraphs: Iterator[Paragraph], page: Sequence[Block], tree: _Element
-) -> Iterator[Block]:
+) -> Iterator[tuple[int, Block]]:
+    """trafilatura's paragraphs cut at the page's boundaries, each with the index of the page
+    paragraph it comes from (-1 before any), in the page's order (a layout table can make
+    trafilatura put a caption or a box before the text around it)."""
     located = _PageText(page)
+    ordered: list[tuple[int, int, Block]] = []
+    position = -1
     for paragraph in paragraphs:
-        if paragraph.kind in {"caption", "credit"}:
-            yield Block(paragraph.text, paragraph.kind, FIGURE, 0.0, tree)
-            continue
-        squashed = squash(paragraph.text)
-        at = located.find(squashed) if squashed else -1
-        if at < 0:
-            yield Block(paragraph.text, paragraph.kind, 0, 0.0, tree)
-            continue
-        yield from _pieces(paragraph.text, at, at + len(squashed), located)
+        for index, block in _pieces(paragraph, located, tree):
+            position = index if index is not None else position
+            ordered.append((position, len(ordered), block))
+    ordered.sort(key=lambda entry: entry[:2])
+    return ((position, block) for position, _, block in ordered)
 
 
-def _pieces(text: str, start: int, end: int, located: _PageText) -> Iterator[Block]:
-    """The paragraph cut at every page paragraph boundary between ``start`` and ``end``, each
-    piece with the kind and roles of the page paragraph it comes from."""
-    first = bisect.bisect_right(located.starts, start) - 1
-    last = bisect.bisect_left(located.starts, end) - 1
-    if first == last:  # within one page paragraph: nothing to cut
-        yield _like(located.blocks[first], text)
+def _with_figures(located: list[tuple[int, Block]], page: Sequence[Block]) -> list[Block]:
+    """The paragraphs with what trafilatura left out of their region that is the article's:
+    the captions and credits of its photos, and the subheadings between its paragraphs
+    (trafilatura drops some ``<h2>``/``<h3>`` it takes for page titles)."""
+    found = {index for index, _ in located if index >= 0}
+    region = _common_ancestor([page[index].element for index in found])
+    if region is None:
+        return [block for _, block in located]
+    first, last = min(found), max(found)
+    extras = [
+        (index, block) for index, block in enumerate(page)
+        if index not in found and _within(block.element, region)
+        and ((block.roles & FIGURE and block.kind in {"caption", "credit"})
+             or (block.kind == "heading" and first < index < last))
+    ]
+    merged = sorted([*located, *extras], key=lambda entry: entry[0])
+    return [block for _, block in merged]
+
+
+def _common_ancestor(elements: list[_Element]) -> _Element | None:
+    if not elements:
+        return None
+    common = [elements[0], *elements[0].iterancestors()]
+    for element in elements[1:]:
+        around = {element, *element.iterancestors()}
+        while common and common[0] not in around:
+            common.pop(0)
+    return common[0] if common else None
+
+
+def _within(element: _Element, region: _Element) -> bool:
+    """Inside the region, and not in a link or an aside (a teaser's photo or title)."""
+    for ancestor in (element, *element.iterancestors()):
+        if ancestor is region:
+            return True
+        if ancestor.tag in {"a", "aside"}:
+            return False
+    return False
+
+
+def _pieces(
+    paragraph: Paragraph, located: _PageText, tree: _Element
+) -> Iterator[tuple[int | None, Block]]:
+    text = paragraph.text
+    squashed = squash(text)
+    if not squashed:
         return
-    positions = [index for index, char in enumerate(text) if not char.isspace()]
-    for index in range(first, last + 1):
-        piece_start = max(start, located.starts[index]) - start
-        piece_end = min(end, located.starts[index + 1] if index < last else end) - start
-        piece = normalize_text(text[positions[piece_start] : positions[piece_end - 1] + 1])
-        if piece:
-            yield _like(located.blocks[index], piece)
+    segments = located.segments(squashed)
+    if len(segments) == 1:
+        index = segments[0][2]
+        source = located.blocks[index] if index is not None else None
+        yield index, _like(source, text) if source else Block(text, paragraph.kind, 0, 0.0, tree)
+        return
+    positions = [i for i, char in enumerate(text) if not char.isspace()]
+    for start, end, index in segments:
+        piece = normalize_text(text[positions[start] : positions[end - 1] + 1])
+        if not piece:
+            continue
+        if index is None:
+            yield None, Block(piece, paragraph.kind, 0, 0.0, tree)
+        else:
+            yield index, _like(located.blocks[index], piece)
 
 
 def _like(source: Block, text: str) -> Block:
     return Block(text, source.kind, source.roles, source.link_share, source.element,
-                 source.datetime)
+                 source.datetime, source.links)

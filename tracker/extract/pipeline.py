@@ -40,7 +40,7 @@ from tracker.extract.images import read_lead_image
 from tracker.extract.metadata import read_metadata
 from tracker.extract.page import clean_text, parse, read_facts
 from tracker.extract.selectors import drop_selected
-from tracker.extract.structure import Block, blocks
+from tracker.extract.structure import Block, blocks, drop_hidden
 from tracker.noise import NOISE_VERSION, drop_boilerplate, drop_noise_elements
 from tracker.normalize import normalize_text, split_lines
 from tracker.rules import IgnoreRules, compiled_patterns
@@ -71,6 +71,8 @@ _ERROR_TITLE = re.compile(
 )
 # versions.extractor holds 200 characters; a selector longer than this is named by a digest.
 _MAX_SELECTOR_LABEL = 100
+# A kicker before the headline ("Bahnstreik: ") is short.
+_MAX_KICKER_CHARS = 60
 # Dropped text is quoted in explanations up to this length.
 _QUOTED_CHARS = 160
 
@@ -178,6 +180,7 @@ def explain_html(
     notes = _Notes()
     tree = parse(text, url)
     facts = read_facts(tree)
+    drop_hidden(tree)
     metadata = read_metadata(tree, url, facts)
     if ignore and ignore.selectors:
         drop_selected(tree, ignore.selectors, notes)
@@ -230,9 +233,14 @@ def _ignored_out(
 def _drop_title_line(
     paragraphs: list[Paragraph], title: str | None, notes: _Notes
 ) -> list[Paragraph]:
-    """The headline is metadata; a copy of it heading the body would be reported twice."""
-    if paragraphs and title and paragraphs[0].text == title:
-        notes("headline (metadata)", paragraphs[0].text)
+    """The headline is metadata; a copy of it heading the body (maybe after a kicker:
+    "Bahnstreik: Streik legt …") would be reported twice."""
+    if not paragraphs or not title:
+        return paragraphs
+    first = paragraphs[0].text
+    kicker = first.endswith(title) and paragraphs[0].kind == "heading"
+    if first == title or (kicker and len(first) - len(title) <= _MAX_KICKER_CHARS):
+        notes("headline (metadata)", first)
         return paragraphs[1:]
     return paragraphs
 

@@ -54,10 +54,12 @@ _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _ITEMS = frozenset({"li", "dd", "dt"})
 # Labels for screen readers only ("Image caption, ", ", opens new tab"): a seeing reader never
 # reads them, and they would make every caption differ from the page as shown.
-_SCREEN_READER_ONLY = frozenset({
-    "visually-hidden", "visuallyhidden", "sr-only", "screen-reader-text", "screenreader-only",
-    "screen-reader-only", "a11y-hidden", "assistive-text", "offscreen", "element-invisible",
-})  # fmt: skip
+# Compared with each class name lower-cased and without separators, at its end, so that
+# generated names such as "ssrcss-1h4xg4-VisuallyHidden" count too.
+_SCREEN_READER_ONLY = (
+    "visuallyhidden", "sronly", "screenreadertext", "screenreaderonly", "a11yhidden",
+    "assistivetext", "elementinvisible", "offscreen",
+)
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 # What a block's markup says about it (bit flags, combined along the ancestors).
@@ -67,6 +69,7 @@ CREDIT = 4  # marked as a photo credit or copyright line
 CAPTION = 8  # marked as a caption
 FIGURE = 16  # inside a <figure>
 LINK = 32  # inside a link
+BOLD = 64  # in <b> or <strong>
 
 _TIME_PARTS = frozenset({
     "date", "time", "timestamp", "datetime", "dateline", "pubdate", "published", "updated",
@@ -76,21 +79,48 @@ _BYLINE_PARTS = frozenset({
     "byline", "bylines", "author", "authors", "autor", "autoren", "contributor",
     "contributors", "writer",
 })  # fmt: skip
-_CAPTION_PARTS = frozenset({"caption", "bildunterschrift", "legende", "figcaption"})
+_CAPTION_PARTS = frozenset({"caption", "cap", "bildunterschrift", "legende", "figcaption"})
+_HEADING_PARTS = frozenset({
+    "subhead", "subheadline", "subheading", "crosshead", "intertitle", "zwischentitel",
+    "zwischenueberschrift", "zwischenüberschrift",
+})  # fmt: skip
+HEADING = 128  # marked as a subheading by class
+HEADER = 256  # inside a <header>: headline, kicker, standfirst, byline, date
 # In a figure, the class words that have always meant the credit (also "source", "byline");
 # outside one only the unambiguous ones.
 _FIGURE_CREDIT = re.compile(r"credit|copyright|source|photographer|byline", re.IGNORECASE)
 _CREDIT = re.compile(r"credit|copyright|photographer|bildnachweis|fotograf", re.IGNORECASE)
-# An inline line in a caption that names the photographer or agency.
-CREDIT_TEXT = re.compile(
-    r"(?:foto|fotos|photo|photos|photograph|photography|bild|bilder|image|images|credit|quelle"
-    r"|source|grafik|graphic|illustration|video|karte|map)\s*:"
-    r"|^\s*(?:©|\(c\)|copyright\b)"
-    r"|\b(?:getty images|afp via getty|ap photo|associated press|reuters|dpa|afp|epa|imago"
-    r"|picture alliance|picture-alliance|keystone|shutterstock|istock|alamy|ddp)\b\s*$",
+# A line in a caption that names the photographer or agency: "Foto: Boris Roessler / dpa",
+# "© imago", "Photograph: Jorge Guerrero/AFP/Getty Images", "Stringer/Getty Images".
+_CREDIT_LABEL = re.compile(
+    r"\s*(?:(?:foto|fotos|photo|photos|photograph|photography|bild|bilder|image|images|credit"
+    r"|credits|quelle|source|grafik|graphic|illustration|video|karte|map)\s*:|©|\(c\)\s"
+    r"|copyright\b)",
     re.IGNORECASE,
 )
+_AGENCY_END = re.compile(
+    r"\b(?:getty images|afp via getty images|ap photo|associated press|reuters|dpa|afp|epa|imago"
+    r"|picture alliance|picture-alliance|keystone|shutterstock|istock|alamy|ddp|pool)\)?\s*$",
+    re.IGNORECASE,
+)
+MAX_CREDIT_CHARS = 120
+
+
+def looks_like_credit(text: str) -> bool:
+    """Whether a caption's line is its photo credit (a label, or names ending in an agency)."""
+    if not text or len(text) > MAX_CREDIT_CHARS:
+        return False
+    if _CREDIT_LABEL.match(text):
+        return True
+    return len(text) <= 80 and ". " not in text and bool(_AGENCY_END.search(text))
 _CREDIT_TAGS = frozenset({"cite", "small", "span", "em", "i", "b", "strong"})
+# Links in a caption that are the photo service's tools, not words of the caption.
+_CAPTION_TOOL = re.compile(
+    r"(?:purchase|buy|license)\s+(?:licensing\s+rights|this\s+(?:photo|image|picture)|(?:photo|image|print)s?)"
+    r"|(?:enlarge|zoom)(?:\s+(?:photo|image|picture))?|bild\s+vergrößern|vergrößern|bild\s+kaufen"
+    r"|foto\s+kaufen|nutzungsrechte\s+erwerben",
+    re.IGNORECASE,
+)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -104,6 +134,7 @@ class Block:
     link_share: float  # share of its characters inside links
     element: _Element  # the block-level element it stands in
     datetime: str | None = None  # the datetime attribute when it is all one <time>
+    links: int = 0  # how many links its text holds
 
     @property
     def time_only(self) -> bool:
@@ -129,6 +160,8 @@ def _roles_of_names(names: str, in_figure: bool) -> int:
         roles |= CREDIT
     if parts & _CAPTION_PARTS:
         roles |= CAPTION
+    if parts & _HEADING_PARTS:
+        roles |= HEADING
     return roles
 
 
@@ -140,80 +173,127 @@ def hidden(element: _Element) -> bool:
     if style and _DISPLAY_NONE.search(style):
         return True
     names = element.get("class")
-    return bool(names and class_parts(names) & _SCREEN_READER_ONLY)
+    return bool(names) and _screen_reader_only(names)
+
+
+# Elements worth asking ``hidden`` about: it is cheaper to let libxml2 find them.
+_MAYBE_HIDDEN = (
+    "//*[@hidden or contains(@style, 'none') or contains(@style, 'hidden')"
+    " or contains(translate(@class, 'HIDENOLYSFRC', 'hidenolysfrc'), 'hidden')"
+    " or contains(translate(@class, 'HIDENOLYSFRC', 'hidenolysfrc'), 'only')"
+    " or contains(translate(@class, 'HIDENOLYSFRC', 'hidenolysfrc'), 'screen')"
+    " or contains(translate(@class, 'HIDENOLYSFRC', 'hidenolysfrc'), 'assistive')"
+    " or contains(translate(@class, 'HIDENOLYSFRC', 'hidenolysfrc'), 'invisible')]"
+)
+
+
+def drop_hidden(tree: _Element) -> int:
+    """Remove what no reader sees (see ``hidden``) from the tree, keeping the text after each
+    element; returns how many elements went. Before trafilatura runs: it reads them."""
+    dropped = 0
+    for element in tree.xpath(_MAYBE_HIDDEN):
+        if element.getparent() is not None and hidden(element) and element.tag != "html":
+            element.drop_tree()
+            dropped += 1
+    return dropped
+
+
+@lru_cache(maxsize=4096)
+def _screen_reader_only(names: str) -> bool:
+    squashed = (re.sub(r"[^a-z0-9]", "", name.lower()) for name in names.split())
+    return any(name.endswith(_SCREEN_READER_ONLY) for name in squashed)
 
 
 @dataclass(slots=True)
 class _Frame:
     """An open element: its roles hold for the text inside it; ``block`` is the block-level
-    element (this one or the nearest around it) its text belongs to."""
+    element (this one or the nearest around it) its text belongs to; ``link`` tells the
+    links apart (the number of the ``<a href>`` around, 0 outside links)."""
 
     element: _Element
     roles: int
     kind: str
     block: _Element
+    link: int = 0
     skipped: bool = False
+
+
+# A run of text with the roles and the link it stands in.
+_Piece = tuple[str, int, int]
 
 
 class _Walk:
     """The state of one walk: the open elements and the text collected since the last
-    paragraph boundary, as (text, roles) pieces."""
+    paragraph boundary, as pieces."""
 
     def __init__(self, root: _Element) -> None:
-        in_figure = _inside_figure(root)
-        roles = _roles(root, FIGURE if in_figure else 0, in_figure)
+        in_figure = _inside_figure(root) or (root.tag == "figure" and is_photo(root))
+        roles = _roles(root, FIGURE if _inside_figure(root) else 0, in_figure)
         kind = _child_kind("text", str(root.tag), roles, in_figure)
         self.frames = [_Frame(root, roles, kind, root)]
-        self.pieces: list[tuple[str, int]] = []
+        self.pieces: list[_Piece] = []
         self.time_value: str | None = None
+        self.links = 0
         self.out: list[Block] = []
 
-    def add(self, text: str | None, roles: int) -> None:
+    def add(self, text: str | None, frame: _Frame) -> None:
         if text:
-            self.pieces.append((text, roles))
+            self.pieces.append((text, frame.roles, frame.link))
 
     def start(self, element: _Element, tag: str) -> None:
         parent = self.frames[-1]
-        in_figure = bool(parent.roles & FIGURE) or tag == "figure"
+        in_figure = bool(parent.roles & FIGURE) or (tag == "figure" and is_photo(element))
         roles = _roles(element, parent.roles, in_figure)
+        link = parent.link
+        if roles & LINK and not parent.roles & LINK:
+            self.links += 1  # a number per link: lxml's element proxies do not keep their id()
+            link = self.links
         if tag == "time" and element.get("datetime"):
             self.time_value = element.get("datetime")
-        if _is_block(tag) or (in_figure and _inline_credit(element, tag, roles)):
+        credit = in_figure and not _is_block(tag) and _inline_credit(element, tag, roles)
+        if credit:
+            roles |= CREDIT
+        if _is_block(tag) or credit:
             self.flush()
             kind = _child_kind(parent.kind, tag, roles, in_figure)
-            self.frames.append(_Frame(element, roles, kind, element))
+            frame = _Frame(element, roles, kind, element, link)
         else:
-            self.frames.append(_Frame(element, roles, parent.kind, parent.block))
+            frame = _Frame(element, roles, parent.kind, parent.block, link)
+        self.frames.append(frame)
         if tag == "br":
-            self.add(BR, roles)
-        self.add(element.text, roles)
+            self.pieces.append((BR, roles, link))
+        self.add(element.text, frame)
 
     def skip(self, element: _Element) -> None:
         parent = self.frames[-1]
-        self.frames.append(_Frame(element, parent.roles, parent.kind, parent.block, True))
+        self.frames.append(
+            _Frame(element, parent.roles, parent.kind, parent.block, parent.link, skipped=True)
+        )
 
     def end(self, element: _Element) -> None:
         frame = self.frames.pop()
         if frame.block is element and not frame.skipped:
             self.flush(frame)
-        self.add(element.tail, self.frames[-1].roles)
+        self.add(element.tail, self.frames[-1])
 
     def flush(self, frame: _Frame | None = None) -> None:
         if not self.pieces:
             return
         frame = frame or self.frames[-1]
         pieces, self.pieces = self.pieces, []
-        if any(BR in text for text, _ in pieces) and _BR_RUN.search("".join(t for t, _ in pieces)):
+        breaks = sum(1 for text, _, _ in pieces if text == BR)
+        if breaks >= 2:
             self._split_at_breaks(pieces, frame)
         else:
             self._emit(pieces, frame)
 
-    def _split_at_breaks(self, pieces: list[tuple[str, int]], frame: _Frame) -> None:
+    def _split_at_breaks(self, pieces: list[_Piece], frame: _Frame) -> None:
         """``a<br><br>b`` is two paragraphs. Each <br> is a piece of its own, so a run of them
         is a run of pieces that hold nothing but breaks and spaces."""
-        current: list[tuple[str, int]] = []
+        current: list[_Piece] = []
         breaks = 0
-        for text, roles in pieces:
+        for piece in pieces:
+            text = piece[0]
             if text == BR:
                 breaks += 1
             elif text.strip():
@@ -221,26 +301,29 @@ class _Walk:
                     self._emit(current, frame)
                     current = []
                 breaks = 0
-            current.append((text, roles))
+            current.append(piece)
         self._emit(current, frame)
 
-    def _emit(self, pieces: list[tuple[str, int]], frame: _Frame) -> None:
+    def _emit(self, pieces: list[_Piece], frame: _Frame) -> None:
         roles = -1
         chars = linked = 0
-        for text, piece_roles in pieces:
+        links: set[int] = set()
+        for text, piece_roles, link in pieces:
             visible = len(text.strip()) if text != BR else 0
             if not visible:
                 continue
             roles &= piece_roles
             chars += visible
-            if piece_roles & LINK:
+            if link:
                 linked += visible
-        text = normalize_text("".join(t for t, _ in pieces).replace(BR, " "))
+                links.add(link)
+        text = normalize_text("".join(t for t, _, _ in pieces).replace(BR, " "))
         if not text or roles == -1:
             return
         datetime = self.time_value if roles & TIME else None
-        self.out.append(Block(text, _kind(frame.kind, roles), roles,
-                              linked / chars if chars else 0.0, frame.block, datetime))
+        kind = _kind(frame.kind, roles, text)
+        share = linked / chars if chars else 0.0
+        self.out.append(Block(text, kind, roles, share, frame.block, datetime, len(links)))
         self.time_value = None
 
 
@@ -251,19 +334,25 @@ def blocks(root: _Element, *, skip: frozenset[str] = frozenset()) -> list[Block]
     for event, element in walker:
         if element is root:
             if event == "start":
-                walk.add(root.text, walk.frames[0].roles)
+                walk.add(root.text, walk.frames[0])
             continue
         if event == "end":
             walk.end(element)
             continue
         tag = element.tag
-        if not isinstance(tag, str) or tag in SKIP_TAGS or tag in skip or hidden(element):
+        if (not isinstance(tag, str) or tag in SKIP_TAGS or tag in skip or hidden(element)
+                or (tag == "a" and walk.frames[-1].roles & FIGURE and _caption_tool(element))):
             walker.skip_subtree()  # its "end" still comes, and adds the tail
             walk.skip(element)
             continue
         walk.start(element, tag)
     walk.flush()
     return walk.out
+
+
+def _caption_tool(link: _Element) -> bool:
+    text = normalize_text(link.text_content())
+    return bool(text) and len(text) <= 40 and bool(_CAPTION_TOOL.fullmatch(text))
 
 
 def _is_block(tag: str) -> bool:
@@ -276,8 +365,7 @@ def _inline_credit(element: _Element, tag: str, roles: int) -> bool:
         return True
     if tag not in _CREDIT_TAGS:
         return False
-    text = normalize_text(element.text_content())
-    return bool(text) and len(text) <= 120 and bool(CREDIT_TEXT.search(text))
+    return looks_like_credit(normalize_text(element.text_content()))
 
 
 def _roles(element: _Element, inherited: int, in_figure: bool) -> int:
@@ -286,10 +374,14 @@ def _roles(element: _Element, inherited: int, in_figure: bool) -> int:
     tag = element.tag
     if tag == "a" and element.get("href") is not None:
         roles |= LINK
+    elif tag in {"b", "strong"}:
+        roles |= BOLD
     elif tag == "time":
         roles |= TIME
-    elif tag == "figure":
+    elif tag == "figure" and in_figure:
         roles |= FIGURE
+    elif tag == "header":
+        roles |= HEADER
     names = " ".join(filter(None, (element.get("class"), element.get("id"),
                                    element.get("itemprop"))))
     if names:
@@ -298,7 +390,16 @@ def _roles(element: _Element, inherited: int, in_figure: bool) -> int:
 
 
 def _inside_figure(element: _Element) -> bool:
-    return any(ancestor.tag == "figure" for ancestor in element.iterancestors())
+    return any(a.tag == "figure" and is_photo(a) for a in element.iterancestors())
+
+
+_MEDIA = ("img", "picture", "amp-img", "video", "amp-video", "svg", "canvas")
+
+
+def is_photo(figure: _Element) -> bool:
+    """A figure that shows a picture or a video; a <figure> wrapping an embed (a sign-up form,
+    a quote box) is a container like any other."""
+    return next(figure.iter(*_MEDIA), None) is not None
 
 
 def _child_kind(parent: str, tag: str, roles: int, in_figure: bool) -> str:
@@ -313,12 +414,23 @@ def _child_kind(parent: str, tag: str, roles: int, in_figure: bool) -> str:
     return parent
 
 
-def _kind(kind: str, roles: int) -> str:
-    """The block's kind, with what its own text's markup says: a credit line is a credit."""
+def _kind(kind: str, roles: int, text: str) -> str:
+    """The block's kind, with what its own text's markup says: a credit line is a credit, a
+    short line all in bold or marked as a subheading is a heading."""
     if kind in {"caption", "credit"}:
-        return "credit" if roles & CREDIT else kind
+        return "credit" if roles & CREDIT or looks_like_credit(text) else kind
     if roles & CREDIT:
         return "credit"
     if roles & CAPTION:
         return "caption"
+    if kind == "text" and roles & (BOLD | HEADING) and _heading_like(text):
+        return "heading"
     return kind
+
+
+# A subheading is short and no sentence: a bold sentence is emphasis.
+MAX_HEADING_CHARS = 100
+
+
+def _heading_like(text: str) -> bool:
+    return len(text) <= MAX_HEADING_CHARS and not text.endswith((".", ",", ";", ":", "!"))
