@@ -187,10 +187,20 @@ _MAYBE_HIDDEN = (
 )
 
 
+# AMP's ad, embed and widget elements: their placeholder text ("Advertisement", "Ad failed to
+# load", "Recommended stories") is never the article's.
+_AMP_FURNITURE = tuple(tag for tag in SKIP_TAGS if tag.startswith("amp-"))
+
+
 def drop_hidden(tree: _Element) -> int:
-    """Remove what no reader sees (see ``hidden``) from the tree, keeping the text after each
-    element; returns how many elements went. Before trafilatura runs: it reads them."""
+    """Remove what no reader sees (see ``hidden``) and AMP's ad and widget elements from the
+    tree, keeping the text after each; returns how many elements went. Before trafilatura
+    runs: it reads them."""
     dropped = 0
+    for element in list(tree.iter(*_AMP_FURNITURE)):
+        if element.getparent() is not None:
+            element.drop_tree()
+            dropped += 1
     for element in tree.xpath(_MAYBE_HIDDEN):
         if element.getparent() is not None and hidden(element) and element.tag != "html":
             element.drop_tree()
