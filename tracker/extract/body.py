@@ -21,16 +21,16 @@ None of them: the caller falls back to trafilatura (``tracker.extract.generic``)
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from lxml.etree import _Element
+from lxml.etree import XPath, _Element
 
 from tracker.errors import ExtractionError
 from tracker.extract.page import PageFacts
 from tracker.extract.structure import Block, blocks, hidden
+from tracker.noise import visible_chars
 from tracker.normalize import normalize_text
 
 # Share of the JSON-LD body that the page's visible paragraphs must contain.
@@ -49,7 +49,6 @@ MIN_ENTRIES = 3
 MIN_ENTRY_CHARS = 60
 # ... and the entries hold at least this share of the page's text.
 MIN_LIVE_SHARE = 0.4
-_SPACES = re.compile(r"\s+")
 # Inside a chosen body these are never article text (they stay out of the walk).
 INSIDE_BODY_SKIP = frozenset({"aside", "nav", "form"})
 
@@ -76,7 +75,7 @@ class Body:
 
 def squash(text: str) -> str:
     """Text without any whitespace: two renderings of the same words compare equal."""
-    return _SPACES.sub("", text)
+    return "".join(text.split())
 
 
 def select_roots(tree: _Element, selector: str, url: str) -> list[_Element]:
@@ -159,7 +158,7 @@ def _within(element: _Element, container: _Element) -> bool:
 
 
 def itemprop_body(tree: _Element) -> Body | None:
-    marked = tree.xpath(_ARTICLE_BODY)
+    marked = [e for e in _MARKED(tree) if _declares_body(e)]
     roots = [e for e in outermost(marked) if e.tag != "meta" and not _hidden_here(e)]
     if not roots:
         return None
@@ -172,11 +171,12 @@ def itemprop_body(tree: _Element) -> Body | None:
 
 
 # schema.org's articleBody as microdata (itemprop) or RDFa (property, maybe prefixed).
-_ARTICLE_BODY = (
-    "//*[contains(concat(' ', normalize-space(@itemprop), ' '), ' articleBody ')"
-    " or contains(concat(' ', normalize-space(@property), ' '), ' articleBody ')"
-    " or contains(concat(' ', normalize-space(@property), ' '), ':articleBody ')]"
-)
+_MARKED = XPath("//*[@itemprop or @property]")
+
+
+def _declares_body(element: _Element) -> bool:
+    names = f"{element.get('itemprop') or ''} {element.get('property') or ''}".split()
+    return any(name == "articleBody" or name.endswith(":articleBody") for name in names)
 
 
 def _hidden_here(element: _Element) -> bool:
@@ -224,7 +224,4 @@ def _entry_of(time: _Element) -> _Element | None:
 
 
 def _chars(element: _Element) -> int:
-    return len(squash(" ".join(element.xpath(_VISIBLE_TEXT))))
-
-
-_VISIBLE_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
+    return visible_chars(element)

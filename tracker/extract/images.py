@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from lxml.etree import _Element
+from lxml.etree import XPath, _Element
 
 from tracker.document import Paragraph
 from tracker.extract.metadata import text
@@ -32,6 +32,8 @@ IMAGE_SIZE_PARAMS = frozenset({
 _SIZE_SUFFIX = re.compile(r"-\d{2,5}x\d{2,5}(?=\.(?:jpe?g|png|webp|gif|avif)$)", re.IGNORECASE)
 _IMAGE_SOURCES = ("src", "data-src", "data-original", "data-lazy-src")
 _IMAGE_TAGS = ("img", "amp-img")
+_ARTICLE_BODY = XPath("//*[@itemprop='articleBody']")
+_ARTICLE = XPath("//article")
 
 
 def figure_texts(figure: _Element) -> list[Paragraph]:
@@ -114,7 +116,7 @@ def _ld_image(value: Any) -> tuple[str | None, str | None]:
 def _body_figures(
     tree: _Element, roots: Sequence[_Element], url: str
 ) -> Iterator[tuple[str, str | None]]:
-    scope = list(roots) or tree.xpath("//*[@itemprop='articleBody']") or tree.xpath("//article")
+    scope = list(roots) or _ARTICLE_BODY(tree) or _ARTICLE(tree)
     for root in scope[:1] if not roots else scope:
         yield from _figure_images(root.iter("figure"), url)
 

@@ -12,11 +12,15 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urljoin
 
-from lxml.etree import _Element
+from lxml.etree import XPath, _Element
 
 from tracker.document import Metadata
 from tracker.extract.page import PageFacts, read_facts
 from tracker.normalize import normalize_text
+
+_AUTHOR = XPath('//*[@rel="author" or contains(@class, "byline__name")]')
+_ITEMPROP = XPath("//*[@itemprop=$name]")
+_ARTICLE_TIME = XPath("//article//time[@datetime]")
 
 
 def read_metadata(tree: _Element, url: str, facts: PageFacts | None = None) -> Metadata:
@@ -84,7 +88,7 @@ def _title_tag(tree: _Element) -> str | None:
 
 
 def _byline_element(tree: _Element) -> str | None:
-    for element in tree.xpath('//*[@rel="author" or contains(@class, "byline__name")]'):
+    for element in _AUTHOR(tree):
         found = normalize_text(element.text_content())
         if found:
             return found
@@ -92,7 +96,7 @@ def _byline_element(tree: _Element) -> str | None:
 
 
 def _itemprop(tree: _Element, name: str) -> str | None:
-    for element in tree.xpath(f'//*[@itemprop="{name}"]'):
+    for element in _ITEMPROP(tree, name=name):
         value = element.get("content") or element.get("datetime")
         if value:
             return normalize_text(value)
@@ -100,7 +104,7 @@ def _itemprop(tree: _Element, name: str) -> str | None:
 
 
 def _time_element(tree: _Element) -> str | None:
-    element = next(iter(tree.xpath("//article//time[@datetime]")), None)
+    element = next(iter(_ARTICLE_TIME(tree)), None)
     return normalize_text(element.get("datetime")) if element is not None else None
 
 
