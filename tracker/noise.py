@@ -102,7 +102,7 @@ def drop_noise_elements(
         if (strength == "paywall" or _link_dominated(element, chars)
                 or (strength == "strong" and _furniture(element))):
             note(f"{strength} box <{element.tag} {_names(element)}>",
-                 element.text_content())
+                 " ".join(element.itertext()))
             element.drop_tree()
             dropped += 1
     return dropped
@@ -125,7 +125,7 @@ def _drop_signup_boxes(tree: _Element, protected: set[_Element], note: Note) -> 
                 break
             box = ancestor
         if box is not None and not _detached(box, tree):
-            note("sign-up box", box.text_content())
+            note("sign-up box", " ".join(box.itertext()))
             box.drop_tree()
             dropped += 1
     return dropped

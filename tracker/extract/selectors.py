@@ -30,5 +30,5 @@ def drop_selected(
         for element in css(selector)(tree):
             if element.getparent() is not None:
                 if note:
-                    note(f"host ignore selector {selector}", element.text_content())
+                    note(f"host ignore selector {selector}", " ".join(element.itertext()))
                 element.drop_tree()
