@@ -4,7 +4,8 @@
 (a single ``\\x0b`` or ``\\x1b`` made trafilatura find no text at all) and lone surrogates
 (lxml stops parsing at one). Vertical tab and form feed become spaces, the rest go.
 ``parse`` builds the lxml tree; libxml2 caps nesting depth, so a page of 100,000 nested
-elements is parsed in bounded time and memory.
+elements is parsed in bounded time and memory, and a page of more than ``MAX_ELEMENTS``
+elements is refused, which bounds the time of everything after.
 
 ``read_facts`` reads the page's JSON-LD and meta tags once into ``PageFacts``: the article's
 JSON-LD object (the first NewsArticle, BlogPosting, … with a headline), its ``articleBody``,
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import html as lxml_html
-from lxml.etree import ParserError, _Element
+from lxml.etree import ParserError, XPath, _Element
 
 from tracker.errors import ExtractionError
 from tracker.normalize import normalize_text
@@ -35,6 +36,11 @@ _ARTICLE_TYPES = frozenset({
     "liveblogposting", "webpage", "opinionnewsarticle", "backgroundnewsarticle",
     "reviewnewsarticle", "report", "socialmediaposting",
 })  # fmt: skip
+# A page with more elements than this is refused: extraction time grows faster than the page
+# (trafilatura takes seconds at this size), and no article needs so many; a hostile page could
+# otherwise hold a worker for minutes. Deep nesting is bounded by libxml2 (256 levels).
+MAX_ELEMENTS = 25_000
+_COUNT_ELEMENTS = XPath("count(//*)")
 # JSON-LD scripts larger than this are not read: no article's metadata needs it, and a
 # hostile page could make json.loads build a huge structure.
 MAX_JSON_LD_CHARS = 2_000_000
@@ -52,9 +58,16 @@ def parse(text: str, url: str) -> _Element:
     if not text.strip():
         raise ExtractionError(f"{url}: the page is empty")
     try:
-        return lxml_html.document_fromstring(text)
+        tree = lxml_html.document_fromstring(text)
     except (ParserError, ValueError) as exc:
         raise ExtractionError(f"{url}: the page is not parseable HTML ({exc})") from exc
+    elements = int(_COUNT_ELEMENTS(tree))
+    if elements > MAX_ELEMENTS:
+        raise ExtractionError(
+            f"{url}: the page has {elements:,} elements, more than an article page needs "
+            f"(at most {MAX_ELEMENTS:,} are extracted)"
+        )
+    return tree
 
 
 @dataclass(frozen=True, slots=True)
