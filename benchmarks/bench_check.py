@@ -90,7 +90,7 @@ URLWATCH_LAUNCHER = (
 )
 # tracker.extract.generic calls trafilatura with these options; keep them in step.
 TRAFILATURA_OPTIONS = {
-    "include_images": True, "include_comments": False, "include_tables": True,
+    "include_images": False, "include_comments": False, "include_tables": True,
     "with_metadata": False, "deduplicate": False,
 }  # fmt: skip
 

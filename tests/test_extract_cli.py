@@ -4,6 +4,7 @@ a real site on 127.0.0.1), and its JSON as a contract (docs/extract-output.schem
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,12 @@ def test_extract_opens_no_database(tmp_path: Path) -> None:
     database = tmp_path / "never.db"
     tracker(f"sqlite:///{database}", "extract", str(PAGES / "sz.html"))
     assert not database.exists()
+
+
+def test_the_documented_json_example_is_what_the_command_prints(sqlite_url: str) -> None:
+    docs = (ROOT / "docs" / "extract.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"```json\n(.*?)```", docs, flags=re.DOTALL)
+    documented = json.loads(example)
+    jsonschema.validate(documented, SCHEMA)
+    printed = extract_json(sqlite_url, str(PAGES / "faz.html"), "--explain")
+    assert {**printed, "url": documented["url"]} == documented
