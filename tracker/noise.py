@@ -439,10 +439,14 @@ def is_section_label(text: str) -> bool:
 
 def boilerplate_rule(text: str, kind: str = "text") -> str | None:
     """Which furniture rule a whole paragraph falls under; None when it is article text."""
-    text = text.strip(_DECORATION)
-    if not text or len(text) > MAX_BOILERPLATE_CHARS or kind not in _FILTERED_KINDS:
+    if kind not in _FILTERED_KINDS:
         return None
-    return next((name for name, matches in _RULES if matches(text, kind)), None)
+    stripped = text.strip(_DECORATION)
+    if not stripped:
+        return "separator" if len(text.replace(" ", "")) >= 3 else None  # "* * *", "»»»"
+    if len(stripped) > MAX_BOILERPLATE_CHARS:
+        return None
+    return next((name for name, matches in _RULES if matches(stripped, kind)), None)
 
 
 def is_boilerplate(text: str, kind: str = "text") -> bool:
