@@ -8,7 +8,7 @@ the page as served (before any noise is removed). The lead image is added later
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urljoin
 
@@ -26,22 +26,25 @@ _ARTICLE_TIME = XPath("//article//time[@datetime]")
 def read_metadata(tree: _Element, url: str, facts: PageFacts | None = None) -> Metadata:
     facts = facts or read_facts(tree)
     ld, meta = facts.ld, facts.meta
+    # The document is searched only when JSON-LD and meta tags say nothing (lambdas: lazily).
     return Metadata(
-        title=first(text(ld.get("headline")), meta.get("og:title"), _h1(tree), _title_tag(tree)),
-        byline=first(_authors(ld.get("author")), meta.get("author"), _byline_element(tree)),
+        title=first(text(ld.get("headline")), meta.get("og:title"), lambda: _h1(tree),
+                    lambda: _title_tag(tree)),
+        byline=first(_authors(ld.get("author")), meta.get("author"),
+                     lambda: _byline_element(tree)),
         published=first(
             text(ld.get("datePublished")), meta.get("article:published_time"),
-            _itemprop(tree, "datePublished"), _time_element(tree),
+            lambda: _itemprop(tree, "datePublished"), lambda: _time_element(tree),
         ),
         updated=first(
             text(ld.get("dateModified")), meta.get("article:modified_time"),
-            meta.get("og:updated_time"), _itemprop(tree, "dateModified"),
+            meta.get("og:updated_time"), lambda: _itemprop(tree, "dateModified"),
         ),
         language=first(
             (tree.get("lang") or "").strip() or None, text(ld.get("inLanguage")),
             meta.get("content-language"), meta.get("og:locale"),
         ),
-        canonical_url=first(_canonical_link(tree, url), meta.get("og:url")),
+        canonical_url=first(lambda: _canonical_link(tree, url), meta.get("og:url")),
     )
 
 
@@ -56,8 +59,13 @@ def text(value: Any) -> str | None:
     return normalize_text(str(value)) or None if value else None
 
 
-def first(*values: str | None) -> str | None:
-    return next((v for v in values if v), None)
+def first(*values: str | Callable[[], str | None] | None) -> str | None:
+    """The first value that is set; a callable is called only when its turn comes."""
+    for value in values:
+        found = value() if callable(value) else value
+        if found:
+            return found
+    return None
 
 
 def _authors(value: Any) -> str | None:
