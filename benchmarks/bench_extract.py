@@ -150,9 +150,9 @@ def score(pages: Sequence[Page], extract: Callable[[Page], list[str]]) -> Result
 
 def timings(
     pages: Sequence[Page], tools: dict[str, Callable[[Page], object]], rounds: int
-) -> dict[str, float]:
-    """Seconds per corpus pass: per page the median of ``rounds`` runs, summed; tools
-    interleaved page by page so that a noisy moment hits all of them."""
+) -> dict[tuple[str, str], float]:
+    """Seconds per (tool, page): the median of ``rounds`` runs; tools interleaved page by page
+    so that a noisy moment hits all of them."""
     samples: dict[tuple[str, str], list[float]] = {}
     for tool in tools.values():  # first calls load modules and caches: not per-page cost
         for page in pages:
@@ -163,10 +163,7 @@ def timings(
                 started = time.perf_counter()
                 tool(page)
                 samples.setdefault((name, page.name), []).append(time.perf_counter() - started)
-    return {
-        name: sum(statistics.median(samples[(name, page.name)]) for page in pages)
-        for name in tools
-    }
+    return {key: statistics.median(values) for key, values in samples.items()}
 
 
 def sources(pages: Sequence[Page]) -> dict[str, str]:
@@ -186,12 +183,21 @@ def _pct(value: float) -> str:
 def report(pages: Sequence[Page], rounds: int) -> str:
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     ours, theirs = score(pages, tracker_paragraphs), score(pages, trafilatura_paragraphs)
-    seconds = timings(pages, {
+    tools: dict[str, Callable[[Page], object]] = {
         "tracker": tracker_paragraphs,
         "trafilatura": trafilatura_paragraphs,
         "tracker fast": lambda page: tracker_paragraphs(page, fast=True),
         "trafilatura fast": lambda page: trafilatura_paragraphs(page, fast=True),
-    }, rounds)  # fmt: skip
+    }
+    each = timings(pages, tools, rounds)
+    won = sources(pages)
+    generic = [page for page in pages if won[page.name] == "trafilatura"]
+    declared = [page for page in pages if won[page.name] != "trafilatura"]
+
+    def total(tool: str, subset: Sequence[Page] = pages) -> float:
+        return sum(each[(tool, page.name)] for page in subset)
+
+    seconds = {name: total(name) for name in tools}
     per_page = {name: 1000 * value / len(pages) for name, value in seconds.items()}
     ratio = seconds["tracker"] / seconds["trafilatura"]
     ratio_fast = seconds["tracker fast"] / seconds["trafilatura fast"]
@@ -213,7 +219,14 @@ def report(pages: Sequence[Page], rounds: int) -> str:
         [("tracker", f"{per_page['tracker fast']:.2f}", f"{ratio_fast:.2f} ×"),
          ("trafilatura", f"{per_page['trafilatura fast']:.2f}", "1.00 ×")],
     )
-    won = sources(pages)
+    split = table(
+        ("pages", "count", "tracker ÷ trafilatura", "fast: tracker ÷ trafilatura"),
+        [(label, len(subset),
+          f"{total('tracker', subset) / total('trafilatura', subset):.2f} ×",
+          f"{total('tracker fast', subset) / total('trafilatura fast', subset):.2f} ×")
+         for label, subset in (("body found by trafilatura (tracker runs it too)", generic),
+                               ("body declared (no trafilatura run)", declared)) if subset],
+    )
     pages_table = table(
         ("page", "expected paragraphs", "tracker: body from", "tracker F1", "trafilatura F1"),
         [(page.name, len(page.expected), won[page.name], _pct(ours.per_page[page.name]),
@@ -245,7 +258,8 @@ def report(pages: Sequence[Page], rounds: int) -> str:
         f"{sum(len(p.expected) for p in pages)} expected paragraphs; time per page is the "
         f"median of {rounds} rounds, in this process. See the docstring of "
         "`benchmarks/bench_extract.py` for how each figure is made.",
-        quality, fast, "Targets (issue 13):", targets, "Per page (paragraph F1):", pages_table,
+        quality, fast, "Time by where the body came from:", split,
+        "Targets (issue 13):", targets, "Per page (paragraph F1):", pages_table,
         "Machine and versions:", bullet_list({**info, **versions}),
     ])
 
