@@ -160,3 +160,9 @@ def test_tag_soup_gives_an_article_or_extraction_error(
     except ExtractionError:
         return
     assert all(p.text and p.text == " ".join(p.text.split()) for p in article.paragraphs)
+
+
+def test_a_large_inline_drawing_does_not_count_against_the_page() -> None:
+    drawing = "<svg viewBox='0 0 10 10'>" + "<path d='M0 0h1v1z'/>" * (MAX_ELEMENTS + 1) + "</svg>"
+    html = page(PARAGRAPHS).replace("</article>", f"<figure>{drawing}</figure></article>")
+    assert extract_html(html, url="http://news.test/a").texts == PARAGRAPHS

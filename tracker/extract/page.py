@@ -36,9 +36,10 @@ _ARTICLE_TYPES = frozenset({
     "liveblogposting", "webpage", "opinionnewsarticle", "backgroundnewsarticle",
     "reviewnewsarticle", "report", "socialmediaposting",
 })  # fmt: skip
-# A page with more elements than this is refused: extraction time grows faster than the page
-# (trafilatura takes seconds at this size), and no article needs so many; a hostile page could
-# otherwise hold a worker for minutes. Deep nesting is bounded by libxml2 (256 levels).
+# A page with more elements than this (inline SVG and MathML not counted: they are emptied) is
+# refused: extraction time grows faster than the page (trafilatura takes seconds at this size),
+# and no article needs so many; a hostile page could otherwise hold a worker for minutes. Deep
+# nesting is bounded by libxml2 (256 levels).
 MAX_ELEMENTS = 25_000
 _COUNT_ELEMENTS = XPath("count(//*)")
 # JSON-LD scripts larger than this are not read: no article's metadata needs it, and a
@@ -61,6 +62,10 @@ def parse(text: str, url: str) -> _Element:
         tree = lxml_html.document_fromstring(text)
     except (ParserError, ValueError) as exc:
         raise ExtractionError(f"{url}: the page is not parseable HTML ({exc})") from exc
+    # Drawings hold no words, and a chart or map drawn inline can be thousands of elements:
+    # emptied (an empty <svg> still tells that a figure shows a picture).
+    for drawing in list(tree.iter("svg", "math")):
+        drawing.clear(keep_tail=True)
     elements = int(_COUNT_ELEMENTS(tree))
     if elements > MAX_ELEMENTS:
         raise ExtractionError(
