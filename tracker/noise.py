@@ -327,7 +327,8 @@ _READING_TIME = re.compile(
 
 # Timestamp lines: an optional lead-in, then nothing but date and time words.
 _TIME_LEAD = re.compile(
-    r"(?:page\s+last\s+updated|last\s+updated|updated|first\s+published|originally\s+published|published|posted"
+    r"(?:page\s+last\s+updated|last\s+updated|updated|first\s+published"
+    r"|originally\s+published|published|posted"
     r"|last\s+modified|modified|zuletzt\s+aktualisiert|letzte\s+aktualisierung|aktualisiert"
     r"|veröffentlicht|erstveröffentlichung|erschienen|stand|geändert|erstellt)\b\s*:?",
     re.IGNORECASE,
@@ -553,7 +554,8 @@ _PAGINATION = re.compile(
     r"(?:seite|page)\s+\d+\s*(?:/|von|of)\s*\d+"
     r"|(?:weiterlesen|weiter|continue\s+reading|read\s+more)\s+(?:auf|on)\s+(?:seite|page)\s+\d+"
     r"|(?:nächste|vorherige)\s+seite|(?:next|previous)\s+page|zur\s+startseite|nach\s+oben"
-    r"|back\s+to\s+top|(?:alle|all)\s+(?:seiten|pages)(?:\s+(?:auf\s+einer\s+seite|on\s+one\s+page))?",
+    r"|back\s+to\s+top"
+    r"|(?:alle|all)\s+(?:seiten|pages)(?:\s+(?:auf\s+einer\s+seite|on\s+one\s+page))?",
     re.IGNORECASE,
 )
 _SEPARATOR = re.compile(r"(?:[_*=~#•·+-]\s*){3,}|(?:[—–]\s*){3,}")

@@ -8,6 +8,7 @@ The package by concept:
 - ``metadata``: title, byline, dates, language, canonical URL;
 - ``images``: figures' captions and credits, the lead image, image URL normalisation;
 - ``structure``: paragraph boundaries from the page's markup;
+- ``markup``: what class names and attributes say (dates, bylines, credits, hidden text);
 - ``body``: where the body is when a selector or the page says so;
 - ``generic``: trafilatura's text, cut at the page's boundaries, for all other pages;
 - ``furniture``: what the markup gives away as furniture (date lines, bylines, link lists);

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from lxml.etree import XPath, _Element
 
 from tracker.errors import ExtractionError
+from tracker.extract.markup import hidden
 from tracker.extract.page import PageFacts
-from tracker.extract.structure import Block, blocks, hidden
+from tracker.extract.structure import Block, blocks
 from tracker.noise import visible_chars
 from tracker.normalize import normalize_text
 

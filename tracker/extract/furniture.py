@@ -28,7 +28,8 @@ from dataclasses import replace
 from lxml.etree import _Element
 
 from tracker.document import Paragraph
-from tracker.extract.structure import BYLINE, FIGURE, HEADER, Block, class_parts
+from tracker.extract.markup import BYLINE, FIGURE, HEADER, class_parts
+from tracker.extract.structure import Block
 from tracker.noise import is_date_line, is_relative_time, is_section_label, is_timestamp_line
 
 Note = Callable[[str, str], None]

@@ -29,7 +29,8 @@ from lxml.etree import _Element
 from tracker.document import Paragraph
 from tracker.errors import ExtractionError
 from tracker.extract.body import squash
-from tracker.extract.structure import FIGURE, Block
+from tracker.extract.markup import FIGURE
+from tracker.extract.structure import Block
 from tracker.normalize import normalize_text
 
 _OUTPUT_KINDS = {"p": "text", "head": "heading", "item": "item", "quote": "quote",

@@ -42,25 +42,6 @@ def figure_texts(figure: _Element) -> list[Paragraph]:
             if block.kind in {"caption", "credit"}]
 
 
-def figures_by_image(tree: _Element, url: str) -> dict[str, list[Paragraph]]:
-    """Absolute image URL → that figure's credit and caption paragraphs (first figure wins)."""
-    found: dict[str, list[Paragraph]] = {}
-    for figure in tree.iter("figure"):
-        image = next(figure.iter(*_IMAGE_TAGS), None)
-        if image is None:
-            continue
-        source = (image.get("src") or image.get("data-src") or "").strip()
-        if not source:
-            continue
-        texts = figure_texts(figure)
-        if texts:
-            try:
-                found.setdefault(urljoin(url, source), texts)
-            except ValueError:
-                continue
-    return found
-
-
 def normalize_image_url(source: str | None, base: str) -> str | None:
     """An absolute http(s) URL of the image without sizing or cache-busting parameters."""
     if not source or not source.strip() or source.strip().startswith("data:"):

@@ -37,10 +37,11 @@ from tracker.extract.body import Body, declared_body, select_roots
 from tracker.extract.furniture import paragraphs_from
 from tracker.extract.generic import generic_blocks
 from tracker.extract.images import read_lead_image
+from tracker.extract.markup import drop_hidden
 from tracker.extract.metadata import read_metadata
 from tracker.extract.page import clean_text, parse, read_facts
 from tracker.extract.selectors import drop_selected
-from tracker.extract.structure import Block, blocks, drop_hidden
+from tracker.extract.structure import Block, blocks
 from tracker.noise import NOISE_VERSION, drop_boilerplate, drop_noise_elements
 from tracker.normalize import normalize_text, split_lines
 from tracker.rules import IgnoreRules, compiled_patterns

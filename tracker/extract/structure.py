@@ -23,18 +23,33 @@ elements in, plain values out.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from lxml.etree import _Element, iterwalk
 
+from tracker.extract.markup import (
+    BOLD,
+    CAPTION,
+    CREDIT,
+    FIGURE,
+    HEADER,
+    HEADING,
+    LINK,
+    SKIP_TAGS,
+    TIME,
+    caption_tool,
+    hidden,
+    inline_credit,
+    inside_figure,
+    is_photo,
+    looks_like_credit,
+    roles_of_names,
+)
 from tracker.normalize import normalize_text
 
 # Stands for a <br> in the text being collected: control characters are removed from a page
 # before it is parsed (tracker.extract.page), so this one never occurs in page text.
 BR = "\x00"
-_BR_RUN = re.compile(rf"{BR}\s*(?:{BR}\s*)+")
 
 BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details",
@@ -43,85 +58,8 @@ BLOCK_TAGS = frozenset({
     "main", "menu", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "td",
     "tfoot", "th", "thead", "tr", "ul",
 })  # fmt: skip
-# Never text a reader reads as part of the page.
-SKIP_TAGS = frozenset({
-    "script", "style", "noscript", "template", "head", "title", "svg", "math", "iframe",
-    "object", "embed", "canvas", "video", "audio", "select", "option", "button", "input",
-    "textarea", "map", "area", "amp-ad", "amp-embed", "amp-analytics", "amp-sticky-ad",
-    "amp-consent", "amp-social-share", "amp-sidebar", "amp-iframe", "amp-state", "amp-pixel",
-})  # fmt: skip
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _ITEMS = frozenset({"li", "dd", "dt"})
-# Labels for screen readers only ("Image caption, ", ", opens new tab"): a seeing reader never
-# reads them, and they would make every caption differ from the page as shown.
-# Compared with each class name lower-cased and without separators, at its end, so that
-# generated names such as "ssrcss-1h4xg4-VisuallyHidden" count too.
-_SCREEN_READER_ONLY = (
-    "visuallyhidden", "sronly", "screenreadertext", "screenreaderonly", "a11yhidden",
-    "assistivetext", "elementinvisible", "offscreen",
-)
-_DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-
-# What a block's markup says about it (bit flags, combined along the ancestors).
-TIME = 1  # in a <time> element or one whose class marks a date ("date", "timestamp", …)
-BYLINE = 2  # in an element marked as the byline or the author box
-CREDIT = 4  # marked as a photo credit or copyright line
-CAPTION = 8  # marked as a caption
-FIGURE = 16  # inside a <figure>
-LINK = 32  # inside a link
-BOLD = 64  # in <b> or <strong>
-
-_TIME_PARTS = frozenset({
-    "date", "time", "timestamp", "datetime", "dateline", "pubdate", "published", "updated",
-    "datum", "zeitstempel", "publishdate", "publish",
-})  # fmt: skip
-_BYLINE_PARTS = frozenset({
-    "byline", "bylines", "author", "authors", "autor", "autoren", "contributor",
-    "contributors", "writer",
-})  # fmt: skip
-_CAPTION_PARTS = frozenset({"caption", "cap", "bildunterschrift", "legende", "figcaption"})
-_HEADING_PARTS = frozenset({
-    "subhead", "subheadline", "subheading", "crosshead", "intertitle", "zwischentitel",
-    "zwischenueberschrift", "zwischenüberschrift",
-})  # fmt: skip
-HEADING = 128  # marked as a subheading by class
-HEADER = 256  # inside a <header>: headline, kicker, standfirst, byline, date
-# In a figure, the class words that have always meant the credit (also "source", "byline");
-# outside one only the unambiguous ones.
-_FIGURE_CREDIT = re.compile(r"credit|copyright|source|photographer|byline", re.IGNORECASE)
-_CREDIT = re.compile(r"credit|copyright|photographer|bildnachweis|fotograf", re.IGNORECASE)
-# A line in a caption that names the photographer or agency: "Foto: Boris Roessler / dpa",
-# "© imago", "Photograph: Jorge Guerrero/AFP/Getty Images", "Stringer/Getty Images".
-_CREDIT_LABEL = re.compile(
-    r"\s*(?:(?:foto|fotos|photo|photos|photograph|photography|bild|bilder|image|images|credit"
-    r"|credits|quelle|source|grafik|graphic|illustration|video|karte|map)\s*:|©|\(c\)\s"
-    r"|copyright\b)",
-    re.IGNORECASE,
-)
-_AGENCY_END = re.compile(
-    r"\b(?:getty images|afp via getty images|ap photo|associated press|reuters|dpa|afp|epa|imago"
-    r"|picture alliance|picture-alliance|keystone|shutterstock|istock|alamy|ddp|pool)\)?\s*$",
-    re.IGNORECASE,
-)
-MAX_CREDIT_CHARS = 120
-
-
-def looks_like_credit(text: str) -> bool:
-    """Whether a caption's line is its photo credit (a label, or names ending in an agency)."""
-    if not text or len(text) > MAX_CREDIT_CHARS:
-        return False
-    if _CREDIT_LABEL.match(text):
-        return True
-    return len(text) <= 80 and ". " not in text and bool(_AGENCY_END.search(text))
-_CREDIT_TAGS = frozenset({"cite", "small", "span", "em", "i", "b", "strong"})
-# Links in a caption that are the photo service's tools, not words of the caption.
-_CAPTION_TOOL = re.compile(
-    r"(?:purchase|buy|license)\s+(?:licensing\s+rights|this\s+(?:photo|image|picture)|(?:photo|image|print)s?)"
-    r"|(?:enlarge|zoom)(?:\s+(?:photo|image|picture))?|bild\s+vergrößern|vergrößern|bild\s+kaufen"
-    r"|foto\s+kaufen|nutzungsrechte\s+erwerben",
-    re.IGNORECASE,
-)
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,81 +77,6 @@ class Block:
     @property
     def time_only(self) -> bool:
         return bool(self.roles & TIME)
-
-
-@lru_cache(maxsize=8192)
-def class_parts(value: str) -> frozenset[str]:
-    """The lower-case words of class and id names ("storyBody__date" → story, body, date)."""
-    words = _CAMEL.sub("-", value).lower()
-    return frozenset(part for part in re.split(r"[^a-z0-9äöüß]+", words) if part)
-
-
-@lru_cache(maxsize=8192)
-def _roles_of_names(names: str, in_figure: bool) -> int:
-    parts = class_parts(names)
-    roles = 0
-    if parts & _TIME_PARTS:
-        roles |= TIME
-    if parts & _BYLINE_PARTS and not in_figure:
-        roles |= BYLINE
-    if (_FIGURE_CREDIT if in_figure else _CREDIT).search(names):
-        roles |= CREDIT
-    if parts & _CAPTION_PARTS:
-        roles |= CAPTION
-    if parts & _HEADING_PARTS:
-        roles |= HEADING
-    return roles
-
-
-def hidden(element: _Element) -> bool:
-    """Whether no reader sees the element: hidden, display:none, or for screen readers only."""
-    if element.get("hidden") is not None:
-        return True
-    style = element.get("style")
-    if style and _DISPLAY_NONE.search(style):
-        return True
-    names = element.get("class")
-    return bool(names) and _screen_reader_only(names)
-
-
-# Class names worth asking ``hidden`` about (a plain loop with this beats an XPath query).
-_MAYBE_HIDDEN = re.compile(r"hidden|only|screen|assistive|invisible", re.IGNORECASE)
-
-
-# AMP's ad, embed and widget elements: their placeholder text ("Advertisement", "Ad failed to
-# load", "Recommended stories") is never the article's.
-_AMP_FURNITURE = tuple(tag for tag in SKIP_TAGS if tag.startswith("amp-"))
-
-
-def drop_hidden(tree: _Element) -> int:
-    """Remove what no reader sees (see ``hidden``) and AMP's ad and widget elements from the
-    tree, keeping the text after each; returns how many elements went. Before trafilatura
-    runs: it reads them."""
-    dropped = 0
-    for element in list(tree.iter(*_AMP_FURNITURE)):
-        if element.getparent() is not None:
-            element.drop_tree()
-            dropped += 1
-    for element in list(tree.iter()):
-        if not element.keys() or element.tag == "html" or element.getparent() is None:
-            continue
-        names = element.get("class")
-        maybe = (element.get("hidden") is not None or element.get("style")
-                 or (names and _MAYBE_HIDDEN.search(names)))
-        if maybe and hidden(element) and not _detached(element, tree):
-            element.drop_tree()
-            dropped += 1
-    return dropped
-
-
-def _detached(element: _Element, root: _Element) -> bool:
-    return root not in {element, *element.iterancestors()}
-
-
-@lru_cache(maxsize=4096)
-def _screen_reader_only(names: str) -> bool:
-    squashed = (re.sub(r"[^a-z0-9]", "", name.lower()) for name in names.split())
-    return any(name.endswith(_SCREEN_READER_ONLY) for name in squashed)
 
 
 @dataclass(slots=True)
@@ -239,8 +102,8 @@ class _Walk:
     paragraph boundary, as pieces."""
 
     def __init__(self, root: _Element) -> None:
-        in_figure = _inside_figure(root) or (root.tag == "figure" and is_photo(root))
-        roles = _roles(root, FIGURE if _inside_figure(root) else 0, in_figure)
+        in_figure = inside_figure(root) or (root.tag == "figure" and is_photo(root))
+        roles = _roles(root, FIGURE if inside_figure(root) else 0, in_figure)
         kind = _child_kind("text", str(root.tag), roles, in_figure)
         self.frames = [_Frame(root, roles, kind, root)]
         self.pieces: list[_Piece] = []
@@ -263,7 +126,7 @@ class _Walk:
         if tag == "time" and element.get("datetime"):
             self.time_value = element.get("datetime")
         block = tag in BLOCK_TAGS or "-" in tag
-        credit = in_figure and not block and _inline_credit(element, tag, roles)
+        credit = in_figure and not block and inline_credit(element, tag, roles)
         if credit:
             roles |= CREDIT
         if block or credit:
@@ -354,27 +217,13 @@ def blocks(root: _Element, *, skip: frozenset[str] = frozenset()) -> list[Block]
             continue
         tag = element.tag
         if (not isinstance(tag, str) or tag in SKIP_TAGS or tag in skip or hidden(element)
-                or (tag == "a" and walk.frames[-1].roles & FIGURE and _caption_tool(element))):
+                or (tag == "a" and walk.frames[-1].roles & FIGURE and caption_tool(element))):
             walker.skip_subtree()  # its "end" still comes, and adds the tail
             walk.skip(element)
             continue
         walk.start(element, tag)
     walk.flush()
     return walk.out
-
-
-def _caption_tool(link: _Element) -> bool:
-    text = normalize_text(link.text_content())
-    return bool(text) and len(text) <= 40 and bool(_CAPTION_TOOL.fullmatch(text))
-
-
-def _inline_credit(element: _Element, tag: str, roles: int) -> bool:
-    """An inline element of a caption that is the photo credit: its own paragraph."""
-    if roles & CREDIT:
-        return True
-    if tag not in _CREDIT_TAGS:
-        return False
-    return looks_like_credit(normalize_text(element.text_content()))
 
 
 def _roles(element: _Element, inherited: int, in_figure: bool) -> int:
@@ -394,21 +243,8 @@ def _roles(element: _Element, inherited: int, in_figure: bool) -> int:
     names = " ".join(filter(None, (element.get("class"), element.get("id"),
                                    element.get("itemprop"))))
     if names:
-        roles |= _roles_of_names(names, in_figure)
+        roles |= roles_of_names(names, in_figure)
     return roles
-
-
-def _inside_figure(element: _Element) -> bool:
-    return any(a.tag == "figure" and is_photo(a) for a in element.iterancestors())
-
-
-_MEDIA = ("img", "picture", "amp-img", "video", "amp-video", "svg", "canvas")
-
-
-def is_photo(figure: _Element) -> bool:
-    """A figure that shows a picture or a video; a <figure> wrapping an embed (a sign-up form,
-    a quote box) is a container like any other."""
-    return next(figure.iter(*_MEDIA), None) is not None
 
 
 def _child_kind(parent: str, tag: str, roles: int, in_figure: bool) -> str:
