@@ -146,3 +146,21 @@ def test_a_headline_after_a_kicker_heading_the_body_goes() -> None:
     assert extraction.article.texts == STORY
     assert ("headline (metadata)", "Diplomacy: Talks stall") in {
         (d.rule, d.text) for d in extraction.dropped}
+
+
+def test_readers_comments_go_even_when_they_outweigh_the_story() -> None:
+    comments = "".join(f"<li class='comment'><p>Reader {i} writes: I have followed these talks "
+                       "for years and I do not believe a word of what either side says.</p></li>"
+                       for i in range(12))
+    html = ("<html><body><article itemprop='articleBody'>" + "".join(f"<p>{p}</p>" for p in STORY)
+            + f"<section id='comments'><h3>12 comments</h3><ol>{comments}</ol></section>"
+            "</article></body></html>")
+    extraction = explain_html(html, url=URL)
+    assert extraction.article.texts == STORY
+    assert any(d.rule.startswith("comments box <section") for d in extraction.dropped)
+
+
+def test_an_opinion_piece_called_kommentar_is_kept() -> None:
+    body = "".join(f"<p>{p}</p>" for p in STORY)
+    html = f"<html><body><article><div class='kommentar'>{body}</div></article></body></html>"
+    assert extract_html(html, url=URL).texts == STORY

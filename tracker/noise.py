@@ -61,6 +61,10 @@ _WEAK_PARTS = frozenset({
 _PAYWALL_PARTS = frozenset({"paywall", "paywalls", "paywalled", "regwall", "registrationwall",
                             "piano", "subscriptionwall", "abowall"})
 MAX_PAYWALL_CHARS = 1500
+# Readers' comments are never the article, however much text they hold ("Kommentar" is not
+# among these words: in German it is also an opinion piece).
+_COMMENT_PARTS = frozenset({"comment", "comments", "commentlist", "disqus", "respond",
+                            "leserkommentare", "userkommentare"})
 # Names of components in data attributes ("data-testid=newsletter-signup") count like classes.
 _NAMING_ATTRIBUTES = ("class", "id", "data-component", "data-testid", "data-area", "data-module")
 # Two-part markers written with a separator ("most-read", "most_popular", "read-more").
@@ -95,11 +99,11 @@ def drop_noise_elements(
             body = tree.find("body")
             page_chars = visible_chars(tree if body is None else body)
         chars = visible_chars(element)
-        if page_chars and chars > MAX_DROPPED_SHARE * page_chars:
+        if page_chars and chars > MAX_DROPPED_SHARE * page_chars and strength != "comments":
             continue
         if strength == "paywall" and chars > MAX_PAYWALL_CHARS:
             continue
-        if (strength == "paywall" or _link_dominated(element, chars)
+        if (strength in {"paywall", "comments"} or _link_dominated(element, chars)
                 or (strength == "strong" and _furniture(element))):
             note(f"{strength} box <{element.tag} {_names(element)}>",
                  " ".join(element.itertext()))
@@ -141,7 +145,8 @@ def _protected(tree: _Element, keep: Iterable[_Element]) -> set[_Element]:
 
 
 def _marker(element: _Element) -> str | None:
-    """"paywall", "strong", "weak" or None: what the element's attributes say it is."""
+    """"paywall", "comments", "strong", "weak" or None: what the element's attributes say it
+    is."""
     present = element.keys()
     if not present:
         return None
@@ -149,6 +154,8 @@ def _marker(element: _Element) -> str | None:
     parts = _parts(" ".join(filter(None, names))) if names else frozenset()
     if parts & _PAYWALL_PARTS:
         return "paywall"
+    if parts & _COMMENT_PARTS:
+        return "comments"
     if parts & _STRONG_PARTS:
         return "strong"
     label = element.get("aria-label")
