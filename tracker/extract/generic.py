@@ -21,16 +21,19 @@ declared body. Pure apart from trafilatura itself, which is called on a tree, ne
 from __future__ import annotations
 
 import bisect
+import itertools
+import re
 from collections.abc import Iterator, Sequence
+from copy import deepcopy
 from typing import Any
 
-from lxml.etree import _Element
+from lxml.etree import XPath, _Element
 
 from tracker.document import Paragraph
 from tracker.errors import ExtractionError
 from tracker.extract.body import squash
 from tracker.extract.markup import FIGURE
-from tracker.extract.structure import Block
+from tracker.extract.structure import Block, blocks
 from tracker.normalize import normalize_text
 
 _OUTPUT_KINDS = {"p": "text", "head": "heading", "item": "item", "quote": "quote",
@@ -43,13 +46,66 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
 
 
 def generic_blocks(
-    tree: _Element, url: str, page: Sequence[Block], *, fast: bool
+    tree: _Element, url: str, page: Sequence[Block] | None = None, *, fast: bool
 ) -> list[Block]:
     """The article's paragraphs as trafilatura finds them, cut at the page's boundaries, with
-    the figures of its region."""
-    output = _trafilatura(tree, url, fast=fast)
-    located = list(_split(_walk_output(output), page, tree))
+    the figures of its region. ``page``: the page's paragraphs if they were walked already;
+    else only the region trafilatura's text comes from is walked (on a large page, a small
+    part of it)."""
+    # trafilatura changes the tree it is given; the page must stay as it is to be walked.
+    output = list(_walk_output(_trafilatura(deepcopy(tree), url, fast=fast)))
+    if page is None:
+        page = blocks(_region(tree, output))
+    located = list(_split(iter(output), page, tree))
     return _with_figures(located, page)
+
+
+def _region(tree: _Element, output: Sequence[Paragraph]) -> _Element:
+    """The innermost element that holds trafilatura's first and last paragraph (so all of
+    them: they are in page order), found in the page's text nodes; the body when they cannot
+    be found (trafilatura changed the text)."""
+    body = tree.find("body")
+    whole = body if body is not None else tree
+    texts = [p for p in output if p.kind not in {"caption", "credit"}]
+    if not texts:
+        return whole
+    nodes = _TEXT_NODES(whole)
+    raw = "".join(nodes)
+    starts = list(itertools.accumulate(map(len, nodes), initial=0))
+    first = _loose(squash(texts[0].text)[:_PROBE_CHARS]).search(raw)
+    if first is None:
+        return whole
+    last = _loose(squash(texts[-1].text)[-_PROBE_CHARS:]).search(raw, first.start())
+    if last is None:
+        return whole
+    ends = (bisect.bisect_right(starts, first.start()) - 1,
+            bisect.bisect_right(starts, last.end() - 1) - 1)
+    around = [_owner(nodes[index]) for index in ends]
+    if any(element is None for element in around):
+        return whole
+    common = _common_ancestor([e for e in around if e is not None])
+    return common if common is not None else whole
+
+
+# Where a paragraph starts and ends is found from this many of its characters.
+_PROBE_CHARS = 60
+
+
+def _loose(squashed: str) -> re.Pattern[str]:
+    """A pattern of the characters with any whitespace between them (the page's raw text
+    nodes keep their line breaks and runs of spaces)."""
+    return re.compile(r"\s*".join(map(re.escape, squashed)))
+
+
+# Text nodes a reader can see (a script's or a style's own text is code).
+_TEXT_NODES = XPath(".//text()[not(parent::script) and not(parent::style)]")
+
+
+def _owner(node: Any) -> _Element | None:
+    """The element a text node stands in (for a tail, the element around the one it
+    follows)."""
+    element: _Element | None = node.getparent()
+    return element.getparent() if node.is_tail and element is not None else element
 
 
 def _trafilatura(tree: _Element, url: str, *, fast: bool) -> _Element:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
-from functools import cache
 
 from lxml.etree import _Element
 
@@ -194,9 +193,16 @@ def explain_html(
         body = Body("selector", tuple(roots))
         found = body.paragraphs()
     else:
-        page = cache(lambda: _page_blocks(tree))  # walked only when a rule needs it
+        walked: list[list[Block]] = []  # the whole page, walked only when a rule needs it
+
+        def page() -> list[Block]:
+            if not walked:
+                walked.append(_page_blocks(tree))
+            return walked[0]
+
         body = declared_body(tree, facts, page)
-        found = body.paragraphs() if body else generic_blocks(tree, url, page(), fast=fast)
+        found = body.paragraphs() if body else generic_blocks(
+            tree, url, walked[0] if walked else None, fast=fast)
     paragraphs = paragraphs_from(found, live=bool(body and body.live), note=notes)
     paragraphs = _ignored_out(drop_boilerplate(paragraphs, notes), ignore, notes)
     paragraphs = _drop_title_line(paragraphs, metadata.title, notes)
