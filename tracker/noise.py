@@ -4,22 +4,30 @@ Two layers, both always on and deliberately conservative (a miss costs a spuriou
 false hit loses article text, which is worse):
 
 - ``drop_noise_elements`` removes, before the main text is extracted, elements whose class, id,
-  role or aria-label marks them as share bars, social widgets, newsletter boxes, adverts,
-  "most read" boxes, related links, promos or teasers. Strong markers (share, social,
-  newsletter, advert, most read) drop an element that is mostly links or holds buttons,
-  forms or frames; weak ones (related, promo, teaser, recommended, a complementary role)
-  only one that is mostly links, because sites also call their lead paragraph "teaser".
-  Never dropped: the document, ``<main>``, ``<article>``, the ``articleBody``, the elements a
-  CSS selector chose, anything that holds one of those, and any element holding more than
-  ``MAX_DROPPED_SHARE`` of the page's text.
+  ``data-component``/``data-testid``/``data-area``/``data-module``, role or aria-label marks
+  them as share bars, social widgets, newsletter boxes, adverts, "most read" boxes, related
+  links, promos, teasers or pagination. Strong markers (share, social, newsletter, advert, most
+  read) drop an element that is mostly links or holds buttons, forms or frames; weak ones
+  (related, promo, teaser, recommended, pagination, a complementary role) only one that is
+  mostly links, because sites also call their lead paragraph "teaser". Paywall boxes go when
+  smaller than ``MAX_PAYWALL_CHARS``, readers' comments always, and so does any small box
+  around an e-mail field (a sign-up form). Never dropped: the document, ``<main>``,
+  ``<article>``, the ``articleBody``, the elements a CSS selector chose, anything that holds
+  one of those, and (comments aside) any element holding more than ``MAX_DROPPED_SHARE`` of
+  the page's text.
 - ``drop_boilerplate`` removes paragraphs that are wholly boilerplate: "Read more:"/"Lesen Sie
-  auch:" teasers, newsletter and subscription calls, rows of share buttons, "most read" and
-  "related" labels with the short list of links right under them, advert labels, reading times
-  and timestamp-only lines ("Updated 5 minutes ago", "Stand: 19.06.2024, 14:03 Uhr"). Only short
-  paragraphs qualify, and a paragraph must match as a whole: a sentence that mentions a
-  newsletter or an update is text.
+  auch:" teasers, newsletter, subscription and paywall calls, rows of share buttons, "most
+  read", "related" and topic labels with the short list of links right under them, advert
+  labels, reading times, timestamp-only lines ("Updated 5 minutes ago", "Stand: 19.06.2024,
+  14:03 Uhr"), lone page labels ("Published", "From the section …"), "Analysis – NAME" and
+  "By NAME" labels, separators, pagination, programme notes, scrambled paywall text, and a
+  short label line that stands twice in the story. Only short paragraphs qualify, and a
+  paragraph must match as a whole: a sentence that mentions a newsletter or an update is text.
+  ``boilerplate_rule`` names the rule a line falls under.
 
-Pure functions over lxml trees and ``Paragraph`` lists; English and German vocabulary.
+Both report what they drop through an optional ``note(rule, text)`` (``tracker extract
+--explain``). Pure functions over lxml trees and ``Paragraph`` lists; English and German
+vocabulary.
 """
 
 from __future__ import annotations
@@ -35,7 +43,8 @@ from tracker.document import Paragraph
 from tracker.normalize import normalize_text
 
 # Bump when what counts as noise changes: it is part of the extractor name (a re-baseline).
-# 2: lone labels, "Analysis – NAME" labels, separators, repeated short lines, dates.
+# 2: paywall, comment and sign-up boxes, data-* names, lone labels, "Analysis – NAME" and
+# "By NAME" labels, separators, pagination, paywall calls, repeated short lines.
 NOISE_VERSION = "2"
 # Told what was dropped and why (``tracker extract --explain``): note(rule, text).
 Note = Callable[[str, str], None]
@@ -43,6 +52,7 @@ Note = Callable[[str, str], None]
 
 def _ignore(rule: str, text: str) -> None:
     """The default note: nobody asked what was dropped."""
+
 
 # --- elements -------------------------------------------------------------------------------
 
