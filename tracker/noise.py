@@ -161,22 +161,31 @@ def _marker(element: _Element) -> str | None:
     if not present:
         return None
     names = [element.get(name) for name in _NAMING_ATTRIBUTES if name in present]
-    parts = _parts(" ".join(filter(None, names))) if names else frozenset()
-    if parts & _PAYWALL_PARTS:
-        return "paywall"
-    if parts & _COMMENT_PARTS:
-        return "comments"
-    if parts & _STRONG_PARTS:
-        return "strong"
+    by_name = _marker_of_names(" ".join(filter(None, names))) if names else None
+    if by_name in {"paywall", "comments", "strong"}:
+        return by_name
     label = element.get("aria-label")
     if label and (label := normalize_text(label)):
         if is_share_row(label) or _MOST_READ.fullmatch(label) or _NEWSLETTER_LABEL.fullmatch(label):
             return "strong"
         if _TEASER_LABEL.fullmatch(label):
             return "weak"
-    if parts & _WEAK_PARTS or (element.get("role") or "").lower() == "complementary":
+    if by_name == "weak" or (element.get("role") or "").lower() == "complementary":
         return "weak"
     return None
+
+
+@lru_cache(maxsize=4096)
+def _marker_of_names(names: str) -> str | None:
+    """What class, id and component names alone say: pages repeat the same names."""
+    parts = _parts(names)
+    if parts & _PAYWALL_PARTS:
+        return "paywall"
+    if parts & _COMMENT_PARTS:
+        return "comments"
+    if parts & _STRONG_PARTS:
+        return "strong"
+    return "weak" if parts & _WEAK_PARTS else None
 
 
 @lru_cache(maxsize=4096)

@@ -75,9 +75,8 @@ def read_lead_image(
     if image is None:
         lead = next(_body_figures(tree, roots, url), None)
         return lead if lead else (None, None)
-    caption = next(
-        (c for src, c in _figure_images(tree.iter("figure"), url) if src == image and c), None
-    )
+    caption = next((_caption(figure) for src, figure in _photos(tree.iter("figure"), url)
+                    if src == image and _caption(figure)), None)
     if caption is None and ld_url == image:
         caption = ld_caption
     return image, caption or facts.meta.get("og:image:alt")
@@ -104,13 +103,21 @@ def _body_figures(
 
 def _figure_images(figures: Iterable[_Element], url: str) -> Iterator[tuple[str, str | None]]:
     """(normalised image URL, caption) of each figure that shows an image."""
+    for source, figure in _photos(figures, url):
+        yield source, _caption(figure)
+
+
+def _photos(figures: Iterable[_Element], url: str) -> Iterator[tuple[str, _Element]]:
+    """(normalised image URL, figure) of each figure that shows an image."""
     for figure in figures:
         image = next(figure.iter(*_IMAGE_TAGS), None)
         if image is None:
             continue
         sources = (normalize_image_url(image.get(a), url) for a in _IMAGE_SOURCES)
         normalised = next((s for s in sources if s), None)
-        if normalised is None:
-            continue
-        captions = [p.text for p in figure_texts(figure) if p.kind == "caption"]
-        yield normalised, " ".join(captions) or None
+        if normalised is not None:
+            yield normalised, figure
+
+
+def _caption(figure: _Element) -> str | None:
+    return " ".join(p.text for p in figure_texts(figure) if p.kind == "caption") or None
