@@ -88,9 +88,9 @@ URLWATCH_LAUNCHER = (
     "import sys, urlwatch.worker; urlwatch.worker.MAX_WORKERS = int(sys.argv.pop(1)); "
     "from urlwatch.cli import main; main()"
 )
-# tracker.extract calls trafilatura with these options; keep them in step.
+# tracker.extract.generic calls trafilatura with these options; keep them in step.
 TRAFILATURA_OPTIONS = {
-    "include_images": True, "include_comments": False, "include_tables": True,
+    "include_images": False, "include_comments": False, "include_tables": True,
     "with_metadata": False, "deduplicate": False,
 }  # fmt: skip
 
@@ -461,10 +461,12 @@ PHASES = (
     ("check_article (the whole check)", "tracker/check.py", "check_article"),
     ("read the article row (_load_target)", "tracker/check.py", "_load_target"),
     ("fetch (httpx, incl. connection set-up)", "tracker/fetch.py", "fetch"),
-    ("extract_page", "tracker/extract.py", "extract_page"),
+    ("extract_page", "tracker/extract/pipeline.py", "extract_page"),
     ("  trafilatura bare_extraction", "trafilatura/core.py", "bare_extraction"),
-    ("  figures", "tracker/extract.py", "_figures"),
-    ("  metadata", "tracker/extract.py", "read_metadata"),
+    ("  trafilatura's text cut at the page's boundaries", "tracker/extract/generic.py",
+     "generic_blocks"),
+    ("  metadata", "tracker/extract/metadata.py", "read_metadata"),
+    ("  paragraphs from the page's structure", "tracker/extract/structure.py", "blocks"),
     ("write transaction, unchanged (_record_unchanged)", "tracker/check.py", "_record_unchanged"),
     ("write transaction, after extraction (_store)", "tracker/check.py", "_store"),
     ("  lock the row (SELECT … FOR UPDATE + autoflush)", "db/queries.py", "lock_article"),

@@ -116,7 +116,7 @@ PROFILED = Path(__file__).with_name("profiled.py")
 RUN_PHASES = (
     ("check_target (the checks)", "tracker/check.py", "check_target"),
     ("  fetch", "tracker/fetch.py", "fetch"),
-    ("  extract_page", "tracker/extract.py", "extract_page"),
+    ("  extract_page", "tracker/extract/pipeline.py", "extract_page"),
     ("  _store (the write transaction)", "tracker/check.py", "_store"),
     ("claim_due (articles, per pass)", "tracker/scheduling.py", "claim_due"),
     ("load_targets (per pass)", "tracker/check.py", "load_targets"),

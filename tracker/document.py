@@ -9,7 +9,7 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class Paragraph:
     text: str  # normalised (tracker.normalize.normalize_text)
-    kind: str = "text"  # text | heading | caption | credit | quote | item
+    kind: str = "text"  # text | heading | caption | credit | quote | item | time (a live blog's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class Metadata:
 class Article:
     paragraphs: tuple[Paragraph, ...]
     metadata: Metadata = field(default_factory=Metadata)
-    # e.g. "trafilatura 2.3.1; figures 2; noise 1": a change means a re-baseline
+    # e.g. "trafilatura 2.3.1; figures 3; structure 1; noise 2": a change means a re-baseline
     extractor: str = ""
 
     @property

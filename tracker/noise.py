@@ -4,38 +4,55 @@ Two layers, both always on and deliberately conservative (a miss costs a spuriou
 false hit loses article text, which is worse):
 
 - ``drop_noise_elements`` removes, before the main text is extracted, elements whose class, id,
-  role or aria-label marks them as share bars, social widgets, newsletter boxes, adverts,
-  "most read" boxes, related links, promos or teasers. Strong markers (share, social,
-  newsletter, advert, most read) drop an element that is mostly links or holds buttons,
-  forms or frames; weak ones (related, promo, teaser, recommended, a complementary role)
-  only one that is mostly links, because sites also call their lead paragraph "teaser".
-  Never dropped: the document, ``<main>``, ``<article>``, the ``articleBody``, the elements a
-  CSS selector chose, anything that holds one of those, and any element holding more than
-  ``MAX_DROPPED_SHARE`` of the page's text.
+  ``data-component``/``data-testid``/``data-area``/``data-module``, role or aria-label marks
+  them as share bars, social widgets, newsletter boxes, adverts, "most read" boxes, related
+  links, promos, teasers or pagination. Strong markers (share, social, newsletter, advert, most
+  read) drop an element that is mostly links or holds buttons, forms or frames; weak ones
+  (related, promo, teaser, recommended, pagination, a complementary role) only one that is
+  mostly links, because sites also call their lead paragraph "teaser". Paywall boxes go when
+  smaller than ``MAX_PAYWALL_CHARS``, readers' comments always, and so does any small box
+  around an e-mail field (a sign-up form). Never dropped: the document, ``<main>``,
+  ``<article>``, the ``articleBody``, the elements a CSS selector chose, anything that holds
+  one of those, and (comments aside) any element holding more than ``MAX_DROPPED_SHARE`` of
+  the page's text.
 - ``drop_boilerplate`` removes paragraphs that are wholly boilerplate: "Read more:"/"Lesen Sie
-  auch:" teasers, newsletter and subscription calls, rows of share buttons, "most read" and
-  "related" labels with the short list of links right under them, advert labels, reading times
-  and timestamp-only lines ("Updated 5 minutes ago", "Stand: 19.06.2024, 14:03 Uhr"). Only short
-  paragraphs qualify, and a paragraph must match as a whole: a sentence that mentions a
-  newsletter or an update is text.
+  auch:" teasers, newsletter, subscription and paywall calls, rows of share buttons, "most
+  read", "related" and topic labels with the short list of links right under them, advert
+  labels, reading times, timestamp-only lines ("Updated 5 minutes ago", "Stand: 19.06.2024,
+  14:03 Uhr"), lone page labels ("Published", "From the section …"), "Analysis – NAME" and
+  "By NAME" labels, separators, pagination, programme notes, scrambled paywall text, and a
+  short label line that stands twice in the story. Only short paragraphs qualify, and a
+  paragraph must match as a whole: a sentence that mentions a newsletter or an update is text.
+  ``boilerplate_rule`` names the rule a line falls under.
 
-Pure functions over lxml trees and ``Paragraph`` lists; English and German vocabulary.
+Both report what they drop through an optional ``note(rule, text)`` (``tracker extract
+--explain``). Pure functions over lxml trees and ``Paragraph`` lists; English and German
+vocabulary.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
-from lxml.etree import _Element
+from lxml.etree import XPath, _Element
 
 from tracker.document import Paragraph
 from tracker.normalize import normalize_text
 
 # Bump when what counts as noise changes: it is part of the extractor name (a re-baseline).
-NOISE_VERSION = "1"
+# 2: paywall, comment and sign-up boxes, data-* names, lone labels, "Analysis – NAME" and
+# "By NAME" labels, separators, pagination, paywall calls, repeated short lines.
+NOISE_VERSION = "2"
+# Told what was dropped and why (``tracker extract --explain``): note(rule, text).
+Note = Callable[[str, str], None]
+
+
+def _ignore(rule: str, text: str) -> None:
+    """The default note: nobody asked what was dropped."""
+
 
 # --- elements -------------------------------------------------------------------------------
 
@@ -46,8 +63,20 @@ _STRONG_PARTS = frozenset({
 })  # fmt: skip
 _WEAK_PARTS = frozenset({
     "related", "promo", "promotion", "teaser", "teasers", "recommended", "recommendations",
-    "recirculation", "morestories", "readmore", "weiterlesen",
+    "recirculation", "morestories", "readmore", "weiterlesen", "pagination", "pager",
 })  # fmt: skip
+# Paywall boxes and the blurred or scrambled text behind them: what a reader without a
+# subscription sees there is an offer, never the article. Dropped when smaller than
+# MAX_PAYWALL_CHARS (a site that renders the whole text inside its paywall element keeps it).
+_PAYWALL_PARTS = frozenset({"paywall", "paywalls", "paywalled", "regwall", "registrationwall",
+                            "piano", "subscriptionwall", "abowall"})
+MAX_PAYWALL_CHARS = 1500
+# Readers' comments are never the article, however much text they hold ("Kommentar" is not
+# among these words: in German it is also an opinion piece).
+_COMMENT_PARTS = frozenset({"comment", "comments", "commentlist", "disqus", "respond",
+                            "leserkommentare", "userkommentare"})
+# Names of components in data attributes ("data-testid=newsletter-signup") count like classes.
+_NAMING_ATTRIBUTES = ("class", "id", "data-component", "data-testid", "data-area", "data-module")
 # Two-part markers written with a separator ("most-read", "most_popular", "read-more").
 _PAIRS = {("most", "read"): "mostread", ("most", "popular"): "mostpopular",
           ("read", "more"): "readmore", ("more", "stories"): "morestories"}  # fmt: skip
@@ -61,13 +90,15 @@ LINK_DOMINATED = 0.5
 _INTERACTIVE = ("form", "button", "input", "select", "iframe", "ins")
 
 
-def drop_noise_elements(tree: _Element, keep: Iterable[_Element] = ()) -> int:
+def drop_noise_elements(
+    tree: _Element, keep: Iterable[_Element] = (), note: Note = _ignore
+) -> int:
     """Remove boilerplate elements from ``tree`` in place; returns how many were removed.
 
     ``keep``: elements that must stay (a CSS selector's matches), with everything around them."""
     protected = _protected(tree, keep)
+    dropped = _drop_signup_boxes(tree, protected, note)
     page_chars: int | None = None  # measured once, when the first marked element turns up
-    dropped = 0
     for element in list(tree.iter()):
         if not isinstance(element.tag, str) or element in protected:
             continue
@@ -76,18 +107,46 @@ def drop_noise_elements(tree: _Element, keep: Iterable[_Element] = ()) -> int:
             continue
         if page_chars is None:
             body = tree.find("body")
-            page_chars = _chars(tree if body is None else body)
-        chars = _chars(element)
-        if page_chars and chars > MAX_DROPPED_SHARE * page_chars:
+            page_chars = visible_chars(tree if body is None else body)
+        chars = visible_chars(element)
+        if page_chars and chars > MAX_DROPPED_SHARE * page_chars and strength != "comments":
             continue
-        if _link_dominated(element, chars) or (strength == "strong" and _furniture(element)):
+        if strength == "paywall" and chars > MAX_PAYWALL_CHARS:
+            continue
+        if (strength in {"paywall", "comments"} or _link_dominated(element, chars)
+                or (strength == "strong" and _furniture(element))):
+            note(f"{strength} box <{element.tag} {_names(element)}>",
+                 " ".join(element.itertext()))
             element.drop_tree()
             dropped += 1
     return dropped
 
 
+# A box around an e-mail field with no more text than this is a sign-up form, whatever its
+# class: no article asks its reader for an e-mail address in the middle of the text.
+MAX_SIGNUP_CHARS = 500
+
+
+def _drop_signup_boxes(tree: _Element, protected: set[_Element], note: Note) -> int:
+    dropped = 0
+    for field in list(tree.iter("input")):
+        kind = (field.get("type") or "").lower()
+        if kind != "email" and "mail" not in (field.get("name") or "").lower():
+            continue
+        box = None
+        for ancestor in field.iterancestors():
+            if ancestor in protected or visible_chars(ancestor) > MAX_SIGNUP_CHARS:
+                break
+            box = ancestor
+        if box is not None and not _detached(box, tree):
+            note("sign-up box", " ".join(box.itertext()))
+            box.drop_tree()
+            dropped += 1
+    return dropped
+
+
 def _protected(tree: _Element, keep: Iterable[_Element]) -> set[_Element]:
-    anchors = [*keep, *tree.xpath("//article | //main | //*[@itemprop='articleBody']")]
+    anchors = [*keep, *_ANCHORS(tree)]
     protected: set[_Element] = set()
     for anchor in anchors:
         protected.add(anchor)
@@ -96,20 +155,37 @@ def _protected(tree: _Element, keep: Iterable[_Element]) -> set[_Element]:
 
 
 def _marker(element: _Element) -> str | None:
-    """"strong", "weak" or None: what the element's attributes say it is."""
-    names = element.get("class"), element.get("id")
-    parts = _parts(" ".join(n for n in names if n)) if any(names) else frozenset()
-    if parts & _STRONG_PARTS:
-        return "strong"
+    """"paywall", "comments", "strong", "weak" or None: what the element's attributes say it
+    is."""
+    present = element.keys()
+    if not present:
+        return None
+    names = [element.get(name) for name in _NAMING_ATTRIBUTES if name in present]
+    by_name = _marker_of_names(" ".join(filter(None, names))) if names else None
+    if by_name in {"paywall", "comments", "strong"}:
+        return by_name
     label = element.get("aria-label")
     if label and (label := normalize_text(label)):
         if is_share_row(label) or _MOST_READ.fullmatch(label) or _NEWSLETTER_LABEL.fullmatch(label):
             return "strong"
         if _TEASER_LABEL.fullmatch(label):
             return "weak"
-    if parts & _WEAK_PARTS or (element.get("role") or "").lower() == "complementary":
+    if by_name == "weak" or (element.get("role") or "").lower() == "complementary":
         return "weak"
     return None
+
+
+@lru_cache(maxsize=4096)
+def _marker_of_names(names: str) -> str | None:
+    """What class, id and component names alone say: pages repeat the same names."""
+    parts = _parts(names)
+    if parts & _PAYWALL_PARTS:
+        return "paywall"
+    if parts & _COMMENT_PARTS:
+        return "comments"
+    if parts & _STRONG_PARTS:
+        return "strong"
+    return "weak" if parts & _WEAK_PARTS else None
 
 
 @lru_cache(maxsize=4096)
@@ -121,6 +197,12 @@ def _parts(value: str) -> frozenset[str]:
         found.update(parts)
         found.update(_PAIRS[pair] for pair in itertools.pairwise(parts) if pair in _PAIRS)
     return frozenset(found)
+
+
+def _names(element: _Element) -> str:
+    found = [f'{a}="{element.get(a)}"' for a in (*_NAMING_ATTRIBUTES, "role", "aria-label")
+             if element.get(a)]
+    return " ".join(found)[:120]
 
 
 def _detached(element: _Element, root: _Element) -> bool:
@@ -137,16 +219,23 @@ def _furniture(element: _Element) -> bool:
 def _link_dominated(element: _Element, chars: int) -> bool:
     if not chars:
         return True
-    links = sum(_chars(a) for a in element.iter("a"))
+    links = sum(visible_chars(a) for a in element.iter("a"))
     return links >= LINK_DOMINATED * chars
 
 
-def _chars(element: _Element) -> int:
-    """Characters of the text a reader sees, spaces collapsed (scripts and styles are code)."""
-    return len(" ".join(" ".join(element.xpath(_VISIBLE_TEXT)).split()))
+def visible_chars(element: _Element) -> int:
+    """Characters of the text a reader sees, without whitespace (scripts and styles are code).
+    Counted with lxml's own text functions: an XPath test of every text node's ancestors costs
+    more than the rest of the extraction on a large page."""
+    total = _letters(element.text_content())
+    for code in element.iter("script", "style"):
+        total -= _letters(code.text_content())
+    return total
 
 
-_VISIBLE_TEXT = ".//text()[not(ancestor::script) and not(ancestor::style)]"
+def _letters(text: str) -> int:
+    return len("".join(text.split()))
+_ANCHORS = XPath("//article | //main | //*[@itemprop='articleBody']")
 
 
 # --- paragraphs -----------------------------------------------------------------------------
@@ -176,8 +265,15 @@ _TEASER_PHRASES = _words(
     "das könnte sie auch interessieren", "das könnte sie interessieren", "weitere artikel",
     "weitere nachrichten", "weitere themen", "zum thema", "passend zum thema", "auch lesenswert",
     "empfehlungen der redaktion", "ebenfalls interessant", "mehr aus dem ressort",
+    "related internet links", "related bbc links", "internet links", "external links",
+    "useful links", "weblinks", "links zum thema", "mehr im netz", "explore more on these topics",
+    "more on this story", "around the web", "mehr aus dem web",
 )
-_TEASER_LABEL = re.compile(rf"(?:{_TEASER_PHRASES})\s*[:.!…]?", re.IGNORECASE)
+_TEASER_LABEL = re.compile(
+    rf"(?:{_TEASER_PHRASES})(?:\s+(?:zum|zu\s+diesem)\s+thema|\s+on\s+this\s+(?:topic|story))?"
+    r"\s*[:.!…]?",
+    re.IGNORECASE,
+)
 # "Lesen Sie auch: <headline>", "READ MORE | <headline>", "Mehr dazu – <headline>"; not
 # "Related-party deals rose": a dash separates only with spaces around it.
 _TEASER = re.compile(
@@ -195,7 +291,8 @@ _TEASER_HEADING = re.compile(
 )
 
 _MOST_READ = re.compile(
-    r"(?:most\s+read|most\s+popular|most\s+viewed|most\s+shared|trending(?:\s+now)?"
+    r"(?:most\s+(?:read|popular|viewed|shared|watched)(?:\s+(?:stories|articles|now))*"
+    r"|trending(?:\s+now)?"
     r"|popular\s+now|top\s+stories|meistgelesen(?:e)?(?:\s+(?:artikel|beiträge|nachrichten))?"
     r"|am\s+meisten\s+gelesen|meist\s+gelesen|top-artikel|top-themen|beliebteste\s+artikel"
     r"|meistgeklickt|meistkommentiert|viel\s+gelesen)\s*[:.]?",
@@ -256,7 +353,8 @@ _READING_TIME = re.compile(
 
 # Timestamp lines: an optional lead-in, then nothing but date and time words.
 _TIME_LEAD = re.compile(
-    r"(?:last\s+updated|updated|first\s+published|originally\s+published|published|posted"
+    r"(?:page\s+last\s+updated|last\s+updated|updated|first\s+published"
+    r"|originally\s+published|published|posted"
     r"|last\s+modified|modified|zuletzt\s+aktualisiert|letzte\s+aktualisierung|aktualisiert"
     r"|veröffentlicht|erstveröffentlichung|erschienen|stand|geändert|erstellt)\b\s*:?",
     re.IGNORECASE,
@@ -271,7 +369,7 @@ _WEEKDAYS = (
     "fri sat sun montag dienstag mittwoch donnerstag freitag samstag sonnabend sonntag "
     "mo di mi do fr sa so"
 )
-_ZONES = "gmt utc bst cet cest mez mesz est edt et pt pst pdt ct cst cdt mt mst mdt z"
+_ZONES = "gmt utc bst cet cest mez mesz est edt et pt pst pdt ct cst cdt mt mst mdt z uk"
 _CONNECTORS = "am um at on the of den vom uhr h a.m. p.m. pm and und ab"
 _RELATIVE_UNITS = (
     "second seconds sec secs minute minutes min mins hour hours hr hrs day days week weeks "
@@ -298,23 +396,59 @@ def is_timestamp_line(text: str) -> bool:
     if len(text) > MAX_TIMESTAMP_CHARS:
         return False
     lead = _TIME_LEAD.match(text)
-    rest = text[lead.end() :] if lead else text
-    tokens = [t for t in _TIME_SEPARATORS.split(rest.lower().strip(" .:")) if t]
+    tokens = _time_tokens(text[lead.end() :] if lead else text)
     if not tokens:
         return False
-    has_number = False
-    for token in tokens:
-        if _NUMBER.fullmatch(token):
-            has_number = True
-        elif token.rstrip(".") not in _TIME_WORDS and token not in _TIME_WORDS:
-            return False
-    relative = any(t.rstrip(".") in _RELATIVE for t in tokens) and (
-        "ago" in tokens or "vor" in tokens or not has_number
-    )
+    has_number = any(_NUMBER.fullmatch(token) for token in tokens)
+    relative = _relative(tokens, has_number)
     if lead:
         return has_number or relative
     return relative and ("ago" in tokens or "vor" in tokens or "just" in tokens
                          or "gerade" in tokens or "soeben" in tokens)
+
+
+def is_date_line(text: str) -> bool:
+    """A line that is a date, a time or both and nothing else ("12 April 2015", "19.06.2024,
+    14:03 Uhr"). Not furniture by itself (a timeline's entries look the same): the markup
+    around it decides (``tracker.extract.furniture``)."""
+    if len(text) > MAX_TIMESTAMP_CHARS:
+        return False
+    tokens = _time_tokens(text)
+    if not tokens:
+        return False
+    numbers = [token for token in tokens if _NUMBER.fullmatch(token)]
+    month = any(token.rstrip(".") in _MONTH_WORDS for token in tokens)
+    return bool(numbers) and (month or any(_DATE_OR_CLOCK.fullmatch(n) for n in numbers))
+
+
+def is_relative_time(text: str) -> bool:
+    """"5 minutes ago", "vor 3 Stunden", "gerade eben": a time that changes by itself."""
+    if len(text) > MAX_TIMESTAMP_CHARS:
+        return False
+    lead = _TIME_LEAD.match(text)
+    tokens = _time_tokens(text[lead.end() :] if lead else text)
+    has_number = any(_NUMBER.fullmatch(token) for token in tokens)
+    return bool(tokens) and _relative(tokens, has_number)
+
+
+def _time_tokens(text: str) -> list[str]:
+    """The lower-case tokens of a date line; [] when one of them is no date or time word."""
+    tokens = [t for t in _TIME_SEPARATORS.split(text.lower().strip(" .:")) if t]
+    for token in tokens:
+        if not _NUMBER.fullmatch(token) and token.rstrip(".") not in _TIME_WORDS \
+                and token not in _TIME_WORDS:
+            return []
+    return tokens
+
+
+def _relative(tokens: list[str], has_number: bool) -> bool:
+    return any(t.rstrip(".") in _RELATIVE for t in tokens) and (
+        "ago" in tokens or "vor" in tokens or not has_number
+    )
+
+
+_MONTH_WORDS = frozenset(_MONTHS.split())
+_DATE_OR_CLOCK = re.compile(r"\d{1,4}[.:/-]\d{1,2}.*|\d{4}-\d\d-\d\dt.*")
 
 
 def is_share_row(text: str) -> bool:
@@ -326,37 +460,154 @@ def is_share_row(text: str) -> bool:
 
 def is_section_label(text: str) -> bool:
     """The title of a related-links or most-read box: what follows it is a list of links."""
-    return bool(_TEASER_LABEL.fullmatch(text) or _MOST_READ.fullmatch(text))
+    return bool(_TEASER_LABEL.fullmatch(text) or _MOST_READ.fullmatch(text)
+                or _TOPICS_LABEL.fullmatch(text))
+
+
+def boilerplate_rule(text: str, kind: str = "text") -> str | None:
+    """Which furniture rule a whole paragraph falls under; None when it is article text."""
+    if kind not in _FILTERED_KINDS:
+        return None
+    stripped = text.strip(_DECORATION)
+    if not stripped:
+        return "separator" if len(text.replace(" ", "")) >= 3 else None  # "* * *", "»»»"
+    if len(stripped) > MAX_BOILERPLATE_CHARS:
+        return None
+    return next((name for name, matches in _RULES if matches(stripped, kind)), None)
 
 
 def is_boilerplate(text: str, kind: str = "text") -> bool:
     """Whether a whole paragraph is page furniture rather than article text."""
-    text = text.strip(_DECORATION)
-    if not text or len(text) > MAX_BOILERPLATE_CHARS or kind not in _FILTERED_KINDS:
-        return False
-    return bool(
-        is_section_label(text)
-        or _TEASER.fullmatch(text)
-        or (kind == "heading" and _TEASER_HEADING.fullmatch(text))
-        or _NEWSLETTER_LABEL.fullmatch(text)
-        or _NEWSLETTER.fullmatch(text)
-        or _ADVERT_LABEL.fullmatch(text)
-        or _READING_TIME.fullmatch(text)
-        or is_share_row(text)
-        or is_timestamp_line(text)
-    )
+    return boilerplate_rule(text, kind) is not None
 
 
-def drop_boilerplate(paragraphs: Sequence[Paragraph]) -> list[Paragraph]:
-    """The paragraphs without boilerplate; a box label takes the short list items under it."""
+def drop_boilerplate(paragraphs: Sequence[Paragraph], note: Note = _ignore) -> list[Paragraph]:
+    """The paragraphs without boilerplate; a box label takes the short list items under it, and
+    a short label line that turns up more than once (top and bottom of the story) goes."""
+    repeated = _repeated_labels(paragraphs)
     kept: list[Paragraph] = []
     in_box = False
     for paragraph in paragraphs:
         if in_box and paragraph.kind == "item" and len(paragraph.text) <= MAX_LISTED_LINK_CHARS:
+            note("link under a box label", paragraph.text)
             continue
         in_box = False
-        if is_boilerplate(paragraph.text, paragraph.kind):
+        rule = boilerplate_rule(paragraph.text, paragraph.kind)
+        if rule is None and paragraph.text in repeated:
+            rule = "repeated label"
+        if rule is not None:
+            note(rule, paragraph.text)
             in_box = is_section_label(paragraph.text.strip(_DECORATION))
             continue
         kept.append(paragraph)
     return kept
+
+
+# A short line without a sentence's end that stands twice in one story is a label (a kicker,
+# "Analysis", a byline at the top and the bottom), not a sentence the writer repeated.
+MAX_LABEL_CHARS = 100
+_SENTENCE_END = tuple('.!?…:;"“”»«\'’)')
+
+
+def _repeated_labels(paragraphs: Sequence[Paragraph]) -> set[str]:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for paragraph in paragraphs:
+        text = paragraph.text
+        if (paragraph.kind not in {"text", "heading"} or len(text) > MAX_LABEL_CHARS
+                or text.endswith(_SENTENCE_END) or not any(c.isalpha() for c in text)):
+            continue
+        (repeated if text in seen else seen).add(text)
+    return repeated
+
+
+def _scrambled(text: str) -> bool:
+    """Mostly symbols ("■■■■ ■■■■■■"): a paywall's stand-in for the text behind it."""
+    visible = len(text) - text.count(" ")  # normalised text: its only whitespace is " "
+    words = len(_NOT_WORD.sub("", text))
+    return visible >= 10 and words < 0.5 * visible
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def _name(pattern: re.Pattern[str]) -> Callable[[str, str], bool]:
+    return lambda text, kind: bool(pattern.fullmatch(text))
+
+
+# Lone labels of page chrome: "Published", "Related Topics", "From the section Europe".
+_LONE_LABEL = re.compile(
+    "(?:" + _words(
+        "published", "updated", "last updated", "first published", "posted", "veröffentlicht",
+        "aktualisiert", "zuletzt aktualisiert", "stand", "erschienen", "image source",
+        "image caption", "media caption", "bildquelle", "bildunterschrift", "ad feedback",
+        "advertisement - scroll to continue", "anzeige - weiterlesen nach der anzeige",
+        "werbung - weiterlesen nach der anzeige", "weiterlesen nach der anzeige",
+        "scroll to continue with content", "continue reading below", "story continues below",
+        "article continues below", "artikel wird unter der anzeige fortgesetzt",
+        "key events", "show key events only", "wichtige ereignisse", "live", "live-ticker",
+        "liveblog", "live blog", "breaking", "eilmeldung", "exklusiv", "exclusive",
+    ) + r")\s*[:.!]?"
+    r"|(?:from\s+the\s+section|more\s+from|aus\s+dem\s+ressort|ressort|section)\s*:?\s+"
+    r"[^.!?]{1,40}",
+    re.IGNORECASE,
+)
+_TOPICS_LABEL = re.compile(
+    "(?:" + _words("related topics", "topics", "more on these topics", "themen",
+                   "mehr zu diesen themen", "schlagwörter", "schlagworte", "tags",
+                   "weitere themen") + r")\s*:?",
+    re.IGNORECASE,
+)
+_NAME = r"[A-ZÄÖÜ][\w'’.-]+(?:\s+(?:[A-ZÄÖÜ][\w'’.-]+|von|van|de|der|den|al|bin|da|du|le))*"
+# "Analysis – Jeremy Bowen, Middle East editor", "By Jane Doe, BBC News", "Von Anna Muster
+# und Max Beispiel": a label with names, never a sentence (no full stop, at most 100 chars).
+_PERSON_LABEL = re.compile(
+    r"(?i:analysis|analyse|commentary|kommentar|opinion|meinung|explainer|fact\s+check"
+    r"|faktencheck|reality\s+check|an\s+analysis\s+by|a\s+commentary\s+by|eine\s+analyse\s+von"
+    r"|ein\s+kommentar\s+von|by|von|text|reporting|written\s+by)"
+    rf"\s*[:–—|-]?\s+{_NAME}(?:\s*(?:,|&|(?i:and|und))\s*{_NAME})*"
+    r"(?:\s*[,|–—-]\s*[^.!?:;]{1,60})?"
+)
+_PAYWALL = re.compile(
+    r"(?:jetzt\s+)?weiterlesen\s+mit\s+\S.{0,40}|continue\s+reading\s+with\s+\S.{0,40}"
+    r"|(?:subscribe|sign\s+in|log\s+in)\s+to\s+(?:continue\s+)?read(?:ing)?\b.{0,80}"
+    r"|(?:already\s+a\s+subscriber|sie\s+haben\s+bereits\s+ein\s+[\w-]*abo(?:nnement)?"
+    r"|sie\s+sind\s+bereits\s+abonnent(?:in)?)\b.{0,80}"
+    r"|(?:monatlich|jederzeit|täglich)\s+kündbar\.?|cancel\s+any\s*time\.?",
+    re.IGNORECASE,
+)
+_PAGINATION = re.compile(
+    r"(?:seite|page)\s+\d+\s*(?:/|von|of)\s*\d+"
+    r"|(?:weiterlesen|weiter|continue\s+reading|read\s+more)\s+(?:auf|on)\s+(?:seite|page)\s+\d+"
+    r"|(?:nächste|vorherige)\s+seite|(?:next|previous)\s+page|zur\s+startseite|nach\s+oben"
+    r"|back\s+to\s+top"
+    r"|(?:alle|all)\s+(?:seiten|pages)(?:\s+(?:auf\s+einer\s+seite|on\s+one\s+page))?",
+    re.IGNORECASE,
+)
+_SEPARATOR = re.compile(r"(?:[_*=~#•·+-]\s*){3,}|(?:[—–]\s*){3,}")
+_PROGRAMME = re.compile(
+    r"(?:dieses\s+thema\s+im\s+programm|über\s+dieses\s+thema\s+berichtete[n]?)\b.{0,160}"
+    r"|follow\s+(?:ap[’']?s|our|the|all\s+of\s+ap[’']?s)\b.{0,40}\bcoverage\b.{0,160}"
+    r"|our\s+standards\s*:.{0,100}",
+    re.IGNORECASE,
+)
+_RULES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
+    ("box label", lambda text, kind: is_section_label(text)),
+    ("teaser", _name(_TEASER)),
+    ("teaser heading",
+     lambda text, kind: kind == "heading" and bool(_TEASER_HEADING.fullmatch(text))),
+    ("newsletter",
+     lambda text, kind: bool(_NEWSLETTER_LABEL.fullmatch(text) or _NEWSLETTER.fullmatch(text))),
+    ("advert label", _name(_ADVERT_LABEL)),
+    ("reading time", _name(_READING_TIME)),
+    ("share buttons", lambda text, kind: is_share_row(text)),
+    ("timestamp", lambda text, kind: is_timestamp_line(text)),
+    ("page label", _name(_LONE_LABEL)),
+    ("byline label", lambda text, kind: len(text) <= MAX_LABEL_CHARS
+     and bool(_PERSON_LABEL.fullmatch(text))),
+    ("separator", _name(_SEPARATOR)),
+    ("paywall offer", _name(_PAYWALL)),
+    ("pagination", _name(_PAGINATION)),
+    ("scrambled text", lambda text, kind: _scrambled(text)),
+    ("programme note", _name(_PROGRAMME)),
+)
