@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, cast, exists, func, literal, null, or_, select, text, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from db.models import Article, Body, Check, Version
 
@@ -135,9 +135,11 @@ def _filtered(session: Session, statement: Rows, where: ArticleFilter) -> Rows:
 
 
 def _latest_title() -> Any:
+    latest = aliased(Version)
     return (
-        select(Version.title)
-        .where(Version.article_id == Article.id, Version.number == Article.version_count)
+        select(latest.title)
+        .where(latest.article_id == Article.id, latest.number == Article.version_count)
+        .correlate(Article)
         .scalar_subquery()
     )
 
