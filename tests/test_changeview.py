@@ -48,9 +48,11 @@ def test_a_move_is_shown_at_both_ends_and_each_names_the_other() -> None:
     assert (move.link, away.link) == (away.anchor, move.anchor)
     # the marker stands where the paragraph was: after old ¶22, before the edit of old ¶24
     after = view.blocks[view.blocks.index(away) + 1]
-    assert after.kind == "modify" and after.old[0].number == 24
+    assert after.kind == "modify"
+    assert after.old[0].number == 24
     before = view.blocks[view.blocks.index(away) - 1]
-    assert before.kind == "same" and before.old[-1].number == 22
+    assert before.kind == "same"
+    assert before.old[-1].number == 22
 
 
 def test_split_and_merge_each_stay_one_block_with_all_their_paragraphs() -> None:
@@ -78,7 +80,8 @@ def test_summary_first_and_headline_as_a_word_diff() -> None:
     inserted = " ".join(r.text for r in view.headline if r.tag == "+")
     assert deleted == "empfing Nordkorea unter großem Getöse"
     assert "unterzeichnen Beistandspakt" in inserted
-    assert view.headline[0].text == "Putin" and view.headline[0].tag == "="
+    assert view.headline[0].text == "Putin"
+    assert view.headline[0].tag == "="
 
 
 def test_noise_only_version_has_no_differences() -> None:

@@ -26,7 +26,8 @@ def test_history_version_diff_and_changes_have_the_cli_shapes(
 ) -> None:
     url = track_story(app, article_server, versions=(1, 2, 3, 4, 5))
     article = get(web_url, "/api/v1/articles").json()["articles"][0]
-    assert article["url"] == url and article["versions"] == 4
+    assert article["url"] == url
+    assert article["versions"] == 4
     base = f"/api/v1/articles/{article['id']}"
 
     assert get(web_url, base).json() == tracker_json(database_url, "history", url)
@@ -134,7 +135,8 @@ def test_changes_fold_minor_ones_unless_asked(
     folded = get(web_url, "/api/v1/changes", minor="false").json()["changes"]
     assert [c["to_version"] for c in folded] == [3]
     page = get(web_url, "/changes").text
-    assert "version 2 → 3" in page and "version 1 → 2" not in page
+    assert "version 2 → 3" in page
+    assert "version 1 → 2" not in page
     assert "version 1 → 2" in get(web_url, "/changes", minor=1).text
 
 
@@ -203,7 +205,8 @@ def test_a_version_that_is_not_stored_is_a_404(
 def test_health_and_readiness(app, database_url: str, web_url: str) -> None:
     assert get(web_url, "/healthz").json() == {"status": "ok"}
     ready = get(web_url, "/readyz")
-    assert ready.status_code == 200 and ready.json()["current"] is True
+    assert ready.status_code == 200
+    assert ready.json()["current"] is True
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.begin() as connection:

@@ -4,6 +4,7 @@ embedded service (``tracker run --serve``), on uvicorn."""
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 from dataclasses import dataclass
@@ -63,12 +64,24 @@ def _bound_socket(address: Address) -> socket.socket:
 
 
 def serve_foreground(app: App, address: Address, on_ready: object = None) -> None:
-    """``tracker serve``: until Ctrl-C or SIGTERM (uvicorn's own signal handling)."""
-    sock = _bound_socket(address)
-    bound = Address(address.host, sock.getsockname()[1])
-    if callable(on_ready):
-        on_ready(bound)
-    uvicorn.Server(_config(app, bound)).run(sockets=[sock])
+    """``tracker serve``: until Ctrl-C or SIGTERM, then requests in progress finish and the
+    process exits normally (uvicorn alone would re-raise the signal)."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    server = BackgroundServer(app, address).start()
+    try:
+        if callable(on_ready):
+            on_ready(server.address)
+        while not stop.wait(1.0) and server.running:
+            pass
+    finally:
+        server.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 class BackgroundServer:
@@ -93,6 +106,10 @@ class BackgroundServer:
         while not self._server.started and self._thread.is_alive():
             self._thread.join(0.02)
         return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         self._server.should_exit = True
