@@ -6,7 +6,6 @@ width, no JavaScript, images loaded only when asked. Screenshots go to TRACKER_T
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +45,12 @@ def screenshot(page: Any, shots: Path, name: str) -> None:
 
 
 @pytest.fixture
-def errors(page: Any) -> Iterator[list[str]]:
+def errors(page: Any) -> list[str]:
     """Console errors and CSP refusals of the page: none is expected anywhere."""
     found: list[str] = []
     page.on("console", lambda m: found.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: found.append(str(e)))
-    yield found
+    return found
 
 
 def test_articles_page_lists_the_story_and_keyboard_reaches_everything(

@@ -43,7 +43,7 @@ class FeedInfo:
 
 def entry_id(item: ChangeItem) -> str:
     pair = f"{item.from_version}..{item.to_version}"
-    return f"tag:tracker,2024:{quote(item.url, safe=':/?=&')}@{pair}"
+    return f"tag:tracker,2024:{quote(item.url, safe=':/?=&%')}@{pair}"
 
 
 def entry_title(item: ChangeItem) -> str:
