@@ -89,10 +89,8 @@ def create_app(tracker_app: App | None = None, *, cache: DiffCache | None = None
         description="Read-only HTTP API of tracker: articles, versions, changes and diffs. "
         "See docs/api.md.",
     )
-    web.state.ctx = WebContext(
-        tracker_app, cache or DiffCache(), display_zone(),
-        load_images=os.environ.get("TRACKER_WEB_LOAD_IMAGES", "").lower() in ("1", "true", "yes"),
-    )
+    web.state.ctx = WebContext(tracker_app, cache or DiffCache(), display_zone(),
+                               load_images=tracker_app.settings.web_load_images)
     web.add_middleware(SecurityHeaders)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     web.include_router(pages.router)
