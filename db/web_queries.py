@@ -179,14 +179,20 @@ def change_page(
 ) -> list[Any]:
     """Versions that are changes (not a first version, not a re-baseline), newest first:
     rows of the version (``version_id``, ``number``, ``fetched_at``, ``title``), its article
-    (``article_id``, ``url``, ``host``, ``tags``, ``state``) and ``minor``. Minor changes only
+    (``article_id``, ``url``, ``host``, ``tags``, ``state``), ``minor``, and the content hashes
+    of the version and the one before (``content_hash``, ``previous_hash``). Minor changes only
     with ``minor``. ``after`` is the ``change_cursor`` of the previous page's last row."""
     limit = max(1, min(limit, MAX_PAGE))
-    statement = select(
+    previous = aliased(Version)
+    statement: Rows = select(
         Version.id.label("version_id"), Version.number, Version.fetched_at, Version.title,
+        Version.content_hash, previous.content_hash.label("previous_hash"),
         Article.id.label("article_id"), Article.url, Article.host, Article.tags, Article.state,
         _is_minor().label("minor") if minor else null().label("minor"),
-    ).join(Article, Article.id == Version.article_id)
+    ).join(Article, Article.id == Version.article_id).outerjoin(
+        previous,
+        and_(previous.article_id == Version.article_id, previous.number == Version.number - 1),
+    )
     statement = _filtered(session, statement, where).where(
         Version.number > 1, Version.rebaseline.is_(False)
     )
@@ -220,7 +226,8 @@ def version_rows(session: Session, article_id: int) -> list[Any]:
     """Every version of an article, oldest first, without the paragraph lists, with
     ``minor``."""
     statement = select(
-        Version.id, Version.number, Version.fetched_at, Version.title, Version.byline,
+        Version.id, Version.number, Version.fetched_at, Version.content_hash, Version.title,
+        Version.byline,
         Version.published, Version.updated, Version.language, Version.canonical_url,
         Version.lead_image, Version.lead_caption, Version.extractor, Version.rebaseline,
         Version.paragraph_count, _is_minor().label("minor"),

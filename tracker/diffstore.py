@@ -4,8 +4,10 @@ reader of a stored change goes through (the web view, the API, the feeds, ``trac
 Today it computes the diff from the stored paragraphs and metadata (``tracker.diff``); once each
 version's diff against its predecessor is stored (issue 10), this is the function that reads it
 instead. Stored versions never change, so a computed diff can be kept: ``DiffCache`` holds the
-recent ones in memory, bounded by the text they hold, keyed by the two version ids and content
-hashes (an id reused after a delete has another hash).
+recent ones in memory, bounded by the text they hold, keyed by the article, the two version
+numbers and their content hashes (an id reused after a delete has other hashes). A caller that
+already read the hashes (a list of changes, an article's versions) finds a cached diff without
+another query.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from db import queries
 from db.models import Version
+from tracker.changeview import ChangeView, build_change
 from tracker.diff import diff_documents
 from tracker.errors import TrackerError
 from tracker.stored import version_metadata
@@ -46,10 +50,10 @@ class VersionInfo:
     rebaseline: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LoadedDiff:
     """The diff of ``old`` → ``new`` (the JSON form of ``tracker.diff.diff_documents``) with
-    the paragraphs it was made from."""
+    the paragraphs it was made from, and (made once, on first use) its presentation."""
 
     article_id: int
     old: VersionInfo
@@ -57,6 +61,10 @@ class LoadedDiff:
     diff: dict[str, Any]
     old_paragraphs: Paragraphs
     new_paragraphs: Paragraphs
+
+    @cached_property
+    def view(self) -> ChangeView:
+        return build_change(self.diff, self.old_paragraphs, self.new_paragraphs)
 
     @property
     def size(self) -> int:
@@ -98,12 +106,20 @@ class DiffCache:
                 self._chars -= dropped.size
 
 
+Key = tuple[int, int, int, str, str]  # article, old number, new number, their content hashes
+
+
 def load_diff(
     session: Session, article_id: int, old_number: int, new_number: int,
-    cache: DiffCache | None = None,
+    cache: DiffCache | None = None, *, hashes: tuple[str, str] | None = None,
 ) -> LoadedDiff:
     """The diff between versions ``old_number`` and ``new_number`` of an article (any two, in
-    either order); raises ``UnknownVersion`` for a number that is not stored."""
+    either order); raises ``UnknownVersion`` for a number that is not stored. With the two
+    versions' content ``hashes``, a cached diff is found without reading the database."""
+    if cache is not None and hashes is not None:
+        found = cache.get((article_id, old_number, new_number, *hashes))
+        if found is not None:
+            return found
     old = _version(session, article_id, old_number)
     new = _version(session, article_id, new_number)
     return diff_versions(session, old, new, cache)
@@ -113,7 +129,7 @@ def diff_versions(
     session: Session, old: Version, new: Version, cache: DiffCache | None = None
 ) -> LoadedDiff:
     """``load_diff`` for versions already loaded."""
-    key = (old.id, new.id, old.content_hash, new.content_hash)
+    key: Key = (old.article_id, old.number, new.number, old.content_hash, new.content_hash)
     found = cache.get(key) if cache is not None else None
     if found is not None:
         return found
@@ -130,18 +146,17 @@ def diff_versions(
 
 
 def summaries(
-    session: Session, article_id: int, numbers: Sequence[int], cache: DiffCache | None = None,
+    session: Session, article_id: int, versions: Sequence[tuple[int, str]],
+    cache: DiffCache | None = None,
 ) -> dict[int, dict[str, int]]:
-    """The diff summary of each given version against the one before it (a first version has
-    none), through ``load_diff``."""
-    wanted = sorted({n for n in numbers if n > 1})
-    rows = {v.number: v for v in queries.versions_of(session, article_id)}
-    found: dict[int, dict[str, int]] = {}
-    for number in wanted:
-        if number in rows and number - 1 in rows:
-            loaded = diff_versions(session, rows[number - 1], rows[number], cache)
-            found[number] = loaded.diff["summary"]
-    return found
+    """The diff summary of each version against the one before it (a first version has none),
+    through ``load_diff``; ``versions`` are (number, content hash) of consecutive versions."""
+    hashes = dict(versions)
+    return {
+        number: load_diff(session, article_id, number - 1, number, cache,
+                          hashes=(hashes[number - 1], hashes[number])).diff["summary"]
+        for number in sorted(hashes) if number - 1 in hashes
+    }
 
 
 def _version(session: Session, article_id: int, number: int) -> Version:

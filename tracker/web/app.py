@@ -63,7 +63,8 @@ class SecurityHeaders:
                 taken = (time.perf_counter() - started) * 1000
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
-                extra.append((b"server-timing", f"app;dur={taken:.2f}".encode()))
+                if b"server-timing" not in present:
+                    extra.append((b"server-timing", f"app;dur={taken:.2f}".encode()))
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
@@ -79,6 +80,12 @@ def display_zone() -> dt.tzinfo:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             pass
     return dt.datetime.now().astimezone().tzinfo or dt.UTC
+
+
+def secured_app(tracker_app: App | None = None) -> ASGIApp:
+    """``create_app`` wrapped once more in ``SecurityHeaders``, outside Starlette's own error
+    middleware, so that even a 500 carries the headers. What the server runs."""
+    return SecurityHeaders(create_app(tracker_app))
 
 
 def create_app(tracker_app: App | None = None, *, cache: DiffCache | None = None) -> FastAPI:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 from urllib.parse import quote
 
@@ -23,13 +24,14 @@ from db.web_queries import ArticleFilter
 from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.web import readmodel
-from tracker.web.readmodel import ChangeItem, WebContext
+from tracker.web.readmodel import ChangeItem, Fragments, WebContext
 from tracker.web.templating import environment, inline_css
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 FEED_SIZE = 50
 ATOM = "application/atom+xml; charset=utf-8"
 Text = Annotated[str | None, Query(max_length=500)]
+Size = Annotated[int, Query(ge=1, le=200)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,18 +53,19 @@ def entry_title(item: ChangeItem) -> str:
 
 
 def render_feed(
-    items: Sequence[ChangeItem], info: FeedInfo, link: Callable[[ChangeItem], str]
+    items: Sequence[ChangeItem], info: FeedInfo, link: Callable[[ChangeItem], str],
+    fragments: Fragments | None = None,
 ) -> str:
     env = environment()
     fragment = env.get_template("feed_entry.html")
-    entries = [
-        {
-            "id": entry_id(item), "title": entry_title(item), "updated": iso(item.detected_at),
-            "link": link(item), "summary": item.summary,
-            "content": fragment.render(item=item, link=link(item), title=item.title or item.url),
-        }
-        for item in items
-    ]
+    fragments = fragments or Fragments()
+    entries = []
+    for item in items:
+        href, key = link(item), entry_id(item)
+        render = partial(fragment.render, item=item, link=href, title=item.title or item.url)
+        content = fragments.get(("atom", key, href, item.loaded.new.id, item.minor), render)
+        entries.append({"id": key, "title": entry_title(item), "updated": iso(item.detected_at),
+                        "link": href, "summary": item.summary, "content": content})
     return env.get_template("feed.xml").render(feed=info, entries=entries)
 
 
@@ -122,9 +125,10 @@ def cli_atom(items: Sequence[ChangeItem], since: dt.datetime, base_url: str | No
 
 
 def _feed(request: Request, title: str, key: str, where: ArticleFilter, *,
-          article_id: int | None = None, minor: bool = False) -> Response:
+          article_id: int | None = None, minor: bool = False, limit: int = FEED_SIZE
+          ) -> Response:
     ctx: WebContext = request.app.state.ctx
-    page = readmodel.changes(ctx, where, minor=minor, article_id=article_id, limit=FEED_SIZE)
+    page = readmodel.changes(ctx, where, minor=minor, article_id=article_id, limit=limit)
     base = str(request.base_url).rstrip("/")
 
     def link(item: ChangeItem) -> str:
@@ -136,37 +140,40 @@ def _feed(request: Request, title: str, key: str, where: ArticleFilter, *,
         updated=iso(page.items[0].detected_at if page.items else utcnow()) or "",
         self_url=str(request.url), html_url=html,
     )
-    return Response(render_feed(page.items, info, link), media_type=ATOM)
+    return Response(render_feed(page.items, info, link, ctx.fragments), media_type=ATOM)
 
 
 @router.get("/changes.atom")
 def all_changes(
     request: Request, q: Text = None, tag: Text = None, host: Text = None, state: Text = None,
-    minor: bool = False,
+    minor: bool = False, limit: Size = FEED_SIZE,
 ) -> Response:
     from tracker.web.pages import article_filter
 
     where = article_filter(q, tag, host, state)
-    return _feed(request, "tracker: recent changes", "changes", where, minor=minor)
+    return _feed(request, "tracker: recent changes", "changes", where, minor=minor, limit=limit)
 
 
 @router.get("/articles/{article_id:int}.atom")
-def article_changes(request: Request, article_id: int, minor: bool = False) -> Response:
+def article_changes(request: Request, article_id: int, minor: bool = False,
+                    limit: Size = FEED_SIZE) -> Response:
     ctx: WebContext = request.app.state.ctx
     row = readmodel.article(ctx, article_id)
     title = f"tracker: {row.title or row.url}"
     return _feed(request, title, f"article/{article_id}", ArticleFilter(),
-                 article_id=article_id, minor=minor)
+                 article_id=article_id, minor=minor, limit=limit)
 
 
 @router.get("/tags/{tag}.atom")
-def tag_changes(request: Request, tag: str, minor: bool = False) -> Response:
+def tag_changes(request: Request, tag: str, minor: bool = False, limit: Size = FEED_SIZE
+                ) -> Response:
     return _feed(request, f"tracker: changes tagged {tag}", f"tag/{tag}", ArticleFilter(tag=tag),
-                 minor=minor)
+                 minor=minor, limit=limit)
 
 
 @router.get("/hosts/{host}.atom")
-def host_changes(request: Request, host: str, minor: bool = False) -> Response:
+def host_changes(request: Request, host: str, minor: bool = False, limit: Size = FEED_SIZE
+                 ) -> Response:
     name = host.strip().lower()
     return _feed(request, f"tracker: changes on {name}", f"host/{name}",
-                 ArticleFilter(host=name), minor=minor)
+                 ArticleFilter(host=name), minor=minor, limit=limit)

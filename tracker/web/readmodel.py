@@ -13,7 +13,9 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +23,7 @@ from db import queries, web_queries
 from db.session import HEAD_REVISION, current_revision, session_scope
 from db.web_queries import ArticleFilter
 from tracker.app import App
-from tracker.changeview import ChangeView, build_change, summary_line
+from tracker.changeview import ChangeView, summary_line
 from tracker.clock import iso
 from tracker.diffstore import DiffCache, LoadedDiff, UnknownVersion, load_diff, summaries
 from tracker.errors import TrackerError
@@ -39,14 +41,39 @@ class BadRequest(TrackerError):
     """A parameter that makes no sense (a 400)."""
 
 
+class Fragments:
+    """Rendered pieces of pages that depend only on stored, unchanging data (a feed entry's
+    HTML for one change): kept so that a feed polled every minute renders only what is new.
+    Least recently used dropped first beyond ``size`` pieces; thread-safe."""
+
+    def __init__(self, size: int = 2_000) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], str]) -> str:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        made = make()
+        with self._lock:
+            self._items[key] = made
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return made
+
+
 @dataclass
 class WebContext:
-    """What every request reads: the App (database), the diff cache and display settings."""
+    """What every request reads: the App (database), the caches and display settings."""
 
     app: App
     cache: DiffCache = field(default_factory=DiffCache)
     zone: dt.tzinfo = dt.UTC
     load_images: bool = False
+    fragments: Fragments = field(default_factory=Fragments)
 
 
 # --- cursors ------------------------------------------------------------------------------------
@@ -143,8 +170,7 @@ class ChangeItem:
 
     @property
     def view(self) -> ChangeView:
-        loaded = self.loaded
-        return build_change(loaded.diff, loaded.old_paragraphs, loaded.new_paragraphs)
+        return self.loaded.view
 
     def to_json(self) -> dict[str, Any]:
         """An entry of ``tracker changes --format json``, plus the article's id."""
@@ -174,11 +200,16 @@ def changes(
         items = [
             ChangeItem(row.article_id, row.url, row.host, list(row.tags or []), row.title,
                        row.number - 1, row.number, row.fetched_at, bool(row.minor),
-                       load_diff(session, row.article_id, row.number - 1, row.number, ctx.cache))
+                       load_diff(session, row.article_id, row.number - 1, row.number, ctx.cache,
+                                 hashes=_hashes(row)))
             for row in rows
         ]
     more = len(rows) == limit
     return Page(items, encode_cursor(web_queries.change_cursor(rows[-1])) if more else None)
+
+
+def _hashes(row: Any) -> tuple[str, str] | None:
+    return (row.previous_hash, row.content_hash) if row.previous_hash else None
 
 
 # --- one article --------------------------------------------------------------------------------
@@ -236,8 +267,8 @@ def article_detail(ctx: WebContext, article_id: int) -> ArticleDetail:
         if row is None:
             raise NotFound(f"no article {article_id}")
         rows = web_queries.version_rows(session, article_id)
-        counted = [r.number for r in rows if not r.rebaseline]
-        found = summaries(session, article_id, counted, ctx.cache)
+        found = summaries(session, article_id, [(r.number, r.content_hash) for r in rows],
+                          ctx.cache)
         checks = queries.checks_of(session, article_id)
         latest = queries.latest_version(session, article_id)
         paragraphs = queries.paragraphs_of(session, latest) if latest else []
@@ -321,8 +352,7 @@ def diff_page(ctx: WebContext, article_id: int, old: int, new: int) -> DiffPage:
         except UnknownVersion as exc:
             raise NotFound(str(exc)) from None
         numbers = list(range(1, article.version_count + 1))
-    view = build_change(loaded.diff, loaded.old_paragraphs, loaded.new_paragraphs)
-    return DiffPage(article, loaded, view, numbers)
+    return DiffPage(article, loaded, loaded.view, numbers)
 
 
 @dataclass(frozen=True, slots=True)

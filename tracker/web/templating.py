@@ -65,6 +65,15 @@ def absolute(value: dt.datetime | None, zone: dt.tzinfo) -> str:
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
 
 
+def when(value: dt.datetime | None, zone: dt.tzinfo, now: dt.datetime) -> Markup:
+    """A time for people: absolute with its zone, and relative, in a ``<time>`` element."""
+    if value is None:
+        return Markup("—")
+    shown = absolute(value, zone)
+    return Markup('<time datetime="{}" title="{}">{}</time> <span class="ago">({})</span>'
+                  ).format(value.isoformat(), shown, shown, relative(value, now))
+
+
 def relative(value: dt.datetime | None, now: dt.datetime) -> str:
     """"5 min ago", "in 3 h", "2 d ago"."""
     if value is None:
@@ -95,6 +104,7 @@ def environment() -> Environment:
     env.filters["numbers"] = numbers
     env.globals["absolute"] = absolute
     env.globals["relative"] = relative
+    env.globals["when"] = when
     return env
 
 
