@@ -33,7 +33,7 @@ class ArticleFilter:
     tag: str | None = None
     host: str | None = None
     state: str | None = None
-    search: str | None = None  # a substring of the URL or the latest title, any case
+    search: str | None = None  # a substring of the URL or the headline, any case
 
 
 def article_page(
@@ -127,21 +127,13 @@ def _filtered(session: Session, statement: Rows, where: ArticleFilter) -> Rows:
         statement = statement.where(_has_tag(session, where.tag))
     if where.search:
         pattern = "%" + _like_escaped(where.search.lower()) + "%"
+        # The statement's Version: the latest for the articles page, the changed version
+        # (the headline then) for the changes page.
         statement = statement.where(or_(
             func.lower(Article.url).like(pattern, escape="\\"),
-            func.lower(_latest_title()).like(pattern, escape="\\"),
+            func.lower(Version.title).like(pattern, escape="\\"),
         ))
     return statement
-
-
-def _latest_title() -> Any:
-    latest = aliased(Version)
-    return (
-        select(latest.title)
-        .where(latest.article_id == Article.id, latest.number == Article.version_count)
-        .correlate(Article)
-        .scalar_subquery()
-    )
 
 
 def _has_tag(session: Session, tag: str) -> Any:
