@@ -214,9 +214,9 @@ def article_row(session: Session, article_id: int) -> Any | None:
     return session.execute(statement).one_or_none()
 
 
-def version_rows(session: Session, article_id: int) -> list[Any]:
-    """Every version of an article, oldest first, without the paragraph lists, with
-    ``minor``."""
+def version_rows(session: Session, article_id: int, number: int | None = None) -> list[Any]:
+    """Every version of an article (or only version ``number``), oldest first, without the
+    paragraph lists, with ``minor``."""
     statement = select(
         Version.id, Version.number, Version.fetched_at, Version.content_hash, Version.title,
         Version.byline,
@@ -224,6 +224,8 @@ def version_rows(session: Session, article_id: int) -> list[Any]:
         Version.lead_image, Version.lead_caption, Version.extractor, Version.rebaseline,
         Version.paragraph_count, _is_minor().label("minor"),
     ).where(Version.article_id == article_id).order_by(Version.number)
+    if number is not None:
+        statement = statement.where(Version.number == number)
     return list(session.execute(statement))
 
 

@@ -373,7 +373,7 @@ def version_page(ctx: WebContext, article_id: int, number: int) -> VersionPage:
             raise NotFound(f"article {article_id} has no version {number}")
         paragraphs = queries.paragraphs_of(session, version)
         body = web_queries.has_body(session, version.id)
-        row = next(r for r in web_queries.version_rows(session, article_id) if r.number == number)
+        row = web_queries.version_rows(session, article_id, number)[0]
     return VersionPage(article, row, paragraphs, body)
 
 
