@@ -4,6 +4,7 @@ called in-process, as uvicorn calls it)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from fastapi import FastAPI
@@ -26,10 +27,9 @@ def call(app: Any, path: str) -> tuple[int, list[tuple[str, str]]]:
              "server": ("127.0.0.1", 80)}
 
     async def run() -> None:
-        try:
+        # Starlette re-raises after sending the 500, for the server to log
+        with contextlib.suppress(RuntimeError):
             await app(scope, receive, send)
-        except RuntimeError:
-            pass  # Starlette re-raises after sending the 500, for the server to log
 
     asyncio.run(run())
     start = next(m for m in messages if m["type"] == "http.response.start")
