@@ -33,7 +33,7 @@ class ArticleFilter:
     tag: str | None = None
     host: str | None = None
     state: str | None = None
-    search: str | None = None  # a substring of the URL or the headline, any case
+    search: str | None = None  # a substring of the URL or of a headline it had, any case
 
 
 def article_page(
@@ -127,12 +127,14 @@ def _filtered(session: Session, statement: Rows, where: ArticleFilter) -> Rows:
         statement = statement.where(_has_tag(session, where.tag))
     if where.search:
         pattern = "%" + _like_escaped(where.search.lower()) + "%"
-        # The statement's Version: the latest for the articles page, the changed version
-        # (the headline then) for the changes page.
-        statement = statement.where(or_(
-            func.lower(Article.url).like(pattern, escape="\\"),
-            func.lower(Version.title).like(pattern, escape="\\"),
-        ))
+        # Two scans, each run once (uncorrelated): URLs, and every headline an article had;
+        # the page's index order then applies to the few ids found.
+        by_url = select(Article.id).where(func.lower(Article.url).like(pattern, escape="\\"))
+        titled = aliased(Version)
+        by_title = select(titled.article_id).where(
+            func.lower(titled.title).like(pattern, escape="\\")
+        )
+        statement = statement.where(or_(Article.id.in_(by_url), Article.id.in_(by_title)))
     return statement
 
 
