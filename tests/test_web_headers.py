@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from typing import Any
 
 from fastapi import FastAPI
@@ -31,7 +32,11 @@ def call(app: Any, path: str) -> tuple[int, list[tuple[str, str]]]:
         with contextlib.suppress(RuntimeError):
             await app(scope, receive, send)
 
-    asyncio.run(run())
+    # In a thread of its own: the browser tests' Playwright keeps an event loop running in
+    # the main thread, where asyncio.run() would refuse to start.
+    worker = threading.Thread(target=asyncio.run, args=(run(),))
+    worker.start()
+    worker.join(30)
     start = next(m for m in messages if m["type"] == "http.response.start")
     return start["status"], [(k.decode(), v.decode()) for k, v in start["headers"]]
 
