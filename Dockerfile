@@ -1,4 +1,4 @@
-# tracker: one image for every role of the background service (migrate, worker, beat).
+# tracker: one image for every role of the background service (migrate, worker, beat, web).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

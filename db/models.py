@@ -79,6 +79,8 @@ class Base(DeclarativeBase):
 
 class Article(Base):
     __tablename__ = "articles"
+    # The web view's articles page, newest change first, paged by keyset.
+    __table_args__ = (Index("ix_articles_last_changed_at_id", "last_changed_at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(Text, unique=True)
@@ -121,7 +123,11 @@ class Article(Base):
 
 class Version(Base):
     __tablename__ = "versions"
-    __table_args__ = (UniqueConstraint("article_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("article_id", "number"),
+        # The recent-changes stream and the feeds, newest first, paged by keyset.
+        Index("ix_versions_fetched_at_id", "fetched_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
@@ -208,7 +214,10 @@ class Check(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
-    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id", ondelete="SET NULL"))
+    # Indexed: a version's minor flag is read from the check that stored it (the web view).
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("versions.id", ondelete="SET NULL"), index=True
+    )
 
 
 class Event(Base):

@@ -185,3 +185,48 @@ def processes() -> Iterator[list[CeleryProcess]]:
 def article_server() -> Iterator[ArticleServer]:
     with ArticleServer(FIXTURES) as server:
         yield server
+
+
+# --- the web view (tracker serve) -------------------------------------------------------------
+
+
+@pytest.fixture
+def web_url(app: object) -> Iterator[str]:
+    """The web view of the test database, served by uvicorn in a thread on a free port."""
+    from tracker.web.server import Address, BackgroundServer
+
+    server = BackgroundServer(app, Address("127.0.0.1", 0)).start()  # type: ignore[arg-type]
+    yield server.address.url.rstrip("/")
+    server.stop()
+
+
+CHROMIUM = os.environ.get("TRACKER_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (never a browser Playwright downloads). Missing,
+    it fails the test under TRACKER_REQUIRE_SERVICES=1 (CI) and skips it elsewhere."""
+    if not Path(CHROMIUM).exists():
+        service_missing(f"Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    """A fresh browser tab; scripts that run anyway are recorded in ``page.dialogs``."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})  # type: ignore[attr-defined]
+    tab = context.new_page()
+    tab.dialogs = []
+    tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
+    yield tab
+    context.close()

@@ -22,7 +22,7 @@ TRACKER_SERVICES = [name for name, s in SERVICES.items() if "build" in s]
 
 def test_the_deployment_has_every_role() -> None:
     assert {"redis", "postgres", "migrate", "worker", "beat"} <= set(SERVICES)
-    assert set(TRACKER_SERVICES) == {"migrate", "worker", "beat"}
+    assert set(TRACKER_SERVICES) == {"migrate", "worker", "beat", "web"}
 
 
 @pytest.mark.parametrize("name", TRACKER_SERVICES)
@@ -55,13 +55,15 @@ def test_start_up_waits_for_health_and_the_migration() -> None:
         depends = SERVICES[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
         assert depends["redis"]["condition"] == "service_healthy"
+    web = SERVICES["web"]["depends_on"]
+    assert web["migrate"]["condition"] == "service_completed_successfully"
     for name, service in SERVICES.items():
         for dependency, rule in service.get("depends_on", {}).items():
             if rule["condition"] == "service_healthy":
                 assert "healthcheck" in SERVICES[dependency], f"{name} waits on {dependency}"
 
 
-@pytest.mark.parametrize("name", ["redis", "postgres", "worker", "beat"])
+@pytest.mark.parametrize("name", ["redis", "postgres", "worker", "beat", "web"])
 def test_long_running_services_have_healthchecks(name: str) -> None:
     check = SERVICES[name]["healthcheck"]["test"]
     words = shlex.split(check[1]) if check[0] == "CMD-SHELL" else check[1:]
@@ -69,6 +71,14 @@ def test_long_running_services_have_healthchecks(name: str) -> None:
         assert CliRunner().invoke(app, [*words[1:], "--help"]).exit_code == 0
     elif words[0] == "celery":
         assert words[1:3] == ["-A", "workers"]
+    elif words[0] == "python":
+        assert "/readyz" in words[-1]  # the web view's readiness: database and schema
+
+
+def test_web_view_is_published_on_this_machine_only() -> None:
+    command = SERVICES["web"]["command"]
+    port = command[command.index("--port") + 1]
+    assert SERVICES["web"]["ports"] == [f"127.0.0.1:{port}:{port}"]
 
 
 def test_postgres_keeps_its_data_in_a_volume() -> None:

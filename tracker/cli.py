@@ -218,25 +218,68 @@ def show(
     typer.echo(render_version(data, markdown=format is Format.markdown))
 
 
+class ChangesFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    atom = "atom"
+    html = "html"
+
+
 @app.command()
 def changes(
     since: Annotated[str, typer.Option(help="A duration back from now (30m, 24h, 7d) or an "
                                        "ISO time.")] = "24h",
     article: Annotated[str | None, typer.Option(help="Only this article URL.")] = None,
-    format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    format: Annotated[ChangesFormat, typer.Option("--format", "-f", help="atom: a feed; html: "
+                                                  "a self-contained page to mail or archive."
+                                                  )] = ChangesFormat.text,
+    base_url: Annotated[str | None, typer.Option(help="Where `tracker serve` is reached (e.g. "
+                                                 "http://127.0.0.1:8080): Atom entries link to "
+                                                 "its diff pages instead of the articles."
+                                                 )] = None,
 ) -> None:
     """The changes report: what changed in each article, paragraph by paragraph."""
     from tracker import report
     from tracker.articles import parse_since
 
     start = _run(parse_since, since)
+    if format in (ChangesFormat.atom, ChangesFormat.html):
+        typer.echo(_run(_changes_document, _app(), start, article, format, base_url), nl=False)
+        return
     entries = _run(report.changes, _app(), start, article)
-    if format is Format.json:
+    if format is ChangesFormat.json:
         _print_json(report.to_json(entries))
-    elif format is Format.markdown:
+    elif format is ChangesFormat.markdown:
         typer.echo(report.render_markdown(entries), nl=False)
     else:
         typer.echo(report.render_text(entries, color=_color()))
+
+
+def _changes_document(
+    tracker_app: App, since: Any, article: str | None, format: ChangesFormat,
+    base_url: str | None,
+) -> str:
+    """``tracker changes --format atom|html``, rendered like the web view's feeds."""
+    from tracker.web import atom
+
+    article_id = None
+    if article:
+        from db.session import session_scope
+        from tracker.articles import clean_url, find_article
+
+        with session_scope(tracker_app.reader) as session:
+            article_id = find_article(session, clean_url(article)).id
+    items = atom.cli_changes(tracker_app, since, article_id)
+    if format is ChangesFormat.atom:
+        if base_url:
+            from tracker.netguard import check_scheme
+
+            check_scheme(base_url)
+        return atom.cli_atom(items, since, base_url)
+    from tracker.web.app import display_zone
+
+    return atom.render_report(items, since, display_zone())
 
 
 @app.command()
@@ -511,13 +554,53 @@ def sources(
 @app.command()
 def run(
     concurrency: Annotated[int | None, typer.Option(min=1, help="Checks at a time.")] = None,
+    serve: Annotated[str | None, typer.Option("--serve", metavar="[HOST:]PORT", help="Also "
+                                              "serve the web view on this address (host "
+                                              "default 127.0.0.1), in the same process.")] = None,
 ) -> None:
     """Check due articles on their schedules until stopped (Ctrl-C or SIGTERM).
 
     The embedded service: no broker, no workers. A stop lets the checks in progress finish."""
     from tracker.views import serve_forever
 
-    _run(serve_forever, _app(), concurrency=concurrency)
+    tracker_app = _app()
+    web = _run(_start_web, tracker_app, serve) if serve else None
+    try:
+        _run(serve_forever, tracker_app, concurrency=concurrency)
+    finally:
+        if web is not None:
+            web.stop()
+
+
+# --- the web view ---------------------------------------------------------------------------
+
+
+def _start_web(tracker_app: App, address: str) -> Any:
+    from tracker.web.server import BackgroundServer, parse_address
+
+    web = BackgroundServer(tracker_app, parse_address(address)).start()
+    _announce_web(web.address)
+    return web
+
+
+def _announce_web(address: Any) -> None:
+    typer.echo(f"web view: {address.url}")
+    if address.host not in ("127.0.0.1", "::1", "localhost"):
+        typer.echo(f"note: listening on {address.host}: whoever reaches this machine can read "
+                   "the tracked articles", err=True)
+    sys.stdout.flush()
+
+
+@app.command("serve")
+def serve_web(
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine "
+                                      "only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8080,
+) -> None:
+    """Serve the web view, JSON API and Atom feeds of the database (read-only) until stopped."""
+    from tracker.web.server import Address, serve_foreground
+
+    _run(serve_foreground, _app(), Address(host, port), on_ready=_announce_web)
 
 
 # --- notifications --------------------------------------------------------------------------

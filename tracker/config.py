@@ -82,6 +82,8 @@ class Settings:
     per_host_rate: float = 60.0  # requests per minute and host, across all workers
     rate_limit_url: str = ""  # Redis URL sharing rates between processes ("": in-process)
     robots_txt: bool = False  # obey robots.txt (cached per host)
+    # The web view (tracker serve): show lead images of tracked sites without a click
+    web_load_images: bool = False
 
     @property
     def resolved_database_url(self) -> str:

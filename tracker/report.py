@@ -1,5 +1,6 @@
 """The changes report: for each article, the versions stored in a time window and, for each
-one, what changed against the version before it, paragraph by paragraph.
+one, what changed against the version before it, paragraph by paragraph (through
+``tracker.diffstore``, like every reader of a stored change).
 
 ``changes`` builds the documented JSON (``{"changes": [...]}``); the renderers turn it into text
 for a terminal (colours only when asked) or Markdown for pasting into a newsroom chat or ticket.
@@ -17,9 +18,8 @@ from db.session import session_scope
 from tracker.app import App
 from tracker.articles import clean_url, find_article
 from tracker.clock import iso
-from tracker.diff import diff_documents
+from tracker.diffstore import diff_versions
 from tracker.render import render_diff_markdown, render_diff_text
-from tracker.stored import version_metadata, version_texts
 
 
 def changes(app: App, since: dt.datetime, article_url: str | None = None) -> list[dict[str, Any]]:
@@ -36,11 +36,12 @@ def changes(app: App, since: dt.datetime, article_url: str | None = None) -> lis
             previous = queries.version_by_number(session, version.article_id, version.number - 1)
             if previous is None:
                 continue
-            old = version_texts(session, previous)
-            new = version_texts(session, version)
+            loaded = diff_versions(session, previous, version)
+            old = [text for _, text in loaded.old_paragraphs]
+            new = [text for _, text in loaded.new_paragraphs]
             article = queries.article_by_id(session, version.article_id)
             assert article is not None
-            diff = diff_documents(old, new, version_metadata(previous), version_metadata(version))
+            diff = loaded.diff
             entries.append({
                 "article": {"url": article.url, "title": version.title},
                 "from_version": previous.number,

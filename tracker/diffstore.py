@@ -1,0 +1,171 @@
+"""Where the diff between two stored versions comes from: ``load_diff``, the one function every
+reader of a stored change goes through (the web view, the API, the feeds, ``tracker changes``).
+
+Today it computes the diff from the stored paragraphs and metadata (``tracker.diff``); once each
+version's diff against its predecessor is stored (issue 10), this is the function that reads it
+instead. Stored versions never change, so a computed diff can be kept: ``DiffCache`` holds the
+recent ones in memory, bounded by the text they hold, keyed by the article, the two version
+numbers and their content hashes (an id reused after a delete has other hashes). A caller that
+already read the hashes (a list of changes, an article's versions) finds a cached diff without
+another query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from db import queries
+from db.models import Version
+from tracker.changeview import ChangeView, build_change
+from tracker.diff import diff_documents
+from tracker.errors import TrackerError
+from tracker.stored import version_metadata
+
+Paragraphs = tuple[tuple[str, str], ...]  # (kind, text) in order
+
+
+class UnknownVersion(TrackerError):
+    def __init__(self, article_id: int, number: int) -> None:
+        super().__init__(f"article {article_id} has no version {number}")
+        self.article_id, self.number = article_id, number
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """A stored version's facts, detached from the session."""
+
+    id: int
+    number: int
+    fetched_at: dt.datetime
+    title: str | None
+    metadata: dict[str, Any]
+    rebaseline: bool
+
+
+@dataclass(frozen=True)
+class LoadedDiff:
+    """The diff of ``old`` → ``new`` (the JSON form of ``tracker.diff.diff_documents``) with
+    the paragraphs it was made from, and (made once, on first use) its presentation."""
+
+    article_id: int
+    old: VersionInfo
+    new: VersionInfo
+    diff: dict[str, Any]
+    old_paragraphs: Paragraphs
+    new_paragraphs: Paragraphs
+
+    @cached_property
+    def view(self) -> ChangeView:
+        return build_change(self.diff, self.old_paragraphs, self.new_paragraphs)
+
+    @property
+    def size(self) -> int:
+        """Characters held, for the cache's bound."""
+        return sum(len(t) for _, t in self.old_paragraphs) + sum(
+            len(t) for _, t in self.new_paragraphs
+        ) + 200
+
+
+class DiffCache:
+    """Recently loaded diffs, least recently used dropped first once they hold more than
+    ``max_chars`` characters of text. Thread-safe: the web server reads from many threads."""
+
+    def __init__(self, max_chars: int = 32_000_000) -> None:
+        self.max_chars = max_chars
+        self._items: OrderedDict[tuple[Any, ...], LoadedDiff] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> LoadedDiff | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], value: LoadedDiff) -> None:
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._chars += value.size
+            while self._chars > self.max_chars and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                self._chars -= dropped.size
+
+
+Key = tuple[int, int, int, str, str]  # article, old number, new number, their content hashes
+
+
+def load_diff(
+    session: Session, article_id: int, old_number: int, new_number: int,
+    cache: DiffCache | None = None, *, hashes: tuple[str, str] | None = None,
+) -> LoadedDiff:
+    """The diff between versions ``old_number`` and ``new_number`` of an article (any two, in
+    either order); raises ``UnknownVersion`` for a number that is not stored. With the two
+    versions' content ``hashes``, a cached diff is found without reading the database."""
+    if cache is not None and hashes is not None:
+        found = cache.get((article_id, old_number, new_number, *hashes))
+        if found is not None:
+            return found
+    old = _version(session, article_id, old_number)
+    new = _version(session, article_id, new_number)
+    return diff_versions(session, old, new, cache)
+
+
+def diff_versions(
+    session: Session, old: Version, new: Version, cache: DiffCache | None = None
+) -> LoadedDiff:
+    """``load_diff`` for versions already loaded."""
+    key: Key = (old.article_id, old.number, new.number, old.content_hash, new.content_hash)
+    found = cache.get(key) if cache is not None else None
+    if found is not None:
+        return found
+    old_paragraphs = tuple(queries.paragraphs_of(session, old))
+    new_paragraphs = tuple(queries.paragraphs_of(session, new))
+    old_meta, new_meta = version_metadata(old), version_metadata(new)
+    diff = diff_documents([t for _, t in old_paragraphs], [t for _, t in new_paragraphs],
+                          old_meta, new_meta)
+    loaded = LoadedDiff(old.article_id, _info(old, old_meta), _info(new, new_meta), diff,
+                        old_paragraphs, new_paragraphs)
+    if cache is not None:
+        cache.put(key, loaded)
+    return loaded
+
+
+def summaries(
+    session: Session, article_id: int, versions: Sequence[tuple[int, str]],
+    cache: DiffCache | None = None,
+) -> dict[int, dict[str, int]]:
+    """The diff summary of each version against the one before it (a first version has none),
+    through ``load_diff``; ``versions`` are (number, content hash) of consecutive versions."""
+    hashes = dict(versions)
+    return {
+        number: load_diff(session, article_id, number - 1, number, cache,
+                          hashes=(hashes[number - 1], hashes[number])).diff["summary"]
+        for number in sorted(hashes) if number - 1 in hashes
+    }
+
+
+def _version(session: Session, article_id: int, number: int) -> Version:
+    version = queries.version_by_number(session, article_id, number)
+    if version is None:
+        raise UnknownVersion(article_id, number)
+    return version
+
+
+def _info(version: Version, metadata: dict[str, Any]) -> VersionInfo:
+    return VersionInfo(version.id, version.number, version.fetched_at, version.title, metadata,
+                       bool(version.rebaseline))
