@@ -111,7 +111,7 @@ def show(app: App, url: str, number: int | None = None) -> dict[str, Any]:
             else queries.latest_version(session, row.id)
         )
         if version is None:
-            which = f"version {number}" if number else "any version yet"
+            which = f"version {number}" if number else "version yet"
             raise TrackerError(f"{row.url} has no {which} ({row.version_count} stored)")
         paragraphs = [
             {"kind": kind, "text": text} for kind, text in queries.paragraphs_of(session, version)

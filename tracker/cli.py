@@ -7,7 +7,6 @@ so ``tracker --help`` and a diff of two text files start fast. Errors meant for 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -56,10 +55,13 @@ def _main(
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
                                          help="More log output (-vv for debug).")] = 0,
 ) -> None:
+    from tracker.terminal import TerminalFormatter
+
     _state["db"] = db
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=max(level, logging.DEBUG), handlers=[handler])
     if verbose < 2:
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -76,7 +78,9 @@ def _app() -> App:
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"tracker: error: {message}", err=True)
+    from tracker.terminal import printable
+
+    typer.echo(f"tracker: error: {printable(message)}", err=True)
     raise typer.Exit(1)
 
 
@@ -91,13 +95,22 @@ def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    from tracker.terminal import json_text
+
+    typer.echo(json_text(data))
+
+
+def _echo(text: str) -> None:
+    """One line that may hold text from the web or a user: printed with controls escaped."""
+    from tracker.terminal import printable
+
+    typer.echo(printable(text))
 
 
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, emoji=False)
 
 
 # --- articles -------------------------------------------------------------------------------
@@ -123,7 +136,7 @@ def add(
     interval = _run(parse_interval, every) if every else None
     added = _run(add_articles, _app(), urls, interval=interval, selector=selector, tags=tag)
     for url, created in added:
-        typer.echo(f"{'added' if created else 'updated'}: {url}")
+        _echo(f"{'added' if created else 'updated'}: {url}")
 
 
 @app.command()
@@ -255,6 +268,10 @@ def diff(
         _print_json(result)
         return
     from tracker.render import render_diff_markdown, render_diff_text
+    from tracker.terminal import printable_data
+
+    # The files or pages may hold escape sequences: render printable copies (same lengths).
+    result, old_texts, new_texts = printable_data((result, old_texts, new_texts))
 
     if format is Format.markdown:
         typer.echo(render_diff_markdown(result, old_texts, new_texts))
@@ -331,7 +348,7 @@ def host_set(
         return
     from tracker.views import rules_text
 
-    typer.echo(f"{rules['host']}: {rules_text(rules)}")
+    _echo(f"{rules['host']}: {rules_text(rules)}")
     typer.echo("each article's next version on this host starts a new baseline"
                if ignore or ignore_selector or selector is not None or clear else "saved")
 
@@ -382,7 +399,7 @@ def source_add(
     article_interval = _run(parse_interval, article_every) if article_every else None
     added, created = _run(add_source, _app(), url, match=match, keywords=keyword or [],
                           tags=tag or [], interval=interval, article_interval=article_interval)
-    typer.echo(f"{'added' if created else 'updated'} source: {added}")
+    _echo(f"{'added' if created else 'updated'} source: {added}")
 
 
 @source_app.command("remove")
@@ -447,7 +464,7 @@ def subscribe(
     chosen = [e.strip() for e in events.split(",") if e.strip()] if events else None
     created = _run(add_subscriber, _app(), url, events=chosen, article=article, host=host,
                    tag=tag)
-    typer.echo(f"subscriber {created.endpoint_id}: {created.url}")
+    _echo(f"subscriber {created.endpoint_id}: {created.url}")
     typer.echo(f"signing secret (shown once, keep it safe): {created.secret}")
 
 
@@ -474,7 +491,7 @@ def unsubscribe(
     """Remove a webhook subscriber."""
     from tracker.subscriptions import unsubscribe as remove_subscriber
 
-    typer.echo(f"removed: {_run(remove_subscriber, _app(), endpoint)}")
+    _echo(f"removed: {_run(remove_subscriber, _app(), endpoint)}")
 
 
 @app.command("rotate-secret")
@@ -491,7 +508,7 @@ def rotate_secret(
 
     seconds = _run(parse_duration, grace)
     created = _run(rotate, _app(), endpoint, grace=dt.timedelta(seconds=seconds))
-    typer.echo(f"subscriber {created.endpoint_id}: {created.url}")
+    _echo(f"subscriber {created.endpoint_id}: {created.url}")
     typer.echo(f"new signing secret (shown once): {created.secret}")
 
 
