@@ -58,12 +58,28 @@ def add_articles(
     return added
 
 
-def remove_articles(app: App, urls: Iterable[str]) -> int:
+def remove_articles(
+    app: App, urls: Iterable[str], *, keep_history: bool = False
+) -> list[tuple[str, dict[str, int]]]:
+    """Stop tracking the articles: all of them or, when one URL is not tracked, none.
+
+    Removing deletes each article with everything stored about it (``queries.delete_article``),
+    its notifications still waiting included. With ``keep_history`` the article is only
+    paused: never checked again, its versions, checks and events kept and readable
+    (``history``, ``show``, ``changes``) until ``tracker add`` resumes it. Returns (url, what
+    was deleted) per article."""
     with session_scope(app.writer) as session:
-        rows = [find_article(session, clean_url(u)) for u in urls]
+        rows = list({row.id: row for row in
+                     (find_article(session, clean_url(u)) for u in urls)}.values())
+        done = []
         for row in rows:
-            queries.delete_article(session, row)
-    return len(rows)
+            url = row.url
+            if keep_history:
+                row.state, row.lease_token, row.lease_until = "paused", None, None
+                done.append((url, {}))
+            else:
+                done.append((url, queries.delete_article(session, row)))
+    return done
 
 
 def list_articles(app: App) -> dict[str, Any]:

@@ -140,12 +140,27 @@ def add(
 
 
 @app.command()
-def remove(urls: Annotated[list[str], typer.Argument(help="Tracked article URLs.")]) -> None:
-    """Stop tracking articles and delete their stored versions."""
+def remove(
+    urls: Annotated[list[str], typer.Argument(help="Tracked article URLs.")],
+    keep_history: Annotated[bool, typer.Option(
+        "--keep-history", help="Only stop checking: keep versions, checks and events (shown "
+        "as 'paused'; 'tracker add URL' resumes).")] = False,
+) -> None:
+    """Stop tracking articles and delete everything stored about them.
+
+    Deleted: versions and raw pages, checks, other URLs of the story, events and their
+    webhook deliveries (pending ones are not sent). Sources that listed an article keep
+    their entry, so it is not tracked again by them. Nothing is deleted when one URL is
+    not tracked. No confirmation is asked: use --keep-history to keep the history."""
     from tracker.articles import remove_articles
 
-    count = _run(remove_articles, _app(), urls)
-    typer.echo(f"removed {count} article(s)")
+    for url, counts in _run(remove_articles, _app(), urls, keep_history=keep_history):
+        if keep_history:
+            _echo(f"paused: {url} (history kept)")
+            continue
+        deleted = ", ".join(f"{n} {kind}" for kind, n in counts.items()
+                            if n and kind != "articles")
+        _echo(f"removed: {url}" + (f" ({deleted} deleted)" if deleted else ""))
 
 
 @app.command("list")
