@@ -71,7 +71,7 @@ def remove_articles(
     with session_scope(app.writer) as session:
         rows = list({row.id: row for row in
                      (find_article(session, clean_url(u)) for u in urls)}.values())
-        done = []
+        done: list[tuple[str, dict[str, int]]] = []
         for row in rows:
             url = row.url
             if keep_history:
