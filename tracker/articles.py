@@ -194,11 +194,13 @@ def _version_json(version: Version) -> dict[str, Any]:
 
 def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
     """``24h``/``7d``-style durations back from now, or an ISO 8601 time (UTC if no zone)."""
-    from tracker.intervals import parse_duration
+    from tracker.intervals import DurationOutOfRange, parse_duration
 
     now = now or utcnow()
     try:
         return now - dt.timedelta(seconds=parse_duration(text))
+    except DurationOutOfRange as exc:
+        raise TrackerError(f"--since: {exc}") from None
     except ValueError:
         pass
     try:

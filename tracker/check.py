@@ -442,9 +442,9 @@ def _failure_delay(
 ) -> float:
     maximum = app.settings.max_interval
     if gone:  # still looked at, rarely: pages do come back
-        return intervals.jitter(max(row.base_interval, maximum // 4))
+        return intervals.jitter(intervals.bounded(max(row.base_interval, maximum // 4)))
     if refused:  # robots.txt said no: asking often will not change its mind
-        return intervals.jitter(max(row.base_interval, maximum))
+        return intervals.jitter(intervals.bounded(max(row.base_interval, maximum)))
     delay = intervals.failure_delay(row.base_interval, row.failure_count, maximum=maximum)
     return max(float(retry_after or 0), intervals.jitter(delay))
 

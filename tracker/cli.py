@@ -185,7 +185,7 @@ def check(
                                                      "(default: the ones that are due).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Check every tracked article (after "
                                        "polling every source).")] = False,
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Checks at a time "
+    concurrency: Annotated[int | None, typer.Option(min=1, max=256, help="Checks at a time "
                                                     "(default 8).")] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
@@ -230,7 +230,7 @@ def history(
 @app.command()
 def show(
     url: Annotated[str, typer.Argument(help="A tracked article URL.")],
-    version: Annotated[int | None, typer.Option("--version", "-n", min=1,
+    version: Annotated[int | None, typer.Option("--version", "-n", min=1, max=2**31 - 1,
                                                 help="Version number (default: latest).")] = None,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
 ) -> None:
@@ -299,9 +299,11 @@ def _diff_side(spec: str) -> tuple[list[str], dict[str, Any] | None]:
     if path.is_file():
         return _file_paragraphs(path)
     url, at, number = spec.rpartition("@")
-    if at and number.isdigit() and "://" in url:
+    if at and number.isascii() and number.isdigit() and "://" in url:
         from tracker.articles import stored_paragraphs
 
+        if not (len(number) <= 10 and 1 <= int(number) < 2**31):  # @0: "latest" is URL alone
+            raise ValueError(f"{spec}: versions are numbered from 1 (URL alone: the latest)")
         return stored_paragraphs(_app(), url, int(number))
     if "://" in spec:
         from tracker.articles import stored_paragraphs
@@ -449,7 +451,8 @@ def sources(
 
 @app.command()
 def run(
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Checks at a time.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, max=256,
+                                                    help="Checks at a time.")] = None,
 ) -> None:
     """Check due articles on their schedules until stopped (Ctrl-C or SIGTERM).
 
@@ -566,7 +569,7 @@ def redeliver(
 
 @app.command()
 def worker(
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Worker processes "
+    concurrency: Annotated[int | None, typer.Option(min=1, max=256, help="Worker processes "
                                                     "(default: one per core).")] = None,
     queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] =
         "fetch,deliver,housekeeping",

@@ -9,6 +9,7 @@ selector or of what is ignored makes each article's next version a re-baseline.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from db.models import Host
 from db.session import session_scope
 from tracker.app import App
 from tracker.clock import utcnow
+from tracker.config import BOUNDS, RATE_RANGE
 from tracker.errors import TrackerError
 from tracker.rules import check_pattern, check_selector, unique
 
@@ -37,6 +39,13 @@ def clean_host(text: str) -> str:
     return value
 
 
+def check_rate(rate: float) -> None:
+    """A host's rate in requests per minute: finite and within ``RATE_RANGE``."""
+    low, high = RATE_RANGE
+    if not (math.isfinite(rate) and low <= rate <= high):
+        raise TrackerError(f"--rate {rate:g}: requests per minute, from {low:g} to {high:g}")
+
+
 def set_host(
     app: App, host: str, *, selector: str | None = None, ignore: Sequence[str] = (),
     ignore_selectors: Sequence[str] = (), rate: float | None = None,
@@ -51,10 +60,11 @@ def set_host(
         check_selector(css, "--ignore-selector")
     if selector:
         check_selector(selector)
-    if rate is not None and rate <= 0:
-        raise TrackerError(f"--rate {rate:g}: the rate is in requests per minute and must be > 0")
-    if notify_threshold is not None and notify_threshold < 0:
-        raise TrackerError(f"--notify-threshold {notify_threshold}: must be 0 (off) or more")
+    if rate is not None:
+        check_rate(rate)
+    top = BOUNDS["notify_threshold"][1]
+    if notify_threshold is not None and not 0 <= notify_threshold <= top:
+        raise TrackerError(f"--notify-threshold {notify_threshold}: from 0 (off) to {top:g}")
     nothing = not (selector is not None or ignore or ignore_selectors or rate is not None
                    or notify_threshold is not None)
     with session_scope(app.writer) as session:
