@@ -44,8 +44,10 @@ _state: dict[str, Any] = {}
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="SQLAlchemy database URL (default: $TRACKER_DATABASE_URL, then "
-                 "a SQLite file in ~/.local/share/tracker/).", show_default=False),
+    typer.Option("--db", help="Database URL: sqlite:///PATH or postgresql://USER@HOST/NAME "
+                 "(default: $TRACKER_DATABASE_URL, then a SQLite file in "
+                 "~/.local/share/tracker/). A new SQLite file is made only by "
+                 "'tracker migrate'.", show_default=False),
 ]
 
 
@@ -74,7 +76,8 @@ def _app() -> App:
         settings = load_settings(database_url=_state.get("db"))
     except ValueError as exc:
         _fail(str(exc))
-    return App(settings)
+    # Only the default database is made on first use; another one is made by `tracker migrate`.
+    return App(settings, create_database=not settings.database_url)
 
 
 def _fail(message: str) -> NoReturn:
@@ -85,13 +88,31 @@ def _fail(message: str) -> NoReturn:
 
 
 def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call a use case, turning the errors meant for users into one clear line."""
+    """Call a use case, turning the errors meant for users, and database errors, into one
+    clear line (exit status 1)."""
     from tracker.errors import TrackerError
 
     try:
         return function(*args, **kwargs)
     except (TrackerError, ValueError) as exc:
         _fail(str(exc))
+    except Exception as exc:
+        problem = _database_problem(exc)
+        if problem is None:
+            raise
+        logging.getLogger("tracker").debug("database error", exc_info=True)
+        _fail(problem)
+
+
+def _database_problem(exc: Exception) -> str | None:
+    """One line for a database error, None for anything else. Looked up in sys.modules: a
+    command that never touched the database has not imported SQLAlchemy, and need not."""
+    session = sys.modules.get("db.session")
+    errors = sys.modules.get("sqlalchemy.exc")
+    if session is None or not (isinstance(exc, session.DatabaseProblem) or (
+            errors is not None and isinstance(exc, errors.SQLAlchemyError))):
+        return None
+    return str(session.explain(exc))
 
 
 def _print_json(data: Any) -> None:
@@ -628,15 +649,22 @@ def status(
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema (also done automatically on first use)."""
+    """Create the database, or upgrade its schema (done on first use too).
+
+    The only command that creates a new SQLite file given with --db or TRACKER_DATABASE_URL;
+    the default database (~/.local/share/tracker/tracker.db) is created by any command."""
     from db.session import HEAD_REVISION, current_revision, make_engine, upgrade
 
-    engine = make_engine(_app().settings.resolved_database_url)
-    try:
-        before = current_revision(engine)
-        upgrade(engine)
-    finally:
-        engine.dispose()
+    def migrate_database(url: str) -> str | None:
+        engine = make_engine(url, create=True)  # the one command that makes a new database
+        try:
+            before = current_revision(engine)
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        return before
+
+    before = _run(migrate_database, _app().settings.resolved_database_url)
     typer.echo(f"schema at revision {HEAD_REVISION} (was {before or 'empty'})")
 
 

@@ -27,8 +27,10 @@ from concurrent.futures import (
 from dataclasses import replace
 from functools import partial
 
+from sqlalchemy.exc import DBAPIError
+
 from db import queries, source_queries
-from db.session import session_scope
+from db.session import DatabaseProblem, explain, session_scope
 from tracker import housekeeping
 from tracker.app import App
 from tracker.check import CheckResult, Target, check_target, load_targets
@@ -264,8 +266,9 @@ def _deliver_until(app: App, stop: threading.Event, wake: threading.Event) -> No
             for result in results:
                 log.info("delivery %d: %s%s", result.delivery_id, result.outcome,
                          f" ({result.error})" if result.error else "")
-        except Exception:  # the database may be away: keep the service up, try again soon
-            log.exception("delivering notifications failed; retrying in a few seconds")
+        except Exception as exc:  # the database may be away: keep the service up, try again soon
+            log.error("delivering notifications failed: %s; retrying in 5 s", explain(exc))
+            log.debug("delivery round failed", exc_info=True)
             stop.wait(5)
         if len(results) < DELIVERY_ROUND:  # a full round means more are waiting: go on
             wake.wait(1.0)
@@ -278,15 +281,33 @@ def _check_until(
 ) -> int:
     checked = 0
     last_prune = utcnow() - dt.timedelta(days=1)
+    worked, outage = False, 0  # outage: passes in a row that failed on the database
     while not stop.is_set():
-        results = check_due(app, concurrency=concurrency, on_result=on_result, stop=stop)
+        pause = 0.0
+        try:
+            results = check_due(app, concurrency=concurrency, on_result=on_result, stop=stop)
+            if not results:
+                if utcnow() - last_prune > dt.timedelta(hours=1):
+                    housekeeping.prune_bodies(app)
+                    last_prune = utcnow()
+                pause = _sleep_time(app, idle)
+        except (DBAPIError, DatabaseProblem) as exc:
+            if not worked:
+                raise  # the database never worked (read-only, damaged …): say so and stop
+            outage += 1
+            delay = min(60, 2**outage)  # one line per try, tries ever rarer
+            log.error("database error: %s; trying again in %d s", explain(exc), delay)
+            log.debug("check pass failed", exc_info=True)
+            stop.wait(delay)
+            continue
+        worked = True
+        if outage:
+            log.warning("the database is back after %d failed pass(es)", outage)
+            outage = 0
         if results:
             checked += len(results)
             continue
-        if utcnow() - last_prune > dt.timedelta(hours=1):
-            housekeeping.prune_bodies(app)
-            last_prune = utcnow()
-        stop.wait(_sleep_time(app, idle))
+        stop.wait(pause)
     return checked
 
 
