@@ -84,24 +84,26 @@ def lock_article(session: Session, article_id: int) -> Article | None:
 
 
 def add_article(
-    session: Session, *, url: str, host: str, interval: int, now: dt.datetime,
-    selector: str | None = None,
+    session: Session, *, url: str, host: str, interval: int | None, now: dt.datetime,
+    selector: str | None = None, default_interval: int = 600,
 ) -> tuple[Article, bool]:
     """(article, created). An existing URL (or another URL of the same story, see
-    ``resolve_url``) keeps its history; its schedule and selector are updated to what was
-    asked."""
+    ``resolve_url``) keeps its history and settings; only what is given (an ``interval``, a
+    ``selector``, '' removing it) replaces its own."""
     article = resolve_url(session, url)
     if article is not None:
-        article.base_interval = article.interval = interval
+        if interval is not None:
+            article.base_interval = article.interval = interval
         if selector is not None:
-            article.selector = selector
+            article.selector = selector or None
         if article.state in {"settled", "paused"}:  # asked for again: follow it from now on
             article.state = "active"
             article.next_check_at = now
             article.last_changed_at = now  # the quiet period starts over
         return article, False
+    interval = interval or default_interval
     article = Article(
-        url=url, host=host, state="active", selector=selector, base_interval=interval,
+        url=url, host=host, state="active", selector=selector or None, base_interval=interval,
         interval=interval, next_check_at=now, created_at=now, failure_count=0,
         version_count=0, event_seq=0,
     )

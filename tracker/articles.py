@@ -41,16 +41,19 @@ def add_articles(
     app: App, urls: Iterable[str], *, interval: int | None = None, selector: str | None = None,
     tags: Sequence[str] | None = None,
 ) -> list[tuple[str, bool]]:
-    """Track each URL; (url, created) per URL. Invalid URLs raise before anything is stored."""
+    """Track each URL; (url, created) per URL. Invalid URLs raise before anything is stored.
+
+    Adding a tracked URL again changes only what is given: ``interval`` and ``selector``
+    replace the article's own ('' removes the selector), ``tags`` are added to its tags."""
     cleaned = [clean_url(u) for u in urls]
-    every = interval or app.settings.default_interval
     now = utcnow()
     added: list[tuple[str, bool]] = []
     with session_scope(app.writer) as session:
         for url in dict.fromkeys(cleaned):
             host = urlsplit(url).hostname or ""
             row, created = queries.add_article(
-                session, url=url, host=host, interval=every, now=now, selector=selector
+                session, url=url, host=host, interval=interval, now=now, selector=selector,
+                default_interval=app.settings.default_interval,
             )
             if tags:
                 row.tags = sorted({*(row.tags or []), *tags})

@@ -142,13 +142,18 @@ def add(
     urls: Annotated[list[str], typer.Argument(help="Article URLs; '-' reads one per line from "
                                               "standard input.")],
     every: Annotated[str | None, typer.Option(help="Check interval: 30s, 10m, 2h, 1d "
-                                              "(default 10m, minimum 10s).")] = None,
+                                              "(default 10m; 10s to 365d).")] = None,
     selector: Annotated[str | None, typer.Option(help="CSS selector of the article body, for "
-                                                 "pages the generic extractor gets wrong.")] = None,
+                                                 "pages the generic extractor gets wrong "
+                                                 "('' removes it).")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="A tag (repeatable), for subscribers' "
                                                   "--tag filters.")] = None,
 ) -> None:
-    """Start tracking articles."""
+    """Start tracking articles.
+
+    Adding a tracked article again changes only what is given: --every and --selector
+    replace its own, --tag adds to its tags; its history is kept. A paused or settled
+    article is checked again from now on."""
     from tracker.articles import add_articles
     from tracker.intervals import parse_interval
 
@@ -419,23 +424,27 @@ def source_add(
     url: Annotated[str, typer.Argument(help="An RSS or Atom feed, a news sitemap or a sitemap "
                                        "index.")],
     match: Annotated[str | None, typer.Option(help="Only entries whose URL matches this "
-                                              "regular expression.")] = None,
+                                              "regular expression ('' removes it).")] = None,
     keyword: Annotated[list[str] | None, typer.Option(help="Only entries with this word in "
                                                       "their title or summary (repeatable: "
-                                                      "any of them; case-insensitive).")] = None,
+                                                      "any of them; case-insensitive; '' "
+                                                      "removes them).")] = None,
     every: Annotated[str | None, typer.Option(help="Poll interval (default 5m).")] = None,
     article_every: Annotated[str | None, typer.Option(help="Check interval of the articles it "
                                                       "finds (default 10m).")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="A tag given to the articles it finds "
                                                   "(repeatable).")] = None,
 ) -> None:
-    """Follow a feed or sitemap: each new entry becomes a tracked article."""
+    """Follow a feed or sitemap: each new entry becomes a tracked article.
+
+    Adding a followed source again changes only what is given: --match, --keyword,
+    --every and --article-every replace its own, --tag adds to its tags."""
     from tracker.intervals import parse_interval
     from tracker.sources import add_source
 
     interval = _run(parse_interval, every) if every else None
     article_interval = _run(parse_interval, article_every) if article_every else None
-    added, created = _run(add_source, _app(), url, match=match, keywords=keyword or [],
+    added, created = _run(add_source, _app(), url, match=match, keywords=keyword,
                           tags=tag or [], interval=interval, article_interval=article_interval)
     _echo(f"{'added' if created else 'updated'} source: {added}")
 
