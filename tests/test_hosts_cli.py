@@ -18,7 +18,7 @@ def test_rules_are_set_added_to_listed_and_cleared(sqlite_url: str) -> None:
                   "div.story", "--ignore", "^Anzeige", "--ignore-selector", ".poll",
                   "--rate", "30", "--notify-threshold", "3").stdout
     assert out.startswith("news.example: selector div.story, ignore /^Anzeige/, ignore .poll")
-    assert "new baseline" in out
+    assert "re-baselined 0 article(s)" in out  # none was checked yet
     tracker(sqlite_url, "host", "set", "news.example", "--ignore", r"^Stand \d", "--ignore",
             "^Anzeige")
     assert hosts(sqlite_url) == [

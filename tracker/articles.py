@@ -44,20 +44,30 @@ def add_articles(
     """Track each URL; (url, created) per URL. Invalid URLs raise before anything is stored.
 
     Adding a tracked URL again changes only what is given: ``interval`` and ``selector``
-    replace the article's own ('' removes the selector), ``tags`` are added to its tags."""
+    replace the article's own ('' removes the selector), ``tags`` are added to its tags. A new
+    selector re-baselines the article at once (``tracker.rebaseline``)."""
     cleaned = [clean_url(u) for u in urls]
     now = utcnow()
     added: list[tuple[str, bool]] = []
+    reselected: list[int] = []  # checked articles whose selector changed: re-baselined
     with session_scope(app.writer) as session:
         for url in dict.fromkeys(cleaned):
             host = urlsplit(url).hostname or ""
+            before = queries.resolve_url(session, url)
+            old_selector = before.selector if before is not None else None
             row, created = queries.add_article(
                 session, url=url, host=host, interval=interval, now=now, selector=selector,
                 default_interval=app.settings.default_interval,
             )
             if tags:
                 row.tags = sorted({*(row.tags or []), *tags})
+            if not created and row.version_count and row.selector != old_selector:
+                reselected.append(row.id)
             added.append((row.url, created))
+    if reselected:
+        from tracker.rebaseline import rebaseline
+
+        rebaseline(app, reselected)
     return added
 
 

@@ -221,12 +221,12 @@ def _store(
                                events=row.event_seq - seq)
         version = queries.store_version(
             session, row, paragraphs=[(p.kind, p.text) for p in article.paragraphs],
-            fields=_version_fields(article), previous=previous, now=now,
+            fields=version_fields(article), previous=previous, now=now,
         )
         if app.settings.keep_bodies_days > 0:
             queries.store_body(
-                session, version, content_type=page.media_type, data=zlib.compress(page.body, 6),
-                size=len(page.body),
+                session, version, content_type=_content_type(page),
+                data=zlib.compress(page.body, 6), size=len(page.body),
             )
         _emit(session, row, version, outcome, diff, now)
         _restore(session, row, now, version)
@@ -242,6 +242,12 @@ def _store(
 
 
 _CHANGES = ("changed", "minor")
+
+
+def _content_type(page: Page) -> str:
+    """What a stored body needs to be extracted again as it was (tracker.rebaseline)."""
+    charset = page.charset if page.charset and len(page.charset) <= 40 else None
+    return f"{page.media_type}; charset={charset}" if charset else page.media_type
 
 
 def _threshold(app: App, target: Target) -> int:
@@ -289,7 +295,7 @@ def content_hash(article: Article) -> str:
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
-def _version_fields(article: Article) -> dict[str, Any]:
+def version_fields(article: Article) -> dict[str, Any]:
     return {
         **article.metadata.to_dict(),
         "content_hash": content_hash(article),

@@ -392,8 +392,12 @@ def host_set(
     from tracker.views import rules_text
 
     _echo(f"{rules['host']}: {rules_text(rules)}")
-    typer.echo("each article's next version on this host starts a new baseline"
-               if ignore or ignore_selector or selector is not None or clear else "saved")
+    done = rules.get("rebaselined")
+    if done is None:
+        typer.echo("saved")
+        return
+    typer.echo(f"re-baselined {done['now']} article(s) from their stored pages"
+               + (f"; {done['later']} more at their next check" if done["later"] else ""))
 
 
 @app.command()

@@ -52,7 +52,12 @@ def set_host(
     notify_threshold: int | None = None, clear: bool = False,
 ) -> dict[str, Any] | None:
     """Add to (or, with ``clear``, replace) a host's rules; returns them, or None when
-    ``clear`` alone removed them. An empty ``selector`` removes the host's selector."""
+    ``clear`` alone removed them. An empty ``selector`` removes the host's selector.
+
+    A change of what is extracted (selector, ignore rules, ``clear``) re-baselines the host's
+    articles at once (``tracker.rebaseline``), so their next real edit is reported; the
+    result's ``rebaselined`` says how many were re-baselined now and how many will be at their
+    next check."""
     name = clean_host(host)
     for pattern in ignore:
         check_pattern(pattern)
@@ -67,6 +72,25 @@ def set_host(
         raise TrackerError(f"--notify-threshold {notify_threshold}: from 0 (off) to {top:g}")
     nothing = not (selector is not None or ignore or ignore_selectors or rate is not None
                    or notify_threshold is not None)
+    extraction = clear or selector is not None or bool(ignore) or bool(ignore_selectors)
+    rules = _save(app, name, selector=selector, ignore=ignore, ignore_selectors=ignore_selectors,
+                  rate=rate, notify_threshold=notify_threshold, clear=clear, nothing=nothing)
+    if not extraction:
+        return rules
+    from tracker.rebaseline import rebaseline
+
+    with session_scope(app.reader) as session:
+        ids = host_queries.versioned_article_ids(session, name)
+    done = rebaseline(app, ids)
+    return None if rules is None else {**rules, "rebaselined": {"now": done.now,
+                                                                 "later": done.later}}
+
+
+def _save(
+    app: App, name: str, *, selector: str | None, ignore: Sequence[str],
+    ignore_selectors: Sequence[str], rate: float | None, notify_threshold: int | None,
+    clear: bool, nothing: bool,
+) -> dict[str, Any] | None:
     with session_scope(app.writer) as session:
         if clear and nothing:
             host_queries.delete_host(session, name)
