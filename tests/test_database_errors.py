@@ -146,7 +146,7 @@ def test_run_rides_out_a_database_outage_with_one_line_per_try(postgres_url: str
         return False
 
     try:
-        assert seen("failed http://127.0.0.1:9/unreachable", 30), "".join(lines)
+        assert seen("check of http://127.0.0.1:9/unreachable failed", 30), "".join(lines)
         with admin.connect() as connection:
             connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
             connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

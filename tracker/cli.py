@@ -41,6 +41,10 @@ class ListFormat(StrEnum):
 
 
 _state: dict[str, Any] = {}
+# Exit statuses (docs/usage.md): 0 success; 1 an error said in one line (bad input, database);
+# 2 a command-line usage error (Click's own); 3 tracker check: some checks or polls failed.
+EXIT_ERROR = 1
+EXIT_CHECKS_FAILED = 3
 
 DbOption = Annotated[
     str | None,
@@ -59,7 +63,7 @@ def _main(
 ) -> None:
     from tracker.terminal import TerminalFormatter
 
-    _state["db"] = db
+    _state["db"], _state["verbose"] = db, verbose
     level = logging.WARNING - 10 * verbose
     handler = logging.StreamHandler()
     handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -84,7 +88,7 @@ def _fail(message: str) -> NoReturn:
     from tracker.terminal import printable
 
     typer.echo(f"tracker: error: {printable(message)}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(EXIT_ERROR)
 
 
 def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -215,9 +219,16 @@ def check(
                                                     "(default 8).")] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
-    """One pass over the due (or the named, or all) articles; sources are polled first."""
+    """One pass over the due (or the named, or all) articles; sources are polled first.
+
+    Exit status: 0 every check and poll went through (changed or not), 3 at least one
+    failed (failed, no_content, gone), 1 an error stopped the pass (bad input, database), 2
+    a command-line usage error. A failed check is printed once, in the summary."""
     from tracker.views import check_and_notify
 
+    if not _state.get("verbose"):  # each failure is in the summary: not in a log line as well
+        for name in ("tracker.check", "tracker.sources"):
+            logging.getLogger(name).setLevel(logging.ERROR)
     tracker_app = _app()
     try:
         results, deliveries, polls = _run(
@@ -230,10 +241,12 @@ def check(
         from tracker.views import check_results_json
 
         _print_json(check_results_json(results, deliveries, polls))
-        return
-    from tracker.views import print_check_summary
+    else:
+        from tracker.views import print_check_summary
 
-    print_check_summary(_console(), results, deliveries, polls)
+        print_check_summary(_console(), results, deliveries, polls)
+    if any(not r.ok for r in results) or any(p.outcome == "failed" for p in polls):
+        raise typer.Exit(EXIT_CHECKS_FAILED)
 
 
 @app.command()
@@ -546,6 +559,23 @@ def unsubscribe(
     _echo(f"removed: {_run(remove_subscriber, _app(), endpoint)}")
 
 
+@app.command("enable-subscriber")
+def enable_subscriber(
+    endpoint: Annotated[str, typer.Argument(help="Subscriber id or URL.")],
+) -> None:
+    """Enable a disabled subscriber again (one disabled after 410 Gone or days of failures).
+
+    Deliveries cancelled while it was disabled are not sent by themselves: queue them with
+    'tracker redeliver --failed'."""
+    from tracker.subscriptions import enable
+
+    url, gave_up = _run(enable, _app(), endpoint)
+    _echo(f"enabled: {url}")
+    if gave_up:
+        typer.echo(f"{gave_up} delivery(ies) failed or were cancelled meanwhile: "
+                   "tracker redeliver --failed sends them again")
+
+
 @app.command("rotate-secret")
 def rotate_secret(
     endpoint: Annotated[str, typer.Argument(help="Subscriber id or URL.")],
@@ -587,15 +617,24 @@ def deliveries(
 @app.command()
 def redeliver(
     event: Annotated[str | None, typer.Argument(help="An event id (evt_…).")] = None,
-    failed: Annotated[bool, typer.Option("--failed", help="Every failed delivery.")] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Every delivery that gave up "
+                                         "(failed, or cancelled by a disabled subscriber).")] =
+        False,
 ) -> None:
-    """Queue deliveries again: those of one event, or all failed ones."""
+    """Queue deliveries again: those of one event, or all that gave up (failed or cancelled).
+
+    Deliveries to disabled subscribers are left alone (they could not be sent): enable the
+    subscriber first with 'tracker enable-subscriber ID'."""
     from tracker.delivery import redeliver as queue_again
 
     if (event is None) == (not failed):
         _fail("name an event id, or use --failed")
-    count = _run(queue_again, _app(), event_uid=event, failed=failed)
-    typer.echo(f"queued {count} delivery(ies) again")
+    done = _run(queue_again, _app(), event_uid=event, failed=failed)
+    typer.echo(f"queued {done.queued} delivery(ies) again")
+    if done.disabled:
+        ids = ", ".join(map(str, done.disabled))
+        typer.echo(f"not queued: those to disabled subscriber(s) {ids} (enable them first: "
+                   f"tracker enable-subscriber ID)")
 
 
 # --- the background service ----------------------------------------------------------------
@@ -632,6 +671,12 @@ def beat(
     _exec_celery(["beat", "-l", loglevel, "--schedule", schedule])
 
 
+# Started by _exec_celery. The project's packages are imported first, while the current
+# directory is not on sys.path (python -P): Celery puts it there to find the app, and a folder
+# holding a `tracker/`, `workers/` or `db/` directory must not stand in for the installed ones.
+_CELERY_BOOTSTRAP = "import db, tracker, workers\nfrom celery.__main__ import main\nmain()"
+
+
 def _exec_celery(args: list[str]) -> None:
     """Hand the process over to Celery with the project's app (tracker never imports it)."""
     import importlib.util
@@ -641,7 +686,8 @@ def _exec_celery(args: list[str]) -> None:
     if _state.get("db"):
         os.environ["TRACKER_DATABASE_URL"] = _state["db"]
     sys.stdout.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "workers", *args])  # noqa: S606 - a fixed argument list
+    command = [sys.executable, "-P", "-c", _CELERY_BOOTSTRAP, "-A", "workers", *args]
+    os.execv(sys.executable, command)  # noqa: S606 - a fixed argument list
 
 
 @app.command()

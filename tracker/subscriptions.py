@@ -49,11 +49,41 @@ def subscribe(
     secret = new_secret()
     box = SecretBox(app.settings.secret_key or None)
     with session_scope(app.writer) as session:
+        _refuse_duplicate(session, url, chosen, article, host, tag)
         endpoint = wq.add_endpoint(
             session, url=url, events=chosen, article_url=article, host=host, tag=tag,
             secret=box.seal(secret), created_at=utcnow(),
         )
         return NewSecret(endpoint.id, url, secret)
+
+
+def _refuse_duplicate(
+    session: Any, url: str, events: list[str], article: str | None, host: str | None,
+    tag: str | None,
+) -> None:
+    """A second subscriber with the same URL and filters would get every message twice."""
+    for endpoint in wq.endpoints(session):
+        same = (endpoint.url, sorted(endpoint.events), endpoint.article_url, endpoint.host,
+                endpoint.tag) == (url, sorted(events), article, host, tag)
+        if not same:
+            continue
+        if endpoint.state != "active":
+            raise TrackerError(f"subscriber {endpoint.id} already sends these events to {url}, "
+                               f"but is {endpoint.state}: tracker enable-subscriber "
+                               f"{endpoint.id}")
+        raise TrackerError(f"subscriber {endpoint.id} already sends these events to {url} "
+                           f"(a new secret: tracker rotate-secret {endpoint.id})")
+
+
+def enable(app: App, key: str) -> tuple[str, int]:
+    """Enable a disabled subscriber again: (its URL, deliveries that gave up meanwhile, which
+    ``redeliver --failed`` queues again). Its failing streak starts over."""
+    with session_scope(app.writer) as session:
+        endpoint = _endpoint(session, key)
+        if endpoint.state == "active":
+            raise TrackerError(f"subscriber {endpoint.id} ({endpoint.url}) is not disabled")
+        endpoint.state, endpoint.disabled_reason, endpoint.failing_since = "active", None, None
+        return endpoint.url, wq.count_gave_up(session, endpoint.id)
 
 
 def check_endpoint_url(app: App, url: str) -> None:

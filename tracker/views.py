@@ -256,9 +256,8 @@ def serve_forever(app: App, *, concurrency: int | None) -> None:
     log.info("tracker run: checking due articles (Ctrl-C to stop)")
 
     def report(result: CheckResult) -> None:
-        if result.outcome in {"changed", "minor", "first_seen"} or not result.ok:
-            log.info("%s %s%s", result.outcome, result.url,
-                     f": {result.error}" if result.error else f" → v{result.version}")
+        if result.outcome in {"changed", "minor", "first_seen"}:  # failures log themselves
+            log.info("%s %s → v%s", result.outcome, result.url, result.version)
 
     try:
         checked = serve(app, stop, concurrency=concurrency, on_result=report)
