@@ -223,6 +223,24 @@ def _sqlite_file(path: Path, *, create: bool) -> None:
         raise DatabaseProblem(f"cannot create the database {path}: {exc.strerror}") from None
 
 
+def restrict_sqlite_file(url: str) -> list[str]:
+    """Make a SQLite database file (and its -wal and -shm files) readable by its owner only;
+    the paths whose permissions changed. Nothing for other databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return []
+    changed = []
+    base = Path(parsed.database).expanduser()
+    for path in (base, Path(f"{base}-wal"), Path(f"{base}-shm")):
+        try:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+                changed.append(str(path))
+        except FileNotFoundError:
+            continue
+    return changed
+
+
 def explain(exc: BaseException) -> str:
     """A database error in one line for people: the driver's own first line, with a hint where
     the cause is a common one (any other exception: its type and first line)."""

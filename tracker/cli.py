@@ -531,6 +531,14 @@ def subscribe(
                    tag=tag)
     _echo(f"subscriber {created.endpoint_id}: {created.url}")
     typer.echo(f"signing secret (shown once, keep it safe): {created.secret}")
+    _warn_plain(created.encrypted)
+
+
+def _warn_plain(encrypted: bool) -> None:
+    if not encrypted:
+        typer.echo("tracker: warning: the secret is stored unencrypted: set secret_key "
+                   "(TRACKER_SECRET_KEY, from 'tracker secrets generate-key') on every process "
+                   "using this database, then run 'tracker secrets encrypt'", err=True)
 
 
 @app.command()
@@ -592,6 +600,50 @@ def rotate_secret(
     created = _run(rotate, _app(), endpoint, grace=dt.timedelta(seconds=seconds))
     _echo(f"subscriber {created.endpoint_id}: {created.url}")
     typer.echo(f"new signing secret (shown once): {created.secret}")
+    _warn_plain(created.encrypted)
+
+
+secrets_app = typer.Typer(help="Webhook signing secrets at rest: encrypt them, make and "
+                          "rotate keys.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("encrypt")
+def secrets_encrypt() -> None:
+    """Encrypt every stored signing secret under the current key (the first one).
+
+    Run it once a key is set, to encrypt secrets stored plain before, and after putting a new
+    key first in secret_key, to re-encrypt under it (then drop the old key). With a SQLite
+    database and no secret_key, the key file (~/.local/share/tracker/secret.key) is made if
+    needed, and the database file is made readable by its owner only."""
+    from db.session import restrict_sqlite_file
+    from tracker.subscriptions import encrypt_secrets
+
+    tracker_app = _app()
+    done = _run(encrypt_secrets, tracker_app)
+    typer.echo(f"encrypted {done.changed} of {done.secrets} stored secret(s) "
+               "(the others were encrypted under the current key already)")
+    for path in restrict_sqlite_file(tracker_app.settings.resolved_database_url):
+        _echo(f"made {path} readable by its owner only")
+
+
+@secrets_app.command("generate-key")
+def secrets_generate_key() -> None:
+    """Print a new key for secret_key (TRACKER_SECRET_KEY); nothing is stored."""
+    from tracker.webhooks.secrets import generate_key
+
+    typer.echo(generate_key())
+
+
+@secrets_app.command("rotate-key")
+def secrets_rotate_key() -> None:
+    """Replace the key file's key: every secret is re-encrypted under a new key, then the old
+    key is dropped (for keys given in secret_key: put the new one first, run 'tracker secrets
+    encrypt', then drop the old one)."""
+    from tracker.subscriptions import rotate_key_file
+
+    done = _run(rotate_key_file, _app())
+    typer.echo(f"new key in place; {done.changed} secret(s) re-encrypted under it")
 
 
 @app.command()

@@ -59,6 +59,7 @@ class Settings:
     max_queue_length: int = 2000  # the tick claims nothing more while this many checks wait
     # Webhooks
     secret_key: str = ""  # Fernet key(s), comma-separated: signing secrets encrypted at rest
+    secret_key_file: str = ""  # without secret_key: the key file ("": data home's secret.key)
     webhook_timeout: float = 10.0
     webhook_concurrency: int = 8  # attempts in flight at a time in one process
     webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"  # after each failed attempt
