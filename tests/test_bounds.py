@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import subprocess
 from dataclasses import fields
 
@@ -162,3 +163,12 @@ def test_any_stored_interval_gives_a_schedulable_next_check(
                     failure_delay(base, failures, maximum=maximum)):
         assert MIN_INTERVAL <= seconds <= MAX_INTERVAL
         now + dt.timedelta(seconds=jitter(seconds))  # no OverflowError
+
+
+def test_the_usage_docs_list_every_bound() -> None:
+    from tests.clihelp import ROOT
+    from tracker.config import number
+
+    text = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \| ([\d.]+) \| ([\d.]+) \|$", text, flags=re.MULTILINE)
+    assert rows == [(name, number(low), number(high)) for name, (low, high) in BOUNDS.items()]

@@ -188,8 +188,8 @@ def remove(
         if keep_history:
             _echo(f"paused: {url} (history kept)")
             continue
-        deleted = ", ".join(f"{n} {kind}" for kind, n in counts.items()
-                            if n and kind != "articles")
+        deleted = ", ".join(f"{counts[kind]} {kind}" for kind in
+                            ("versions", "checks", "events", "deliveries") if counts.get(kind))
         _echo(f"removed: {url}" + (f" ({deleted} deleted)" if deleted else ""))
 
 

@@ -141,7 +141,15 @@ def _check_bounds(name: str, value: Any) -> None:
         low = RATE_RANGE[0]
     if not (math.isfinite(value) and low <= value <= high):
         where = f"{name} (TRACKER_{name.upper()})"
-        raise ValueError(f"{where}: {value!r} is out of range; use {low:g} to {high:g}")
+        raise ValueError(f"{where}: {value!r} is out of range; use {number(low)} to "
+                         f"{number(high)}")
+
+
+def number(value: float) -> str:
+    """A bound as people read it: 31536000, not 3.1536e+07."""
+    if math.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return f"{value:g}"
 
 
 def _check_schedule(text: str) -> None:

@@ -20,7 +20,7 @@ from db.models import Host
 from db.session import session_scope
 from tracker.app import App
 from tracker.clock import utcnow
-from tracker.config import BOUNDS, RATE_RANGE
+from tracker.config import BOUNDS, RATE_RANGE, number
 from tracker.errors import TrackerError
 from tracker.rules import check_pattern, check_selector, unique
 
@@ -43,7 +43,7 @@ def check_rate(rate: float) -> None:
     """A host's rate in requests per minute: finite and within ``RATE_RANGE``."""
     low, high = RATE_RANGE
     if not (math.isfinite(rate) and low <= rate <= high):
-        raise TrackerError(f"--rate {rate:g}: requests per minute, from {low:g} to {high:g}")
+        raise TrackerError(f"--rate {rate:g}: requests per minute, from {low:g} to {number(high)}")
 
 
 def set_host(
@@ -69,7 +69,7 @@ def set_host(
         check_rate(rate)
     top = BOUNDS["notify_threshold"][1]
     if notify_threshold is not None and not 0 <= notify_threshold <= top:
-        raise TrackerError(f"--notify-threshold {notify_threshold}: from 0 (off) to {top:g}")
+        raise TrackerError(f"--notify-threshold {notify_threshold}: from 0 (off) to {number(top)}")
     nothing = not (selector is not None or ignore or ignore_selectors or rate is not None
                    or notify_threshold is not None)
     extraction = clear or selector is not None or bool(ignore) or bool(ignore_selectors)
