@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -46,7 +47,11 @@ def get_engine(url: str, *, create: bool = False) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             engine = make_engine(url, create=create)
-            upgrade(engine)
+            try:
+                upgrade(engine)
+            except BaseException:
+                engine.dispose()  # not kept: the next use tries again, and may say why again
+                raise
             _engines[url] = engine
         return engine
 
@@ -85,7 +90,8 @@ def check_url(url: str) -> Any:
             path = Path(url).expanduser().absolute()
             raise DatabaseProblem(f"{url!r} is a path, not a database URL: for a SQLite file "
                                   f"write sqlite:///{path}") from None
-        raise DatabaseProblem(f"{url!r} is not a database URL (write sqlite:///PATH or "
+        shown = re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)  # no password in messages
+        raise DatabaseProblem(f"{shown!r} is not a database URL (write sqlite:///PATH or "
                               "postgresql://USER@HOST/DATABASE)") from None
     kind = _DRIVERS.get(parsed.drivername)
     if kind is None:

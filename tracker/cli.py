@@ -2,7 +2,9 @@
 
 Heavy modules (SQLAlchemy, httpx, trafilatura) are imported inside the commands that use them,
 so ``tracker --help`` and a diff of two text files start fast. Errors meant for the user
-(``TrackerError``, bad arguments) print one clear line and exit 1; nothing else is caught.
+(``TrackerError``, bad arguments) and database errors print one clear line and exit 1; nothing
+else is caught. ``tracker check`` exits 3 when a check failed (docs/usage.md). Everything
+printed that may come from the web goes through ``tracker.terminal``.
 """
 
 from __future__ import annotations
