@@ -163,6 +163,8 @@ class Tracker:
     def prepare(self, urls: list[str]) -> None:
         listing = self.home / "urls.txt"
         listing.write_text("\n".join(urls) + "\n", encoding="utf-8")
+        # A database other than the default one is made by `tracker migrate` only.
+        run_measured([str(BIN / "tracker"), "migrate"], env=self.env, timeout=300)
         run_measured([str(BIN / "tracker"), "add", "-"], env=self.env, timeout=300,
                      stdin=listing)  # fmt: skip
 

@@ -48,3 +48,9 @@ def article_counts(session: Session) -> dict[str, int]:
     """Tracked articles per host."""
     statement = select(Article.host, func.count()).group_by(Article.host)
     return {host: int(count) for host, count in session.execute(statement)}
+
+
+def versioned_article_ids(session: Session, host: str) -> list[int]:
+    """The articles on ``host`` that have a stored version (those a rule change affects)."""
+    statement = select(Article.id).where(Article.host == host, Article.version_count > 0)
+    return list(session.scalars(statement.order_by(Article.id)))

@@ -20,10 +20,13 @@ from db.models import (
     ArticleAlias,
     Body,
     Check,
+    Delivery,
+    DeliveryAttempt,
     Event,
     Heartbeat,
     Host,
     Paragraph,
+    SourceEntry,
     Version,
 )
 
@@ -82,24 +85,26 @@ def lock_article(session: Session, article_id: int) -> Article | None:
 
 
 def add_article(
-    session: Session, *, url: str, host: str, interval: int, now: dt.datetime,
-    selector: str | None = None,
+    session: Session, *, url: str, host: str, interval: int | None, now: dt.datetime,
+    selector: str | None = None, default_interval: int = 600,
 ) -> tuple[Article, bool]:
     """(article, created). An existing URL (or another URL of the same story, see
-    ``resolve_url``) keeps its history; its schedule and selector are updated to what was
-    asked."""
+    ``resolve_url``) keeps its history and settings; only what is given (an ``interval``, a
+    ``selector``, '' removing it) replaces its own."""
     article = resolve_url(session, url)
     if article is not None:
-        article.base_interval = article.interval = interval
+        if interval is not None:
+            article.base_interval = article.interval = interval
         if selector is not None:
-            article.selector = selector
-        if article.state == "settled":  # asked for again: follow it again, from now on
+            article.selector = selector or None
+        if article.state in {"settled", "paused"}:  # asked for again: follow it from now on
             article.state = "active"
             article.next_check_at = now
             article.last_changed_at = now  # the quiet period starts over
         return article, False
+    interval = interval or default_interval
     article = Article(
-        url=url, host=host, state="active", selector=selector, base_interval=interval,
+        url=url, host=host, state="active", selector=selector or None, base_interval=interval,
         interval=interval, next_check_at=now, created_at=now, failure_count=0,
         version_count=0, event_seq=0,
     )
@@ -245,8 +250,51 @@ def next_due_time(session: Session) -> dt.datetime | None:
     return session.scalar(statement)  # min() keeps the column's UTC type
 
 
-def delete_article(session: Session, article: Article) -> None:
-    session.delete(article)
+def delete_article(session: Session, article: Article) -> dict[str, int]:
+    """Delete the article and everything stored about it: versions and their raw bodies,
+    checks, aliases, events with their deliveries and attempts, and the articles merged into
+    it (other URLs of the same story). The entries of sources that listed it forget it; the
+    paragraphs stay until housekeeping collects those no version uses.
+
+    Explicit statements, children first: the ORM would null the children's keys instead, and
+    SQLite enforces ON DELETE only with foreign keys switched on. Returns what went, by kind."""
+    ids = [article.id, *_merged_into(session, article.id)]
+    counts: dict[str, int] = {"articles": len(ids)}
+    events = select(Event.id).where(Event.article_id.in_(ids))
+    deliveries = select(Delivery.id).where(Delivery.event_id.in_(events))
+    versions = select(Version.id).where(Version.article_id.in_(ids))
+    session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(deliveries)))
+    counts["deliveries"] = _rows(session.execute(
+        delete(Delivery).where(Delivery.event_id.in_(events))))
+    counts["events"] = _rows(session.execute(delete(Event).where(Event.article_id.in_(ids))))
+    counts["checks"] = _rows(session.execute(delete(Check).where(Check.article_id.in_(ids))))
+    session.execute(delete(Body).where(Body.version_id.in_(versions)))
+    counts["versions"] = _rows(session.execute(
+        delete(Version).where(Version.article_id.in_(ids))))
+    session.execute(delete(ArticleAlias).where(ArticleAlias.article_id.in_(ids)))
+    session.execute(
+        update(SourceEntry).where(SourceEntry.article_id.in_(ids)).values(article_id=None)
+    )
+    session.execute(delete(Article).where(Article.id.in_(ids)))
+    for row in [o for o in session.identity_map.values() if isinstance(o, Article)]:
+        if row.id in ids:
+            session.expunge(row)  # gone: a later flush must not write it back
+    return counts
+
+
+def _merged_into(session: Session, article_id: int) -> list[int]:
+    """Articles folded into this one (``tracker.merge``): their own URL is its alias."""
+    statement = (
+        select(Article.id)
+        .join(ArticleAlias, ArticleAlias.url == Article.url)
+        .where(ArticleAlias.article_id == article_id, ArticleAlias.reason == "merged",
+               Article.state == "merged")
+    )
+    return list(session.scalars(statement))
+
+
+def _rows(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def host_rates(session: Session) -> dict[str, float]:

@@ -4,12 +4,19 @@ One engine per process and URL (``get_engine``). SQLite gets WAL, foreign keys, 
 and real transactions (pysqlite's legacy mode would skip ``BEGIN`` before DDL and reads), with
 ``BEGIN IMMEDIATE`` for sessions that will write after reading, so two writers queue on the
 busy timeout instead of failing on a lock upgrade.
+
+A database URL is checked before anything connects (``DatabaseProblem``: a path given where a
+URL belongs, a database tracker does not support), and a SQLite file is created only when the
+caller says so (``create=True``): a mistyped path must fail, not start an empty database.
+Created files and directories are the owner's only (0600, 0700): they hold webhook secrets.
+``explain`` turns any database error into one line for people.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -29,13 +36,23 @@ _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
-def get_engine(url: str) -> Engine:
-    """The process-wide engine for ``url``, created and upgraded to the newest schema once."""
+class DatabaseProblem(Exception):
+    """The database cannot be used, for a reason said in one line (no password in it)."""
+
+
+def get_engine(url: str, *, create: bool = False) -> Engine:
+    """The process-wide engine for ``url``, created and upgraded to the newest schema once;
+    ``create``: a SQLite file that does not exist yet is made (else DatabaseProblem)."""
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _engines[url] = make_engine(url)
-            upgrade(engine)
+            engine = make_engine(url, create=create)
+            try:
+                upgrade(engine)
+            except BaseException:
+                engine.dispose()  # not kept: the next use tries again, and may say why again
+                raise
+            _engines[url] = engine
         return engine
 
 
@@ -48,13 +65,42 @@ def forget_engines() -> None:
         _engines.clear()
 
 
-def make_engine(url: str) -> Engine:
-    parsed = make_url(url)
+_DRIVERS = {"sqlite": "sqlite", "sqlite+pysqlite": "sqlite", "postgresql": "postgresql",
+            "postgres": "postgresql", "postgresql+psycopg": "postgresql"}
+
+
+def make_engine(url: str, *, create: bool = False) -> Engine:
+    """An engine for ``url`` (SQLite or PostgreSQL). ``create``: make the SQLite file and its
+    directory when missing; without it a missing file is a DatabaseProblem."""
+    parsed = check_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
-    if parsed.drivername == "postgresql":
-        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        return _sqlite_engine(url, create=create)
+    url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def check_url(url: str) -> Any:
+    """The parsed URL, or a DatabaseProblem saying what is wrong with it."""
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        if url.startswith(("/", "~", ".")) or url.endswith((".db", ".sqlite", ".sqlite3")):
+            path = Path(url).expanduser().absolute()
+            raise DatabaseProblem(f"{url!r} is a path, not a database URL: for a SQLite file "
+                                  f"write sqlite:///{path}") from None
+        shown = re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)  # no password in messages
+        raise DatabaseProblem(f"{shown!r} is not a database URL (write sqlite:///PATH or "
+                              "postgresql://USER@HOST/DATABASE)") from None
+    kind = _DRIVERS.get(parsed.drivername)
+    if kind is None:
+        raise DatabaseProblem(f"{parsed.drivername}:// databases are not supported: tracker "
+                              "works with SQLite (sqlite:///PATH) and PostgreSQL "
+                              "(postgresql://USER@HOST/DATABASE)")
+    if kind == "sqlite" and not parsed.database:
+        raise DatabaseProblem(f"{url!r} names no file: write sqlite:///PATH")
+    return parsed.set(drivername=kind)
 
 
 class WriteGate:
@@ -89,7 +135,11 @@ class WriteGate:
 
     def _fd(self) -> int:
         if self._file is None or self._pid != os.getpid():  # a forked child opens its own
-            self._file = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                self._file = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise DatabaseProblem(f"cannot open {self.path} to write the database: "
+                                      f"{exc.strerror} (is its directory read-only?)") from None
             self._pid = os.getpid()
         return self._file
 
@@ -123,12 +173,13 @@ class _GatedConnection(sqlite3.Connection):
             gate.release()
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, *, create: bool) -> Engine:
     database = make_url(url).database
     gate = None
-    if database and database != ":memory:":
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        gate = WriteGate(str(Path(database).expanduser()))
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database).expanduser()
+        _sqlite_file(path, create=create)
+        gate = WriteGate(str(path))
     engine = create_engine(url, connect_args={
         "timeout": 30, "check_same_thread": False, "factory": _GatedConnection,
     })
@@ -159,6 +210,62 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _sqlite_file(path: Path, *, create: bool) -> None:
+    """Make sure the database file exists, creating it (owner-only) only when asked."""
+    if path.is_file():
+        return
+    if path.exists():
+        raise DatabaseProblem(f"{path} is not a file")
+    if not create:
+        where = "" if path.parent.is_dir() else f" (and there is no directory {path.parent})"
+        raise DatabaseProblem(f"there is no database at {path}{where}: check the path, or "
+                              f"create it with: tracker --db sqlite:///{path} migrate")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise DatabaseProblem(f"cannot create the database {path}: {exc.strerror}") from None
+
+
+def restrict_sqlite_file(url: str) -> list[str]:
+    """Make a SQLite database file (and its -wal and -shm files) readable by its owner only;
+    the paths whose permissions changed. Nothing for other databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return []
+    changed = []
+    base = Path(parsed.database).expanduser()
+    for path in (base, Path(f"{base}-wal"), Path(f"{base}-shm")):
+        try:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+                changed.append(str(path))
+        except FileNotFoundError:
+            continue
+    return changed
+
+
+def explain(exc: BaseException) -> str:
+    """A database error in one line for people: the driver's own first line, with a hint where
+    the cause is a common one (any other exception: its type and first line)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, DatabaseProblem):
+        return str(exc)
+    if not isinstance(exc, SQLAlchemyError):
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines() or [type(original).__name__]
+    message = " ".join(line.strip() for line in lines[:2] if line.strip())
+    lowered = message.lower()
+    if "readonly database" in lowered or "read-only" in lowered:
+        message += " (is the file, or its directory, read-only?)"
+    elif "not a database" in lowered or "malformed" in lowered:
+        message += " (the file is damaged or is no SQLite database)"
+    return f"database error: {message}"
 
 
 def sessions(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
@@ -200,12 +307,22 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration; a no-op when it is there already."""
-    if current_revision(engine) == HEAD_REVISION:
+    """Bring the schema to the newest migration; a no-op when it is there already. A database
+    at a revision this code does not know (made by a newer tracker) is a DatabaseProblem."""
+    current = current_revision(engine)
+    if current == HEAD_REVISION:
         return
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     config = alembic_config(engine.url.render_as_string(hide_password=False))
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    if current is not None and current not in known:
+        raise DatabaseProblem(
+            f"the database is at schema revision {current!r}, which this tracker does not know "
+            f"(its newest is {HEAD_REVISION!r}): it was written by a newer tracker; upgrade "
+            "tracker, or use another database"
+        )
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

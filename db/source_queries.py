@@ -37,8 +37,8 @@ def lock_source(session: Session, source_id: int) -> Source | None:
 
 def add_source(session: Session, *, url: str, host: str, now: dt.datetime,
                **options: Any) -> tuple[Source, bool]:
-    """(source, created). An existing source keeps its entries and schedule; its options
-    (interval, filters, tags …) become what was asked, and it is active again."""
+    """(source, created). An existing source keeps its entries and schedule; the options
+    given (interval, filters, tags …) replace its own, and it is active again."""
     source = source_by_url(session, url)
     if source is not None:
         for name, value in options.items():

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import exists, or_, select, tuple_, update
+from sqlalchemy import exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 
 from db.models import Article, Delivery, DeliveryAttempt, Endpoint, Event
@@ -34,8 +34,8 @@ def endpoints(session: Session) -> list[Endpoint]:
 
 def find_endpoint(session: Session, key: str) -> Endpoint | None:
     """An endpoint by id or by URL (the newest one with that URL)."""
-    if key.isdigit():
-        return session.get(Endpoint, int(key))
+    if key.isascii() and key.isdigit():
+        return session.get(Endpoint, int(key)) if len(key) < 10 else None
     statement = select(Endpoint).where(Endpoint.url == key).order_by(Endpoint.id.desc()).limit(1)
     return session.scalars(statement).one_or_none()
 
@@ -212,16 +212,44 @@ def event_by_uid(session: Session, uid: str) -> Event | None:
     return session.scalars(select(Event).where(Event.uid == uid)).one_or_none()
 
 
+GAVE_UP = ("failed", "cancelled")  # cancelled: its endpoint was disabled meanwhile
+
+
 def reset_deliveries(
     session: Session, now: dt.datetime, *, event_id: int | None = None, failed: bool = False
 ) -> int:
-    """Put deliveries back in the queue for a new round of attempts."""
-    statement = update(Delivery).values(
+    """Put deliveries back in the queue for a new round of attempts: those of one event, or
+    (``failed``) those that gave up. Only deliveries to active endpoints: one to a disabled
+    endpoint would never be sent and stay pending for ever (see ``disabled_endpoints``)."""
+    active = select(Endpoint.id).where(Endpoint.state == "active")
+    statement = update(Delivery).where(Delivery.endpoint_id.in_(active)).values(
         state="pending", next_attempt_at=now, lease_token=None, lease_until=None, attempts=0
     )
     if event_id is not None:
         statement = statement.where(Delivery.event_id == event_id)
     if failed:
-        statement = statement.where(Delivery.state == "failed")
-    result = session.execute(statement)
+        statement = statement.where(Delivery.state.in_(GAVE_UP))
+    result = session.execute(statement.execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def disabled_endpoints(
+    session: Session, *, event_id: int | None = None, failed: bool = False
+) -> list[int]:
+    """The disabled endpoints ``reset_deliveries`` with these arguments leaves alone."""
+    statement = (
+        select(Endpoint.id).distinct()
+        .join(Delivery, Delivery.endpoint_id == Endpoint.id)
+        .where(Endpoint.state != "active")
+    )
+    if event_id is not None:
+        statement = statement.where(Delivery.event_id == event_id)
+    if failed:
+        statement = statement.where(Delivery.state.in_(GAVE_UP))
+    return sorted(session.scalars(statement))
+
+
+def count_gave_up(session: Session, endpoint_id: int) -> int:
+    statement = select(func.count()).select_from(Delivery).where(
+        Delivery.endpoint_id == endpoint_id, Delivery.state.in_(GAVE_UP))
+    return int(session.scalar(statement) or 0)

@@ -137,17 +137,22 @@ def test_history_show_and_stored_version_diff(
     assert stored["summary"]["split"] == 1
 
 
-def test_check_exits_zero_when_a_site_fails_and_says_why(
+def test_check_exits_3_when_a_site_fails_and_says_why_once(
     sqlite_url: str, article_server: ArticleServer
 ) -> None:
+    """The exit status convention (docs/usage.md): 0 all checks went through, 3 some failed,
+    so cron notices."""
     good = article_server.add_article("good", 1)
     bad = article_server.add_article("bad", 1)
     article_server.set_mode("bad", "500")
     tracker(sqlite_url, "add", good, bad)
-    result = tracker(sqlite_url, "check", "--all")
-    assert "HTTP 500" in result.stdout + result.stderr
-    data = tracker_json(sqlite_url, "check", bad)
-    assert data["results"][0]["outcome"] == "failed"
+    result = tracker(sqlite_url, "check", "--all", check=False)
+    assert result.returncode == 3
+    assert (result.stdout + result.stderr).count("HTTP 500") == 1  # printed once, not twice
+    data = tracker(sqlite_url, "check", bad, "--format", "json", check=False)
+    assert data.returncode == 3
+    assert json.loads(data.stdout)["results"][0]["outcome"] == "failed"
+    assert tracker(sqlite_url, "check", good).returncode == 0
 
 
 def test_check_without_arguments_checks_only_due_articles(

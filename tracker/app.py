@@ -22,17 +22,23 @@ if TYPE_CHECKING:
 
 
 class App:
-    def __init__(self, settings: Settings | None = None, *, rate_share: float = 1.0) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, rate_share: float = 1.0,
+        create_database: bool = True,
+    ) -> None:
         self.settings = settings or load_settings()
         # The part of each host's rate this process may use when limiting on its own (no
         # rate_limit_url): a pass forked into N processes gives each 1/N.
         self.rate_share = rate_share
+        # Whether a SQLite file that does not exist may be created (the CLI allows it only at
+        # the default location: a mistyped --db must not start an empty database).
+        self.create_database = create_database
 
     @cached_property
     def engine(self) -> Engine:
         from db.session import get_engine
 
-        return get_engine(self.settings.resolved_database_url)
+        return get_engine(self.settings.resolved_database_url, create=self.create_database)
 
     @cached_property
     def reader(self) -> sessionmaker[Session]:

@@ -7,6 +7,7 @@ renders and the same functions can serve any other front end.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,10 +19,11 @@ from db.session import session_scope
 from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.diff import diff_documents
-from tracker.errors import TrackerError
+from tracker.errors import BlockedAddress, TrackerError
 from tracker.identity import normalize_url
 from tracker.netguard import check_scheme
 from tracker.stored import version_metadata, version_texts
+from tracker.terminal import printable
 
 
 class UnknownArticle(TrackerError):
@@ -29,41 +31,123 @@ class UnknownArticle(TrackerError):
         super().__init__(f"{url} is not tracked (add it with: tracker add {url})")
 
 
+MAX_URL_LENGTH = 4096  # sitemaps allow 2,048; a longer "URL" is a mistake or an attack
+# Characters no URL holds as such (they must be percent-encoded): controls, spaces of any
+# kind, bidi controls that would make it read as another URL.
+_NOT_IN_URLS = re.compile("[\x00-\x20\x7f-\xa0\u1680\u2000-\u200f\u2028-\u202f"
+                          "\u205f\u2060-\u206f\u3000\ufeff\u061c]")
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+
+
 def clean_url(url: str) -> str:
     """The URL as stored: http(s) only, in the form ``tracker.identity.normalize_url`` gives
-    (host lower-cased, fragment and tracking parameters dropped)."""
+    (host lower-cased, fragment and tracking parameters dropped). A URL that is not one (a
+    space or control character in it, no valid host name, port 0, over ``MAX_URL_LENGTH``)
+    raises BlockedAddress with a message saying why."""
     url = url.strip()
+    _check_url(url)
     check_scheme(url)
     return normalize_url(url)
+
+
+def _check_url(url: str) -> None:
+    shown = url if len(url) <= 200 else url[:200] + "…"
+    if len(url) > MAX_URL_LENGTH:
+        raise BlockedAddress(shown, f"longer than {MAX_URL_LENGTH} characters")
+    bad = _NOT_IN_URLS.search(url)
+    if bad:
+        raise BlockedAddress(shown, f"holds {printable(bad.group())!r} at position "
+                             f"{bad.start()}, which a URL cannot (percent-encode it)")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # "[::1" unclosed, a port that is no number or over 65535
+        raise BlockedAddress(shown, f"not a valid URL ({exc})") from None
+    if port == 0:
+        raise BlockedAddress(shown, "port 0 is no port")
+    host = parts.hostname or ""
+    if host and ":" not in host and not _valid_host(host):
+        raise BlockedAddress(shown, f"{host!r} is not a valid host name")
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name (ASCII labels of letters, digits, '-' and '_'; IDNA for any other script and
+    for xn-- labels) or an IPv4 address; at most 253 characters."""
+    import idna
+
+    name = host.rstrip(".")
+    if not name or len(name) > 253:
+        return False
+    try:
+        if not name.isascii():
+            idna.encode(name, uts46=True)
+            return True
+        for label in name.split("."):
+            if not _LABEL.fullmatch(label):
+                return False
+            if label.startswith("xn--"):
+                idna.decode(label)
+    except (idna.IDNAError, UnicodeError):
+        return False
+    return True
 
 
 def add_articles(
     app: App, urls: Iterable[str], *, interval: int | None = None, selector: str | None = None,
     tags: Sequence[str] | None = None,
 ) -> list[tuple[str, bool]]:
-    """Track each URL; (url, created) per URL. Invalid URLs raise before anything is stored."""
+    """Track each URL; (url, created) per URL. Invalid URLs raise before anything is stored.
+
+    Adding a tracked URL again changes only what is given: ``interval`` and ``selector``
+    replace the article's own ('' removes the selector), ``tags`` are added to its tags. A new
+    selector re-baselines the article at once (``tracker.rebaseline``)."""
     cleaned = [clean_url(u) for u in urls]
-    every = interval or app.settings.default_interval
     now = utcnow()
     added: list[tuple[str, bool]] = []
+    reselected: list[int] = []  # checked articles whose selector changed: re-baselined
     with session_scope(app.writer) as session:
         for url in dict.fromkeys(cleaned):
             host = urlsplit(url).hostname or ""
+            before = queries.resolve_url(session, url)
+            old_selector = before.selector if before is not None else None
             row, created = queries.add_article(
-                session, url=url, host=host, interval=every, now=now, selector=selector
+                session, url=url, host=host, interval=interval, now=now, selector=selector,
+                default_interval=app.settings.default_interval,
             )
             if tags:
                 row.tags = sorted({*(row.tags or []), *tags})
+            if not created and row.version_count and row.selector != old_selector:
+                reselected.append(row.id)
             added.append((row.url, created))
+    if reselected:
+        from tracker.rebaseline import rebaseline
+
+        rebaseline(app, reselected)
     return added
 
 
-def remove_articles(app: App, urls: Iterable[str]) -> int:
+def remove_articles(
+    app: App, urls: Iterable[str], *, keep_history: bool = False
+) -> list[tuple[str, dict[str, int]]]:
+    """Stop tracking the articles: all of them or, when one URL is not tracked, none.
+
+    Removing deletes each article with everything stored about it (``queries.delete_article``),
+    its notifications still waiting included. With ``keep_history`` the article is only
+    paused: never checked again, its versions, checks and events kept and readable
+    (``history``, ``show``, ``changes``) until ``tracker add`` resumes it. Returns (url, what
+    was deleted) per article."""
     with session_scope(app.writer) as session:
-        rows = [find_article(session, clean_url(u)) for u in urls]
+        rows = list({row.id: row for row in
+                     (find_article(session, clean_url(u)) for u in urls)}.values())
+        done: list[tuple[str, dict[str, int]]] = []
         for row in rows:
-            queries.delete_article(session, row)
-    return len(rows)
+            url = row.url
+            if keep_history:
+                row.state, row.lease_token, row.lease_until = "paused", None, None
+                done.append((url, {}))
+            else:
+                done.append((url, queries.delete_article(session, row)))
+    return done
 
 
 def list_articles(app: App) -> dict[str, Any]:
@@ -111,7 +195,7 @@ def show(app: App, url: str, number: int | None = None) -> dict[str, Any]:
             else queries.latest_version(session, row.id)
         )
         if version is None:
-            which = f"version {number}" if number else "any version yet"
+            which = f"version {number}" if number else "version yet"
             raise TrackerError(f"{row.url} has no {which} ({row.version_count} stored)")
         paragraphs = [
             {"kind": kind, "text": text} for kind, text in queries.paragraphs_of(session, version)
@@ -178,11 +262,13 @@ def _version_json(version: Version) -> dict[str, Any]:
 
 def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
     """``24h``/``7d``-style durations back from now, or an ISO 8601 time (UTC if no zone)."""
-    from tracker.intervals import parse_duration
+    from tracker.intervals import DurationOutOfRange, parse_duration
 
     now = now or utcnow()
     try:
         return now - dt.timedelta(seconds=parse_duration(text))
+    except DurationOutOfRange as exc:
+        raise TrackerError(f"--since: {exc}") from None
     except ValueError:
         pass
     try:

@@ -248,12 +248,13 @@ def _store(
                                events=row.event_seq - seq)
         version = queries.store_version(
             session, row, paragraphs=[(p.kind, p.text) for p in article.paragraphs],
-            fields=_version_fields(article), previous=previous, now=now,
+            fields=version_fields(article), previous=previous, now=now,
         )
         if app.settings.keep_bodies_days > 0:
             queries.store_body(
-                session, version, content_type=page.media_type, data=zlib.compress(page.body, 6),
-                size=len(page.body), url=page.url, status=page.status, headers=page.headers,
+                session, version, content_type=_content_type(page),
+                data=zlib.compress(page.body, 6), size=len(page.body), url=page.url,
+                status=page.status, headers=page.headers,
             )
         _emit(session, row, version, outcome, diff, now)
         _restore(session, row, now, version)
@@ -269,6 +270,12 @@ def _store(
 
 
 _CHANGES = ("changed", "minor")
+
+
+def _content_type(page: Page) -> str:
+    """What a stored body needs to be extracted again as it was (tracker.rebaseline)."""
+    charset = page.charset if page.charset and len(page.charset) <= 40 else None
+    return f"{page.media_type}; charset={charset}" if charset else page.media_type
 
 
 def _threshold(app: App, target: Target) -> int:
@@ -316,7 +323,7 @@ def content_hash(article: Article) -> str:
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
-def _version_fields(article: Article) -> dict[str, Any]:
+def version_fields(article: Article) -> dict[str, Any]:
     return {
         **article.metadata.to_dict(),
         "content_hash": content_hash(article),
@@ -469,9 +476,9 @@ def _failure_delay(
 ) -> float:
     maximum = app.settings.max_interval
     if gone:  # still looked at, rarely: pages do come back
-        return intervals.jitter(max(row.base_interval, maximum // 4))
+        return intervals.jitter(intervals.bounded(max(row.base_interval, maximum // 4)))
     if refused:  # robots.txt said no: asking often will not change its mind
-        return intervals.jitter(max(row.base_interval, maximum))
+        return intervals.jitter(intervals.bounded(max(row.base_interval, maximum)))
     delay = intervals.failure_delay(row.base_interval, row.failure_count, maximum=maximum)
     return max(float(retry_after or 0), intervals.jitter(delay))
 

@@ -2,12 +2,13 @@
 
 Heavy modules (SQLAlchemy, httpx, trafilatura) are imported inside the commands that use them,
 so ``tracker --help`` and a diff of two text files start fast. Errors meant for the user
-(``TrackerError``, bad arguments) print one clear line and exit 1; nothing else is caught.
+(``TrackerError``, bad arguments) and database errors print one clear line and exit 1; nothing
+else is caught. ``tracker check`` exits 3 when a check failed (docs/usage.md). Everything
+printed that may come from the web goes through ``tracker.terminal``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -42,11 +43,17 @@ class ListFormat(StrEnum):
 
 
 _state: dict[str, Any] = {}
+# Exit statuses (docs/usage.md): 0 success; 1 an error said in one line (bad input, database);
+# 2 a command-line usage error (Click's own); 3 tracker check: some checks or polls failed.
+EXIT_ERROR = 1
+EXIT_CHECKS_FAILED = 3
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="SQLAlchemy database URL (default: $TRACKER_DATABASE_URL, then "
-                 "a SQLite file in ~/.local/share/tracker/).", show_default=False),
+    typer.Option("--db", help="Database URL: sqlite:///PATH or postgresql://USER@HOST/NAME "
+                 "(default: $TRACKER_DATABASE_URL, then a SQLite file in "
+                 "~/.local/share/tracker/). A new SQLite file is made only by "
+                 "'tracker migrate'.", show_default=False),
 ]
 
 
@@ -56,10 +63,13 @@ def _main(
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
                                          help="More log output (-vv for debug).")] = 0,
 ) -> None:
-    _state["db"] = db
+    from tracker.terminal import TerminalFormatter
+
+    _state["db"], _state["verbose"] = db, verbose
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=max(level, logging.DEBUG), handlers=[handler])
     if verbose < 2:
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -72,32 +82,62 @@ def _app() -> App:
         settings = load_settings(database_url=_state.get("db"))
     except ValueError as exc:
         _fail(str(exc))
-    return App(settings)
+    # Only the default database is made on first use; another one is made by `tracker migrate`.
+    return App(settings, create_database=not settings.database_url)
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"tracker: error: {message}", err=True)
-    raise typer.Exit(1)
+    from tracker.terminal import printable
+
+    typer.echo(f"tracker: error: {printable(message)}", err=True)
+    raise typer.Exit(EXIT_ERROR)
 
 
 def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call a use case, turning the errors meant for users into one clear line."""
+    """Call a use case, turning the errors meant for users, and database errors, into one
+    clear line (exit status 1)."""
     from tracker.errors import TrackerError
 
     try:
         return function(*args, **kwargs)
     except (TrackerError, ValueError) as exc:
         _fail(str(exc))
+    except Exception as exc:
+        problem = _database_problem(exc)
+        if problem is None:
+            raise
+        logging.getLogger("tracker").debug("database error", exc_info=True)
+        _fail(problem)
+
+
+def _database_problem(exc: Exception) -> str | None:
+    """One line for a database error, None for anything else. Looked up in sys.modules: a
+    command that never touched the database has not imported SQLAlchemy, and need not."""
+    session = sys.modules.get("db.session")
+    errors = sys.modules.get("sqlalchemy.exc")
+    if session is None or not (isinstance(exc, session.DatabaseProblem) or (
+            errors is not None and isinstance(exc, errors.SQLAlchemyError))):
+        return None
+    return str(session.explain(exc))
 
 
 def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    from tracker.terminal import json_text
+
+    typer.echo(json_text(data))
+
+
+def _echo(text: str) -> None:
+    """One line that may hold text from the web or a user: printed with controls escaped."""
+    from tracker.terminal import printable
+
+    typer.echo(printable(text))
 
 
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, emoji=False)
 
 
 # --- articles -------------------------------------------------------------------------------
@@ -108,13 +148,18 @@ def add(
     urls: Annotated[list[str], typer.Argument(help="Article URLs; '-' reads one per line from "
                                               "standard input.")],
     every: Annotated[str | None, typer.Option(help="Check interval: 30s, 10m, 2h, 1d "
-                                              "(default 10m, minimum 10s).")] = None,
+                                              "(default 10m; 10s to 365d).")] = None,
     selector: Annotated[str | None, typer.Option(help="CSS selector of the article body, for "
-                                                 "pages the generic extractor gets wrong.")] = None,
+                                                 "pages the generic extractor gets wrong "
+                                                 "('' removes it).")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="A tag (repeatable), for subscribers' "
                                                   "--tag filters.")] = None,
 ) -> None:
-    """Start tracking articles."""
+    """Start tracking articles.
+
+    Adding a tracked article again changes only what is given: --every and --selector
+    replace its own, --tag adds to its tags; its history is kept. A paused or settled
+    article is checked again from now on."""
     from tracker.articles import add_articles
     from tracker.intervals import parse_interval
 
@@ -123,16 +168,31 @@ def add(
     interval = _run(parse_interval, every) if every else None
     added = _run(add_articles, _app(), urls, interval=interval, selector=selector, tags=tag)
     for url, created in added:
-        typer.echo(f"{'added' if created else 'updated'}: {url}")
+        _echo(f"{'added' if created else 'updated'}: {url}")
 
 
 @app.command()
-def remove(urls: Annotated[list[str], typer.Argument(help="Tracked article URLs.")]) -> None:
-    """Stop tracking articles and delete their stored versions."""
+def remove(
+    urls: Annotated[list[str], typer.Argument(help="Tracked article URLs.")],
+    keep_history: Annotated[bool, typer.Option(
+        "--keep-history", help="Only stop checking: keep versions, checks and events (shown "
+        "as 'paused'; 'tracker add URL' resumes).")] = False,
+) -> None:
+    """Stop tracking articles and delete everything stored about them.
+
+    Deleted: versions and raw pages, checks, other URLs of the story, events and their
+    webhook deliveries (pending ones are not sent). Sources that listed an article keep
+    their entry, so it is not tracked again by them. Nothing is deleted when one URL is
+    not tracked. No confirmation is asked: use --keep-history to keep the history."""
     from tracker.articles import remove_articles
 
-    count = _run(remove_articles, _app(), urls)
-    typer.echo(f"removed {count} article(s)")
+    for url, counts in _run(remove_articles, _app(), urls, keep_history=keep_history):
+        if keep_history:
+            _echo(f"paused: {url} (history kept)")
+            continue
+        deleted = ", ".join(f"{counts[kind]} {kind}" for kind in
+                            ("versions", "checks", "events", "deliveries") if counts.get(kind))
+        _echo(f"removed: {url}" + (f" ({deleted} deleted)" if deleted else ""))
 
 
 @app.command("list")
@@ -157,13 +217,20 @@ def check(
                                                      "(default: the ones that are due).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Check every tracked article (after "
                                        "polling every source).")] = False,
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Checks at a time "
+    concurrency: Annotated[int | None, typer.Option(min=1, max=256, help="Checks at a time "
                                                     "(default 8).")] = None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
-    """One pass over the due (or the named, or all) articles; sources are polled first."""
+    """One pass over the due (or the named, or all) articles; sources are polled first.
+
+    Exit status: 0 every check and poll went through (changed or not), 3 at least one
+    failed (failed, no_content, gone), 1 an error stopped the pass (bad input, database), 2
+    a command-line usage error. A failed check is printed once, in the summary."""
     from tracker.views import check_and_notify
 
+    if not _state.get("verbose"):  # each failure is in the summary: not in a log line as well
+        for name in ("tracker.check", "tracker.sources"):
+            logging.getLogger(name).setLevel(logging.ERROR)
     tracker_app = _app()
     try:
         results, deliveries, polls = _run(
@@ -176,10 +243,12 @@ def check(
         from tracker.views import check_results_json
 
         _print_json(check_results_json(results, deliveries, polls))
-        return
-    from tracker.views import print_check_summary
+    else:
+        from tracker.views import print_check_summary
 
-    print_check_summary(_console(), results, deliveries, polls)
+        print_check_summary(_console(), results, deliveries, polls)
+    if any(not r.ok for r in results) or any(p.outcome == "failed" for p in polls):
+        raise typer.Exit(EXIT_CHECKS_FAILED)
 
 
 @app.command()
@@ -202,7 +271,7 @@ def history(
 @app.command()
 def show(
     url: Annotated[str, typer.Argument(help="A tracked article URL.")],
-    version: Annotated[int | None, typer.Option("--version", "-n", min=1,
+    version: Annotated[int | None, typer.Option("--version", "-n", min=1, max=2**31 - 1,
                                                 help="Version number (default: latest).")] = None,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
 ) -> None:
@@ -298,6 +367,10 @@ def diff(
         _print_json(result)
         return
     from tracker.render import render_diff_markdown, render_diff_text
+    from tracker.terminal import printable_data
+
+    # The files or pages may hold escape sequences: render printable copies (same lengths).
+    result, old_texts, new_texts = printable_data((result, old_texts, new_texts))
 
     if format is Format.markdown:
         typer.echo(render_diff_markdown(result, old_texts, new_texts))
@@ -310,9 +383,11 @@ def _diff_side(spec: str) -> tuple[list[str], dict[str, Any] | None]:
     if path.is_file():
         return _file_paragraphs(path)
     url, at, number = spec.rpartition("@")
-    if at and number.isdigit() and "://" in url:
+    if at and number.isascii() and number.isdigit() and "://" in url:
         from tracker.articles import stored_paragraphs
 
+        if not (len(number) <= 10 and 1 <= int(number) < 2**31):  # @0: "latest" is URL alone
+            raise ValueError(f"{spec}: versions are numbered from 1 (URL alone: the latest)")
         return stored_paragraphs(_app(), url, int(number))
     if "://" in spec:
         from tracker.articles import stored_paragraphs
@@ -467,9 +542,13 @@ def host_set(
         return
     from tracker.views import rules_text
 
-    typer.echo(f"{rules['host']}: {rules_text(rules)}")
-    typer.echo("each article's next version on this host starts a new baseline"
-               if ignore or ignore_selector or selector is not None or clear else "saved")
+    _echo(f"{rules['host']}: {rules_text(rules)}")
+    done = rules.get("rebaselined")
+    if done is None:
+        typer.echo("saved")
+        return
+    typer.echo(f"re-baselined {done['now']} article(s) from their stored pages"
+               + (f"; {done['later']} more at their next check" if done["later"] else ""))
 
 
 @app.command()
@@ -500,25 +579,29 @@ def source_add(
     url: Annotated[str, typer.Argument(help="An RSS or Atom feed, a news sitemap or a sitemap "
                                        "index.")],
     match: Annotated[str | None, typer.Option(help="Only entries whose URL matches this "
-                                              "regular expression.")] = None,
+                                              "regular expression ('' removes it).")] = None,
     keyword: Annotated[list[str] | None, typer.Option(help="Only entries with this word in "
                                                       "their title or summary (repeatable: "
-                                                      "any of them; case-insensitive).")] = None,
+                                                      "any of them; case-insensitive; '' "
+                                                      "removes them).")] = None,
     every: Annotated[str | None, typer.Option(help="Poll interval (default 5m).")] = None,
     article_every: Annotated[str | None, typer.Option(help="Check interval of the articles it "
                                                       "finds (default 10m).")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="A tag given to the articles it finds "
                                                   "(repeatable).")] = None,
 ) -> None:
-    """Follow a feed or sitemap: each new entry becomes a tracked article."""
+    """Follow a feed or sitemap: each new entry becomes a tracked article.
+
+    Adding a followed source again changes only what is given: --match, --keyword,
+    --every and --article-every replace its own, --tag adds to its tags."""
     from tracker.intervals import parse_interval
     from tracker.sources import add_source
 
     interval = _run(parse_interval, every) if every else None
     article_interval = _run(parse_interval, article_every) if article_every else None
-    added, created = _run(add_source, _app(), url, match=match, keywords=keyword or [],
+    added, created = _run(add_source, _app(), url, match=match, keywords=keyword,
                           tags=tag or [], interval=interval, article_interval=article_interval)
-    typer.echo(f"{'added' if created else 'updated'} source: {added}")
+    _echo(f"{'added' if created else 'updated'} source: {added}")
 
 
 @source_app.command("remove")
@@ -553,7 +636,8 @@ def sources(
 
 @app.command()
 def run(
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Checks at a time.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, max=256,
+                                                    help="Checks at a time.")] = None,
     serve: Annotated[str | None, typer.Option("--serve", metavar="[HOST:]PORT", help="Also "
                                               "serve the web view on this address (host "
                                               "default 127.0.0.1), in the same process.")] = None,
@@ -623,8 +707,16 @@ def subscribe(
     chosen = [e.strip() for e in events.split(",") if e.strip()] if events else None
     created = _run(add_subscriber, _app(), url, events=chosen, article=article, host=host,
                    tag=tag)
-    typer.echo(f"subscriber {created.endpoint_id}: {created.url}")
+    _echo(f"subscriber {created.endpoint_id}: {created.url}")
     typer.echo(f"signing secret (shown once, keep it safe): {created.secret}")
+    _warn_plain(created.encrypted)
+
+
+def _warn_plain(encrypted: bool) -> None:
+    if not encrypted:
+        typer.echo("tracker: warning: the secret is stored unencrypted: set secret_key "
+                   "(TRACKER_SECRET_KEY, from 'tracker secrets generate-key') on every process "
+                   "using this database, then run 'tracker secrets encrypt'", err=True)
 
 
 @app.command()
@@ -650,7 +742,24 @@ def unsubscribe(
     """Remove a webhook subscriber."""
     from tracker.subscriptions import unsubscribe as remove_subscriber
 
-    typer.echo(f"removed: {_run(remove_subscriber, _app(), endpoint)}")
+    _echo(f"removed: {_run(remove_subscriber, _app(), endpoint)}")
+
+
+@app.command("enable-subscriber")
+def enable_subscriber(
+    endpoint: Annotated[str, typer.Argument(help="Subscriber id or URL.")],
+) -> None:
+    """Enable a disabled subscriber again (one disabled after 410 Gone or days of failures).
+
+    Deliveries cancelled while it was disabled are not sent by themselves: queue them with
+    'tracker redeliver --failed'."""
+    from tracker.subscriptions import enable
+
+    url, gave_up = _run(enable, _app(), endpoint)
+    _echo(f"enabled: {url}")
+    if gave_up:
+        typer.echo(f"{gave_up} delivery(ies) failed or were cancelled meanwhile: "
+                   "tracker redeliver --failed sends them again")
 
 
 @app.command("rotate-secret")
@@ -667,8 +776,52 @@ def rotate_secret(
 
     seconds = _run(parse_duration, grace)
     created = _run(rotate, _app(), endpoint, grace=dt.timedelta(seconds=seconds))
-    typer.echo(f"subscriber {created.endpoint_id}: {created.url}")
+    _echo(f"subscriber {created.endpoint_id}: {created.url}")
     typer.echo(f"new signing secret (shown once): {created.secret}")
+    _warn_plain(created.encrypted)
+
+
+secrets_app = typer.Typer(help="Webhook signing secrets at rest: encrypt them, make and "
+                          "rotate keys.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("encrypt")
+def secrets_encrypt() -> None:
+    """Encrypt every stored signing secret under the current key (the first one).
+
+    Run it once a key is set, to encrypt secrets stored plain before, and after putting a new
+    key first in secret_key, to re-encrypt under it (then drop the old key). With a SQLite
+    database and no secret_key, the key file (~/.local/share/tracker/secret.key) is made if
+    needed, and the database file is made readable by its owner only."""
+    from db.session import restrict_sqlite_file
+    from tracker.subscriptions import encrypt_secrets
+
+    tracker_app = _app()
+    done = _run(encrypt_secrets, tracker_app)
+    typer.echo(f"encrypted {done.changed} of {done.secrets} stored secret(s) "
+               "(the others were encrypted under the current key already)")
+    for path in restrict_sqlite_file(tracker_app.settings.resolved_database_url):
+        _echo(f"made {path} readable by its owner only")
+
+
+@secrets_app.command("generate-key")
+def secrets_generate_key() -> None:
+    """Print a new key for secret_key (TRACKER_SECRET_KEY); nothing is stored."""
+    from tracker.webhooks.secrets import generate_key
+
+    typer.echo(generate_key())
+
+
+@secrets_app.command("rotate-key")
+def secrets_rotate_key() -> None:
+    """Replace the key file's key: every secret is re-encrypted under a new key, then the old
+    key is dropped (for keys given in secret_key: put the new one first, run 'tracker secrets
+    encrypt', then drop the old one)."""
+    from tracker.subscriptions import rotate_key_file
+
+    done = _run(rotate_key_file, _app())
+    typer.echo(f"new key in place; {done.changed} secret(s) re-encrypted under it")
 
 
 @app.command()
@@ -694,15 +847,24 @@ def deliveries(
 @app.command()
 def redeliver(
     event: Annotated[str | None, typer.Argument(help="An event id (evt_…).")] = None,
-    failed: Annotated[bool, typer.Option("--failed", help="Every failed delivery.")] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Every delivery that gave up "
+                                         "(failed, or cancelled by a disabled subscriber).")] =
+        False,
 ) -> None:
-    """Queue deliveries again: those of one event, or all failed ones."""
+    """Queue deliveries again: those of one event, or all that gave up (failed or cancelled).
+
+    Deliveries to disabled subscribers are left alone (they could not be sent): enable the
+    subscriber first with 'tracker enable-subscriber ID'."""
     from tracker.delivery import redeliver as queue_again
 
     if (event is None) == (not failed):
         _fail("name an event id, or use --failed")
-    count = _run(queue_again, _app(), event_uid=event, failed=failed)
-    typer.echo(f"queued {count} delivery(ies) again")
+    done = _run(queue_again, _app(), event_uid=event, failed=failed)
+    typer.echo(f"queued {done.queued} delivery(ies) again")
+    if done.disabled:
+        ids = ", ".join(map(str, done.disabled))
+        typer.echo(f"not queued: those to disabled subscriber(s) {ids} (enable them first: "
+                   f"tracker enable-subscriber ID)")
 
 
 # --- the background service ----------------------------------------------------------------
@@ -710,7 +872,7 @@ def redeliver(
 
 @app.command()
 def worker(
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Worker processes "
+    concurrency: Annotated[int | None, typer.Option(min=1, max=256, help="Worker processes "
                                                     "(default: one per core).")] = None,
     queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] =
         "fetch,deliver,housekeeping",
@@ -739,6 +901,12 @@ def beat(
     _exec_celery(["beat", "-l", loglevel, "--schedule", schedule])
 
 
+# Started by _exec_celery. The project's packages are imported first, while the current
+# directory is not on sys.path (python -P): Celery puts it there to find the app, and a folder
+# holding a `tracker/`, `workers/` or `db/` directory must not stand in for the installed ones.
+_CELERY_BOOTSTRAP = "import db, tracker, workers\nfrom celery.__main__ import main\nmain()"
+
+
 def _exec_celery(args: list[str]) -> None:
     """Hand the process over to Celery with the project's app (tracker never imports it)."""
     import importlib.util
@@ -748,7 +916,8 @@ def _exec_celery(args: list[str]) -> None:
     if _state.get("db"):
         os.environ["TRACKER_DATABASE_URL"] = _state["db"]
     sys.stdout.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "celery", "-A", "workers", *args])  # noqa: S606 - a fixed argument list
+    command = [sys.executable, "-P", "-c", _CELERY_BOOTSTRAP, "-A", "workers", *args]
+    os.execv(sys.executable, command)  # noqa: S606 - a fixed argument list
 
 
 @app.command()
@@ -769,15 +938,22 @@ def status(
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema (also done automatically on first use)."""
+    """Create the database, or upgrade its schema (done on first use too).
+
+    The only command that creates a new SQLite file given with --db or TRACKER_DATABASE_URL;
+    the default database (~/.local/share/tracker/tracker.db) is created by any command."""
     from db.session import HEAD_REVISION, current_revision, make_engine, upgrade
 
-    engine = make_engine(_app().settings.resolved_database_url)
-    try:
-        before = current_revision(engine)
-        upgrade(engine)
-    finally:
-        engine.dispose()
+    def migrate_database(url: str) -> str | None:
+        engine = make_engine(url, create=True)  # the one command that makes a new database
+        try:
+            before = current_revision(engine)
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        return before
+
+    before = _run(migrate_database, _app().settings.resolved_database_url)
     typer.echo(f"schema at revision {HEAD_REVISION} (was {before or 'empty'})")
 
 

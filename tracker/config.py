@@ -7,6 +7,7 @@ file has an environment variable: ``allow_networks`` ↔ ``TRACKER_ALLOW_NETWORK
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
@@ -66,6 +67,7 @@ class Settings:
     max_queue_length: int = 2000  # the tick claims nothing more while this many checks wait
     # Webhooks
     secret_key: str = ""  # Fernet key(s), comma-separated: signing secrets encrypted at rest
+    secret_key_file: str = ""  # without secret_key: the key file ("": data home's secret.key)
     webhook_timeout: float = 10.0
     webhook_concurrency: int = 8  # attempts in flight at a time in one process
     webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"  # after each failed attempt
@@ -90,8 +92,36 @@ class Settings:
         return self.database_url or f"sqlite:///{data_home() / 'tracker.db'}"
 
 
+_DAY = 86_400
+_YEAR = 365 * _DAY
+# The range of every number setting: a value outside it is refused when settings are loaded,
+# with one clear line, instead of crashing a check later (an OverflowError, a rate of nan
+# that switches rate limiting off). A number setting not listed must still be finite and >= 0.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "connect_timeout": (0.01, 600), "read_timeout": (0.01, 600), "fetch_deadline": (0.01, 3600),
+    "max_body_bytes": (1, 1 << 30), "max_redirects": (0, 50),
+    "per_host_concurrency": (1, 256), "concurrency": (1, 256), "processes": (1, 256),
+    "default_interval": (1, _YEAR), "min_interval": (1, _YEAR), "max_interval": (1, _YEAR),
+    "keep_bodies_days": (0, 100 * 365), "lease_seconds": (1, 7 * _DAY),
+    "claim_batch": (1, 100_000), "tick_seconds": (0.01, 3600),
+    "visibility_timeout": (1, 30 * _DAY), "max_queue_length": (1, 10_000_000),
+    "webhook_timeout": (0.01, 600), "webhook_concurrency": (1, 256),
+    "webhook_disable_after_days": (0, 3650), "webhook_max_bytes": (1, 64 << 20),
+    "source_interval": (1, _YEAR), "max_source_entries": (1, 1_000_000),
+    "settle_after": (0, 100 * _YEAR), "developing_interval": (0, _YEAR),
+    "notify_threshold": (0, 1_000_000), "per_host_rate": (0, 60_000),
+}
+# Requests per minute to one host (setting per_host_rate, tracker host set --rate): 0 means
+# unlimited for the setting; anything else lies in this range (one request every 100 min at
+# the least, a thousand a second at the most).
+RATE_RANGE = (0.01, 60_000.0)
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from defaults, the config file, the environment, then ``overrides``."""
+    """Settings from defaults, the config file, the environment, then ``overrides``.
+
+    Raises ValueError with one clear line for an unknown key, a value of the wrong kind or a
+    number out of its range (``BOUNDS``)."""
     values: dict[str, Any] = {}
     path = config_path()
     if path.is_file():
@@ -105,7 +135,45 @@ def load_settings(**overrides: Any) -> Settings:
     unknown = set(values) - {f.name for f in fields(Settings)}
     if unknown:
         raise ValueError(f"unknown setting(s) in {path}: {', '.join(sorted(unknown))}")
-    return replace(Settings(), **{k: _coerce(k, v) for k, v in values.items()})
+    coerced = {k: _coerce(k, v) for k, v in values.items()}
+    for name, value in coerced.items():
+        _check_bounds(name, value)
+    return replace(Settings(), **coerced)
+
+
+def _check_bounds(name: str, value: Any) -> None:
+    if name == "webhook_retry_schedule":
+        _check_schedule(str(value))
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    low, high = BOUNDS.get(name, (0, math.inf))
+    if name == "per_host_rate" and value != 0:
+        low = RATE_RANGE[0]
+    if not (math.isfinite(value) and low <= value <= high):
+        where = f"{name} (TRACKER_{name.upper()})"
+        raise ValueError(f"{where}: {value!r} is out of range; use {number(low)} to "
+                         f"{number(high)}")
+
+
+def number(value: float) -> str:
+    """A bound as people read it: 31536000, not 3.1536e+07."""
+    if math.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return f"{value:g}"
+
+
+def _check_schedule(text: str) -> None:
+    """Delays of webhook retries: durations of at most 30 days each, at most 50 of them."""
+    from tracker.intervals import parse_duration
+
+    parts = [part for part in text.split(",") if part.strip()]
+    if len(parts) > 50:
+        raise ValueError("webhook_retry_schedule: at most 50 retries")
+    for part in parts:
+        try:
+            parse_duration(part, maximum=30 * _DAY)
+        except ValueError as exc:
+            raise ValueError(f"webhook_retry_schedule: {exc}") from None
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -439,8 +439,16 @@ def _version_block(version: Any) -> dict[str, Any]:
 # --- redelivery and listings ------------------------------------------------------------------
 
 
-def redeliver(app: App, *, event_uid: str | None = None, failed: bool = False) -> int:
-    """Queue deliveries again: those of one event, or every failed one."""
+@dataclass(frozen=True, slots=True)
+class Requeued:
+    queued: int
+    disabled: tuple[int, ...] = ()  # subscribers left alone: disabled (enable them first)
+
+
+def redeliver(app: App, *, event_uid: str | None = None, failed: bool = False) -> Requeued:
+    """Queue deliveries again: those of one event, or every one that gave up (failed, or
+    cancelled when its subscriber was disabled). Deliveries to disabled subscribers are not
+    queued (they would wait for ever); their ids are returned so the caller can say so."""
     with session_scope(app.writer) as session:
         event_id = None
         if event_uid is not None:
@@ -448,7 +456,9 @@ def redeliver(app: App, *, event_uid: str | None = None, failed: bool = False) -
             if event is None:
                 raise TrackerError(f"no event {event_uid!r} (see: tracker deliveries)")
             event_id = event.id
-        return wq.reset_deliveries(session, utcnow(), event_id=event_id, failed=failed)
+        disabled = wq.disabled_endpoints(session, event_id=event_id, failed=failed)
+        queued = wq.reset_deliveries(session, utcnow(), event_id=event_id, failed=failed)
+        return Requeued(queued, tuple(disabled))
 
 
 def list_deliveries(

@@ -9,6 +9,7 @@ selector or of what is ignored makes each article's next version a re-baseline.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from db.models import Host
 from db.session import session_scope
 from tracker.app import App
 from tracker.clock import utcnow
+from tracker.config import BOUNDS, RATE_RANGE, number
 from tracker.errors import TrackerError
 from tracker.rules import check_pattern, check_selector, unique
 
@@ -37,13 +39,25 @@ def clean_host(text: str) -> str:
     return value
 
 
+def check_rate(rate: float) -> None:
+    """A host's rate in requests per minute: finite and within ``RATE_RANGE``."""
+    low, high = RATE_RANGE
+    if not (math.isfinite(rate) and low <= rate <= high):
+        raise TrackerError(f"--rate {rate:g}: requests per minute, from {low:g} to {number(high)}")
+
+
 def set_host(
     app: App, host: str, *, selector: str | None = None, ignore: Sequence[str] = (),
     ignore_selectors: Sequence[str] = (), rate: float | None = None,
     notify_threshold: int | None = None, clear: bool = False,
 ) -> dict[str, Any] | None:
     """Add to (or, with ``clear``, replace) a host's rules; returns them, or None when
-    ``clear`` alone removed them. An empty ``selector`` removes the host's selector."""
+    ``clear`` alone removed them. An empty ``selector`` removes the host's selector.
+
+    A change of what is extracted (selector, ignore rules, ``clear``) re-baselines the host's
+    articles at once (``tracker.rebaseline``), so their next real edit is reported; the
+    result's ``rebaselined`` says how many were re-baselined now and how many will be at their
+    next check."""
     name = clean_host(host)
     for pattern in ignore:
         check_pattern(pattern)
@@ -51,12 +65,32 @@ def set_host(
         check_selector(css, "--ignore-selector")
     if selector:
         check_selector(selector)
-    if rate is not None and rate <= 0:
-        raise TrackerError(f"--rate {rate:g}: the rate is in requests per minute and must be > 0")
-    if notify_threshold is not None and notify_threshold < 0:
-        raise TrackerError(f"--notify-threshold {notify_threshold}: must be 0 (off) or more")
+    if rate is not None:
+        check_rate(rate)
+    top = BOUNDS["notify_threshold"][1]
+    if notify_threshold is not None and not 0 <= notify_threshold <= top:
+        raise TrackerError(f"--notify-threshold {notify_threshold}: from 0 (off) to {number(top)}")
     nothing = not (selector is not None or ignore or ignore_selectors or rate is not None
                    or notify_threshold is not None)
+    extraction = clear or selector is not None or bool(ignore) or bool(ignore_selectors)
+    rules = _save(app, name, selector=selector, ignore=ignore, ignore_selectors=ignore_selectors,
+                  rate=rate, notify_threshold=notify_threshold, clear=clear, nothing=nothing)
+    if not extraction:
+        return rules
+    from tracker.rebaseline import rebaseline
+
+    with session_scope(app.reader) as session:
+        ids = host_queries.versioned_article_ids(session, name)
+    done = rebaseline(app, ids)
+    return None if rules is None else {**rules, "rebaselined": {"now": done.now,
+                                                                 "later": done.later}}
+
+
+def _save(
+    app: App, name: str, *, selector: str | None, ignore: Sequence[str],
+    ignore_selectors: Sequence[str], rate: float | None, notify_threshold: int | None,
+    clear: bool, nothing: bool,
+) -> dict[str, Any] | None:
     with session_scope(app.writer) as session:
         if clear and nothing:
             host_queries.delete_host(session, name)

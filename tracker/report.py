@@ -20,6 +20,7 @@ from tracker.articles import clean_url, find_article
 from tracker.clock import iso
 from tracker.diffstore import diff_versions
 from tracker.render import render_diff_markdown, render_diff_text
+from tracker.terminal import printable_data
 
 
 def changes(app: App, since: dt.datetime, article_url: str | None = None) -> list[dict[str, Any]]:
@@ -61,6 +62,7 @@ def to_json(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def render_text(entries: list[dict[str, Any]], *, color: bool) -> str:
+    entries = printable_data(entries)  # titles, URLs and text come from the web
     if not entries:
         return "No changes in this period."
     parts = []
@@ -76,6 +78,7 @@ def render_text(entries: list[dict[str, Any]], *, color: bool) -> str:
 
 
 def render_markdown(entries: list[dict[str, Any]]) -> str:
+    entries = printable_data(entries)  # titles, URLs and text come from the web
     if not entries:
         return "_No changes in this period._"
     parts = []

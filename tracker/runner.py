@@ -27,8 +27,10 @@ from concurrent.futures import (
 from dataclasses import replace
 from functools import partial
 
+from sqlalchemy.exc import DBAPIError
+
 from db import queries, source_queries
-from db.session import session_scope
+from db.session import DatabaseProblem, explain, session_scope
 from tracker import housekeeping
 from tracker.app import App
 from tracker.check import CheckResult, Target, check_target, load_targets
@@ -264,8 +266,9 @@ def _deliver_until(app: App, stop: threading.Event, wake: threading.Event) -> No
             for result in results:
                 log.info("delivery %d: %s%s", result.delivery_id, result.outcome,
                          f" ({result.error})" if result.error else "")
-        except Exception:  # the database may be away: keep the service up, try again soon
-            log.exception("delivering notifications failed; retrying in a few seconds")
+        except Exception as exc:  # the database may be away: keep the service up, try again soon
+            log.error("delivering notifications failed: %s; retrying in 5 s", explain(exc))
+            log.debug("delivery round failed", exc_info=True)
             stop.wait(5)
         if len(results) < DELIVERY_ROUND:  # a full round means more are waiting: go on
             wake.wait(1.0)
@@ -278,26 +281,50 @@ def _check_until(
 ) -> int:
     checked = 0
     last_prune = last_archive = utcnow() - dt.timedelta(days=1)
+    worked, outage = False, 0  # outage: passes in a row that failed on the database
     while not stop.is_set():
+        pause = 0.0
         try:
             results = check_due(app, concurrency=concurrency, on_result=on_result, stop=stop)
-        except Exception:  # the database may be away: keep the service up, try again soon
+            if not results:
+                last_prune, last_archive = _housekeeping(app, last_prune, last_archive)
+                pause = _sleep_time(app, idle)
+        except (DBAPIError, DatabaseProblem) as exc:
+            if not worked:
+                raise  # the database never worked (read-only, damaged …): say so and stop
+            outage += 1
+            delay = min(60, 2**outage)  # one line per try, tries ever rarer
+            log.error("database error: %s; trying again in %d s", explain(exc), delay)
+            log.debug("check pass failed", exc_info=True)
+            stop.wait(delay)
+            continue
+        except Exception:  # a bug must not end the service: keep it up, try again soon
             log.exception("a pass over due articles failed; retrying in a few seconds")
             stop.wait(5)
             continue
+        worked = True
+        if outage:
+            log.warning("the database is back after %d failed pass(es)", outage)
+            outage = 0
         if results:
             checked += len(results)
             continue
-        if utcnow() - last_prune > dt.timedelta(hours=1):
-            housekeeping.prune_bodies(app)
-            last_prune = utcnow()
-        # After the versions were committed, never before; once a minute, the pace an
-        # archive's anonymous captures allow.
-        if app.settings.archive_versions and utcnow() - last_archive > dt.timedelta(minutes=1):
-            housekeeping.archive_versions(app)
-            last_archive = utcnow()
-        stop.wait(_sleep_time(app, idle))
+        stop.wait(pause)
     return checked
+
+
+def _housekeeping(
+    app: App, last_prune: dt.datetime, last_archive: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
+    """Between passes: raw-body retention hourly; web-archive captures once a minute (the pace
+    an archive's anonymous captures allow), after the versions were committed, never before."""
+    if utcnow() - last_prune > dt.timedelta(hours=1):
+        housekeeping.prune_bodies(app)
+        last_prune = utcnow()
+    if app.settings.archive_versions and utcnow() - last_archive > dt.timedelta(minutes=1):
+        housekeeping.archive_versions(app)
+        last_archive = utcnow()
+    return last_prune, last_archive
 
 
 def _sleep_time(app: App, idle: float) -> float:

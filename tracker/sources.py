@@ -122,12 +122,14 @@ class _Fetched:
 
 
 def add_source(
-    app: App, url: str, *, match: str | None = None, keywords: Sequence[str] = (),
+    app: App, url: str, *, match: str | None = None, keywords: Sequence[str] | None = None,
     tags: Sequence[str] = (), interval: int | None = None, article_interval: int | None = None,
 ) -> tuple[str, bool]:
     """Follow a feed or sitemap; (url, created). Everything is checked before anything is
     stored: the URL (http(s) only, like articles), the ``match`` regular expression, the
-    intervals. Adding a source again updates its options and keeps what it found."""
+    intervals. Adding a source again keeps what it found and changes only what is given:
+    ``match``, ``keywords`` and the intervals replace its own ('' removes the match, [''] the
+    keywords), ``tags`` are added to its own (as ``tracker add --tag`` does)."""
     cleaned = clean_url(url)
     if match is not None:
         try:
@@ -139,15 +141,26 @@ def add_source(
         if value is not None and value < intervals.MIN_INTERVAL:
             raise TrackerError(f"{name} {value}s is below the minimum of "
                                f"{intervals.MIN_INTERVAL}s")
-    words = list(dict.fromkeys(w.strip() for w in keywords if w.strip()))
-    options = {
-        "match": match or None, "keywords": words, "tags": sorted(set(tags)),
-        "interval": interval or app.settings.source_interval,
-        "article_interval": article_interval,
-    }
+    given: dict[str, Any] = {"interval": interval, "article_interval": article_interval}
+    given = {name: value for name, value in given.items() if value is not None}
+    if match is not None:
+        given["match"] = match or None
+    if keywords is not None:
+        given["keywords"] = list(dict.fromkeys(w.strip() for w in keywords if w.strip()))
     with session_scope(app.writer) as session:
+        row = sq.source_by_url(session, cleaned)
+        if row is not None:
+            given["tags"] = sorted({*(row.tags or []), *tags})
+            filters = (given.get("match", row.match), given.get("keywords", row.keywords))
+            if filters != (row.match, row.keywords):
+                # New filters may want entries passed over before: the next poll reads the
+                # listing again even if it did not change.
+                given |= {"etag": None, "last_modified": None, "body_digest": None}
+        else:
+            given = {"interval": app.settings.source_interval, "keywords": [],
+                     "tags": sorted(set(tags)), **given}
         _, created = sq.add_source(session, url=cleaned, host=urlsplit(cleaned).hostname or "",
-                                   now=utcnow(), **options)
+                                   now=utcnow(), **given)
     return cleaned, created
 
 

@@ -23,6 +23,10 @@ from tracker.intervals import format_duration
 from tracker.runner import check_many, serve
 from tracker.scheduling import Claim, claim_due
 from tracker.sources import PollResult
+from tracker.terminal import cell, printable, printable_data
+
+# Everything below prints text from the web or from users: cells go through ``cell`` (a
+# printable rich Text, never markup) and text inside markup through ``_safe``.
 
 log = logging.getLogger("tracker")
 
@@ -38,8 +42,9 @@ def articles_table(articles: Sequence[dict[str, Any]]) -> Table:
         if article["failures"]:
             state += f" ({article['failures']} failed: {article['last_error']})"
         table.add_row(
-            article["url"], state, str(article["versions"]), format_duration(article["interval"]),
-            _short_time(article["last_checked"]), _short_time(article["next_check"]),
+            cell(article["url"]), cell(state), str(article["versions"]),
+            format_duration(article["interval"]), _short_time(article["last_checked"]),
+            _short_time(article["next_check"]),
         )
     return table
 
@@ -60,29 +65,35 @@ def sources_table(sources: Sequence[dict[str, Any]]) -> Table:
         if source["tags"]:
             filters.append("tags " + ", ".join(source["tags"]))
         table.add_row(
-            source["url"], source["kind"] or "—", state, "; ".join(filters) or "all",
-            str(source["entries"]), str(source["articles"]), format_duration(source["interval"]),
-            _short_time(source["last_checked"]), _short_time(source["next_check"]),
+            cell(source["url"]), cell(source["kind"] or "—"), cell(state),
+            cell("; ".join(filters) or "all"), str(source["entries"]), str(source["articles"]),
+            format_duration(source["interval"]), _short_time(source["last_checked"]),
+            _short_time(source["next_check"]),
         )
     return table
 
 
 def print_poll_summary(console: Console, polls: Sequence[PollResult]) -> None:
-    from rich.markup import escape
-
     for poll in polls:
         if not poll.ok:
-            console.print(f"[red]{poll.outcome}[/] source {escape(poll.url)}: "
-                          f"{escape(poll.error or '')}")
+            console.print(f"[red]{poll.outcome}[/] source {_safe(poll.url)}: "
+                          f"{_safe(poll.error or '')}")
         elif poll.discovered:
             console.print(f"[green]discovered[/] {poll.discovered} new article(s) in "
-                          f"{escape(poll.url)}")
+                          f"{_safe(poll.url)}")
     found = sum(p.discovered for p in polls)
     console.print(f"polled {len(polls)} source(s): {found} new article(s)")
 
 
 def _short_time(value: str | None) -> str:
     return value.replace("T", " ")[:19] if value else "—"
+
+
+def _safe(value: Any) -> str:
+    """Untrusted text to put inside a markup string: printable, its brackets inert."""
+    from rich.markup import escape
+
+    return escape(printable(str(value)))
 
 
 def check_and_notify(
@@ -161,12 +172,13 @@ def print_check_summary(
     for result in results:
         if result.outcome in {"changed", "minor", "first_seen"}:
             detail = _summary_text(result.summary) if result.summary else "first version"
-            console.print(f"[green]{result.outcome}[/] {result.url} → v{result.version} ({detail})")
+            console.print(f"[green]{result.outcome}[/] {_safe(result.url)} → v{result.version} "
+                          f"({detail})")
         elif not result.ok:
-            console.print(f"[red]{result.outcome}[/] {result.url}: {result.error}",
+            console.print(f"[red]{result.outcome}[/] {_safe(result.url)}: {_safe(result.error)}",
                           markup=True, highlight=False)
         elif result.outcome == "deferred":
-            console.print(f"[yellow]deferred[/] {result.url}: {result.error}",
+            console.print(f"[yellow]deferred[/] {_safe(result.url)}: {_safe(result.error)}",
                           markup=True, highlight=False)
     counts = Counter(r.outcome for r in results)
     line = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
@@ -183,7 +195,7 @@ def _summary_text(summary: dict[str, int]) -> str:
 
 def print_history(console: Console, data: dict[str, Any]) -> None:
     article = data["article"]
-    console.print(f"[bold]{article['url']}[/] — {article['state']}, "
+    console.print(f"[bold]{_safe(article['url'])}[/] — {_safe(article['state'])}, "
                   f"{article['versions']} version(s)")
     table = Table("version", "fetched", "title", "¶", "changes")
     for version in data["versions"]:
@@ -196,17 +208,18 @@ def print_history(console: Console, data: dict[str, Any]) -> None:
             if version.get("minor"):
                 change += " (minor, not notified)"
         table.add_row(str(version["number"]), _short_time(version["fetched_at"]),
-                      version["title"] or "", str(version["paragraphs"]), change)
+                      cell(version["title"]), str(version["paragraphs"]), change)
     console.print(table)
     failures = [c for c in data["checks"] if c["error"]]
     if failures:
         console.print("recent failed checks:")
         for check in failures[:5]:
-            console.print(f"  {_short_time(check['started_at'])} {check['outcome']}: "
-                          f"{check['error']}", markup=False)
+            console.print(cell(f"  {_short_time(check['started_at'])} {check['outcome']}: "
+                               f"{check['error']}"))
 
 
 def render_version(data: dict[str, Any], *, markdown: bool) -> str:
+    data = printable_data(data)
     version = data["version"]
     lines = []
     title = version["title"] or data["article"]["url"]
@@ -243,9 +256,8 @@ def serve_forever(app: App, *, concurrency: int | None) -> None:
     log.info("tracker run: checking due articles (Ctrl-C to stop)")
 
     def report(result: CheckResult) -> None:
-        if result.outcome in {"changed", "minor", "first_seen"} or not result.ok:
-            log.info("%s %s%s", result.outcome, result.url,
-                     f": {result.error}" if result.error else f" → v{result.version}")
+        if result.outcome in {"changed", "minor", "first_seen"}:  # failures log themselves
+            log.info("%s %s → v%s", result.outcome, result.url, result.version)
 
     try:
         checked = serve(app, stop, concurrency=concurrency, on_result=report)
@@ -267,7 +279,7 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
                       f"{polled['failing']} failing")
     queues = data["queues"]
     if "error" in queues:
-        console.print(f"queues: {queues['error']}", markup=False)
+        console.print(cell(f"queues: {queues['error']}"))
     else:
         console.print("queues: " + ", ".join(f"{k} {v}" for k, v in queues.items()))
     tick = data["last_tick"]
@@ -288,8 +300,8 @@ def print_subscribers(console: Console, subscribers: Sequence[dict[str, Any]]) -
             state += f": {sub['disabled_reason']}"
         elif sub["failing_since"]:
             state += f" (failing since {_short_time(sub['failing_since'])})"
-        table.add_row(str(sub["id"]), sub["url"], ", ".join(sub["events"]), filters, state,
-                      _short_time(sub["last_success_at"]))
+        table.add_row(str(sub["id"]), cell(sub["url"]), cell(", ".join(sub["events"])),
+                      cell(filters), cell(state), _short_time(sub["last_success_at"]))
     console.print(table)
 
 
@@ -298,9 +310,9 @@ def print_deliveries(console: Console, deliveries: Sequence[dict[str, Any]]) -> 
                   title=f"{len(deliveries)} delivery(ies)", title_justify="left")
     for item in deliveries:
         last = item["last_error"] or (str(item["last_status"]) if item["last_status"] else "—")
-        table.add_row(str(item["id"]), f"{item['event']} {item['type']}", item["endpoint"],
-                      item["state"], str(item["attempts"]), last,
-                      _short_time(item["next_attempt_at"]))
+        table.add_row(str(item["id"]), cell(f"{item['event']} {item['type']}"),
+                      cell(item["endpoint"]), cell(item["state"]), str(item["attempts"]),
+                      cell(last), _short_time(item["next_attempt_at"]))
     console.print(table)
 
 
@@ -309,7 +321,7 @@ def hosts_table(hosts: list[dict[str, Any]]) -> Any:
 
     table = Table("host", "articles", "rules")
     for entry in hosts:
-        table.add_row(entry["host"], str(entry["articles"]), rules_text(entry))
+        table.add_row(cell(entry["host"]), str(entry["articles"]), cell(rules_text(entry)))
     return table
 
 

@@ -39,7 +39,7 @@ def main() -> None:
     url = os.environ.get("TRACKER_DATABASE_URL") or config.get_main_option("sqlalchemy.url")
     if not url:
         raise SystemExit("set TRACKER_DATABASE_URL to the database to migrate")
-    engine = make_engine(url)
+    engine = make_engine(url, create=True)  # migrating is asking for the database
     with engine.begin() as connection:
         run(connection)
 

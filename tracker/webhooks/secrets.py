@@ -6,14 +6,23 @@ introduced: ``fernet:<token>`` (Fernet, from the ``cryptography`` package) or
 several Fernet keys separated by commas: the first encrypts, every one decrypts, so a key can be
 rotated by putting the new one first and dropping the old one once everything is resealed.
 
+Without a ``secret_key`` setting the key comes from a key file (``secret_key_file``, by
+default ``secret.key`` next to the default database, owner-only), made when the first secret is
+sealed if the database is a SQLite file: every process using it runs on this machine and finds
+the same file. A shared database (PostgreSQL) gets no key made up by one machine that the
+others would lack: there ``secret_key`` must be set on every process, or secrets stay plain.
+
 ``cryptography`` is imported only when a key is used, which keeps the CLI's start fast. No
 error message or repr contains a secret or a key.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tracker.config import Settings, data_home
 from tracker.errors import TrackerError
 
 if TYPE_CHECKING:
@@ -32,6 +41,45 @@ def generate_key() -> str:
     from cryptography.fernet import Fernet
 
     return Fernet.generate_key().decode("ascii")
+
+
+def key_file(settings: Settings) -> Path:
+    return Path(settings.secret_key_file).expanduser() if settings.secret_key_file else (
+        data_home() / "secret.key")
+
+
+def resolve_key(settings: Settings, *, create: bool = False) -> str | None:
+    """The key(s) sealing secrets: the ``secret_key`` setting, else the key file's, else (with
+    ``create``) a new key written to the key file; None when there is none."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = key_file(settings)
+    try:
+        found = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        found = ""
+    except (OSError, UnicodeError) as exc:
+        raise SecretStoreError(f"cannot read the key file {path}: {exc}") from None
+    if found:
+        return found
+    return write_key_file(path, generate_key()) if create else None
+
+
+def write_key_file(path: Path, keys: str) -> str:
+    """Write ``keys`` to the key file atomically, readable by its owner only; returns them."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(keys + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise SecretStoreError(f"cannot write the key file {path}: {exc.strerror}") from None
+    return keys
 
 
 def _parse_keys(key: str | None) -> list[str]:
@@ -72,6 +120,20 @@ class SecretBox:
     def reseal(self, stored: str) -> str:
         """The stored value sealed again under the first key (after a key rotation)."""
         return self.seal(self.open(stored))
+
+    def sealed_with_first(self, stored: str) -> bool:
+        """Whether ``stored`` is sealed as ``seal`` would seal it now (nothing to reseal)."""
+        if not self._keys:
+            return stored.startswith(PLAIN)
+        if not stored.startswith(FERNET):
+            return False
+        from cryptography.fernet import Fernet, InvalidToken
+
+        try:
+            Fernet(self._keys[0].encode("ascii")).decrypt(stored.removeprefix(FERNET).encode())
+        except (InvalidToken, ValueError):
+            return False
+        return True
 
     def _decrypt(self, token: str) -> str:
         if not self._keys:
