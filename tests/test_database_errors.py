@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from db.session import HEAD_REVISION
 from tests.clihelp import ROOT, TRACKER, environment, tracker, tracker_json
 from tests.conftest import POSTGRES_URL
 
@@ -89,8 +90,9 @@ def newer_schema(database_url: str) -> Iterator[str]:
     try:
         yield database_url
     finally:
-        with engine.begin() as connection:
-            connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+        with engine.begin() as connection:  # back to what it was, for the tests that follow
+            connection.execute(text("UPDATE alembic_version SET version_num = :head"),
+                               {"head": HEAD_REVISION})
         engine.dispose()
 
 

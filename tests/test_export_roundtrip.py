@@ -85,7 +85,7 @@ def fill(app: App, server: ArticleServer) -> str:
         session.execute(update(Version).where(Version.number == 20).values(rebaseline=True))
     add_articles(app, ["https://example.org/never-fetched"], selector="div.body",
                  tags=["empty"])
-    store_history(app, "https://example.org/\u202ehostile%1B[31m", 3, seed=4)
+    store_history(app, "https://example.org/%E2%80%AEhostile%1B[31m", 3, seed=4)
     return story
 
 

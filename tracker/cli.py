@@ -74,7 +74,7 @@ def _main(
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _app() -> App:
+def _app(*, create: bool = False) -> App:
     from tracker.app import App
     from tracker.config import load_settings
 
@@ -82,8 +82,9 @@ def _app() -> App:
         settings = load_settings(database_url=_state.get("db"))
     except ValueError as exc:
         _fail(str(exc))
-    # Only the default database is made on first use; another one is made by `tracker migrate`.
-    return App(settings, create_database=not settings.database_url)
+    # Only the default database is made on first use; another one is made by `tracker migrate`
+    # or by a command whose point is to fill a new database (`create`: `tracker import`).
+    return App(settings, create_database=create or not settings.database_url)
 
 
 def _fail(message: str) -> NoReturn:
@@ -1022,10 +1023,11 @@ def import_(
     path: Annotated[Path, typer.Argument(help="A directory written by tracker export "
                                          "--format jsonl.")],
 ) -> None:
-    """Load a JSONL export into an empty database (another machine, SQLite ↔ PostgreSQL)."""
+    """Load a JSONL export into an empty database (another machine, SQLite ↔ PostgreSQL); a
+    new SQLite file named by --db is created."""
     from tracker.export.importer import import_dataset
 
-    summary = _run(import_dataset, _app(), path)
+    summary = _run(import_dataset, _app(create=True), path)
     typer.echo(f"imported {summary.articles} article(s), {summary.versions} version(s), "
                f"{summary.paragraphs} distinct paragraph(s)")
 
