@@ -1,0 +1,262 @@
+"""One test per alignment step and per threshold of ``tracker.align``, at both edges.
+
+The paragraphs are built word by word so that each pair sits exactly at the similarity the
+test is about; ``similarity`` below recomputes it with a plain LCS table, independently of the
+bit-parallel one in the aligner, and every construction asserts it before the diff runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from tracker import align
+from tracker.align import word_keys
+from tracker.diff import diff_paragraphs
+
+Change = tuple[str, tuple[int, ...], tuple[int, ...]]
+
+
+def words(stem: str, count: int, start: int = 0) -> str:
+    """``count`` distinct words: stem0 stem1 …"""
+    return " ".join(f"{stem}{k}" for k in range(start, start + count))
+
+
+def anchor(k: int) -> str:
+    """A paragraph unique in both versions, unlike any other: it pins the alignment."""
+    return f"Anker{k} steht fest {words(f'a{k}w', 4)}"
+
+
+def changes(old: Sequence[str], new: Sequence[str]) -> set[Change]:
+    return {(op.op, op.old, op.new) for op in diff_paragraphs(old, new) if op.op != "equal"}
+
+
+def similarity(a: str, b: str) -> float:
+    """2·LCS / (words of both), the aligner's similarity, from a plain dynamic programme."""
+    x, y = word_keys(a), word_keys(b)
+    row = [0] * (len(y) + 1)
+    for key in x:
+        diagonal = 0
+        for k, other in enumerate(y, 1):
+            diagonal, row[k] = row[k], diagonal + 1 if key == other else max(row[k], row[k - 1])
+    return 2 * row[-1] / (len(x) + len(y))
+
+
+def pair_at(shared: int, total: int, stem: str = "x") -> tuple[str, str]:
+    """Two paragraphs of ``total`` words each with ``shared`` words in common, in order."""
+    return (words(stem, total),
+            f"{words(stem, shared)} {words(stem + 'neu', total - shared)}".strip())
+
+
+# --- step 1: anchors and unique text that crossed them ----------------------------------------
+
+
+def test_unique_paragraph_crossing_anchors_is_a_move_though_an_edit_stands_in_its_place() -> None:
+    body = words("p", 20)
+    edited = body.replace("p7", "geändert")
+    old = [body, anchor(0), anchor(1), anchor(2)]
+    new = [edited, anchor(0), anchor(1), anchor(2), body]
+    # Its text is unique in both versions: the paragraph itself moved; the edit is new text.
+    assert changes(old, new) == {("move", (0,), (4,)), ("insert", (), (0,))}
+
+
+def test_identical_neighbours_of_an_anchor_are_anchored_too() -> None:
+    old = [anchor(0), "CNN", "—", words("p", 10), "CNN", "—", anchor(1)]
+    new = [anchor(0), "CNN", "—", words("q", 10), "CNN", "—", anchor(1)]
+    assert changes(old, new) == {("delete", (3,), ()), ("insert", (), (3,))}
+
+
+# --- step 2: distant moves ----------------------------------------------------------------------
+
+
+def test_near_identical_paragraph_moved_across_anchors_is_a_move_with_words() -> None:
+    body = words("p", 20)
+    old = [body, anchor(0), anchor(1), anchor(2), anchor(3)]
+    new = [anchor(0), anchor(1), body.replace("p3", "neu"), anchor(2), anchor(3)]
+    (move,) = [op for op in diff_paragraphs(old, new) if op.op != "equal"]
+    assert (move.op, move.old, move.new, move.similarity) == ("move", (0,), (2,), 0.95)
+    assert move.words == (("=", words("p", 3)), ("-", "p3"), ("+", "neu"),
+                          ("=", words("p", 16, start=4)))
+
+
+def distant_move_with_weaker_partner(shared_with_moved: int) -> tuple[list[str], list[str]]:
+    """Old paragraph X (50 words) moved behind three anchors as X', and in X's own gap a
+    new paragraph W sharing 25 words with X (0.5: a modify if X had no better partner)."""
+    x, moved = pair_at(shared_with_moved, 50)
+    _, weaker = pair_at(25, 50, stem="x")
+    weaker = weaker.replace("xneu", "wneu")
+    assert similarity(x, weaker) == 0.5
+    return [x, anchor(0), anchor(1), anchor(2)], [weaker, anchor(0), anchor(1), anchor(2), moved]
+
+
+def test_distant_move_wins_over_a_weaker_partner_in_its_own_gap() -> None:
+    old, new = distant_move_with_weaker_partner(47)
+    assert similarity(old[0], new[4]) == 0.94
+    assert changes(old, new) == {("move", (0,), (4,)), ("insert", (), (0,))}
+
+
+def test_distant_move_at_move_min_is_taken() -> None:
+    old, new = distant_move_with_weaker_partner(30)
+    assert similarity(old[0], new[4]) == align.MOVE_MIN
+    assert changes(old, new) == {("move", (0,), (4,)), ("insert", (), (0,))}
+
+
+def test_distant_pair_just_below_move_min_leaves_the_paragraph_to_its_gap() -> None:
+    old, new = distant_move_with_weaker_partner(29)
+    assert similarity(old[0], new[4]) == 0.58
+    assert changes(old, new) == {("modify", (0,), (0,)), ("insert", (), (4,))}
+
+
+# --- step 3: pairs, splits and merges in a gap --------------------------------------------------
+
+
+@pytest.mark.parametrize(("shared", "total"), [(9, 20), (45, 100)])
+def test_pair_at_modify_min_is_a_modify(shared: int, total: int) -> None:
+    before, after = pair_at(shared, total)
+    assert similarity(before, after) == align.MODIFY_MIN
+    old, new = [anchor(0), before, anchor(1)], [anchor(0), after, anchor(1)]
+    assert changes(old, new) == {("modify", (1,), (1,))}
+
+
+@pytest.mark.parametrize(("shared", "total"), [(11, 25), (8, 20)])
+def test_pair_below_modify_min_is_delete_and_insert(shared: int, total: int) -> None:
+    before, after = pair_at(shared, total)
+    assert similarity(before, after) < align.MODIFY_MIN
+    old, new = [anchor(0), before, anchor(1)], [anchor(0), after, anchor(1)]
+    assert changes(old, new) == {("delete", (1,), ()), ("insert", (), (1,))}
+
+
+def test_split_whose_small_piece_is_a_credit() -> None:
+    caption = words("bild", 20)
+    credit = "Foto: Getty Images"
+    old = [anchor(0), f"{caption} {credit}", anchor(1), credit, anchor(2), credit, anchor(3)]
+    new = [anchor(0), caption, credit, anchor(1), credit, anchor(2), credit, anchor(3)]
+    assert changes(old, new) == {("split", (1,), (1, 2))}
+
+
+def test_merge_of_a_credit_into_its_caption() -> None:
+    caption = words("bild", 20)
+    credit = "Foto: Getty Images"
+    old = [anchor(0), credit, caption, anchor(1), credit, anchor(2)]
+    new = [anchor(0), f"{credit} {caption}", anchor(1), credit, anchor(2)]
+    assert changes(old, new) == {("merge", (1, 2), (1,))}
+
+
+def split_piece(piece_words: int) -> tuple[list[str], list[str]]:
+    """A paragraph split in two whose second piece brings two of its ``piece_words`` words."""
+    head = words("h", 20)
+    piece = f"t0 t1 {words('neu', piece_words - 2)}"
+    return [anchor(0), f"{head} t0 t1", anchor(1)], [anchor(0), head, piece, anchor(1)]
+
+
+def test_split_piece_bringing_piece_min_of_its_words_is_part_of_the_split() -> None:
+    assert align.PIECE_MIN == 2 / 4
+    assert changes(*split_piece(4)) == {("split", (1,), (1, 2))}
+
+
+def test_split_piece_bringing_less_than_piece_min_is_an_insert() -> None:
+    assert align.PIECE_MIN > 2 / 5
+    assert changes(*split_piece(5)) == {("modify", (1,), (1,)), ("insert", (), (2,))}
+
+
+def merge_piece(piece_words: int) -> tuple[list[str], list[str]]:
+    """Two paragraphs merged, the second bringing two of its ``piece_words`` words."""
+    head = words("h", 20)
+    piece = f"t0 t1 {words('alt', piece_words - 2)}"
+    return [anchor(0), head, piece, anchor(1)], [anchor(0), f"{head} t0 t1", anchor(1)]
+
+
+def test_merge_piece_bringing_piece_min_of_its_words_is_part_of_the_merge() -> None:
+    assert changes(*merge_piece(4)) == {("merge", (1, 2), (1,))}
+
+
+def test_merge_piece_bringing_less_than_piece_min_is_a_delete() -> None:
+    assert changes(*merge_piece(5)) == {("modify", (1,), (1,)), ("delete", (2,), ())}
+
+
+def split_into(parts: int, piece_words: int = 8, dropped: int = 0) -> tuple[list[str], list[str]]:
+    """One paragraph cut into ``parts`` pieces; ``dropped`` words of its end left out."""
+    pieces = [words(f"s{k}w", piece_words) for k in range(parts)]
+    whole = " ".join([*pieces, words("weg", dropped)]).strip()
+    return [anchor(0), whole, anchor(1)], [anchor(0), *pieces, anchor(1)]
+
+
+def test_split_into_max_parts_is_one_split() -> None:
+    parts = align.MAX_PARTS
+    assert changes(*split_into(parts)) == {("split", (1,), tuple(range(1, parts + 1)))}
+
+
+def test_split_into_more_than_max_parts_is_no_split_of_them_all() -> None:
+    found = changes(*split_into(align.MAX_PARTS + 1))
+    assert all(len(new) <= align.MAX_PARTS for _, _, new in found)
+    assert ("insert", (), (align.MAX_PARTS + 1,)) in found
+
+
+def test_split_whose_largest_piece_reaches_seed_min_is_found() -> None:
+    old, new = split_into(4, piece_words=6, dropped=10)
+    assert similarity(old[1], new[1]) == align.SEED_MIN
+    assert changes(old, new) == {("split", (1,), (1, 2, 3, 4))}
+
+
+def test_split_whose_largest_piece_is_below_seed_min_is_not_seen() -> None:
+    old, new = split_into(4, piece_words=6, dropped=11)
+    assert similarity(old[1], new[1]) < align.SEED_MIN
+    inserts = {("insert", (), (j,)) for j in (1, 2, 3, 4)}
+    assert changes(old, new) == {("delete", (1,), ()), *inserts}
+
+
+# --- candidates: how many partners each new paragraph scores ----------------------------------
+
+
+def with_decoys(decoys: int) -> tuple[list[str], list[str]]:
+    """New paragraph N and its edit T (0.85), behind ``decoys`` deleted paragraphs holding all of
+    N's words in reverse order: a larger multiset overlap than T's, and a similarity of 0.05."""
+    target = words("n", 20)
+    edit = target.replace("n3 ", "t3 ").replace("n9 ", "t9 ").replace("n15 ", "t15 ")
+    decoy = " ".join(reversed(target.split()))
+    assert (similarity(edit, target), similarity(decoy, target)) == (0.85, 0.05)
+    old = [anchor(0), *[decoy] * decoys, edit, anchor(1)]
+    return old, [anchor(0), target, anchor(1)]
+
+
+def test_partner_ranked_max_partners_by_overlap_is_scored() -> None:
+    old, new = with_decoys(align.MAX_PARTNERS - 1)
+    found = changes(old, new)
+    assert ("modify", (align.MAX_PARTNERS,), (1,)) in found
+
+
+def test_partner_ranked_past_max_partners_by_overlap_is_not_scored() -> None:
+    old, new = with_decoys(align.MAX_PARTNERS)
+    found = changes(old, new)
+    assert ("insert", (), (1,)) in found
+    assert ("delete", (align.MAX_PARTNERS + 1,), ()) in found
+
+
+# --- step 4: leftovers --------------------------------------------------------------------------
+
+
+def crossed_in_one_gap(shared: int) -> tuple[list[str], list[str]]:
+    """X (50 words) and its edit X' on either side of a repeated heavy paragraph Y, in a gap
+    without anchors: the chain keeps Y's two equal pairs, so X and X' are left over."""
+    x, edited = pair_at(shared, 50)
+    heavy = words("y", 30)
+    return [x, heavy, heavy], [heavy, heavy, edited]
+
+
+def test_leftover_pair_at_move_min_is_a_move() -> None:
+    old, new = crossed_in_one_gap(30)
+    assert similarity(old[0], new[2]) == align.MOVE_MIN
+    assert changes(old, new) == {("move", (0,), (2,))}
+
+
+def test_leftover_pair_below_move_min_is_delete_and_insert() -> None:
+    old, new = crossed_in_one_gap(29)
+    assert changes(old, new) == {("delete", (0,), ()), ("insert", (), (2,))}
+
+
+def test_leftover_identical_paragraphs_pair_in_order() -> None:
+    heavy = words("y", 30)
+    old = ["CNN", heavy, heavy, "CNN"]
+    new = [heavy, heavy, "CNN", "CNN"]
+    assert changes(old, new) == {("move", (0,), (2,))}
