@@ -40,13 +40,14 @@ Inputs = tuple[list[str], list[str]]
 
 
 def distinct_words(rng: random.Random, size: int) -> list[str]:
-    """Words of 3–9 letters, nearly all distinct, ``size`` characters with their spaces."""
+    """Words of 3–9 letters, nearly all distinct, ``size`` bytes (UTF-8) with their spaces."""
     words, used = [], 0
-    while used < size:
+    while True:
         word = "".join(rng.choices("abcdefghijklmnopqrstuvwxyzäöüß", k=rng.randint(3, 9)))
+        used += len(word.encode()) + 1
+        if used > size:
+            return words
         words.append(word)
-        used += len(word) + 1
-    return words
 
 
 def edited_once(rng: random.Random, words: list[str]) -> list[str]:
@@ -66,7 +67,7 @@ def one_paragraph_edited(size: int) -> Callable[[random.Random], Inputs]:
 
 def one_paragraph_edited_everywhere(rng: random.Random) -> Inputs:
     """One 10 MiB paragraph with a word replaced every 1,000: no long common head or tail."""
-    words = distinct_words(rng, CAP - 1024)
+    words = distinct_words(rng, CAP - 64 * 1024)
     new = list(words)
     for k in range(0, len(new), 1000):
         new[k] = "geändert"
