@@ -79,9 +79,11 @@ MAX_PARTNERS = 8
 
 # Partners sharing the rarest words are gathered first, and no more than this many are ranked
 # by overlap: true edits keep their rare words (names, numbers), and it bounds the work when
-# every paragraph shares some vocabulary with every other. It also caps how many identical
-# paragraphs one paragraph is offered as partners, and skips, per word.
+# every paragraph shares some vocabulary with every other.
 _GATHER_MAX = 4 * MAX_PARTNERS
+# Gathering stops after passing this many copies of the paragraph itself (a copy turns up
+# once per word): a page of thousands of equal paragraphs must not make each one slow.
+_SKIP_MAX = _GATHER_MAX
 
 # Work limits (see "Bounds" above): far above any news page, they only act on hostile input.
 # Versions of more characters than this (about 150,000 words; a long read has 10,000) are
@@ -401,15 +403,15 @@ def _gather(postings: Mapping[str, list[int]], keys: Iterable[str],
     Rarest key first, then closest to ``near``, so that repeated paragraphs pair locally.
     """
     partners: dict[int, None] = {}
+    skipped = 0  # copies of j itself: a page of repeated paragraphs must not make it slow
     for key in keys:
-        skipped = 0  # copies of j itself: a page of repeated paragraphs must not make it slow
         for i in _closest_first(postings.get(key, []), near):
             if i in partners:
                 continue
             if identical(i, j):
                 skipped += 1
-                if skipped == _GATHER_MAX:
-                    break
+                if skipped == _SKIP_MAX:
+                    return list(partners)
                 continue
             partners[i] = None
             if len(partners) == _GATHER_MAX:
@@ -453,6 +455,8 @@ class _Aligner:
             self.scorer, sorted(self.old_free), sorted(self.new_free), SEED_MIN, expected,
         )
         self.candidates.update(self._identical_pairs_in_gaps(expected))
+        # Every step below takes candidates in this order; sorting once keeps huge gaps cheap.
+        self.ranked = sorted(self.candidates, key=self._preference)
         self._take_distant_moves()
         for item in _heaviest_chain(self._chain_items()):
             self._take(item.link)
@@ -472,15 +476,21 @@ class _Aligner:
     def _identical_pairs_in_gaps(self, expected: Sequence[int]) -> dict[Pair, float]:
         """Pairs of identical free paragraphs within a gap (repeated "CNN", credits).
 
-        Each new paragraph is offered the ``_GATHER_MAX`` copies closest to where it would
-        stand in the old version, so that a gap of thousands of equal paragraphs stays linear.
+        Each new paragraph is offered the ``MAX_PARTNERS`` copies closest to where it would
+        stand in the old version, and only two where a gap holds more than ``_GATHER_MAX``
+        copies (no news page does), so that a gap of thousands of equal paragraphs stays
+        linear and small.
         """
         old_by_text: defaultdict[tuple[int, str], list[int]] = defaultdict(list)
         for i in sorted(self.old_free):
             old_by_text[self.old_gap[i], self.old[i]].append(i)
-        return {(i, j): 1.0 for j in self.new_free
-                for i in islice(_closest_first(old_by_text.get((self.new_gap[j], self.new[j]), []),
-                                               expected[j]), _GATHER_MAX)}
+        pairs: dict[Pair, float] = {}
+        for j in self.new_free:
+            copies = old_by_text.get((self.new_gap[j], self.new[j]), [])
+            offered = MAX_PARTNERS if len(copies) <= _GATHER_MAX else 2
+            closest = islice(_closest_first(copies, expected[j]), offered)
+            pairs.update(((i, j), 1.0) for i in closest)
+        return pairs
 
     def _take(self, link: Link) -> None:
         self.links.append(link)
@@ -495,24 +505,26 @@ class _Aligner:
     def _same_gap(self, pair: Pair) -> bool:
         return self.old_gap[pair[0]] == self.new_gap[pair[1]]
 
-    def _best_partners(self, pairs: Iterable[Pair]) -> tuple[dict[int, Pair], dict[int, Pair]]:
-        """The preferred pair of each old and of each new paragraph among ``pairs``."""
+    @staticmethod
+    def _best_partners(ranked: Iterable[Pair]) -> tuple[dict[int, Pair], dict[int, Pair]]:
+        """The preferred pair of each old and of each new paragraph among ``ranked`` pairs,
+        given from the least preferred to the most."""
         best_of_old: dict[int, Pair] = {}
         best_of_new: dict[int, Pair] = {}
-        for pair in sorted(pairs, key=self._preference):
+        for pair in ranked:
             best_of_old[pair[0]] = best_of_new[pair[1]] = pair
         return best_of_old, best_of_new
 
     def _take_distant_moves(self) -> None:
         """Pairs in different gaps, each the other's best partner, similar enough to move."""
-        best_of_old, best_of_new = self._best_partners(self.candidates)
+        best_of_old, best_of_new = self._best_partners(self.ranked)
         for pair in sorted(best_of_old.values()):
             mutual = best_of_new[pair[1]] == pair
             if mutual and not self._same_gap(pair) and self.candidates[pair] >= MOVE_MIN:
                 self._take(Link("move", *_singles(pair), self.candidates[pair]))
 
     def _chain_items(self) -> list[_Item]:
-        in_gap = [pair for pair in self.candidates if self._free_in_gap(*_singles(pair))]
+        in_gap = [pair for pair in self.ranked if self._free_in_gap(*_singles(pair))]
         items = [item for pair in in_gap if (item := self._pair_item(pair))]
         # A split's largest piece and the paragraph it came from are each other's best
         # partner (likewise for merges), so only mutual best pairs seed runs; an identical
@@ -606,7 +618,7 @@ class _Aligner:
         for j in sorted(self.new_free):
             if old_by_text[self.new[j]]:
                 self._take(Link("move", (old_by_text[self.new[j]].popleft(),), (j,), 1.0))
-        for pair in sorted(self.candidates, key=self._preference, reverse=True):
+        for pair in reversed(self.ranked):
             free = pair[0] in self.old_free and pair[1] in self.new_free
             if free and self.candidates[pair] >= MOVE_MIN:
                 self._take(Link("move", *_singles(pair), self.candidates[pair]))
