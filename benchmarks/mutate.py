@@ -237,7 +237,8 @@ def scratch_copy(into: Path) -> Path:
 
 
 def run_tests(workdir: Path, tests: list[str], timeout: float) -> str:
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+           "TRACKER_PROPERTY_EXAMPLES": "30"}
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                "-p", "no:randomly", *tests]
     try:

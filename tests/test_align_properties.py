@@ -10,6 +10,10 @@ and checks that the work stays bounded: CPU time and the peak of Python allocati
 
 from __future__ import annotations
 
+import os
+import random
+import time
+import tracemalloc
 from collections.abc import Sequence
 
 from hypothesis import example, given, settings
@@ -18,6 +22,8 @@ from hypothesis import strategies as st
 from tracker.diff import Op, diff_paragraphs
 from tracker.normalize import normalize_text
 
+# benchmarks/mutate.py runs fewer examples per mutant.
+EXAMPLES = int(os.environ.get("TRACKER_PROPERTY_EXAMPLES", "100"))
 VOCABULARY = ["Putin", "Kim", "der", "die", "und", "—", "CNN", "„Hallo“", "Pjöngjang,", "19.",
               "Juni", "2024", "Getty", "Images", "ß", "İ", "ﬁ", "e\u0301", "\u00a0", "a.", ""]
 
@@ -115,7 +121,7 @@ def check_diff(old: list[str], new: list[str]) -> None:
     assert_words_rebuild(ops, old, new)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(paragraph_lists, paragraph_lists)
 def test_diff_of_any_two_paragraph_lists_is_a_complete_alignment(
     old: list[str], new: list[str]
@@ -123,10 +129,64 @@ def test_diff_of_any_two_paragraph_lists_is_a_complete_alignment(
     check_diff(old, new)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(edited_pairs())
 # Found by this test: an empty paragraph merged into others doubled a space in the old text.
 @example((["Putin Putin Putin", "", "Putin Putin", "Putin Putin"],
           ["Putin", "Putin Putin Putin Putin"]))
 def test_diff_of_an_edited_list_is_a_complete_alignment(pair: tuple[list[str], list[str]]) -> None:
     check_diff(*pair)
+
+
+# --- hostile shapes: bounded work ---------------------------------------------------------------
+
+
+def distinct_words(rng: random.Random, count: int) -> list[str]:
+    return [f"{rng.choice(['kim', 'putin', 'moskau', 'seoul'])}{k}" for k in range(count)]
+
+
+def hostile_input(shape: str, size: int, rng: random.Random) -> tuple[list[str], list[str]]:
+    """Inputs that made the unbounded diff quadratic in time or memory, at ``size``."""
+    if shape == "one long paragraph, edited":
+        words = distinct_words(rng, size)
+        edited = list(words)
+        edited[rng.randrange(size)] = "geändert"
+        return [" ".join(words)], [" ".join(edited)]
+    if shape == "one long paragraph, shuffled":
+        words = distinct_words(rng, size)
+        shuffled = rng.sample(words, len(words))
+        return [" ".join(words)], [" ".join(shuffled)]
+    if shape == "neighbours swapped":
+        words = distinct_words(rng, size // 4)
+        return [" ".join(words)], [" ".join(words[k ^ 1] for k in range(len(words) - 1))]
+    if shape == "equal paragraphs alternating":
+        return ["ja", "nein"] * (size // 16), ["nein", "ja"] * (size // 16)
+    texts = [" ".join(distinct_words(rng, 30)) for _ in range(3)]
+    old = [texts[k % 3] for k in range(size // 20)]
+    return old, old[1:] + old[:1]
+
+
+SHAPES = ["one long paragraph, edited", "one long paragraph, shuffled", "neighbours swapped",
+          "equal paragraphs alternating", "repeated paragraphs shifted"]
+
+
+@settings(max_examples=max(EXAMPLES // 20, 3), deadline=None)
+@given(st.sampled_from(SHAPES), st.integers(40_000, 60_000), st.integers(0, 2**32))
+def test_diff_of_hostile_input_stays_bounded_in_time_and_memory(
+    shape: str, size: int, seed: int
+) -> None:
+    old, new = hostile_input(shape, size, random.Random(seed))
+    tracemalloc.start()
+    started = time.process_time()
+    try:
+        ops = diff_paragraphs(old, new)
+        cpu = time.process_time() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_complete_alignment(ops, len(old), len(new))
+    assert_words_rebuild(ops, old, new)
+    # CPU time, not wall time: other processes on the machine do not count. The unbounded
+    # diff took 3 GiB and minutes on the largest of these; they now take well under a second.
+    assert cpu < 10.0
+    assert peak < 64 * 2**20
