@@ -58,6 +58,24 @@ stand in the old version first, at most ``4 · MAX_PARTNERS``; it scores only th
 ``MAX_PARTNERS`` with the largest multiset overlap (an upper bound of the LCS). The work
 stays linear when every paragraph shares vocabulary with every other (the benchmark's
 300 × 300 worst cases), at the price of exactness in such pathological input.
+
+Bounds. Every byte compared comes from the web, so time and memory are bounded for any input
+within the body cap (10 MiB a version), at the price of exactness only where no news page
+goes (``benchmarks/bench_diff_bounds.py`` measures the worst cases we could build):
+
+- The bit masks of a comparison take (distinct words) × (words of the new run) bits: for
+  one 1.2 MB paragraph that was 2 GB. A pair is compared without its common head and tail
+  (which keeps the LCS exact), and only up to ``_EXACT_CELLS_MAX`` word pairs; a whole
+  alignment spends at most ``_LCS_BUDGET`` steps on exact comparison. Past either, the
+  common words of the rest are counted as their multiset overlap, an upper bound: an edited
+  long paragraph stays a modify, a shuffled one looks more similar than it is.
+- A version of more than ``LARGE_VERSION_CHARS`` characters is compared in sentences of 8
+  to 64 words instead of words (in both versions), so that no more than about 200,000 units
+  a side are ever held: thresholds then count sentences.
+- Repeated paragraphs: each new paragraph is offered at most ``MAX_PARTNERS`` identical
+  copies in its gap (two where a gap holds more than ``_GATHER_MAX``), and gathering its
+  similar partners stops after ``_SKIP_MAX`` copies of itself, so that a page of thousands
+  of equal paragraphs stays linear.
 """
 
 from __future__ import annotations

@@ -20,6 +20,13 @@ thresholds. Here they get word-level detail and a reading order:
   shared by two rewritten sentences is a coincidence that only fragments the display.
 - ``similarity`` is 1.0 only for identical text: an edit that only touches case or
   punctuation (which the similarity ignores) is reported as 0.99.
+- Bounded work: difflib's word matching is quadratic or worse on hostile text (20,000
+  words with each pair of neighbours swapped took minutes). Its worst case is computed
+  before it runs (``_matching_work``); past ``WORD_DIFF_PAIR_MAX`` for one op, or
+  ``WORD_DIFF_BUDGET`` for a whole diff, the changed middle between the common head and tail
+  is given as one "-" and one "+" entry. Texts over ``_LONG_TEXT_CHARS`` have their head and
+  tail found on characters, so a 10 MiB paragraph is never cut into two million words.
+  Every op stays complete; only the detail of very long or very scrambled edits is coarser.
 """
 
 from __future__ import annotations
