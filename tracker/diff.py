@@ -147,8 +147,10 @@ def diff_words(old: str, new: str) -> Words:
 WORD_DIFF_PAIR_MAX = 4_000_000
 WORD_DIFF_BUDGET = 16_000_000
 # Texts longer than this have their common head and tail found on characters, so that only
-# the changed middle is ever cut into words (a 10 MiB paragraph is 2 million of them).
+# the changed middle is ever cut into words (a 10 MiB paragraph is 2 million of them), and
+# only a middle up to _MIDDLE_CHARS_MAX.
 _LONG_TEXT_CHARS = 100_000
+_MIDDLE_CHARS_MAX = 100_000
 _IRREGULAR_SPACE = re.compile(r"\s{2,}|[^\S ]|^ | $")
 
 
@@ -184,7 +186,7 @@ def _long_segments(old: str, new: str, budget: _Budget) -> list[_Segment]:
     middle_old = old[head : len(old) - tail].strip(" ")
     middle_new = new[head : len(new) - tail].strip(" ")
     segments = [_Segment(equal=(old[:head].rstrip(" "),))] if old[:head].strip(" ") else []
-    if len(middle_old) + len(middle_new) <= _LONG_TEXT_CHARS:
+    if len(middle_old) + len(middle_new) <= _MIDDLE_CHARS_MAX:
         segments += _segments(middle_old.split(), middle_new.split(), budget)
     else:
         segments.append(_Segment((), _nonempty(middle_old), _nonempty(middle_new)))
