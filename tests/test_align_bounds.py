@@ -195,3 +195,16 @@ def test_word_matching_budget_is_shared_by_the_ops_of_one_diff(
     monkeypatch.setattr(diff, "WORD_DIFF_BUDGET", work)
     ops = [op for op in diff_paragraphs(old, new) if op.op != "equal"]
     assert [len(op.words or ()) for op in ops] == [5, 3]
+
+
+def test_change_of_a_long_run_is_never_minor_and_is_not_matched() -> None:
+    # The diff gives a long changed middle whole; counting its words would match it again.
+    from tracker.significance import changed_words
+
+    long_text = " ".join(words("w", 20_000))
+    diff = {"ops": [{"op": "modify", "old": [0], "new": [0],
+                     "words": [["=", "Anfang"], ["-", long_text], ["+", long_text + " x"]]}]}
+    assert changed_words(diff) is None
+    short = {"ops": [{"op": "modify", "old": [0], "new": [0],
+                      "words": [["=", "Anfang"], ["-", "alt"], ["+", "neu"]]}]}
+    assert changed_words(short) == 1
