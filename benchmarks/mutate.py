@@ -6,6 +6,7 @@ Run like a benchmark, not in CI (it takes minutes)::
     .venv/bin/python benchmarks/mutate.py --jobs 2 --json /tmp/mutants.json
     .venv/bin/python benchmarks/mutate.py --tests tests/test_diff.py   # a smaller test set
     .venv/bin/python benchmarks/mutate.py --only 'MOVE_MIN'     # mutants whose text matches
+    .venv/bin/python benchmarks/mutate.py --survivors-of /tmp/mutants.json   # after new tests
 
 A small mutator of its own (no third-party tool): it parses each module, enumerates one-point
 changes of the syntax tree, and for each mutant writes the changed module into a scratch copy
@@ -301,10 +302,17 @@ def main() -> None:
     parser.add_argument("--only", default="", help="run mutants whose description contains it")
     parser.add_argument("--json", type=Path, help="write every mutant's outcome here")
     parser.add_argument("--sample", type=int, default=1, help="every n-th mutant only")
+    parser.add_argument("--survivors-of", type=Path,
+                        help="only the mutants that survived in this --json file of a run")
     args = parser.parse_args()
     tests = [t for t in args.tests if (ROOT / t).exists()]
     mutants = [m for module in MODULES for m in mutants_of(module)
                if args.only in m.description][:: args.sample]
+    if args.survivors_of:
+        earlier = json.loads(args.survivors_of.read_text(encoding="utf-8"))
+        survived = {(m["module"], m["line"], m["description"]) for m in earlier
+                    if m["outcome"] == "survived"}
+        mutants = [m for m in mutants if (m.module, m.line, m.description) in survived]
     with tempfile.TemporaryDirectory(prefix="tracker-mutate-") as scratch:
         workdirs = [scratch_copy(Path(scratch) / f"w{n}") for n in range(args.jobs)]
         warm_up()
