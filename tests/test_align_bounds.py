@@ -208,3 +208,17 @@ def test_change_of_a_long_run_is_never_minor_and_is_not_matched() -> None:
     short = {"ops": [{"op": "modify", "old": [0], "new": [0],
                       "words": [["=", "Anfang"], ["-", "alt"], ["+", "neu"]]}]}
     assert changed_words(short) == 1
+
+
+@pytest.mark.parametrize(("extra", "similarity"), [(0, 0.96), (1, 0.67)])
+def test_versions_over_a_million_characters_are_compared_by_sentences(
+    extra: int, similarity: float
+) -> None:
+    sentences = [" ".join(words(f"s{k}w", 9)) + "." for k in range(3)]
+    edited = [sentences[0], sentences[1].replace("s1w4", "anders"), sentences[2]]
+    old, new = anchored(" ".join(sentences), " ".join(edited))
+    # An unchanged paragraph (anchored, never compared) brings the new version to exactly
+    # 1,000,000 characters, or one more.
+    filler = "x" * (1_000_000 - sum(map(len, new)) + extra)
+    (op,) = [op for op in diff_paragraphs([*old, filler], [*new, filler]) if op.op != "equal"]
+    assert (op.op, op.similarity) == ("modify", similarity)

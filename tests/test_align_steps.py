@@ -260,3 +260,27 @@ def test_leftover_identical_paragraphs_pair_in_order() -> None:
     old = ["CNN", heavy, heavy, "CNN"]
     new = [heavy, heavy, "CNN", "CNN"]
     assert changes(old, new) == {("move", (0,), (2,))}
+
+
+def gathered_after(decoys: int) -> tuple[list[str], list[str]]:
+    """New paragraph N shares one word each with ``decoys`` deleted paragraphs, words that
+    sort before the 20 it shares with its edit T (all as rare): the decoys are gathered first."""
+    shared = [f"z{k:02d}" for k in range(20)]
+    rare = [f"a{k:02d}" for k in range(decoys)]
+    target = " ".join([*rare, *shared])
+    edit = " ".join([*shared, "eigen1", "eigen2"])
+    # Two words of their own each, so that no decoy could be a piece of a merge into N.
+    old = [anchor(0), *(f"{word} d{word} e{word}" for word in rare), edit, anchor(1)]
+    return old, [anchor(0), target, anchor(1)]
+
+
+def test_partner_gathered_as_the_32nd_is_scored() -> None:
+    old, new = gathered_after(31)
+    assert ("modify", (32,), (1,)) in changes(old, new)
+
+
+def test_partner_past_32_gathered_is_not_seen() -> None:
+    old, new = gathered_after(32)
+    found = changes(old, new)
+    assert ("insert", (), (1,)) in found
+    assert ("delete", (33,), ()) in found
