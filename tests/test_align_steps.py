@@ -284,3 +284,23 @@ def test_partner_past_32_gathered_is_not_seen() -> None:
     found = changes(old, new)
     assert ("insert", (), (1,)) in found
     assert ("delete", (33,), ()) in found
+
+
+def crossing_equal_pairs(common: int) -> tuple[list[str], list[str]]:
+    """Paragraph X (12 words) crosses seven repeated one-word paragraphs to become X' with
+    ``common`` words kept: the chain holds either the seven equal pairs or the one modify."""
+    x = words("x", 12)
+    edited = f"{words('x', common)} {words('neu', 12 - common)}"
+    return [x, *["y"] * 7], [*["y"] * 7, edited]
+
+
+def test_seven_equal_pairs_outweigh_a_modify_of_ten_common_words() -> None:
+    # Half a word of bonus each: 7 × 1.5 = 10.5 > 10. The edit is left over: a move.
+    assert changes(*crossing_equal_pairs(10)) == {("move", (0,), (7,))}
+
+
+def test_seven_equal_pairs_do_not_outweigh_a_modify_of_eleven_common_words() -> None:
+    # 10.5 < 11: the modify is kept, and the repeated paragraphs crossed it.
+    found = changes(*crossing_equal_pairs(11))
+    assert ("modify", (0,), (7,)) in found
+    assert {op for op, _, _ in found} == {"modify", "move"}
