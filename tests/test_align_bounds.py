@@ -222,3 +222,16 @@ def test_versions_over_a_million_characters_are_compared_by_sentences(
     filler = "x" * (1_000_000 - sum(map(len, new)) + extra)
     (op,) = [op for op in diff_paragraphs([*old, filler], [*new, filler]) if op.op != "equal"]
     assert (op.op, op.similarity) == ("modify", similarity)
+
+
+@pytest.mark.parametrize(("new_words", "similarity"), [(4096, 0.5), (4097, 0.99)])
+def test_pairs_up_to_2_to_the_24_word_pairs_are_compared_exactly(
+    new_words: int, similarity: float
+) -> None:
+    text = words("w", 4096)
+    reordered = text[2048:] + text[:2048] + ["dazu"] * (new_words - 4096)
+    old, new = anchored(" ".join(text), " ".join(reordered))
+    (op,) = [op for op in diff_paragraphs(old, new) if op.op != "equal"]
+    # Exact: 2048 common words of 4096 + 4096 (4097 + 4096 rounds to the same 0.5); past
+    # 2**24 pairs, the overlap counts all 4096.
+    assert (op.op, op.similarity) == ("modify", similarity)
