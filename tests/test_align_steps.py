@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pytest
 
 from tracker.align import word_keys
-from tracker.diff import diff_paragraphs
+from tracker.diff import diff_paragraphs, diff_words
 
 Change = tuple[str, tuple[int, ...], tuple[int, ...]]
 # The documented values (tracker/align.py's docstring), written out rather than read from the
@@ -304,3 +304,29 @@ def test_seven_equal_pairs_do_not_outweigh_a_modify_of_eleven_common_words() -> 
     found = changes(*crossing_equal_pairs(11))
     assert ("modify", (0,), (7,)) in found
     assert {op for op, _, _ in found} == {"modify", "move"}
+
+
+# --- word diff: coincidences folded ---------------------------------------------------------
+
+
+def test_two_shared_words_between_changes_of_two_words_are_folded() -> None:
+    assert diff_words("alt eins der die neu zwei", "xa xb der die xc xd") == (
+        ("-", "alt eins der die neu zwei"), ("+", "xa xb der die xc xd"),
+    )
+
+
+def test_three_shared_words_between_changes_are_kept() -> None:
+    assert diff_words("alt eins der die das neu zwei", "xa xb der die das xc xd") == (
+        ("-", "alt eins"), ("+", "xa xb"), ("=", "der die das"), ("-", "neu zwei"),
+        ("+", "xc xd"),
+    )
+
+
+def test_shared_words_longer_than_a_change_beside_them_are_kept() -> None:
+    assert diff_words("alt der die neu", "xa der die xc") == (
+        ("-", "alt"), ("+", "xa"), ("=", "der die"), ("-", "neu"), ("+", "xc"),
+    )
+    # A change counts its longer side: two inserted words against one deleted.
+    assert diff_words("alt eins der die neu", "xa der die xc xd") == (
+        ("-", "alt eins der die neu"), ("+", "xa der die xc xd"),
+    )
