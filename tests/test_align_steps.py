@@ -330,3 +330,15 @@ def test_shared_words_longer_than_a_change_beside_them_are_kept() -> None:
     assert diff_words("alt eins der die neu", "xa der die xc xd") == (
         ("-", "alt eins der die neu"), ("+", "xa der die xc xd"),
     )
+
+
+def test_partners_sharing_the_rarest_words_are_gathered_first() -> None:
+    # N shares eight words with 40 deleted paragraphs (five each, so each word is common) and
+    # twenty with its edit T (each only there): T's words are rarer, T is gathered first.
+    common = [f"a{k}" for k in range(8)]
+    shared = [f"z{k:02d}" for k in range(20)]
+    decoys = [f"{word} d{word}{n} e{word}{n}" for word in common for n in range(5)]
+    edit = " ".join([*shared, "eigen1", "eigen2"])
+    old = [anchor(0), *decoys, edit, anchor(1)]
+    new = [anchor(0), " ".join([*common, *shared]), anchor(1)]
+    assert ("modify", (41,), (1,)) in changes(old, new)
