@@ -69,6 +69,14 @@ def test_identical_neighbours_of_an_anchor_are_anchored_too() -> None:
     assert changes(old, new) == {("delete", (3,), ()), ("insert", (), (3,))}
 
 
+def test_copy_next_to_an_anchor_stays_in_place_and_the_later_copy_moves() -> None:
+    # "Getty" after the anchor is the same paragraph in both versions (grown anchor); the
+    # other copy, behind two "Putin", is the one that moved up.
+    old = ["Anfang", "Getty", "Putin", "Putin", "Getty", "Ende"]
+    new = ["Anfang", "Getty", "Getty", "Putin", "Putin", "Ende"]
+    assert changes(old, new) == {("move", (4,), (2,))}
+
+
 # --- step 2: distant moves ----------------------------------------------------------------------
 
 
