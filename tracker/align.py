@@ -279,11 +279,21 @@ _SHORT_UNITS = 256
 
 
 def _masks(keys: Sequence[str], wanted: set[str]) -> dict[str, int]:
-    """Bit k of ``masks[key]`` marks ``keys[k]``, for the keys in ``wanted`` only."""
-    masks: dict[str, int] = {}
+    """Bit k of ``masks[key]`` marks ``keys[k]``, for the keys in ``wanted`` only.
+
+    Built in byte arrays: or-ing bit after bit into an int copies the int each time, which
+    is quadratic in a long run of a repeated word.
+    """
+    positions: defaultdict[str, list[int]] = defaultdict(list)
     for position, key in enumerate(keys):
         if key in wanted:
-            masks[key] = masks.get(key, 0) | 1 << position
+            positions[key].append(position)
+    masks: dict[str, int] = {}
+    for key, found in positions.items():
+        bits = bytearray(len(keys) // 8 + 1)
+        for position in found:
+            bits[position >> 3] |= 1 << (position & 7)
+        masks[key] = int.from_bytes(bits, "little")
     return masks
 
 
