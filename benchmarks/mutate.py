@@ -302,6 +302,8 @@ def main() -> None:
     parser.add_argument("--only", default="", help="run mutants whose description contains it")
     parser.add_argument("--json", type=Path, help="write every mutant's outcome here")
     parser.add_argument("--sample", type=int, default=1, help="every n-th mutant only")
+    parser.add_argument("--lines", default="",
+                        help="MODULE:FIRST-LAST, only mutants of those lines (e.g. after an edit)")
     parser.add_argument("--survivors-of", type=Path,
                         help="only the mutants that survived in this --json file of a run")
     args = parser.parse_args()
@@ -310,6 +312,10 @@ def main() -> None:
     # A sample keeps every n-th mutant, and issue 10's survivors always.
     mutants = [m for n, m in enumerate(every)
                if n % args.sample == 0 or m.description.startswith("issue 10")]
+    if args.lines:
+        module, span = args.lines.rsplit(":", 1)
+        first, last = (int(n) for n in span.split("-"))
+        mutants = [m for m in mutants if m.module == module and first <= m.line <= last]
     if args.survivors_of:
         earlier = json.loads(args.survivors_of.read_text(encoding="utf-8"))
         survived = {(m["module"], m["line"], m["description"]) for m in earlier
