@@ -78,6 +78,20 @@ def test_common_head_and_tail_keep_the_comparison_exact(monkeypatch: pytest.Monk
     assert (op.op, op.similarity) == ("modify", round(2 * (100 + 99 + 50) / 600, 2))
 
 
+def test_past_the_exact_cells_the_common_head_and_tail_still_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As above, with the 101 words between the edits over the limit: head (100) and tail (99)
+    # are counted exactly, the middle by its overlap (99 of 101).
+    text = words("w", 300)
+    middle = text[101:200]
+    edited = [*text[:100], "neu", *middle[50:], *middle[:50], "auch", *text[201:]]
+    monkeypatch.setattr(align, "_EXACT_CELLS_MAX", 100 * 100)
+    old, new = anchored(" ".join(text), " ".join(edited))
+    (op,) = [op for op in diff_paragraphs(old, new) if op.op != "equal"]
+    assert (op.op, op.similarity) == ("modify", 0.99)
+
+
 def test_long_paragraph_against_a_short_one_is_not_similar() -> None:
     old, new = anchored(" ".join(words("w", 400)), " ".join(words("w", 10)))
     assert changes(old, new) == {("delete", (1,), ()), ("insert", (), (1,))}

@@ -77,6 +77,13 @@ def test_copy_next_to_an_anchor_stays_in_place_and_the_later_copy_moves() -> Non
     assert changes(old, new) == {("move", (4,), (2,))}
 
 
+def test_copy_before_an_anchor_stays_in_place_and_the_earlier_copy_moves() -> None:
+    # The mirror image: anchors grow backwards over identical neighbours too.
+    old = ["Ende", "Getty", "Putin", "Putin", "Getty", "Anfang"]
+    new = ["Ende", "Putin", "Putin", "Getty", "Getty", "Anfang"]
+    assert changes(old, new) == {("move", (1,), (3,))}
+
+
 # --- step 2: distant moves ----------------------------------------------------------------------
 
 
