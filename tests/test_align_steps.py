@@ -357,3 +357,37 @@ def test_partners_sharing_the_rarest_words_are_gathered_first() -> None:
     old = [anchor(0), *decoys, edit, anchor(1)]
     new = [anchor(0), " ".join([*common, *shared]), anchor(1)]
     assert ("modify", (41,), (1,)) in changes(old, new)
+
+
+def test_split_needs_modify_min_overall_though_each_piece_brings_its_words() -> None:
+    # X is pieces a (20 words) and b (4) and 70 words more; a alone scores 0.35 (a seed), the
+    # split only 48 / 118 = 0.41: no split, and no modify either.
+    a, b = words("a", 20), words("b", 4)
+    old = [anchor(0), f"{a} {b} {words('weg', 70)}", anchor(1)]
+    new = [anchor(0), a, b, anchor(1)]
+    assert changes(old, new) == {("delete", (1,), ()), ("insert", (), (1,)),
+                                 ("insert", (), (2,))}
+
+
+def test_split_whose_pieces_bring_exactly_piece_min_in_all_is_a_split() -> None:
+    # Each piece brings two of its four words, 4 common words of 8: exactly what is needed.
+    old = [anchor(0), "a0 a1 b0 b1", anchor(1)]
+    new = [anchor(0), "a0 a1 x0 x1", "b0 b1 y0 y1", anchor(1)]
+    assert changes(old, new) == {("split", (1,), (1, 2))}
+
+
+def test_edited_paragraph_twice_in_a_row_is_one_modify_and_one_insert() -> None:
+    body = words("p", 20)
+    old = [anchor(0), body, anchor(1)]
+    new = [anchor(0), body.replace("p3", "neu"), body.replace("p3", "neu"), anchor(1)]
+    ops = diff_paragraphs(old, new)
+    assert sorted(i for op in ops for i in op.old) == [0, 1, 2]
+    assert changes(old, new) == {("modify", (1,), (1,)), ("insert", (), (2,))}
+
+
+def test_paragraph_merged_into_its_neighbour_is_not_also_the_source_of_an_edit() -> None:
+    # P + Q became one paragraph, and an edited copy of Q follows it: Q is used once.
+    p, q = words("p", 10), words("q", 10)
+    old = [anchor(0), p, q, anchor(1)]
+    new = [anchor(0), f"{p} {q}", q.replace("q4", "neu"), anchor(1)]
+    assert changes(old, new) == {("merge", (1, 2), (1,)), ("insert", (), (2,))}
