@@ -204,14 +204,36 @@ def test_word_matching_past_its_work_limit_is_one_change(monkeypatch: pytest.Mon
 def test_word_matching_budget_is_shared_by_the_ops_of_one_diff(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first = ("Kim traf Putin in Moskau", "Kim traf Xi in Moskau heute")
-    second = ("Seoul sah zu und schwieg", "Seoul sah zu und sprach")
+    # Two edits of two words each and a budget for one of them: the other is one change.
+    first = ("Kim traf Putin in Moskau", "Xi traf Putin in Peking")
+    second = ("Seoul sah zu und schwieg", "Tokio sah zu und sprach")
     old = [first[0], "fest", second[0]]
     new = [first[1], "fest", second[1]]
-    work = diff._matching_work(["Putin", "in", "Moskau"], ["Xi", "in", "Moskau", "heute"])
+    work = diff._matching_work(first[0].split(), first[1].split())
+    assert work == diff._matching_work(second[0].split(), second[1].split())
     monkeypatch.setattr(diff, "WORD_DIFF_BUDGET", work)
     ops = [op for op in diff_paragraphs(old, new) if op.op != "equal"]
-    assert [len(op.words or ()) for op in ops] == [5, 3]
+    assert sorted(len(op.words or ()) for op in ops) == [2, 5]
+    monkeypatch.setattr(diff, "WORD_DIFF_BUDGET", 2 * work)
+    ops = [op for op in diff_paragraphs(old, new) if op.op != "equal"]
+    assert sorted(len(op.words or ()) for op in ops) == [5, 5]
+
+
+def test_middle_of_exactly_the_limit_is_still_cut_into_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old, new = "Anfang alt a b c eins Ende", "Anfang neu a b c zwei Ende"
+    middle = len("alt a b c eins") + len("neu a b c zwei")
+    monkeypatch.setattr(diff, "_LONG_TEXT_CHARS", 10)
+    monkeypatch.setattr(diff, "_MIDDLE_CHARS_MAX", middle)
+    assert diff_words(old, new) == (
+        ("=", "Anfang"), ("-", "alt"), ("+", "neu"), ("=", "a b c"), ("-", "eins"),
+        ("+", "zwei"), ("=", "Ende"),
+    )
+    monkeypatch.setattr(diff, "_MIDDLE_CHARS_MAX", middle - 1)
+    assert diff_words(old, new) == (
+        ("=", "Anfang"), ("-", "alt a b c eins"), ("+", "neu a b c zwei"), ("=", "Ende"),
+    )
 
 
 def test_change_of_a_long_run_is_never_minor_and_is_not_matched() -> None:

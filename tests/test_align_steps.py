@@ -391,3 +391,13 @@ def test_paragraph_merged_into_its_neighbour_is_not_also_the_source_of_an_edit()
     old = [anchor(0), p, q, anchor(1)]
     new = [anchor(0), f"{p} {q}", q.replace("q4", "neu"), anchor(1)]
     assert changes(old, new) == {("merge", (1, 2), (1,)), ("insert", (), (2,))}
+
+
+def test_folding_goes_on_along_a_row_of_coincidences() -> None:
+    assert diff_words("alt der neu das weg", "xa der xb das xc") == (
+        ("-", "alt der neu das weg"), ("+", "xa der xb das xc"),
+    )
+
+
+def test_doubled_spaces_alone_are_no_change() -> None:
+    assert [op.op for op in diff_paragraphs(["Kim  Jong Un"], ["Kim Jong Un"])] == ["equal"]
