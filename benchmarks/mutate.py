@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = ["tracker/align.py", "tracker/diff.py"]
 DEFAULT_TESTS = [  # the quickest to fail first
     "tests/test_align_steps.py",
+    "tests/test_align_units.py",
     "tests/test_align_bounds.py",
     "tests/test_align_pinned.py",
     "tests/test_diff.py",
