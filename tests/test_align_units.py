@@ -149,6 +149,8 @@ def test_word_keys_fold_case_and_edge_punctuation() -> None:
     assert align.word_keys("„Hallo Putin“, sagte KIM. — … (r.) e-mail") == (
         "hallo", "putin", "sagte", "kim", "—", "…", "r", "e-mail",
     )
+    # Marks outside the usual set, on one edge or both, go too.
+    assert align.word_keys("hallo† ¿qué ‡x‡ §") == ("hallo", "qué", "x", "§")
 
 
 @pytest.mark.parametrize("seed", range(30))
