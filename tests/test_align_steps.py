@@ -427,3 +427,11 @@ def test_pages_of_repeated_short_paragraphs(
     old: list[str], new: list[str], expected: set[Change]
 ) -> None:
     assert changes(old, new) == expected
+
+
+def test_split_piece_whose_shared_words_are_out_of_order_is_an_insert() -> None:
+    # The piece holds both words X lost, but in the other order: it brings one, not two.
+    head = words("h", 20)
+    old = [anchor(0), f"{head} t0 t1", anchor(1)]
+    new = [anchor(0), head, "t1 t0 n0 n1", anchor(1)]
+    assert changes(old, new) == {("modify", (1,), (1,)), ("insert", (), (2,))}
