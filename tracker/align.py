@@ -58,6 +58,24 @@ stand in the old version first, at most ``4 · MAX_PARTNERS``; it scores only th
 ``MAX_PARTNERS`` with the largest multiset overlap (an upper bound of the LCS). The work
 stays linear when every paragraph shares vocabulary with every other (the benchmark's
 300 × 300 worst cases), at the price of exactness in such pathological input.
+
+Bounds. Every byte compared comes from the web, so time and memory are bounded for any input
+within the body cap (10 MiB a version), at the price of exactness only where no news page
+goes (``benchmarks/bench_diff_bounds.py`` measures the worst cases we could build):
+
+- The bit masks of a comparison take (distinct words) × (words of the new run) bits: for
+  one 1.2 MB paragraph that was 2 GB. A pair is compared without its common head and tail
+  (which keeps the LCS exact), and only up to ``_EXACT_CELLS_MAX`` word pairs; a whole
+  alignment spends at most ``_LCS_BUDGET`` steps on exact comparison. Past either, the
+  common words of the rest are counted as their multiset overlap, an upper bound: an edited
+  long paragraph stays a modify, a shuffled one looks more similar than it is.
+- A version of more than ``LARGE_VERSION_CHARS`` characters is compared in sentences of 8
+  to 64 words instead of words (in both versions), so that no more than about 200,000 units
+  a side are ever held: thresholds then count sentences.
+- Repeated paragraphs: each new paragraph is offered at most ``MAX_PARTNERS`` identical
+  copies in its gap (two where a gap holds more than ``_GATHER_MAX``), and gathering its
+  similar partners stops after ``_SKIP_MAX`` copies of itself, so that a page of thousands
+  of equal paragraphs stays linear.
 """
 
 from __future__ import annotations
@@ -65,9 +83,9 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import pairwise
+from itertools import islice, pairwise
 from typing import NamedTuple
 
 MODIFY_MIN = 0.45
@@ -81,6 +99,20 @@ MAX_PARTNERS = 8
 # by overlap: true edits keep their rare words (names, numbers), and it bounds the work when
 # every paragraph shares some vocabulary with every other.
 _GATHER_MAX = 4 * MAX_PARTNERS
+# Gathering stops after passing this many copies of the paragraph itself (a copy turns up
+# once per word): a page of thousands of equal paragraphs must not make each one slow.
+_SKIP_MAX = _GATHER_MAX
+
+# Work limits (see "Bounds" above): far above any news page, they only act on hostile input.
+# Versions of more characters than this (about 150,000 words; a long read has 10,000) are
+# compared sentence by sentence instead of word by word.
+LARGE_VERSION_CHARS = 1_000_000
+# Exact common words of one pair only up to this many unit pairs (after the common head and
+# tail are set aside): it bounds the bit masks of one comparison to 2 MiB.
+_EXACT_CELLS_MAX = 1 << 24
+# Steps of exact comparison for a whole alignment, one per unit of the old run and 64 of the
+# new (about 0.15 µs each): the 300 × 300 worst cases of bench_diff take 2 % of it.
+_LCS_BUDGET = 1 << 23
 # An equal pair outweighs a fuzzy pair with as many common words.
 _EQUAL_BONUS = 0.5
 _EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
@@ -118,6 +150,17 @@ def word_keys(text: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
+# A sentence of at least 8 words (at most 64) ending in a mark, or else 64 words: the unit of
+# comparison of very large versions. Each repetition must end at a space, so no backtracking
+# beyond one unit.
+_SENTENCE = re.compile(r"(?:\S+ ){7,63}?\S*[.!?…:;][\"'”“’»)]*(?= |$)|(?:\S+ ){0,63}\S+")
+
+
+def sentence_keys(text: str) -> tuple[str, ...]:
+    """Comparison form of a very large version's paragraph: its sentences, case-folded."""
+    return tuple(_SENTENCE.findall(text.casefold()))
+
+
 def _bag(keys: Iterable[str]) -> frozenset[str]:
     """Keys as a set whose intersection size is the multiset overlap ("der", "der\\x001")."""
     seen: dict[str, int] = {}
@@ -139,36 +182,57 @@ def _common_words(old: Sequence[str], new_masks: dict[str, int], new_length: int
 
 
 class _Scorer:
-    """Similarity of runs of consecutive paragraphs, cached for one alignment."""
+    """Similarity of runs of consecutive paragraphs, cached for one alignment.
+
+    Keys and bags are kept for single paragraphs and short runs, bit masks for short runs:
+    the runs of a split or merge of long paragraphs are scored a few times each, and caching
+    their copies would multiply the memory that those paragraphs take.
+    """
 
     def __init__(self, old: Sequence[str], new: Sequence[str]) -> None:
         self._texts = {"old": old, "new": new}
+        self._split: Callable[[str], tuple[str, ...]] | None = None  # chosen on first use
         self._keys: dict[tuple[str, Indices], tuple[str, ...]] = {}
         self._bags: dict[tuple[str, Indices], frozenset[str]] = {}
         self._masks: dict[Indices, dict[str, int]] = {}
         self._common: dict[tuple[Indices, Indices], int] = {}
+        self._budget = _LCS_BUDGET
 
     def keys(self, side: str, run: Indices) -> tuple[str, ...]:
         cached = self._keys.get((side, run))
         if cached is None:  # on demand: most paragraphs are anchors and never scored
             if len(run) == 1:
-                cached = word_keys(self._texts[side][run[0]])
+                cached = self._split_text(self._texts[side][run[0]])
             else:
                 cached = tuple(key for index in run for key in self.keys(side, (index,)))
-            self._keys[side, run] = cached
+            if len(run) == 1 or len(cached) <= _SHORT_UNITS:
+                self._keys[side, run] = cached
         return cached
+
+    def _split_text(self, text: str) -> tuple[str, ...]:
+        if self._split is None:
+            large = max(sum(map(len, texts)) for texts in self._texts.values())
+            self._split = sentence_keys if large > LARGE_VERSION_CHARS else word_keys
+        return self._split(text)
+
+    def length(self, side: str, run: Indices) -> int:
+        if len(run) == 1:
+            return len(self.keys(side, run))
+        return sum(len(self.keys(side, (index,))) for index in run)
 
     def bag(self, side: str, run: Indices) -> frozenset[str]:
         cached = self._bags.get((side, run))
         if cached is None:
-            cached = self._bags[side, run] = _bag(self.keys(side, run))
+            cached = _bag(self.keys(side, run))
+            if len(run) == 1 or len(cached) <= _SHORT_UNITS:
+                self._bags[side, run] = cached
         return cached
 
     def identical(self, i: int, j: int) -> bool:
         return self._texts["old"][i] == self._texts["new"][j]
 
     def size(self, old: Indices, new: Indices) -> int:
-        return len(self.keys("old", old)) + len(self.keys("new", new))
+        return self.length("old", old) + self.length("new", new)
 
     def overlap(self, old: Indices, new: Indices) -> int:
         """Multiset overlap of the words: an upper bound of ``common``."""
@@ -177,19 +241,69 @@ class _Scorer:
     def common(self, old: Indices, new: Indices) -> int:
         cached = self._common.get((old, new))
         if cached is None:
-            keys = self.keys("new", new)
-            masks = self._masks.get(new)
-            if masks is None:
-                masks = self._masks[new] = {}
-                for position, key in enumerate(keys):
-                    masks[key] = masks.get(key, 0) | 1 << position
-            cached = _common_words(self.keys("old", old), masks, len(keys))
-            self._common[old, new] = cached
+            cached = self._common[old, new] = self._count_common(old, new)
         return cached
+
+    def _count_common(self, old: Indices, new: Indices) -> int:
+        """Exact common words while the budget lasts, else an upper bound (see "Bounds")."""
+        a, b = self.keys("old", old), self.keys("new", new)
+        cost = len(a) * (1 + len(b) // 64)
+        if len(b) <= _SHORT_UNITS and cost <= self._budget:
+            self._budget -= cost
+            return _common_words(a, self._short_masks(new, b), len(b))
+        head = _common_head(a, b)
+        tail = _common_head(a[head:][::-1], b[head:][::-1])
+        a, b = a[head : len(a) - tail], b[head : len(b) - tail]
+        cost = len(a) * (1 + len(b) // 64)
+        if len(a) * len(b) <= _EXACT_CELLS_MAX and cost <= self._budget:
+            self._budget -= cost
+            return head + tail + _common_words(a, _masks(b, set(a)), len(b))
+        return head + tail + sum((Counter(a) & Counter(b)).values())
+
+    def _short_masks(self, new: Indices, keys: tuple[str, ...]) -> dict[str, int]:
+        masks = self._masks.get(new)
+        if masks is None:
+            masks = self._masks[new] = {}
+            for position, key in enumerate(keys):
+                masks[key] = masks.get(key, 0) | 1 << position
+        return masks
 
     def similarity(self, old: Indices, new: Indices) -> float:
         size = self.size(old, new)
         return 2.0 * self.common(old, new) / size if size else 1.0
+
+
+# New runs up to this many units (nearly every news paragraph) are compared whole, with their
+# masks cached (at most 4 KiB each); longer ones without their common head and tail.
+_SHORT_UNITS = 256
+
+
+def _masks(keys: Sequence[str], wanted: set[str]) -> dict[str, int]:
+    """Bit k of ``masks[key]`` marks ``keys[k]``, for the keys in ``wanted`` only.
+
+    Built in byte arrays: or-ing bit after bit into an int copies the int each time, which
+    is quadratic in a long run of a repeated word.
+    """
+    positions: defaultdict[str, list[int]] = defaultdict(list)
+    for position, key in enumerate(keys):
+        if key in wanted:
+            positions[key].append(position)
+    masks: dict[str, int] = {}
+    for key, found in positions.items():
+        bits = bytearray(len(keys) // 8 + 1)
+        for position in found:
+            bits[position >> 3] |= 1 << (position & 7)
+        masks[key] = int.from_bytes(bits, "little")
+    return masks
+
+
+def _common_head(a: Sequence[str], b: Sequence[str]) -> int:
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
 
 
 def align(old: Sequence[str], new: Sequence[str], anchors: Anchoring | None = None) -> list[Link]:
@@ -317,12 +431,19 @@ def _gather(postings: Mapping[str, list[int]], keys: Iterable[str],
     Rarest key first, then closest to ``near``, so that repeated paragraphs pair locally.
     """
     partners: dict[int, None] = {}
+    skipped = 0  # copies of j itself: a page of repeated paragraphs must not make it slow
     for key in keys:
         for i in _closest_first(postings.get(key, []), near):
-            if i not in partners and not identical(i, j):
-                partners[i] = None
-                if len(partners) == _GATHER_MAX:
+            if i in partners:
+                continue
+            if identical(i, j):
+                skipped += 1
+                if skipped == _SKIP_MAX:
                     return list(partners)
+                continue
+            partners[i] = None
+            if len(partners) == _GATHER_MAX:
+                return list(partners)
     return list(partners)
 
 
@@ -357,11 +478,13 @@ class _Aligner:
         self.old_gap = _gap_numbers(len(self.old), (i for i, _ in anchors))
         self.new_gap = _gap_numbers(len(self.new), (j for _, j in anchors))
         self._take_unique_moves()
+        expected = _expected_positions(anchors, len(self.new))
         self.candidates = _similar_pairs(
-            self.scorer, sorted(self.old_free), sorted(self.new_free), SEED_MIN,
-            _expected_positions(anchors, len(self.new)),
+            self.scorer, sorted(self.old_free), sorted(self.new_free), SEED_MIN, expected,
         )
-        self.candidates.update(self._identical_pairs_in_gaps())
+        self.candidates.update(self._identical_pairs_in_gaps(expected))
+        # Every step below takes candidates in this order; sorting once keeps huge gaps cheap.
+        self.ranked = sorted(self.candidates, key=self._preference)
         self._take_distant_moves()
         for item in _heaviest_chain(self._chain_items()):
             self._take(item.link)
@@ -378,13 +501,24 @@ class _Aligner:
             if j is not None and i in self.old_free and j in self.new_free:
                 self._take(Link("move", (i,), (j,), 1.0))
 
-    def _identical_pairs_in_gaps(self) -> dict[Pair, float]:
-        """Every pair of identical free paragraphs within a gap (repeated "CNN", credits)."""
+    def _identical_pairs_in_gaps(self, expected: Sequence[int]) -> dict[Pair, float]:
+        """Pairs of identical free paragraphs within a gap (repeated "CNN", credits).
+
+        Each new paragraph is offered the ``MAX_PARTNERS`` copies closest to where it would
+        stand in the old version, and only two where a gap holds more than ``_GATHER_MAX``
+        copies (no news page does), so that a gap of thousands of equal paragraphs stays
+        linear and small.
+        """
         old_by_text: defaultdict[tuple[int, str], list[int]] = defaultdict(list)
-        for i in self.old_free:
+        for i in sorted(self.old_free):
             old_by_text[self.old_gap[i], self.old[i]].append(i)
-        return {(i, j): 1.0 for j in self.new_free
-                for i in old_by_text.get((self.new_gap[j], self.new[j]), ())}
+        pairs: dict[Pair, float] = {}
+        for j in self.new_free:
+            copies = old_by_text.get((self.new_gap[j], self.new[j]), [])
+            offered = MAX_PARTNERS if len(copies) <= _GATHER_MAX else 2
+            closest = islice(_closest_first(copies, expected[j]), offered)
+            pairs.update(((i, j), 1.0) for i in closest)
+        return pairs
 
     def _take(self, link: Link) -> None:
         self.links.append(link)
@@ -399,24 +533,26 @@ class _Aligner:
     def _same_gap(self, pair: Pair) -> bool:
         return self.old_gap[pair[0]] == self.new_gap[pair[1]]
 
-    def _best_partners(self, pairs: Iterable[Pair]) -> tuple[dict[int, Pair], dict[int, Pair]]:
-        """The preferred pair of each old and of each new paragraph among ``pairs``."""
+    @staticmethod
+    def _best_partners(ranked: Iterable[Pair]) -> tuple[dict[int, Pair], dict[int, Pair]]:
+        """The preferred pair of each old and of each new paragraph among ``ranked`` pairs,
+        given from the least preferred to the most."""
         best_of_old: dict[int, Pair] = {}
         best_of_new: dict[int, Pair] = {}
-        for pair in sorted(pairs, key=self._preference):
+        for pair in ranked:
             best_of_old[pair[0]] = best_of_new[pair[1]] = pair
         return best_of_old, best_of_new
 
     def _take_distant_moves(self) -> None:
         """Pairs in different gaps, each the other's best partner, similar enough to move."""
-        best_of_old, best_of_new = self._best_partners(self.candidates)
+        best_of_old, best_of_new = self._best_partners(self.ranked)
         for pair in sorted(best_of_old.values()):
             mutual = best_of_new[pair[1]] == pair
             if mutual and not self._same_gap(pair) and self.candidates[pair] >= MOVE_MIN:
                 self._take(Link("move", *_singles(pair), self.candidates[pair]))
 
     def _chain_items(self) -> list[_Item]:
-        in_gap = [pair for pair in self.candidates if self._free_in_gap(*_singles(pair))]
+        in_gap = [pair for pair in self.ranked if self._free_in_gap(*_singles(pair))]
         items = [item for pair in in_gap if (item := self._pair_item(pair))]
         # A split's largest piece and the paragraph it came from are each other's best
         # partner (likewise for merges), so only mutual best pairs seed runs; an identical
@@ -469,7 +605,7 @@ class _Aligner:
         scorer = self.scorer
         if not all(self._piece_may_contribute(old, new, k) for k in range(len(old) + len(new) - 1)):
             return None
-        pieces = len(scorer.keys("old", old)) if len(old) > 1 else len(scorer.keys("new", new))
+        pieces = scorer.length("old", old) if len(old) > 1 else scorer.length("new", new)
         # What the pieces lose on removal adds up to at most the common words, so those
         # must reach PIECE_MIN of all pieces' words: the bag overlap bounds them cheaply.
         needed = max(MODIFY_MIN * scorer.size(old, new) / 2.0, PIECE_MIN * pieces)
@@ -504,13 +640,13 @@ class _Aligner:
 
     def _take_leftover_moves(self) -> None:
         """Unpaired identical paragraphs in order, then similar ones, most similar first."""
-        old_by_text: defaultdict[str, list[int]] = defaultdict(list)
+        old_by_text: defaultdict[str, deque[int]] = defaultdict(deque)
         for i in sorted(self.old_free):
             old_by_text[self.old[i]].append(i)
         for j in sorted(self.new_free):
             if old_by_text[self.new[j]]:
-                self._take(Link("move", (old_by_text[self.new[j]].pop(0),), (j,), 1.0))
-        for pair in sorted(self.candidates, key=self._preference, reverse=True):
+                self._take(Link("move", (old_by_text[self.new[j]].popleft(),), (j,), 1.0))
+        for pair in reversed(self.ranked):
             free = pair[0] in self.old_free and pair[1] in self.new_free
             if free and self.candidates[pair] >= MOVE_MIN:
                 self._take(Link("move", *_singles(pair), self.candidates[pair]))

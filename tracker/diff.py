@@ -20,11 +20,20 @@ thresholds. Here they get word-level detail and a reading order:
   shared by two rewritten sentences is a coincidence that only fragments the display.
 - ``similarity`` is 1.0 only for identical text: an edit that only touches case or
   punctuation (which the similarity ignores) is reported as 0.99.
+- Bounded work: difflib's word matching is quadratic or worse on hostile text (20,000
+  words with each pair of neighbours swapped took minutes). Its worst case is computed
+  before it runs (``_matching_work``); past ``WORD_DIFF_PAIR_MAX`` for one op, or
+  ``WORD_DIFF_BUDGET`` for a whole diff, the changed middle between the common head and tail
+  is given as one "-" and one "+" entry. Texts over ``_LONG_TEXT_CHARS`` have their head and
+  tail found on characters, so a 10 MiB paragraph is never cut into two million words.
+  Every op stays complete; only the detail of very long or very scrambled edits is coarser.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -74,7 +83,8 @@ def diff_paragraphs(old: Sequence[str], new: Sequence[str]) -> list[Op]:
     """Complete alignment of two paragraph lists, in reading order."""
     old_texts = [_normalized_paragraph(p) for p in old]
     new_texts = [_normalized_paragraph(p) for p in new]
-    ops = [_to_op(link, old_texts, new_texts) for link in align(old_texts, new_texts)]
+    budget = _Budget(WORD_DIFF_BUDGET)
+    ops = [_to_op(link, old_texts, new_texts, budget) for link in align(old_texts, new_texts)]
     return _in_reading_order(ops)
 
 
@@ -92,15 +102,16 @@ def _normalized_paragraph(text: str) -> str:
     return normalize_text(text)
 
 
-def _to_op(link: Link, old: Sequence[str], new: Sequence[str]) -> Op:
+def _to_op(link: Link, old: Sequence[str], new: Sequence[str], budget: _Budget) -> Op:
     if link.op in ("equal", "insert", "delete"):
         return Op(link.op, link.old, link.new)
-    old_text = " ".join(old[i] for i in link.old)
-    new_text = " ".join(new[j] for j in link.new)
+    # An empty paragraph (never stored, but possible here) adds no word and no space.
+    old_text = " ".join(old[i] for i in link.old if old[i])
+    new_text = " ".join(new[j] for j in link.new if new[j])
     if old_text == new_text:
         return Op(link.op, link.old, link.new, 1.0)
     similarity = min(round(link.similarity or 0.0, 2), 0.99)
-    return Op(link.op, link.old, link.new, similarity, diff_words(old_text, new_text))
+    return Op(link.op, link.old, link.new, similarity, _diff_words(old_text, new_text, budget))
 
 
 def _in_reading_order(ops: list[Op]) -> list[Op]:
@@ -127,37 +138,120 @@ class _Segment(NamedTuple):
 
 def diff_words(old: str, new: str) -> Words:
     """Word-level difference: ("=", text), ("-", text) and ("+", text) entries in order."""
-    segments = _fold_coincidences(_segments(old.split(), new.split()))
+    return _diff_words(old, new, _Budget(WORD_DIFF_BUDGET))
+
+
+# Work limits of the word diff, in difflib's steps (see ``_matching_work``): one paragraph
+# of 1,000 words rewritten throughout takes about 2 million. Past the limit of one pair, or
+# of a whole diff, the changed middle is shown as one deletion and one insertion.
+WORD_DIFF_PAIR_MAX = 4_000_000
+WORD_DIFF_BUDGET = 16_000_000
+# Texts longer than this have their common head and tail found on characters, so that only
+# the changed middle is ever cut into words (a 10 MiB paragraph is 2 million of them), and
+# only a middle up to _MIDDLE_CHARS_MAX.
+_LONG_TEXT_CHARS = 100_000
+_MIDDLE_CHARS_MAX = 100_000
+_IRREGULAR_SPACE = re.compile(r"\s{2,}|[^\S ]|^ | $")
+
+
+class _Budget:
+    """Steps of word matching left for one diff."""
+
+    def __init__(self, steps: int) -> None:
+        self.left = steps
+
+
+def _diff_words(old: str, new: str, budget: _Budget) -> Words:
+    if len(old) + len(new) > _LONG_TEXT_CHARS:
+        segments = _long_segments(_single_spaced(old), _single_spaced(new), budget)
+    else:
+        segments = _segments(old.split(), new.split(), budget)
     entries: list[tuple[str, str]] = []
-    for segment in segments:
+    for segment in _fold_coincidences(segments):
         for tag, tokens in (("=", segment.equal), ("-", segment.deleted), ("+", segment.inserted)):
             if tokens:
                 entries.append((tag, " ".join(tokens)))
     return tuple(entries)
 
 
-# difflib's word matching is quadratic in the worst case (one 60,000-word paragraph of
-# repeated phrases took minutes). Beyond this many words on a side, the common head and tail
-# are kept and the middle is matched with difflib's junk heuristic, which bounds the work.
-LONG_PARAGRAPH_WORDS = 2_000
+def _single_spaced(text: str) -> str:
+    """What ``" ".join(text.split())`` gives, without a list of every word."""
+    return _IRREGULAR_SPACE.sub(" ", text).strip() if _IRREGULAR_SPACE.search(text) else text
 
 
-def _segments(old: list[str], new: list[str]) -> list[_Segment]:
+def _long_segments(old: str, new: str, budget: _Budget) -> list[_Segment]:
+    """``_segments`` of two long single-spaced texts; a long changed middle is kept whole."""
+    head = _word_head(old, new)
+    tail = _word_head(old[head:][::-1], new[head:][::-1])
+    middle_old = old[head : len(old) - tail].strip(" ")
+    middle_new = new[head : len(new) - tail].strip(" ")
+    segments = [_Segment(equal=(old[:head].rstrip(" "),))] if old[:head].strip(" ") else []
+    if len(middle_old) + len(middle_new) <= _MIDDLE_CHARS_MAX:
+        segments += _segments(middle_old.split(), middle_new.split(), budget)
+    else:
+        segments.append(_Segment((), _nonempty(middle_old), _nonempty(middle_new)))
+    if old[len(old) - tail :].strip(" "):
+        segments.append(_Segment(equal=(old[len(old) - tail :].lstrip(" "),)))
+    return _joined_equals(segments)
+
+
+def _nonempty(text: str) -> tuple[str, ...]:
+    return (text,) if text else ()
+
+
+def _word_head(a: str, b: str) -> int:
+    """Length of the longest common start of ``a`` and ``b`` made of whole words of both."""
+    same = _common_chars(a, b)
+    if same == len(a) == len(b):
+        return same
+    ends_word = [same == len(text) or text[same] == " " for text in (a, b)]
+    if all(ends_word):
+        return same
+    return max(a.rfind(" ", 0, same), 0)
+
+
+def _common_chars(a: str, b: str, block: int = 4096) -> int:
+    """Length of the common prefix, compared a block at a time (C speed, no copy of all)."""
+    limit = min(len(a), len(b))
+    start = 0
+    while start < limit and a[start : start + block] == b[start : start + block]:
+        start += block
+    end = min(start + block, limit)
+    while start < end and a[start] == b[start]:
+        start += 1
+    return min(start, limit)
+
+
+def _segments(old: list[str], new: list[str], budget: _Budget) -> list[_Segment]:
     """Alternating runs of equal words and changes (difflib puts one change between equals)."""
     head = _common_prefix(old, new)
     tail = _common_prefix(old[head:][::-1], new[head:][::-1])
     middle_old, middle_new = old[head : len(old) - tail], new[head : len(new) - tail]
-    autojunk = max(len(middle_old), len(middle_new)) > LONG_PARAGRAPH_WORDS
     segments = [_Segment(equal=tuple(old[:head]))] if head else []
-    matcher = SequenceMatcher(None, middle_old, middle_new, autojunk=autojunk)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            segments.append(_Segment(equal=tuple(middle_old[i1:i2])))
-        else:
-            segments.append(_Segment((), tuple(middle_old[i1:i2]), tuple(middle_new[j1:j2])))
+    work = _matching_work(middle_old, middle_new)
+    if work <= min(WORD_DIFF_PAIR_MAX, budget.left):
+        budget.left -= work
+        matcher = SequenceMatcher(None, middle_old, middle_new, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                segments.append(_Segment(equal=tuple(middle_old[i1:i2])))
+            else:
+                segments.append(_Segment((), tuple(middle_old[i1:i2]), tuple(middle_new[j1:j2])))
+    else:
+        segments.append(_Segment((), tuple(middle_old), tuple(middle_new)))
     if tail:
         segments.append(_Segment(equal=tuple(old[len(old) - tail :])))
     return _joined_equals(segments)
+
+
+def _matching_work(old: list[str], new: list[str]) -> int:
+    """An upper bound of difflib's steps: each level of its recursion visits every old word
+    and every equal pair of words at most once, and it recurses at most min(m, n) deep."""
+    if not old or not new:
+        return 0
+    counts = Counter(new)
+    pairs = sum(counts.get(word, 0) for word in old)
+    return (len(old) + pairs) * (min(len(old), len(new)) + 1) + len(new)
 
 
 def _common_prefix(a: list[str], b: list[str]) -> int:

@@ -33,6 +33,11 @@ class _Structural(Exception):
     """The change is more than words: never minor."""
 
 
+# A run of changes longer than this is no minor edit at any threshold, and is not matched
+# word by word: the diff gives a hostile paragraph's changed middle whole (tracker.diff).
+_LONG_RUN_CHARS = 100_000
+
+
 def changed_words(diff: Mapping[str, Any]) -> int | None:
     """Words a reader sees changed, or None when the change is never minor (see above)."""
     try:
@@ -68,6 +73,8 @@ def _counted(words: Iterable[Sequence[str]]) -> int:
     deleted: list[str] = []
     inserted: list[str] = []
     for tag, text in words:
+        if tag != "=" and len(text) > _LONG_RUN_CHARS:
+            raise _Structural
         if tag == "=":
             total += _run(deleted, inserted)
             deleted, inserted = [], []
