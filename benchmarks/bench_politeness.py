@@ -103,6 +103,9 @@ def tracked_database(dbs: Databases, site: Site, home: Path, env: dict[str, str]
     url = dbs.create()
     listing = home / f"urls-{secrets.token_hex(3)}.txt"
     listing.write_text("\n".join(site.urls()) + "\n", encoding="utf-8")
+    # A SQLite file other than the default one is made by `tracker migrate` only.
+    run_measured([str(BIN / "tracker"), "migrate"], env=env | {"TRACKER_DATABASE_URL": url},
+                 timeout=600)
     run_measured([str(BIN / "tracker"), "add", "-", "--every", "1d"],
                  env=env | {"TRACKER_DATABASE_URL": url}, timeout=600, stdin=listing)
     return url
