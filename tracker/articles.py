@@ -152,7 +152,9 @@ def remove_articles(
 
 def list_articles(app: App) -> dict[str, Any]:
     with session_scope(app.reader) as session:
-        return {"articles": [_article_json(row) for row in queries.list_articles(session)]}
+        titles = queries.latest_titles(session)
+        return {"articles": [{**_article_json(row), "title": titles.get(row.id)}
+                             for row in queries.list_articles(session)]}
 
 
 def history(app: App, url: str) -> dict[str, Any]:

@@ -71,7 +71,9 @@ def _main(
     _state["db"], _state["verbose"] = db, verbose
     level = logging.WARNING - 10 * verbose
     handler = logging.StreamHandler()
-    handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Log times as the rest of the output: to the second, in the zone of TZ, with its name.
+    handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                           datefmt="%Y-%m-%d %H:%M:%S %Z"))
     logging.basicConfig(level=max(level, logging.DEBUG), handlers=[handler])
     if verbose < 2:
         logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -212,7 +214,10 @@ def list_(
         return
     from tracker.views import articles_table
 
-    _console().print(articles_table(data["articles"]))
+    console = _console()
+    if not sys.stdout.isatty():  # piped: one line per article, whatever its width
+        console.width = 100_000
+    console.print(articles_table(data["articles"]))
 
 
 @app.command()
