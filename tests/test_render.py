@@ -130,6 +130,7 @@ def test_colour_uses_ansi_codes_without_wdiff_marks(story: Any) -> None:
     assert "[-" not in text
     assert "{+" not in text
     assert "empfing Nordkorea unter großem Getöse" in text
+    assert text.startswith("\x1b[1mheadline:\x1b[0m Putin ")  # only the field name is bold
 
 
 def test_no_change_says_no_differences() -> None:

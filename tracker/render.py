@@ -196,7 +196,8 @@ def _shortened(text: str, *, keep_head: bool, keep_tail: bool) -> str:
 
 
 def _meta_line(label: str, words: Words, color: bool) -> Text:
-    line = Text(f"{printable(label)}:", style="bold")
+    line = Text()
+    line.append(f"{printable(label)}:", style="bold")
     line.append(" ")
     return line.append_text(_words(words, color))
 
