@@ -159,7 +159,7 @@ def history(app: App, url: str) -> dict[str, Any]:
     """Every version of an article, each with its change summary against the one before, and
     the recent checks (failures included)."""
     with session_scope(app.reader) as session:
-        row = find_article(session, clean_url(url))
+        row = find_tracked(session, url)
         versions = queries.versions_of(session, row.id)
         minor = queries.minor_versions(session, versions)
         entries = []
@@ -188,7 +188,7 @@ def history(app: App, url: str) -> dict[str, Any]:
 
 def show(app: App, url: str, number: int | None = None) -> dict[str, Any]:
     with session_scope(app.reader) as session:
-        row = find_article(session, clean_url(url))
+        row = find_tracked(session, url)
         version = (
             queries.version_by_number(session, row.id, number)
             if number
@@ -214,6 +214,21 @@ def stored_paragraphs(app: App, url: str, number: int | None) -> tuple[list[str]
             ("title", "byline", "published", "updated", "language", "canonical_url",
              "lead_image", "lead_caption")}
     return [p["text"] for p in data["paragraphs"]], meta
+
+
+def find_tracked(session: Any, url: str) -> ArticleRow:
+    """The article a user names on a read path (show, history, changes --article): looked up
+    as given (normalised) first, so a tracked URL needs none of ``clean_url``'s checks (which
+    load IDNA tables and the HTTP client): it passed them when it was added. Any other URL
+    gets ``clean_url``'s verdict, then UnknownArticle."""
+    url = url.strip()
+    row = None
+    if len(url) <= MAX_URL_LENGTH:
+        try:
+            row = queries.resolve_url(session, normalize_url(url))
+        except ValueError:  # a port that is no number: clean_url says so below
+            row = None
+    return row if row is not None else find_article(session, clean_url(url))
 
 
 def find_article(session: Any, url: str) -> ArticleRow:
@@ -282,6 +297,6 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
 
 
 __all__: Sequence[str] = (
-    "UnknownArticle", "add_articles", "clean_url", "find_article", "history", "list_articles",
-    "parse_since", "remove_articles", "show", "stored_paragraphs",
+    "UnknownArticle", "add_articles", "clean_url", "find_article", "find_tracked", "history",
+    "list_articles", "parse_since", "remove_articles", "show", "stored_paragraphs",
 )
