@@ -245,7 +245,7 @@ def scratch_copy(into: Path) -> Path:
 # Imported once here, before any fork, so that each mutant's run starts warm; nothing of the
 # project (tracker, db, tests) is, so that the child imports the scratch copy's.
 # (Nor are pytest plugins such as hypothesis: pytest must import them itself to rewrite them.)
-_WARM = ("pytest", "sqlalchemy", "httpx", "deepdiff", "jsonschema",
+_WARM = ("pytest", "sqlalchemy", "httpx", "jsonschema",
          "standardwebhooks", "rich", "typer", "celery", "trafilatura", "lxml.html")
 
 
