@@ -150,9 +150,17 @@ def remove_articles(
     return done
 
 
-def list_articles(app: App) -> dict[str, Any]:
+def list_articles(app: App, *, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+    """Every tracked article, or the page of ``limit`` after the first ``offset``, in the
+    order they were added. A page that may be followed by more says where the next starts
+    (``next_offset``; None on the last page)."""
     with session_scope(app.reader) as session:
-        return {"articles": [_article_json(row) for row in queries.list_articles(session)]}
+        rows = queries.list_articles(session, limit=None if limit is None else limit + 1,
+                                     offset=offset)  # fmt: skip
+    data: dict[str, Any] = {"articles": [_article_json(row) for row in rows[:limit]]}
+    if limit is not None:
+        data["next_offset"] = offset + limit if len(rows) > limit else None
+    return data
 
 
 def history(app: App, url: str) -> dict[str, Any]:

@@ -202,11 +202,16 @@ def remove(
 @app.command("list")
 def list_(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+    limit: Annotated[int | None, typer.Option(min=1, max=100_000, help="At most this many "
+                                              "(json: next_offset says where the next page "
+                                              "starts).")] = None,
+    offset: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Skip this many first "
+                                        "(in the order they were added).")] = 0,
 ) -> None:
     """List tracked articles with their schedule and state."""
     from tracker.articles import list_articles
 
-    data = _run(list_articles, _app())
+    data = _run(list_articles, _app(), limit=limit, offset=offset)
     if format is ListFormat.json:
         _print_json(data)
         return
