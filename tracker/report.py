@@ -13,12 +13,13 @@ A first sighting and a re-baseline (new extractor or selector) are not changes; 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from db import queries
 from db.session import session_scope
 from tracker.app import App
-from tracker.articles import clean_url, find_article
+from tracker.articles import find_tracked
 from tracker.changeview import ChangeView
 from tracker.clock import iso, local_time
 from tracker.diffstore import diff_versions
@@ -28,13 +29,24 @@ from tracker.render import render_text as render_change_text
 from tracker.terminal import printable
 
 
-def changes(app: App, since: dt.datetime, article_url: str | None = None) -> list[dict[str, Any]]:
+def changes(
+    app: App, since: dt.datetime, article_url: str | None = None,
+    only: Collection[tuple[int, int]] | None = None,
+) -> list[dict[str, Any]]:
     """Change entries, oldest first within each article. Each carries its ``view`` (and the
-    ``fetched_at`` time) for the renderers; ``to_json`` leaves them out."""
+    ``fetched_at`` time) for the renderers; ``to_json`` leaves them out. ``only``: just these
+    (article id, version number) pairs, e.g. the versions one check pass stored."""
     entries: list[dict[str, Any]] = []
+    if only is not None and not only:
+        return entries
     with session_scope(app.reader) as session:
-        article_id = find_article(session, clean_url(article_url)).id if article_url else None
-        versions = queries.versions_since(session, since, article_id)
+        article_id = find_tracked(session, article_url).id if article_url else None
+        if only is None:
+            versions = queries.versions_since(session, since, article_id)
+        else:
+            versions = [v for v in queries.versions_since(
+                session, since, article_id, article_ids=[pair[0] for pair in only],
+            ) if (v.article_id, v.number) in only]
         minor = queries.minor_versions(session, versions)
         for version in versions:
             if version.number == 1 or version.rebaseline:
