@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tracker.diff import diff_documents
+from tracker.diff import Diff, diff_documents
 from tracker.normalize import split_lines
 from tracker.render import escape_markdown, render_diff_markdown, render_diff_text
 
@@ -20,7 +20,7 @@ def version(number: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def story() -> tuple[dict[str, Any], list[str], list[str]]:
+def story() -> tuple[Diff, list[str], list[str]]:
     old, new = version(2), version(3)
     diff = diff_documents(old, new, {"title": old[0]}, {"title": new[0]})
     return diff, old, new

@@ -365,7 +365,7 @@ def diff(
     (old_texts, old_meta), (new_texts, new_meta) = _run(_diff_side, old), _run(_diff_side, new)
     result = diff_documents(old_texts, new_texts, old_meta, new_meta)
     if format is Format.json:
-        _print_json(result)
+        _print_json(result.to_json())
         return
     from tracker.render import render_diff_markdown, render_diff_text
     from tracker.terminal import printable_data

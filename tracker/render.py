@@ -1,16 +1,16 @@
 """Diffs as text for people: a terminal (plain or coloured) and Markdown.
 
-Input is the JSON form made by ``tracker.diff.diff_documents`` (as stored, so plain mappings
-and lists) plus the paragraph lists it was made from. Only changes are shown: metadata first
-("title: old → new"), then each non-equal op with a header in 1-based paragraph numbers and
-its text with word-level marks, then a count of the unchanged paragraphs left out.
+Input is a ``tracker.diff.Diff`` plus the paragraph lists it was made from. Only changes are
+shown: metadata first ("title: old → new"), then each non-equal op with a header in 1-based
+paragraph numbers and its text with word-level marks, then a count of the unchanged
+paragraphs left out.
 
 Marks: with colour, deleted words red and struck through and inserted words green and bold
 (ANSI through rich); without, the wdiff convention ``[-deleted-]`` and ``{+inserted+}``; in
 Markdown ``~~deleted~~`` and ``**inserted**``, with the article's own Markdown characters
 escaped. Long runs of unchanged words are cut to ``CONTEXT_WORDS`` words either side of a
-change. Pure functions; depends on nothing of the project and on nothing outside the
-standard library but rich.
+change. Pure functions; depends on nothing of the project but the diff's types and on nothing
+outside the standard library but rich.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from rich.console import Console
 from rich.text import Text
+
+from tracker.diff import Diff, Op, WordRun
 
 CONTEXT_WORDS = 8
 ELLIPSIS = "…"
@@ -42,7 +44,7 @@ _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
 _MARKDOWN_BLOCK_MARK = re.compile(r"^([#+\-=>])")
 _MARKDOWN_LIST_NUMBER = re.compile(r"^(\d+)([.)])")
 
-Words = tuple[tuple[str, str], ...]
+Words = tuple[WordRun, ...]
 
 
 class _Block(NamedTuple):
@@ -52,7 +54,7 @@ class _Block(NamedTuple):
 
 
 def render_diff_text(
-    diff: Mapping[str, Any],
+    diff: Diff,
     old_paragraphs: Sequence[str],
     new_paragraphs: Sequence[str],
     *,
@@ -74,7 +76,7 @@ def render_diff_text(
 
 
 def render_diff_markdown(
-    diff: Mapping[str, Any], old_paragraphs: Sequence[str], new_paragraphs: Sequence[str]
+    diff: Diff, old_paragraphs: Sequence[str], new_paragraphs: Sequence[str]
 ) -> str:
     """The diff as Markdown, article text escaped."""
     inline = _escape_inline
@@ -103,10 +105,8 @@ def _escape_line_start(line: str) -> str:
     return _MARKDOWN_LIST_NUMBER.sub(r"\1\\\2", _MARKDOWN_BLOCK_MARK.sub(r"\\\1", line))
 
 
-def _metadata_lines(diff: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    changes = diff.get("metadata") or {}
-    return [(str(key), _value(change.get("old")), _value(change.get("new")))
-            for key, change in changes.items()]
+def _metadata_lines(diff: Diff) -> list[tuple[str, str, str]]:
+    return [(change.key, _value(change.old), _value(change.new)) for change in diff.metadata]
 
 
 def _value(value: Any) -> str:
@@ -117,27 +117,27 @@ def _value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _skipped_line(diff: Mapping[str, Any]) -> str:
-    unchanged = sum(op["op"] == "equal" for op in diff.get("ops", ()))
+def _skipped_line(diff: Diff) -> str:
+    unchanged = sum(op.op == "equal" for op in diff.ops)
     noun = "paragraph" if unchanged == 1 else "paragraphs"
     return f"{unchanged} unchanged {noun} not shown"
 
 
-def _blocks(diff: Mapping[str, Any], old: Sequence[str], new: Sequence[str]) -> list[_Block]:
-    return [_block(op, old, new) for op in diff.get("ops", ()) if op["op"] != "equal"]
+def _blocks(diff: Diff, old: Sequence[str], new: Sequence[str]) -> list[_Block]:
+    return [_block(op, old, new) for op in diff.changed_ops]
 
 
-def _block(op: Mapping[str, Any], old: Sequence[str], new: Sequence[str]) -> _Block:
-    kind = op["op"]
-    header = _header(kind, op["old"], op["new"], op.get("similarity"))
-    if op.get("words"):
-        return _Block(kind, header, _elided(tuple((tag, text) for tag, text in op["words"])))
+def _block(op: Op, old: Sequence[str], new: Sequence[str]) -> _Block:
+    kind = op.op
+    header = _header(kind, op.old, op.new, op.similarity)
+    if op.words:
+        return _Block(kind, header, _elided(op.words))
     if kind == "delete":
-        return _Block(kind, header, (("-", old[op["old"][0]]),))
+        return _Block(kind, header, (WordRun("-", old[op.old[0]]),))
     if kind == "insert":
-        return _Block(kind, header, (("+", new[op["new"][0]]),))
+        return _Block(kind, header, (WordRun("+", new[op.new[0]]),))
     # Identical text moved, split or merged: shown as it reads now.
-    return _Block(kind, header, (("=", " ".join(new[j] for j in op["new"])),))
+    return _Block(kind, header, (WordRun("=", " ".join(new[j] for j in op.new)),))
 
 
 def _header(kind: str, old: Sequence[int], new: Sequence[int], similarity: Any) -> str:
@@ -163,10 +163,11 @@ def _numbers(indices: Sequence[int]) -> str:
 def _elided(words: Words) -> Words:
     """Cut unchanged runs to CONTEXT_WORDS words next to each change."""
     result = []
-    for position, (tag, text) in enumerate(words):
-        if tag == "=":
-            text = _shortened(text, keep_head=position > 0, keep_tail=position < len(words) - 1)
-        result.append((tag, text))
+    for position, run in enumerate(words):
+        if run.tag == "=":
+            last = position == len(words) - 1
+            run = WordRun("=", _shortened(run.text, keep_head=position > 0, keep_tail=not last))
+        result.append(run)
     return tuple(result)
 
 
@@ -183,17 +184,17 @@ def _shortened(text: str, *, keep_head: bool, keep_tail: bool) -> str:
 def _wdiff_words(words: Words) -> str:
     marks = {"-": ("[-", "-]"), "+": ("{+", "+}")}
     chunks = []
-    for tag, text in words:
-        opening, closing = marks.get(tag, ("", ""))
-        chunks.append(f"{opening}{text}{closing}")
+    for run in words:
+        opening, closing = marks.get(run.tag, ("", ""))
+        chunks.append(f"{opening}{run.text}{closing}")
     return "  " + " ".join(chunks)
 
 
 def _styled_words(words: Words) -> Text:
     text = Text("  ")
-    for position, (tag, chunk) in enumerate(words):
+    for position, run in enumerate(words):
         text.append(" " if position else "")
-        text.append(chunk, style=_STYLES.get(tag, ""))
+        text.append(run.text, style=_STYLES.get(run.tag, ""))
     return text
 
 
@@ -208,10 +209,10 @@ def _ansi(lines: Iterable[Text]) -> str:
     return buffer.getvalue()
 
 
-def _markdown_words(words: Iterable[tuple[str, str]]) -> str:
+def _markdown_words(words: Iterable[WordRun]) -> str:
     marks = {"-": "~~", "+": "**"}
     chunks = []
-    for tag, text in words:
-        mark = marks.get(tag, "")
-        chunks.append(f"{mark}{_escape_inline(text)}{mark}")
+    for run in words:
+        mark = marks.get(run.tag, "")
+        chunks.append(f"{mark}{_escape_inline(run.text)}{mark}")
     return _escape_line_start(" ".join(chunks))
