@@ -28,6 +28,7 @@ from db.models import (
     Paragraph,
     SourceEntry,
     Version,
+    VersionDiff,
 )
 
 # States the schedulers check; "settled" (quiet for settle_after) and "paused" are left alone.
@@ -284,6 +285,7 @@ def delete_article(session: Session, article: Article) -> dict[str, int]:
     counts["events"] = _rows(session.execute(delete(Event).where(Event.article_id.in_(ids))))
     counts["checks"] = _rows(session.execute(delete(Check).where(Check.article_id.in_(ids))))
     session.execute(delete(Body).where(Body.version_id.in_(versions)))
+    session.execute(delete(VersionDiff).where(VersionDiff.version_id.in_(versions)))
     counts["versions"] = _rows(session.execute(
         delete(Version).where(Version.article_id.in_(ids))))
     session.execute(delete(ArticleAlias).where(ArticleAlias.article_id.in_(ids)))
@@ -527,22 +529,6 @@ def checks_of(session: Session, article_id: int, limit: int = 20) -> list[Check]
         .limit(limit)
     )
     return list(session.scalars(statement))
-
-
-def minor_versions(session: Session, versions: Sequence[Version]) -> set[int]:
-    """Ids of the given versions whose change was below the notification threshold: the check
-    that stored them recorded the outcome "minor" (and wrote no event). Looked up by article,
-    which the checks index leads with; minor checks are few."""
-    wanted = {v.id for v in versions}
-    articles = sorted({v.article_id for v in versions})
-    found: set[int] = set()
-    for start in range(0, len(articles), 500):
-        found.update(session.scalars(
-            select(Check.version_id).where(
-                Check.article_id.in_(articles[start : start + 500]), Check.outcome == "minor"
-            )
-        ))
-    return found & wanted
 
 
 def add_event(

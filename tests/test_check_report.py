@@ -56,8 +56,8 @@ def test_report_as_markdown(sqlite_url: str, article_server: ArticleServer) -> N
     article_server.advance("one")
     markdown = tracker(sqlite_url, "check", "--all", "--report", "--format", "markdown").stdout
     assert markdown.startswith("## [")
-    assert f"]({url})" in markdown
-    assert "### Version 1 → 2" in markdown
+    assert f"](<{url}>)" in markdown
+    assert "### version 1 → 2" in markdown
 
 
 def test_markdown_without_report_is_a_usage_error(sqlite_url: str) -> None:
@@ -98,6 +98,6 @@ def test_report_is_limited_to_the_versions_of_the_pass(
     mine, other = (check_article(app, article_id) for article_id in ids)
     assert (mine.outcome, other.outcome) == ("changed", "changed")
     entries = report.changes(app, started, only={(mine.article_id, mine.version)})
-    assert [e["article"]["url"] for e in entries] == [urls[0]]
+    assert [entry.url for entry in entries] == [urls[0]]
     assert len(report.changes(app, started)) == 2
     assert report.changes(app, started, only=set()) == []

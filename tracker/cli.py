@@ -278,7 +278,7 @@ def _pass_start() -> Any:
     return utcnow()
 
 
-def _pass_changes(tracker_app: App, started: Any, results: Any) -> list[dict[str, Any]]:
+def _pass_changes(tracker_app: App, started: Any, results: Any) -> list[Any]:
     """The change entries of the versions this pass stored (``tracker check --report``)."""
     from tracker import report
 
@@ -289,7 +289,7 @@ def _pass_changes(tracker_app: App, started: Any, results: Any) -> list[dict[str
 
 def _print_check(
     format: Format, results: Any, deliveries: Any, polls: Any,
-    entries: list[dict[str, Any]] | None,
+    entries: list[Any] | None,
 ) -> None:
     """The pass's summary, or with --report its changes (failures then go to stderr)."""
     if format is Format.json:
@@ -436,7 +436,7 @@ def diff(
     from tracker.render import differs
 
     if format is Format.json:
-        _print_json(result)
+        _print_json(result.to_json())
     elif format is Format.markdown:
         from tracker.render import render_markdown
 
@@ -448,8 +448,8 @@ def diff(
     raise typer.Exit(EXIT_DIFFERENT if differs(view) else 0)
 
 
-def _diff_inputs(old: str, new: str) -> tuple[Any, dict[str, Any]]:
-    """The change view and the diff (JSON form) of two ``tracker diff`` inputs."""
+def _diff_inputs(old: str, new: str) -> tuple[Any, Any]:
+    """The change view and the typed diff of two ``tracker diff`` inputs."""
     from tracker.diff import diff_documents
     from tracker.render import change_view
 
