@@ -15,16 +15,13 @@ class ArticleState(StrEnum):
 
     ACTIVE = "active"  # checked on schedule
     UNAVAILABLE = "unavailable"  # the last check answered 404 or 410; re-checked, slowly
-    DELETED = "deleted"  # answered 404 or 410 on two consecutive checks; re-checked, slowly
     SETTLED = "settled"  # unchanged for settle_after: no more checks until added again
     MERGED = "merged"  # the same story as another tracked article, which keeps its history
     PAUSED = "paused"  # reserved: left alone by the schedulers (no command sets it yet)
 
 
 # The states the schedulers check: the others are left alone.
-CHECKED_STATES = (ArticleState.ACTIVE, ArticleState.UNAVAILABLE, ArticleState.DELETED)
-# The states of an article whose page answered 404 or 410.
-GONE_STATES = (ArticleState.UNAVAILABLE, ArticleState.DELETED)
+CHECKED_STATES = (ArticleState.ACTIVE, ArticleState.UNAVAILABLE)
 
 
 class CheckOutcome(StrEnum):
@@ -34,7 +31,6 @@ class CheckOutcome(StrEnum):
     CHANGED = "changed"  # a new version stored and notified
     MINOR = "minor"  # a new version stored, below the notification threshold
     REBASELINE = "rebaseline"  # a new version stored after the extractor changed; not notified
-    GUTTED = "gutted"  # a new version stored, marked: the text shrank by more than 80 %
     UNCHANGED = "unchanged"  # extracted, the same as the latest version
     NOT_MODIFIED = "not_modified"  # the server answered 304 Not Modified
     SAME_BYTES = "same_bytes"  # the same bytes as the last good page: not extracted again
@@ -47,7 +43,7 @@ class CheckOutcome(StrEnum):
 
 
 # Outcomes of a check that stored a new version that is a change of the previous one.
-CHANGE_OUTCOMES = (CheckOutcome.CHANGED, CheckOutcome.MINOR, CheckOutcome.GUTTED)
+CHANGE_OUTCOMES = (CheckOutcome.CHANGED, CheckOutcome.MINOR)
 # Outcomes of a check that found no usable page.
 FAILED_OUTCOMES = (CheckOutcome.FAILED, CheckOutcome.NO_CONTENT, CheckOutcome.GONE)
 
@@ -59,8 +55,4 @@ class EventType(StrEnum):
     FIRST_SEEN = "article.first_seen"  # version 1 was stored
     CHANGED = "article.changed"  # a new version was stored (above the threshold)
     UNAVAILABLE = "article.unavailable"  # the page answered 404 or 410
-    DELETED = "article.deleted"  # an article with versions answered 404/410 twice in a row
-    RESTORED = "article.restored"  # an unavailable or deleted page is back
-    GUTTED = "article.gutted"  # the text shrank by more than 80 % on two checks in a row
-    FAILING = "article.failing"  # the article's checks failed N times in a row
-    RECOVERED = "article.recovered"  # a good check after article.failing
+    RESTORED = "article.restored"  # an unavailable page is back

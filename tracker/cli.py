@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from db.states import EventType
+
 if TYPE_CHECKING:
     from tracker.app import App
 
@@ -695,9 +697,7 @@ def serve_web(
 def subscribe(
     url: Annotated[str, typer.Argument(help="The subscriber's webhook URL (https://…).")],
     events: Annotated[str | None, typer.Option(help="Comma-separated event types (default: "
-                                               "all): article.discovered, article.first_seen, "
-                                               "article.changed, article.unavailable, "
-                                               "article.restored.")] = None,
+                                               f"all): {', '.join(EventType)}.")] = None,
     article: Annotated[str | None, typer.Option(help="Only this article.")] = None,
     host: Annotated[str | None, typer.Option(help="Only articles on this host.")] = None,
     tag: Annotated[str | None, typer.Option(help="Only articles with this tag.")] = None,

@@ -34,6 +34,7 @@ from db import source_queries as sq
 from db.models import Article as ArticleRow
 from db.models import Source
 from db.session import session_scope
+from db.states import EventType
 from tracker import intervals
 from tracker.app import App
 from tracker.articles import clean_url
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 # Child sitemaps fetched per poll of a sitemap index at most: an index of a site's whole
 # archive can list hundreds; the news sitemap is usually among the first.
 MAX_CHILD_SITEMAPS = 50
-DISCOVERED = "article.discovered"
+DISCOVERED = EventType.DISCOVERED
 
 
 class UnknownSource(TrackerError):
