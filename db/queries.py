@@ -29,7 +29,7 @@ from db.models import (
     SourceEntry,
     Version,
 )
-from db.states import CHECKED_STATES, ArticleState, CheckOutcome
+from db.states import CHECKED_STATES, GONE_STATES, ArticleState, CheckOutcome
 
 # --- articles -------------------------------------------------------------------------------
 
@@ -135,6 +135,7 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
                 Host.ignore_selectors.label("host_ignore_selectors"),
                 Host.notify_threshold.label("host_notify_threshold"),
                 Article.developing, Article.last_changed_at, Article.created_at,
+                Article.failure_count,
             )
             .outerjoin(Version, latest)
             .outerjoin(Host, Host.host == Article.host)
@@ -494,6 +495,17 @@ def record_check(session: Session, article: Article, **values: Any) -> Check:
     return check
 
 
+def last_outcome(session: Session, article_id: int) -> str | None:
+    """The outcome of the article's latest check, if any."""
+    statement = (
+        select(Check.outcome)
+        .where(Check.article_id == article_id)
+        .order_by(Check.started_at.desc(), Check.id.desc())
+        .limit(1)
+    )
+    return session.scalar(statement)
+
+
 def checks_of(session: Session, article_id: int, limit: int = 20) -> list[Check]:
     statement = (
         select(Check)
@@ -557,7 +569,7 @@ def count_rows(session: Session, model: type[Any], *conditions: Any) -> int:
 
 def failing_articles(session: Session) -> list[Article]:
     statement = select(Article).where(
-        or_(Article.failure_count > 0, Article.state == ArticleState.UNAVAILABLE)
+        or_(Article.failure_count > 0, Article.state.in_(GONE_STATES))
     )
     return list(session.scalars(statement.order_by(Article.id)))
 
@@ -589,6 +601,6 @@ def schedule_counts(
         "overdue": count_rows(session, Article, checked,
                               Article.next_check_at <= now - overdue_after),
         "failing": count_rows(session, Article, Article.failure_count > 0),
-        "unavailable": count_rows(session, Article, Article.state == ArticleState.UNAVAILABLE),
+        "unavailable": count_rows(session, Article, Article.state.in_(GONE_STATES)),
         "leased": count_rows(session, Article, Article.lease_until > now),
     }

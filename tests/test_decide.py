@@ -8,7 +8,6 @@ from typing import Any
 
 from db.states import ArticleState, CheckOutcome, EventType
 from tracker.decide import (
-    Comparison,
     Decision,
     Extracted,
     Failure,
@@ -17,6 +16,7 @@ from tracker.decide import (
     Same,
     Seen,
     Store,
+    compare,
     decide,
 )
 from tracker.diff import diff_documents
@@ -29,10 +29,10 @@ OLD = ["Der Bundestag hat am Donnerstag ein neues Gesetz beschlossen.",
        "Das Gesetz soll im kommenden Jahr in Kraft treten."]
 
 
-def rules(*, threshold: int = 0, settle_after: int = 7 * 86_400) -> Rules:
+def rules(*, threshold: int = 0, settle_after: int = 7 * 86_400, failing_after: int = 5) -> Rules:
     """Rules without jitter, so the next check is exact."""
     schedule = ScheduleRules(max_interval=86_400, settle_after=settle_after, jitter=float)
-    return Rules(schedule, notify_threshold=threshold)
+    return Rules(schedule, notify_threshold=threshold, failing_after=failing_after)
 
 
 def article(state: str = ArticleState.ACTIVE, **changes: Any) -> Previous:
@@ -48,8 +48,7 @@ def page(new: list[str] | None = None, **changes: Any) -> Extracted:
     """The page as extracted; with ``new``, compared with OLD (its hash differs)."""
     comparison = None
     if new is not None:
-        diff = diff_documents(OLD, new, {}, {})
-        comparison = Comparison(diff, sum(map(len, OLD)), sum(map(len, new)))
+        comparison = compare(diff_documents(OLD, new, {}, {}), OLD, new)
     values: dict[str, Any] = {
         "content_hash": "h3" if new is not None else "h2", "extractor": "trafilatura",
         "paragraphs": len(new or OLD), "developing": False, "status": 200,
@@ -67,7 +66,7 @@ def event_types(decision: Decision) -> list[str]:
 
 
 EDITED = [OLD[0], "Die Opposition kritisierte den Entwurf und kündigte eine Klage an.", OLD[2]]
-GONE = Failure("HTTP 404: the article is unavailable", 404, gone=True)
+GONE = Failure("HTTP 404: the article is unavailable", 404, CheckOutcome.GONE)
 
 
 # --- outcomes of an extracted page ------------------------------------------------------------
@@ -246,11 +245,141 @@ def test_an_unavailable_article_back_unchanged_is_restored() -> None:
     assert decision.state == ArticleState.ACTIVE
     assert (decision.failure_count, decision.error) == (0, None)
     assert [(e.type, e.data) for e in decision.events] == [
-        (EventType.RESTORED, {"version": 2})]
+        (EventType.RESTORED, {"version": 2, "since": 2})]
 
 
 def test_an_unavailable_article_back_edited_is_changed_and_restored() -> None:
     decision = check(article(ArticleState.UNAVAILABLE), page(EDITED))
 
     assert event_types(decision) == [EventType.CHANGED, EventType.RESTORED]
-    assert decision.events[1].data == {"version": 3}
+    assert decision.events[1].data == {"version": 3, "since": 2}
+
+
+# --- watchdog: deleted --------------------------------------------------------------------------
+
+
+def test_a_second_404_in_a_row_deletes_an_article_with_versions_once() -> None:
+    unavailable = article(ArticleState.UNAVAILABLE, failure_count=1,
+                          last_outcome=CheckOutcome.GONE)
+    second = check(unavailable, GONE)
+
+    assert second.state == ArticleState.DELETED
+    [event] = second.events
+    assert (event.type, event.data) == (EventType.DELETED, {"status": 404, "version": 2})
+    third = check(article(ArticleState.DELETED, failure_count=2,
+                          last_outcome=CheckOutcome.GONE), GONE)
+    assert (third.state, third.events) == (ArticleState.DELETED, ())
+
+
+def test_404_after_another_failure_is_not_yet_a_deletion() -> None:
+    timed_out = article(ArticleState.UNAVAILABLE, failure_count=2,
+                        last_outcome=CheckOutcome.FAILED)
+    decision = check(timed_out, GONE)
+
+    assert (decision.state, decision.events) == (ArticleState.UNAVAILABLE, ())
+
+
+def test_an_article_without_versions_is_never_deleted() -> None:
+    never_seen = article(ArticleState.UNAVAILABLE, versions=0, latest_hash=None,
+                         last_outcome=CheckOutcome.GONE)
+
+    assert check(never_seen, GONE).state == ArticleState.UNAVAILABLE
+
+
+def test_a_deleted_article_back_is_restored() -> None:
+    decision = check(article(ArticleState.DELETED, failure_count=2), Same(CheckOutcome.SAME_BYTES))
+
+    assert decision.state == ArticleState.ACTIVE
+    assert event_types(decision) == [EventType.RESTORED]
+
+
+# --- watchdog: gutted ---------------------------------------------------------------------------
+
+
+LONG = [*OLD, *(f"Weitere Einzelheiten zum Gesetz, Absatz {i}, folgen im Laufe des Tages."
+                for i in range(12))]
+STUMP = [OLD[0]]  # the first paragraph alone is left
+
+
+def long_page(new: list[str]) -> Extracted:
+    return page(content_hash="h3", comparison=compare(diff_documents(LONG, new, {}, {}), LONG, new))
+
+
+def test_a_story_cut_to_its_first_paragraph_is_shrunk_then_gutted() -> None:
+    first = check(article(), long_page(STUMP))
+
+    assert first.outcome == CheckOutcome.SHRUNK
+    assert (first.store, first.events, first.failure_count) == (None, (), 1)
+    second = check(article(failure_count=1, last_outcome=CheckOutcome.SHRUNK), long_page(STUMP))
+    assert second.outcome == CheckOutcome.GUTTED
+    assert second.store == Store(3)
+    [gutted] = second.events
+    assert gutted.type == EventType.GUTTED
+    assert gutted.of_version
+    assert gutted.data["version"] == 3
+    assert gutted.data["changes"] == {"deleted": len(LONG) - 1}
+    assert gutted.data["characters"] == {"old": sum(map(len, LONG)), "new": len(OLD[0])}
+    assert (second.failure_count, second.error, second.changed) == (0, None, True)
+
+
+def test_a_consent_wall_is_never_a_version_however_often_it_is_seen() -> None:
+    wall = ["Wir verwenden Cookies. Bitte stimmen Sie zu."]
+    for last in (None, CheckOutcome.NO_CONTENT, CheckOutcome.SHRUNK):
+        decision = check(article(last_outcome=last), long_page(wall))
+        assert decision.outcome == CheckOutcome.NO_CONTENT
+        assert (decision.store, decision.events) == (None, ())
+
+
+def test_a_stump_mostly_of_new_text_is_a_wall_not_a_gutted_story() -> None:
+    notice = [OLD[2], "Dieser Artikel ist nur für Abonnenten. Jetzt abonnieren und weiterlesen!"]
+    decision = check(article(last_outcome=CheckOutcome.SHRUNK), long_page(notice))
+
+    assert decision.outcome == CheckOutcome.NO_CONTENT
+
+
+def test_shrunk_after_another_failure_waits_for_a_second_look() -> None:
+    decision = check(article(last_outcome=CheckOutcome.FAILED), long_page(STUMP))
+
+    assert decision.outcome == CheckOutcome.SHRUNK
+
+
+# --- watchdog: failing and recovered ------------------------------------------------------------
+
+
+def test_the_fifth_failure_in_a_row_is_failing_once() -> None:
+    fourth = check(article(failure_count=3), Failure("timed out"))
+    fifth = check(article(failure_count=4), Failure("timed out"))
+    sixth = check(article(failure_count=5), Failure("timed out"))
+
+    assert (fourth.events, sixth.events) == ((), ())
+    [failing] = fifth.events
+    assert failing.type == EventType.FAILING
+    assert failing.data == {"failures": 5, "outcome": "failed", "status": None,
+                            "error": "timed out", "version": 2}
+
+
+def test_failing_after_is_configurable_and_zero_never_fails() -> None:
+    assert event_types(check(article(failure_count=1), Failure("x"), failing_after=2)) == [
+        EventType.FAILING]
+    assert check(article(failure_count=99), Failure("x"), failing_after=0).events == ()
+
+
+def test_the_failing_event_keeps_a_bounded_error() -> None:
+    decision = check(article(failure_count=4), Failure("x" * 100_000))
+
+    assert len(decision.events[0].data["error"]) == 500
+
+
+def test_a_good_check_after_failing_recovers_once() -> None:
+    recovered = check(article(failure_count=7), Same(CheckOutcome.NOT_MODIFIED, 304))
+
+    [event] = recovered.events
+    assert (event.type, event.data) == (EventType.RECOVERED, {"failures": 7, "version": 2})
+    assert check(article(failure_count=4), page()).events == ()  # never was failing
+    assert check(article(), page()).events == ()
+
+
+def test_a_gone_article_failing_and_back_is_restored_and_recovered() -> None:
+    back = check(article(ArticleState.DELETED, failure_count=5), page(EDITED))
+
+    assert event_types(back) == [EventType.CHANGED, EventType.RESTORED, EventType.RECOVERED]

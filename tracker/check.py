@@ -44,6 +44,7 @@ from tracker.decide import (
     Same,
     Seen,
     Store,
+    compare,
     decide,
 )
 from tracker.diff import diff_documents
@@ -112,6 +113,7 @@ class Target:
     developing: bool = False
     last_changed_at: dt.datetime | None = None
     created_at: dt.datetime | None = None
+    failure_count: int = 0
 
 
 def load_targets(
@@ -129,7 +131,7 @@ def load_targets(
                 row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector,
                 token, row.state, row.interval, row.base_interval, row.content_hash,
                 row.extractor, _host_rules(row), row.developing, row.last_changed_at,
-                row.created_at,
+                row.created_at, row.failure_count,
             )
     return found
 
@@ -240,9 +242,11 @@ def failure(error: Exception, status: int | None = None) -> Failure:
     message = error.reason if isinstance(error, FetchError | UnexpectedError) else str(error)
     if isinstance(error, FetchError) and error.status:
         status = error.status
+    outcome = (CheckOutcome.GONE if isinstance(error, GoneError) else
+               CheckOutcome.NO_CONTENT if isinstance(error, ExtractionError) else
+               CheckOutcome.FAILED)
     return Failure(
-        message, status, gone=isinstance(error, GoneError),
-        no_content=isinstance(error, ExtractionError), refused=isinstance(error, RobotsDisallowed),
+        message, status, outcome, refused=isinstance(error, RobotsDisallowed),
         retry_after=error.retry_after if isinstance(error, TransientFetchError) else None,
     )
 
@@ -257,22 +261,25 @@ def _rules(app: App, target: Target) -> Rules:
     host = target.rules.notify_threshold  # changes of fewer words than this are not notified
     schedule = ScheduleRules(settings.max_interval, settings.developing_interval,
                              settings.settle_after)
-    return Rules(schedule, settings.notify_threshold if host is None else host)
+    return Rules(schedule, settings.notify_threshold if host is None else host,
+                 settings.failing_after)
 
 
 def _previous(target: Target) -> Previous:
     return Previous(
-        target.state, target.interval, target.base_interval, developing=target.developing,
+        target.state, target.interval, target.base_interval, target.failure_count,
+        developing=target.developing,
         quiet_since=target.last_changed_at or target.created_at,
         latest_hash=target.latest_hash, latest_extractor=target.latest_extractor,
     )
 
 
-def _previous_of(row: ArticleRow, latest: Version | None) -> Previous:
+def _previous_of(row: ArticleRow, latest: Version | None, last_outcome: str | None) -> Previous:
     return Previous(
         row.state, row.interval, row.base_interval, row.failure_count, row.developing,
         row.last_changed_at or row.created_at, row.version_count,
         latest.content_hash if latest else None, latest.extractor if latest else None,
+        last_outcome,
     )
 
 
@@ -320,7 +327,8 @@ def _record(
                 return _merged(session, row, run, fetched.page, keeper)
             latest = queries.latest_version(session, row.id)
             seen = _seen(fetched.article, fetched.page, _compare(session, latest, fetched.article))
-        decision = decide(_previous_of(row, latest), seen, _rules(app, target), now)
+        previous = _previous_of(row, latest, queries.last_outcome(session, row.id))
+        decision = decide(previous, seen, _rules(app, target), now)
         version = _apply(session, app, row, decision, run, fetched, latest, now)
         number = version.number if version else row.version_count or None
         result = CheckResult(row.id, row.url, decision.outcome, number if decision.good else None,
@@ -337,9 +345,9 @@ def _compare(session: Any, latest: Version | None, article: Article) -> Comparis
         return None
     if latest.content_hash == content_hash(article):
         return None
-    old = version_texts(session, latest)
-    diff = diff_documents(old, article.texts, version_metadata(latest), article.metadata.to_dict())
-    return Comparison(diff, sum(map(len, old)), sum(map(len, article.texts)))
+    old, new = version_texts(session, latest), article.texts
+    return compare(diff_documents(old, new, version_metadata(latest), article.metadata.to_dict()),
+                   old, new)
 
 
 def _merged(

@@ -13,16 +13,25 @@ Outcomes (``db.states.CheckOutcome``):
 - no version yet → ``first_seen`` (stored; ``article.first_seen``);
 - another extractor than the latest version's → ``rebaseline`` (stored, marked, not notified);
 - the same content hash → ``unchanged``;
-- most of the text lost at once (under ``COLLAPSE_RATIO`` of the latest version's characters)
-  → ``no_content``: far more often a consent wall, a paywall or a broken template than an
-  editor deleting three quarters of a story, so the last good version is kept;
+- most of the text lost at once (under ``COLLAPSE_RATIO`` of the latest version's characters):
+  when what is left is not the story's own text (less than ``OWN_SHARE`` of it found in the
+  latest version) → ``no_content``: a consent wall, an error page or a broken template, and the
+  last good version is kept. When it is the story's own text, the first such check is
+  ``shrunk`` (a failed check: nothing stored), and the next one in a row, still shrunk, is
+  ``gutted``: the page is stored as a version and ``article.gutted`` sent, so its diff shows
+  what was removed;
 - a diff a reader would see → ``changed`` (``article.changed``), or ``minor`` when it changes
   fewer words than the notification threshold (stored, not notified); else ``unchanged``.
 
-States (``db.states.ArticleState``): a 404 or 410 makes an ``active`` (or ``settled``) article
-``unavailable`` (``article.unavailable``); any good page makes an ``unavailable`` one
-``active`` again (``article.restored``). A change re-activates a ``settled`` article; a quiet
-check may settle an ``active`` one (``tracker.schedule``).
+States (``db.states.ArticleState``): a 404 or 410 makes an ``active`` article
+``unavailable`` (``article.unavailable``); a second 404 or 410 in a row makes an article with
+versions ``deleted`` (``article.deleted``); any good page makes an ``unavailable`` or
+``deleted`` one ``active`` again (``article.restored``). A change re-activates a ``settled``
+article; a quiet check may settle an ``active`` one (``tracker.schedule``).
+
+Episodes: the ``failing_after``-th failed check in a row sends ``article.failing``, the first
+good check after it ``article.recovered``. Every watchdog event is sent once per episode: it is
+bound to a transition (a state change, or a count reaching its mark), never to a check.
 """
 
 from __future__ import annotations
@@ -31,13 +40,24 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from db.states import CHANGE_OUTCOMES, ArticleState, CheckOutcome, EventType
+from db.states import (
+    CHANGE_OUTCOMES,
+    FAILED_OUTCOMES,
+    GONE_STATES,
+    ArticleState,
+    CheckOutcome,
+    EventType,
+)
 from tracker.diff import is_change
 from tracker.schedule import Schedule, ScheduleRules, after_failure, after_good_page
 from tracker.significance import is_minor
 
-# New text shorter than this share of the latest version's is treated as a broken page.
+# New text shorter than this share of the latest version's is a broken page, or a gutted story.
 COLLAPSE_RATIO = 0.2
+# ... a gutted story when at least this share of what is left is found in the latest version.
+OWN_SHARE = 0.5
+# Characters of a failure message kept in an event (the message may quote the site).
+EVENT_ERROR_CHARS = 500
 
 
 # --- what is known before the check ---------------------------------------------------------
@@ -56,12 +76,14 @@ class Previous:
     versions: int = 0  # stored versions; the latest is number ``versions``
     latest_hash: str | None = None  # content hash and extractor of the latest version
     latest_extractor: str | None = None
+    last_outcome: str | None = None  # of the check before this one
 
 
 @dataclass(frozen=True, slots=True)
 class Rules:
     schedule: ScheduleRules = field(default_factory=ScheduleRules)
     notify_threshold: int = 0  # changes of fewer words are stored but not notified
+    failing_after: int = 5  # the failed check in a row that sends article.failing (0: never)
 
 
 # --- what the check saw ---------------------------------------------------------------------
@@ -73,10 +95,13 @@ class Failure:
 
     message: str
     status: int | None = None
-    gone: bool = False  # 404 or 410
-    no_content: bool = False  # fetched, but nothing to extract
+    outcome: CheckOutcome = CheckOutcome.FAILED  # or GONE (404, 410), NO_CONTENT, SHRUNK
     refused: bool = False  # robots.txt disallows it
     retry_after: float | None = None  # the server's Retry-After, in seconds
+
+    @property
+    def gone(self) -> bool:
+        return self.outcome == CheckOutcome.GONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +119,7 @@ class Comparison:
     diff: dict[str, Any]
     old_chars: int  # characters of the latest version's paragraphs
     new_chars: int
+    kept_chars: int  # characters of new paragraphs the diff finds in the latest version
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +172,16 @@ class Decision:
     @property
     def good(self) -> bool:
         """A usable page: the validators and body digest of this page are remembered."""
-        return self.outcome not in {CheckOutcome.FAILED, CheckOutcome.NO_CONTENT,
-                                    CheckOutcome.GONE}
+        return self.outcome not in FAILED_OUTCOMES
+
+
+def compare(diff: dict[str, Any], old: list[str], new: list[str]) -> Comparison:
+    """The measures of an extracted page against the latest version that ``decide`` needs."""
+    kept = sum(len(new[i]) for op in diff["ops"] if op["op"] in _KEPT for i in op["new"])
+    return Comparison(diff, sum(map(len, old)), sum(map(len, new)), kept)
+
+
+_KEPT = frozenset({"equal", "move", "modify"})  # a modified paragraph is still the story's
 
 
 def decide(previous: Previous, seen: Seen, rules: Rules, now: dt.datetime) -> Decision:
@@ -172,7 +206,7 @@ def _extracted(previous: Previous, seen: Extracted, rules: Rules, now: dt.dateti
     if previous.latest_hash == seen.content_hash or compared is None:
         return _good(previous, rules, now, CheckOutcome.UNCHANGED, seen.status, seen.developing)
     if compared.new_chars < COLLAPSE_RATIO * compared.old_chars:
-        return _failed(previous, _collapse(compared, seen.status), rules, now)
+        return _collapsed(previous, seen, compared, rules, now)
     if not is_change(compared.diff):
         return _good(previous, rules, now, CheckOutcome.UNCHANGED, seen.status, seen.developing)
     if is_minor(compared.diff, rules.notify_threshold):
@@ -183,11 +217,27 @@ def _extracted(previous: Previous, seen: Extracted, rules: Rules, now: dt.dateti
                  store=Store(number), events=(changed,), summary=compared.diff["summary"])
 
 
-def _collapse(compared: Comparison, status: int | None) -> Failure:
-    message = (f"the page lost most of its text ({compared.old_chars:,} → "
-               f"{compared.new_chars:,} characters): probably a consent, paywall or error page; "
-               "keeping the last good version")
-    return Failure(message, status, no_content=True)
+def _collapsed(
+    previous: Previous, seen: Extracted, compared: Comparison, rules: Rules, now: dt.datetime
+) -> Decision:
+    """Most of the text is gone: a wall or an error page (nothing of the story is left, or
+    little), or a gutted story, stored once a second check in a row confirms it."""
+    lost = (f"the page lost most of its text ({compared.old_chars:,} → "
+            f"{compared.new_chars:,} characters)")
+    if compared.kept_chars < OWN_SHARE * compared.new_chars or not compared.new_chars:
+        message = (f"{lost}: probably a consent, paywall or error page; keeping the last good "
+                   "version")
+        return _failed(previous, Failure(message, seen.status, CheckOutcome.NO_CONTENT), rules,
+                       now)
+    if previous.last_outcome != CheckOutcome.SHRUNK:
+        message = f"{lost}, the rest of it the story's own: stored if the next check agrees"
+        return _failed(previous, Failure(message, seen.status, CheckOutcome.SHRUNK), rules, now)
+    number = previous.versions + 1
+    data = {**_changed_data(number, compared.diff),
+            "characters": {"old": compared.old_chars, "new": compared.new_chars}}
+    gutted = Emit(EventType.GUTTED, data, of_version=True)
+    return _good(previous, rules, now, CheckOutcome.GUTTED, seen.status, seen.developing,
+                 store=Store(number), events=(gutted,), summary=compared.diff["summary"])
 
 
 def _changed_data(number: int, diff: dict[str, Any]) -> dict[str, Any]:
@@ -212,34 +262,53 @@ def _good(
     schedule = after_good_page(
         rules.schedule, now, interval=previous.interval, base=previous.base_interval,
         developing=developing, changed=changed, state=previous.state,
-        quiet_since=previous.quiet_since,
-        quiet=store is None and previous.state != ArticleState.UNAVAILABLE,
+        quiet_since=previous.quiet_since, quiet=store is None,
     )
+    latest = store.number if store else previous.versions or None
     state = previous.state
-    if state == ArticleState.UNAVAILABLE:
+    if state in GONE_STATES:
         state = ArticleState.ACTIVE
-        latest = store.number if store else previous.versions or None
-        events = (*events, Emit(EventType.RESTORED, {"version": latest}))
+        since = {"version": latest, "since": previous.versions or None}
+        events = (*events, Emit(EventType.RESTORED, since))
     elif schedule.settled:
         state = ArticleState.SETTLED
     elif changed and state == ArticleState.SETTLED:  # checked by name or --all, and it changed
         state = ArticleState.ACTIVE
+    if _failing(previous.failure_count, rules):
+        data = {"failures": previous.failure_count, "version": latest}
+        events = (*events, Emit(EventType.RECOVERED, data))
     return Decision(outcome, state, schedule, status=status, store=store, events=events,
                     developing=developing, changed=changed, summary=summary)
+
+
+def _failing(failures: int, rules: Rules) -> bool:
+    """``failures`` in a row make the article failing (article.failing was sent)."""
+    return 0 < rules.failing_after <= failures
 
 
 def _failed(previous: Previous, seen: Failure, rules: Rules, now: dt.datetime) -> Decision:
     """No usable page: the schedule backs off, the last good version stays."""
     failures = previous.failure_count + 1
-    outcome = (CheckOutcome.GONE if seen.gone else
-               CheckOutcome.NO_CONTENT if seen.no_content else CheckOutcome.FAILED)
     schedule = after_failure(
         rules.schedule, now, interval=previous.interval, base=previous.base_interval,
         failures=failures, gone=seen.gone, refused=seen.refused, retry_after=seen.retry_after,
     )
-    state, events = previous.state, tuple[Emit, ...]()
-    if seen.gone and state == ArticleState.ACTIVE:
-        state = ArticleState.UNAVAILABLE
-        data = {"status": seen.status, "version": previous.versions or None}
-        events = (Emit(EventType.UNAVAILABLE, data),)
-    return Decision(outcome, state, schedule, failures, seen.message, seen.status, events=events)
+    state, events = _gone(previous, seen)
+    if _failing(failures, rules) and not _failing(previous.failure_count, rules):
+        data = {"failures": failures, "outcome": seen.outcome, "status": seen.status,
+                "error": seen.message[:EVENT_ERROR_CHARS], "version": previous.versions or None}
+        events = (*events, Emit(EventType.FAILING, data))
+    return Decision(seen.outcome, state, schedule, failures, seen.message, seen.status,
+                    events=events)
+
+
+def _gone(previous: Previous, seen: Failure) -> tuple[str, tuple[Emit, ...]]:
+    """The state after a failure, and its event: 404/410 once makes an active article
+    unavailable; twice in a row makes one with versions deleted."""
+    data = {"status": seen.status, "version": previous.versions or None}
+    if seen.gone and previous.state == ArticleState.ACTIVE:
+        return ArticleState.UNAVAILABLE, (Emit(EventType.UNAVAILABLE, data),)
+    confirmed = previous.last_outcome == CheckOutcome.GONE and previous.versions > 0
+    if seen.gone and previous.state == ArticleState.UNAVAILABLE and confirmed:
+        return ArticleState.DELETED, (Emit(EventType.DELETED, data),)
+    return previous.state, ()
