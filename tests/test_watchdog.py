@@ -4,6 +4,7 @@ real extraction, SQLite and PostgreSQL. Each message is checked against the payl
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from db import queries
+from db import source_queries as sq
 from db.session import session_scope
 from tests.articleserver import ArticleServer
 from tests.receiver import WebhookReceiver
@@ -19,6 +21,7 @@ from tracker.app import App
 from tracker.articles import add_articles
 from tracker.check import check_article
 from tracker.delivery import deliver_due
+from tracker.sources import add_source, poll_source
 from tracker.subscriptions import subscribe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,3 +180,26 @@ def test_failing_once_per_episode_then_recovered(
     assert (failing["failures"], failing["outcome"], failing["status"]) == (3, "failed", 500)
     assert "500" in failing["error"]
     assert (recovered["failures"], recovered["version"]["number"]) == (5, 1)
+
+
+def test_a_failing_source_is_reported_once_then_recovered(
+    make_app, article_server: ArticleServer, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(failing_after=2)
+    article_server.add_article("a", 1)
+    feed = article_server.add_listing("news", "rss", ["a"])
+    article_server.set_listing_mode("news", "500")
+    add_source(app, feed)
+    with session_scope(app.reader) as session:
+        source = sq.source_by_url(session, feed)
+        assert source is not None
+    caplog.set_level(logging.INFO, logger="tracker.sources")
+
+    assert [poll_source(app, source.id).outcome for _ in range(4)] == ["failed"] * 4
+    article_server.set_listing_mode("news", None)
+    assert poll_source(app, source.id).discovered == 1
+
+    said = [r.getMessage() for r in caplog.records if r.name == "tracker.sources"]
+    assert [m for m in said if "failing" in m] == [
+        f"source {feed} is failing: 2 polls in a row failed"]
+    assert [m for m in said if "recovered" in m] == [f"source {feed} recovered"]

@@ -274,15 +274,15 @@ def _good(
         state = ArticleState.SETTLED
     elif changed and state == ArticleState.SETTLED:  # checked by name or --all, and it changed
         state = ArticleState.ACTIVE
-    if _failing(previous.failure_count, rules):
+    if is_failing(previous.failure_count, rules):
         data = {"failures": previous.failure_count, "version": latest}
         events = (*events, Emit(EventType.RECOVERED, data))
     return Decision(outcome, state, schedule, status=status, store=store, events=events,
                     developing=developing, changed=changed, summary=summary)
 
 
-def _failing(failures: int, rules: Rules) -> bool:
-    """``failures`` in a row make the article failing (article.failing was sent)."""
+def is_failing(failures: int, rules: Rules) -> bool:
+    """``failures`` checks (or polls) failed in a row make a failing episode."""
     return 0 < rules.failing_after <= failures
 
 
@@ -294,7 +294,7 @@ def _failed(previous: Previous, seen: Failure, rules: Rules, now: dt.datetime) -
         failures=failures, gone=seen.gone, refused=seen.refused, retry_after=seen.retry_after,
     )
     state, events = _gone(previous, seen)
-    if _failing(failures, rules) and not _failing(previous.failure_count, rules):
+    if is_failing(failures, rules) and not is_failing(previous.failure_count, rules):
         data = {"failures": failures, "outcome": seen.outcome, "status": seen.status,
                 "error": seen.message[:EVENT_ERROR_CHARS], "version": previous.versions or None}
         events = (*events, Emit(EventType.FAILING, data))

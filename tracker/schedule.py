@@ -67,6 +67,12 @@ def after_failure(
     return Schedule(interval, now + dt.timedelta(seconds=delay))
 
 
+def after_poll(rules: ScheduleRules, now: dt.datetime, interval: int) -> Schedule:
+    """The next poll of a feed or sitemap after a good one: its own interval on (polls do not
+    adapt: a source lists new stories whatever the last poll found)."""
+    return Schedule(interval, _after(rules, now, interval))
+
+
 def settles(
     rules: ScheduleRules, state: str, quiet_since: dt.datetime | None, now: dt.datetime
 ) -> bool:
