@@ -227,7 +227,7 @@ def check(
     """One pass over the due (or the named, or all) articles; sources are polled first.
 
     Exit status: 0 every check and poll went through (changed or not), 3 at least one
-    failed (failed, no_content, gone), 1 an error stopped the pass (bad input, database), 2
+    failed (failed, no_content, shrunk, gone), 1 an error stopped the pass (bad input, database), 2
     a command-line usage error. A failed check is printed once, in the summary."""
     from tracker.views import check_and_notify
 
