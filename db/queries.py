@@ -30,10 +30,7 @@ from db.models import (
     Version,
     VersionDiff,
 )
-
-# States the schedulers check; "settled" (quiet for settle_after) and "paused" are left alone.
-CHECKED_STATES = ("active", "unavailable")
-
+from db.states import CHECKED_STATES, GONE_STATES, ArticleState
 
 # --- articles -------------------------------------------------------------------------------
 
@@ -46,7 +43,7 @@ def resolve_url(session: Session, url: str) -> Article | None:
     """The article tracked under ``url``: its own URL, else an alias (another URL of the same
     story). An article merged into another answers with the one it was merged into."""
     article = article_by_url(session, url)
-    if article is not None and article.state != "merged":
+    if article is not None and article.state != ArticleState.MERGED:
         return article
     alias = session.get(ArticleAlias, url)
     if alias is not None:
@@ -98,16 +95,17 @@ def add_article(
             article.base_interval = article.interval = interval
         if selector is not None:
             article.selector = selector or None
-        if article.state in {"settled", "paused"}:  # asked for again: follow it from now on
-            article.state = "active"
+        # asked for again: follow it from now on
+        if article.state in {ArticleState.SETTLED, ArticleState.PAUSED}:
+            article.state = ArticleState.ACTIVE
             article.next_check_at = now
             article.last_changed_at = now  # the quiet period starts over
         return article, False
     interval = interval or default_interval
     article = Article(
-        url=url, host=host, state="active", selector=selector or None, base_interval=interval,
-        interval=interval, next_check_at=now, created_at=now, failure_count=0,
-        version_count=0, event_seq=0,
+        url=url, host=host, state=ArticleState.ACTIVE, selector=selector or None,
+        base_interval=interval, interval=interval, next_check_at=now, created_at=now,
+        failure_count=0, version_count=0, event_seq=0,
     )
     session.add(article)
     session.flush()
@@ -153,6 +151,7 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
                 Host.ignore_selectors.label("host_ignore_selectors"),
                 Host.notify_threshold.label("host_notify_threshold"),
                 Article.developing, Article.last_changed_at, Article.created_at,
+                Article.failure_count,
             )
             .outerjoin(Version, latest)
             .outerjoin(Host, Host.host == Article.host)
@@ -305,7 +304,7 @@ def _merged_into(session: Session, article_id: int) -> list[int]:
         select(Article.id)
         .join(ArticleAlias, ArticleAlias.url == Article.url)
         .where(ArticleAlias.article_id == article_id, ArticleAlias.reason == "merged",
-               Article.state == "merged")
+               Article.state == ArticleState.MERGED)
     )
     return list(session.scalars(statement))
 
@@ -521,6 +520,17 @@ def record_check(session: Session, article: Article, **values: Any) -> Check:
     return check
 
 
+def last_outcome(session: Session, article_id: int) -> str | None:
+    """The outcome of the article's latest check, if any."""
+    statement = (
+        select(Check.outcome)
+        .where(Check.article_id == article_id)
+        .order_by(Check.started_at.desc(), Check.id.desc())
+        .limit(1)
+    )
+    return session.scalar(statement)
+
+
 def checks_of(session: Session, article_id: int, limit: int = 20) -> list[Check]:
     statement = (
         select(Check)
@@ -567,7 +577,7 @@ def count_rows(session: Session, model: type[Any], *conditions: Any) -> int:
 
 def failing_articles(session: Session) -> list[Article]:
     statement = select(Article).where(
-        or_(Article.failure_count > 0, Article.state == "unavailable")
+        or_(Article.failure_count > 0, Article.state.in_(GONE_STATES))
     )
     return list(session.scalars(statement.order_by(Article.id)))
 
@@ -599,6 +609,6 @@ def schedule_counts(
         "overdue": count_rows(session, Article, checked,
                               Article.next_check_at <= now - overdue_after),
         "failing": count_rows(session, Article, Article.failure_count > 0),
-        "unavailable": count_rows(session, Article, Article.state == "unavailable"),
+        "unavailable": count_rows(session, Article, Article.state.in_(GONE_STATES)),
         "leased": count_rows(session, Article, Article.lease_until > now),
     }

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from db.states import EventType
+
 if TYPE_CHECKING:
     from tracker.app import App
 
@@ -247,7 +249,7 @@ def check(
     """One pass over the due (or the named, or all) articles; sources are polled first.
 
     Exit status: 0 every check and poll went through (changed or not), 3 at least one
-    failed (failed, no_content, gone), 1 an error stopped the pass (bad input, database), 2
+    failed (failed, no_content, shrunk, gone), 1 an error stopped the pass (bad input, database), 2
     a command-line usage error. A failed check is printed once, in the summary."""
     from tracker.views import check_and_notify
 
@@ -777,9 +779,7 @@ def serve_web(
 def subscribe(
     url: Annotated[str, typer.Argument(help="The subscriber's webhook URL (https://…).")],
     events: Annotated[str | None, typer.Option(help="Comma-separated event types (default: "
-                                               "all): article.discovered, article.first_seen, "
-                                               "article.changed, article.unavailable, "
-                                               "article.restored.")] = None,
+                                               f"all): {', '.join(EventType)}.")] = None,
     article: Annotated[str | None, typer.Option(help="Only this article.")] = None,
     host: Annotated[str | None, typer.Option(help="Only articles on this host.")] = None,
     tag: Annotated[str | None, typer.Option(help="Only articles with this tag.")] = None,

@@ -36,6 +36,7 @@ from db import archive_queries, queries
 from db import webhook_queries as wq
 from db.models import Delivery, Endpoint, Event, Version
 from db.session import session_scope
+from db.states import EventType
 from tracker import deadline
 from tracker.app import App
 from tracker.clock import iso, utcnow
@@ -405,7 +406,7 @@ def _event_data(session: Session, event: Event) -> tuple[dict[str, Any], dict[st
     version = session.get(Version, event.version_id) if event.version_id else None
     latest = version or queries.latest_version(session, article.id)
     block = {"url": article.url, "title": latest.title if latest else None}
-    if event.type == "article.changed" and version is not None:
+    if event.type in _DIFFED and version is not None:
         previous = queries.version_by_number(session, article.id, version.number - 1)
         assert previous is not None
         loaded = diff_versions(session, previous, version)  # the stored diff
@@ -415,16 +416,24 @@ def _event_data(session: Session, event: Event) -> tuple[dict[str, Any], dict[st
             article.url, version.title, _version_block(previous), _version_block(version),
             loaded.diff, old, new,
         )
+        if event.type == EventType.GUTTED:
+            data["characters"] = event.data.get("characters")
         return block, data
     data = dict(event.data)
     if block["title"] is None and isinstance(data.get("title"), str):  # discovered: no version
         block["title"] = data["title"]  # yet, but the feed or sitemap gave the story a title
     if event.type == "article.first_seen" and version is not None:
         data["version"] = _version_block(version)
-    elif isinstance(data.get("version"), int):  # unavailable / restored: the last good version
-        stored = queries.version_by_number(session, article.id, data["version"])
-        data["version"] = _version_block(stored) if stored else None
+    for key in ("version", "since"):  # deleted, restored …: version numbers as version blocks
+        if key in data and not isinstance(data[key], dict):
+            stored = (queries.version_by_number(session, article.id, data[key])
+                      if isinstance(data[key], int) else None)
+            data[key] = _version_block(stored) if stored else None
     return block, data
+
+
+# Events about a stored version whose message carries its diff against the one before.
+_DIFFED = frozenset({EventType.CHANGED, EventType.GUTTED})
 
 
 def _version_block(version: Any) -> dict[str, Any]:
