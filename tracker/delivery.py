@@ -36,7 +36,7 @@ from db import archive_queries, queries
 from db import webhook_queries as wq
 from db.models import Delivery, Endpoint, Event, Version
 from db.session import session_scope
-from tracker import deadline
+from tracker import deadline, leases
 from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.decoding import Decoder
@@ -93,17 +93,8 @@ def dispatch_events(app: App) -> int:
 
 
 def claim_due(app: App, *, limit: int = 100, ids: list[int] | None = None) -> list[DeliveryClaim]:
-    now = utcnow()
-    with session_scope(app.writer) as session:
-        rows = wq.claim_deliveries(session, now, now + _lease(app, BATCH), limit, ids)
+    rows = leases.claim(app, leases.DELIVERIES, limit=limit, ids=ids)
     return [DeliveryClaim(i, t) for i, t in rows]
-
-
-def _lease(app: App, batch: int) -> dt.timedelta:
-    """Longer than a batch of attempts can take (``batch`` deliveries, ``webhook_concurrency``
-    at a time, each bounded by the timeout), so only a lost claim expires."""
-    rounds = -(-batch // max(1, app.settings.webhook_concurrency))
-    return dt.timedelta(seconds=(rounds + 1) * app.settings.webhook_timeout + 5)
 
 
 # --- delivering -----------------------------------------------------------------------------
@@ -144,11 +135,13 @@ def deliver_batch(
     ``webhook_concurrency`` at a time (no transaction open meanwhile), record every outcome in
     one transaction. Never raises for a receiver's failure, nor for one delivery that cannot
     be built (its payload, its secret, its URL): that one fails alone, recorded with the
-    reason. ``stop`` cuts the attempts in flight short (``tracker run`` stopping)."""
-    messages, broken, results = _prepare(app, claims)
-    attempts = _post_all(app, messages, stop)
-    if attempts or broken:
-        results += _record(app, attempts, broken)
+    reason. ``stop`` cuts the attempts in flight short (``tracker run`` stopping). The
+    claims' leases are renewed while the batch runs (``tracker.leases.Keeper``)."""
+    with app.keeper.holding(leases.DELIVERIES, [(c.delivery_id, c.token) for c in claims]):
+        messages, broken, results = _prepare(app, claims)
+        attempts = _post_all(app, messages, stop)
+        if attempts or broken:
+            results += _record(app, attempts, broken)
     return results
 
 
