@@ -89,18 +89,14 @@ def add_article(
     selector: str | None = None, default_interval: int = 600,
 ) -> tuple[Article, bool]:
     """(article, created). An existing URL (or another URL of the same story, see
-    ``resolve_url``) keeps its history and settings; only what is given (an ``interval``, a
-    ``selector``, '' removing it) replaces its own."""
+    ``resolve_url``) keeps its history, settings and state; only what is given (an
+    ``interval``, a ``selector``, '' removing it) replaces its own."""
     article = resolve_url(session, url)
     if article is not None:
         if interval is not None:
             article.base_interval = article.interval = interval
         if selector is not None:
             article.selector = selector or None
-        if article.state in {"settled", "paused"}:  # asked for again: follow it from now on
-            article.state = "active"
-            article.next_check_at = now
-            article.last_changed_at = now  # the quiet period starts over
         return article, False
     interval = interval or default_interval
     article = Article(

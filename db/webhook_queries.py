@@ -15,7 +15,7 @@ from sqlalchemy import exists, func, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 
 from db import lease
-from db.models import Article, Delivery, DeliveryAttempt, Endpoint, Event
+from db.models import Delivery, DeliveryAttempt, Endpoint, Event
 
 # --- endpoints ------------------------------------------------------------------------------
 
@@ -66,18 +66,9 @@ def undispatched_events(session: Session, limit: int) -> list[Event]:
     return list(session.scalars(statement))
 
 
-def matching_endpoints(session: Session, event: Event, article: Article) -> list[Endpoint]:
-    candidates = session.scalars(select(Endpoint).where(Endpoint.state == "active"))
-    return [e for e in candidates if _matches(e, event, article)]
-
-
-def _matches(endpoint: Endpoint, event: Event, article: Article) -> bool:
-    return (
-        ("*" in endpoint.events or event.type in endpoint.events)
-        and endpoint.article_url in {None, article.url}
-        and endpoint.host in {None, article.host}
-        and (endpoint.tag is None or endpoint.tag in (article.tags or []))
-    )
+def active_endpoints(session: Session) -> list[Endpoint]:
+    """The endpoints deliveries are made for (which events each wants: ``tracker.delivery``)."""
+    return list(session.scalars(select(Endpoint).where(Endpoint.state == "active")))
 
 
 def add_delivery(session: Session, event: Event, endpoint: Endpoint, now: dt.datetime) -> None:

@@ -114,6 +114,8 @@ def add_articles(
                 session, url=url, host=host, interval=interval, now=now, selector=selector,
                 default_interval=app.settings.default_interval,
             )
+            if not created:
+                _follow_again(row, now)
             if tags:
                 row.tags = sorted({*(row.tags or []), *tags})
             if not created and row.version_count and row.selector != old_selector:
@@ -124,6 +126,15 @@ def add_articles(
 
         rebaseline(app, reselected)
     return added
+
+
+def _follow_again(row: ArticleRow, now: dt.datetime) -> None:
+    """An article asked for again while settled (quiet for ``settle_after``) or paused is
+    followed again from now on: due at once, its quiet period starting over."""
+    if row.state in {"settled", "paused"}:
+        row.state = "active"
+        row.next_check_at = now
+        row.last_changed_at = now
 
 
 def remove_articles(

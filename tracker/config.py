@@ -72,7 +72,9 @@ class Settings:
     secret_key_file: str = ""  # without secret_key: the key file ("": data home's secret.key)
     webhook_timeout: float = 10.0
     webhook_concurrency: int = 8  # attempts in flight at a time in one process
-    webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"  # after each failed attempt
+    # After each failed attempt: seconds at first, so a receiver back from a short outage has
+    # its notifications within a minute; a day in all, as Standard Webhooks suggests.
+    webhook_retry_schedule: str = "5s,30s,2m,5m,30m,2h,5h,10h,10h"
     webhook_disable_after_days: float = 5.0  # an endpoint failing everything this long is off
     webhook_max_bytes: int = 256_000  # larger payloads are cut, with a marker
     # Sources (feeds and sitemaps)

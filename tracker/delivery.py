@@ -34,7 +34,7 @@ from sqlalchemy.orm import object_session
 
 from db import archive_queries, queries
 from db import webhook_queries as wq
-from db.models import Delivery, Endpoint, Event, Version
+from db.models import Article, Delivery, Endpoint, Event, Version
 from db.session import session_scope
 from tracker import deadline, leases
 from tracker.app import App
@@ -79,14 +79,27 @@ def dispatch_events(app: App) -> int:
     created = 0
     now = utcnow()
     with session_scope(app.writer) as session:
-        for event in wq.undispatched_events(session, DISPATCH_BATCH):
+        events = wq.undispatched_events(session, DISPATCH_BATCH)
+        endpoints = wq.active_endpoints(session) if events else []
+        for event in events:
             article = queries.article_by_id(session, event.article_id)
             if article is not None:
-                for endpoint in wq.matching_endpoints(session, event, article):
-                    wq.add_delivery(session, event, endpoint, now)
-                    created += 1
+                for endpoint in endpoints:
+                    if wants(endpoint, event, article):
+                        wq.add_delivery(session, event, endpoint, now)
+                        created += 1
             event.dispatched_at = now
     return created
+
+
+def wants(endpoint: Endpoint, event: Event, article: Article) -> bool:
+    """Whether a subscriber's filters (event types, article, host, tag) take the event."""
+    return (
+        ("*" in endpoint.events or event.type in endpoint.events)
+        and endpoint.article_url in {None, article.url}
+        and endpoint.host in {None, article.host}
+        and (endpoint.tag is None or endpoint.tag in (article.tags or []))
+    )
 
 
 # --- claiming -------------------------------------------------------------------------------
