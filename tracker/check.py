@@ -99,6 +99,13 @@ class Target:
     developing: bool = False
     last_changed_at: dt.datetime | None = None
     created_at: dt.datetime | None = None
+    due_at: dt.datetime | None = None  # the article's next_check_at when the check was loaded
+
+    def lag_ms(self, started: dt.datetime) -> int | None:
+        """How late a check started at ``started`` is (0 when early: a check on demand)."""
+        if self.due_at is None:
+            return None
+        return max(0, round((started - self.due_at).total_seconds() * 1000))
 
 
 def load_targets(
@@ -116,7 +123,7 @@ def load_targets(
                 row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector,
                 token, row.state, row.interval, row.base_interval, row.content_hash,
                 row.extractor, _host_rules(row), row.developing, row.last_changed_at,
-                row.created_at,
+                row.created_at, row.next_check_at,
             )
     return found
 
@@ -232,7 +239,7 @@ def _store(
         keeper = fold_duplicate(session, row, article, now)
         if keeper is not None:
             if row.state == "merged":
-                _check_row(session, row, started, clock, "merged", page.status)
+                _check_row(session, target, row, started, clock, "merged", page.status)
             return CheckResult(row.id, row.url, "merged", error=f"the same story as {keeper.url}")
         previous = queries.latest_version(session, row.id)
         outcome, diff = _classify(session, previous, article)
@@ -242,7 +249,7 @@ def _store(
         row.developing = _developing(article)
         if outcome == "unchanged":
             _reschedule(app, row, now, changed=False, quiet=True)
-            _check_row(session, row, started, clock, "unchanged", page.status)
+            _check_row(session, target, row, started, clock, "unchanged", page.status)
             _restore(session, row, now, previous)
             return CheckResult(row.id, row.url, "unchanged", previous.number if previous else None,
                                events=row.event_seq - seq)
@@ -263,7 +270,7 @@ def _store(
             row.last_changed_at = now
             if row.state == "settled":  # checked by name or --all, and it did change
                 row.state = "active"
-        _check_row(session, row, started, clock, outcome, page.status, version=version)
+        _check_row(session, target, row, started, clock, outcome, page.status, version=version)
         summary = diff["summary"] if diff else None
         return CheckResult(row.id, row.url, outcome, version.number, summary=summary,
                            events=row.event_seq - seq)
@@ -406,7 +413,7 @@ def _record_unchanged(
     check = {
         "started_at": started, "outcome": outcome, "status_code": page.status,
         "duration_ms": round((time.perf_counter() - clock) * 1000), "error": None,
-        "version_id": None,
+        "version_id": None, "lag_ms": target.lag_ms(started),
     }
     with app.write_connection() as connection:
         if not queries.record_unchanged(connection, target.id, target.lease_token, values, check):
@@ -433,7 +440,7 @@ def _record_unchanged_slowly(
         latest = queries.latest_version(session, row.id)
         _reschedule(app, row, now, changed=False, quiet=True)  # back now: not settled at once
         _restore(session, row, now, latest)
-        _check_row(session, row, started, clock, outcome, page.status)
+        _check_row(session, target, row, started, clock, outcome, page.status)
         return CheckResult(row.id, row.url, outcome, row.version_count or None,
                            events=row.event_seq - seq)
 
@@ -465,7 +472,7 @@ def _record_failure(
         retry_after = error.retry_after if isinstance(error, TransientFetchError) else None
         delay = _failure_delay(app, row, gone=gone, refused=refused, retry_after=retry_after)
         row.next_check_at = now + dt.timedelta(seconds=delay)
-        _check_row(session, row, started, clock, outcome, status, error=message)
+        _check_row(session, target, row, started, clock, outcome, status, error=message)
         events = row.event_seq - seq
     log.warning("check of %s failed: %s", target.url, message)
     return CheckResult(target.id, target.url, outcome, error=message, events=events)
@@ -531,11 +538,12 @@ def _record_deferred(app: App, target: Target, deferred: HostDeferred) -> CheckR
 
 
 def _check_row(
-    session: Any, row: ArticleRow, started: dt.datetime, clock: float, outcome: str,
-    status: int | None, *, version: Version | None = None, error: str | None = None,
+    session: Any, target: Target, row: ArticleRow, started: dt.datetime, clock: float,
+    outcome: str, status: int | None, *, version: Version | None = None,
+    error: str | None = None,
 ) -> None:
     queries.record_check(
         session, row, started_at=started, duration_ms=round((time.perf_counter() - clock) * 1000),
-        outcome=outcome, status_code=status, error=error,
+        lag_ms=target.lag_ms(started), outcome=outcome, status_code=status, error=error,
         version_id=version.id if version else None,
     )

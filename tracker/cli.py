@@ -925,16 +925,21 @@ def _exec_celery(args: list[str]) -> None:
 def status(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
-    """Is the service keeping up: articles due, overdue, failing; queue lengths; last tick."""
+    """Is tracker keeping up? Articles due, overdue, in progress, stranded; checks per second
+    and lag; deliveries waiting per endpoint; Redis, PostgreSQL, the beat's tick.
+
+    Exit status: 0 healthy, 1 degraded, 2 down (docs/operations.md)."""
+    from tracker.status import Health
     from tracker.status import status as read_status
 
     data = _run(read_status, _app())
     if format is ListFormat.json:
         _print_json(data)
-        return
-    from tracker.views import print_status
+    else:
+        from tracker.views import print_status
 
-    print_status(_console(), data)
+        print_status(_console(), data)
+    raise typer.Exit(Health[data["health"]].value)
 
 
 @app.command()

@@ -267,27 +267,61 @@ def serve_forever(app: App, *, concurrency: int | None) -> None:
 
 
 def print_status(console: Console, data: dict[str, Any]) -> None:
-    counts = data["articles"]
-    console.print(
-        f"{counts['articles']} article(s): {counts['due']} due, {counts['overdue']} overdue, "
-        f"{counts['leased']} being checked, {counts['failing']} failing, "
-        f"{counts['unavailable']} unavailable"
-    )
-    polled = data.get("sources") or {}
-    if polled.get("sources"):
-        console.print(f"{polled['sources']} source(s): {polled['due']} due, "
-                      f"{polled['failing']} failing")
-    queues = data["queues"]
-    if "error" in queues:
-        console.print(cell(f"queues: {queues['error']}"))
-    else:
-        console.print("queues: " + ", ".join(f"{k} {v}" for k, v in queues.items()))
-    tick = data["last_tick"]
-    if tick is None:
-        console.print("last tick: never (is `tracker beat` running?)")
-    else:
-        console.print(f"last tick: {tick['at']} ({tick['seconds_ago']} s ago, "
-                      f"claimed {tick['claimed']})")
+    """``tracker status`` for people: the verdict first, then each part, then the problems."""
+    console.print(f"{data['health']} ({data['mode']} mode, {data['at']})")
+    counts = data.get("articles")
+    if counts is not None:
+        console.print(
+            f"articles: {counts['articles']}: {counts['due']} due, {counts['overdue']} overdue, "
+            f"{counts['in_progress']} in progress, {counts['stranded']} stranded, "
+            f"{counts['failing']} failing, {counts['unavailable']} unavailable"
+        )
+        console.print(_checks_line(data["checks"]))
+        console.print(_deliveries_line(data["deliveries"]))
+        for endpoint in data["deliveries"]["endpoints"]:
+            console.print(cell(_endpoint_line(endpoint)))
+        polled = data.get("sources") or {}
+        if polled.get("sources"):
+            console.print(f"sources: {polled['sources']}: {polled['due']} due, "
+                          f"{polled['failing']} failing")
+    if data.get("queues"):
+        console.print("queues: " + ", ".join(f"{k} {v}" for k, v in data["queues"].items()))
+    if "last_tick" in data:
+        tick = data["last_tick"]
+        console.print("last tick: never" if tick is None else
+                      f"last tick: {tick['seconds_ago']} s ago, claimed {tick['claimed']}")
+    for line in data["problems"]:
+        console.print(cell(f"problem: {line}"))
+
+
+def _checks_line(checks: dict[str, Any]) -> str:
+    minutes = checks["window_seconds"] // 60
+    line = f"checks, last {minutes} min: {checks['count']} ({checks['per_second']}/s)"
+    if checks["by_outcome"]:
+        line += ": " + ", ".join(f"{n} {k}" for k, n in sorted(checks["by_outcome"].items()))
+    lag = checks["lag_seconds"]
+    if lag is not None:
+        line += f"; due→start lag p50 {lag['p50']} s, p95 {lag['p95']} s, max {lag['max']} s"
+    return line
+
+
+def _deliveries_line(deliveries: dict[str, Any]) -> str:
+    line = (f"deliveries: {deliveries['pending']} pending, {deliveries['retrying']} waiting "
+            f"for a retry, {deliveries['failed']} failed")
+    if deliveries["oldest_waiting_seconds"] is not None:
+        line += f", the oldest waiting {deliveries['oldest_waiting_seconds']:.0f} s"
+    return line
+
+
+def _endpoint_line(endpoint: dict[str, Any]) -> str:
+    line = (f"  endpoint {endpoint['id']} {endpoint['url']} ({endpoint['state']}): "
+            f"{endpoint['pending']} pending, {endpoint['retrying']} retrying, "
+            f"{endpoint['failed']} failed")
+    if endpoint["oldest_waiting_seconds"] is not None:
+        line += f", oldest {endpoint['oldest_waiting_seconds']:.0f} s"
+    if endpoint["failing_since"]:
+        line += f", failing since {endpoint['failing_since']}"
+    return line
 
 
 def print_subscribers(console: Console, subscribers: Sequence[dict[str, Any]]) -> None:
