@@ -26,7 +26,7 @@ from db import queries
 from db.models import Article as ArticleRow
 from db.models import Version
 from db.session import session_scope
-from tracker import intervals
+from tracker import intervals, metrics
 from tracker.app import App
 from tracker.clock import utcnow
 from tracker.diff import diff_documents, is_change
@@ -41,7 +41,7 @@ from tracker.errors import (
     TransientFetchError,
     UnexpectedError,
 )
-from tracker.extract import extract_page
+from tracker.extract import explain_page
 from tracker.fetch import Page
 from tracker.markers import developing_marker
 from tracker.merge import fold_duplicate
@@ -157,12 +157,17 @@ def check_target(app: App, target: Target) -> CheckResult:
     must never end a pass or ``tracker run``."""
     started, clock = utcnow(), time.perf_counter()
     try:
-        return _check_target(app, target)
+        result = _check_target(app, target)
     except SQLAlchemyError:
         raise  # the database is away or broken: the caller retries, nothing is recorded
     except Exception as exc:
         log.debug("check of %s raised", target.url, exc_info=True)
-        return _record_failure(app, target, started, clock, UnexpectedError(exc))
+        result = _record_failure(app, target, started, clock, UnexpectedError(exc))
+    lag = target.lag_ms(started)
+    metrics.check_done(result.outcome, time.perf_counter() - clock,
+                       None if lag is None else lag / 1000)
+    log.debug("check of %s: %s", target.url, result.outcome)
+    return result
 
 
 def record_lost(app: App, article_id: int, lease_token: str | None, reason: str) -> CheckResult:
@@ -190,13 +195,15 @@ def _check_target(app: App, target: Target) -> CheckResult:
     if digest == target.body_digest:
         return _record_unchanged(app, target, started, clock, page, "same_bytes")
     try:
-        article = extract_page(
+        extraction = explain_page(
             page.body, url=page.url, media_type=page.media_type, charset=page.charset,
             selector=target.selector or target.rules.selector, fast=app.settings.fast_extraction,
             ignore=target.rules.ignore,
         )
     except ExtractionError as exc:
         return _record_failure(app, target, started, clock, exc, status=page.status)
+    metrics.extracted(extraction.source)
+    article = extraction.article
     if target.latest_hash == content_hash(article) and target.latest_extractor == (
         article.extractor
     ):

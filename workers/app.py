@@ -23,6 +23,7 @@ from celery import Celery
 from kombu import Queue
 
 from tracker.config import load_settings
+from workers import observe  # noqa: F401 - logging and metrics, through Celery signals
 
 CHECK_TIME_LIMIT = 120  # seconds; fetches and deliveries have their own, shorter timeouts
 QUEUES = ("fetch", "deliver", "housekeeping")
