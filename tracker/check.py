@@ -539,7 +539,7 @@ def _record_deferred(app: App, target: Target, deferred: HostDeferred) -> CheckR
     with app.write_connection() as connection:
         if not queries.defer_check(connection, target.id, target.lease_token, retry_at):
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
-    log.info("check of %s deferred: %s", target.url, deferred.reason)
+    log.debug("check of %s deferred: %s", target.url, deferred.reason)
     return CheckResult(target.id, target.url, "deferred", error=deferred.reason,
                        retry_at=retry_at, paused=deferred.paused)
 
