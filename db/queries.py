@@ -120,6 +120,13 @@ def list_articles(session: Session, urls: Sequence[str] = ()) -> list[Article]:
     return list(session.scalars(statement))
 
 
+def latest_titles(session: Session) -> dict[int, str | None]:
+    """Each article's title: the headline of its latest version (None before the first)."""
+    latest = and_(Version.article_id == Article.id, Version.number == Article.version_count)
+    statement = select(Article.id, Version.title).join(Version, latest)
+    return {row.id: row.title for row in session.execute(statement)}
+
+
 def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
     """Rows with what a check needs to know of each article before fetching it, including the
     content hash and extractor of its latest version and the rules of its host (``host_*``,

@@ -82,9 +82,9 @@ def test_embedded_status_counts_claims_lag_and_deliveries(
 
     data = status(app, service=False)
 
-    assert data["mode"] == "embedded"
-    assert "queues" not in data
-    assert "last_tick" not in data
+    assert data["service"] == "embedded"
+    assert data["queues"] is None
+    assert data["last_tick"] is None
     articles = data["articles"]
     assert (articles["articles"], articles["due"], articles["overdue"]) == (4, 2, 1)
     assert (articles["in_progress"], articles["stranded"]) == (1, 1)
@@ -138,7 +138,7 @@ def test_cli_exit_status_healthy_then_degraded_with_one_line_per_problem(
     set_article(app, url, next_check_at=utcnow() - dt.timedelta(minutes=5))
     degraded = run_status(database_url)
     assert degraded.returncode == 1, degraded.stderr
-    assert degraded.stdout.startswith("degraded (embedded mode")
+    assert degraded.stdout.startswith("degraded (embedded, ")
     assert "problem: 1 article(s) overdue" in degraded.stdout
 
 
@@ -159,7 +159,7 @@ def test_service_status_reads_queues_and_says_the_beat_never_ticked(
 ) -> None:
     result = run_status(database_url, "--format", "json", TRACKER_BROKER_URL=broker)
     data = json.loads(result.stdout)
-    assert data["mode"] == "service"
+    assert data["service"] == "celery"
     assert set(data["queues"]) == {"fetch", "deliver", "housekeeping"}
     assert data["redis"]["broker"]["ok"] is True
     assert data["problems"] == ["the beat has never ticked (is `tracker beat` running?)"]

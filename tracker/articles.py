@@ -152,7 +152,9 @@ def remove_articles(
 
 def list_articles(app: App) -> dict[str, Any]:
     with session_scope(app.reader) as session:
-        return {"articles": [_article_json(row) for row in queries.list_articles(session)]}
+        titles = queries.latest_titles(session)
+        return {"articles": [{**_article_json(row), "title": titles.get(row.id)}
+                             for row in queries.list_articles(session)]}
 
 
 def history(app: App, url: str) -> dict[str, Any]:
@@ -260,8 +262,11 @@ def _version_json(version: Version) -> dict[str, Any]:
 
 
 
-def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
-    """``24h``/``7d``-style durations back from now, or an ISO 8601 time (UTC if no zone)."""
+def parse_since(
+    text: str, now: dt.datetime | None = None, *, zone: dt.tzinfo = dt.UTC
+) -> dt.datetime:
+    """``24h``/``7d``-style durations back from now, or an ISO 8601 time (in ``zone`` if it
+    names none: the CLI passes the zone of ``TZ``, the JSON API keeps UTC)."""
     from tracker.intervals import DurationOutOfRange, parse_duration
 
     now = now or utcnow()
@@ -277,7 +282,7 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
         raise TrackerError(
             f"--since {text!r}: use a duration (30m, 24h, 7d) or an ISO time (2024-06-19T10:00)"
         ) from exc
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return when if when.tzinfo else when.replace(tzinfo=zone)
 
 
 

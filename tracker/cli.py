@@ -60,6 +60,9 @@ _state: dict[str, Any] = {}
 # 2 a command-line usage error (Click's own); 3 tracker check: some checks or polls failed.
 EXIT_ERROR = 1
 EXIT_CHECKS_FAILED = 3
+# tracker diff only, as diff(1): 1 the inputs differ, 2 trouble (also for bad input).
+EXIT_DIFFERENT = 1
+EXIT_DIFF_TROUBLE = 2
 
 DbOption = Annotated[
     str | None,
@@ -225,7 +228,10 @@ def list_(
         return
     from tracker.views import articles_table
 
-    _console().print(articles_table(data["articles"]))
+    console = _console()
+    if not sys.stdout.isatty():  # piped: one line per article, whatever its width
+        console.width = 100_000
+    console.print(articles_table(data["articles"]))
 
 
 @app.command()
@@ -328,8 +334,9 @@ def changes(
     """The changes report: what changed in each article, paragraph by paragraph."""
     from tracker import report
     from tracker.articles import parse_since
+    from tracker.clock import display_zone
 
-    start = _run(parse_since, since)
+    start = _run(parse_since, since, zone=display_zone())  # a naive time is in TZ
     if format in (ChangesFormat.atom, ChangesFormat.html):
         typer.echo(_run(_changes_document, _app(), start, article, format, base_url), nl=False)
         return
@@ -363,7 +370,7 @@ def _changes_document(
 
             check_scheme(base_url)
         return atom.cli_atom(items, since, base_url)
-    from tracker.web.app import display_zone
+    from tracker.clock import display_zone
 
     return atom.render_report(items, since, display_zone())
 
@@ -375,24 +382,39 @@ def diff(
     new: Annotated[str, typer.Argument(help="Same, for the newer side.")],
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
 ) -> None:
-    """Paragraph-level diff of two files or two stored versions."""
+    """Paragraph-level diff of two files or two stored versions.
+
+    Exit status, as diff(1): 0 no differences, 1 differences found, 2 an error."""
+    try:  # any failure to read or compare exits 2, as diff(1): 1 means "they differ"
+        view, result = _diff_inputs(old, new)
+    except typer.Exit as exc:  # an error meant for users: its line is printed
+        raise typer.Exit(EXIT_DIFF_TROUBLE) from exc
+    except Exception as exc:
+        logging.getLogger("tracker").exception("tracker diff failed")
+        raise typer.Exit(EXIT_DIFF_TROUBLE) from exc
+    from tracker.render import differs
+
+    if format is Format.json:
+        _print_json(result)
+    elif format is Format.markdown:
+        from tracker.render import render_markdown
+
+        typer.echo(render_markdown(view, heading="###"), nl=False)
+    else:
+        from tracker.render import render_text
+
+        typer.echo(render_text(view, color=_color()), nl=False)
+    raise typer.Exit(EXIT_DIFFERENT if differs(view) else 0)
+
+
+def _diff_inputs(old: str, new: str) -> tuple[Any, dict[str, Any]]:
+    """The change view and the diff (JSON form) of two ``tracker diff`` inputs."""
     from tracker.diff import diff_documents
+    from tracker.render import change_view
 
     (old_texts, old_meta), (new_texts, new_meta) = _run(_diff_side, old), _run(_diff_side, new)
     result = diff_documents(old_texts, new_texts, old_meta, new_meta)
-    if format is Format.json:
-        _print_json(result)
-        return
-    from tracker.render import render_diff_markdown, render_diff_text
-    from tracker.terminal import printable_data
-
-    # The files or pages may hold escape sequences: render printable copies (same lengths).
-    result, old_texts, new_texts = printable_data((result, old_texts, new_texts))
-
-    if format is Format.markdown:
-        typer.echo(render_diff_markdown(result, old_texts, new_texts))
-    else:
-        typer.echo(render_diff_text(result, old_texts, new_texts, color=_color()))
+    return change_view(result, old_texts, new_texts), result
 
 
 def _diff_side(spec: str) -> tuple[list[str], dict[str, Any] | None]:
@@ -421,8 +443,11 @@ def _file_paragraphs(path: Path) -> tuple[list[str], dict[str, Any] | None]:
         return article.texts, article.metadata.to_dict()
     from tracker.normalize import split_lines
 
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        return split_lines(handle.read()), None
+    try:
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            return split_lines(handle.read()), None
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror or exc}") from exc
 
 
 def _color() -> bool:
@@ -1040,10 +1065,11 @@ def export(
 ) -> None:
     """Export versions and changes as a dataset, or the kept raw responses as a WARC file."""
     from tracker.articles import parse_since
+    from tracker.clock import display_zone
     from tracker.export import select
 
     tracker_app = _app()
-    start = _run(parse_since, since) if since else None
+    start = _run(parse_since, since, zone=display_zone()) if since else None
     selection = _run(select, tracker_app, article or [], tag or [], start)
     if format is ExportFormat.warc:
         from tracker.export.warc import export_warc

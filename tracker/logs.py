@@ -25,6 +25,8 @@ from typing import IO, Any
 log = logging.getLogger("tracker.summary")
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Log times as the rest of the output: to the second, in the zone of TZ, with its name.
+TEXT_DATES = "%Y-%m-%d %H:%M:%S %Z"
 # Loggers that write a line per task: shown only at DEBUG.
 PER_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.worker.request")
 
@@ -68,7 +70,8 @@ def configure(level: int | str | None, fmt: str | None = None, *,
     if fmt not in FORMATS:
         raise ValueError(f"log format {fmt!r}: choose text or json")
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TerminalFormatter(TEXT_FORMAT))
+    text = TerminalFormatter(TEXT_FORMAT, TEXT_DATES)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else text)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     numeric = level_of(level)

@@ -3,9 +3,10 @@
 Read from the database (articles due, overdue, in progress and stranded; checks per second and
 due→start lag over the last minutes; deliveries waiting per endpoint), from Redis (reachable?
 queue lengths, read directly: tracker does not import Celery) and from the beat's tick record.
-Two modes: ``embedded`` (``tracker run``; no broker configured) says nothing of Celery;
-``service`` (a broker is configured: ``TRACKER_BROKER_URL``, or ``broker_url`` in the config
-file) adds the broker, the queues and the tick.
+``service`` is ``embedded`` (``tracker run``: no broker, no beat; ``queues`` and ``last_tick``
+are null and Celery is not mentioned) or ``celery``: a broker is configured
+(``TRACKER_BROKER_URL``, ``broker_url`` in the config file, or a setting other than the
+default) or a beat has ticked; then the broker, the queues and the tick are read too.
 
 The verdict is ``healthy`` (exit 0), ``degraded`` (1: it runs, but something needs a look) or
 ``down`` (2: the database, or the service's broker, cannot be reached); each reason is one line
@@ -69,11 +70,20 @@ def service_mode(settings: Settings) -> bool:
 
 def status(app: App, *, service: bool | None = None) -> dict[str, Any]:
     """What ``tracker status`` prints (``--format json`` prints exactly this)."""
-    service = service_mode(app.settings) if service is None else service
     now = utcnow()
     verdict = _Verdict()
-    data: dict[str, Any] = {"mode": "service" if service else "embedded", "at": iso(now)}
-    data["database"] = _database(app, now, data, verdict, service=service)
+    data: dict[str, Any] = {"service": "embedded", "at": iso(now), "queues": None,
+                            "last_tick": None}
+    found = _database(app, now, data, verdict)
+    if service is None:
+        service = service_mode(app.settings) or found.get("ticked", False)
+    if service:
+        data["service"] = "celery"
+    else:
+        data["last_tick"] = None
+    if found["ok"]:
+        _judge(app, now, data, verdict, service=service)
+    data["database"] = {k: v for k, v in found.items() if k != "ticked"}
     data["redis"] = _redis(app, data, verdict, service=service)
     data["health"] = verdict.health.name
     data["problems"] = verdict.problems or []
@@ -81,21 +91,20 @@ def status(app: App, *, service: bool | None = None) -> dict[str, Any]:
 
 
 def _database(
-    app: App, now: dt.datetime, data: dict[str, Any], verdict: _Verdict, *, service: bool
+    app: App, now: dt.datetime, data: dict[str, Any], verdict: _Verdict
 ) -> dict[str, Any]:
     from db.session import explain
 
     try:
-        data.update(_read_database(app, now, service=service))
+        data.update(_read_database(app, now))
     except Exception as exc:  # noqa: BLE001 - whatever it is, one line, never a traceback
         line = f"database unreachable: {explain(exc)}"
         verdict.add(Health.down, line)
         return {"ok": False, "error": line}
-    _judge(app, now, data, verdict, service=service)
-    return {"ok": True}
+    return {"ok": True, "ticked": data["last_tick"] is not None}
 
 
-def _read_database(app: App, now: dt.datetime, *, service: bool) -> dict[str, Any]:
+def _read_database(app: App, now: dt.datetime) -> dict[str, Any]:
     from db import queries, source_queries, status_queries
     from db.session import session_scope
 
@@ -104,17 +113,15 @@ def _read_database(app: App, now: dt.datetime, *, service: bool) -> dict[str, An
         recent = status_queries.recent_checks(session, now - WINDOW)
         endpoints = status_queries.delivery_counts(session)
         polled = source_queries.source_counts(session, now)
-        tick = queries.heartbeat(session, "tick") if service else None
-    found: dict[str, Any] = {
+        tick = queries.heartbeat(session, "tick")
+    return {
         "articles": articles, "checks": _throughput(recent),
         "deliveries": _deliveries(endpoints, now), "sources": polled,
-    }
-    if service:
-        found["last_tick"] = None if tick is None else {
+        "last_tick": None if tick is None else {
             "at": iso(tick.at), "seconds_ago": round((now - tick.at).total_seconds(), 1),
             "claimed": tick.data.get("claimed"),
-        }
-    return found
+        },
+    }
 
 
 def _throughput(recent: Any) -> dict[str, Any]:
@@ -200,9 +207,10 @@ def _redis(app: App, data: dict[str, Any], verdict: _Verdict, *, service: bool) 
         if error is None:
             data["queues"] = queues
         else:
-            data["queues"] = None
+            line = f"broker {redact(settings.broker_url)} unreachable: {error}"
+            data["queues"] = {"error": line}
             found["broker"]["error"] = error
-            verdict.add(Health.down, f"broker {redact(settings.broker_url)} unreachable: {error}")
+            verdict.add(Health.down, line)
     if settings.rate_limit_url and settings.rate_limit_url != settings.broker_url:
         error = _ping(settings.rate_limit_url)
         found["rate_limit"] = {"url": redact(settings.rate_limit_url), "ok": error is None}
