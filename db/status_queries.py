@@ -19,14 +19,17 @@ MAX_LAG_SAMPLES = 20_000
 
 
 def article_counts(
-    session: Session, now: dt.datetime, overdue_after: dt.timedelta
+    session: Session, now: dt.datetime, overdue_after: dt.timedelta,
+    stranded_until: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Articles in all, due, overdue, failing, unavailable; claimed ones split into those in
-    progress (lease still running) and stranded (lease run out and not yet taken again: its
-    check was lost); the age of the oldest overdue article."""
+    progress and stranded (their check was lost): a claim whose lease ends at or before
+    ``stranded_until`` (default ``now``: run out, not yet taken again); the age of the oldest
+    due article."""
     checked = Article.state.in_(CHECKED_STATES)
     due = Article.next_check_at <= now
     claimed = Article.lease_token.is_not(None)
+    stranded_until = max(now, stranded_until or now)
     row = session.execute(
         select(
             func.count(),
@@ -34,8 +37,8 @@ def article_counts(
             func.count(case((checked & (Article.next_check_at <= now - overdue_after), 1))),
             func.count(case((Article.failure_count > 0, 1))),
             func.count(case((Article.state == "unavailable", 1))),
-            func.count(case((claimed & (Article.lease_until > now), 1))),
-            func.count(case((claimed & (Article.lease_until <= now), 1))),
+            func.count(case((claimed & (Article.lease_until > stranded_until), 1))),
+            func.count(case((claimed & (Article.lease_until <= stranded_until), 1))),
         ).select_from(Article)
     ).one()
     oldest_due = session.scalar(

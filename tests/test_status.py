@@ -64,16 +64,20 @@ def add_deliveries(app: App, url: str, rows: list[dict[str, object]]) -> int:
 def test_embedded_status_counts_claims_lag_and_deliveries(
     app: App, article_server: ArticleServer
 ) -> None:
-    urls = track(app, article_server, "due", "running", "lost", "later")
+    urls = track(app, article_server, "due", "running", "lost", "later", "stale")
     now = utcnow()
     # "due" fell due 90 s ago and was checked just now: its check started ~90 s late.
     set_article(app, urls[0], next_check_at=now - dt.timedelta(seconds=90))
     assert check_article(app, app_id(app, urls[0])).outcome == "first_seen"
+    # Leases of 600 s: "running" was claimed 10 s ago, "stale" 4 min ago (more than a check
+    # may take: stranded although its lease runs), "lost" ran out.
     set_article(app, urls[1], next_check_at=now - dt.timedelta(seconds=5), lease_token="a",
-                lease_until=now + dt.timedelta(seconds=60))
+                lease_until=now + dt.timedelta(seconds=590))
     set_article(app, urls[2], next_check_at=now - dt.timedelta(minutes=10), lease_token="b",
                 lease_until=now - dt.timedelta(seconds=1))
     set_article(app, urls[3], next_check_at=now + dt.timedelta(hours=1))
+    set_article(app, urls[4], next_check_at=now + dt.timedelta(hours=1), lease_token="c",
+                lease_until=now + dt.timedelta(seconds=360))
     old = now - dt.timedelta(minutes=7)
     add_deliveries(app, "https://hooks.example/a", [
         {"created_at": old}, {"attempts": 2, "state": "pending"},
@@ -86,8 +90,8 @@ def test_embedded_status_counts_claims_lag_and_deliveries(
     assert data["queues"] is None
     assert data["last_tick"] is None
     articles = data["articles"]
-    assert (articles["articles"], articles["due"], articles["overdue"]) == (4, 2, 1)
-    assert (articles["in_progress"], articles["stranded"]) == (1, 1)
+    assert (articles["articles"], articles["due"], articles["overdue"]) == (5, 2, 1)
+    assert (articles["in_progress"], articles["stranded"]) == (1, 2)
     assert 590 < articles["oldest_due_seconds"] < 700
     checks = data["checks"]
     assert checks["count"] == 1
@@ -100,7 +104,7 @@ def test_embedded_status_counts_claims_lag_and_deliveries(
     assert endpoint["url"] == "https://hooks.example/a"
     assert data["health"] == "degraded"
     problems = "\n".join(data["problems"])
-    assert "1 check(s) stranded" in problems
+    assert "2 check(s) stranded" in problems
     assert "1 article(s) overdue" in problems
     assert "`tracker run`" in problems
     assert "1 delivery(ies) not sent" in problems

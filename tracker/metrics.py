@@ -165,11 +165,12 @@ class BacklogCollector(Collector):
         from db import queries, status_queries
         from db.session import session_scope
         from tracker.clock import utcnow
-        from tracker.status import OVERDUE_AFTER
+        from tracker.status import OVERDUE_AFTER, stranded_until
 
         now = utcnow()
         with session_scope(self.app.reader) as session:
-            articles = status_queries.article_counts(session, now, OVERDUE_AFTER)
+            articles = status_queries.article_counts(session, now, OVERDUE_AFTER,
+                                                     stranded_until(self.app.settings, now))
             endpoints = status_queries.delivery_counts(session)
             tick = queries.heartbeat(session, "tick")
         backlog = GaugeMetricFamily("tracker_articles", "Articles by schedule and claim.",

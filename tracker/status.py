@@ -36,6 +36,16 @@ WINDOW = dt.timedelta(minutes=5)
 # A delivery not tried this long after it was made means no worker sends them.
 UNSENT_AFTER = dt.timedelta(minutes=1)
 REDIS_TIMEOUT = 2.0  # seconds to connect to and hear from Redis
+# A claim older than this is taken for lost even while its lease runs: longer than a check may
+# take (the Celery time limit is 2 min) plus a wait in a full queue. (A lease renewed by a
+# heartbeat while the check runs would tell sooner; with short leases, expiry tells.)
+STRANDED_AFTER = dt.timedelta(minutes=3)
+
+
+def stranded_until(settings: Settings, now: dt.datetime) -> dt.datetime:
+    """Claims whose lease ends at or before this are stranded: run out, or made more than
+    ``STRANDED_AFTER`` ago (a lease ends ``lease_seconds`` after its claim)."""
+    return max(now, now + dt.timedelta(seconds=settings.lease_seconds) - STRANDED_AFTER)
 
 
 class Health(IntEnum):
@@ -109,7 +119,8 @@ def _read_database(app: App, now: dt.datetime) -> dict[str, Any]:
     from db.session import session_scope
 
     with session_scope(app.reader) as session:
-        articles = status_queries.article_counts(session, now, OVERDUE_AFTER)
+        articles = status_queries.article_counts(session, now, OVERDUE_AFTER,
+                                                 stranded_until(app.settings, now))
         recent = status_queries.recent_checks(session, now - WINDOW)
         endpoints = status_queries.delivery_counts(session)
         polled = source_queries.source_counts(session, now)
@@ -170,7 +181,8 @@ def _judge(
     runner = "workers and beat" if service else "`tracker run`"
     if articles["stranded"]:
         verdict.add(Health.degraded, f"{articles['stranded']} check(s) stranded: claimed, but "
-                    "their lease ran out before they were stored (a worker lost?)")
+                    "not stored before their lease ran out or within "
+                    f"{STRANDED_AFTER.total_seconds() / 60:.0f} min (a worker lost?)")
     if articles["overdue"]:
         verdict.add(Health.degraded, f"{articles['overdue']} article(s) overdue, the oldest "
                     f"due {articles['oldest_due_seconds']:.0f} s ago (is {runner} running "
