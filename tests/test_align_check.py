@@ -7,20 +7,24 @@ diff was bounded, this paragraph took 2 GB and the check died of ``MemoryError``
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from db import queries
 from db.session import session_scope
 from tests.articleserver import ArticleServer
+from tracker import check as check_module
 from tracker.app import App
 from tracker.articles import add_articles
 from tracker.check import check_article
 from tracker.config import load_settings
+from tracker.diff import diff_documents
 
 
 def huge_story(root: Path) -> Path:
@@ -77,3 +81,53 @@ def test_check_of_an_edited_huge_paragraph_stores_the_change_in_bounded_memory(
     # processes on the machine stretch).
     assert peak < 100 * 2**20
     assert cpu < 20
+
+
+def _write_lock_is_free(database: Path) -> bool:
+    """Whether another writer could start a write transaction on the SQLite file now."""
+    connection = sqlite3.connect(database, timeout=0, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:  # "database is locked": a writer holds it
+        return False
+    else:
+        connection.execute("ROLLBACK")
+        return True
+    finally:
+        connection.close()
+
+
+def test_the_diff_runs_before_the_write_transaction(
+    sqlite_url: str, article_server: ArticleServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9: a long diff must not hold SQLite's write lock (other writers stalled 6.6 s)."""
+    database = Path(sqlite_url.removeprefix("sqlite:///"))
+    seen: list[bool] = []
+
+    def diff_and_look(*args: Any, **kwargs: Any) -> Any:
+        seen.append(_write_lock_is_free(database))
+        return diff_documents(*args, **kwargs)
+
+    monkeypatch.setattr(check_module, "diff_documents", diff_and_look)
+    app = App(load_settings(database_url=sqlite_url))
+    try:
+        url = article_server.add_article("story", 1)
+        add_articles(app, [url])
+        with session_scope(app.reader) as session:
+            row = queries.article_by_url(session, url)
+            assert row is not None
+            article_id = row.id
+        assert check_article(app, article_id).outcome == "first_seen"
+        article_server.advance("story")
+        assert check_article(app, article_id).outcome == "changed"
+    finally:
+        app.close()
+    assert seen == [True]  # diffed once, with nobody holding the write lock
+    # The probe can fail: inside the write transaction the lock is taken.
+    app = App(load_settings(database_url=sqlite_url))
+    try:
+        with session_scope(app.writer) as session:
+            queries.latest_version(session, article_id)
+            assert not _write_lock_is_free(database)
+    finally:
+        app.close()

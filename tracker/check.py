@@ -22,7 +22,7 @@ import logging
 import time
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -222,7 +222,7 @@ def _check_target(app: App, target: Target, run: _Run) -> CheckResult:
     seen = _seen(article, page)
     if (target.latest_hash, target.latest_extractor) == (seen.content_hash, seen.extractor):
         return _record_quickly(app, target, run, page, seen, digest)
-    fetched = _Fetched(page, digest, article)
+    fetched = _compared(app, target, _Fetched(page, digest, article))
     try:
         return _record(app, target, run, seen, fetched)
     except IntegrityError:
@@ -256,6 +256,10 @@ class _Fetched:
     page: Page
     digest: str | None = None
     article: Article | None = None
+    # The article against the latest version, compared before the write transaction (None:
+    # nothing to compare), and the id of that version (None: there was none).
+    compared: Comparison | None = None
+    compared_with: int | None = None
 
 
 def failure(error: Exception, status: int | None = None) -> Failure:
@@ -337,7 +341,8 @@ def _record(
     app: App, target: Target, run: _Run, seen: Seen, fetched: _Fetched | None = None
 ) -> CheckResult:
     """Decide under the article row's lock and apply the decision, in one transaction. An
-    extracted page is compared here with the latest version, read in the same transaction."""
+    extracted page comes compared with the latest version already (``_compared``); only when
+    another check stored a newer one meanwhile is it compared again here."""
     with session_scope(app.writer) as session:
         row = _lock(session, target)
         if row is None:
@@ -348,7 +353,10 @@ def _record(
             if keeper is not None:
                 return _merged(session, row, run, fetched.page, keeper)
             latest = queries.latest_version(session, row.id)
-            seen = _seen(fetched.article, fetched.page, _compare(session, latest, fetched.article))
+            comparison = fetched.compared
+            if fetched.compared_with != (latest.id if latest else None):
+                comparison = _compare(session, latest, fetched.article)
+            seen = _seen(fetched.article, fetched.page, comparison)
         previous = _previous_of(row, latest, queries.last_outcome(session, row.id))
         decision = decide(previous, seen, _rules(app, target), now)
         version = _apply(session, app, row, decision, run, fetched, latest, now)
@@ -359,6 +367,17 @@ def _record(
     if not decision.good:
         log.warning("check of %s failed: %s", target.url, decision.error)
     return result
+
+
+def _compared(app: App, target: Target, fetched: _Fetched) -> _Fetched:
+    """``fetched`` with its article compared to the latest version, read and diffed outside
+    the write transaction: the diff of a long page may take a second, and other writers
+    (another process's checks on the same SQLite file) must not wait for it."""
+    assert fetched.article is not None
+    with session_scope(app.reader) as session:
+        latest = queries.latest_version(session, target.id)
+        comparison = _compare(session, latest, fetched.article)
+        return replace(fetched, compared=comparison, compared_with=latest.id if latest else None)
 
 
 def _compare(session: Any, latest: Version | None, article: Article) -> Comparison | None:
