@@ -71,9 +71,14 @@ def test_a_receiver_dripping_its_answer_is_cut_at_the_attempt_deadline(
     one_event(app, site)
     started = time.monotonic()
     [result] = deliver_due(app)
-    assert time.monotonic() - started < TIMEOUT + 1.0
+    elapsed = time.monotonic() - started
     assert result.outcome == "retry"
     assert result.error == f"timed out after {TIMEOUT:g} s"
+    # The answer drips for 12 s; the attempt itself (timed around the request, so a loaded
+    # machine's database and scheduling delays don't count) ends at its deadline.
+    [delivery] = list_deliveries(app)["deliveries"]
+    assert delivery["history"][0]["latency_ms"] < (TIMEOUT + 0.5) * 1000
+    assert elapsed < 6
 
 
 @pytest.mark.parametrize("case", ["endless", "bomb"])
