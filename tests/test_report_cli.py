@@ -241,3 +241,37 @@ def test_a_hostile_headline_in_the_check_summary_prints_literally() -> None:
     for raw in ("\x1b", "\x07", "\u202e"):
         assert raw not in output
     assert "new headline: “\\x1b]0;owned\\x07 [bold]fett[/bold] \\u202eX zweite Zeile”" in output
+
+
+# --- times as people read them (tracker.clock) ------------------------------------------------
+
+
+def test_local_time_is_to_the_second_with_the_zone_name() -> None:
+    from tracker.clock import local_time
+
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    assert local_time("2024-06-19T14:10:03.123456Z", berlin) == "2024-06-19 16:10:03 CEST"
+    assert local_time("2024-01-19T14:10:03Z", berlin) == "2024-01-19 15:10:03 CET"
+    assert local_time(dt.datetime(2024, 6, 19, 14, 10, 3), dt.UTC) == "2024-06-19 14:10:03 UTC"
+    assert local_time(None) == "—"
+    fixed = dt.timezone(dt.timedelta(hours=5, minutes=30))  # a zone without a name
+    assert local_time("2024-06-19T14:10:03Z", fixed) == "2024-06-19 19:40:03 UTC+05:30"
+
+
+@pytest.mark.parametrize("value", ["../../etc/passwd", "/etc/localtime", "Nowhere/Atlantis",
+                                   "Europe/Berlin\x00", "x" * 5000])
+def test_a_tz_that_names_no_zone_falls_back_to_the_machines(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    from tracker.clock import display_zone, local_time
+
+    monkeypatch.setenv("TZ", value.replace("\x00", ""))
+    zone = display_zone()
+    assert re.fullmatch(LOCAL_TIME, local_time("2024-06-19T14:10:03Z", zone))
+
+
+def test_tz_may_start_with_a_colon(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker.clock import display_zone
+
+    monkeypatch.setenv("TZ", ":Asia/Tokyo")
+    assert display_zone() == zoneinfo.ZoneInfo("Asia/Tokyo")
