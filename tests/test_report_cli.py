@@ -275,3 +275,12 @@ def test_tz_may_start_with_a_colon(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("TZ", ":Asia/Tokyo")
     assert display_zone() == zoneinfo.ZoneInfo("Asia/Tokyo")
+
+
+def test_a_removed_headline_is_said_so() -> None:
+    from tracker import views
+    from tracker.check import CheckResult
+
+    assert views.headline_note(CheckResult(1, "http://x/a", "changed", 2, headline="")) == (
+        " — headline removed")
+    assert views.headline_note(CheckResult(1, "http://x/a", "changed", 2)) == ""
