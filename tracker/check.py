@@ -29,7 +29,8 @@ from db.session import session_scope
 from tracker import intervals
 from tracker.app import App
 from tracker.clock import utcnow
-from tracker.diff import diff_documents, is_change
+from tracker.diff import Diff, diff_documents
+from tracker.diffstore import record_diff
 from tracker.document import Article
 from tracker.errors import (
     ExtractionError,
@@ -251,6 +252,7 @@ def _store(
             session, row, paragraphs=[(p.kind, p.text) for p in article.paragraphs],
             fields=version_fields(article), previous=previous, now=now,
         )
+        record_diff(session, previous, version, diff, minor=outcome == "minor")
         if app.settings.keep_bodies_days > 0:
             queries.store_body(
                 session, version, content_type=_content_type(page),
@@ -265,7 +267,7 @@ def _store(
             if row.state == "settled":  # checked by name or --all, and it did change
                 row.state = "active"
         _check_row(session, row, started, clock, outcome, page.status, version=version)
-        summary = diff["summary"] if diff else None
+        summary = diff.summary.to_json() if diff else None
         return CheckResult(row.id, row.url, outcome, version.number, summary=summary,
                            events=row.event_seq - seq, headline=_new_headline(diff))
 
@@ -273,13 +275,13 @@ def _store(
 _CHANGES = ("changed", "minor")
 
 
-def _new_headline(diff: dict[str, Any] | None) -> str | None:
+def _new_headline(diff: Diff | None) -> str | None:
     """The new headline when the diff says the headline changed ("" for one removed)."""
-    title = ((diff or {}).get("metadata") or {}).get("title")
+    title = next((change for change in diff.metadata if change.key == "title"), None) if diff \
+        else None
     if title is None:
         return None
-    new = title.get("new")
-    return new if isinstance(new, str) else ""
+    return title.new if isinstance(title.new, str) else ""
 
 
 def _content_type(page: Page) -> str:
@@ -296,7 +298,7 @@ def _threshold(app: App, target: Target) -> int:
 
 def _classify(
     session: Any, previous: Version | None, article: Article
-) -> tuple[str, dict[str, Any] | None]:
+) -> tuple[str, Diff | None]:
     """first_seen, rebaseline, changed or unchanged, with the diff for a change."""
     if previous is None:
         return "first_seen", None
@@ -308,7 +310,7 @@ def _classify(
     _refuse_collapse(old, article.texts)
     diff = diff_documents(old, article.texts, version_metadata(previous),
                           article.metadata.to_dict())
-    return ("changed", diff) if is_change(diff) else ("unchanged", None)
+    return ("changed", diff) if diff.is_change else ("unchanged", None)
 
 
 def _refuse_collapse(old: list[str], new: list[str]) -> None:
@@ -344,7 +346,7 @@ def version_fields(article: Article) -> dict[str, Any]:
 
 def _emit(
     session: Any, row: ArticleRow, version: Version, outcome: str,
-    diff: dict[str, Any] | None, now: dt.datetime,
+    diff: Diff | None, now: dt.datetime,
 ) -> None:
     if outcome == "rebaseline":
         version.rebaseline = True
@@ -356,14 +358,14 @@ def _emit(
         queries.add_event(session, row, "article.first_seen", now=now, version=version, data=data)
         return
     assert diff is not None
-    # Kept small (one row per version): the counts that are not zero; the full diff is
-    # recomputed from the stored versions when a notification is built.
+    # Kept small (one row per event): the counts that are not zero; the full diff is read
+    # from the version's stored diff when a notification is built.
     data = {
         "version": version.number,
-        "changes": {k: n for k, n in diff["summary"].items() if n and k != "unchanged"},
+        "changes": diff.summary.changes(),
     }
-    if diff["metadata"]:
-        data["metadata"] = sorted(diff["metadata"])
+    if diff.metadata:
+        data["metadata"] = sorted(diff.metadata_keys)
     queries.add_event(session, row, "article.changed", now=now, version=version, data=data)
 
 
