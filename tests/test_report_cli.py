@@ -209,6 +209,22 @@ def test_diff_exits_1_when_different_0_when_equal_and_2_on_error(sqlite_url: str
     assert run(sqlite_url, "diff", "http://127.0.0.1:1/untracked@1", v3).returncode == 2
 
 
+def test_diff_of_two_stored_versions_is_the_reports_change(sqlite_url: str, story: str) -> None:
+    """`tracker diff URL@2 URL@3` reads the stored change, as `changes` and the web view do."""
+    changes = tracker_json(sqlite_url, "changes", "--article", story)["changes"]
+    [step] = [c for c in changes if (c["from_version"], c["to_version"]) == (2, 3)]
+    assert tracker_json(sqlite_url, "diff", f"{story}@2", f"{story}@3") == step["diff"]
+    report = run(sqlite_url, "changes", "--article", story).stdout
+    section = report[report.index("── version 2 → 3"):]
+    diff = run(sqlite_url, "diff", f"{story}@2", story)  # the URL alone: the latest (3)
+    assert diff.returncode == 1
+    assert diff.stdout.strip() in section
+    assert run(sqlite_url, "diff", f"{story}@3", story).stdout == "no differences\n"
+    missing = run(sqlite_url, "diff", f"{story}@2", f"{story}@9")
+    assert (missing.returncode, missing.stderr.count("\n")) == (2, 1)
+    assert "has no version 9" in missing.stderr
+
+
 # --- tracker status ---------------------------------------------------------------------------
 
 
