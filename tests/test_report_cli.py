@@ -209,6 +209,22 @@ def test_diff_exits_1_when_different_0_when_equal_and_2_on_error(sqlite_url: str
     assert run(sqlite_url, "diff", "http://127.0.0.1:1/untracked@1", v3).returncode == 2
 
 
+def test_diff_of_two_stored_versions_is_the_reports_change(sqlite_url: str, story: str) -> None:
+    """`tracker diff URL@2 URL@3` reads the stored change, as `changes` and the web view do."""
+    changes = tracker_json(sqlite_url, "changes", "--article", story)["changes"]
+    [step] = [c for c in changes if (c["from_version"], c["to_version"]) == (2, 3)]
+    assert tracker_json(sqlite_url, "diff", f"{story}@2", f"{story}@3") == step["diff"]
+    report = run(sqlite_url, "changes", "--article", story).stdout
+    section = report[report.index("── version 2 → 3"):]
+    diff = run(sqlite_url, "diff", f"{story}@2", story)  # the URL alone: the latest (3)
+    assert diff.returncode == 1
+    assert diff.stdout.strip() in section
+    assert run(sqlite_url, "diff", f"{story}@3", story).stdout == "no differences\n"
+    missing = run(sqlite_url, "diff", f"{story}@2", f"{story}@9")
+    assert (missing.returncode, missing.stderr.count("\n")) == (2, 1)
+    assert "has no version 9" in missing.stderr
+
+
 # --- tracker status ---------------------------------------------------------------------------
 
 
@@ -241,3 +257,46 @@ def test_a_hostile_headline_in_the_check_summary_prints_literally() -> None:
     for raw in ("\x1b", "\x07", "\u202e"):
         assert raw not in output
     assert "new headline: “\\x1b]0;owned\\x07 [bold]fett[/bold] \\u202eX zweite Zeile”" in output
+
+
+# --- times as people read them (tracker.clock) ------------------------------------------------
+
+
+def test_local_time_is_to_the_second_with_the_zone_name() -> None:
+    from tracker.clock import local_time
+
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    assert local_time("2024-06-19T14:10:03.123456Z", berlin) == "2024-06-19 16:10:03 CEST"
+    assert local_time("2024-01-19T14:10:03Z", berlin) == "2024-01-19 15:10:03 CET"
+    assert local_time(dt.datetime(2024, 6, 19, 14, 10, 3), dt.UTC) == "2024-06-19 14:10:03 UTC"
+    assert local_time(None) == "—"
+    fixed = dt.timezone(dt.timedelta(hours=5, minutes=30))  # a zone without a name
+    assert local_time("2024-06-19T14:10:03Z", fixed) == "2024-06-19 19:40:03 UTC+05:30"
+
+
+@pytest.mark.parametrize("value", ["../../etc/passwd", "/etc/localtime", "Nowhere/Atlantis",
+                                   "Europe/Berlin\x00", "x" * 5000])
+def test_a_tz_that_names_no_zone_falls_back_to_the_machines(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    from tracker.clock import display_zone, local_time
+
+    monkeypatch.setenv("TZ", value.replace("\x00", ""))
+    zone = display_zone()
+    assert re.fullmatch(LOCAL_TIME, local_time("2024-06-19T14:10:03Z", zone))
+
+
+def test_tz_may_start_with_a_colon(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker.clock import display_zone
+
+    monkeypatch.setenv("TZ", ":Asia/Tokyo")
+    assert display_zone() == zoneinfo.ZoneInfo("Asia/Tokyo")
+
+
+def test_a_removed_headline_is_said_so() -> None:
+    from tracker import views
+    from tracker.check import CheckResult
+
+    assert views.headline_note(CheckResult(1, "http://x/a", "changed", 2, headline="")) == (
+        " — headline removed")
+    assert views.headline_note(CheckResult(1, "http://x/a", "changed", 2)) == ""

@@ -465,7 +465,15 @@ def diff(
 
 
 def _diff_inputs(old: str, new: str) -> tuple[Any, Any]:
-    """The change view and the typed diff of two ``tracker diff`` inputs."""
+    """The change view and the typed diff of two ``tracker diff`` inputs. Two versions of one
+    stored article are read as every reader of a stored change reads them (the stored diff,
+    the stored paragraph kinds); anything else is diffed here."""
+    old_ref, new_ref = _run(_stored_ref, old), _run(_stored_ref, new)
+    if old_ref is not None and new_ref is not None and old_ref[0] == new_ref[0]:
+        from tracker.report import stored_change
+
+        view, stored = _run(stored_change, _app(), old_ref[0], old_ref[1], new_ref[1])
+        return view, stored
     from tracker.diff import diff_documents
     from tracker.render import change_view
 
@@ -474,21 +482,27 @@ def _diff_inputs(old: str, new: str) -> tuple[Any, Any]:
     return change_view(result, old_texts, new_texts), result
 
 
+def _stored_ref(spec: str) -> tuple[str, int | None] | None:
+    """(URL, version number or None for the latest) when ``spec`` names a stored version."""
+    if Path(spec).is_file():
+        return None
+    url, at, number = spec.rpartition("@")
+    if at and number.isascii() and number.isdigit() and "://" in url:
+        if not (len(number) <= 10 and 1 <= int(number) < 2**31):  # @0: "latest" is URL alone
+            raise ValueError(f"{spec}: versions are numbered from 1 (URL alone: the latest)")
+        return url, int(number)
+    return (spec, None) if "://" in spec else None
+
+
 def _diff_side(spec: str) -> tuple[list[str], dict[str, Any] | None]:
+    ref = _stored_ref(spec)
+    if ref is not None:
+        from tracker.articles import stored_paragraphs
+
+        return stored_paragraphs(_app(), *ref)
     path = Path(spec)
     if path.is_file():
         return _file_paragraphs(path)
-    url, at, number = spec.rpartition("@")
-    if at and number.isascii() and number.isdigit() and "://" in url:
-        from tracker.articles import stored_paragraphs
-
-        if not (len(number) <= 10 and 1 <= int(number) < 2**31):  # @0: "latest" is URL alone
-            raise ValueError(f"{spec}: versions are numbered from 1 (URL alone: the latest)")
-        return stored_paragraphs(_app(), url, int(number))
-    if "://" in spec:
-        from tracker.articles import stored_paragraphs
-
-        return stored_paragraphs(_app(), spec, None)
     raise ValueError(f"{spec}: no such file (stored versions are written URL@N)")
 
 

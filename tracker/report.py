@@ -25,7 +25,8 @@ from tracker.articles import find_tracked
 from tracker.changeview import ChangeView
 from tracker.clock import iso, local_time
 from tracker.diff import Diff
-from tracker.diffstore import diff_versions
+from tracker.diffstore import diff_versions, load_diff
+from tracker.errors import TrackerError
 from tracker.render import escape_markdown
 from tracker.render import render_markdown as render_change_markdown
 from tracker.render import render_text as render_change_text
@@ -89,6 +90,20 @@ def changes(
                 version.fetched_at, version.id in minor, loaded.diff, loaded.view,
             ))
     return entries
+
+
+def stored_change(
+    app: App, url: str, old_number: int | None, new_number: int | None
+) -> tuple[ChangeView, Diff]:
+    """The change between two stored versions of an article (None: its latest), through
+    ``tracker.diffstore`` as the web view reads it: ``tracker diff URL@A URL@B``."""
+    with session_scope(app.reader) as session:
+        article = find_tracked(session, url)
+        latest = article.version_count
+        if not latest:
+            raise TrackerError(f"{article.url} has no version yet")
+        loaded = load_diff(session, article.id, old_number or latest, new_number or latest)
+        return loaded.view, loaded.diff
 
 
 def to_json(entries: list[ChangeEntry]) -> dict[str, Any]:

@@ -220,6 +220,8 @@ def headline_note(result: CheckResult) -> str:
     """" — new headline: “…”" for a change of the headline, usually the most important one."""
     if result.headline is None:
         return ""
+    if not result.headline.strip():
+        return " — headline removed"
     return f" — new headline: “{one_line(result.headline, TITLE_CHARS * 2)}”"
 
 
