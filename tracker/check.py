@@ -114,6 +114,7 @@ class Target:
     last_changed_at: dt.datetime | None = None
     created_at: dt.datetime | None = None
     failure_count: int = 0
+    version_count: int = 0
 
 
 def load_targets(
@@ -131,7 +132,7 @@ def load_targets(
                 row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector,
                 token, row.state, row.interval, row.base_interval, row.content_hash,
                 row.extractor, _host_rules(row), row.developing, row.last_changed_at,
-                row.created_at, row.failure_count,
+                row.created_at, row.failure_count, row.version_count,
             )
     return found
 
@@ -269,7 +270,7 @@ def _previous(target: Target) -> Previous:
     return Previous(
         target.state, target.interval, target.base_interval, target.failure_count,
         developing=target.developing,
-        quiet_since=target.last_changed_at or target.created_at,
+        quiet_since=target.last_changed_at or target.created_at, versions=target.version_count,
         latest_hash=target.latest_hash, latest_extractor=target.latest_extractor,
     )
 
