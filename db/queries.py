@@ -28,8 +28,9 @@ from db.models import (
     Paragraph,
     SourceEntry,
     Version,
+    VersionDiff,
 )
-from db.states import CHECKED_STATES, GONE_STATES, ArticleState, CheckOutcome
+from db.states import CHECKED_STATES, GONE_STATES, ArticleState
 
 # --- articles -------------------------------------------------------------------------------
 
@@ -111,11 +112,26 @@ def add_article(
     return article, True
 
 
-def list_articles(session: Session, urls: Sequence[str] = ()) -> list[Article]:
+def list_articles(
+    session: Session, urls: Sequence[str] = (), *, limit: int | None = None, offset: int = 0,
+) -> list[Article]:
+    """Articles in the order they were added (by id: the primary key's index, so a page deep
+    in 100,000 articles costs an index walk, no sort)."""
     statement = select(Article).order_by(Article.id)
     if urls:
         statement = statement.where(Article.url.in_(urls))
+    if offset:
+        statement = statement.offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
     return list(session.scalars(statement))
+
+
+def latest_titles(session: Session) -> dict[int, str | None]:
+    """Each article's title: the headline of its latest version (None before the first)."""
+    latest = and_(Version.article_id == Article.id, Version.number == Article.version_count)
+    statement = select(Article.id, Version.title).join(Version, latest)
+    return {row.id: row.title for row in session.execute(statement)}
 
 
 def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
@@ -268,6 +284,7 @@ def delete_article(session: Session, article: Article) -> dict[str, int]:
     counts["events"] = _rows(session.execute(delete(Event).where(Event.article_id.in_(ids))))
     counts["checks"] = _rows(session.execute(delete(Check).where(Check.article_id.in_(ids))))
     session.execute(delete(Body).where(Body.version_id.in_(versions)))
+    session.execute(delete(VersionDiff).where(VersionDiff.version_id.in_(versions)))
     counts["versions"] = _rows(session.execute(
         delete(Version).where(Version.article_id.in_(ids))))
     session.execute(delete(ArticleAlias).where(ArticleAlias.article_id.in_(ids)))
@@ -326,12 +343,20 @@ def versions_of(session: Session, article_id: int) -> list[Version]:
 
 
 def versions_since(
-    session: Session, since: dt.datetime, article_id: int | None = None
+    session: Session, since: dt.datetime, article_id: int | None = None,
+    article_ids: Sequence[int] | None = None,
 ) -> list[Version]:
+    """Versions fetched since ``since``, of one article, of the articles ``article_ids`` (in
+    batches of 500 ids), or of all."""
     statement = select(Version).where(Version.fetched_at >= since)
     if article_id is not None:
         statement = statement.where(Version.article_id == article_id)
-    return list(session.scalars(statement.order_by(Version.article_id, Version.number)))
+    order = (Version.article_id, Version.number)
+    if article_ids is None:
+        return list(session.scalars(statement.order_by(*order)))
+    ids = sorted(set(article_ids))
+    return [version for start in range(0, len(ids), 500) for version in session.scalars(
+        statement.where(Version.article_id.in_(ids[start : start + 500])).order_by(*order))]
 
 
 def paragraph_ids(session: Session, version: Version) -> list[int]:
@@ -514,23 +539,6 @@ def checks_of(session: Session, article_id: int, limit: int = 20) -> list[Check]
         .limit(limit)
     )
     return list(session.scalars(statement))
-
-
-def minor_versions(session: Session, versions: Sequence[Version]) -> set[int]:
-    """Ids of the given versions whose change was below the notification threshold: the check
-    that stored them recorded the outcome "minor" (and wrote no event). Looked up by article,
-    which the checks index leads with; minor checks are few."""
-    wanted = {v.id for v in versions}
-    articles = sorted({v.article_id for v in versions})
-    found: set[int] = set()
-    for start in range(0, len(articles), 500):
-        found.update(session.scalars(
-            select(Check.version_id).where(
-                Check.article_id.in_(articles[start : start + 500]),
-                Check.outcome == CheckOutcome.MINOR,
-            )
-        ))
-    return found & wanted
 
 
 def add_event(

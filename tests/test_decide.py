@@ -109,7 +109,7 @@ def test_an_edit_is_stored_as_the_next_version_and_announced_with_its_counts() -
     decision = check(article(), page(EDITED))
 
     assert decision.outcome == CheckOutcome.CHANGED
-    assert decision.store == Store(3)
+    assert decision.store == Store(3, diff=diff_documents(OLD, EDITED, {}, {}))  # stored with it
     [changed] = decision.events
     assert changed.type == EventType.CHANGED
     assert changed.data == {"version": 3, "changes": {"modified": 1}}
@@ -124,7 +124,7 @@ def test_an_edit_below_the_threshold_is_stored_but_not_announced() -> None:
     decision = check(article(), page(EDITED), threshold=5)
 
     assert decision.outcome == CheckOutcome.MINOR
-    assert decision.store == Store(3)
+    assert decision.store == Store(3, diff=diff_documents(OLD, EDITED, {}, {}), minor=True)
     assert decision.events == ()
     assert decision.changed
 
@@ -314,7 +314,10 @@ def test_a_story_cut_to_its_first_paragraph_is_shrunk_then_gutted() -> None:
     assert (first.store, first.events, first.failure_count) == (None, (), 1)
     second = check(article(failure_count=1, last_outcome=CheckOutcome.SHRUNK), long_page(STUMP))
     assert second.outcome == CheckOutcome.GUTTED
-    assert second.store == Store(3)
+    assert second.store is not None
+    assert (second.store.number, second.store.minor) == (3, False)
+    assert second.store.diff is not None
+    assert second.store.diff.summary.deleted > 0  # the diff shows what was removed
     [gutted] = second.events
     assert gutted.type == EventType.GUTTED
     assert gutted.of_version

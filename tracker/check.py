@@ -48,6 +48,7 @@ from tracker.decide import (
     decide,
 )
 from tracker.diff import diff_documents
+from tracker.diffstore import record_diff
 from tracker.document import Article
 from tracker.errors import (
     ExtractionError,
@@ -87,6 +88,7 @@ class CheckResult:
     events: int = 0  # outbox events this check wrote (to dispatch as notifications)
     retry_at: dt.datetime | None = None  # deferred: when the host is free
     paused: bool = False  # deferred because the host asked for a pause (429/503)
+    headline: str | None = None  # changed, minor: the new headline, when the headline changed
 
     @property
     def ok(self) -> bool:
@@ -334,7 +336,7 @@ def _record(
         number = version.number if version else row.version_count or None
         result = CheckResult(row.id, row.url, decision.outcome, number if decision.good else None,
                              error=decision.error, summary=decision.summary,
-                             events=row.event_seq - seq)
+                             events=row.event_seq - seq, headline=_new_headline(decision))
     if not decision.good:
         log.warning("check of %s failed: %s", target.url, decision.error)
     return result
@@ -409,6 +411,7 @@ def store_version(
         fields={**version_fields(article), "rebaseline": store.rebaseline}, previous=latest,
         now=now,
     )
+    record_diff(session, latest, version, store.diff, minor=store.minor)
     if app.settings.keep_bodies_days > 0:
         queries.store_body(
             session, version, content_type=_content_type(page),
@@ -416,6 +419,16 @@ def store_version(
             status=page.status, headers=page.headers,
         )
     return version
+
+
+def _new_headline(decision: Decision) -> str | None:
+    """The new headline when the stored diff says the headline changed ("" for one
+    removed)."""
+    diff = decision.store.diff if decision.store else None
+    title = next((c for c in diff.metadata if c.key == "title"), None) if diff else None
+    if title is None:
+        return None
+    return title.new if isinstance(title.new, str) else ""
 
 
 def _validators(

@@ -48,7 +48,7 @@ from db.states import (
     CheckOutcome,
     EventType,
 )
-from tracker.diff import is_change
+from tracker.diff import Diff
 from tracker.schedule import Schedule, ScheduleRules, after_failure, after_good_page
 from tracker.significance import is_minor
 
@@ -116,7 +116,7 @@ class Same:
 class Comparison:
     """The extracted page against the latest version (made when their hashes differ)."""
 
-    diff: dict[str, Any]
+    diff: Diff
     old_chars: int  # characters of the latest version's paragraphs
     new_chars: int
     kept_chars: int  # characters of new paragraphs the diff finds in the latest version
@@ -153,6 +153,8 @@ class Store:
 
     number: int
     rebaseline: bool = False  # the extractor changed: a new baseline, not a change
+    diff: Diff | None = None  # against the version before, stored with it once
+    minor: bool = False  # below the notification threshold: stored, not notified
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +177,9 @@ class Decision:
         return self.outcome not in FAILED_OUTCOMES
 
 
-def compare(diff: dict[str, Any], old: list[str], new: list[str]) -> Comparison:
+def compare(diff: Diff, old: list[str], new: list[str]) -> Comparison:
     """The measures of an extracted page against the latest version that ``decide`` needs."""
-    kept = sum(len(new[i]) for op in diff["ops"] if op["op"] in _KEPT for i in op["new"])
+    kept = sum(len(new[i]) for op in diff.ops if op.op in _KEPT for i in op.new)
     return Comparison(diff, sum(map(len, old)), sum(map(len, new)), kept)
 
 
@@ -207,14 +209,17 @@ def _extracted(previous: Previous, seen: Extracted, rules: Rules, now: dt.dateti
         return _good(previous, rules, now, CheckOutcome.UNCHANGED, seen.status, seen.developing)
     if compared.new_chars < COLLAPSE_RATIO * compared.old_chars:
         return _collapsed(previous, seen, compared, rules, now)
-    if not is_change(compared.diff):
+    diff = compared.diff
+    if not diff.is_change:
         return _good(previous, rules, now, CheckOutcome.UNCHANGED, seen.status, seen.developing)
-    if is_minor(compared.diff, rules.notify_threshold):
+    if is_minor(diff, rules.notify_threshold):
         return _good(previous, rules, now, CheckOutcome.MINOR, seen.status, seen.developing,
-                     store=Store(number), summary=compared.diff["summary"])
-    changed = Emit(EventType.CHANGED, _changed_data(number, compared.diff), of_version=True)
+                     store=Store(number, diff=diff, minor=True),
+                     summary=diff.summary.to_json())
+    changed = Emit(EventType.CHANGED, _changed_data(number, diff), of_version=True)
     return _good(previous, rules, now, CheckOutcome.CHANGED, seen.status, seen.developing,
-                 store=Store(number), events=(changed,), summary=compared.diff["summary"])
+                 store=Store(number, diff=diff), events=(changed,),
+                 summary=diff.summary.to_json())
 
 
 def _collapsed(
@@ -237,18 +242,16 @@ def _collapsed(
             "characters": {"old": compared.old_chars, "new": compared.new_chars}}
     gutted = Emit(EventType.GUTTED, data, of_version=True)
     return _good(previous, rules, now, CheckOutcome.GUTTED, seen.status, seen.developing,
-                 store=Store(number), events=(gutted,), summary=compared.diff["summary"])
+                 store=Store(number, diff=compared.diff), events=(gutted,),
+                 summary=compared.diff.summary.to_json())
 
 
-def _changed_data(number: int, diff: dict[str, Any]) -> dict[str, Any]:
-    """Kept small (one row per version): the counts that are not zero; the full diff is made
-    from the stored versions when a notification is built."""
-    data: dict[str, Any] = {
-        "version": number,
-        "changes": {k: n for k, n in diff["summary"].items() if n and k != "unchanged"},
-    }
-    if diff["metadata"]:
-        data["metadata"] = sorted(diff["metadata"])
+def _changed_data(number: int, diff: Diff) -> dict[str, Any]:
+    """Kept small (one row per event): the counts that are not zero; the full diff is read
+    from the version's stored diff when a notification is built."""
+    data: dict[str, Any] = {"version": number, "changes": diff.summary.changes()}
+    if diff.metadata:
+        data["metadata"] = sorted(diff.metadata_keys)
     return data
 
 

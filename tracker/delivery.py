@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session, object_session
 
 from db import archive_queries, queries
 from db import webhook_queries as wq
@@ -41,12 +41,11 @@ from tracker import deadline
 from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.decoding import Decoder
-from tracker.diff import diff_documents
+from tracker.diffstore import diff_versions
 from tracker.errors import BlockedAddress, TrackerError, UnsupportedContent
 from tracker.fetch import raw_chunks
 from tracker.headers import content_codings
 from tracker.intervals import parse_duration
-from tracker.stored import version_metadata, version_texts
 from tracker.subscriptions import signing_secrets
 from tracker.webhooks import payload as payloads
 from tracker.webhooks.signing import headers as signed_headers
@@ -386,7 +385,7 @@ def retry_schedule(text: str) -> list[float]:
 # --- payloads -------------------------------------------------------------------------------
 
 
-def _payload(app: App, session: Any, event: Event) -> bytes:
+def _payload(app: App, session: Session, event: Event) -> bytes:
     cached = _PAYLOADS.get(event.uid)  # the same body for every endpoint and retry
     if cached is not None:
         return cached
@@ -401,7 +400,7 @@ def _payload(app: App, session: Any, event: Event) -> bytes:
 _PAYLOADS: dict[str, bytes] = {}  # event uid → body, the 512 most recent
 
 
-def _event_data(session: Any, event: Event) -> tuple[dict[str, Any], dict[str, Any]]:
+def _event_data(session: Session, event: Event) -> tuple[dict[str, Any], dict[str, Any]]:
     article = queries.article_by_id(session, event.article_id)
     assert article is not None
     version = session.get(Version, event.version_id) if event.version_id else None
@@ -410,11 +409,12 @@ def _event_data(session: Any, event: Event) -> tuple[dict[str, Any], dict[str, A
     if event.type in _DIFFED and version is not None:
         previous = queries.version_by_number(session, article.id, version.number - 1)
         assert previous is not None
-        old, new = version_texts(session, previous), version_texts(session, version)
-        diff = diff_documents(old, new, version_metadata(previous), version_metadata(version))
+        loaded = diff_versions(session, previous, version)  # the stored diff
+        old = [text for _, text in loaded.old_paragraphs]
+        new = [text for _, text in loaded.new_paragraphs]
         data = payloads.article_changed_data(
             article.url, version.title, _version_block(previous), _version_block(version),
-            diff, old, new,
+            loaded.diff, old, new,
         )
         if event.type == EventType.GUTTED:
             data["characters"] = event.data.get("characters")
