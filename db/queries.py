@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from db import refs
+from db import lease, refs
 from db.models import (
     Article,
     ArticleAlias,
@@ -87,19 +87,14 @@ def add_article(
     selector: str | None = None, default_interval: int = 600,
 ) -> tuple[Article, bool]:
     """(article, created). An existing URL (or another URL of the same story, see
-    ``resolve_url``) keeps its history and settings; only what is given (an ``interval``, a
-    ``selector``, '' removing it) replaces its own."""
+    ``resolve_url``) keeps its history, settings and state; only what is given (an
+    ``interval``, a ``selector``, '' removing it) replaces its own."""
     article = resolve_url(session, url)
     if article is not None:
         if interval is not None:
             article.base_interval = article.interval = interval
         if selector is not None:
             article.selector = selector or None
-        # asked for again: follow it from now on
-        if article.state in {ArticleState.SETTLED, ArticleState.PAUSED}:
-            article.state = ArticleState.ACTIVE
-            article.next_check_at = now
-            article.last_changed_at = now  # the quiet period starts over
         return article, False
     interval = interval or default_interval
     article = Article(
@@ -218,46 +213,13 @@ def defer_check(
     return bool(result.rowcount)
 
 
-def claim_due(
-    session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int,
-    ids: Sequence[int] | None = None,
-) -> list[tuple[int, str]]:
-    """Lease up to ``limit`` due articles (only among ``ids`` if given): (article id, lease
-    token) each.
-
-    ``FOR UPDATE SKIP LOCKED`` lets two schedulers claim at the same moment without waiting on
-    each other or taking the same article; an article whose lease has not expired is someone
-    else's. (SQLite has no row locks; a ``write=True`` session holds the database lock.)"""
-    statement = (
-        select(Article.id)
-        .where(
-            Article.state.in_(CHECKED_STATES),
-            Article.next_check_at <= now,
-            or_(Article.lease_until.is_(None), Article.lease_until < now),
-        )
-        .order_by(Article.next_check_at, Article.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    if ids is not None:
-        statement = statement.where(Article.id.in_(list(ids)))
-    claims = [(article_id, secrets.token_hex(16)) for article_id in session.scalars(statement)]
-    if claims:
-        session.execute(
-            update(Article),
-            [{"id": i, "lease_token": t, "lease_until": lease_until} for i, t in claims],
-        )
-    return claims
+def _article_due(now: dt.datetime) -> list[Any]:
+    return [Article.state.in_(CHECKED_STATES), Article.next_check_at <= now]
 
 
-def release_claims(session: Session, claims: Sequence[tuple[int, str]]) -> None:
-    """Give back leases that were never used (a scheduler stopping early)."""
-    for article_id, token in claims:
-        session.execute(
-            update(Article)
-            .where(Article.id == article_id, Article.lease_token == token)
-            .values(lease_token=None, lease_until=None)
-        )
+# Articles to check: claimed by the schedulers with ``db.lease``, earliest due first.
+ARTICLE_WORK = lease.Work("article", Article, _article_due,
+                          lambda: (Article.next_check_at, Article.id))
 
 
 def next_due_time(session: Session) -> dt.datetime | None:

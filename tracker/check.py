@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from db import queries
+from db import lease, queries
 from db.models import Article as ArticleRow
 from db.models import Version
 from db.session import session_scope
@@ -449,11 +449,7 @@ def _log(url: str, decision: Decision, quiet_since: dt.datetime | None) -> None:
 def _lock(session: Any, target: Target) -> ArticleRow | None:
     """The article row, locked, if this check may still write it; its lease is cleared."""
     row = queries.lock_article(session, target.id)
-    if row is None or (target.lease_token is not None and row.lease_token != target.lease_token):
-        return None
-    row.lease_token = None
-    row.lease_until = None
-    return row
+    return row if lease.take(row, target.lease_token) else None
 
 
 _SUPERSEDED = "article was removed, or another check took over its claim"

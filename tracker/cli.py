@@ -973,11 +973,21 @@ def worker(
 @app.command()
 def beat(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    check: Annotated[bool, typer.Option("--check", help="Do not start: exit 0 while this "
+                                        "host's beat ticks (its last tick younger than 3 "
+                                        "ticks), 1 otherwise (a health check).")] = False,
 ) -> None:
     """Start the Celery beat scheduler, which runs the tick that claims due articles.
 
     The same as: celery -A workers beat. Running two is safe (claims never overlap)."""
     from tracker.config import data_home
+
+    if check:
+        from tracker.health import beat_health
+
+        healthy, why = beat_health(_app().settings)
+        typer.echo(why)
+        raise typer.Exit(0 if healthy else 1)
 
     data_home().mkdir(parents=True, exist_ok=True)
     schedule = os.environ.get("TRACKER_BEAT_SCHEDULE") or str(data_home() / "celerybeat-schedule")

@@ -29,13 +29,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from db import queries
+from db import lease, queries
 from db import source_queries as sq
 from db.models import Article as ArticleRow
 from db.models import Source
 from db.session import session_scope
 from db.states import EventType
-from tracker import intervals
+from tracker import intervals, leases
 from tracker.app import App
 from tracker.articles import clean_url
 from tracker.clock import iso, utcnow
@@ -217,20 +217,12 @@ def claim_due_sources(
 ) -> list[SourceClaim]:
     """Lease up to ``limit`` due sources (default: the ``claim_batch`` setting)."""
     limit = app.settings.claim_batch if limit is None else limit
-    if limit <= 0:
-        return []
-    now = now or utcnow()
-    lease_until = now + dt.timedelta(seconds=app.settings.lease_seconds)
-    with session_scope(app.writer) as session:
-        rows = sq.claim_due_sources(session, now, lease_until, limit)
+    rows = leases.claim(app, leases.SOURCES, limit=limit, now=now)
     return [SourceClaim(source_id, token) for source_id, token in rows]
 
 
 def release_sources(app: App, claims: Sequence[SourceClaim]) -> None:
-    if not claims:
-        return
-    with session_scope(app.writer) as session:
-        sq.release_source_claims(session, [(c.source_id, c.token) for c in claims])
+    leases.release(app, leases.SOURCES, [(c.source_id, c.token) for c in claims])
 
 
 def poll_due_sources(
@@ -257,6 +249,15 @@ def poll_many(
     unstarted and gives their claims back."""
     if not items:
         return []
+    claims = [(i.source_id, i.token) for i in items if isinstance(i, SourceClaim)]
+    with app.keeper.holding(leases.SOURCES, claims):  # renewed while they wait and run
+        return _poll_many(app, items, concurrency, stop)
+
+
+def _poll_many(
+    app: App, items: Sequence[int | SourceClaim], concurrency: int | None,
+    stop: threading.Event | None,
+) -> list[PollResult]:
     workers = max(1, min(len(items), concurrency or app.settings.concurrency))
     pending = iter(items)
     results: list[PollResult] = []
@@ -487,11 +488,7 @@ _SUPERSEDED = "source was removed, or another poll took over its claim"
 def _lock(session: Any, target: _Target) -> Source | None:
     """The source row, locked, if this poll may still write it; its lease is cleared."""
     row = sq.lock_source(session, target.id)
-    if row is None or (target.lease_token is not None and row.lease_token != target.lease_token):
-        return None
-    row.lease_token = None
-    row.lease_until = None
-    return row
+    return row if lease.take(row, target.lease_token) else None
 
 
 def _remember(row: Source, fetched: _Fetched) -> None:
