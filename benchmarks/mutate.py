@@ -7,6 +7,8 @@ Run like a benchmark, not in CI (it takes minutes)::
     .venv/bin/python benchmarks/mutate.py --tests tests/test_diff.py   # a smaller test set
     .venv/bin/python benchmarks/mutate.py --only 'MOVE_MIN'     # mutants whose text matches
     .venv/bin/python benchmarks/mutate.py --survivors-of /tmp/mutants.json   # after new tests
+    .venv/bin/python benchmarks/mutate.py --modules tracker/decide.py tracker/schedule.py \
+        tracker/decide_poll.py --tests tests/test_decide.py tests/test_decide_poll.py
 
 A small mutator of its own (no third-party tool): it parses each module, enumerates one-point
 changes of the syntax tree, and for each mutant writes the changed module into a scratch copy
@@ -298,6 +300,8 @@ def run_mutant(mutant: Mutant, workdir: Path, tests: list[str], timeout: float) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", nargs="+", default=DEFAULT_TESTS)
+    parser.add_argument("--modules", nargs="+", default=MODULES,
+                        help="the modules to mutate (e.g. tracker/decide.py)")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--only", default="", help="run mutants whose description contains it")
@@ -309,7 +313,8 @@ def main() -> None:
                         help="only the mutants that survived in this --json file of a run")
     args = parser.parse_args()
     tests = [t for t in args.tests if (ROOT / t).exists()]
-    every = [m for module in MODULES for m in mutants_of(module) if args.only in m.description]
+    every = [m for module in args.modules for m in mutants_of(module)
+             if args.only in m.description]
     # A sample keeps every n-th mutant, and issue 10's survivors always.
     mutants = [m for n, m in enumerate(every)
                if n % args.sample == 0 or m.description.startswith("issue 10")]
@@ -326,7 +331,7 @@ def main() -> None:
         workdirs = [scratch_copy(Path(scratch) / f"w{n}") for n in range(args.jobs)]
         warm_up()
         check_setup(workdirs[0], tests, args.timeout)
-        print(f"{len(mutants)} mutants of {', '.join(MODULES)}; tests: {' '.join(tests)}",
+        print(f"{len(mutants)} mutants of {', '.join(args.modules)}; tests: {' '.join(tests)}",
               flush=True)
         started = time.perf_counter()
         free: Queue[Path] = Queue()

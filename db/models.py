@@ -98,8 +98,8 @@ class Article(Leased, Base):
     url: Mapped[str] = mapped_column(Text, unique=True)
     canonical_url: Mapped[str | None] = mapped_column(Text)
     host: Mapped[str] = mapped_column(String(255), index=True)
-    # active: checked on schedule; unavailable: the site answered 404/410 (still re-checked,
-    # slowly); paused: not checked until resumed.
+    # A db.states.ArticleState: active (checked on schedule), unavailable / deleted (404/410
+    # once / twice in a row; still re-checked, slowly), settled, merged, paused.
     state: Mapped[str] = mapped_column(String(16), default="active")
     selector: Mapped[str | None] = mapped_column(Text)
     base_interval: Mapped[int] = mapped_column(Integer)  # seconds, as the user asked
@@ -237,8 +237,7 @@ class Check(Base):
     duration_ms: Mapped[int] = mapped_column(Integer)
     # How late the check started after the article fell due (0: not late; None: not known).
     lag_ms: Mapped[int | None] = mapped_column(Integer)
-    # changed | first_seen | unchanged | not_modified | same_bytes | rebaseline | failed |
-    # no_content | gone
+    # A db.states.CheckOutcome (the list, one place: db/states.py; docs/states.md).
     outcome: Mapped[str] = mapped_column(String(16))
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)

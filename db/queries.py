@@ -146,7 +146,7 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
                 Host.ignore_selectors.label("host_ignore_selectors"),
                 Host.notify_threshold.label("host_notify_threshold"),
                 Article.developing, Article.last_changed_at, Article.created_at,
-                Article.failure_count,
+                Article.failure_count, Article.version_count,
                 Article.next_check_at,
             )
             .outerjoin(Version, latest)

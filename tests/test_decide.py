@@ -7,7 +7,9 @@ import datetime as dt
 from typing import Any
 
 from db.states import ArticleState, CheckOutcome, EventType
+from tracker.config import Settings
 from tracker.decide import (
+    Comparison,
     Decision,
     Extracted,
     Failure,
@@ -386,3 +388,78 @@ def test_a_gone_article_failing_and_back_is_restored_and_recovered() -> None:
     back = check(article(ArticleState.DELETED, failure_count=5), page(EDITED))
 
     assert event_types(back) == [EventType.CHANGED, EventType.RESTORED, EventType.RECOVERED]
+
+
+def test_a_changed_title_is_named_in_the_changed_event() -> None:
+    diff = diff_documents(OLD, EDITED, {"title": "Gesetz beschlossen"},
+                          {"title": "Gesetz verabschiedet"})
+    decision = check(article(), page(EDITED, comparison=compare(diff, OLD, EDITED)))
+
+    assert decision.events[0].data["metadata"] == ["title"]
+
+
+COOKIES = "Wir verwenden Cookies, um Ihnen das beste Erlebnis zu bieten."  # as long as OLD[0]
+
+
+def test_a_stump_half_its_own_text_is_gutted_and_less_is_a_wall() -> None:
+    shrunk = article(last_outcome=CheckOutcome.SHRUNK)
+    half = [OLD[0], COOKIES]
+    less = [OLD[0], COOKIES + " Mehr"]
+
+    assert len(COOKIES) == len(OLD[0])
+    assert check(shrunk, long_page(half)).outcome == CheckOutcome.GUTTED
+    assert check(shrunk, long_page(less)).outcome == CheckOutcome.NO_CONTENT
+
+
+def test_the_default_rules_are_the_default_settings() -> None:
+    settings = Settings()
+
+    assert Rules() == Rules(ScheduleRules(), notify_threshold=settings.notify_threshold,
+                            failing_after=settings.failing_after)
+    assert ScheduleRules().settle_after == settings.settle_after
+    assert ScheduleRules().max_interval == settings.max_interval
+    assert ScheduleRules().developing_interval == settings.developing_interval
+
+
+def test_only_a_usable_page_counts_as_good() -> None:
+    assert check(article(), page()).good
+    assert check(article(), page(EDITED)).good
+    for failure in (GONE, Failure("timed out"), Failure("x", outcome=CheckOutcome.NO_CONTENT)):
+        assert not check(article(), failure).good
+
+
+def test_a_new_hash_without_a_comparison_is_unchanged() -> None:
+    assert check(article(), page(content_hash="h3")).outcome == CheckOutcome.UNCHANGED
+
+
+def test_text_cut_to_exactly_the_collapse_ratio_is_still_a_change() -> None:
+    diff = diff_documents(OLD, EDITED, {}, {})
+    at_the_edge = Comparison(diff, old_chars=1000, new_chars=200, kept_chars=200)
+    below = Comparison(diff, old_chars=1000, new_chars=199, kept_chars=199)
+
+    assert check(article(), page(EDITED, comparison=at_the_edge)).outcome == CheckOutcome.CHANGED
+    assert check(article(), page(EDITED, comparison=below)).outcome == CheckOutcome.SHRUNK
+
+
+def test_failing_after_one_makes_the_first_failure_failing() -> None:
+    assert event_types(check(article(), Failure("x"), failing_after=1)) == [EventType.FAILING]
+    assert event_types(check(article(failure_count=1), page(), failing_after=1)) == [
+        EventType.RECOVERED]
+
+
+def test_a_settled_article_checked_unchanged_stays_settled() -> None:
+    decision = check(article(ArticleState.SETTLED, quiet_since=NOW - 30 * DAY), page())
+
+    assert decision.state == ArticleState.SETTLED
+
+
+def test_an_article_with_one_version_is_deleted_too() -> None:
+    one = article(ArticleState.UNAVAILABLE, versions=1, last_outcome=CheckOutcome.GONE)
+
+    assert check(one, GONE).state == ArticleState.DELETED
+
+
+def test_an_article_quiet_for_exactly_settle_after_settles() -> None:
+    assert check(article(quiet_since=NOW - 7 * DAY), page()).state == ArticleState.SETTLED
+    one_second = check(article(quiet_since=NOW - dt.timedelta(seconds=1)), page(), settle_after=1)
+    assert one_second.state == ArticleState.SETTLED

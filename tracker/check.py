@@ -117,6 +117,7 @@ class Target:
     last_changed_at: dt.datetime | None = None
     created_at: dt.datetime | None = None
     failure_count: int = 0
+    version_count: int = 0
     due_at: dt.datetime | None = None  # the article's next_check_at when the check was loaded
 
     def lag_ms(self, started: dt.datetime) -> int | None:
@@ -141,7 +142,7 @@ def load_targets(
                 row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector,
                 token, row.state, row.interval, row.base_interval, row.content_hash,
                 row.extractor, _host_rules(row), row.developing, row.last_changed_at,
-                row.created_at, row.failure_count, row.next_check_at,
+                row.created_at, row.failure_count, row.version_count, row.next_check_at,
             )
     return found
 
@@ -294,7 +295,7 @@ def _previous(target: Target) -> Previous:
     return Previous(
         target.state, target.interval, target.base_interval, target.failure_count,
         developing=target.developing,
-        quiet_since=target.last_changed_at or target.created_at,
+        quiet_since=target.last_changed_at or target.created_at, versions=target.version_count,
         latest_hash=target.latest_hash, latest_extractor=target.latest_extractor,
     )
 
