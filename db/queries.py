@@ -114,11 +114,26 @@ def add_article(
     return article, True
 
 
-def list_articles(session: Session, urls: Sequence[str] = ()) -> list[Article]:
+def list_articles(
+    session: Session, urls: Sequence[str] = (), *, limit: int | None = None, offset: int = 0,
+) -> list[Article]:
+    """Articles in the order they were added (by id: the primary key's index, so a page deep
+    in 100,000 articles costs an index walk, no sort)."""
     statement = select(Article).order_by(Article.id)
     if urls:
         statement = statement.where(Article.url.in_(urls))
+    if offset:
+        statement = statement.offset(offset)
+    if limit is not None:
+        statement = statement.limit(limit)
     return list(session.scalars(statement))
+
+
+def latest_titles(session: Session) -> dict[int, str | None]:
+    """Each article's title: the headline of its latest version (None before the first)."""
+    latest = and_(Version.article_id == Article.id, Version.number == Article.version_count)
+    statement = select(Article.id, Version.title).join(Version, latest)
+    return {row.id: row.title for row in session.execute(statement)}
 
 
 def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
@@ -329,12 +344,20 @@ def versions_of(session: Session, article_id: int) -> list[Version]:
 
 
 def versions_since(
-    session: Session, since: dt.datetime, article_id: int | None = None
+    session: Session, since: dt.datetime, article_id: int | None = None,
+    article_ids: Sequence[int] | None = None,
 ) -> list[Version]:
+    """Versions fetched since ``since``, of one article, of the articles ``article_ids`` (in
+    batches of 500 ids), or of all."""
     statement = select(Version).where(Version.fetched_at >= since)
     if article_id is not None:
         statement = statement.where(Version.article_id == article_id)
-    return list(session.scalars(statement.order_by(Version.article_id, Version.number)))
+    order = (Version.article_id, Version.number)
+    if article_ids is None:
+        return list(session.scalars(statement.order_by(*order)))
+    ids = sorted(set(article_ids))
+    return [version for start in range(0, len(ids), 500) for version in session.scalars(
+        statement.where(Version.article_id.in_(ids[start : start + 500])).order_by(*order))]
 
 
 def paragraph_ids(session: Session, version: Version) -> list[int]:

@@ -74,6 +74,7 @@ class CheckResult:
     events: int = 0  # outbox events this check wrote (to dispatch as notifications)
     retry_at: dt.datetime | None = None  # deferred: when the host is free
     paused: bool = False  # deferred because the host asked for a pause (429/503)
+    headline: str | None = None  # changed, minor: the new headline, when the headline changed
 
     @property
     def ok(self) -> bool:
@@ -268,10 +269,19 @@ def _store(
         _check_row(session, row, started, clock, outcome, page.status, version=version)
         summary = diff.summary.to_json() if diff else None
         return CheckResult(row.id, row.url, outcome, version.number, summary=summary,
-                           events=row.event_seq - seq)
+                           events=row.event_seq - seq, headline=_new_headline(diff))
 
 
 _CHANGES = ("changed", "minor")
+
+
+def _new_headline(diff: Diff | None) -> str | None:
+    """The new headline when the diff says the headline changed ("" for one removed)."""
+    title = next((change for change in diff.metadata if change.key == "title"), None) if diff \
+        else None
+    if title is None:
+        return None
+    return title.new if isinstance(title.new, str) else ""
 
 
 def _content_type(page: Page) -> str:

@@ -7,7 +7,7 @@ values out: ``diff_documents`` gives a ``Diff`` (its ``Op``s with their ``WordRu
 and ``Diff.from_json`` reads a stored one back. No I/O and no storage;
 depends on nothing of the project but ``tracker.normalize`` (and ``tracker.align``, the
 paragraph alignment split out of this module), and on nothing outside the standard library
-but deepdiff.
+but deepdiff, which compares changed metadata (imported when a document's metadata changed).
 
 Paragraph operations come from ``tracker.align``, whose docstring gives the algorithm and its
 thresholds. Here they get word-level detail and a reading order:
@@ -41,8 +41,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any, NamedTuple, Self
-
-from deepdiff import DeepDiff
 
 from tracker.align import Link, align
 from tracker.normalize import normalize_text
@@ -421,7 +419,12 @@ def diff_metadata(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Metad
     Strings are compared normalised, so typographic noise in a title is not a change, and a
     key set to None counts as missing: neither shows the reader anything.
     """
-    changed = DeepDiff(_comparable(old), _comparable(new)).affected_root_keys
+    before, after = _comparable(old), _comparable(new)
+    if _same(before, after):  # the usual case, settled without loading deepdiff
+        return ()
+    from deepdiff import DeepDiff  # only a changed document pays for its import
+
+    changed = DeepDiff(before, after).affected_root_keys
     ordered = [key for key in old if key in changed]
     ordered += [key for key in new if key in changed and key not in old]
     return tuple(MetadataChange(key, old.get(key), new.get(key)) for key in ordered)
@@ -429,6 +432,18 @@ def diff_metadata(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Metad
 
 def _comparable(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _normalized(value) for key, value in metadata.items() if value is not None}
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Equal values of the same type all the way down, so that deepdiff would find nothing
+    (1 and 1.0 are not the same metadata: a reader of the JSON sees them differ)."""
+    if type(old) is not type(new):
+        return False
+    if isinstance(old, dict):
+        return old.keys() == new.keys() and all(_same(old[k], new[k]) for k in old)
+    if isinstance(old, list):
+        return len(old) == len(new) and all(_same(a, b) for a, b in zip(old, new, strict=True))
+    return bool(old == new)
 
 
 def _normalized(value: Any) -> Any:
