@@ -18,6 +18,7 @@ from db import diff_queries, queries
 from db.models import VersionDiff
 from db.session import alembic_config, current_revision, make_engine, session_scope, upgrade
 from tests.articleserver import FIXTURES, ArticleServer, read_lines
+from tests.clihelp import tracker, tracker_json
 from tests.receiver import WebhookReceiver
 from tracker import report
 from tracker.app import App
@@ -145,6 +146,10 @@ def test_readers_read_the_stored_diff_instead_of_computing_it(
         summaries = [v["summary"] for v in history(app, url)["versions"]]  # tracker history
         assert summaries[0] is None
         assert summaries[1]["inserted"] == 7
+        shown = tracker_json(app.settings.database_url, "diff", f"{url}@1", f"{url}@2")
+        assert "DOCTORED" in json.dumps(shown)  # tracker diff of two consecutive versions
+        assert "DOCTORED" not in tracker(app.settings.database_url, "diff", f"{url}@2",
+                                         f"{url}@1").stdout  # the other way: computed
 
         dispatch_events(app)
         deliver_due(app)

@@ -20,7 +20,8 @@ from db.models import Version
 from db.session import session_scope
 from tracker.app import App
 from tracker.clock import iso, utcnow
-from tracker.diffstore import summaries
+from tracker.diff import Diff
+from tracker.diffstore import load_diff, summaries
 from tracker.errors import BlockedAddress, TrackerError
 from tracker.identity import normalize_url
 from tracker.netguard import check_scheme
@@ -219,6 +220,18 @@ def stored_paragraphs(app: App, url: str, number: int | None) -> tuple[list[str]
             ("title", "byline", "published", "updated", "language", "canonical_url",
              "lead_image", "lead_caption")}
     return [p["text"] for p in data["paragraphs"]], meta
+
+
+def stored_change(
+    app: App, url: str, old_number: int, new_number: int
+) -> tuple[Diff, list[str], list[str]]:
+    """The diff between two stored versions of one article, with both versions' texts: read
+    from the store when they are consecutive (``tracker.diffstore.load_diff``)."""
+    with session_scope(app.reader) as session:
+        row = find_tracked(session, url)
+        loaded = load_diff(session, row.id, old_number, new_number)
+    return (loaded.diff, [t for _, t in loaded.old_paragraphs],
+            [t for _, t in loaded.new_paragraphs])
 
 
 def find_tracked(session: Session, url: str) -> ArticleRow:

@@ -453,9 +453,30 @@ def _diff_inputs(old: str, new: str) -> tuple[Any, Any]:
     from tracker.diff import diff_documents
     from tracker.render import change_view
 
+    pair = _stored_pair(old, new)
+    if pair is not None:  # two versions of one article: their stored diff when consecutive
+        from tracker.articles import stored_change
+
+        result, old_texts, new_texts = _run(stored_change, _app(), *pair)
+        return change_view(result, old_texts, new_texts), result
     (old_texts, old_meta), (new_texts, new_meta) = _run(_diff_side, old), _run(_diff_side, new)
     result = diff_documents(old_texts, new_texts, old_meta, new_meta)
     return change_view(result, old_texts, new_texts), result
+
+
+def _stored_pair(old: str, new: str) -> tuple[str, int, int] | None:
+    """(URL, old number, new number) when both inputs name stored versions URL@N of the same
+    URL (and neither is a file)."""
+    sides = []
+    for spec in (old, new):
+        url, at, number = spec.rpartition("@")
+        if not (at and "://" in url and number.isascii() and number.isdigit()):
+            return None
+        if len(number) > 10 or not 1 <= int(number) < 2**31 or Path(spec).is_file():
+            return None  # _diff_side says what is wrong, or reads the file
+        sides.append((url, int(number)))
+    (old_url, old_number), (new_url, new_number) = sides
+    return (old_url, old_number, new_number) if old_url == new_url else None
 
 
 def _diff_side(spec: str) -> tuple[list[str], dict[str, Any] | None]:
