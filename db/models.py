@@ -79,7 +79,17 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Article(Base):
+class Leased:
+    """The columns of work claimed with a lease (articles, sources, deliveries; see
+    ``db.lease``): set when a scheduler hands the row to a worker, renewed while the work runs,
+    cleared when its result is stored. Work carrying another token (a duplicate or late
+    message) stores nothing; a lease nobody renewed in time makes the row claimable again."""
+
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Article(Leased, Base):
     __tablename__ = "articles"
     # The web view's articles page, newest change first, paged by keyset.
     __table_args__ = (Index("ix_articles_last_changed_at_id", "last_changed_at", "id"),)
@@ -102,11 +112,7 @@ class Article(Base):
     body_digest: Mapped[str | None] = mapped_column(String(64))  # raw bytes of the last 200
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    # A claim on the next check: set when a scheduler hands the article to a worker, cleared
-    # when the check is stored. A check carrying another token (a duplicate or late message)
-    # stores nothing; an expired lease makes the article claimable again.
-    lease_token: Mapped[str | None] = mapped_column(String(32))
-    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # lease_token, lease_until (Leased): the claim on the next check.
     version_count: Mapped[int] = mapped_column(Integer, default=0)
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -282,7 +288,7 @@ class Endpoint(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-class Delivery(Base):
+class Delivery(Leased, Base):
     """One event for one endpoint: delivered at least once, retried on a schedule, in order
     per endpoint and article (``seq`` is the event's per-article sequence)."""
 
@@ -302,8 +308,6 @@ class Delivery(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    lease_token: Mapped[str | None] = mapped_column(String(32))
-    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -365,7 +369,7 @@ class Host(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-class Source(Base):
+class Source(Leased, Base):
     """A feed (RSS/Atom) or sitemap (news sitemap, sitemap index) polled for new articles."""
 
     __tablename__ = "sources"
@@ -387,8 +391,6 @@ class Source(Base):
     body_digest: Mapped[str | None] = mapped_column(String(64))
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    lease_token: Mapped[str | None] = mapped_column(String(32))
-    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     entry_count: Mapped[int] = mapped_column(Integer, default=0)  # listed in the last poll
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 

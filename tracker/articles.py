@@ -18,6 +18,7 @@ from db import diff_queries, queries
 from db.models import Article as ArticleRow
 from db.models import Version
 from db.session import session_scope
+from db.states import ArticleState
 from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.diff import Diff
@@ -116,6 +117,8 @@ def add_articles(
                 session, url=url, host=host, interval=interval, now=now, selector=selector,
                 default_interval=app.settings.default_interval,
             )
+            if not created:
+                _follow_again(row, now)
             if tags:
                 row.tags = sorted({*(row.tags or []), *tags})
             if not created and row.version_count and row.selector != old_selector:
@@ -126,6 +129,15 @@ def add_articles(
 
         rebaseline(app, reselected)
     return added
+
+
+def _follow_again(row: ArticleRow, now: dt.datetime) -> None:
+    """An article asked for again while settled (quiet for ``settle_after``) or paused is
+    followed again from now on: due at once, its quiet period starting over."""
+    if row.state in {ArticleState.SETTLED, ArticleState.PAUSED}:
+        row.state = ArticleState.ACTIVE
+        row.next_check_at = now
+        row.last_changed_at = now
 
 
 def remove_articles(

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from db.states import EventType
+
 if TYPE_CHECKING:
     from tracker.app import App
 
@@ -247,7 +249,7 @@ def check(
     """One pass over the due (or the named, or all) articles; sources are polled first.
 
     Exit status: 0 every check and poll went through (changed or not), 3 at least one
-    failed (failed, no_content, gone), 1 an error stopped the pass (bad input, database), 2
+    failed (failed, no_content, shrunk, gone), 1 an error stopped the pass (bad input, database), 2
     a command-line usage error. A failed check is printed once, in the summary."""
     from tracker.views import check_and_notify
 
@@ -798,9 +800,7 @@ def serve_web(
 def subscribe(
     url: Annotated[str, typer.Argument(help="The subscriber's webhook URL (https://…).")],
     events: Annotated[str | None, typer.Option(help="Comma-separated event types (default: "
-                                               "all): article.discovered, article.first_seen, "
-                                               "article.changed, article.unavailable, "
-                                               "article.restored.")] = None,
+                                               f"all): {', '.join(EventType)}.")] = None,
     article: Annotated[str | None, typer.Option(help="Only this article.")] = None,
     host: Annotated[str | None, typer.Option(help="Only articles on this host.")] = None,
     tag: Annotated[str | None, typer.Option(help="Only articles with this tag.")] = None,
@@ -994,11 +994,21 @@ def worker(
 @app.command()
 def beat(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    check: Annotated[bool, typer.Option("--check", help="Do not start: exit 0 while this "
+                                        "host's beat ticks (its last tick younger than 3 "
+                                        "ticks), 1 otherwise (a health check).")] = False,
 ) -> None:
     """Start the Celery beat scheduler, which runs the tick that claims due articles.
 
     The same as: celery -A workers beat. Running two is safe (claims never overlap)."""
     from tracker.config import data_home
+
+    if check:
+        from tracker.health import beat_health
+
+        healthy, why = beat_health(_app().settings)
+        typer.echo(why)
+        raise typer.Exit(0 if healthy else 1)
 
     data_home().mkdir(parents=True, exist_ok=True)
     schedule = os.environ.get("TRACKER_BEAT_SCHEDULE") or str(data_home() / "celerybeat-schedule")

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from db import queries
 from db.session import session_scope
+from db.states import CHANGE_OUTCOMES, CheckOutcome
 from tracker.app import App
 from tracker.articles import UnknownArticle, clean_url
 from tracker.clock import local_time
@@ -186,6 +187,10 @@ def check_results_json(
     }
 
 
+# Outcomes of a check that stored a version: printed with the version and the change.
+_STORED = frozenset({*CHANGE_OUTCOMES, CheckOutcome.FIRST_SEEN})
+
+
 def print_check_summary(
     console: Console, results: Sequence[CheckResult], deliveries: Sequence[DeliveryResult] = (),
     polls: Sequence[PollResult] = (),
@@ -193,7 +198,7 @@ def print_check_summary(
     if polls:
         print_poll_summary(console, polls)
     for result in results:
-        if result.outcome in {"changed", "minor", "first_seen"}:
+        if result.outcome in _STORED:
             detail = _summary_text(result.summary) if result.summary else "first version"
             console.print(f"[green]{result.outcome}[/] {_safe(result.url)} → v{result.version} "
                           f"({detail}){_safe(headline_note(result))}")
@@ -315,7 +320,7 @@ def serve_forever(app: App, *, concurrency: int | None) -> None:
     log.info("tracker run: checking due articles (Ctrl-C to stop)")
 
     def report(result: CheckResult) -> None:
-        if result.outcome in {"changed", "minor", "first_seen"}:  # failures log themselves
+        if result.outcome in _STORED:  # failures log themselves
             log.info("%s %s → v%s%s", result.outcome, result.url, result.version,
                      headline_note(result))
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from db import queries, web_queries
 from db.session import HEAD_REVISION, current_revision, session_scope
+from db.states import ArticleState
 from db.web_queries import ArticleFilter
 from tracker.app import App
 from tracker.changeview import ChangeView, summary_line
@@ -30,7 +31,7 @@ from tracker.diff import Summary
 from tracker.diffstore import DiffCache, LoadedDiff, UnknownVersion, load_diff, summaries
 from tracker.errors import TrackerError
 
-STATES = ("active", "unavailable", "settled", "merged", "paused")
+STATES = tuple(ArticleState)
 META_FIELDS = ("title", "byline", "published", "updated", "lead_image", "lead_caption",
                "canonical_url", "language")
 
