@@ -16,7 +16,14 @@ from sqlalchemy import inspect, select, update
 
 from db import diff_queries, queries
 from db.models import VersionDiff
-from db.session import alembic_config, current_revision, make_engine, session_scope, upgrade
+from db.session import (
+    HEAD_REVISION,
+    alembic_config,
+    current_revision,
+    make_engine,
+    session_scope,
+    upgrade,
+)
 from tests.articleserver import FIXTURES, ArticleServer, read_lines
 from tests.clihelp import tracker, tracker_json
 from tests.receiver import WebhookReceiver
@@ -199,7 +206,7 @@ def test_migration_fills_what_the_checks_stored(
             command.downgrade(config, "0006_web")
         assert not inspect(engine).has_table("version_diffs")
         upgrade(engine)
-        assert current_revision(engine) == "0007_diffstore"
+        assert current_revision(engine) == HEAD_REVISION
         assert stored_rows(app) == by_check
 
         with engine.begin() as connection:  # again, one article a batch, one version missing
