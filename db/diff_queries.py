@@ -14,10 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Row, insert, select
 from sqlalchemy.orm import Session
 
-from db.models import Version, VersionDiff
+from db import refs
+from db.models import Check, Paragraph, Version, VersionDiff
 
 # zlib level: diffs are small and written on the check's path; 6 is zlib's default balance.
 _LEVEL = 6
@@ -93,3 +94,66 @@ def minor_ids(session: Session, version_ids: Iterable[int]) -> set[int]:
             )
         ))
     return found
+
+
+# --- filling in the diffs of versions stored without one (migration 0007, tracker import) ------
+
+# The metadata columns of a version, in the order of tracker.document.Metadata (the diff lists
+# changed fields in the old version's order).
+METADATA = ("title", "byline", "published", "updated", "language", "canonical_url",
+            "lead_image", "lead_caption")
+
+
+def articles_missing_diffs(connection: Connection) -> list[int]:
+    """Ids of the articles with a version after the first that has no stored diff."""
+    statement = (
+        select(Version.article_id).distinct()
+        .outerjoin(VersionDiff, VersionDiff.version_id == Version.id)
+        .where(Version.number > 1, VersionDiff.version_id.is_(None))
+        .order_by(Version.article_id)
+    )
+    return list(connection.scalars(statement))
+
+
+def history(connection: Connection, article_ids: Sequence[int]) -> list[Row[Any]]:
+    """The versions of the given articles by article and number: id, article_id, number,
+    paragraph_refs, the metadata columns and ``stored`` (whether a diff is stored)."""
+    columns = [getattr(Version, name) for name in METADATA]
+    statement = (
+        select(Version.id, Version.article_id, Version.number, Version.paragraph_refs, *columns,
+               VersionDiff.version_id.is_not(None).label("stored"))
+        .outerjoin(VersionDiff, VersionDiff.version_id == Version.id)
+        .where(Version.article_id.in_(article_ids))
+        .order_by(Version.article_id, Version.number)
+    )
+    return list(connection.execute(statement))
+
+
+def paragraph_ids(versions: Sequence[Row[Any]]) -> list[list[int]]:
+    """The paragraph ids of each of one article's consecutive versions (``history`` rows from
+    its first version on), each decoded from the one before (``db.refs``)."""
+    ids: list[list[int]] = []
+    for version in versions:
+        data = version.paragraph_refs
+        ids.append(refs.decode([data]) if refs.is_keyframe(data) else refs.advance(ids[-1], data))
+    return ids
+
+
+def paragraph_texts(connection: Connection, wanted: Iterable[int]) -> dict[int, str]:
+    """The text of each paragraph id wanted, 500 ids a query."""
+    found: dict[int, str] = {}
+    ordered = sorted(set(wanted))
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        found.update((row.id, row.text) for row in connection.execute(
+            select(Paragraph.id, Paragraph.text).where(Paragraph.id.in_(chunk))
+        ))
+    return found
+
+
+def minor_from_checks(connection: Connection) -> set[int]:
+    """Ids of the versions whose check recorded the outcome "minor" (before version_diffs
+    kept the flag)."""
+    statement = select(Check.version_id).where(Check.outcome == "minor",
+                                               Check.version_id.is_not(None))
+    return {version_id for version_id in connection.scalars(statement) if version_id is not None}

@@ -15,6 +15,7 @@ from tests.articleserver import ArticleServer
 from tracker.app import App
 from tracker.articles import add_articles
 from tracker.check import check_article
+from tracker.diffstore import record_diff
 
 STORY_VERSIONS = 5
 
@@ -55,12 +56,14 @@ def store_history(app: App, url: str, versions: int, *, seed: int = 1,
         for number in range(1, versions + 1):
             if number > 1:
                 _edit(rng, paragraphs, number)
-            previous = queries.store_version(
+            version = queries.store_version(
                 session, article, paragraphs=[("text", p) for p in paragraphs],
                 fields={"title": f"Titel {number // 3}", "content_hash": f"{number:032x}",
                         "extractor": "synthetic", "rebaseline": False},
                 previous=previous, now=when + dt.timedelta(minutes=number),
             )
+            record_diff(session, previous, version)
+            previous = version
 
 
 def _edit(rng: random.Random, paragraphs: list[str], number: int) -> None:

@@ -5,7 +5,6 @@ Real article server, real receiver, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import json
 from pathlib import Path
@@ -17,8 +16,16 @@ from sqlalchemy import inspect, select, update
 
 from db import diff_queries, queries
 from db.models import VersionDiff
-from db.session import alembic_config, current_revision, make_engine, session_scope, upgrade
+from db.session import (
+    HEAD_REVISION,
+    alembic_config,
+    current_revision,
+    make_engine,
+    session_scope,
+    upgrade,
+)
 from tests.articleserver import FIXTURES, ArticleServer, read_lines
+from tests.clihelp import tracker, tracker_json
 from tests.receiver import WebhookReceiver
 from tracker import report
 from tracker.app import App
@@ -27,11 +34,9 @@ from tracker.check import check_article
 from tracker.clock import utcnow
 from tracker.delivery import deliver_due, dispatch_events
 from tracker.diff import Diff, diff_documents
-from tracker.diffstore import load_diff
+from tracker.diffstore import fill_missing, load_diff
 from tracker.stored import version_metadata, version_texts
 from tracker.subscriptions import subscribe
-
-migration = importlib.import_module("db.migrations.versions.0007_diffstore")
 
 
 @pytest.fixture
@@ -148,6 +153,10 @@ def test_readers_read_the_stored_diff_instead_of_computing_it(
         summaries = [v["summary"] for v in history(app, url)["versions"]]  # tracker history
         assert summaries[0] is None
         assert summaries[1]["inserted"] == 7
+        shown = tracker_json(app.settings.database_url, "diff", f"{url}@1", f"{url}@2")
+        assert "DOCTORED" in json.dumps(shown)  # tracker diff of two consecutive versions
+        assert "DOCTORED" not in tracker(app.settings.database_url, "diff", f"{url}@2",
+                                         f"{url}@1").stdout  # the other way: computed
 
         dispatch_events(app)
         deliver_due(app)
@@ -197,12 +206,16 @@ def test_migration_fills_what_the_checks_stored(
             command.downgrade(config, "0006_web")
         assert not inspect(engine).has_table("version_diffs")
         upgrade(engine)
-        assert current_revision(engine) == "0007_diffstore"
+        assert current_revision(engine) == HEAD_REVISION
         assert stored_rows(app) == by_check
 
-        with engine.begin() as connection:  # again, one article a batch
+        with engine.begin() as connection:  # again, one article a batch, one version missing
+            connection.execute(VersionDiff.__table__.delete().where(
+                VersionDiff.version_id == max(by_check)))
+            assert fill_missing(connection, batch=1) == 1
             connection.execute(VersionDiff.__table__.delete())
-            assert migration.fill(connection, batch=1) == len(by_check)
+            assert fill_missing(connection, batch=1) == len(by_check)
+            assert fill_missing(connection, batch=1) == 0
         assert stored_rows(app) == by_check
     finally:
         engine.dispose()

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import create_engine, select, text, update
 
-from db import queries
-from db.models import Article, Base, Version
+from db import diff_queries, queries
+from db.models import Article, Base, Version, VersionDiff
 from db.session import session_scope
 from tests.articleserver import ArticleServer
 from tests.clihelp import tracker
@@ -104,6 +104,18 @@ def test_export_import_export_gives_the_same_files(
             assert first == (tmp_path / f"second.{fmt}" / name).read_bytes(), name
     changes = (tmp_path / "first.jsonl" / "changes.jsonl").read_text(encoding="utf-8")
     assert changes.count("\n") > 70  # the round trip carried real diffs
+    diffs = stored_diffs(app)
+    assert len(diffs) > 70
+    assert stored_diffs(target) == diffs  # stored as the checks stored them
+
+
+def stored_diffs(app: App) -> dict[tuple[int, int], dict[str, object]]:
+    """(article id, version number) → the stored diff against the version before."""
+    with session_scope(app.reader) as session:
+        rows = session.execute(
+            select(Version.article_id, Version.number, VersionDiff.data)
+            .join(VersionDiff, VersionDiff.version_id == Version.id))
+        return {(a, n): diff_queries.unpack(data) for a, n, data in rows}
 
 
 def _unchanged(app: App, url: str) -> int:

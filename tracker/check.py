@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from db import lease, queries
 from db.models import Article as ArticleRow
@@ -381,7 +382,7 @@ def _compared(app: App, target: Target, fetched: _Fetched) -> _Fetched:
         return replace(fetched, compared=comparison, compared_with=latest.id if latest else None)
 
 
-def _compare(session: Any, latest: Version | None, article: Article) -> Comparison | None:
+def _compare(session: Session, latest: Version | None, article: Article) -> Comparison | None:
     """The page against the latest version, when that is a comparison of like with like."""
     if latest is None or latest.extractor != article.extractor:
         return None
@@ -393,7 +394,7 @@ def _compare(session: Any, latest: Version | None, article: Article) -> Comparis
 
 
 def _merged(
-    session: Any, row: ArticleRow, run: _Run, page: Page, keeper: ArticleRow
+    session: Session, row: ArticleRow, run: _Run, page: Page, keeper: ArticleRow
 ) -> CheckResult:
     if row.state == ArticleState.MERGED:
         queries.record_check(session, row, started_at=run.started, lag_ms=run.lag_ms,
@@ -404,7 +405,7 @@ def _merged(
 
 
 def _apply(
-    session: Any, app: App, row: ArticleRow, decision: Decision, run: _Run,
+    session: Session, app: App, row: ArticleRow, decision: Decision, run: _Run,
     fetched: _Fetched | None, latest: Version | None, now: dt.datetime,
 ) -> Version | None:
     """Write what ``decision`` says (the row is locked): the only place a check writes, but
@@ -439,7 +440,7 @@ def _apply(
 
 
 def store_version(
-    session: Any, app: App, row: ArticleRow, store: Store, fetched: _Fetched,
+    session: Session, app: App, row: ArticleRow, store: Store, fetched: _Fetched,
     latest: Version | None, now: dt.datetime,
 ) -> Version:
     """Store the checked page as the article's next version (its paragraphs, and its raw body
@@ -486,7 +487,7 @@ def _log(url: str, decision: Decision, quiet_since: dt.datetime | None) -> None:
         log.info("%s settled: no change since %s", url, quiet_since)
 
 
-def _lock(session: Any, target: Target) -> ArticleRow | None:
+def _lock(session: Session, target: Target) -> ArticleRow | None:
     """The article row, locked, if this check may still write it; its lease is cleared."""
     row = queries.lock_article(session, target.id)
     return row if lease.take(row, target.lease_token) else None

@@ -454,7 +454,7 @@ def _event_data(session: Session, event: Event) -> tuple[dict[str, Any], dict[st
 _DIFFED = frozenset({EventType.CHANGED, EventType.GUTTED})
 
 
-def _version_block(version: Any) -> dict[str, Any]:
+def _version_block(version: Version) -> dict[str, Any]:
     block = {"number": version.number, "fetched_at": iso(version.fetched_at)}
     session = object_session(version)
     archived = archive_queries.capture_urls(session, [version.id]) if session else {}

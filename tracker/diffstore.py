@@ -17,6 +17,7 @@ versions) finds a cached diff without another query.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from db import diff_queries, queries
@@ -183,6 +185,43 @@ def record_diff(
             version_metadata(previous), version_metadata(version),
         )
     diff_queries.store_diff(session, version.id, diff.to_json(), minor=minor)
+
+
+def fill_missing(connection: Connection, batch: int = 100) -> int:
+    """Store the diff of every version that has a predecessor and no stored diff (versions
+    stored before migration 0007_diffstore, or by ``tracker import``); returns how many.
+
+    A batch of articles at a time; each article's versions are decoded one after the other and
+    its distinct paragraphs read once, so memory is one article's paragraphs and one batch of
+    rows. The minor flag comes from the checks that recorded one."""
+    minor = diff_queries.minor_from_checks(connection)
+    articles = diff_queries.articles_missing_diffs(connection)
+    stored = 0
+    for start in range(0, len(articles), batch):
+        history = diff_queries.history(connection, articles[start : start + batch])
+        rows = []
+        for _, versions in itertools.groupby(history, key=lambda v: v.article_id):
+            rows += _missing_rows(connection, list(versions), minor)
+        diff_queries.insert_rows(connection, rows)
+        stored += len(rows)
+    return stored
+
+
+def _missing_rows(
+    connection: Connection, versions: list[Any], minor: set[int]
+) -> list[dict[str, Any]]:
+    """The ``version_diffs`` rows one article lacks (``versions``: its history, in order)."""
+    ids = diff_queries.paragraph_ids(versions)
+    texts = diff_queries.paragraph_texts(connection, (i for each in ids for i in each))
+    rows = []
+    for k in range(1, len(versions)):
+        old, new = versions[k - 1], versions[k]
+        if new.stored or old.number != new.number - 1:
+            continue
+        meta = [{name: getattr(v, name) for name in diff_queries.METADATA} for v in (old, new)]
+        diff = diff_documents([texts[i] for i in ids[k - 1]], [texts[i] for i in ids[k]], *meta)
+        rows.append(diff_queries.row(new.id, diff.to_json(), minor=new.id in minor))
+    return rows
 
 
 def _stored(session: Session, old: Version, new: Version) -> Diff | None:

@@ -5,7 +5,7 @@ version with its metadata and paragraphs; the paragraphs are stored once and the
 reference lists again (``db.refs``), so exporting the imported database gives the same files.
 What does not: checks, events, webhook subscribers and deliveries, sources, host rules and
 raw bodies (see docs/export.md). Changes are not imported: they are recomputed from the
-versions.
+versions, and stored with them (``tracker.diffstore.fill_missing``) as a check stores them.
 
 The import is one transaction: a bad line stops it with a message naming the file and line,
 and the database stays empty. Lines are read one at a time and written in batches, so memory
@@ -29,6 +29,7 @@ from db.models import Article, Paragraph, Version
 from db.session import session_scope
 from tracker.app import App
 from tracker.clock import utcnow
+from tracker.diffstore import fill_missing
 from tracker.errors import TrackerError
 from tracker.export.schema import ARTICLES, VERSIONS, Field
 
@@ -78,6 +79,7 @@ def import_dataset(app: App, directory: Path) -> ImportSummary:
         known = _import_articles(session, articles_file, summary)
         _import_versions(session, versions_file, known, summary)
         export_queries.reset_id_sequences(session)
+        fill_missing(session.connection())
     return summary
 
 
