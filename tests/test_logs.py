@@ -68,8 +68,14 @@ def test_text_lines_escape_what_the_web_sent(root_logging: None) -> None:
 
 
 def test_per_task_lines_are_debug_only(root_logging: None) -> None:
-    logs.configure("INFO", "text", stream=io.StringIO())
+    stream = io.StringIO()
+    logs.configure("INFO", "text", stream=stream)
     assert logging.getLogger("celery.app.trace").getEffectiveLevel() == logging.WARNING
+    beat = logging.getLogger("celery.beat")
+    beat.info("Scheduler: Sending due task %s (%s)", "tick", "tracker.tick")
+    beat.info("beat: Starting...")
+    assert stream.getvalue().count("\n") == 1
+    assert "beat: Starting" in stream.getvalue()
     logs.configure("DEBUG", "text", stream=io.StringIO())
     assert logging.getLogger("celery.app.trace").getEffectiveLevel() == logging.DEBUG
 

@@ -4,7 +4,8 @@ run``, Celery workers and beat).
 - ``configure``: one handler on standard error, text (escaped for terminals) or JSON lines
   (``--log-format json``: one object per line, ``time``, ``level``, ``logger``, ``message``,
   ``process``, and ``summary`` on summary lines). Celery's per-task lines ("Task … received",
-  "… succeeded in 0.1 s") are DEBUG-only: at a check a second they were most of the volume.
+  "… succeeded in 0.1 s") and the beat's line per tick are DEBUG-only: at a check a second
+  they were most of the volume.
 - ``count``: what the per-minute summary adds up; one INFO line per minute per process that
   did something, counts by kind and outcome (``TRACKER_LOG_SUMMARY_SECONDS``, default 60).
 - WARNING is for what needs a person: an endpoint failing and back, a host paused, a lease
@@ -76,9 +77,17 @@ def configure(level: int | str | None, fmt: str | None = None, *,
     root.handlers[:] = [handler]
     numeric = level_of(level)
     root.setLevel(numeric)
+    if numeric > logging.DEBUG:
+        handler.addFilter(_not_per_tick)
     quiet = numeric if numeric <= logging.DEBUG else logging.WARNING
     for name in (*PER_TASK_LOGGERS, "httpx", "httpcore"):
         logging.getLogger(name).setLevel(quiet)
+
+
+def _not_per_tick(record: logging.LogRecord) -> bool:
+    """The beat's "Sending due task tick" line, every tick (2 s): shown only at DEBUG."""
+    return not (record.name == "celery.beat" and str(record.msg).startswith(
+        "Scheduler: Sending due task"))
 
 
 # --- the per-minute summary ------------------------------------------------------------------
