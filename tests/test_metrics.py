@@ -247,3 +247,28 @@ def test_prefork_worker_sums_its_pool_and_beat_serves_the_backlog(
     assert "succeeded in" not in worker.output
     assert "metrics1@" in worker.output
     app.close()
+
+
+def test_tracker_run_serves_its_metrics_and_the_backlog(
+    sqlite_url: str, article_server: ArticleServer, started: list[Tracker]
+) -> None:
+    from tracker.config import load_settings
+
+    app = App(load_settings(database_url=sqlite_url))
+    add_articles(app, [article_server.add_article("embedded", 1)])
+    app.close()
+    port = free_port()
+    run = Tracker(environment(sqlite_url), "run", "--metrics-port", str(port))
+    started.append(run)
+    url = f"http://127.0.0.1:{port}/metrics"
+
+    def first_seen() -> bool:
+        try:
+            return value(scrape(url), "tracker_checks_total", outcome="first_seen") == 1
+        except OSError:
+            return run.process.poll() is not None
+    wait_for(first_seen, 60, "the embedded check in the metrics")
+    samples = scrape(url)
+    assert value(samples, "tracker_articles", state="all") == 1
+    assert value(samples, "tracker_database_up") == 1
+    assert "tracker_last_tick_age_seconds" not in {name for name, _ in samples}  # no beat
