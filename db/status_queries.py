@@ -12,7 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Article, Check, Delivery, Endpoint
-from db.queries import CHECKED_STATES
+from db.states import CHECKED_STATES
 
 # At most this many recent checks are read for the lag percentiles (the newest ones).
 MAX_LAG_SAMPLES = 20_000

@@ -220,3 +220,9 @@ def test_entrypoint_refuses_to_start_without_a_secret_key(tmp_path: Path) -> Non
     assert result.stdout == ""
     assert result.stderr.startswith("tracker: error: no TRACKER_SECRET_KEY")
     assert entrypoint(None).returncode == 0  # outside compose: not required
+
+
+def test_the_beat_is_healthy_only_while_it_ticks() -> None:
+    # tracker status answers while the beat is stalled; tracker beat --check does not
+    # (tests/test_beat_health.py).
+    assert SERVICES["beat"]["healthcheck"]["test"] == ["CMD", "tracker", "beat", "--check"]

@@ -62,8 +62,9 @@ def add_deliveries(app: App, url: str, rows: list[dict[str, object]]) -> int:
 
 
 def test_embedded_status_counts_claims_lag_and_deliveries(
-    app: App, article_server: ArticleServer
+    make_app, article_server: ArticleServer  # type: ignore[no-untyped-def]
 ) -> None:
+    app: App = make_app(lease_seconds=600)
     urls = track(app, article_server, "due", "running", "lost", "later", "stale")
     now = utcnow()
     # "due" fell due 90 s ago and was checked just now: its check started ~90 s late.

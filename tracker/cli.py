@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from db.states import EventType
+
 if TYPE_CHECKING:
     from tracker.app import App
 
@@ -27,6 +29,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help and usage errors: typer's rich panels import Markdown and syntax
+    # highlighting, about half of `tracker --help`'s time (docs/benchmarks.md, start-up).
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -218,11 +223,16 @@ def remove(
 @app.command("list")
 def list_(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+    limit: Annotated[int | None, typer.Option(min=1, max=100_000, help="At most this many "
+                                              "(json: next_offset says where the next page "
+                                              "starts).")] = None,
+    offset: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Skip this many first "
+                                        "(in the order they were added).")] = 0,
 ) -> None:
     """List tracked articles with their schedule and state."""
     from tracker.articles import list_articles
 
-    data = _run(list_articles, _app())
+    data = _run(list_articles, _app(), limit=limit, offset=offset)
     if format is ListFormat.json:
         _print_json(data)
         return
@@ -242,36 +252,83 @@ def check(
                                        "polling every source).")] = False,
     concurrency: Annotated[int | None, typer.Option(min=1, max=256, help="Checks at a time "
                                                     "(default 8).")] = None,
-    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+    format: Annotated[Format, typer.Option("--format", "-f", help="markdown: with --report "
+                                           "only.")] = Format.text,
+    report_: Annotated[bool, typer.Option("--report", help="Print the changes this pass "
+                                          "found, as `tracker changes` does (text or "
+                                          "markdown: nothing when nothing changed; json: "
+                                          "under \"changes\"); failed checks go to "
+                                          "standard error.")] = False,
 ) -> None:
     """One pass over the due (or the named, or all) articles; sources are polled first.
 
     Exit status: 0 every check and poll went through (changed or not), 3 at least one
-    failed (failed, no_content, gone), 1 an error stopped the pass (bad input, database), 2
+    failed (failed, no_content, shrunk, gone), 1 an error stopped the pass (bad input, database), 2
     a command-line usage error. A failed check is printed once, in the summary."""
     from tracker.views import check_and_notify
 
+    if format is Format.markdown and not report_:
+        raise typer.BadParameter("markdown is the format of a report: add --report",
+                                 param_hint="--format")
     if not _state.get("verbose"):  # each failure is in the summary: not in a log line as well
         for name in ("tracker.check", "tracker.sources"):
             logging.getLogger(name).setLevel(logging.ERROR)
     tracker_app = _app()
     try:
+        started = _run(_pass_start)
         results, deliveries, polls = _run(
             check_and_notify, tracker_app, urls or [], all_=all_, concurrency=concurrency,
-            progress=format is ListFormat.text and sys.stderr.isatty(),
+            progress=format is Format.text and not report_ and sys.stderr.isatty(),
         )
+        entries = _run(_pass_changes, tracker_app, started, results) if report_ else None
     finally:
         tracker_app.close()
-    if format is ListFormat.json:
+    _print_check(format, results, deliveries, polls, entries)
+    if any(not r.ok for r in results) or any(p.outcome == "failed" for p in polls):
+        raise typer.Exit(EXIT_CHECKS_FAILED)
+
+
+def _pass_start() -> Any:
+    from tracker.clock import utcnow
+
+    return utcnow()
+
+
+def _pass_changes(tracker_app: App, started: Any, results: Any) -> list[Any]:
+    """The change entries of the versions this pass stored (``tracker check --report``)."""
+    from tracker import report
+
+    stored = {(r.article_id, r.version) for r in results
+              if r.outcome in {"changed", "minor"} and r.version is not None}  # fmt: skip
+    return report.changes(tracker_app, started, only=stored)
+
+
+def _print_check(
+    format: Format, results: Any, deliveries: Any, polls: Any,
+    entries: list[Any] | None,
+) -> None:
+    """The pass's summary, or with --report its changes (failures then go to stderr)."""
+    if format is Format.json:
+        from tracker import report
         from tracker.views import check_results_json
 
-        _print_json(check_results_json(results, deliveries, polls))
-    else:
+        data = check_results_json(results, deliveries, polls)
+        _print_json(data if entries is None else data | report.to_json(entries))
+        return
+    if entries is None:
         from tracker.views import print_check_summary
 
         print_check_summary(_console(), results, deliveries, polls)
-    if any(not r.ok for r in results) or any(p.outcome == "failed" for p in polls):
-        raise typer.Exit(EXIT_CHECKS_FAILED)
+        return
+    from tracker.views import print_failures
+
+    print_failures(_console(stderr=True), results, polls)
+    if entries:
+        from tracker import report
+
+        text = (report.render_markdown(entries) if format is Format.markdown
+                else report.render_text(entries, color=_color()))  # fmt: skip
+        typer.echo(text, nl=format is not Format.markdown)
 
 
 @app.command()
@@ -395,7 +452,7 @@ def diff(
     from tracker.render import differs
 
     if format is Format.json:
-        _print_json(result)
+        _print_json(result.to_json())
     elif format is Format.markdown:
         from tracker.render import render_markdown
 
@@ -407,8 +464,8 @@ def diff(
     raise typer.Exit(EXIT_DIFFERENT if differs(view) else 0)
 
 
-def _diff_inputs(old: str, new: str) -> tuple[Any, dict[str, Any]]:
-    """The change view and the diff (JSON form) of two ``tracker diff`` inputs."""
+def _diff_inputs(old: str, new: str) -> tuple[Any, Any]:
+    """The change view and the typed diff of two ``tracker diff`` inputs."""
     from tracker.diff import diff_documents
     from tracker.render import change_view
 
@@ -748,9 +805,7 @@ def serve_web(
 def subscribe(
     url: Annotated[str, typer.Argument(help="The subscriber's webhook URL (https://…).")],
     events: Annotated[str | None, typer.Option(help="Comma-separated event types (default: "
-                                               "all): article.discovered, article.first_seen, "
-                                               "article.changed, article.unavailable, "
-                                               "article.restored.")] = None,
+                                               f"all): {', '.join(EventType)}.")] = None,
     article: Annotated[str | None, typer.Option(help="Only this article.")] = None,
     host: Annotated[str | None, typer.Option(help="Only articles on this host.")] = None,
     tag: Annotated[str | None, typer.Option(help="Only articles with this tag.")] = None,
@@ -954,11 +1009,21 @@ def worker(
 def beat(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
     metrics_port: MetricsOption = None,
+    check: Annotated[bool, typer.Option("--check", help="Do not start: exit 0 while this "
+                                        "host's beat ticks (its last tick younger than 3 "
+                                        "ticks), 1 otherwise (a health check).")] = False,
 ) -> None:
     """Start the Celery beat scheduler, which runs the tick that claims due articles.
 
     The same as: celery -A workers beat. Running two is safe (claims never overlap)."""
     from tracker.config import data_home
+
+    if check:
+        from tracker.health import beat_health
+
+        healthy, why = beat_health(_app().settings)
+        typer.echo(why)
+        raise typer.Exit(0 if healthy else 1)
 
     data_home().mkdir(parents=True, exist_ok=True)
     schedule = os.environ.get("TRACKER_BEAT_SCHEDULE") or str(data_home() / "celerybeat-schedule")

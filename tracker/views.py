@@ -8,23 +8,25 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from db import queries
 from db.session import session_scope
+from db.states import CHANGE_OUTCOMES, CheckOutcome
 from tracker.app import App
 from tracker.articles import UnknownArticle, clean_url
-from tracker.check import CheckResult
 from tracker.clock import local_time
-from tracker.delivery import DeliveryResult
 from tracker.intervals import format_duration
-from tracker.runner import check_many, serve
-from tracker.scheduling import Claim, claim_due
-from tracker.sources import PollResult
 from tracker.terminal import cell, printable, printable_data
+
+if TYPE_CHECKING:  # the checking machinery is imported where a check runs: not by a listing
+    from tracker.check import CheckResult
+    from tracker.delivery import DeliveryResult
+    from tracker.scheduling import Claim
+    from tracker.sources import PollResult
 
 # Everything below prints text from the web or from users: cells go through ``cell`` (a
 # printable rich Text, never markup) and text inside markup through ``_safe``.
@@ -134,6 +136,9 @@ def check_and_notify(
 def check_pass(
     app: App, urls: Sequence[str], *, all_: bool, concurrency: int | None, progress: bool
 ) -> list[CheckResult]:
+    from tracker.runner import check_many
+    from tracker.scheduling import claim_due
+
     items: Sequence[int | Claim] = (
         claim_due(app) if not urls and not all_ else _ids_to_check(app, urls, all_=all_)
     )
@@ -182,6 +187,10 @@ def check_results_json(
     }
 
 
+# Outcomes of a check that stored a version: printed with the version and the change.
+_STORED = frozenset({*CHANGE_OUTCOMES, CheckOutcome.FIRST_SEEN})
+
+
 def print_check_summary(
     console: Console, results: Sequence[CheckResult], deliveries: Sequence[DeliveryResult] = (),
     polls: Sequence[PollResult] = (),
@@ -189,7 +198,7 @@ def print_check_summary(
     if polls:
         print_poll_summary(console, polls)
     for result in results:
-        if result.outcome in {"changed", "minor", "first_seen"}:
+        if result.outcome in _STORED:
             detail = _summary_text(result.summary) if result.summary else "first version"
             console.print(f"[green]{result.outcome}[/] {_safe(result.url)} → v{result.version} "
                           f"({detail}){_safe(headline_note(result))}")
@@ -212,6 +221,20 @@ def headline_note(result: CheckResult) -> str:
     if result.headline is None:
         return ""
     return f" — new headline: “{one_line(result.headline, TITLE_CHARS * 2)}”"
+
+
+def print_failures(
+    console: Console, results: Sequence[CheckResult], polls: Sequence[PollResult] = (),
+) -> None:
+    """One line per failed check or poll (``tracker check --report`` sends them to stderr)."""
+    for poll in polls:
+        if not poll.ok:
+            console.print(f"[red]{poll.outcome}[/] source {_safe(poll.url)}: "
+                          f"{_safe(poll.error or '')}")
+    for result in results:
+        if not result.ok:
+            console.print(f"[red]{result.outcome}[/] {_safe(result.url)}: {_safe(result.error)}",
+                          markup=True, highlight=False)
 
 
 def _summary_text(summary: dict[str, int]) -> str:
@@ -297,9 +320,11 @@ def serve_forever(app: App, *, concurrency: int | None) -> None:
     log.info("tracker run: checking due articles (Ctrl-C to stop)")
 
     def report(result: CheckResult) -> None:
-        if result.outcome in {"changed", "minor", "first_seen"}:  # failures log themselves
+        if result.outcome in _STORED:  # failures log themselves
             log.info("%s %s → v%s%s", result.outcome, result.url, result.version,
                      headline_note(result))
+
+    from tracker.runner import serve
 
     try:
         checked = serve(app, stop, concurrency=concurrency, on_result=report)

@@ -1,7 +1,7 @@
 """checks.lag_ms: how late each check started after its article fell due (tracker status)
 
 Revision ID: 0007_ops_observe
-Revises: 0006_web
+Revises: 0007_diffstore
 Create Date: 2026-12-06 13:20:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = "0007_ops_observe"
-down_revision: str | None = "0006_web"
+down_revision: str | None = "0007_diffstore"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
