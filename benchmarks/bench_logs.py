@@ -2,9 +2,9 @@
 another one (e.g. main before the logging changes), measured the same way.
 
 Run ``.venv/bin/python benchmarks/bench_logs.py [--articles 200] [--rounds 2]
-[--compare DIR] [--no-docs]``. ``--compare DIR`` is another source tree of tracker (e.g.
-``mkdir /tmp/main && git archive main | tar -x -C /tmp/main``), run with this venv's packages
-and ``PYTHONPATH=DIR``.
+[--compare DIR] [--no-docs]``. ``--compare DIR`` (repeatable) is another source tree of tracker
+(e.g. ``mkdir /tmp/main && git archive main | tar -x -C /tmp/main``), run with this venv's
+packages and ``PYTHONPATH=DIR``.
 
 Set-up: the article server (harness.Site) in its own process, a fresh PostgreSQL database
 ``bench_logs_<random>`` (dropped at the end) and Redis database ``--redis-url`` (flushed),
@@ -144,11 +144,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--articles", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--compare", type=Path, help="another source tree, e.g. main")
+    parser.add_argument("--compare", type=Path, action="append", default=[],
+                        help="another source tree, e.g. main (repeatable)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/6")
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
-    trees = [("this tree", ROOT)] + ([("--compare tree", args.compare)] if args.compare else [])
+    trees = [("this tree", ROOT)] + [(f"`{tree.name}`", tree) for tree in args.compare]
     rows, results = [], {}
     with Site(args.articles) as site:
         for label, tree in trees:
@@ -158,10 +159,10 @@ def main() -> None:
                          f"{result['bytes_per_check']:.0f}", f"{result['lines_per_check']:.2f}"])
             print(label, result, flush=True)
     text = table(["code", "checks", "bytes at INFO", "bytes/check", "lines/check"], rows)
-    if args.compare:
-        ratio = results["--compare tree"]["bytes_per_check"] / max(
-            results["this tree"]["bytes_per_check"], 1e-9)
-        text += f"\n\nThe compared tree writes {ratio:.0f}× the bytes per check."
+    ours = max(results["this tree"]["bytes_per_check"], 1e-9)
+    for label, _ in trees[1:]:
+        text += (f"\n\n{label} writes {results[label]['bytes_per_check'] / ours:.0f}× the bytes "
+                 "per check of this tree.")
     section = (f"## Log volume of the Celery service at INFO\n\n`{command_line()}`\n\n"
                f"{text}\n\nA check a second at the first figure is "
                f"{results['this tree']['bytes_per_check'] * 86_400 / 1e6:,.2f} MB a day; "

@@ -28,8 +28,13 @@ FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Log times as the rest of the output: to the second, in the zone of TZ, with its name.
 TEXT_DATES = "%Y-%m-%d %H:%M:%S %Z"
-# Loggers that write a line per task: shown only at DEBUG.
-PER_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.worker.request")
+# Celery's lines per task ("Task … received", "Task … succeeded in 0.1 s: …") and the beat's
+# line per tick: shown only at DEBUG. Retries, failures and everything else stay.
+ROUTINE = {
+    "celery.worker.strategy": ("Task ",),
+    "celery.app.trace": ("Task %(name)s[%(id)s] succeeded",),
+    "celery.beat": ("Scheduler: Sending due task",),
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -78,16 +83,17 @@ def configure(level: int | str | None, fmt: str | None = None, *,
     numeric = level_of(level)
     root.setLevel(numeric)
     if numeric > logging.DEBUG:
-        handler.addFilter(_not_per_tick)
+        handler.addFilter(_not_routine)
     quiet = numeric if numeric <= logging.DEBUG else logging.WARNING
-    for name in (*PER_TASK_LOGGERS, "httpx", "httpcore"):
+    for name in ("httpx", "httpcore"):  # a line per request
         logging.getLogger(name).setLevel(quiet)
 
 
-def _not_per_tick(record: logging.LogRecord) -> bool:
-    """The beat's "Sending due task tick" line, every tick (2 s): shown only at DEBUG."""
-    return not (record.name == "celery.beat" and str(record.msg).startswith(
-        "Scheduler: Sending due task"))
+def _not_routine(record: logging.LogRecord) -> bool:
+    """False for a line per task or per tick (``ROUTINE``), logged at INFO by Celery."""
+    starts = ROUTINE.get(record.name)
+    return not (starts and record.levelno <= logging.INFO
+                and str(record.msg).startswith(starts))
 
 
 # --- the per-minute summary ------------------------------------------------------------------
