@@ -119,6 +119,12 @@ class Target:
     failure_count: int = 0
     due_at: dt.datetime | None = None  # the article's next_check_at when the check was loaded
 
+    def lag_ms(self, started: dt.datetime) -> int | None:
+        """How late a check started at ``started`` is (0 when early: a check on demand)."""
+        if self.due_at is None:
+            return None
+        return max(0, round((started - self.due_at).total_seconds() * 1000))
+
 
 def load_targets(
     app: App, article_ids: Sequence[int], tokens: Mapping[int, str] | None = None
@@ -167,9 +173,9 @@ def check_target(app: App, target: Target) -> CheckResult:
     Whatever goes wrong in one article's check, short of the database itself, becomes that
     article's failed check (``last_error`` names it, its claim is released): a hostile page
     must never end a pass or ``tracker run``."""
-    run = _start(target)
+    run = _Run.start(target)
     try:
-        result = _check_target(app, target)
+        result = _check_target(app, target, run)
     except SQLAlchemyError:
         raise  # the database is away or broken: the caller retries, nothing is recorded
     except Exception as exc:
@@ -188,11 +194,10 @@ def record_lost(app: App, article_id: int, lease_token: str | None, reason: str)
     target = load_targets(app, [article_id], tokens).get(article_id)
     if target is None:
         return CheckResult(article_id, "", "skipped", error="no such article, or claim expired")
-    return _record(app, target, _start(target), failure(TrackerError(reason)))
+    return _record(app, target, _Run.start(target), failure(TrackerError(reason)))
 
 
-def _check_target(app: App, target: Target) -> CheckResult:
-    run = _start(target)
+def _check_target(app: App, target: Target, run: _Run) -> CheckResult:
     try:
         page = app.fetcher.fetch(target.url, etag=target.etag, last_modified=target.last_modified)
     except HostDeferred as exc:
@@ -233,18 +238,15 @@ class _Run:
 
     started: dt.datetime
     clock: float
-    lag_ms: int | None = None  # how late after the article fell due (0: early, on demand)
+    lag_ms: int | None = None  # how late after the article was due the check started
+
+    @classmethod
+    def start(cls, target: Target) -> _Run:
+        started = utcnow()
+        return cls(started, time.perf_counter(), target.lag_ms(started))
 
     def duration_ms(self) -> int:
         return round((time.perf_counter() - self.clock) * 1000)
-
-
-def _start(target: Target) -> _Run:
-    started = utcnow()
-    lag = None
-    if target.due_at is not None:
-        lag = max(0, round((started - target.due_at).total_seconds() * 1000))
-    return _Run(started, time.perf_counter(), lag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,9 +376,9 @@ def _merged(
     session: Any, row: ArticleRow, run: _Run, page: Page, keeper: ArticleRow
 ) -> CheckResult:
     if row.state == ArticleState.MERGED:
-        queries.record_check(session, row, started_at=run.started, outcome=CheckOutcome.MERGED,
-                             duration_ms=run.duration_ms(), status_code=page.status,
-                             lag_ms=run.lag_ms)
+        queries.record_check(session, row, started_at=run.started, lag_ms=run.lag_ms,
+                             outcome=CheckOutcome.MERGED,
+                             duration_ms=run.duration_ms(), status_code=page.status)
     merged = f"the same story as {keeper.url}"
     return CheckResult(row.id, row.url, CheckOutcome.MERGED, error=merged)
 

@@ -1008,10 +1008,10 @@ def worker(
 @app.command()
 def beat(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
-    metrics_port: MetricsOption = None,
     check: Annotated[bool, typer.Option("--check", help="Do not start: exit 0 while this "
                                         "host's beat ticks (its last tick younger than 3 "
                                         "ticks), 1 otherwise (a health check).")] = False,
+    metrics_port: MetricsOption = None,
 ) -> None:
     """Start the Celery beat scheduler, which runs the tick that claims due articles.
 

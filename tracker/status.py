@@ -36,16 +36,13 @@ WINDOW = dt.timedelta(minutes=5)
 # A delivery not tried this long after it was made means no worker sends them.
 UNSENT_AFTER = dt.timedelta(minutes=1)
 REDIS_TIMEOUT = 2.0  # seconds to connect to and hear from Redis
-# A claim older than this is taken for lost even while its lease runs: longer than a check may
-# take (the Celery time limit is 2 min) plus a wait in a full queue. (A lease renewed by a
-# heartbeat while the check runs would tell sooner; with short leases, expiry tells.)
-STRANDED_AFTER = dt.timedelta(minutes=3)
 
 
 def stranded_until(settings: Settings, now: dt.datetime) -> dt.datetime:
-    """Claims whose lease ends at or before this are stranded: run out, or made more than
-    ``STRANDED_AFTER`` ago (a lease ends ``lease_seconds`` after its claim)."""
-    return max(now, now + dt.timedelta(seconds=settings.lease_seconds) - STRANDED_AFTER)
+    """Claims whose lease ends at or before this are stranded. A live claim's heartbeat
+    renews its lease every third of ``lease_seconds`` (``db.lease``), so a lease that ran out
+    is one whose holder is gone: the next claim takes it over."""
+    return now
 
 
 class Health(IntEnum):
@@ -181,8 +178,7 @@ def _judge(
     runner = "workers and beat" if service else "`tracker run`"
     if articles["stranded"]:
         verdict.add(Health.degraded, f"{articles['stranded']} check(s) stranded: claimed, but "
-                    "not stored before their lease ran out or within "
-                    f"{STRANDED_AFTER.total_seconds() / 60:.0f} min (a worker lost?)")
+                    "their lease ran out unrenewed (a worker lost?); the next claim takes them")
     if articles["overdue"]:
         verdict.add(Health.degraded, f"{articles['overdue']} article(s) overdue, the oldest "
                     f"due {articles['oldest_due_seconds']:.0f} s ago (is {runner} running "
