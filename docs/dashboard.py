@@ -11,8 +11,8 @@ screenshots it with Chromium::
 
     .venv/bin/python docs/dashboard.py [--seconds 120] [--out docs/img/dashboard.png]
 
-The workload's tick counts lease takeovers itself (claims of articles whose lease ran out);
-in the service that count comes from the claim (``tracker.metrics.lease_taken_over``).
+The workload claims through ``tracker.scheduling`` as the tick does, and the claim counts
+takeovers of leases nobody renewed (``tracker.leases.claim``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def run_workload(seconds: float) -> list[tuple[float, Scrape]]:
     """Real checks and deliveries for ``seconds``; the scrapes taken meanwhile."""
     os.environ.update(TRACKER_ALLOW_NETWORKS="127.0.0.0/8", TRACKER_ALLOWED_PORTS="*",
                       TRACKER_PER_HOST_RATE="0", TZ="UTC")
-    from sqlalchemy import func, select, update
+    from sqlalchemy import func, update
 
     from db.models import Article
     from db.session import session_scope
@@ -59,7 +59,6 @@ def run_workload(seconds: float) -> list[tuple[float, Scrape]]:
     from tracker.app import App
     from tracker.articles import add_articles
     from tracker.check import check_article
-    from tracker.clock import utcnow
     from tracker.config import load_settings
     from tracker.subscriptions import subscribe
 
@@ -94,12 +93,7 @@ def run_workload(seconds: float) -> list[tuple[float, Scrape]]:
                     session.execute(update(Article).where(Article.id.in_(due))
                                     .values(next_check_at=func.now()))
                 if not 0.75 < phase < 0.87:  # the beat stalls for a while
-                    with session_scope(app.reader) as session:
-                        expired = set(session.scalars(select(Article.id).where(
-                            Article.lease_until < utcnow())))
-                    claims = scheduling.claim_due(app)
-                    metrics.lease_taken_over("article",
-                                             sum(c.article_id in expired for c in claims))
+                    claims = scheduling.claim_due(app)  # counts takeovers of lost claims
                     if phase > 0.7 and not lost_once:  # a worker dies holding four claims
                         claims, lost_once = claims[4:], True
                     list(pool.map(lambda c: check_article(app, c.article_id,

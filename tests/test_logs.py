@@ -68,10 +68,26 @@ def test_text_lines_escape_what_the_web_sent(root_logging: None) -> None:
 
 
 def test_per_task_lines_are_debug_only(root_logging: None) -> None:
-    logs.configure("INFO", "text", stream=io.StringIO())
-    assert logging.getLogger("celery.app.trace").getEffectiveLevel() == logging.WARNING
-    logs.configure("DEBUG", "text", stream=io.StringIO())
-    assert logging.getLogger("celery.app.trace").getEffectiveLevel() == logging.DEBUG
+    """Celery's own message templates: the routine ones go, retries and failures stay."""
+    for level, shown in (("INFO", 3), ("DEBUG", 6)):
+        stream = io.StringIO()
+        logs.configure(level, "text", stream=stream)
+        trace = logging.getLogger("celery.app.trace")
+        trace.info("Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s",
+                   {"name": "tracker.check", "id": "1", "runtime": 0.1, "return_value": "x"})
+        trace.info("Task %(name)s[%(id)s] retry: %(exc)s",
+                   {"name": "tracker.check", "id": "1", "exc": "Retry in 2s"})
+        trace.error("Task %(name)s[%(id)s] raised unexpected: %(exc)s",
+                    {"name": "tracker.check", "id": "1", "exc": "boom"})
+        logging.getLogger("celery.worker.strategy").info("Task %s[%s] received", "t", "1")
+        beat = logging.getLogger("celery.beat")
+        beat.info("Scheduler: Sending due task %s (%s)", "tick", "tracker.tick")
+        beat.info("beat: Starting...")
+        text = stream.getvalue()
+        assert text.count("\n") == shown, text
+        assert "retry: Retry in 2s" in text
+        assert "raised unexpected" in text
+        assert "beat: Starting" in text
 
 
 def test_an_unknown_log_format_is_one_line(sqlite_url: str) -> None:

@@ -23,6 +23,7 @@ from db.queries import ARTICLE_WORK
 from db.session import explain, session_scope
 from db.source_queries import SOURCE_WORK
 from db.webhook_queries import DELIVERY_WORK
+from tracker import metrics
 from tracker.app import App
 from tracker.clock import utcnow
 
@@ -51,6 +52,7 @@ def claim(
         claimed = lease.claim(session, work, now, now + lease_length(app), limit, ids)
     taken = [c.id for c in claimed if c.takeover]
     if taken:
+        metrics.lease_taken_over(work.name, len(taken))
         log.warning("took over %d %s lease(s) nobody renewed (their holder stopped): %s",
                     len(taken), work.name, ", ".join(map(str, taken[:20])))
     return [(c.id, c.token) for c in claimed]

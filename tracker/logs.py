@@ -4,7 +4,8 @@ run``, Celery workers and beat).
 - ``configure``: one handler on standard error, text (escaped for terminals) or JSON lines
   (``--log-format json``: one object per line, ``time``, ``level``, ``logger``, ``message``,
   ``process``, and ``summary`` on summary lines). Celery's per-task lines ("Task … received",
-  "… succeeded in 0.1 s") are DEBUG-only: at a check a second they were most of the volume.
+  "… succeeded in 0.1 s") and the beat's line per tick are DEBUG-only: at a check a second
+  they were most of the volume.
 - ``count``: what the per-minute summary adds up; one INFO line per minute per process that
   did something, counts by kind and outcome (``TRACKER_LOG_SUMMARY_SECONDS``, default 60).
 - WARNING is for what needs a person: an endpoint failing and back, a host paused, a lease
@@ -27,8 +28,13 @@ FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Log times as the rest of the output: to the second, in the zone of TZ, with its name.
 TEXT_DATES = "%Y-%m-%d %H:%M:%S %Z"
-# Loggers that write a line per task: shown only at DEBUG.
-PER_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.worker.request")
+# Celery's lines per task ("Task … received", "Task … succeeded in 0.1 s: …") and the beat's
+# line per tick: shown only at DEBUG. Retries, failures and everything else stay.
+ROUTINE = {
+    "celery.worker.strategy": ("Task ",),
+    "celery.app.trace": ("Task %(name)s[%(id)s] succeeded",),
+    "celery.beat": ("Scheduler: Sending due task",),
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -76,9 +82,18 @@ def configure(level: int | str | None, fmt: str | None = None, *,
     root.handlers[:] = [handler]
     numeric = level_of(level)
     root.setLevel(numeric)
+    if numeric > logging.DEBUG:
+        handler.addFilter(_not_routine)
     quiet = numeric if numeric <= logging.DEBUG else logging.WARNING
-    for name in (*PER_TASK_LOGGERS, "httpx", "httpcore"):
+    for name in ("httpx", "httpcore"):  # a line per request
         logging.getLogger(name).setLevel(quiet)
+
+
+def _not_routine(record: logging.LogRecord) -> bool:
+    """False for a line per task or per tick (``ROUTINE``), logged at INFO by Celery."""
+    starts = ROUTINE.get(record.name)
+    return not (starts and record.levelno <= logging.INFO
+                and str(record.msg).startswith(starts))
 
 
 # --- the per-minute summary ------------------------------------------------------------------

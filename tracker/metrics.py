@@ -96,14 +96,11 @@ def attempt_bucket(attempt: int) -> str:
     return "4-6" if attempt <= 6 else "7+"
 
 
-def lease_taken_over(kind: str, count: int = 1, *, detail: str = "") -> None:
+def lease_taken_over(kind: str, count: int = 1) -> None:
     """A claim took over ``count`` leases of ``kind`` (article, source, delivery) whose holder
-    stopped renewing them: counted, and logged as a warning (a worker was lost)."""
-    if count <= 0:
-        return
-    LEASE_TAKEOVERS.labels(kind).inc(count)
-    log.warning("took over %d %s lease(s) whose holder stopped renewing them%s", count, kind,
-                f": {detail}" if detail else "")
+    stopped renewing them (``tracker.leases.claim``, which also logs the warning)."""
+    if count > 0:
+        LEASE_TAKEOVERS.labels(kind).inc(count)
 
 
 # --- serving ----------------------------------------------------------------------------------

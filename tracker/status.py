@@ -36,9 +36,8 @@ WINDOW = dt.timedelta(minutes=5)
 # A delivery not tried this long after it was made means no worker sends them.
 UNSENT_AFTER = dt.timedelta(minutes=1)
 REDIS_TIMEOUT = 2.0  # seconds to connect to and hear from Redis
-# A claim older than this is taken for lost even while its lease runs: longer than a check may
-# take (the Celery time limit is 2 min) plus a wait in a full queue. (A lease renewed by a
-# heartbeat while the check runs would tell sooner; with short leases, expiry tells.)
+
+
 def stranded_until(settings: Settings, now: dt.datetime) -> dt.datetime:
     """Claims whose lease ends at or before this are stranded. A live claim's heartbeat
     renews its lease every third of ``lease_seconds`` (``db.lease``), so a lease that ran out

@@ -1,7 +1,7 @@
 """checks.lag_ms: how late each check started after its article fell due (tracker status)
 
 Revision ID: 0007_ops_observe
-Revises: 0006_web
+Revises: 0007_diffstore
 Create Date: 2026-12-06 13:20:00
 """
 
