@@ -287,6 +287,8 @@ class Bench:
         for slug in slugs:
             self.site.control("mode", slug=slug, mode="normal")
         arrivals = self._arrivals(urls, before)
+        if len(arrivals) < len(urls):
+            self._explain([u for u in urls if u not in arrivals])
         times = [t for t, _ in arrivals.values()]
         counts = Counter(r["id"] for r in self._received("article.changed")
                          if r["url"] in urls and r["id"] not in before)
@@ -302,6 +304,38 @@ class Bench:
             sum(1 for n in ids_per_url.values() if n > 1),
             stranded.most, len(urls) - len(arrivals),
         )
+
+    def _explain(self, urls: list[str]) -> None:
+        """Print where the changes that never arrived are stuck."""
+        from sqlalchemy import select
+
+        from db.models import Article, Check, Delivery, Event
+        from db.session import session_scope
+
+        with session_scope(self.app.reader) as session:
+            for url in urls:
+                article = session.scalars(select(Article).where(Article.url == url)).one()
+                print(f"  missing {url}: state={article.state} lease={article.lease_token} "
+                      f"until={article.lease_until} next={article.next_check_at}")
+                for check in session.scalars(select(Check).where(
+                        Check.article_id == article.id).order_by(Check.id)):
+                    print(f"    check {check.started_at} {check.outcome} {check.error}")
+                for event in session.scalars(select(Event).where(
+                        Event.article_id == article.id)):
+                    print(f"    event {event.type} dispatched={event.dispatched_at}")
+                for delivery in session.scalars(select(Delivery).where(
+                        Delivery.article_id == article.id)):
+                    print(f"    delivery {delivery.id} {delivery.state} "
+                          f"attempts={delivery.attempts} lease={delivery.lease_token} "
+                          f"until={delivery.lease_until} next={delivery.next_attempt_at} "
+                          f"error={delivery.last_error}")
+        import redis
+
+        client = redis.Redis.from_url(self.redis.url)
+        print(f"  queued: {client.zrange('tracker:queued', 0, -1, withscores=True)}")
+        for key in client.scan_iter("tracker:reserved:*"):
+            print(f"  {key!r}: {client.hgetall(key)}")
+        print(f"  live nodes: {list(client.scan_iter('tracker:node:*'))}")
 
     def _arrivals(self, urls: list[str], before: set[str]) -> dict[str, tuple[float, str]]:
         first: dict[str, tuple[float, str]] = {}
@@ -478,6 +512,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--per-fault", type=int, default=20, help="articles changed per fault")
     parser.add_argument("--outage", type=float, default=30.0, help="seconds of each outage")
     parser.add_argument("--no-write", action="store_true", help="print, do not update docs")
+    parser.add_argument("--faults", help="only these faults, by number from 0 (e.g. 0,2)")
     parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -495,7 +530,8 @@ def main(argv: list[str] | None = None) -> None:
         bench = Bench(args, home)
         try:
             bench.warm_up()
-            for label, strike in FAULTS:
+            chosen = [FAULTS[int(i)] for i in args.faults.split(",")] if args.faults else FAULTS
+            for label, strike in chosen:
                 name = label.format(outage=f"{args.outage:g}")
                 print(f"fault: {name} …", flush=True)
                 outcome = bench.run(name, strike)
