@@ -8,7 +8,8 @@ message is known to be alive, in the broker's Redis:
   ``kind:id:token``, score the time it was sent);
 - **reserved**: a worker that receives the message moves the claim to its own hash
   ``tracker:reserved:<node>``; the worker's main process proves it is alive by renewing
-  ``tracker:node:<node>`` (expiring after ``node_ttl``) every third of that;
+  ``tracker:node:<node>`` (``tracker.health.record_worker_alive``, expiring after
+  ``node_ttl``) every third of that;
 - **started**: the task forgets the claim and renews the lease itself from then on.
 
 Every third of a lease one tick (``keep_alive``) renews the leases of the claims queued (at most
@@ -28,14 +29,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from db.lease import Work
-from tracker import leases
+from tracker import health, leases
 from tracker.app import App
 
 log = logging.getLogger(__name__)
 MAX_WAIT = 900.0  # seconds a message may wait in a queue with its lease renewed
 QUEUED = "tracker:queued"
 _RESERVED = "tracker:reserved:"  # + node name
-_NODE = "tracker:node:"  # + node name
 _LOCK = "tracker:queued-renewing"
 _KINDS = {work.name: work for work in leases.KINDS}
 
@@ -80,14 +80,8 @@ def started(client: Any, node: str, work: Work, claims: Sequence[leases.Claim]) 
         log.debug("cannot forget queued claims: %s", exc)
 
 
-def node_alive(client: Any, node: str, ttl: int) -> None:
-    """The worker ``node``'s main process is alive (for ``ttl`` seconds)."""
-    client.set(_NODE + node, repr(time.time()), ex=ttl)
-
-
-def live_nodes(client: Any) -> list[str]:
-    """The worker nodes whose main process renewed its record in time."""
-    return sorted(_text(k).removeprefix(_NODE) for k in client.scan_iter(_NODE + "*"))
+node_alive = health.record_worker_alive
+live_nodes = health.live_workers
 
 
 def keep_alive(app: App, client: Any) -> int:
