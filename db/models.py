@@ -7,6 +7,8 @@ The tables, and the constraints that make a repeated check harmless:
   of the same check can never both store version N+1.
 - ``paragraphs``: each distinct paragraph once, keyed by a 63-bit hash of its kind and text;
   versions refer to them by position through a compact reference list (see ``db.refs``).
+- ``version_diffs``: each version's diff against the version before it, computed once when the
+  version is stored (compressed JSON), with its summary counts and its ``minor`` flag.
 - ``bodies``: the compressed raw response of a version (with its status, headers and final URL),
   so extraction can be re-run later and the response exported as a web archive.
 - ``archive_captures``: a web archive's copy of a version (optional, ``archive_versions``).
@@ -168,6 +170,23 @@ class Paragraph(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class VersionDiff(Base):
+    """A version's diff against its predecessor (number - 1), stored with the version.
+
+    ``data`` is the diff's JSON form (``tracker.diff.Diff.to_json``), zlib-compressed; the
+    summary counts sit beside it so that lists of versions read no diff."""
+
+    __tablename__ = "version_diffs"
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Below the notification threshold when it was stored: kept, not notified.
+    minor: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary: Mapped[dict[str, int]] = mapped_column(JSON)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Body(Base):
     __tablename__ = "bodies"
 
@@ -213,14 +232,18 @@ class Check(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Indexed: tracker status reads the checks of the last minutes (throughput, lag).
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     duration_ms: Mapped[int] = mapped_column(Integer)
+    # How late the check started after the article fell due (0: not late; None: not known).
+    lag_ms: Mapped[int | None] = mapped_column(Integer)
     # changed | first_seen | unchanged | not_modified | same_bytes | rebaseline | failed |
     # no_content | gone
     outcome: Mapped[str] = mapped_column(String(16))
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
-    # Indexed: a version's minor flag is read from the check that stored it (the web view).
+    # Indexed (migration 0006_web): the minor flag was read from here before 0007_diffstore
+    # stored it with the version's diff; 0007 reads it once to fill version_diffs.minor.
     version_id: Mapped[int | None] = mapped_column(
         ForeignKey("versions.id", ondelete="SET NULL"), index=True
     )

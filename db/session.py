@@ -31,7 +31,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Checked against the alembic_version table with one query, so a
 # process opening an up-to-date database never imports Alembic (tests/test_migrations.py keeps
 # this equal to Alembic's head).
-HEAD_REVISION = "0006_web"
+HEAD_REVISION = "0007_ops_observe"
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
@@ -300,10 +300,18 @@ def alembic_config(url: str) -> Any:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The schema revision, None for a database without one. One query when the table is
+    there (every start of a command); the inspector only after that query failed."""
+    from sqlalchemy.exc import DBAPIError
+
     with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
+        try:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:
+            connection.rollback()
+            if inspect(connection).has_table("alembic_version"):
+                raise  # the table is there: the failure is something else (a lock, a fault)
             return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(engine: Engine) -> None:

@@ -84,6 +84,7 @@ class Settings:
     settle_after: int = 7 * 86_400  # seconds without a change before an article is "settled"
     developing_interval: int = 0  # while a page says "developing story": at most this (0: base)
     notify_threshold: int = 0  # changes of fewer words than this are stored but not notified
+    failing_after: int = 5  # consecutive failed checks that make article.failing (0: never)
     # Politeness
     per_host_rate: float = 60.0  # requests per minute and host, across all workers
     rate_limit_url: str = ""  # Redis URL sharing rates between processes ("": in-process)
@@ -114,6 +115,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "source_interval": (1, _YEAR), "max_source_entries": (1, 1_000_000),
     "settle_after": (0, 100 * _YEAR), "developing_interval": (0, _YEAR),
     "notify_threshold": (0, 1_000_000), "per_host_rate": (0, 60_000),
+    "failing_after": (0, 10_000),
 }
 # Requests per minute to one host (setting per_host_rate, tracker host set --rate): 0 means
 # unlimited for the setting; anything else lies in this range (one request every 100 min at

@@ -8,10 +8,7 @@ plain functions, run in the server's thread pool, each with its own read session
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import time
-import zoneinfo
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,8 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tracker import __version__
+from tracker import __version__, metrics
 from tracker.app import App
+from tracker.clock import display_zone
 from tracker.diffstore import DiffCache
 from tracker.errors import TrackerError
 from tracker.web import api, atom, pages
@@ -71,17 +69,6 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def display_zone() -> dt.tzinfo:
-    """The zone times are shown in: ``TZ`` when it names one, else the machine's."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if name:
-        try:
-            return zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            pass
-    return dt.datetime.now().astimezone().tzinfo or dt.UTC
-
-
 def secured_app(tracker_app: App | None = None) -> ASGIApp:
     """``create_app`` wrapped once more in ``SecurityHeaders``, outside Starlette's own error
     middleware, so that even a 500 carries the headers. What the server runs."""
@@ -105,6 +92,7 @@ def create_app(tracker_app: App | None = None, *, cache: DiffCache | None = None
     web.include_router(atom.router)
     web.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     web.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    web.add_api_route("/metrics", metrics_page, methods=["GET"], include_in_schema=False)
     web.add_exception_handler(NotFound, _not_found)
     web.add_exception_handler(BadRequest, _bad_request)
     web.add_exception_handler(TrackerError, _bad_request)
@@ -128,6 +116,13 @@ def readyz(request: Request) -> JSONResponse:
     ready = state["current"]
     return JSONResponse({"status": "ok" if ready else "unavailable", **state},
                         200 if ready else 503)
+
+
+def metrics_page(request: Request) -> Response:
+    """Prometheus metrics of this process (in multiprocess mode: of all that share its
+    directory) and the backlog read from the database (docs/operations.md)."""
+    ctx: WebContext = request.app.state.ctx
+    return Response(metrics.exposition(ctx.app), media_type=metrics.CONTENT_TYPE_LATEST)
 
 
 def _wants_json(request: Request) -> bool:
