@@ -1,11 +1,15 @@
-"""Is the beat ticking? The beat records every tick it hands to the broker in the broker's
-Redis (``record_beat_tick``, called by ``workers`` after each publish); its health check
-(``tracker beat --check``) is healthy only while the last tick of its host is younger than
-``BEAT_MISSED`` ticks. A stalled scheduler, a beat cut off from Redis, or Redis down all stop the
-records, so all three turn the check unhealthy within three ticks.
+"""Is the beat ticking, which workers live? Records in the broker's Redis, written by
+``workers`` and read here without Celery (``tracker`` never imports it).
+
+- The beat records every tick it hands to the broker (``record_beat_tick``, after each
+  publish); its health check (``tracker beat --check``) is healthy only while the last tick of
+  its host is younger than ``BEAT_MISSED`` ticks. A stalled scheduler, a beat cut off from Redis,
+  or Redis down all stop the records, so all three turn the check unhealthy within three ticks.
+- Each worker's main process renews ``tracker:node:<name>`` (``record_worker_alive``) every
+  third of its expiry; ``live_workers`` lists those renewed in time.
 
 When a worker last *ran* a tick is in the database (``heartbeats``, name "tick"); this is when
-the beat last *sent* one. Both are read without Celery: ``tracker`` never imports it.
+the beat last *sent* one.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ BEAT_MISSED = 3  # ticks a beat may miss before it is unhealthy
 _KEY = "tracker:beat:"  # + the beat's name: its last tick
 _ANY = "tracker:beat-last"  # the last tick of any beat
 KEEP = 86_400  # seconds a beat's record is kept (a beat gone for good is forgotten)
+_NODE = "tracker:node:"  # + a worker's name: alive while this exists
 
 
 def beat_name() -> str:
@@ -62,3 +67,14 @@ def beat_health(settings: Settings, name: str | None = None) -> tuple[bool, str]
     if age > limit:
         return False, f"beat {name!r} last ticked {age:.1f} s ago (more than {limit:g} s)"
     return True, f"beat {name!r} ticked {age:.1f} s ago"
+
+
+def record_worker_alive(client: Any, node: str, ttl: int) -> None:
+    """The worker ``node``'s main process is alive (for the next ``ttl`` seconds)."""
+    client.set(_NODE + node, repr(time.time()), ex=ttl)
+
+
+def live_workers(client: Any) -> list[str]:
+    """The names of the workers whose main process renewed its record in time."""
+    names = (k.decode() if isinstance(k, bytes) else str(k) for k in client.scan_iter(_NODE + "*"))
+    return sorted(name.removeprefix(_NODE) for name in names)

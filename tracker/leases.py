@@ -109,8 +109,11 @@ class Keeper:
             self.drop(work, [i for i, _ in items])
 
     def hold(self, work: Work, claims: Iterable[Claim]) -> None:
+        items = dict(claims)
+        if not items:
+            return
         with self._lock:
-            self._held[work.name].update(dict(claims))
+            self._held[work.name].update(items)
             if self._thread is None or not self._thread.is_alive():
                 self._stop.clear()
                 self._thread = threading.Thread(target=self._run, name="lease-keeper",

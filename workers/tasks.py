@@ -13,13 +13,15 @@ deliveries (``record_lost``) and the message is acknowledged.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 from celery import Task
-from celery.signals import worker_process_init
+from celery.signals import task_received, worker_process_init, worker_ready
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from db.lease import Work
@@ -117,13 +119,16 @@ class TrackerTask(Task):  # type: ignore[misc]
 
 
 @contextmanager
-def _leased(ctx: App, work: Work, claims: list[leases.Claim]) -> Iterator[set[int]]:
-    """Start the work of claimed messages: the claims that still hold (their leases renewed
-    now, and by the heartbeat until the block ends), by id. A stale message — its claim run
-    out and taken over, or its work already stored — finds none and is dropped at once."""
+def _leased(
+    ctx: App, node: str | None, work: Work, claims: list[leases.Claim]
+) -> Iterator[set[int]]:
+    """Start the work of claimed messages received by the worker ``node``: the claims that
+    still hold (their leases renewed now, and by the heartbeat until the block ends), by id. A
+    stale message — its claim run out and taken over, or its work already stored — finds none
+    and is dropped at once."""
     client = _redis()
     if client is not None:
-        queued.started(client, work, claims)
+        queued.started(client, node or "", work, claims)
     held = leases.renew(ctx, work, claims)
     with ctx.keeper.holding(work, [c for c in claims if c[0] in held]):
         yield held
@@ -136,7 +141,8 @@ def check(article_id: int, lease_token: str | None = None) -> str:
     if lease_token is None:
         result = check_article(ctx, article_id)
     else:
-        with _leased(ctx, leases.ARTICLES, [(article_id, lease_token)]) as held:
+        with _leased(ctx, check.request.hostname, leases.ARTICLES,
+                     [(article_id, lease_token)]) as held:
             if not held:
                 return "skipped"
             result = check_article(ctx, article_id, lease_token=lease_token)
@@ -153,7 +159,8 @@ def poll_source(source_id: int, lease_token: str | None = None) -> str:
     if lease_token is None:
         result = sources.poll_source(ctx, source_id)
     else:
-        with _leased(ctx, leases.SOURCES, [(source_id, lease_token)]) as held:
+        with _leased(ctx, poll_source.request.hostname, leases.SOURCES,
+                     [(source_id, lease_token)]) as held:
             if not held:
                 return "skipped"
             result = sources.poll_source(ctx, source_id, lease_token=lease_token)
@@ -182,7 +189,8 @@ def deliver_batch(claims: list[tuple[int, str]]) -> list[str]:
     """One attempt at each of a batch of claimed deliveries (sent concurrently, recorded in one
     transaction); the next events of their chains follow at once."""
     ctx = context()
-    with _leased(ctx, leases.DELIVERIES, [(i, t) for i, t in claims]) as held:
+    with _leased(ctx, deliver_batch.request.hostname, leases.DELIVERIES,
+                 [(i, t) for i, t in claims]) as held:
         mine = [delivery.DeliveryClaim(i, t) for i, t in claims if i in held]
         results = delivery.deliver_batch(ctx, mine) if mine else []
     if len(mine) < len(claims):
@@ -204,35 +212,44 @@ def tick() -> int:
     if client is not None:  # first: leases of queued messages must not run out meanwhile
         queued.keep_alive(ctx, client)
     polls = sources.claim_due_sources(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
-    for poll in polls:
-        poll_source.apply_async((poll.source_id, poll.token))
-    _queued(leases.SOURCES, [(p.source_id, p.token) for p in polls])
+    with _queued(leases.SOURCES, [(p.source_id, p.token) for p in polls]):
+        for poll in polls:
+            poll_source.apply_async((poll.source_id, poll.token))
     room -= len(polls)
     claims = scheduling.claim_due(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
-    for claim in claims:
-        check.apply_async((claim.article_id, claim.token))
-    _queued(leases.ARTICLES, [(c.article_id, c.token) for c in claims])
+    with _queued(leases.ARTICLES, [(c.article_id, c.token) for c in claims]):
+        for claim in claims:
+            check.apply_async((claim.article_id, claim.token))
     delivery.dispatch_events(ctx)
     _send(delivery.claim_due(ctx, limit=ctx.settings.claim_batch))
     housekeeping.record_tick(ctx, claimed=len(claims))
     return len(claims)
 
 
-def _queued(work: Work, claims: list[leases.Claim]) -> None:
-    """Record claims whose messages were sent: the tick renews their leases while they wait
-    (``workers.queued``)."""
+@contextmanager
+def _queued(work: Work, claims: list[leases.Claim]) -> Iterator[None]:
+    """Record claims as queued, then send their messages (the block): the tick renews their
+    leases while they wait (``workers.queued``). Recorded before sending, so a worker that
+    receives a message at once finds its record to move; if sending fails, the records go."""
     client = _redis()
-    if client is not None:
-        queued.add(client, work, claims)
+    if client is None or not claims:
+        yield
+        return
+    queued.add(client, work, claims)
+    try:
+        yield
+    except BaseException:
+        queued.started(client, "", work, claims)  # never sent: let their leases run out
+        raise
 
 
 def _send(claims: list[delivery.DeliveryClaim]) -> None:
     """One task per batch of claims: fewer messages and transactions than one per delivery,
     and batches small enough to spread over the workers."""
-    for start in range(0, len(claims), DELIVERY_TASK_BATCH):
-        batch = claims[start : start + DELIVERY_TASK_BATCH]
-        deliver_batch.apply_async(([(c.delivery_id, c.token) for c in batch],))
-    _queued(leases.DELIVERIES, [(c.delivery_id, c.token) for c in claims])
+    with _queued(leases.DELIVERIES, [(c.delivery_id, c.token) for c in claims]):
+        for start in range(0, len(claims), DELIVERY_TASK_BATCH):
+            batch = claims[start : start + DELIVERY_TASK_BATCH]
+            deliver_batch.apply_async(([(c.delivery_id, c.token) for c in batch],))
 
 
 DELIVERY_TASK_BATCH = 16
@@ -273,6 +290,53 @@ _LOST: dict[str, Callable[..., None]] = {
     "tracker.deliver_batch": _deliveries_lost,
     "tracker.deliver": lambda ctx, reason, i, t: _deliveries_lost(ctx, reason, [(i, t)]),
 }
+
+
+def _claims_of(name: str, args: Any) -> tuple[Work, list[leases.Claim]] | None:
+    """The claims a task message carries (by the task's name and positional arguments)."""
+    args = list(args or ())
+    if name in ("tracker.check", "tracker.poll_source") and len(args) > 1 and args[1]:
+        work = leases.ARTICLES if name == "tracker.check" else leases.SOURCES
+        return work, [(int(args[0]), str(args[1]))]
+    if name == "tracker.deliver_batch" and args:
+        return leases.DELIVERIES, [(int(i), str(t)) for i, t in args[0]]
+    if name == "tracker.deliver" and len(args) > 1:
+        return leases.DELIVERIES, [(int(args[0]), str(args[1]))]
+    return None
+
+
+@task_received.connect
+def _received(request: Any = None, **_: Any) -> None:
+    """In the worker's main process: a claimed message was received (reserved); its lease is
+    kept alive by the tick while this worker lives (``workers.queued``)."""
+    try:
+        found = _claims_of(request.name, request.args)
+        client = _redis()
+        if found is not None and client is not None:
+            queued.received(client, request.hostname, *found)
+    except Exception as exc:  # noqa: BLE001 - the lease then runs out: claimed again
+        log.debug("cannot record a received claim: %s", exc)
+
+
+@worker_ready.connect
+def _node_heartbeat(sender: Any = None, **_: Any) -> None:
+    """In the worker's main process: renew its record (``tracker:node:<name>``) while it
+    lives, so the tick keeps the leases of the messages it reserved alive."""
+    node = str(getattr(sender, "hostname", "") or "")
+    ttl = queued.node_ttl(load_settings().lease_seconds)
+
+    def beat() -> None:
+        while True:
+            try:
+                client = _redis()
+                if client is not None:
+                    queued.node_alive(client, node, ttl)
+            except Exception as exc:  # noqa: BLE001 - Redis is away: try again
+                log.debug("cannot renew the worker's record: %s", exc)
+            time.sleep(ttl / 3)
+
+    if node:
+        threading.Thread(target=beat, name="node-heartbeat", daemon=True).start()
 
 
 def _queue_length(name: str) -> int:
