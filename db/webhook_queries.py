@@ -40,6 +40,15 @@ def find_endpoint(session: Session, key: str) -> Endpoint | None:
     return session.scalars(statement).one_or_none()
 
 
+def find_channel(session: Session, name: str) -> Endpoint | None:
+    """A channel by name, or by id."""
+    if name.isascii() and name.isdigit() and len(name) < 10:
+        found = session.get(Endpoint, int(name))
+        return found if found is not None and found.kind == "channel" else None
+    statement = select(Endpoint).where(Endpoint.kind == "channel", Endpoint.name == name)
+    return session.scalars(statement).one_or_none()
+
+
 def lock_endpoint(session: Session, endpoint_id: int) -> Endpoint | None:
     statement = select(Endpoint).where(Endpoint.id == endpoint_id).with_for_update()
     return session.scalars(statement).one_or_none()
@@ -73,12 +82,26 @@ def matching_endpoints(session: Session, event: Event, article: Article) -> list
 
 
 def _matches(endpoint: Endpoint, event: Event, article: Article) -> bool:
+    """Every filter that is set must match; a list filter matches when any of its values does.
+    ``min_words`` holds back changes of fewer changed words (``words`` in the event; a change
+    that is more than words, a move or a new paragraph, has none and always passes)."""
+    lists = endpoint.filters or {}
+    tags = set(article.tags or [])
     return (
         ("*" in endpoint.events or event.type in endpoint.events)
         and endpoint.article_url in {None, article.url}
         and endpoint.host in {None, article.host}
-        and (endpoint.tag is None or endpoint.tag in (article.tags or []))
+        and (endpoint.tag is None or endpoint.tag in tags)
+        and (not lists.get("articles") or article.url in lists["articles"])
+        and (not lists.get("hosts") or article.host in lists["hosts"])
+        and (not lists.get("tags") or bool(tags & set(lists["tags"])))
+        and _enough_words(endpoint.min_words, event)
     )
+
+
+def _enough_words(minimum: int | None, event: Event) -> bool:
+    words = (event.data or {}).get("words") if event.type == "article.changed" else None
+    return not minimum or not isinstance(words, int) or words >= minimum
 
 
 def add_delivery(session: Session, event: Event, endpoint: Endpoint, now: dt.datetime) -> None:
@@ -87,6 +110,53 @@ def add_delivery(session: Session, event: Event, endpoint: Endpoint, now: dt.dat
         event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id, seq=event.seq,
         state="pending", attempts=0, next_attempt_at=now, created_at=now,
     ))
+
+
+def add_to_digest(
+    session: Session, event: Event, endpoint: Endpoint, now: dt.datetime, period_end: dt.datetime
+) -> None:
+    """A digest channel's delivery: the carrier of the period's message, due at the period's
+    end, or (when the period has one already, not yet attempted) a member riding along."""
+    carrier = session.scalars(
+        select(Delivery).where(
+            Delivery.endpoint_id == endpoint.id, Delivery.state == "pending",
+            Delivery.digest_of.is_(None), Delivery.attempts == 0,
+            Delivery.next_attempt_at == period_end,
+        ).order_by(Delivery.id).limit(1)
+    ).one_or_none()
+    if carrier is None:
+        session.add(Delivery(
+            event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id,
+            seq=event.seq, state="pending", attempts=0, next_attempt_at=period_end,
+            created_at=now,
+        ))
+        session.flush()
+        return
+    session.add(Delivery(
+        event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id, seq=event.seq,
+        state="digested", attempts=0, next_attempt_at=period_end, created_at=now,
+        digest_of=carrier.id,
+    ))
+
+
+def digest_members(session: Session, carrier_id: int) -> list[Event]:
+    """The events riding along with a digest's carrier, in the order they happened."""
+    statement = (
+        select(Event).join(Delivery, Delivery.event_id == Event.id)
+        .where(Delivery.digest_of == carrier_id, Delivery.state == "digested")
+        .order_by(Event.created_at, Event.id)
+    )
+    return list(session.scalars(statement))
+
+
+def settle_digest(session: Session, carrier_id: int, now: dt.datetime) -> None:
+    """The carrier was delivered: so were the events riding along."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.digest_of == carrier_id, Delivery.state == "digested")
+        .values(state="delivered", delivered_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- delivering -----------------------------------------------------------------------------

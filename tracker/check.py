@@ -46,7 +46,7 @@ from tracker.fetch import Page
 from tracker.markers import developing_marker
 from tracker.merge import fold_duplicate
 from tracker.rules import NO_RULES, HostRules, IgnoreRules
-from tracker.significance import is_minor
+from tracker.significance import changed_words, is_minor
 from tracker.stored import version_metadata, version_texts
 
 log = logging.getLogger(__name__)
@@ -354,6 +354,9 @@ def _emit(
     }
     if diff["metadata"]:
         data["metadata"] = sorted(diff["metadata"])
+    words = changed_words(diff)
+    if words is not None:  # for subscribers' minimum (none: more than words, always sent)
+        data["words"] = words
     queries.add_event(session, row, "article.changed", now=now, version=version, data=data)
 
 

@@ -36,17 +36,20 @@ from db import archive_queries, queries
 from db import webhook_queries as wq
 from db.models import Delivery, Endpoint, Event, Version
 from db.session import session_scope
-from tracker import deadline
+from tracker import channels, deadline
 from tracker.app import App
+from tracker.channels import period_end
 from tracker.clock import iso, utcnow
 from tracker.decoding import Decoder
 from tracker.diff import diff_documents
+from tracker.diffstore import load_diff
 from tracker.errors import BlockedAddress, TrackerError, UnsupportedContent
 from tracker.fetch import raw_chunks
 from tracker.headers import content_codings
 from tracker.intervals import parse_duration
+from tracker.messages import Message, Notice
 from tracker.stored import version_metadata, version_texts
-from tracker.subscriptions import signing_secrets
+from tracker.subscriptions import secret_box, signing_secrets
 from tracker.webhooks import payload as payloads
 from tracker.webhooks.signing import headers as signed_headers
 
@@ -83,7 +86,11 @@ def dispatch_events(app: App) -> int:
             article = queries.article_by_id(session, event.article_id)
             if article is not None:
                 for endpoint in wq.matching_endpoints(session, event, article):
-                    wq.add_delivery(session, event, endpoint, now)
+                    if endpoint.digest_seconds:
+                        wq.add_to_digest(session, event, endpoint, now,
+                                         period_end(now, endpoint.digest_seconds))
+                    else:
+                        wq.add_delivery(session, event, endpoint, now)
                     created += 1
             event.dispatched_at = now
     return created
@@ -119,6 +126,7 @@ class _Message:
     msg_id: str
     body: bytes
     secrets: list[str]
+    channel: tuple[str, Message] | None = None  # a channel's Apprise URL and its message
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +137,11 @@ class _Attempt:
     status: int | None
     excerpt: str | None
     error: str | None
+    sent: bool = False  # a channel's message that Apprise handed over
+
+    @property
+    def delivered(self) -> bool:
+        return self.sent or (self.status is not None and 200 <= self.status < 300)
 
 
 def deliver(app: App, delivery_id: int, token: str) -> DeliveryResult:
@@ -174,8 +187,12 @@ def _prepare(
             row = found.get(delivery_id)
             if row is None or not _sendable(*row, token):
                 continue
-            _, event, endpoint = row
+            delivery, event, endpoint = row
             try:
+                if endpoint.kind == "channel":
+                    messages.append(_channel_message(app, session, delivery, event, endpoint,
+                                                     token))
+                    continue
                 body = _payload(app, session, event)
                 secrets = signing_secrets(app, endpoint, now)
             except SQLAlchemyError:
@@ -216,6 +233,9 @@ def _post_all(
 
 def _attempt(app: App, message: _Message, stop: threading.Event | None = None) -> _Attempt:
     attempted_at = utcnow()
+    if message.channel is not None:
+        sent = channels.send(app, *message.channel)
+        return _Attempt(message, attempted_at, sent.latency_ms, None, None, sent.error, sent.ok)
     started = time.perf_counter()
     with deadline.bounded(app.settings.webhook_timeout, cancel=stop):
         try:
@@ -324,9 +344,10 @@ def _record_one(
     delivery.attempts += 1
     delivery.last_status, delivery.last_error = status, error
     delivery.lease_token = delivery.lease_until = None
-    if status is not None and 200 <= status < 300:  # the receiver has it, whatever happened
+    if attempt.delivered:  # the receiver has it, whatever happened
         delivery.state, delivery.delivered_at = "delivered", now
         endpoint.failing_since, endpoint.last_success_at = None, now
+        wq.settle_digest(session, delivery.id, now)
         return DeliveryResult(delivery.id, "delivered", status)
     if delivery.state != "pending":  # cancelled meanwhile: another attempt disabled the endpoint
         return DeliveryResult(delivery.id, "skipped", status, f"delivery {delivery.state}")
@@ -374,7 +395,11 @@ def _retry_or_fail(
 def _disable(session: Any, endpoint: Endpoint, reason: str) -> None:
     endpoint.state, endpoint.disabled_reason = "disabled", reason
     wq.cancel_pending(session, endpoint.id, f"endpoint disabled: {reason}")
-    log.warning("webhook endpoint %s disabled: %s", endpoint.url, reason)
+    log.warning("%s %s disabled: %s", _kind_name(endpoint), endpoint.url, reason)
+
+
+def _kind_name(endpoint: Endpoint) -> str:
+    return f"channel {endpoint.name}" if endpoint.kind == "channel" else "webhook endpoint"
 
 
 def retry_schedule(text: str) -> list[float]:
@@ -436,6 +461,50 @@ def _version_block(version: Any) -> dict[str, Any]:
     return block
 
 
+# --- channel messages ---------------------------------------------------------------------------
+
+
+def _channel_message(
+    app: App, session: Any, delivery: Delivery, event: Event, endpoint: Endpoint, token: str
+) -> _Message:
+    """A channel's message: its event's (a digest's carrier: with the events riding along)."""
+    url = secret_box(app).open(endpoint.secret)
+    events = [event, *wq.digest_members(session, delivery.id)]
+    notices = [_notice(app, session, e) for e in events]
+    message = channels.compose(url, notices, endpoint.digest_seconds)
+    return _Message(delivery.id, token, endpoint.url, event.uid, b"", [], (url, message))
+
+
+def _notice(app: App, session: Any, event: Event) -> Notice:
+    article = queries.article_by_id(session, event.article_id)
+    assert article is not None
+    version = session.get(Version, event.version_id) if event.version_id else None
+    latest = version or queries.latest_version(session, article.id)
+    title = (latest.title if latest else None) or _data_text(event.data, "title")
+    base = app.settings.public_url.rstrip("/")
+    if event.type == "article.changed" and version is not None and version.number > 1:
+        loaded = load_diff(session, article.id, version.number - 1, version.number)
+        diff_url = (f"{base}/articles/{article.id}/diff/{version.number - 1}..{version.number}"
+                    if base else None)
+        return Notice(event.type, article.url, title, diff_url, loaded.view)
+    link = f"{base}/articles/{article.id}" if base else None
+    return Notice(event.type, article.url, title, link, detail=_detail(event.data))
+
+
+def _data_text(data: dict[str, Any] | None, key: str) -> str | None:
+    value = (data or {}).get(key)
+    return value if isinstance(value, str) else None
+
+
+def _detail(data: dict[str, Any] | None) -> str | None:
+    """One line from a watchdog event's data: its reason, status or error, when it has one."""
+    for key in ("reason", "error", "status"):
+        value = (data or {}).get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return f"{key}: {value}"[:300]
+    return None
+
+
 # --- redelivery and listings ------------------------------------------------------------------
 
 
@@ -482,7 +551,8 @@ def _delivery_json(
         "id": delivery.id,
         "event": event.uid,
         "type": event.type,
-        "endpoint": endpoint.url,
+        "endpoint": endpoint.url,  # a channel's: masked
+        "channel": endpoint.name if endpoint.kind == "channel" else None,
         "state": delivery.state,
         "attempts": delivery.attempts,
         "next_attempt_at": iso(delivery.next_attempt_at) if delivery.state == "pending" else None,
