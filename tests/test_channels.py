@@ -5,6 +5,7 @@ behind mailto://; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import socket
 import time
 from collections.abc import Iterator
@@ -338,3 +339,67 @@ def test_digest_sends_one_message_per_period(
     assert states == ["delivered"] * 3
     deliver_due(fast_app)
     assert len(receiver.received) == 1
+
+
+# --- hostile articles, end to end ---------------------------------------------------------------
+
+HOSTILE = ("@channel @here <!everyone> <@U024BE7LH> [Jetzt klicken](http://evil.example/) "
+           "**Eilmeldung** <img src=x onerror=alert(1)> ![bild](http://evil.example/p.png)")
+
+
+def hostile_page(extra: str) -> bytes:
+    paragraphs = [
+        "Die Abgeordneten berieten am Donnerstag stundenlang über den Haushalt des Landes.",
+        "Der Finanzminister verteidigte die geplanten Kürzungen bei den Kommunen scharf.",
+        f"Die Opposition kündigte Widerstand an. {extra}",
+    ]
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    title = html.escape(f"Haushalt {HOSTILE}")
+    return (f"<!DOCTYPE html><html lang='de'><head><title>{title}</title></head><body>"
+            f"<article><h1>{title}</h1>{body}</article></body></html>").encode()
+
+
+def test_hostile_article_text_reaches_no_channel_as_markup(
+    fast_app: App, receiver: WebhookReceiver, smtp: tuple[int, _Mailbox]
+) -> None:
+    from tests.pageserver import PageServer
+
+    port, box = smtp
+    add_channel(fast_app, f"json://127.0.0.1:{receiver.port}/text", name="text",
+                events=["article.changed"])
+    add_channel(fast_app, f"ntfy://127.0.0.1:{receiver.port}/desk?format=markdown",
+                name="md", events=["article.changed"])
+    add_channel(fast_app, f"mailto://127.0.0.1:{port}?from=t@example.org&to=d@example.org"
+                          "&mode=insecure", name="mail", events=["article.changed"])
+    with PageServer() as site:
+        url = site.put("/haushalt", hostile_page("Mehr folgt."))
+        add_articles(fast_app, [url])
+        article_id = follow_url(fast_app, url)
+        check_many(fast_app, [article_id])
+        site.put("/haushalt", hostile_page(f"Neu: {HOSTILE}"))
+        check_many(fast_app, [article_id])
+    deliver_until(fast_app, lambda: len(receiver.received) == 2 and len(box.messages) == 1)
+    text = next(m["body"] for m in receiver.received if "topic" not in m["body"])
+    markdown = next(m["body"] for m in receiver.received if "topic" in m["body"])
+    html_body = box.messages[0].get_body(("html",)).get_content()
+    for shown in (text["title"], text["message"], markdown["title"], markdown["message"],
+                  box.messages[0]["Subject"], html_body):
+        assert "@channel" not in shown
+        assert "@here" not in shown
+        assert "<!everyone>" not in shown
+        assert "<@U024BE7LH>" not in shown
+    assert "[Jetzt klicken](http" not in markdown["message"]
+    assert "![bild](http" not in markdown["message"]
+    assert "**Eilmeldung**" not in markdown["message"]
+    assert "<img" not in html_body
+    assert "&lt;img src=x" in html_body
+    assert "{+" in text["message"]  # the inserted words are still shown, marked
+
+
+def follow_url(app: App, url: str) -> int:
+    from db import queries
+
+    with session_scope(app.reader) as session:
+        row = queries.article_by_url(session, url)
+        assert row is not None
+        return row.id

@@ -470,9 +470,23 @@ def _channel_message(
     """A channel's message: its event's (a digest's carrier: with the events riding along)."""
     url = secret_box(app).open(endpoint.secret)
     events = [event, *wq.digest_members(session, delivery.id)]
-    notices = [_notice(app, session, e) for e in events]
+    notices = [_cached_notice(app, session, e) for e in events]
     message = channels.compose(url, notices, endpoint.digest_seconds)
     return _Message(delivery.id, token, endpoint.url, event.uid, b"", [], (url, message))
+
+
+def _cached_notice(app: App, session: Any, event: Event) -> Notice:
+    """The same notice for every channel and retry of an event (its diff is read once)."""
+    key = (event.uid, app.settings.public_url)
+    found = _NOTICES.get(key)
+    if found is None:
+        found = _NOTICES[key] = _notice(app, session, event)
+        if len(_NOTICES) > 256:
+            _NOTICES.pop(next(iter(_NOTICES)))
+    return found
+
+
+_NOTICES: dict[tuple[str, str], Notice] = {}  # (event uid, public URL) → the 256 most recent
 
 
 def _notice(app: App, session: Any, event: Event) -> Notice:
