@@ -33,11 +33,11 @@ def endpoints(session: Session) -> list[Endpoint]:
 
 
 def find_endpoint(session: Session, key: str) -> Endpoint | None:
-    """An endpoint by id or by URL (the newest one with that URL)."""
+    """An endpoint by id, by URL (the newest one with that URL) or by a channel's name."""
     if key.isascii() and key.isdigit():
         return session.get(Endpoint, int(key)) if len(key) < 10 else None
     statement = select(Endpoint).where(Endpoint.url == key).order_by(Endpoint.id.desc()).limit(1)
-    return session.scalars(statement).one_or_none()
+    return session.scalars(statement).one_or_none() or find_channel(session, key)
 
 
 def find_channel(session: Session, name: str) -> Endpoint | None:
@@ -116,7 +116,9 @@ def add_to_digest(
     session: Session, event: Event, endpoint: Endpoint, now: dt.datetime, period_end: dt.datetime
 ) -> None:
     """A digest channel's delivery: the carrier of the period's message, due at the period's
-    end, or (when the period has one already, not yet attempted) a member riding along."""
+    end, or (when the period has one already, not yet attempted) a member riding along. The
+    channel's row is locked first, so two dispatchers cannot both start a period's carrier."""
+    lock_endpoint(session, endpoint.id)
     carrier = session.scalars(
         select(Delivery).where(
             Delivery.endpoint_id == endpoint.id, Delivery.state == "pending",

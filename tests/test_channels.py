@@ -285,6 +285,12 @@ class _Mailbox:
         return "250 OK"
 
 
+def _any_login(*_: Any) -> Any:
+    from aiosmtpd.smtp import AuthResult
+
+    return AuthResult(success=True)
+
+
 @pytest.fixture
 def smtp() -> Iterator[tuple[int, _Mailbox]]:
     from aiosmtpd.controller import Controller
@@ -293,7 +299,8 @@ def smtp() -> Iterator[tuple[int, _Mailbox]]:
     with socket.socket() as probe:  # a free port (the controller checks it by connecting)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller = Controller(box, hostname="127.0.0.1", port=port, auth_require_tls=False,
+                            authenticator=_any_login)
     controller.start()
     try:
         yield port, box
@@ -403,3 +410,37 @@ def follow_url(app: App, url: str) -> int:
         row = queries.article_by_url(session, url)
         assert row is not None
         return row.id
+
+
+# --- hostile services and URLs ------------------------------------------------------------------
+
+
+def test_a_service_dripping_its_answer_is_cut_at_the_attempt_deadline(
+    make_app, article_server: ArticleServer
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.hostile import Answer, HostileServer
+
+    def drip(answer: Answer) -> None:
+        answer.drip(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", 0.4)
+
+    app = make_app(webhook_timeout=1.5)
+    with HostileServer() as service:
+        service.route("/hook", drip)
+        add_channel(app, f"json://127.0.0.1:{service.port}/hook", name="slow",
+                    events=["article.changed"])
+        changed_twice(app, article_server)
+        started = time.monotonic()
+        [result] = deliver_due(app)
+    assert time.monotonic() - started < 1.5 + 1.5
+    assert result.outcome == "retry"
+
+
+@pytest.mark.parametrize("url", [
+    "json://127.0.0.1:9/ho\tok", "json://127.0.0.1:9/hook\x00", "nosuch://example.org/x",
+    "json://", "x" * 5000, "mailto://", "ntfy://user:pa\nss@127.0.0.1/t",
+])
+def test_notify_add_refuses_a_url_no_message_could_use(app: App, url: str) -> None:
+    with pytest.raises(TrackerError) as refused:
+        add_channel(app, url)
+    assert "pa\nss" not in str(refused.value)
+    assert channels(app) == {"channels": []}

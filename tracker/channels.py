@@ -145,7 +145,8 @@ def send(app: App, url: str, message: Message) -> Sent:
     sender = apprise.Apprise()
     sender.add(plugin)
     try:
-        ok = bool(sender.notify(body=message.body, title=message.title, log_callback=heard))
+        ok = bool(sender.notify(body=message.body, title=message.title, log_callback=heard,
+                                timeout=timeout))
     except Exception as exc:  # noqa: BLE001 - a plugin's own bug: this message fails alone
         said.append(f"{type(exc).__name__}: {exc}")
         ok = False

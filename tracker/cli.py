@@ -922,7 +922,8 @@ def secrets_rotate_key() -> None:
 def deliveries(
     failed: Annotated[bool, typer.Option("--failed", help="Only deliveries that gave up.")] =
         False,
-    endpoint: Annotated[str | None, typer.Option(help="Only this subscriber (id or URL).")] =
+    endpoint: Annotated[str | None, typer.Option(help="Only this subscriber (id or URL, or a "
+                                                 "channel's name).")] =
         None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
