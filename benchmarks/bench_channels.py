@@ -268,12 +268,12 @@ def main() -> None:
         f"### Messages per second ({options.articles} changed articles × {options.channels} "
         f"subscribers, one `deliver_due` process, median of {options.repeat})",
         table(["path", "messages/s", "each repeat"], rows),
-        f"Webhook deliveries/s ÷ channel messages/s, same run: {ratio:.2f}. A channel "
-        "message costs more to make (Apprise parses the channel's URL, the message is "
-        "rendered in the service's dialect and cut to its limit, Apprise opens a connection "
-        "per message where webhooks reuse pooled ones), but on SQLite both share the same "
-        "per-delivery database work (claim, record), so the two rates stay close. The machine "
-        "is shared: compare the two rows, not runs (the load average is below).",
+        f"Webhook deliveries/s ÷ channel messages/s, same run: {ratio:.2f}. Both read each "
+        "event's diff once (then cached for every subscriber and retry) and share the "
+        "per-delivery database work (claim, record); a channel message adds Apprise parsing "
+        "the channel's URL and opening a new connection per message (webhooks reuse pooled "
+        "ones), and rendering once per event and form of service. The machine is shared: "
+        "compare the two rows, not runs (the load averages are below).",
         f"### Latency stored → received (`tracker run --concurrency 2`, "
         f"{len(delays)} articles due 0.25 s apart, one subscriber; after one warm-up message)",
         table(["subscriber", "median (s)", "p95 (s)", "max (s)"], [

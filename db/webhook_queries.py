@@ -151,6 +151,27 @@ def digest_members(session: Session, carrier_id: int) -> list[Event]:
     return list(session.scalars(statement))
 
 
+def release_digests(session: Session, doomed: Any) -> None:
+    """Before the deliveries ``doomed`` (a select of ids) are deleted (their article removed):
+    the members of a digest whose carrier goes get the earliest of them as their carrier."""
+    rows = session.execute(
+        select(Delivery.id, Delivery.digest_of)
+        .where(Delivery.digest_of.in_(doomed), Delivery.state == "digested",
+               Delivery.id.not_in(doomed))
+        .order_by(Delivery.id)
+    )
+    groups: dict[int, list[int]] = {}
+    for member, carrier in rows:
+        if carrier is not None:
+            groups.setdefault(carrier, []).append(member)
+    for members in groups.values():
+        session.execute(update(Delivery).where(Delivery.id == members[0])
+                        .values(state="pending", digest_of=None))
+        if members[1:]:
+            session.execute(update(Delivery).where(Delivery.id.in_(members[1:]))
+                            .values(digest_of=members[0]))
+
+
 def settle_digest(session: Session, carrier_id: int, now: dt.datetime) -> None:
     """The carrier was delivered: so were the events riding along."""
     session.execute(

@@ -444,3 +444,31 @@ def test_notify_add_refuses_a_url_no_message_could_use(app: App, url: str) -> No
         add_channel(app, url)
     assert "pa\nss" not in str(refused.value)
     assert channels(app) == {"channels": []}
+
+
+def test_a_digest_outlives_the_removal_of_its_first_article(
+    fast_app: App, article_server: ArticleServer, receiver: WebhookReceiver
+) -> None:
+    from tracker.articles import remove_articles
+
+    add_channel(fast_app, json_url(receiver), name="hourly", digest="1h",
+                events=["article.first_seen"])
+    first = article_server.add_article("first", 1)
+    second = article_server.add_article("second", 1)
+    add_articles(fast_app, [first, second])
+    check_many(fast_app, [follow_url(fast_app, first), follow_url(fast_app, second)])
+    assert deliver_due(fast_app) == []
+    carrier_url = first if _carrier_article(fast_app) == follow_url(fast_app, first) else second
+    remove_articles(fast_app, [carrier_url])
+    with session_scope(fast_app.writer) as session:
+        session.execute(update(Delivery).values(next_attempt_at=dt.datetime.now(dt.UTC)))
+    deliver_until(fast_app, lambda: len(receiver.received) == 1)
+    [digest] = bodies(receiver)
+    assert digest["title"] == "1 update in the last hour"
+    assert ({first, second} - {carrier_url}).pop() in digest["message"]
+
+
+def _carrier_article(app: App) -> int:
+    with session_scope(app.reader) as session:
+        return session.scalars(select(Delivery.article_id).where(
+            Delivery.digest_of.is_(None))).one()

@@ -173,21 +173,30 @@ def limits(plugin: NotifyBase) -> tuple[int, int]:
     return body, title
 
 
-def compose(
-    url: str, notices: list[Notice], digest_seconds: int | None = None
-) -> Message:
-    """The message of one event (or of a digest's events) for the channel at ``url``."""
+@dataclass(frozen=True, slots=True)
+class Form:
+    """What a service takes: its dialect, and its body's and title's length limits."""
+
+    dialect: Dialect
+    body_limit: int
+    title_limit: int
+
+
+def form_of(url: str) -> Form:
     plugin = plugin_for(url)
-    dialect = dialect_of(plugin)
     body_limit, title_limit = limits(plugin)
-    budget = body_limit if title_limit > 0 else body_limit - 260
+    return Form(dialect_of(plugin), body_limit, title_limit)
+
+
+def compose(form: Form, notices: list[Notice], digest_seconds: int | None = None) -> Message:
+    """The message of one event (or of a digest's events) in the service's ``form``; a title
+    the service has no field for goes in the body, which keeps room for it."""
+    budget = max(200, form.body_limit if form.title_limit > 0 else form.body_limit - 260)
+    title_limit = form.title_limit or 250
     if len(notices) == 1 and not digest_seconds:
-        message = render(notices[0], dialect, limit=max(200, budget),
-                         title_limit=title_limit or 250)
-    else:
-        message = render_digest(notices, dialect, period=period_name(digest_seconds or 3600),
-                                limit=max(200, budget), title_limit=title_limit or 250)
-    return message
+        return render(notices[0], form.dialect, limit=budget, title_limit=title_limit)
+    return render_digest(notices, form.dialect, period=period_name(digest_seconds or 3600),
+                         limit=budget, title_limit=title_limit)
 
 
 def period_name(seconds: int) -> str:
@@ -340,7 +349,7 @@ def send_test(app: App, name: str) -> Sent:
                     f"{base}/" if base else None,
                     detail=f"A test message from tracker to channel {name}, sent "
                            f"{utcnow():%Y-%m-%d %H:%M} UTC.")
-    return send(app, url, compose(url, [notice]))
+    return send(app, url, compose(form_of(url), [notice]))
 
 
 def period_end(now: dt.datetime, seconds: int) -> dt.datetime:

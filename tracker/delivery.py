@@ -469,10 +469,22 @@ def _channel_message(
 ) -> _Message:
     """A channel's message: its event's (a digest's carrier: with the events riding along)."""
     url = secret_box(app).open(endpoint.secret)
-    events = [event, *wq.digest_members(session, delivery.id)]
-    notices = [_cached_notice(app, session, e) for e in events]
-    message = channels.compose(url, notices, endpoint.digest_seconds)
+    form = channels.form_of(url)
+    if endpoint.digest_seconds:
+        events = [event, *wq.digest_members(session, delivery.id)]
+        notices = [_cached_notice(app, session, e) for e in events]
+        message = channels.compose(form, notices, endpoint.digest_seconds)
+    else:  # the same message for every channel of the same form, and every retry
+        key = (event.uid, app.settings.public_url, form)
+        message = _MESSAGES.get(key) or channels.compose(
+            form, [_cached_notice(app, session, event)])
+        _MESSAGES[key] = message
+        if len(_MESSAGES) > 256:
+            _MESSAGES.pop(next(iter(_MESSAGES)))
     return _Message(delivery.id, token, endpoint.url, event.uid, b"", [], (url, message))
+
+
+_MESSAGES: dict[tuple[str, str, channels.Form], Message] = {}  # the 256 most recent
 
 
 def _cached_notice(app: App, session: Any, event: Event) -> Notice:
