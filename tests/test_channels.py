@@ -472,3 +472,17 @@ def _carrier_article(app: App) -> int:
     with session_scope(app.reader) as session:
         return session.scalars(select(Delivery.article_id).where(
             Delivery.digest_of.is_(None))).one()
+
+
+def test_secrets_encrypt_reseals_channel_urls_under_a_new_key(
+    make_app, receiver: WebhookReceiver
+) -> None:  # type: ignore[no-untyped-def]
+    from tracker.subscriptions import encrypt_secrets
+    from tracker.webhooks.secrets import generate_key
+
+    old, new = generate_key(), generate_key()
+    add_channel(make_app(secret_key=old), json_url(receiver), name="desk")
+    assert encrypt_secrets(make_app(secret_key=f"{new},{old}")).changed == 1
+    assert send_test(make_app(secret_key=new), "desk").ok
+    with pytest.raises(TrackerError):
+        send_test(make_app(secret_key=old), "desk")

@@ -158,8 +158,8 @@ def send(app: App, url: str, message: Message) -> Sent:
 def scrub(url: str, text: str) -> str:
     """``text`` with every part of ``url`` that may be a secret (user, password, tokens,
     query values) replaced by "****"."""
-    parts = sorted({p for p in re.split(r"[/:@?&=#,+]", url.split("://", 1)[-1]) if len(p) >= 4},
-                   key=len, reverse=True)
+    pieces = re.split(r"[/:@?&=#,+]", url.split("://", 1)[-1])
+    parts = sorted({p for p in pieces if len(p) >= 3}, key=len, reverse=True)
     for part in parts:
         text = text.replace(part, "****")
     return text.replace("\x00", "\ufffd")
