@@ -11,8 +11,9 @@ so the client under test has the GIL to itself. All articles are on one host, 12
 the per-host limit is the binding one: tracker runs with TRACKER_PER_HOST_CONCURRENCY=8,
 TRACKER_PER_HOST_RATE=0 (no request rate: see bench_politeness.py for that) and
 ``--concurrency 8``, on a fresh SQLite database in a temporary directory, with the default
-raw-body retention (bodies of new versions are stored). Each pass is one ``tracker check --all``
-subprocess, measured from outside with ``wait4``: wall time, CPU user+sys, peak RSS.
+raw-body retention (bodies of new versions are stored). Each pass is one ``tracker check --all
+--report`` subprocess (the pass and the report of the changes it found, what a cron job runs),
+measured from outside with ``wait4``: wall time, CPU user+sys, peak RSS.
 
 Passes, in this order, on the same database (the order keeps both tools' validators fresh for
 the conditional passes):
@@ -154,7 +155,9 @@ class Tracker:
         )
 
     def command(self, label: str | None = None) -> list[str]:
-        args = ["check", "--all", "--concurrency", str(self.concurrency), "--format", "json"]
+        # --report: the pass prints the changes it found, the read a cron job does afterwards
+        args = ["check", "--all", "--concurrency", str(self.concurrency), "--format", "json",
+                "--report"]
         if self.profile_dir and label:
             output = self.profile_dir / f"{label}.prof"
             return [sys.executable, str(PROFILED), str(output), "tracker.cli:main", *args]
@@ -172,8 +175,9 @@ class Tracker:
         return run_measured(self.command(label), env=self.env, timeout=timeout)
 
     def baseline(self, timeout: float) -> Usage:
-        """The same command on an empty database (migrated by a first, unmeasured run)."""
+        """The same command on an empty database (migrated, then one unmeasured run)."""
         env = self._env(self.home / "empty.db")
+        run_measured([str(BIN / "tracker"), "migrate"], env=env, timeout=timeout)
         run_measured(self.command(), env=env, timeout=timeout)
         return run_measured(self.command(), env=env, timeout=timeout)
 
@@ -359,7 +363,7 @@ def main_table(results: Results) -> str:
 
 
 def ratio_table(results: Results) -> str:
-    targets = {"all_new": 1.0, "changed_10": 1.0, "not_modified": 0.5, "no_validators": 0.5,
+    targets = {"all_new": 1.0, "changed_10": 0.7, "not_modified": 0.5, "no_validators": 0.5,
                "same_bytes": 0.5}  # fmt: skip
     rows = []
     for step in PASSES:

@@ -300,10 +300,18 @@ def alembic_config(url: str) -> Any:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The schema revision, None for a database without one. One query when the table is
+    there (every start of a command); the inspector only after that query failed."""
+    from sqlalchemy.exc import DBAPIError
+
     with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
+        try:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:
+            connection.rollback()
+            if inspect(connection).has_table("alembic_version"):
+                raise  # the table is there: the failure is something else (a lock, a fault)
             return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(engine: Engine) -> None:

@@ -235,7 +235,7 @@ def test_min_words_holds_back_small_changes(
     minimum: int | None, words: int | None, sent: bool
 ) -> None:
     from db.models import Article, Event
-    from db.webhook_queries import _matches
+    from tracker.delivery import wants as _matches
 
     channel = Endpoint(kind="channel", events=["*"], min_words=minimum)
     data = {"words": words} if words is not None else {}

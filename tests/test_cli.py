@@ -79,7 +79,6 @@ def test_add_reads_urls_from_standard_input(sqlite_url: str, article_server: Art
         (["add", "http://127.0.0.1/x", "--every", "soon"], "not a duration"),
         (["history", "http://127.0.0.1/unknown"], "is not tracked"),
         (["changes", "--since", "last tuesday"], "--since"),
-        (["diff", "no-such-file.txt", "other.txt"], "no such file"),
     ],
 )
 def test_bad_input_gets_one_clear_line_and_exit_status_1(

@@ -92,3 +92,9 @@ def test_dockerfile_installs_the_worker_extra_and_every_package() -> None:
     for package in ("tracker", "db", "workers"):
         assert f"COPY {package} ./{package}" in dockerfile
     assert "USER tracker" in dockerfile
+
+
+def test_the_beat_is_healthy_only_while_it_ticks() -> None:
+    # tracker status answers while the beat is stalled; tracker beat --check does not
+    # (tests/test_beat_health.py).
+    assert SERVICES["beat"]["healthcheck"]["test"] == ["CMD", "tracker", "beat", "--check"]

@@ -22,8 +22,10 @@ from tracker.articles import clean_url
 from tracker.errors import TrackerError
 
 
-def one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 1, result.stdout + result.stderr
+def one_line_error(
+    result: subprocess.CompletedProcess[str], *words: str, status: int = 1
+) -> None:
+    assert result.returncode == status, result.stdout + result.stderr
     assert result.stderr.startswith("tracker: error: ")
     assert result.stderr.count("\n") == 1, result.stderr
     for word in words:
@@ -39,10 +41,11 @@ def test_diff_refuses_version_0_and_numbers_past_any_version(
     url = article_server.add_article("story", 1)
     tracker(sqlite_url, "add", url)
     tracker(sqlite_url, "check", url)
+    # tracker diff exits 2 on an error, as diff(1) does (1: the inputs differ)
     one_line_error(tracker(sqlite_url, "diff", f"{url}@0", f"{url}@1", check=False),
-                   "numbered from 1")
+                   "numbered from 1", status=2)
     one_line_error(tracker(sqlite_url, "diff", f"{url}@1", f"{url}@99999999999999", check=False),
-                   "numbered from 1")
+                   "numbered from 1", status=2)
     assert tracker_json(sqlite_url, "diff", f"{url}@1", url)["ops"]  # URL alone: the latest
 
 

@@ -391,6 +391,6 @@ def test_list_shows_developing_and_settled(
     assert (listed[developing]["developing"], listed[developing]["state"]) == (True, "active")
     assert (listed[quiet]["developing"], listed[quiet]["state"]) == (False, "settled")
     table = tracker(sqlite_url, "list").stdout
-    states = " ".join(line.split("│")[2].strip() for line in table.splitlines()
-                      if line.startswith("│"))  # the state column, however it wraps
+    states = " ".join(line.split("│")[3].strip() for line in table.splitlines()
+                      if line.startswith("│"))  # the state column (after title, URL)
     assert states.split() == ["active,", "developing", "settled"]

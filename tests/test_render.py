@@ -1,17 +1,31 @@
-"""Diffs rendered for people (tracker.render): terminal text, colour and Markdown."""
+"""Changes rendered for people (tracker.render): terminal text, colour and Markdown, from the
+same model of a change (tracker.changeview) as the web view, the feeds and the HTML report."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pytest
 
-from tracker.diff import diff_documents
+from tracker.changeview import ChangeView
+from tracker.diff import Diff, diff_documents
 from tracker.normalize import split_lines
-from tracker.render import escape_markdown, render_diff_markdown, render_diff_text
+from tracker.render import (
+    RUN_WORDS,
+    change_view,
+    escape_markdown,
+    render_diff_markdown,
+    render_diff_text,
+    render_markdown,
+    render_text,
+)
+from tracker.web.templating import environment
 
 STORY = Path(__file__).parent / "fixtures" / "story_de"
+PAIRS = ((1, 2), (2, 3), (3, 4), (4, 5))
 
 
 def version(number: int) -> list[str]:
@@ -19,11 +33,14 @@ def version(number: int) -> list[str]:
         return split_lines(file.read())
 
 
+def story_pair(old_number: int, new_number: int) -> tuple[Diff, list[str], list[str]]:
+    old, new = version(old_number), version(new_number)
+    return diff_documents(old, new, {"title": old[0]}, {"title": new[0]}), old, new
+
+
 @pytest.fixture(scope="module")
-def story() -> tuple[dict[str, Any], list[str], list[str]]:
-    old, new = version(2), version(3)
-    diff = diff_documents(old, new, {"title": old[0]}, {"title": new[0]})
-    return diff, old, new
+def story() -> tuple[Diff, list[str], list[str]]:
+    return story_pair(2, 3)
 
 
 def test_plain_text_marks_words_the_wdiff_way(story: Any) -> None:
@@ -37,7 +54,7 @@ def test_plain_text_headers_use_paragraph_numbers_from_one(story: Any) -> None:
     lines = render_diff_text(*story, color=False).splitlines()
     for header in [
         "~ modified ¶1 (similarity 0.65)",
-        "+ inserted ¶9",
+        "+ inserted ¶9–10",
         "- deleted (was ¶21)",
         "↕ moved ¶24 → ¶15",
         "⑂ split ¶18 → ¶20–21 (similarity 0.98)",
@@ -47,11 +64,48 @@ def test_plain_text_headers_use_paragraph_numbers_from_one(story: Any) -> None:
         assert header in lines
 
 
-def test_metadata_comes_first_and_skipped_count_last(story: Any) -> None:
+def test_the_headline_is_a_word_diff_shown_first_and_the_count_last(story: Any) -> None:
     lines = render_diff_text(*story, color=False).splitlines()
-    assert lines[0].startswith("title: Putin empfing Nordkorea")
-    assert " → Putin und Kim" in lines[0]
+    assert lines[0] == (
+        "headline: Putin [-empfing Nordkorea unter großem Getöse-] "
+        "{+und Kim unterzeichnen Beistandspakt+} beim ersten Besuch des russischen Staatschefs "
+        "{+in Nordkorea+} seit 24 Jahren"
+    )
+    assert not any(" → Putin und Kim" in line for line in lines)  # not two whole headlines
     assert lines[-1] == "16 unchanged paragraphs not shown"
+
+
+def test_other_metadata_changes_are_old_then_new() -> None:
+    diff = diff_documents(["a"], ["a"], {"byline": None, "lead_image": "https://x/1.jpg"},
+                          {"byline": "CNN", "lead_image": "https://x/2.jpg"})
+    assert render_diff_text(diff, ["a"], ["a"], color=False).splitlines()[:2] == [
+        "byline: (none) → {+CNN+}",
+        "lead image: [-https://x/1.jpg-] → {+https://x/2.jpg+}",
+    ]
+
+
+def test_consecutive_inserted_paragraphs_are_one_numbered_run_cut_where_long() -> None:
+    diff, old, new = story_pair(1, 2)
+    text = render_diff_text(diff, old, new, color=False)
+    lines = text.splitlines()
+    headers = [line for line in lines if line.startswith("+ ")]
+    assert headers == ["+ inserted ¶6–8", "+ inserted ¶11–17", "+ inserted ¶21",
+                       "+ inserted ¶23–25"]
+    run = lines[lines.index("+ inserted ¶11–17") + 1:lines.index("+ inserted ¶11–17") + 8]
+    assert [line.split()[0] for line in run] == [f"¶{n}" for n in range(11, 18)]
+    long = run[0]  # ¶11 has more than RUN_WORDS words: cut, the cut marked
+    assert long.endswith(" …+}")
+    assert len(long.split()) == RUN_WORDS + 2  # "¶11", the words, "…+}"
+    assert new[10].startswith(long.removeprefix("  ¶11 {+").removesuffix(" …+}"))
+    assert run[3] == f"  ¶14 {{+{new[13]}+}}"  # a short one whole
+    alone = lines[lines.index("+ inserted ¶21") + 1]
+    assert alone == f"  {{+{new[20]}+}}"  # a single paragraph is shown whole
+
+
+def test_consecutive_deleted_paragraphs_are_one_run() -> None:
+    old, new = ["a", "b", "c", "d"], ["a", "d"]
+    lines = render_diff_text(diff_documents(old, new), old, new, color=False).splitlines()
+    assert lines[:3] == ["- deleted (was ¶2–3)", "  ¶2 [-b-]", "  ¶3 [-c-]"]
 
 
 def test_equal_paragraphs_are_not_shown(story: Any) -> None:
@@ -76,12 +130,15 @@ def test_colour_uses_ansi_codes_without_wdiff_marks(story: Any) -> None:
     assert "[-" not in text
     assert "{+" not in text
     assert "empfing Nordkorea unter großem Getöse" in text
+    assert text.startswith("\x1b[1mheadline:\x1b[0m Putin ")  # only the field name is bold
 
 
-def test_no_change_renders_only_the_count() -> None:
+def test_no_change_says_no_differences() -> None:
     old = version(4)
-    text = render_diff_text(diff_documents(old, version(5)), old, version(5), color=False)
-    assert text == "27 unchanged paragraphs not shown\n"
+    diff = diff_documents(old, version(5))
+    assert render_diff_text(diff, old, version(5), color=False) == "no differences\n"
+    assert render_diff_text(diff, old, version(5), color=True) == "no differences\n"
+    assert render_diff_markdown(diff, old, version(5)) == "_no differences_\n"
 
 
 def test_markdown_marks_deleted_and_inserted_words(story: Any) -> None:
@@ -89,6 +146,31 @@ def test_markdown_marks_deleted_and_inserted_words(story: Any) -> None:
     assert ("Putin ~~empfing Nordkorea unter großem Getöse~~ "
             "**und Kim unterzeichnen Beistandspakt**") in markdown
     assert "_16 unchanged paragraphs not shown_" in markdown
+
+
+def test_markdown_block_labels_are_headings_never_bold(story: Any) -> None:
+    lines = render_diff_markdown(*story).splitlines()
+    assert r"#### \~ modified ¶1 (similarity 0.65)" in lines
+    assert "#### + inserted ¶9–10" in lines
+    assert "#### - deleted (was ¶21)" in lines
+    # Bold is inserted text only: every bold span is one the word diff inserted.
+    inserted = {text for tag, text in _all_words(story[0]) if tag == "+"}
+    inserted |= {story[2][8], story[2][9]}  # the inserted paragraphs ¶9 and ¶10
+    for line in lines:
+        for bold in re.findall(r"\*\*(.+?)\*\*", line):
+            assert bold.replace("\\", "") in inserted, line
+
+
+def _all_words(diff: Diff) -> list[tuple[str, str]]:
+    return [(run.tag, run.text) for op in diff.ops for run in op.words or ()]
+
+
+def test_markdown_runs_number_each_paragraph() -> None:
+    diff, old, new = story_pair(1, 2)
+    lines = render_diff_markdown(diff, old, new).splitlines()
+    start = lines.index("#### + inserted ¶11–17")
+    assert lines[start + 2].startswith("¶11 **")
+    assert lines[start + 8] == f"¶14 **{escape_markdown(new[13])}**"
 
 
 def test_markdown_escapes_the_article_text() -> None:
@@ -122,4 +204,70 @@ def test_markdown_metadata_lists_old_and_new_values() -> None:
     diff = diff_documents(["a"], ["a"], {"title": "*alt*", "byline": None},
                           {"title": "neu", "byline": "CNN"})
     markdown = render_diff_markdown(diff, ["a"], ["a"])
-    assert markdown.startswith("- **title**: \\*alt\\* → neu\n- **byline**: (none) → CNN\n")
+    assert markdown.startswith("- _headline_: ~~\\*alt\\*~~ **neu**\n"
+                               "- _byline_: (none) → **CNN**\n")
+
+
+HOSTILE = "\x1b]0;owned\x07 \x9b2J \u202egpj.exe [bold]fett[/bold]"
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_hostile_text_prints_as_visible_escapes(color: bool) -> None:
+    old, new = ["a", "Kim kommt"], ["a", f"Kim {HOSTILE} kommt", HOSTILE, HOSTILE]
+    diff = diff_documents(old, new, {"title": "x"}, {"title": HOSTILE, "byline": HOSTILE})
+    text, markdown = render_diff_text(diff, old, new, color=color), render_diff_markdown(
+        diff, old, new)
+    for output in (text, markdown):
+        for raw in ("\x1b]", "\x07", "\x9b", "\u202e"):
+            assert raw not in output
+    assert text.count("\\x1b]0;owned\\x07") == 4  # headline, byline, inserted paragraphs
+    assert "[bold]fett[/bold]" in text
+    # In Markdown the visible escape's own backslash is escaped, so it reads the same.
+    assert markdown.count(r"\\x1b\]0;owned\\x07") == 4
+
+
+# --- one model: the terminal lists what the web view and the HTML report list ---------------
+
+
+def terminal_labels(view: ChangeView) -> list[str]:
+    """Each block header of the terminal report, without its symbol."""
+    text = render_text(view, color=False)
+    return [line.split(" ", 1)[1] for line in text.splitlines()
+            if line[:2] in {"~ ", "+ ", "- ", "↕ ", "⑂ ", "⋈ "}]
+
+
+def html_labels(view: ChangeView) -> list[str]:
+    """Each block label of the web view's diff (the macro the page, feeds and report use)."""
+    template = environment().from_string(
+        '{% from "_macros.html" import change_body %}{{ change_body(view) }}')
+    tree = lxml.html.fromstring(template.render(view=view))
+    labels = []
+    for h3 in tree.xpath('//h3[@class="label"]'):
+        for symbol in h3.xpath('./span[@class="sym"]'):
+            symbol.drop_tree()
+        for jump in h3.xpath('./a[@class="jump"]'):
+            jump.drop_tree()
+        labels.append(" ".join(h3.text_content().split()))
+    return labels
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+def test_terminal_and_html_list_the_same_operations(pair: tuple[int, int]) -> None:
+    view = change_view(*story_pair(*pair))
+    assert terminal_labels(view) == html_labels(view)
+    assert len(terminal_labels(view)) == len(view.changes)
+
+
+def test_the_story_pair_lists_every_kind_of_operation() -> None:
+    labels = terminal_labels(change_view(*story_pair(2, 3)))
+    assert labels == html_labels(change_view(*story_pair(2, 3)))
+    assert {label.split()[0] for label in labels} == {
+        "modified", "inserted", "deleted", "moved", "split", "merged"}
+
+
+def test_summary_and_headline_come_from_the_model(story: Any) -> None:
+    view = change_view(*story)
+    markdown = render_markdown(view)
+    assert view.headline is not None
+    assert "headline" in view.summary
+    assert markdown.startswith("- _headline_: Putin ~~empfing")

@@ -12,17 +12,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from db import queries
+from sqlalchemy.orm import Session
+
+from db import diff_queries, queries
 from db.models import Article as ArticleRow
 from db.models import Version
 from db.session import session_scope
+from db.states import ArticleState
 from tracker.app import App
 from tracker.clock import iso, utcnow
-from tracker.diff import diff_documents
+from tracker.diffstore import summaries
 from tracker.errors import BlockedAddress, TrackerError
 from tracker.identity import normalize_url
 from tracker.netguard import check_scheme
-from tracker.stored import version_metadata, version_texts
 from tracker.terminal import printable
 
 
@@ -114,6 +116,8 @@ def add_articles(
                 session, url=url, host=host, interval=interval, now=now, selector=selector,
                 default_interval=app.settings.default_interval,
             )
+            if not created:
+                _follow_again(row, now)
             if tags:
                 row.tags = sorted({*(row.tags or []), *tags})
             if not created and row.version_count and row.selector != old_selector:
@@ -124,6 +128,15 @@ def add_articles(
 
         rebaseline(app, reselected)
     return added
+
+
+def _follow_again(row: ArticleRow, now: dt.datetime) -> None:
+    """An article asked for again while settled (quiet for ``settle_after``) or paused is
+    followed again from now on: due at once, its quiet period starting over."""
+    if row.state in {ArticleState.SETTLED, ArticleState.PAUSED}:
+        row.state = ArticleState.ACTIVE
+        row.next_check_at = now
+        row.last_changed_at = now
 
 
 def remove_articles(
@@ -150,31 +163,35 @@ def remove_articles(
     return done
 
 
-def list_articles(app: App) -> dict[str, Any]:
+def list_articles(app: App, *, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+    """Every tracked article, or the page of ``limit`` after the first ``offset``, in the
+    order they were added. A page that may be followed by more says where the next starts
+    (``next_offset``; None on the last page)."""
     with session_scope(app.reader) as session:
-        return {"articles": [_article_json(row) for row in queries.list_articles(session)]}
+        titles = queries.latest_titles(session)
+        rows = queries.list_articles(session, limit=None if limit is None else limit + 1,
+                                     offset=offset)  # fmt: skip
+    data: dict[str, Any] = {"articles": [{**_article_json(row), "title": titles.get(row.id)}
+                                         for row in rows[:limit]]}
+    if limit is not None:
+        data["next_offset"] = offset + limit if len(rows) > limit else None
+    return data
 
 
 def history(app: App, url: str) -> dict[str, Any]:
     """Every version of an article, each with its change summary against the one before, and
     the recent checks (failures included)."""
     with session_scope(app.reader) as session:
-        row = find_article(session, clean_url(url))
+        row = find_tracked(session, url)
         versions = queries.versions_of(session, row.id)
-        minor = queries.minor_versions(session, versions)
+        minor = diff_queries.minor_ids(session, [v.id for v in versions])
+        found = summaries(session, row.id, [(v.number, v.content_hash) for v in versions])
         entries = []
-        previous_texts: list[str] | None = None
-        previous: Version | None = None
         for version in versions:
-            texts = version_texts(session, version)
-            summary = None
-            if previous is not None and previous_texts is not None and not version.rebaseline:
-                summary = diff_documents(
-                    previous_texts, texts, version_metadata(previous), version_metadata(version)
-                )["summary"]
-            entries.append({**_version_json(version), "summary": summary,
+            summary = found.get(version.number) if not version.rebaseline else None
+            entries.append({**_version_json(version),
+                            "summary": summary.to_json() if summary else None,
                             "minor": version.id in minor})
-            previous, previous_texts = version, texts
         checks = [
             {
                 "started_at": iso(check.started_at), "outcome": check.outcome,
@@ -188,7 +205,7 @@ def history(app: App, url: str) -> dict[str, Any]:
 
 def show(app: App, url: str, number: int | None = None) -> dict[str, Any]:
     with session_scope(app.reader) as session:
-        row = find_article(session, clean_url(url))
+        row = find_tracked(session, url)
         version = (
             queries.version_by_number(session, row.id, number)
             if number
@@ -216,7 +233,22 @@ def stored_paragraphs(app: App, url: str, number: int | None) -> tuple[list[str]
     return [p["text"] for p in data["paragraphs"]], meta
 
 
-def find_article(session: Any, url: str) -> ArticleRow:
+def find_tracked(session: Session, url: str) -> ArticleRow:
+    """The article a user names on a read path (show, history, changes --article): looked up
+    as given (normalised) first, so a tracked URL needs none of ``clean_url``'s checks (which
+    load IDNA tables and the HTTP client): it passed them when it was added. Any other URL
+    gets ``clean_url``'s verdict, then UnknownArticle."""
+    url = url.strip()
+    row = None
+    if len(url) <= MAX_URL_LENGTH:
+        try:
+            row = queries.resolve_url(session, normalize_url(url))
+        except ValueError:  # a port that is no number: clean_url says so below
+            row = None
+    return row if row is not None else find_article(session, clean_url(url))
+
+
+def find_article(session: Session, url: str) -> ArticleRow:
     row = queries.resolve_url(session, url)
     if row is None:
         raise UnknownArticle(url)
@@ -260,8 +292,11 @@ def _version_json(version: Version) -> dict[str, Any]:
 
 
 
-def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
-    """``24h``/``7d``-style durations back from now, or an ISO 8601 time (UTC if no zone)."""
+def parse_since(
+    text: str, now: dt.datetime | None = None, *, zone: dt.tzinfo = dt.UTC
+) -> dt.datetime:
+    """``24h``/``7d``-style durations back from now, or an ISO 8601 time (in ``zone`` if it
+    names none: the CLI passes the zone of ``TZ``, the JSON API keeps UTC)."""
     from tracker.intervals import DurationOutOfRange, parse_duration
 
     now = now or utcnow()
@@ -277,11 +312,11 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
         raise TrackerError(
             f"--since {text!r}: use a duration (30m, 24h, 7d) or an ISO time (2024-06-19T10:00)"
         ) from exc
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return when if when.tzinfo else when.replace(tzinfo=zone)
 
 
 
 __all__: Sequence[str] = (
-    "UnknownArticle", "add_articles", "clean_url", "find_article", "history", "list_articles",
-    "parse_since", "remove_articles", "show", "stored_paragraphs",
+    "UnknownArticle", "add_articles", "clean_url", "find_article", "find_tracked", "history",
+    "list_articles", "parse_since", "remove_articles", "show", "stored_paragraphs",
 )

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from db.states import EventType
+
 if TYPE_CHECKING:
     from tracker.app import App
 
@@ -27,6 +29,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help and usage errors: typer's rich panels import Markdown and syntax
+    # highlighting, about half of `tracker --help`'s time (docs/benchmarks.md, start-up).
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -47,6 +52,9 @@ _state: dict[str, Any] = {}
 # 2 a command-line usage error (Click's own); 3 tracker check: some checks or polls failed.
 EXIT_ERROR = 1
 EXIT_CHECKS_FAILED = 3
+# tracker diff only, as diff(1): 1 the inputs differ, 2 trouble (also for bad input).
+EXIT_DIFFERENT = 1
+EXIT_DIFF_TROUBLE = 2
 
 DbOption = Annotated[
     str | None,
@@ -68,7 +76,9 @@ def _main(
     _state["db"], _state["verbose"] = db, verbose
     level = logging.WARNING - 10 * verbose
     handler = logging.StreamHandler()
-    handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Log times as the rest of the output: to the second, in the zone of TZ, with its name.
+    handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                           datefmt="%Y-%m-%d %H:%M:%S %Z"))
     logging.basicConfig(level=max(level, logging.DEBUG), handlers=[handler])
     if verbose < 2:
         logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -199,17 +209,25 @@ def remove(
 @app.command("list")
 def list_(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+    limit: Annotated[int | None, typer.Option(min=1, max=100_000, help="At most this many "
+                                              "(json: next_offset says where the next page "
+                                              "starts).")] = None,
+    offset: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="Skip this many first "
+                                        "(in the order they were added).")] = 0,
 ) -> None:
     """List tracked articles with their schedule and state."""
     from tracker.articles import list_articles
 
-    data = _run(list_articles, _app())
+    data = _run(list_articles, _app(), limit=limit, offset=offset)
     if format is ListFormat.json:
         _print_json(data)
         return
     from tracker.views import articles_table
 
-    _console().print(articles_table(data["articles"]))
+    console = _console()
+    if not sys.stdout.isatty():  # piped: one line per article, whatever its width
+        console.width = 100_000
+    console.print(articles_table(data["articles"]))
 
 
 @app.command()
@@ -220,36 +238,83 @@ def check(
                                        "polling every source).")] = False,
     concurrency: Annotated[int | None, typer.Option(min=1, max=256, help="Checks at a time "
                                                     "(default 8).")] = None,
-    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+    format: Annotated[Format, typer.Option("--format", "-f", help="markdown: with --report "
+                                           "only.")] = Format.text,
+    report_: Annotated[bool, typer.Option("--report", help="Print the changes this pass "
+                                          "found, as `tracker changes` does (text or "
+                                          "markdown: nothing when nothing changed; json: "
+                                          "under \"changes\"); failed checks go to "
+                                          "standard error.")] = False,
 ) -> None:
     """One pass over the due (or the named, or all) articles; sources are polled first.
 
     Exit status: 0 every check and poll went through (changed or not), 3 at least one
-    failed (failed, no_content, gone), 1 an error stopped the pass (bad input, database), 2
+    failed (failed, no_content, shrunk, gone), 1 an error stopped the pass (bad input, database), 2
     a command-line usage error. A failed check is printed once, in the summary."""
     from tracker.views import check_and_notify
 
+    if format is Format.markdown and not report_:
+        raise typer.BadParameter("markdown is the format of a report: add --report",
+                                 param_hint="--format")
     if not _state.get("verbose"):  # each failure is in the summary: not in a log line as well
         for name in ("tracker.check", "tracker.sources"):
             logging.getLogger(name).setLevel(logging.ERROR)
     tracker_app = _app()
     try:
+        started = _run(_pass_start)
         results, deliveries, polls = _run(
             check_and_notify, tracker_app, urls or [], all_=all_, concurrency=concurrency,
-            progress=format is ListFormat.text and sys.stderr.isatty(),
+            progress=format is Format.text and not report_ and sys.stderr.isatty(),
         )
+        entries = _run(_pass_changes, tracker_app, started, results) if report_ else None
     finally:
         tracker_app.close()
-    if format is ListFormat.json:
+    _print_check(format, results, deliveries, polls, entries)
+    if any(not r.ok for r in results) or any(p.outcome == "failed" for p in polls):
+        raise typer.Exit(EXIT_CHECKS_FAILED)
+
+
+def _pass_start() -> Any:
+    from tracker.clock import utcnow
+
+    return utcnow()
+
+
+def _pass_changes(tracker_app: App, started: Any, results: Any) -> list[Any]:
+    """The change entries of the versions this pass stored (``tracker check --report``)."""
+    from tracker import report
+
+    stored = {(r.article_id, r.version) for r in results
+              if r.outcome in {"changed", "minor"} and r.version is not None}  # fmt: skip
+    return report.changes(tracker_app, started, only=stored)
+
+
+def _print_check(
+    format: Format, results: Any, deliveries: Any, polls: Any,
+    entries: list[Any] | None,
+) -> None:
+    """The pass's summary, or with --report its changes (failures then go to stderr)."""
+    if format is Format.json:
+        from tracker import report
         from tracker.views import check_results_json
 
-        _print_json(check_results_json(results, deliveries, polls))
-    else:
+        data = check_results_json(results, deliveries, polls)
+        _print_json(data if entries is None else data | report.to_json(entries))
+        return
+    if entries is None:
         from tracker.views import print_check_summary
 
         print_check_summary(_console(), results, deliveries, polls)
-    if any(not r.ok for r in results) or any(p.outcome == "failed" for p in polls):
-        raise typer.Exit(EXIT_CHECKS_FAILED)
+        return
+    from tracker.views import print_failures
+
+    print_failures(_console(stderr=True), results, polls)
+    if entries:
+        from tracker import report
+
+        text = (report.render_markdown(entries) if format is Format.markdown
+                else report.render_text(entries, color=_color()))  # fmt: skip
+        typer.echo(text, nl=format is not Format.markdown)
 
 
 @app.command()
@@ -312,8 +377,9 @@ def changes(
     """The changes report: what changed in each article, paragraph by paragraph."""
     from tracker import report
     from tracker.articles import parse_since
+    from tracker.clock import display_zone
 
-    start = _run(parse_since, since)
+    start = _run(parse_since, since, zone=display_zone())  # a naive time is in TZ
     if format in (ChangesFormat.atom, ChangesFormat.html):
         typer.echo(_run(_changes_document, _app(), start, article, format, base_url), nl=False)
         return
@@ -347,7 +413,7 @@ def _changes_document(
 
             check_scheme(base_url)
         return atom.cli_atom(items, since, base_url)
-    from tracker.web.app import display_zone
+    from tracker.clock import display_zone
 
     return atom.render_report(items, since, display_zone())
 
@@ -359,24 +425,39 @@ def diff(
     new: Annotated[str, typer.Argument(help="Same, for the newer side.")],
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
 ) -> None:
-    """Paragraph-level diff of two files or two stored versions."""
+    """Paragraph-level diff of two files or two stored versions.
+
+    Exit status, as diff(1): 0 no differences, 1 differences found, 2 an error."""
+    try:  # any failure to read or compare exits 2, as diff(1): 1 means "they differ"
+        view, result = _diff_inputs(old, new)
+    except typer.Exit as exc:  # an error meant for users: its line is printed
+        raise typer.Exit(EXIT_DIFF_TROUBLE) from exc
+    except Exception as exc:
+        logging.getLogger("tracker").exception("tracker diff failed")
+        raise typer.Exit(EXIT_DIFF_TROUBLE) from exc
+    from tracker.render import differs
+
+    if format is Format.json:
+        _print_json(result.to_json())
+    elif format is Format.markdown:
+        from tracker.render import render_markdown
+
+        typer.echo(render_markdown(view, heading="###"), nl=False)
+    else:
+        from tracker.render import render_text
+
+        typer.echo(render_text(view, color=_color()), nl=False)
+    raise typer.Exit(EXIT_DIFFERENT if differs(view) else 0)
+
+
+def _diff_inputs(old: str, new: str) -> tuple[Any, Any]:
+    """The change view and the typed diff of two ``tracker diff`` inputs."""
     from tracker.diff import diff_documents
+    from tracker.render import change_view
 
     (old_texts, old_meta), (new_texts, new_meta) = _run(_diff_side, old), _run(_diff_side, new)
     result = diff_documents(old_texts, new_texts, old_meta, new_meta)
-    if format is Format.json:
-        _print_json(result)
-        return
-    from tracker.render import render_diff_markdown, render_diff_text
-    from tracker.terminal import printable_data
-
-    # The files or pages may hold escape sequences: render printable copies (same lengths).
-    result, old_texts, new_texts = printable_data((result, old_texts, new_texts))
-
-    if format is Format.markdown:
-        typer.echo(render_diff_markdown(result, old_texts, new_texts))
-    else:
-        typer.echo(render_diff_text(result, old_texts, new_texts, color=_color()))
+    return change_view(result, old_texts, new_texts), result
 
 
 def _diff_side(spec: str) -> tuple[list[str], dict[str, Any] | None]:
@@ -405,8 +486,11 @@ def _file_paragraphs(path: Path) -> tuple[list[str], dict[str, Any] | None]:
         return article.texts, article.metadata.to_dict()
     from tracker.normalize import split_lines
 
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        return split_lines(handle.read()), None
+    try:
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            return split_lines(handle.read()), None
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror or exc}") from exc
 
 
 def _color() -> bool:
@@ -695,9 +779,7 @@ def serve_web(
 def subscribe(
     url: Annotated[str, typer.Argument(help="The subscriber's webhook URL (https://…).")],
     events: Annotated[str | None, typer.Option(help="Comma-separated event types (default: "
-                                               "all): article.discovered, article.first_seen, "
-                                               "article.changed, article.unavailable, "
-                                               "article.restored.")] = None,
+                                               f"all): {', '.join(EventType)}.")] = None,
     article: Annotated[str | None, typer.Option(help="Only this article.")] = None,
     host: Annotated[str | None, typer.Option(help="Only articles on this host.")] = None,
     tag: Annotated[str | None, typer.Option(help="Only articles with this tag.")] = None,
@@ -985,11 +1067,21 @@ def worker(
 @app.command()
 def beat(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    check: Annotated[bool, typer.Option("--check", help="Do not start: exit 0 while this "
+                                        "host's beat ticks (its last tick younger than 3 "
+                                        "ticks), 1 otherwise (a health check).")] = False,
 ) -> None:
     """Start the Celery beat scheduler, which runs the tick that claims due articles.
 
     The same as: celery -A workers beat. Running two is safe (claims never overlap)."""
     from tracker.config import data_home
+
+    if check:
+        from tracker.health import beat_health
+
+        healthy, why = beat_health(_app().settings)
+        typer.echo(why)
+        raise typer.Exit(0 if healthy else 1)
 
     data_home().mkdir(parents=True, exist_ok=True)
     schedule = os.environ.get("TRACKER_BEAT_SCHEDULE") or str(data_home() / "celerybeat-schedule")
@@ -1076,10 +1168,11 @@ def export(
 ) -> None:
     """Export versions and changes as a dataset, or the kept raw responses as a WARC file."""
     from tracker.articles import parse_since
+    from tracker.clock import display_zone
     from tracker.export import select
 
     tracker_app = _app()
-    start = _run(parse_since, since) if since else None
+    start = _run(parse_since, since, zone=display_zone()) if since else None
     selection = _run(select, tracker_app, article or [], tag or [], start)
     if format is ExportFormat.warc:
         from tracker.export.warc import export_warc

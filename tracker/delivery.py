@@ -30,25 +30,24 @@ from typing import Any
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session, object_session
 
 from db import archive_queries, queries
 from db import webhook_queries as wq
-from db.models import Delivery, Endpoint, Event, Version
+from db.models import Article, Delivery, Endpoint, Event, Version
 from db.session import session_scope
-from tracker import channels, deadline
+from db.states import EventType
+from tracker import channels, deadline, leases
 from tracker.app import App
 from tracker.channels import period_end
 from tracker.clock import iso, utcnow
 from tracker.decoding import Decoder
-from tracker.diff import diff_documents
-from tracker.diffstore import load_diff
+from tracker.diffstore import diff_versions
 from tracker.errors import BlockedAddress, TrackerError, UnsupportedContent
 from tracker.fetch import raw_chunks
 from tracker.headers import content_codings
 from tracker.intervals import parse_duration
 from tracker.messages import Message, Notice
-from tracker.stored import version_metadata, version_texts
 from tracker.subscriptions import secret_box, signing_secrets
 from tracker.webhooks import payload as payloads
 from tracker.webhooks.signing import headers as signed_headers
@@ -82,10 +81,14 @@ def dispatch_events(app: App) -> int:
     created = 0
     now = utcnow()
     with session_scope(app.writer) as session:
-        for event in wq.undispatched_events(session, DISPATCH_BATCH):
+        events = wq.undispatched_events(session, DISPATCH_BATCH)
+        endpoints = wq.active_endpoints(session) if events else []
+        for event in events:
             article = queries.article_by_id(session, event.article_id)
             if article is not None:
-                for endpoint in wq.matching_endpoints(session, event, article):
+                for endpoint in endpoints:
+                    if not wants(endpoint, event, article):
+                        continue
                     if endpoint.digest_seconds:
                         wq.add_to_digest(session, event, endpoint, now,
                                          period_end(now, endpoint.digest_seconds))
@@ -96,21 +99,37 @@ def dispatch_events(app: App) -> int:
     return created
 
 
+def wants(endpoint: Endpoint, event: Event, article: Article) -> bool:
+    """Whether a subscriber's filters (event types, article, host, tag) take the event. Every
+    filter that is set must match; a list filter (a channel's tags, hosts, articles) matches
+    when any of its values does. ``min_words`` holds back changes of fewer changed words
+    (``words`` in the event; a change that is more than words, a move or a new paragraph, has
+    none and always passes)."""
+    lists = endpoint.filters or {}
+    tags = set(article.tags or [])
+    return (
+        ("*" in endpoint.events or event.type in endpoint.events)
+        and endpoint.article_url in {None, article.url}
+        and endpoint.host in {None, article.host}
+        and (endpoint.tag is None or endpoint.tag in tags)
+        and (not lists.get("articles") or article.url in lists["articles"])
+        and (not lists.get("hosts") or article.host in lists["hosts"])
+        and (not lists.get("tags") or bool(tags & set(lists["tags"])))
+        and _enough_words(endpoint.min_words, event)
+    )
+
+
+def _enough_words(minimum: int | None, event: Event) -> bool:
+    words = (event.data or {}).get("words") if event.type == EventType.CHANGED else None
+    return not minimum or not isinstance(words, int) or words >= minimum
+
+
 # --- claiming -------------------------------------------------------------------------------
 
 
 def claim_due(app: App, *, limit: int = 100, ids: list[int] | None = None) -> list[DeliveryClaim]:
-    now = utcnow()
-    with session_scope(app.writer) as session:
-        rows = wq.claim_deliveries(session, now, now + _lease(app, BATCH), limit, ids)
+    rows = leases.claim(app, leases.DELIVERIES, limit=limit, ids=ids)
     return [DeliveryClaim(i, t) for i, t in rows]
-
-
-def _lease(app: App, batch: int) -> dt.timedelta:
-    """Longer than a batch of attempts can take (``batch`` deliveries, ``webhook_concurrency``
-    at a time, each bounded by the timeout), so only a lost claim expires."""
-    rounds = -(-batch // max(1, app.settings.webhook_concurrency))
-    return dt.timedelta(seconds=(rounds + 1) * app.settings.webhook_timeout + 5)
 
 
 # --- delivering -----------------------------------------------------------------------------
@@ -157,11 +176,13 @@ def deliver_batch(
     ``webhook_concurrency`` at a time (no transaction open meanwhile), record every outcome in
     one transaction. Never raises for a receiver's failure, nor for one delivery that cannot
     be built (its payload, its secret, its URL): that one fails alone, recorded with the
-    reason. ``stop`` cuts the attempts in flight short (``tracker run`` stopping)."""
-    messages, broken, results = _prepare(app, claims)
-    attempts = _post_all(app, messages, stop)
-    if attempts or broken:
-        results += _record(app, attempts, broken)
+    reason. ``stop`` cuts the attempts in flight short (``tracker run`` stopping). The
+    claims' leases are renewed while the batch runs (``tracker.leases.Keeper``)."""
+    with app.keeper.holding(leases.DELIVERIES, [(c.delivery_id, c.token) for c in claims]):
+        messages, broken, results = _prepare(app, claims)
+        attempts = _post_all(app, messages, stop)
+        if attempts or broken:
+            results += _record(app, attempts, broken)
     return results
 
 
@@ -410,7 +431,7 @@ def retry_schedule(text: str) -> list[float]:
 # --- payloads -------------------------------------------------------------------------------
 
 
-def _payload(app: App, session: Any, event: Event) -> bytes:
+def _payload(app: App, session: Session, event: Event) -> bytes:
     cached = _PAYLOADS.get(event.uid)  # the same body for every endpoint and retry
     if cached is not None:
         return cached
@@ -425,31 +446,40 @@ def _payload(app: App, session: Any, event: Event) -> bytes:
 _PAYLOADS: dict[str, bytes] = {}  # event uid → body, the 512 most recent
 
 
-def _event_data(session: Any, event: Event) -> tuple[dict[str, Any], dict[str, Any]]:
+def _event_data(session: Session, event: Event) -> tuple[dict[str, Any], dict[str, Any]]:
     article = queries.article_by_id(session, event.article_id)
     assert article is not None
     version = session.get(Version, event.version_id) if event.version_id else None
     latest = version or queries.latest_version(session, article.id)
     block = {"url": article.url, "title": latest.title if latest else None}
-    if event.type == "article.changed" and version is not None:
+    if event.type in _DIFFED and version is not None:
         previous = queries.version_by_number(session, article.id, version.number - 1)
         assert previous is not None
-        old, new = version_texts(session, previous), version_texts(session, version)
-        diff = diff_documents(old, new, version_metadata(previous), version_metadata(version))
+        loaded = diff_versions(session, previous, version)  # the stored diff
+        old = [text for _, text in loaded.old_paragraphs]
+        new = [text for _, text in loaded.new_paragraphs]
         data = payloads.article_changed_data(
             article.url, version.title, _version_block(previous), _version_block(version),
-            diff, old, new,
+            loaded.diff, old, new,
         )
+        if event.type == EventType.GUTTED:
+            data["characters"] = event.data.get("characters")
         return block, data
     data = dict(event.data)
     if block["title"] is None and isinstance(data.get("title"), str):  # discovered: no version
         block["title"] = data["title"]  # yet, but the feed or sitemap gave the story a title
     if event.type == "article.first_seen" and version is not None:
         data["version"] = _version_block(version)
-    elif isinstance(data.get("version"), int):  # unavailable / restored: the last good version
-        stored = queries.version_by_number(session, article.id, data["version"])
-        data["version"] = _version_block(stored) if stored else None
+    for key in ("version", "since"):  # deleted, restored …: version numbers as version blocks
+        if key in data and not isinstance(data[key], dict):
+            stored = (queries.version_by_number(session, article.id, data[key])
+                      if isinstance(data[key], int) else None)
+            data[key] = _version_block(stored) if stored else None
     return block, data
+
+
+# Events about a stored version whose message carries its diff against the one before.
+_DIFFED = frozenset({EventType.CHANGED, EventType.GUTTED})
 
 
 def _version_block(version: Any) -> dict[str, Any]:
@@ -508,8 +538,10 @@ def _notice(app: App, session: Any, event: Event) -> Notice:
     latest = version or queries.latest_version(session, article.id)
     title = (latest.title if latest else None) or _data_text(event.data, "title")
     base = app.settings.public_url.rstrip("/")
-    if event.type == "article.changed" and version is not None and version.number > 1:
-        loaded = load_diff(session, article.id, version.number - 1, version.number)
+    previous = (queries.version_by_number(session, article.id, version.number - 1)
+                if event.type in _DIFFED and version is not None else None)
+    if version is not None and previous is not None:
+        loaded = diff_versions(session, previous, version)  # the stored diff
         diff_url = (f"{base}/articles/{article.id}/diff/{version.number - 1}..{version.number}"
                     if base else None)
         return Notice(event.type, article.url, title, diff_url, loaded.view)

@@ -26,13 +26,13 @@ import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
-
-from tracker import deadline
 from tracker.errors import BlockedAddress
+
+if TYPE_CHECKING:
+    import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -185,6 +185,8 @@ def check_scheme(url: str) -> tuple[str, str, int]:
         parts.hostname.encode("idna")  # what the resolver will do; refuses empty or long labels
     except UnicodeError as exc:
         raise BlockedAddress(url, f"not a valid host name ({exc})") from exc
+    import httpx  # here: the read commands that look up a tracked URL never need it
+
     try:
         _ = httpx.URL(url).host  # as the client will: IDNA 2008 ("xn--a-" refused), controls
     except (ValueError, httpx.InvalidURL) as exc:
@@ -225,6 +227,9 @@ def guarded_transport(policy: Policy = STRICT, **options: Any) -> httpx.HTTPTran
     request in progress (``tracker.deadline``). TLS still verifies the certificate against the
     host name in the URL."""
     import httpcore
+    import httpx
+
+    from tracker import deadline
 
     class _GuardedBackend(httpcore.SyncBackend):
         def connect_tcp(

@@ -1,92 +1,115 @@
-"""Diffs as text for people: a terminal (plain or coloured) and Markdown.
+"""A change as text for people: a terminal (plain or coloured) and Markdown.
 
-Input is the JSON form made by ``tracker.diff.diff_documents`` (as stored, so plain mappings
-and lists) plus the paragraph lists it was made from. Only changes are shown: metadata first
-("title: old → new"), then each non-equal op with a header in 1-based paragraph numbers and
-its text with word-level marks, then a count of the unchanged paragraphs left out.
+The input is the presentation model of a change, ``tracker.changeview.ChangeView``: the very
+model the web page, the Atom feeds and the HTML report are rendered from, so that every view
+lists the same operations under the same labels ("inserted ¶10–23", "moved ¶23 → ¶14").
+
+What is shown: the headline as a word diff and the other metadata changes first, then each
+changed block under its label in 1-based paragraph numbers (a run of inserted or deleted
+paragraphs is one block, its paragraphs each on a line of their own, numbered and cut to
+``RUN_WORDS`` words), then a count of the unchanged paragraphs left out; "no differences" when
+there are none. Moved paragraphs are shown at their new place only (the label names both).
 
 Marks: with colour, deleted words red and struck through and inserted words green and bold
-(ANSI through rich); without, the wdiff convention ``[-deleted-]`` and ``{+inserted+}``; in
-Markdown ``~~deleted~~`` and ``**inserted**``, with the article's own Markdown characters
+(ANSI through rich); without, the wdiff convention ``[-deleted-]`` and ``{+inserted+}``. In
+Markdown, deleted words ``~~struck~~``, inserted words ``**bold**``, block labels headings
+(never bold), field names and notes in ``_italics_``, the article's own Markdown characters
 escaped. Long runs of unchanged words are cut to ``CONTEXT_WORDS`` words either side of a
-change. Pure functions; depends on nothing of the project and on nothing outside the
-standard library but rich.
+change. Every text from the view is made printable here (``tracker.terminal``), so a caller
+never hands a hostile string to a terminal. Pure functions.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Sequence
 
 from rich.console import Console
 from rich.text import Text
 
-CONTEXT_WORDS = 8
-ELLIPSIS = "…"
+from tracker.changeview import Block, ChangeView, build_change
+from tracker.diff import Diff
+from tracker.terminal import printable
 
-_SYMBOLS = {
-    "modify": "~ modified",
-    "insert": "+ inserted",
-    "delete": "- deleted",
-    "move": "↕ moved",
-    "split": "⑂ split",
-    "merge": "⋈ merged",
-}
+CONTEXT_WORDS = 8
+RUN_WORDS = 30  # words shown of each paragraph of a run of inserted or deleted paragraphs
+ELLIPSIS = "…"
+NO_DIFFERENCES = "no differences"
+
+_SYMBOLS = {"modify": "~", "insert": "+", "delete": "-", "move": "↕", "split": "⑂",
+            "merge": "⋈"}
 _STYLES = {"-": "red strike", "+": "green bold", "=": ""}
 _HEADER_STYLES = {"insert": "bold green", "delete": "bold red"}
+_WDIFF = {"-": ("[-", "-]"), "+": ("{+", "+}")}
+_MARKDOWN_MARKS = {"-": "~~", "+": "**"}
 # Characters Markdown may read as syntax anywhere in a line, and at its start only.
-_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|~&#])")
 _MARKDOWN_BLOCK_MARK = re.compile(r"^([#+\-=>])")
 _MARKDOWN_LIST_NUMBER = re.compile(r"^(\d+)([.)])")
 
-Words = tuple[tuple[str, str], ...]
+Words = tuple[tuple[str, str], ...]  # (tag, text): "=" kept, "-" deleted, "+" inserted
 
 
-class _Block(NamedTuple):
-    kind: str
-    header: str
-    words: Words
+def change_view(
+    diff: Diff, old_paragraphs: Sequence[str], new_paragraphs: Sequence[str]
+) -> ChangeView:
+    """The model of ``diff`` between two lists of paragraph texts (kinds unknown)."""
+    return build_change(diff, [("text", t) for t in old_paragraphs],
+                        [("text", t) for t in new_paragraphs])
 
 
-def render_diff_text(
-    diff: Mapping[str, Any],
-    old_paragraphs: Sequence[str],
-    new_paragraphs: Sequence[str],
-    *,
-    color: bool,
-) -> str:
-    """The diff for a terminal: ANSI colours through rich, or wdiff-style marks."""
-    lines = [Text(f"{key}: {old} → {new}", style="bold")
-             for key, old, new in _metadata_lines(diff)]
-    for block in _blocks(diff, old_paragraphs, new_paragraphs):
-        lines.append(Text())
-        lines.append(Text(block.header, style=_HEADER_STYLES.get(block.kind, "bold")))
-        lines.append(_styled_words(block.words) if color else Text(_wdiff_words(block.words)))
-    lines += [Text(), Text(_skipped_line(diff))]
-    if lines[0].plain == "":
-        lines.pop(0)
+def differs(view: ChangeView) -> bool:
+    """Whether the change has anything to show: a changed paragraph or metadata field."""
+    return bool(view.changes or view.metadata or view.headline is not None)
+
+
+def render_text(view: ChangeView, *, color: bool) -> str:
+    """The change for a terminal: ANSI colours through rich, or wdiff-style marks."""
+    if not differs(view):
+        return NO_DIFFERENCES + "\n"
+    lines = [_meta_line(label, words, color) for label, words in _metadata(view)]
+    for block in view.changes:
+        if lines:
+            lines.append(Text())
+        lines.append(Text(_header(block), style=_HEADER_STYLES.get(block.kind, "bold")))
+        lines += [_word_line(prefix, words, color) for prefix, words in _block_lines(block)]
+    if view.unchanged:
+        lines += [Text(), Text(_skipped_line(view))]
     if color:
         return _ansi(lines)
     return "".join(line.plain + "\n" for line in lines)
 
 
-def render_diff_markdown(
-    diff: Mapping[str, Any], old_paragraphs: Sequence[str], new_paragraphs: Sequence[str]
+def render_markdown(view: ChangeView, *, heading: str = "####") -> str:
+    """The change as Markdown (block labels as ``heading`` headings), article text escaped."""
+    if not differs(view):
+        return f"_{NO_DIFFERENCES}_\n"
+    parts = ["\n".join(f"- _{_escape_inline(label)}_: {_markdown_words(words, start=False)}"
+                       for label, words in _metadata(view))]
+    for block in view.changes:
+        parts.append(f"{heading} {_escape_inline(printable(_header(block)))}")
+        parts += [_markdown_prefix(prefix) + _markdown_words(words, start=not prefix)
+                  for prefix, words in _block_lines(block)]
+    if view.unchanged:
+        parts.append(f"_{_skipped_line(view)}_")
+    return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def render_diff_text(
+    diff: Diff, old_paragraphs: Sequence[str], new_paragraphs: Sequence[str],
+    *, color: bool,
 ) -> str:
-    """The diff as Markdown, article text escaped."""
-    inline = _escape_inline
-    parts = [f"- **{inline(key)}**: {inline(old)} → {inline(new)}"
-             for key, old, new in _metadata_lines(diff)]
-    if parts:
-        parts = ["\n".join(parts)]
-    for block in _blocks(diff, old_paragraphs, new_paragraphs):
-        parts.append(f"**{inline(block.header)}**")
-        parts.append(_markdown_words(block.words))
-    parts.append(f"_{_skipped_line(diff)}_")
-    return "\n\n".join(parts) + "\n"
+    """``render_text`` of a diff between two lists of paragraph texts."""
+    return render_text(change_view(diff, old_paragraphs, new_paragraphs), color=color)
+
+
+def render_diff_markdown(
+    diff: Diff, old_paragraphs: Sequence[str], new_paragraphs: Sequence[str],
+    *, heading: str = "####",
+) -> str:
+    """``render_markdown`` of a diff between two lists of paragraph texts."""
+    return render_markdown(change_view(diff, old_paragraphs, new_paragraphs), heading=heading)
 
 
 def escape_markdown(text: str) -> str:
@@ -103,61 +126,53 @@ def _escape_line_start(line: str) -> str:
     return _MARKDOWN_LIST_NUMBER.sub(r"\1\\\2", _MARKDOWN_BLOCK_MARK.sub(r"\\\1", line))
 
 
-def _metadata_lines(diff: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    changes = diff.get("metadata") or {}
-    return [(str(key), _value(change.get("old")), _value(change.get("new")))
-            for key, change in changes.items()]
+def _metadata(view: ChangeView) -> list[tuple[str, Words]]:
+    """(label, words) of each changed field: the headline as a word diff, then the others as
+    "old → new"."""
+    fields: list[tuple[str, Words]] = []
+    if view.headline is not None:
+        fields.append(("headline", _elided(tuple((r.tag, r.text) for r in view.headline))))
+    for row in view.metadata:
+        fields.append((row.label, (("-" if row.old is not None else "=", _value(row.old)),
+                                   ("=", "→"),
+                                   ("+" if row.new is not None else "=", _value(row.new)))))
+    return fields
 
 
-def _value(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
+def _value(value: str | None) -> str:
+    return "(none)" if value is None else value
 
 
-def _skipped_line(diff: Mapping[str, Any]) -> str:
-    unchanged = sum(op["op"] == "equal" for op in diff.get("ops", ()))
-    noun = "paragraph" if unchanged == 1 else "paragraphs"
-    return f"{unchanged} unchanged {noun} not shown"
+def _skipped_line(view: ChangeView) -> str:
+    noun = "paragraph" if view.unchanged == 1 else "paragraphs"
+    return f"{view.unchanged} unchanged {noun} not shown"
 
 
-def _blocks(diff: Mapping[str, Any], old: Sequence[str], new: Sequence[str]) -> list[_Block]:
-    return [_block(op, old, new) for op in diff.get("ops", ()) if op["op"] != "equal"]
+def _header(block: Block) -> str:
+    """"~ modified ¶1 (similarity 0.65)", "+ inserted ¶10–23": the model's label."""
+    edited = block.similarity is not None and block.similarity < 1
+    similarity = f" (similarity {block.similarity:.2f})" if edited else ""
+    return f"{_SYMBOLS.get(block.kind, block.kind)} {block.label}{similarity}"
 
 
-def _block(op: Mapping[str, Any], old: Sequence[str], new: Sequence[str]) -> _Block:
-    kind = op["op"]
-    header = _header(kind, op["old"], op["new"], op.get("similarity"))
-    if op.get("words"):
-        return _Block(kind, header, _elided(tuple((tag, text) for tag, text in op["words"])))
-    if kind == "delete":
-        return _Block(kind, header, (("-", old[op["old"][0]]),))
-    if kind == "insert":
-        return _Block(kind, header, (("+", new[op["new"][0]]),))
+def _block_lines(block: Block) -> list[tuple[str, Words]]:
+    """The lines under a block's header: (paragraph number prefix or "", words)."""
+    if block.words:
+        return [("", _elided(tuple((r.tag, r.text) for r in block.words)))]
+    if block.kind in ("insert", "delete"):
+        paragraphs, tag = (block.new, "+") if block.kind == "insert" else (block.old, "-")
+        if len(paragraphs) == 1:
+            return [("", ((tag, paragraphs[0].text),))]
+        return [(f"¶{p.number}", ((tag, _cut(p.text)),)) for p in paragraphs]
     # Identical text moved, split or merged: shown as it reads now.
-    return _Block(kind, header, (("=", " ".join(new[j] for j in op["new"])),))
+    return [("", (("=", " ".join(p.text for p in block.new)),))]
 
 
-def _header(kind: str, old: Sequence[int], new: Sequence[int], similarity: Any) -> str:
-    label = _SYMBOLS.get(kind, kind)
-    if kind == "insert":
-        where = _numbers(new)
-    elif kind == "delete":
-        where = f"(was {_numbers(old)})"
-    elif kind == "modify" and list(old) == list(new):
-        where = _numbers(new)
-    else:
-        where = f"{_numbers(old)} → {_numbers(new)}"
-    edited = similarity is not None and similarity < 1
-    return f"{label} {where}" + (f" (similarity {similarity:.2f})" if edited else "")
-
-
-def _numbers(indices: Sequence[int]) -> str:
-    """1-based paragraph numbers: "¶6", or "¶20–21" for a run."""
-    first, last = indices[0] + 1, indices[-1] + 1
-    return f"¶{first}" if first == last else f"¶{first}–{last}"
+def _cut(text: str) -> str:
+    words = text.split()
+    if len(words) <= RUN_WORDS + 3:  # cutting fewer words would not make it easier to read
+        return text
+    return " ".join(words[:RUN_WORDS]) + " " + ELLIPSIS
 
 
 def _elided(words: Words) -> Words:
@@ -180,20 +195,28 @@ def _shortened(text: str, *, keep_head: bool, keep_tail: bool) -> str:
     return " ".join([*head, ELLIPSIS, *tail])
 
 
-def _wdiff_words(words: Words) -> str:
-    marks = {"-": ("[-", "-]"), "+": ("{+", "+}")}
-    chunks = []
-    for tag, text in words:
-        opening, closing = marks.get(tag, ("", ""))
-        chunks.append(f"{opening}{text}{closing}")
-    return "  " + " ".join(chunks)
+def _meta_line(label: str, words: Words, color: bool) -> Text:
+    line = Text()
+    line.append(f"{printable(label)}:", style="bold")
+    line.append(" ")
+    return line.append_text(_words(words, color))
 
 
-def _styled_words(words: Words) -> Text:
-    text = Text("  ")
+def _word_line(prefix: str, words: Words, color: bool) -> Text:
+    line = Text("  " + (f"{prefix} " if prefix else ""))
+    return line.append_text(_words(words, color))
+
+
+def _words(words: Words, color: bool) -> Text:
+    text = Text()
     for position, (tag, chunk) in enumerate(words):
         text.append(" " if position else "")
-        text.append(chunk, style=_STYLES.get(tag, ""))
+        chunk = printable(chunk)
+        if color:
+            text.append(chunk, style=_STYLES.get(tag, ""))
+        else:
+            opening, closing = _WDIFF.get(tag, ("", ""))
+            text.append(f"{opening}{chunk}{closing}")
     return text
 
 
@@ -208,10 +231,15 @@ def _ansi(lines: Iterable[Text]) -> str:
     return buffer.getvalue()
 
 
-def _markdown_words(words: Iterable[tuple[str, str]]) -> str:
-    marks = {"-": "~~", "+": "**"}
+def _markdown_prefix(prefix: str) -> str:
+    return f"{prefix} " if prefix else ""
+
+
+def _markdown_words(words: Words, *, start: bool = True) -> str:
     chunks = []
     for tag, text in words:
-        mark = marks.get(tag, "")
-        chunks.append(f"{mark}{_escape_inline(text)}{mark}")
-    return _escape_line_start(" ".join(chunks))
+        mark = _MARKDOWN_MARKS.get(tag, "")
+        chunks.append(f"{mark}{_escape_inline(printable(text))}{mark}")
+    line = " ".join(chunks)
+    return _escape_line_start(line) if start else line
+

@@ -1,6 +1,12 @@
 """``tracker status``: is the service keeping up? Articles due, overdue and failing (from the
 database), the queue lengths (from the Redis broker, read directly: tracker does not import
-Celery) and the scheduler's last tick."""
+Celery) and the scheduler's last tick.
+
+The queues and the tick belong to the Celery service. Someone who only runs ``tracker run``
+(the embedded service: no broker, no beat) is not shown them: the service is taken to be in use
+when a ``broker_url`` other than the default is set or a beat has ever ticked
+(``"service": "celery"``); otherwise (``"service": "embedded"``) the broker is not asked and
+``queues`` and ``last_tick`` are null."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from db import queries, source_queries
 from db.session import session_scope
 from tracker.app import App
 from tracker.clock import iso, utcnow
+from tracker.config import Settings
 
 QUEUES = ("fetch", "deliver", "housekeeping")
 # An article due for longer than this is "overdue": the service is not keeping up.
@@ -30,8 +37,17 @@ def status(app: App) -> dict[str, Any]:
             "seconds_ago": round((now - tick.at).total_seconds(), 1),
             "claimed": tick.data.get("claimed"),
         }
-    return {"articles": counts, "sources": polled, "last_tick": last_tick,
+    if not uses_celery(app, ticked=tick is not None):
+        return {"service": "embedded", "articles": counts, "sources": polled,
+                "last_tick": None, "queues": None}
+    return {"service": "celery", "articles": counts, "sources": polled, "last_tick": last_tick,
             "queues": queue_lengths(app)}
+
+
+def uses_celery(app: App, *, ticked: bool) -> bool:
+    """Whether this database is served by the Celery service: a beat has ticked, or a broker
+    other than the default is configured."""
+    return ticked or app.settings.broker_url != Settings.broker_url
 
 
 def queue_lengths(app: App) -> dict[str, Any]:

@@ -8,22 +8,25 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from db import queries
 from db.session import session_scope
+from db.states import CHANGE_OUTCOMES, CheckOutcome
 from tracker.app import App
 from tracker.articles import UnknownArticle, clean_url
-from tracker.check import CheckResult
-from tracker.delivery import DeliveryResult
+from tracker.clock import local_time
 from tracker.intervals import format_duration
-from tracker.runner import check_many, serve
-from tracker.scheduling import Claim, claim_due
-from tracker.sources import PollResult
 from tracker.terminal import cell, printable, printable_data
+
+if TYPE_CHECKING:  # the checking machinery is imported where a check runs: not by a listing
+    from tracker.check import CheckResult
+    from tracker.delivery import DeliveryResult
+    from tracker.scheduling import Claim
+    from tracker.sources import PollResult
 
 # Everything below prints text from the web or from users: cells go through ``cell`` (a
 # printable rich Text, never markup) and text inside markup through ``_safe``.
@@ -31,18 +34,28 @@ from tracker.terminal import cell, printable, printable_data
 log = logging.getLogger("tracker")
 
 
+# Cells that hold text of any length (a title, the last error) are cut to one line: the full
+# text is in `tracker history` and --format json.
+TITLE_CHARS = 60
+ERROR_CHARS = 60
+
+
 def articles_table(articles: Sequence[dict[str, Any]]) -> Table:
     table = Table(title=f"{len(articles)} tracked article(s)", title_justify="left")
-    for column in ("URL", "state", "versions", "every", "last checked", "next check"):
-        table.add_column(column, overflow="fold")
+    for column in ("title", "URL", "state", "versions", "every", "last checked", "next check"):
+        cut = column in ("title", "state")
+        table.add_column(column, overflow="ellipsis" if cut else "fold",
+                         no_wrap=column != "URL")
     for article in articles:
         state = article["state"]
         if article.get("developing"):
             state += ", developing"
         if article["failures"]:
-            state += f" ({article['failures']} failed: {article['last_error']})"
+            error = one_line(article["last_error"] or "", ERROR_CHARS)
+            state += f" ({article['failures']} failed: {error})"
         table.add_row(
-            cell(article["url"]), cell(state), str(article["versions"]),
+            cell(one_line(article.get("title") or "—", TITLE_CHARS)), cell(article["url"]),
+            cell(state), str(article["versions"]),
             format_duration(article["interval"]), _short_time(article["last_checked"]),
             _short_time(article["next_check"]),
         )
@@ -85,8 +98,16 @@ def print_poll_summary(console: Console, polls: Sequence[PollResult]) -> None:
     console.print(f"polled {len(polls)} source(s): {found} new article(s)")
 
 
+def one_line(text: str, limit: int) -> str:
+    """``text`` on one line (line breaks and runs of spaces as one space), cut to ``limit``
+    characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 def _short_time(value: str | None) -> str:
-    return value.replace("T", " ")[:19] if value else "—"
+    """A stored (UTC, ISO) time as people read it: in the zone of TZ, to the second, named."""
+    return local_time(value)
 
 
 def _safe(value: Any) -> str:
@@ -115,6 +136,9 @@ def check_and_notify(
 def check_pass(
     app: App, urls: Sequence[str], *, all_: bool, concurrency: int | None, progress: bool
 ) -> list[CheckResult]:
+    from tracker.runner import check_many
+    from tracker.scheduling import claim_due
+
     items: Sequence[int | Claim] = (
         claim_due(app) if not urls and not all_ else _ids_to_check(app, urls, all_=all_)
     )
@@ -156,11 +180,15 @@ def check_results_json(
         "notifications": dict(Counter(d.outcome for d in deliveries)),
         "results": [
             {"url": r.url, "outcome": r.outcome, "version": r.version, "error": r.error,
-             "summary": r.summary}
+             "summary": r.summary, "headline": r.headline}
             for r in results
         ],
         "outcomes": dict(Counter(r.outcome for r in results)),
     }
+
+
+# Outcomes of a check that stored a version: printed with the version and the change.
+_STORED = frozenset({*CHANGE_OUTCOMES, CheckOutcome.FIRST_SEEN})
 
 
 def print_check_summary(
@@ -170,10 +198,10 @@ def print_check_summary(
     if polls:
         print_poll_summary(console, polls)
     for result in results:
-        if result.outcome in {"changed", "minor", "first_seen"}:
+        if result.outcome in _STORED:
             detail = _summary_text(result.summary) if result.summary else "first version"
             console.print(f"[green]{result.outcome}[/] {_safe(result.url)} → v{result.version} "
-                          f"({detail})")
+                          f"({detail}){_safe(headline_note(result))}")
         elif not result.ok:
             console.print(f"[red]{result.outcome}[/] {_safe(result.url)}: {_safe(result.error)}",
                           markup=True, highlight=False)
@@ -186,6 +214,27 @@ def print_check_summary(
     if deliveries:
         sent = Counter(d.outcome for d in deliveries)
         console.print("notifications: " + ", ".join(f"{n} {k}" for k, n in sorted(sent.items())))
+
+
+def headline_note(result: CheckResult) -> str:
+    """" — new headline: “…”" for a change of the headline, usually the most important one."""
+    if result.headline is None:
+        return ""
+    return f" — new headline: “{one_line(result.headline, TITLE_CHARS * 2)}”"
+
+
+def print_failures(
+    console: Console, results: Sequence[CheckResult], polls: Sequence[PollResult] = (),
+) -> None:
+    """One line per failed check or poll (``tracker check --report`` sends them to stderr)."""
+    for poll in polls:
+        if not poll.ok:
+            console.print(f"[red]{poll.outcome}[/] source {_safe(poll.url)}: "
+                          f"{_safe(poll.error or '')}")
+    for result in results:
+        if not result.ok:
+            console.print(f"[red]{result.outcome}[/] {_safe(result.url)}: {_safe(result.error)}",
+                          markup=True, highlight=False)
 
 
 def _summary_text(summary: dict[str, int]) -> str:
@@ -219,25 +268,40 @@ def print_history(console: Console, data: dict[str, Any]) -> None:
 
 
 def render_version(data: dict[str, Any], *, markdown: bool) -> str:
+    """A stored version to read: headline, facts, then each paragraph numbered ¶N as the
+    changes report and the web view number it. Markdown with the article's text escaped."""
+    from tracker.render import escape_markdown
+
     data = printable_data(data)
     version = data["version"]
-    lines = []
     title = version["title"] or data["article"]["url"]
-    lines.append(f"# {title}" if markdown else title)
-    facts = [f"version {version['number']}", f"fetched {version['fetched_at']}"]
-    for key in ("byline", "published", "updated", "language"):
-        if version[key]:
-            facts.append(f"{key}: {version[key]}")
-    lines.append(("_" + " · ".join(facts) + "_") if markdown else " · ".join(facts))
+    facts = [f"version {version['number']}", f"fetched {local_time(version['fetched_at'])}"]
+    facts += [f"{key}: {version[key]}" for key in ("byline", "published", "updated", "language")
+              if version[key]]
+    lead = []
     if version.get("lead_image"):
         caption = f" — {version['lead_caption']}" if version.get("lead_caption") else ""
-        lines.append(f"Lead image: {version['lead_image']}{caption}")
-    for paragraph in data["paragraphs"]:
-        text = paragraph["text"]
-        if paragraph["kind"] in {"caption", "credit"}:
-            text = f"[{paragraph['kind']}] {text}" if not markdown else f"> _{text}_"
-        lines.append(text)
+        lead.append(f"Lead image: {version['lead_image']}{caption}")
+    if not markdown:
+        lines = [title, " · ".join(facts), *lead]
+        return "\n\n".join(lines + [_numbered(n, p) for n, p in _paragraphs(data)])
+    lines = [f"# {escape_markdown(title)}", "_" + escape_markdown(" · ".join(facts)) + "_",
+             *map(escape_markdown, lead)]
+    for number, paragraph in _paragraphs(data):
+        text = escape_markdown(paragraph["text"])
+        quoted = paragraph["kind"] in {"caption", "credit"}
+        lines.append(f"> ¶{number} _{text}_" if quoted else f"¶{number} {text}")
     return "\n\n".join(lines)
+
+
+def _paragraphs(data: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    return list(enumerate(data["paragraphs"], start=1))
+
+
+def _numbered(number: int, paragraph: dict[str, Any]) -> str:
+    kind = paragraph["kind"]
+    label = f"[{kind}] " if kind in {"caption", "credit"} else ""
+    return f"¶{number} {label}{paragraph['text']}"
 
 
 def serve_forever(app: App, *, concurrency: int | None) -> None:
@@ -256,8 +320,11 @@ def serve_forever(app: App, *, concurrency: int | None) -> None:
     log.info("tracker run: checking due articles (Ctrl-C to stop)")
 
     def report(result: CheckResult) -> None:
-        if result.outcome in {"changed", "minor", "first_seen"}:  # failures log themselves
-            log.info("%s %s → v%s", result.outcome, result.url, result.version)
+        if result.outcome in _STORED:  # failures log themselves
+            log.info("%s %s → v%s%s", result.outcome, result.url, result.version,
+                     headline_note(result))
+
+    from tracker.runner import serve
 
     try:
         checked = serve(app, stop, concurrency=concurrency, on_result=report)
@@ -277,6 +344,8 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     if polled.get("sources"):
         console.print(f"{polled['sources']} source(s): {polled['due']} due, "
                       f"{polled['failing']} failing")
+    if data.get("service") == "embedded":  # tracker run: no broker, no beat to ask about
+        return
     queues = data["queues"]
     if "error" in queues:
         console.print(cell(f"queues: {queues['error']}"))
@@ -286,7 +355,7 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     if tick is None:
         console.print("last tick: never (is `tracker beat` running?)")
     else:
-        console.print(f"last tick: {tick['at']} ({tick['seconds_ago']} s ago, "
+        console.print(f"last tick: {_short_time(tick['at'])} ({tick['seconds_ago']} s ago, "
                       f"claimed {tick['claimed']})")
 
 

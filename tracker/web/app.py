@@ -8,10 +8,7 @@ plain functions, run in the server's thread pool, each with its own read session
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import time
-import zoneinfo
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tracker import __version__
 from tracker.app import App
+from tracker.clock import display_zone
 from tracker.diffstore import DiffCache
 from tracker.errors import TrackerError
 from tracker.web import api, atom, pages
@@ -69,17 +67,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def display_zone() -> dt.tzinfo:
-    """The zone times are shown in: ``TZ`` when it names one, else the machine's."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if name:
-        try:
-            return zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            pass
-    return dt.datetime.now().astimezone().tzinfo or dt.UTC
 
 
 def secured_app(tracker_app: App | None = None) -> ASGIApp:

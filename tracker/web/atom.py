@@ -90,7 +90,7 @@ def cli_changes(
 ) -> list[ChangeItem]:
     """Every change since ``since`` (minor ones included, as ``tracker changes`` lists them),
     newest first, at most ``limit``."""
-    from tracker.web.app import display_zone
+    from tracker.clock import display_zone
 
     ctx = WebContext(app, zone=display_zone())
     items: list[ChangeItem] = []

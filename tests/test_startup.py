@@ -1,0 +1,114 @@
+"""The read commands import only what they use (issue 15, item 3): no extractor, HTTP client,
+Celery, Alembic or web framework to list, show or diff what is stored. A behaviour test, not a
+timed one (the timings are in benchmarks/bench_startup.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.articleserver import ArticleServer
+from tests.clihelp import ROOT, environment, tracker
+from tests.conftest import FIXTURES, STORY
+
+# What a read command must not load. pydantic: typer 0.29 and later build a pydantic validator
+# for every option at each start (pyproject pins typer below it); deepdiff pulled it in too.
+HEAVY = ("trafilatura", "httpx", "httpcore", "deepdiff", "celery", "kombu", "alembic",
+         "fastapi", "starlette", "uvicorn", "jinja2", "pydantic", "lxml", "feedparser",
+         "cryptography")  # fmt: skip
+
+PROBE = (
+    "import json, sys\n"
+    "sys.argv = ['tracker', *json.loads(sys.argv[1])]\n"
+    "from tracker import cli\n"
+    "try:\n    cli.main()\nexcept SystemExit as exc:\n    code = exc.code\nelse:\n    code = 0\n"
+    "loaded = sorted({name.split('.')[0] for name in sys.modules})\n"
+    "print('LOADED', json.dumps(loaded), 'EXIT', code, file=sys.stderr)\n"
+)
+
+
+def loaded_modules(database_url: str, *args: str, exit_codes: tuple[str, ...] = ("0", "None"),
+                   ) -> set[str]:
+    """The top-level packages ``tracker ARGS`` had imported when it finished (it must exit
+    with one of ``exit_codes``)."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(list(args))], capture_output=True, text=True,
+        env=environment(database_url), cwd=ROOT, timeout=120,
+    )
+    line = next(line for line in result.stderr.splitlines() if line.startswith("LOADED "))
+    loaded, code = line.removeprefix("LOADED ").rsplit(" EXIT ", 1)
+    assert code in exit_codes, result.stderr
+    return set(json.loads(loaded))
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A database with one article at two versions, made through the real command."""
+    database = tmp_path_factory.mktemp("startup") / "tracker.db"
+    url = f"sqlite:///{database}"
+    tracker(url, "migrate")
+    with ArticleServer(FIXTURES) as server:
+        article = server.add_article("story", 2)
+        tracker(url, "add", article)
+        tracker(url, "check", "--all")
+        server.advance("story")
+        tracker(url, "check", "--all")
+    return url, article
+
+
+READS = {
+    "help": ["--help"],
+    "list": ["list"],
+    "list json": ["list", "--format", "json"],
+    "changes": ["changes", "--since", "1h"],
+    "changes json": ["changes", "--since", "1h", "--format", "json"],
+    "changes markdown of one article": ["changes", "--since", "1h", "--format", "markdown",
+                                        "--article", "{article}"],
+    "show": ["show", "{article}"],
+    "show markdown": ["show", "{article}", "--version", "1", "--format", "markdown"],
+    "history": ["history", "{article}"],
+    "history json": ["history", "{article}", "--format", "json"],
+    "diff of two stored versions": ["diff", "{article}@1", "{article}@2"],
+    "diff of two files": ["diff", str(STORY / "v2.txt"), str(STORY / "v3.txt")],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(READS))
+def test_read_command_loads_no_heavy_library(tracked: tuple[str, str], name: str) -> None:
+    url, article = tracked
+    args = [arg.replace("{article}", article) for arg in READS[name]]
+    differ = ("1",) if name.startswith("diff") else ()  # `tracker diff` exits 1 when they differ
+    loaded = loaded_modules(url, *args, exit_codes=("0", "None", *differ))
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_the_probe_sees_a_heavy_library_when_one_is_loaded(tracked: tuple[str, str]) -> None:
+    """The check above can fail: a command that fetches loads the HTTP client (the site is
+    gone, so the check fails: exit status 3)."""
+    url, article = tracked
+    assert "httpx" in loaded_modules(url, "check", article, exit_codes=("3",))
+
+
+def test_diff_of_two_files_opens_no_database(tracked: tuple[str, str]) -> None:
+    url, _ = tracked
+    assert "sqlalchemy" not in loaded_modules(url, "diff", str(STORY / "v2.txt"),
+                                              str(STORY / "v3.txt"), exit_codes=("1",))
+
+
+def test_unknown_and_malformed_urls_still_get_their_messages(tracked: tuple[str, str]) -> None:
+    """Reads look a tracked URL up before checking it; an untracked or malformed one still
+    gets the full check's verdict."""
+    url, article = tracked
+    unknown = tracker(url, "show", article + "-other", check=False)
+    assert unknown.returncode == 1
+    assert "is not tracked" in unknown.stderr
+    bad = tracker(url, "history", "http://xn--a-.example/story", check=False)
+    assert bad.returncode == 1
+    assert "not a valid" in bad.stderr
+    assert "is not tracked" not in bad.stderr
+    same = tracker(url, "show", article.replace("http://", "HTTP://") + "#top", "--format",
+                   "json")  # the stored form of the same URL
+    assert json.loads(same.stdout)["article"]["url"] == article
