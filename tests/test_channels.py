@@ -486,3 +486,30 @@ def test_secrets_encrypt_reseals_channel_urls_under_a_new_key(
     assert send_test(make_app(secret_key=new), "desk").ok
     with pytest.raises(TrackerError):
         send_test(make_app(secret_key=old), "desk")
+
+
+# --- watchdog events --------------------------------------------------------------------------
+
+
+def test_watchdog_events_reach_a_channel_readably(
+    fast_app: App, article_server: ArticleServer, receiver: WebhookReceiver
+) -> None:
+    from tracker.check import check_article
+
+    add_channel(fast_app, json_url(receiver), name="watch",
+                events=["article.deleted", "article.restored", "article.gutted"])
+    article_id = follow(fast_app, article_server)
+    check_article(fast_app, article_id)
+    article_server.set_mode("story", "gutted")
+    check_article(fast_app, article_id)
+    check_article(fast_app, article_id)  # gutted: confirmed on the second check
+    article_server.set_mode("story", "404")
+    check_article(fast_app, article_id)
+    check_article(fast_app, article_id)  # deleted: confirmed on the second check
+    deliver_until(fast_app, lambda: len(receiver.received) == 2)
+    gutted, deleted = bodies(receiver)
+    assert gutted["title"].startswith("Article gutted: ")
+    assert "[-" in gutted["message"]  # the removed text, marked deleted
+    assert "/diff/1..2" in gutted["message"]
+    assert deleted["title"].startswith("Article deleted: ")
+    assert "status: 404" in deleted["message"]
