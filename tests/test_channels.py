@@ -513,3 +513,16 @@ def test_watchdog_events_reach_a_channel_readably(
     assert "/diff/1..2" in gutted["message"]
     assert deleted["title"].startswith("Article deleted: ")
     assert "status: 404" in deleted["message"]
+
+
+def test_webhook_commands_leave_channels_alone(fast_app: App, receiver: WebhookReceiver) -> None:
+    from tracker.subscriptions import rotate_secret, unsubscribe
+
+    made = add_channel(fast_app, json_url(receiver), name="desk")
+    [channel] = channels(fast_app)["channels"]
+    for key in (str(channel["id"]), "desk"):
+        with pytest.raises(TrackerError, match="is channel 'desk'"):
+            rotate_secret(fast_app, key, grace=dt.timedelta(hours=1))
+        with pytest.raises(TrackerError, match="is channel 'desk'"):
+            unsubscribe(fast_app, key)
+    assert send_test(fast_app, made.name).ok

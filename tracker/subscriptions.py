@@ -212,6 +212,9 @@ def _endpoint(session: Any, key: str) -> Endpoint:
     endpoint = wq.find_endpoint(session, key)
     if endpoint is None:
         raise TrackerError(f"no subscriber {key!r} (see: tracker subscribers)")
+    if endpoint.kind != "webhook":  # its "secret" is its sealed URL: never rotate or show it
+        raise TrackerError(f"{key!r} is channel {endpoint.name!r}, not a webhook subscriber "
+                           "(see: tracker notify)")
     return endpoint
 
 
