@@ -232,8 +232,11 @@ class Check(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Indexed: tracker status reads the checks of the last minutes (throughput, lag).
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     duration_ms: Mapped[int] = mapped_column(Integer)
+    # How late the check started after the article fell due (0: not late; None: not known).
+    lag_ms: Mapped[int | None] = mapped_column(Integer)
     # changed | first_seen | unchanged | not_modified | same_bytes | rebaseline | failed |
     # no_content | gone
     outcome: Mapped[str] = mapped_column(String(16))

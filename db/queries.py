@@ -148,6 +148,7 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
                 Host.notify_threshold.label("host_notify_threshold"),
                 Article.developing, Article.last_changed_at, Article.created_at,
                 Article.failure_count,
+                Article.next_check_at,
             )
             .outerjoin(Version, latest)
             .outerjoin(Host, Host.host == Article.host)

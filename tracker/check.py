@@ -32,6 +32,7 @@ from db.models import Article as ArticleRow
 from db.models import Version
 from db.session import session_scope
 from db.states import FAILED_OUTCOMES, ArticleState, CheckOutcome
+from tracker import metrics
 from tracker.app import App
 from tracker.clock import utcnow
 from tracker.decide import (
@@ -60,7 +61,7 @@ from tracker.errors import (
     TransientFetchError,
     UnexpectedError,
 )
-from tracker.extract import extract_page
+from tracker.extract import explain_page
 from tracker.fetch import Page
 from tracker.markers import developing_marker
 from tracker.merge import fold_duplicate
@@ -116,6 +117,13 @@ class Target:
     last_changed_at: dt.datetime | None = None
     created_at: dt.datetime | None = None
     failure_count: int = 0
+    due_at: dt.datetime | None = None  # the article's next_check_at when the check was loaded
+
+    def lag_ms(self, started: dt.datetime) -> int | None:
+        """How late a check started at ``started`` is (0 when early: a check on demand)."""
+        if self.due_at is None:
+            return None
+        return max(0, round((started - self.due_at).total_seconds() * 1000))
 
 
 def load_targets(
@@ -133,7 +141,7 @@ def load_targets(
                 row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector,
                 token, row.state, row.interval, row.base_interval, row.content_hash,
                 row.extractor, _host_rules(row), row.developing, row.last_changed_at,
-                row.created_at, row.failure_count,
+                row.created_at, row.failure_count, row.next_check_at,
             )
     return found
 
@@ -165,14 +173,18 @@ def check_target(app: App, target: Target) -> CheckResult:
     Whatever goes wrong in one article's check, short of the database itself, becomes that
     article's failed check (``last_error`` names it, its claim is released): a hostile page
     must never end a pass or ``tracker run``."""
-    run = _Run(utcnow(), time.perf_counter())
+    run = _Run.start(target)
     try:
-        return _check_target(app, target)
+        result = _check_target(app, target, run)
     except SQLAlchemyError:
         raise  # the database is away or broken: the caller retries, nothing is recorded
     except Exception as exc:
         log.debug("check of %s raised", target.url, exc_info=True)
-        return _record(app, target, run, failure(UnexpectedError(exc)))
+        result = _record(app, target, run, failure(UnexpectedError(exc)))
+    metrics.check_done(result.outcome, time.perf_counter() - run.clock,
+                       None if run.lag_ms is None else run.lag_ms / 1000)
+    log.debug("check of %s: %s", target.url, result.outcome)
+    return result
 
 
 def record_lost(app: App, article_id: int, lease_token: str | None, reason: str) -> CheckResult:
@@ -182,11 +194,10 @@ def record_lost(app: App, article_id: int, lease_token: str | None, reason: str)
     target = load_targets(app, [article_id], tokens).get(article_id)
     if target is None:
         return CheckResult(article_id, "", "skipped", error="no such article, or claim expired")
-    return _record(app, target, _Run(utcnow(), time.perf_counter()), failure(TrackerError(reason)))
+    return _record(app, target, _Run.start(target), failure(TrackerError(reason)))
 
 
-def _check_target(app: App, target: Target) -> CheckResult:
-    run = _Run(utcnow(), time.perf_counter())
+def _check_target(app: App, target: Target, run: _Run) -> CheckResult:
     try:
         page = app.fetcher.fetch(target.url, etag=target.etag, last_modified=target.last_modified)
     except HostDeferred as exc:
@@ -199,13 +210,15 @@ def _check_target(app: App, target: Target) -> CheckResult:
     if digest == target.body_digest:
         return _record_quickly(app, target, run, page, Same(CheckOutcome.SAME_BYTES, page.status))
     try:
-        article = extract_page(
+        extraction = explain_page(
             page.body, url=page.url, media_type=page.media_type, charset=page.charset,
             selector=target.selector or target.rules.selector, fast=app.settings.fast_extraction,
             ignore=target.rules.ignore,
         )
     except ExtractionError as exc:
         return _record(app, target, run, failure(exc, page.status))
+    metrics.extracted(extraction.source)
+    article = extraction.article
     seen = _seen(article, page)
     if (target.latest_hash, target.latest_extractor) == (seen.content_hash, seen.extractor):
         return _record_quickly(app, target, run, page, seen, digest)
@@ -225,6 +238,12 @@ class _Run:
 
     started: dt.datetime
     clock: float
+    lag_ms: int | None = None  # how late after the article was due the check started
+
+    @classmethod
+    def start(cls, target: Target) -> _Run:
+        started = utcnow()
+        return cls(started, time.perf_counter(), target.lag_ms(started))
 
     def duration_ms(self) -> int:
         return round((time.perf_counter() - self.clock) * 1000)
@@ -305,6 +324,7 @@ def _record_quickly(
     check = {
         "started_at": run.started, "outcome": decision.outcome, "status_code": page.status,
         "duration_ms": run.duration_ms(), "error": None, "version_id": None,
+        "lag_ms": run.lag_ms,
     }
     with app.write_connection() as connection:
         if not queries.record_unchanged(connection, target.id, target.lease_token, values, check):
@@ -356,7 +376,8 @@ def _merged(
     session: Any, row: ArticleRow, run: _Run, page: Page, keeper: ArticleRow
 ) -> CheckResult:
     if row.state == ArticleState.MERGED:
-        queries.record_check(session, row, started_at=run.started, outcome=CheckOutcome.MERGED,
+        queries.record_check(session, row, started_at=run.started, lag_ms=run.lag_ms,
+                             outcome=CheckOutcome.MERGED,
                              duration_ms=run.duration_ms(), status_code=page.status)
     merged = f"the same story as {keeper.url}"
     return CheckResult(row.id, row.url, CheckOutcome.MERGED, error=merged)
@@ -389,7 +410,7 @@ def _apply(
         queries.add_event(session, row, emit.type, now=now, data=emit.data,
                           version=version if emit.of_version else None)
     queries.record_check(
-        session, row, started_at=run.started, duration_ms=run.duration_ms(),
+        session, row, started_at=run.started, duration_ms=run.duration_ms(), lag_ms=run.lag_ms,
         outcome=decision.outcome, status_code=decision.status, error=decision.error,
         version_id=version.id if version else None,
     )
@@ -492,6 +513,6 @@ def _record_deferred(app: App, target: Target, deferred: HostDeferred) -> CheckR
     with app.write_connection() as connection:
         if not queries.defer_check(connection, target.id, target.lease_token, retry_at):
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
-    log.info("check of %s deferred: %s", target.url, deferred.reason)
+    log.debug("check of %s deferred: %s", target.url, deferred.reason)
     return CheckResult(target.id, target.url, "deferred", error=deferred.reason,
                        retry_at=retry_at, paused=deferred.paused)

@@ -37,7 +37,7 @@ from db import webhook_queries as wq
 from db.models import Article, Delivery, Endpoint, Event, Version
 from db.session import session_scope
 from db.states import EventType
-from tracker import channels, deadline, leases
+from tracker import channels, deadline, leases, metrics
 from tracker.app import App
 from tracker.channels import period_end
 from tracker.clock import iso, utcnow
@@ -49,6 +49,7 @@ from tracker.headers import content_codings
 from tracker.intervals import parse_duration
 from tracker.messages import Message, Notice
 from tracker.subscriptions import secret_box, signing_secrets
+from tracker.terminal import printable
 from tracker.webhooks import payload as payloads
 from tracker.webhooks.signing import headers as signed_headers
 
@@ -325,6 +326,7 @@ def _record(
             session, sorted({d.endpoint_id for d in locked.values()}))}
         results = [_record_broken(session, locked.get(b.delivery_id), b) for b in broken]
         disables: dict[int, str] = {}
+        counted: list[tuple[str, int]] = []
         for attempt in attempts:
             delivery = locked.get(attempt.message.delivery_id)
             if delivery is None or delivery.lease_token != attempt.message.token:
@@ -333,9 +335,13 @@ def _record(
                 continue
             endpoint = endpoints[delivery.endpoint_id]
             results.append(_record_one(app, session, delivery, endpoint, attempt, disables))
+            counted.append((results[-1].outcome, delivery.attempts))
         for endpoint_id, reason in disables.items():
             _disable(session, endpoints[endpoint_id], reason)
-        return _with_successors(session, results, locked)
+        results = _with_successors(session, results, locked)
+    for outcome, attempt_number in counted:  # once committed
+        metrics.delivery_attempted(outcome, attempt_number)
+    return results
 
 
 def record_lost(app: App, claims: list[DeliveryClaim], reason: str) -> list[DeliveryResult]:
@@ -367,6 +373,9 @@ def _record_one(
     delivery.lease_token = delivery.lease_until = None
     if attempt.delivered:  # the receiver has it, whatever happened
         delivery.state, delivery.delivered_at = "delivered", now
+        if endpoint.failing_since is not None:
+            log.warning("webhook endpoint %d (%s) is back: delivered after failing since %s",
+                        endpoint.id, printable(endpoint.url), iso(endpoint.failing_since))
         endpoint.failing_since, endpoint.last_success_at = None, now
         wq.settle_digest(session, delivery.id, now)
         return DeliveryResult(delivery.id, "delivered", status)
@@ -378,6 +387,9 @@ def _record_one(
         return DeliveryResult(delivery.id, "disabled", status, "endpoint disabled (410)")
     reason = error or f"HTTP {status}"
     delivery.last_error = reason
+    if endpoint.failing_since is None:
+        log.warning("webhook endpoint %d (%s) is failing: %s; retrying on schedule",
+                    endpoint.id, printable(endpoint.url), printable(reason))
     endpoint.failing_since = endpoint.failing_since or attempt.attempted_at
     return _retry_or_fail(app, delivery, endpoint, now, status, reason, disables)
 

@@ -275,7 +275,7 @@ def _deliver_until(app: App, stop: threading.Event, wake: threading.Event) -> No
         try:
             results = deliver_due(app, limit=DELIVERY_ROUND, stop=stop)
             for result in results:
-                log.info("delivery %d: %s%s", result.delivery_id, result.outcome,
+                log.debug("delivery %d: %s%s", result.delivery_id, result.outcome,
                          f" ({result.error})" if result.error else "")
         except Exception as exc:  # the database may be away: keep the service up, try again soon
             log.error("delivering notifications failed: %s; retrying in 5 s", explain(exc))

@@ -334,22 +334,37 @@ def serve_forever(app: App, *, concurrency: int | None) -> None:
 
 
 def print_status(console: Console, data: dict[str, Any]) -> None:
-    counts = data["articles"]
-    console.print(
-        f"{counts['articles']} article(s): {counts['due']} due, {counts['overdue']} overdue, "
-        f"{counts['leased']} being checked, {counts['failing']} failing, "
-        f"{counts['unavailable']} unavailable"
-    )
-    polled = data.get("sources") or {}
-    if polled.get("sources"):
-        console.print(f"{polled['sources']} source(s): {polled['due']} due, "
-                      f"{polled['failing']} failing")
-    if data.get("service") == "embedded":  # tracker run: no broker, no beat to ask about
-        return
-    queues = data["queues"]
+    """``tracker status`` for people: the verdict first, then each part, then the problems."""
+    console.print(f"{data['health']} ({data['service']}, {_short_time(data['at'])})")
+    counts = data.get("articles")
+    if counts is not None:
+        console.print(
+            f"{counts['articles']} article(s): {counts['due']} due, {counts['overdue']} overdue, "
+            f"{counts['in_progress']} in progress, {counts['stranded']} stranded, "
+            f"{counts['failing']} failing, {counts['unavailable']} unavailable"
+        )
+        console.print(_checks_line(data["checks"]))
+        console.print(_deliveries_line(data["deliveries"]))
+        for endpoint in data["deliveries"]["endpoints"]:
+            console.print(cell(_endpoint_line(endpoint)))
+        polled = data.get("sources") or {}
+        if polled.get("sources"):
+            console.print(f"{polled['sources']} source(s): {polled['due']} due, "
+                          f"{polled['failing']} failing")
+    shown: set[str | None] = set()
+    if data["service"] == "celery":  # tracker run: no broker, no beat to ask about
+        _print_celery(console, data)
+        shown.add((data["queues"] or {}).get("error"))  # said once, on the queues line
+    for line in data["problems"]:
+        if line not in shown:
+            console.print(cell(f"problem: {line}"))
+
+
+def _print_celery(console: Console, data: dict[str, Any]) -> None:
+    queues = data["queues"] or {}
     if "error" in queues:
         console.print(cell(f"queues: {queues['error']}"))
-    else:
+    elif queues:
         console.print("queues: " + ", ".join(f"{k} {v}" for k, v in queues.items()))
     tick = data["last_tick"]
     if tick is None:
@@ -357,6 +372,36 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     else:
         console.print(f"last tick: {_short_time(tick['at'])} ({tick['seconds_ago']} s ago, "
                       f"claimed {tick['claimed']})")
+
+
+def _checks_line(checks: dict[str, Any]) -> str:
+    minutes = checks["window_seconds"] // 60
+    line = f"checks, last {minutes} min: {checks['count']} ({checks['per_second']}/s)"
+    if checks["by_outcome"]:
+        line += ": " + ", ".join(f"{n} {k}" for k, n in sorted(checks["by_outcome"].items()))
+    lag = checks["lag_seconds"]
+    if lag is not None:
+        line += f"; due→start lag p50 {lag['p50']} s, p95 {lag['p95']} s, max {lag['max']} s"
+    return line
+
+
+def _deliveries_line(deliveries: dict[str, Any]) -> str:
+    line = (f"deliveries: {deliveries['pending']} pending, {deliveries['retrying']} waiting "
+            f"for a retry, {deliveries['failed']} failed")
+    if deliveries["oldest_waiting_seconds"] is not None:
+        line += f", the oldest waiting {deliveries['oldest_waiting_seconds']:.0f} s"
+    return line
+
+
+def _endpoint_line(endpoint: dict[str, Any]) -> str:
+    line = (f"  endpoint {endpoint['id']} {endpoint['url']} ({endpoint['state']}): "
+            f"{endpoint['pending']} pending, {endpoint['retrying']} retrying, "
+            f"{endpoint['failed']} failed")
+    if endpoint["oldest_waiting_seconds"] is not None:
+        line += f", oldest {endpoint['oldest_waiting_seconds']:.0f} s"
+    if endpoint["failing_since"]:
+        line += f", failing since {endpoint['failing_since']}"
+    return line
 
 
 def print_subscribers(console: Console, subscribers: Sequence[dict[str, Any]]) -> None:

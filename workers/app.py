@@ -36,6 +36,7 @@ from kombu import Queue
 
 from tracker.config import load_settings
 from tracker.health import record_beat_tick
+from workers import observe  # noqa: F401 - logging and metrics, through Celery signals
 
 log = logging.getLogger(__name__)
 

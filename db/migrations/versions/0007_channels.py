@@ -1,7 +1,7 @@
 """notification channels: endpoints of kind "channel" (Apprise URLs), filter lists, digests
 
 Revision ID: 0007_channels
-Revises: 0007_diffstore (re-chained when merging main)
+Revises: 0007_ops_observe (re-chained when merging main)
 Create Date: 2026-12-06 13:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_channels"
-down_revision: str | None = "0007_diffstore"
+down_revision: str | None = "0007_ops_observe"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
