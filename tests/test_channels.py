@@ -431,7 +431,8 @@ def test_a_service_dripping_its_answer_is_cut_at_the_attempt_deadline(
         changed_twice(app, article_server)
         started = time.monotonic()
         [result] = deliver_due(app)
-    assert time.monotonic() - started < 1.5 + 1.5
+    # the answer takes 16 s to drip; cut at the 1.5 s deadline (with room for a loaded machine)
+    assert time.monotonic() - started < 8
     assert result.outcome == "retry"
 
 
