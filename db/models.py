@@ -270,9 +270,12 @@ class Event(Base):
 
 
 class Endpoint(Base):
-    """A subscriber's webhook URL, what it wants to hear about, and its signing secrets."""
+    """A subscriber: a webhook URL with its signing secrets, or (``kind`` "channel") a chat,
+    push or e-mail channel whose Apprise URL is sealed in ``secret`` and shown masked in
+    ``url``; what it wants to hear about."""
 
     __tablename__ = "endpoints"
+    __table_args__ = (Index("ix_endpoints_name", "name", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(Text)
@@ -283,7 +286,14 @@ class Endpoint(Base):
     secret: Mapped[str] = mapped_column(Text)  # sealed (tracker.webhooks.secrets)
     previous_secret: Mapped[str | None] = mapped_column(Text)  # still signs until …
     previous_secret_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    state: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
+    # active | paused (a channel muted by its owner) | disabled (by failures)
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    kind: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
+    name: Mapped[str | None] = mapped_column(String(100))  # a channel's name
+    # More filters, each a list any of whose values may match: tags, hosts, articles
+    filters: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
+    min_words: Mapped[int | None] = mapped_column(Integer)  # changes of fewer words: not sent
+    digest_seconds: Mapped[int | None] = mapped_column(Integer)  # one message per period
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     failing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -314,6 +324,8 @@ class Delivery(Leased, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A digest's member: sent with (and as) the carrier delivery of its period
+    digest_of: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class DeliveryAttempt(Base):

@@ -31,6 +31,7 @@ from db.models import (
     VersionDiff,
 )
 from db.states import CHECKED_STATES, GONE_STATES, ArticleState
+from db.webhook_queries import release_digests
 
 # --- articles -------------------------------------------------------------------------------
 
@@ -241,6 +242,7 @@ def delete_article(session: Session, article: Article) -> dict[str, int]:
     events = select(Event.id).where(Event.article_id.in_(ids))
     deliveries = select(Delivery.id).where(Delivery.event_id.in_(events))
     versions = select(Version.id).where(Version.article_id.in_(ids))
+    release_digests(session, deliveries)  # other articles' events riding along stay queued
     session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(deliveries)))
     counts["deliveries"] = _rows(session.execute(
         delete(Delivery).where(Delivery.event_id.in_(events))))

@@ -32,10 +32,19 @@ def endpoints(session: Session) -> list[Endpoint]:
 
 
 def find_endpoint(session: Session, key: str) -> Endpoint | None:
-    """An endpoint by id or by URL (the newest one with that URL)."""
+    """An endpoint by id, by URL (the newest one with that URL) or by a channel's name."""
     if key.isascii() and key.isdigit():
         return session.get(Endpoint, int(key)) if len(key) < 10 else None
     statement = select(Endpoint).where(Endpoint.url == key).order_by(Endpoint.id.desc()).limit(1)
+    return session.scalars(statement).one_or_none() or find_channel(session, key)
+
+
+def find_channel(session: Session, name: str) -> Endpoint | None:
+    """A channel by name, or by id."""
+    if name.isascii() and name.isdigit() and len(name) < 10:
+        found = session.get(Endpoint, int(name))
+        return found if found is not None and found.kind == "channel" else None
+    statement = select(Endpoint).where(Endpoint.kind == "channel", Endpoint.name == name)
     return session.scalars(statement).one_or_none()
 
 
@@ -77,6 +86,76 @@ def add_delivery(session: Session, event: Event, endpoint: Endpoint, now: dt.dat
         event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id, seq=event.seq,
         state="pending", attempts=0, next_attempt_at=now, created_at=now,
     ))
+
+
+def add_to_digest(
+    session: Session, event: Event, endpoint: Endpoint, now: dt.datetime, period_end: dt.datetime
+) -> None:
+    """A digest channel's delivery: the carrier of the period's message, due at the period's
+    end, or (when the period has one already, not yet attempted) a member riding along. The
+    channel's row is locked first, so two dispatchers cannot both start a period's carrier."""
+    lock_endpoint(session, endpoint.id)
+    carrier = session.scalars(
+        select(Delivery).where(
+            Delivery.endpoint_id == endpoint.id, Delivery.state == "pending",
+            Delivery.digest_of.is_(None), Delivery.attempts == 0,
+            Delivery.next_attempt_at == period_end,
+        ).order_by(Delivery.id).limit(1)
+    ).one_or_none()
+    if carrier is None:
+        session.add(Delivery(
+            event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id,
+            seq=event.seq, state="pending", attempts=0, next_attempt_at=period_end,
+            created_at=now,
+        ))
+        session.flush()
+        return
+    session.add(Delivery(
+        event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id, seq=event.seq,
+        state="digested", attempts=0, next_attempt_at=period_end, created_at=now,
+        digest_of=carrier.id,
+    ))
+
+
+def digest_members(session: Session, carrier_id: int) -> list[Event]:
+    """The events riding along with a digest's carrier, in the order they happened."""
+    statement = (
+        select(Event).join(Delivery, Delivery.event_id == Event.id)
+        .where(Delivery.digest_of == carrier_id, Delivery.state == "digested")
+        .order_by(Event.created_at, Event.id)
+    )
+    return list(session.scalars(statement))
+
+
+def release_digests(session: Session, doomed: Any) -> None:
+    """Before the deliveries ``doomed`` (a select of ids) are deleted (their article removed):
+    the members of a digest whose carrier goes get the earliest of them as their carrier."""
+    rows = session.execute(
+        select(Delivery.id, Delivery.digest_of)
+        .where(Delivery.digest_of.in_(doomed), Delivery.state == "digested",
+               Delivery.id.not_in(doomed))
+        .order_by(Delivery.id)
+    )
+    groups: dict[int, list[int]] = {}
+    for member, carrier in rows:
+        if carrier is not None:
+            groups.setdefault(carrier, []).append(member)
+    for members in groups.values():
+        session.execute(update(Delivery).where(Delivery.id == members[0])
+                        .values(state="pending", digest_of=None))
+        if members[1:]:
+            session.execute(update(Delivery).where(Delivery.id.in_(members[1:]))
+                            .values(digest_of=members[0]))
+
+
+def settle_digest(session: Session, carrier_id: int, now: dt.datetime) -> None:
+    """The carrier was delivered: so were the events riding along."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.digest_of == carrier_id, Delivery.state == "digested")
+        .values(state="delivered", delivered_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- delivering -----------------------------------------------------------------------------

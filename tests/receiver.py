@@ -15,6 +15,10 @@ as told by ``respond``:
 Every mode takes ``times=N``: it applies to the next N verified requests, then "ok" again.
 A request whose signature does not verify (or that arrives while no secret is set) gets 401.
 
+``WebhookReceiver(verify=False)`` takes any POST on any path unsigned, as the services that
+notification channels post to do (Apprise's json://, form://, ntfy://, gotify:// targets); its
+messages' ``body`` is the parsed JSON, or the form fields, or the raw bytes.
+
 ``received`` holds the verified messages that were answered 2xx, ``attempts`` every request.
 ``stop()`` and ``start()`` close and reopen the same port, with open keep-alive connections cut,
 so a test can take the receiver down and bring it back.
@@ -39,7 +43,8 @@ PATH = "/hook"
 
 
 class WebhookReceiver:
-    def __init__(self, secrets: list[str] | None = None) -> None:
+    def __init__(self, secrets: list[str] | None = None, *, verify: bool = True) -> None:
+        self.verify = verify
         self.received: list[dict[str, Any]] = []
         self.attempts: list[dict[str, Any]] = []
         self.in_progress = 0  # verified requests being answered (a hang counts until it ends)
@@ -234,12 +239,12 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             """Record first, then answer: a client that has its answer finds it recorded."""
             body = self._read_body()
             headers = {name.lower(): value for name, value in self.headers.items()}
-            if self.path != PATH:
+            if self.path != PATH and receiver.verify:
                 receiver._record(self._attempt(body, 404, [], f"path {self.path}"), None)
                 self._answer(404, b"not the webhook path")
                 return
-            verified, error = receiver._verify(body, headers)
-            if not verified:
+            verified, error = receiver._verify(body, headers) if receiver.verify else ([], None)
+            if receiver.verify and not verified:
                 receiver._record(self._attempt(body, 401, [], error), None)
                 self._answer(401, b"signature not verified")
                 return
@@ -269,6 +274,8 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             if mode == "redirect":
                 location = params.get("location") or f"http://127.0.0.1:{receiver.port}/elsewhere"
                 return 302, b"", {"Location": location}
+            if not receiver.verify:  # push services answer 200 with a JSON body
+                return 200, b"{}", {"Content-Type": "application/json"}
             return 204, b"", {}
 
         def _read_body(self) -> bytes:
@@ -280,7 +287,8 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             for name, value in (extra or {}).items():
                 self.send_header(name, value)
             if status != 204:  # a 204 must not carry Content-Length
-                self.send_header("Content-Type", "text/plain")
+                if "Content-Type" not in (extra or {}):
+                    self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if body:
@@ -306,10 +314,20 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
 
 def _message(body: bytes, headers: dict[str, str], verified: list[int]) -> dict[str, Any]:
     return {
-        "id": headers["webhook-id"],
-        "timestamp": int(headers["webhook-timestamp"]),
-        "body": json.loads(body),
+        "id": headers.get("webhook-id"),
+        "timestamp": int(headers.get("webhook-timestamp") or 0),
+        "body": _parsed(body, headers.get("content-type", "")),
         "headers": headers,
         "verified_by": verified,
         "received_at": time.monotonic(),
     }
+
+
+def _parsed(body: bytes, content_type: str) -> Any:
+    if "json" in content_type:
+        return json.loads(body)
+    if "form-urlencoded" in content_type:
+        from urllib.parse import parse_qs
+
+        return {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
+    return body

@@ -112,7 +112,8 @@ def test_an_edit_is_stored_as_the_next_version_and_announced_with_its_counts() -
     assert decision.store == Store(3, diff=diff_documents(OLD, EDITED, {}, {}))  # stored with it
     [changed] = decision.events
     assert changed.type == EventType.CHANGED
-    assert changed.data == {"version": 3, "changes": {"modified": 1}}
+    # "words": the changed words, for subscribers' --min-words
+    assert changed.data == {"version": 3, "changes": {"modified": 1}, "words": 1}
     assert changed.of_version
     assert decision.changed
     assert decision.summary is not None

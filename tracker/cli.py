@@ -835,9 +835,9 @@ def subscribe(
     _warn_plain(created.encrypted)
 
 
-def _warn_plain(encrypted: bool) -> None:
+def _warn_plain(encrypted: bool, what: str = "secret") -> None:
     if not encrypted:
-        typer.echo("tracker: warning: the secret is stored unencrypted: set secret_key "
+        typer.echo(f"tracker: warning: the {what} is stored unencrypted: set secret_key "
                    "(TRACKER_SECRET_KEY, from 'tracker secrets generate-key') on every process "
                    "using this database, then run 'tracker secrets encrypt'", err=True)
 
@@ -904,6 +904,99 @@ def rotate_secret(
     _warn_plain(created.encrypted)
 
 
+notify_app = typer.Typer(help="Notification channels (chat, push, e-mail) through Apprise "
+                         "URLs: ntfy://, mailto://, slack://, discord:// and 100+ more.",
+                         no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.command("add")
+def notify_add(
+    url: Annotated[str, typer.Argument(help="An Apprise URL: ntfy://host/topic, "
+                                       "mailto://user:pass@example.com?to=…, slack://… "
+                                       "(see docs/notify.md).")],
+    name: Annotated[str | None, typer.Option(help="The channel's name (default: from the "
+                                             "URL's scheme).")] = None,
+    events: Annotated[str | None, typer.Option(help="Comma-separated event types (default: "
+                                               "all).")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Only articles with this tag "
+                                                  "(repeatable: any of them).")] = None,
+    host: Annotated[list[str] | None, typer.Option(help="Only articles on this host "
+                                                   "(repeatable).")] = None,
+    article: Annotated[list[str] | None, typer.Option(help="Only this article "
+                                                      "(repeatable).")] = None,
+    min_words: Annotated[int | None, typer.Option(help="Only changes of at least this many "
+                                                  "changed words.")] = None,
+    digest: Annotated[str | None, typer.Option(help="One message per period (e.g. 1h) "
+                                               "instead of one per event.")] = None,
+) -> None:
+    """Send readable change messages to a chat, push or e-mail channel."""
+    from tracker.channels import add_channel
+
+    chosen = [e.strip() for e in events.split(",") if e.strip()] if events else None
+    created = _run(add_channel, _app(), url, name=name, events=chosen, tags=tag, hosts=host,
+                   articles=article, min_words=min_words, digest=digest)
+    _echo(f"channel {created.name}: {created.masked_url}")
+    _warn_plain(created.encrypted, "channel URL")
+
+
+@notify_app.command("list")
+def notify_list(
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+) -> None:
+    """List channels (URLs masked), their filters and health."""
+    from tracker.channels import channels
+
+    data = _run(channels, _app())
+    if format is ListFormat.json:
+        _print_json(data)
+        return
+    from tracker.views import print_channels
+
+    print_channels(_console(), data["channels"])
+
+
+@notify_app.command("remove")
+def notify_remove(name: Annotated[str, typer.Argument(help="Channel name or id.")]) -> None:
+    """Remove a channel (its pending messages are not sent)."""
+    from tracker.channels import remove_channel
+
+    _echo(f"removed: {_run(remove_channel, _app(), name)}")
+
+
+@notify_app.command("pause")
+def notify_pause(name: Annotated[str, typer.Argument(help="Channel name or id.")]) -> None:
+    """Mute a channel: nothing is sent to it until it is resumed (events meanwhile are
+    not queued for it)."""
+    from tracker.channels import pause
+
+    _run(pause, _app(), name)
+    _echo(f"paused: {name}")
+
+
+@notify_app.command("resume")
+def notify_resume(name: Annotated[str, typer.Argument(help="Channel name or id.")]) -> None:
+    """Send to a paused channel again, or to one disabled after days of failures."""
+    from tracker.channels import resume
+
+    gave_up = _run(resume, _app(), name)
+    _echo(f"resumed: {name}")
+    if gave_up:
+        typer.echo(f"{gave_up} message(s) failed or were cancelled meanwhile: "
+                   "tracker redeliver --failed sends them again")
+
+
+@notify_app.command("test")
+def notify_test(name: Annotated[str, typer.Argument(help="Channel name or id.")]) -> None:
+    """Send a test message to a channel now."""
+    from tracker.channels import send_test
+
+    sent = _run(send_test, _app(), name)
+    if not sent.ok:
+        _fail(f"channel {name}: not sent: {sent.error}")
+    _echo(f"sent a test message to {name} ({sent.latency_ms} ms)")
+
+
 secrets_app = typer.Typer(help="Webhook signing secrets at rest: encrypt them, make and "
                           "rotate keys.", no_args_is_help=True)
 app.add_typer(secrets_app, name="secrets")
@@ -951,7 +1044,8 @@ def secrets_rotate_key() -> None:
 def deliveries(
     failed: Annotated[bool, typer.Option("--failed", help="Only deliveries that gave up.")] =
         False,
-    endpoint: Annotated[str | None, typer.Option(help="Only this subscriber (id or URL).")] =
+    endpoint: Annotated[str | None, typer.Option(help="Only this subscriber (id or URL, or a "
+                                                 "channel's name).")] =
         None,
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:

@@ -91,6 +91,8 @@ class Settings:
     robots_txt: bool = False  # obey robots.txt (cached per host)
     # The web view (tracker serve): show lead images of tracked sites without a click
     web_load_images: bool = False
+    # Where people reach the web view (https://tracker.example.org): messages link the diff
+    public_url: str = ""
 
     @property
     def resolved_database_url(self) -> str:

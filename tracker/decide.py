@@ -50,7 +50,7 @@ from db.states import (
 )
 from tracker.diff import Diff
 from tracker.schedule import Schedule, ScheduleRules, after_failure, after_good_page
-from tracker.significance import is_minor
+from tracker.significance import changed_words, is_minor
 
 # New text shorter than this share of the latest version's is a broken page, or a gutted story.
 COLLAPSE_RATIO = 0.2
@@ -252,6 +252,9 @@ def _changed_data(number: int, diff: Diff) -> dict[str, Any]:
     data: dict[str, Any] = {"version": number, "changes": diff.summary.changes()}
     if diff.metadata:
         data["metadata"] = sorted(diff.metadata_keys)
+    words = changed_words(diff)
+    if words is not None:  # for subscribers' minimum (none: more than words, always sent)
+        data["words"] = words
     return data
 
 

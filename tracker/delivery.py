@@ -37,8 +37,9 @@ from db import webhook_queries as wq
 from db.models import Article, Delivery, Endpoint, Event, Version
 from db.session import session_scope
 from db.states import EventType
-from tracker import deadline, leases, metrics
+from tracker import channels, deadline, leases, metrics
 from tracker.app import App
+from tracker.channels import period_end
 from tracker.clock import iso, utcnow
 from tracker.decoding import Decoder
 from tracker.diffstore import diff_versions
@@ -46,7 +47,8 @@ from tracker.errors import BlockedAddress, TrackerError, UnsupportedContent
 from tracker.fetch import raw_chunks
 from tracker.headers import content_codings
 from tracker.intervals import parse_duration
-from tracker.subscriptions import signing_secrets
+from tracker.messages import Message, Notice
+from tracker.subscriptions import secret_box, signing_secrets
 from tracker.terminal import printable
 from tracker.webhooks import payload as payloads
 from tracker.webhooks.signing import headers as signed_headers
@@ -86,21 +88,41 @@ def dispatch_events(app: App) -> int:
             article = queries.article_by_id(session, event.article_id)
             if article is not None:
                 for endpoint in endpoints:
-                    if wants(endpoint, event, article):
+                    if not wants(endpoint, event, article):
+                        continue
+                    if endpoint.digest_seconds:
+                        wq.add_to_digest(session, event, endpoint, now,
+                                         period_end(now, endpoint.digest_seconds))
+                    else:
                         wq.add_delivery(session, event, endpoint, now)
-                        created += 1
+                    created += 1
             event.dispatched_at = now
     return created
 
 
 def wants(endpoint: Endpoint, event: Event, article: Article) -> bool:
-    """Whether a subscriber's filters (event types, article, host, tag) take the event."""
+    """Whether a subscriber's filters (event types, article, host, tag) take the event. Every
+    filter that is set must match; a list filter (a channel's tags, hosts, articles) matches
+    when any of its values does. ``min_words`` holds back changes of fewer changed words
+    (``words`` in the event; a change that is more than words, a move or a new paragraph, has
+    none and always passes)."""
+    lists = endpoint.filters or {}
+    tags = set(article.tags or [])
     return (
         ("*" in endpoint.events or event.type in endpoint.events)
         and endpoint.article_url in {None, article.url}
         and endpoint.host in {None, article.host}
-        and (endpoint.tag is None or endpoint.tag in (article.tags or []))
+        and (endpoint.tag is None or endpoint.tag in tags)
+        and (not lists.get("articles") or article.url in lists["articles"])
+        and (not lists.get("hosts") or article.host in lists["hosts"])
+        and (not lists.get("tags") or bool(tags & set(lists["tags"])))
+        and _enough_words(endpoint.min_words, event)
     )
+
+
+def _enough_words(minimum: int | None, event: Event) -> bool:
+    words = (event.data or {}).get("words") if event.type == EventType.CHANGED else None
+    return not minimum or not isinstance(words, int) or words >= minimum
 
 
 # --- claiming -------------------------------------------------------------------------------
@@ -124,6 +146,7 @@ class _Message:
     msg_id: str
     body: bytes
     secrets: list[str]
+    channel: tuple[str, Message] | None = None  # a channel's Apprise URL and its message
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +157,11 @@ class _Attempt:
     status: int | None
     excerpt: str | None
     error: str | None
+    sent: bool = False  # a channel's message that Apprise handed over
+
+    @property
+    def delivered(self) -> bool:
+        return self.sent or (self.status is not None and 200 <= self.status < 300)
 
 
 def deliver(app: App, delivery_id: int, token: str) -> DeliveryResult:
@@ -181,8 +209,12 @@ def _prepare(
             row = found.get(delivery_id)
             if row is None or not _sendable(*row, token):
                 continue
-            _, event, endpoint = row
+            delivery, event, endpoint = row
             try:
+                if endpoint.kind == "channel":
+                    messages.append(_channel_message(app, session, delivery, event, endpoint,
+                                                     token))
+                    continue
                 body = _payload(app, session, event)
                 secrets = signing_secrets(app, endpoint, now)
             except SQLAlchemyError:
@@ -223,6 +255,9 @@ def _post_all(
 
 def _attempt(app: App, message: _Message, stop: threading.Event | None = None) -> _Attempt:
     attempted_at = utcnow()
+    if message.channel is not None:
+        sent = channels.send(app, *message.channel)
+        return _Attempt(message, attempted_at, sent.latency_ms, None, None, sent.error, sent.ok)
     started = time.perf_counter()
     with deadline.bounded(app.settings.webhook_timeout, cancel=stop):
         try:
@@ -336,12 +371,13 @@ def _record_one(
     delivery.attempts += 1
     delivery.last_status, delivery.last_error = status, error
     delivery.lease_token = delivery.lease_until = None
-    if status is not None and 200 <= status < 300:  # the receiver has it, whatever happened
+    if attempt.delivered:  # the receiver has it, whatever happened
         delivery.state, delivery.delivered_at = "delivered", now
         if endpoint.failing_since is not None:
             log.warning("webhook endpoint %d (%s) is back: delivered after failing since %s",
                         endpoint.id, printable(endpoint.url), iso(endpoint.failing_since))
         endpoint.failing_since, endpoint.last_success_at = None, now
+        wq.settle_digest(session, delivery.id, now)
         return DeliveryResult(delivery.id, "delivered", status)
     if delivery.state != "pending":  # cancelled meanwhile: another attempt disabled the endpoint
         return DeliveryResult(delivery.id, "skipped", status, f"delivery {delivery.state}")
@@ -392,7 +428,11 @@ def _retry_or_fail(
 def _disable(session: Any, endpoint: Endpoint, reason: str) -> None:
     endpoint.state, endpoint.disabled_reason = "disabled", reason
     wq.cancel_pending(session, endpoint.id, f"endpoint disabled: {reason}")
-    log.warning("webhook endpoint %s disabled: %s", endpoint.url, reason)
+    log.warning("%s %s disabled: %s", _kind_name(endpoint), endpoint.url, reason)
+
+
+def _kind_name(endpoint: Endpoint) -> str:
+    return f"channel {endpoint.name}" if endpoint.kind == "channel" else "webhook endpoint"
 
 
 def retry_schedule(text: str) -> list[float]:
@@ -463,6 +503,78 @@ def _version_block(version: Version) -> dict[str, Any]:
     return block
 
 
+# --- channel messages ---------------------------------------------------------------------------
+
+
+def _channel_message(
+    app: App, session: Any, delivery: Delivery, event: Event, endpoint: Endpoint, token: str
+) -> _Message:
+    """A channel's message: its event's (a digest's carrier: with the events riding along)."""
+    url = secret_box(app).open(endpoint.secret)
+    form = channels.form_of(url)
+    if endpoint.digest_seconds:
+        events = [event, *wq.digest_members(session, delivery.id)]
+        notices = [_cached_notice(app, session, e) for e in events]
+        message = channels.compose(form, notices, endpoint.digest_seconds)
+    else:  # the same message for every channel of the same form, and every retry
+        key = (event.uid, app.settings.public_url, form)
+        message = _MESSAGES.get(key) or channels.compose(
+            form, [_cached_notice(app, session, event)])
+        _MESSAGES[key] = message
+        if len(_MESSAGES) > 256:
+            _MESSAGES.pop(next(iter(_MESSAGES)))
+    return _Message(delivery.id, token, endpoint.url, event.uid, b"", [], (url, message))
+
+
+_MESSAGES: dict[tuple[str, str, channels.Form], Message] = {}  # the 256 most recent
+
+
+def _cached_notice(app: App, session: Any, event: Event) -> Notice:
+    """The same notice for every channel and retry of an event (its diff is read once)."""
+    key = (event.uid, app.settings.public_url)
+    found = _NOTICES.get(key)
+    if found is None:
+        found = _NOTICES[key] = _notice(app, session, event)
+        if len(_NOTICES) > 256:
+            _NOTICES.pop(next(iter(_NOTICES)))
+    return found
+
+
+_NOTICES: dict[tuple[str, str], Notice] = {}  # (event uid, public URL) → the 256 most recent
+
+
+def _notice(app: App, session: Any, event: Event) -> Notice:
+    article = queries.article_by_id(session, event.article_id)
+    assert article is not None
+    version = session.get(Version, event.version_id) if event.version_id else None
+    latest = version or queries.latest_version(session, article.id)
+    title = (latest.title if latest else None) or _data_text(event.data, "title")
+    base = app.settings.public_url.rstrip("/")
+    previous = (queries.version_by_number(session, article.id, version.number - 1)
+                if event.type in _DIFFED and version is not None else None)
+    if version is not None and previous is not None:
+        loaded = diff_versions(session, previous, version)  # the stored diff
+        diff_url = (f"{base}/articles/{article.id}/diff/{version.number - 1}..{version.number}"
+                    if base else None)
+        return Notice(event.type, article.url, title, diff_url, loaded.view)
+    link = f"{base}/articles/{article.id}" if base else None
+    return Notice(event.type, article.url, title, link, detail=_detail(event.data))
+
+
+def _data_text(data: dict[str, Any] | None, key: str) -> str | None:
+    value = (data or {}).get(key)
+    return value if isinstance(value, str) else None
+
+
+def _detail(data: dict[str, Any] | None) -> str | None:
+    """One line from a watchdog event's data: its reason, status or error, when it has one."""
+    for key in ("reason", "error", "status"):
+        value = (data or {}).get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return f"{key}: {value}"[:300]
+    return None
+
+
 # --- redelivery and listings ------------------------------------------------------------------
 
 
@@ -509,7 +621,8 @@ def _delivery_json(
         "id": delivery.id,
         "event": event.uid,
         "type": event.type,
-        "endpoint": endpoint.url,
+        "endpoint": endpoint.url,  # a channel's: masked
+        "channel": endpoint.name if endpoint.kind == "channel" else None,
         "state": delivery.state,
         "attempts": delivery.attempts,
         "next_attempt_at": iso(delivery.next_attempt_at) if delivery.state == "pending" else None,

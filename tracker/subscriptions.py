@@ -41,11 +41,7 @@ def subscribe(
     host: str | None = None, tag: str | None = None,
 ) -> NewSecret:
     check_endpoint_url(app, url)
-    chosen = events or ["*"]
-    unknown = set(chosen) - {*EVENT_TYPES, "*"}
-    if unknown:
-        raise TrackerError(f"unknown event type(s) {', '.join(sorted(unknown))}; "
-                           f"choose from {', '.join(EVENT_TYPES)}")
+    chosen = event_types(events)
     if article:
         from tracker.articles import clean_url
 
@@ -61,12 +57,24 @@ def subscribe(
         return NewSecret(endpoint.id, url, secret, box.encrypts)
 
 
+def event_types(events: list[str] | None) -> list[str]:
+    """The event types a subscriber (webhook or channel) chose; ["*"]: all of them."""
+    chosen = events or ["*"]
+    unknown = set(chosen) - {*EVENT_TYPES, "*"}
+    if unknown:
+        raise TrackerError(f"unknown event type(s) {', '.join(sorted(unknown))}; "
+                           f"choose from {', '.join(EVENT_TYPES)}")
+    return chosen
+
+
 def _refuse_duplicate(
     session: Any, url: str, events: list[str], article: str | None, host: str | None,
     tag: str | None,
 ) -> None:
     """A second subscriber with the same URL and filters would get every message twice."""
     for endpoint in wq.endpoints(session):
+        if endpoint.kind != "webhook":
+            continue
         same = (endpoint.url, sorted(endpoint.events), endpoint.article_url, endpoint.host,
                 endpoint.tag) == (url, sorted(events), article, host, tag)
         if not same:
@@ -101,7 +109,8 @@ def check_endpoint_url(app: App, url: str) -> None:
 
 def subscribers(app: App) -> dict[str, Any]:
     with session_scope(app.reader) as session:
-        return {"subscribers": [_endpoint_json(e) for e in wq.endpoints(session)]}
+        return {"subscribers": [_endpoint_json(e) for e in wq.endpoints(session)
+                                if e.kind == "webhook"]}
 
 
 def unsubscribe(app: App, key: str) -> str:
@@ -203,6 +212,9 @@ def _endpoint(session: Any, key: str) -> Endpoint:
     endpoint = wq.find_endpoint(session, key)
     if endpoint is None:
         raise TrackerError(f"no subscriber {key!r} (see: tracker subscribers)")
+    if endpoint.kind != "webhook":  # its "secret" is its sealed URL: never rotate or show it
+        raise TrackerError(f"{key!r} is channel {endpoint.name!r}, not a webhook subscriber "
+                           "(see: tracker notify)")
     return endpoint
 
 

@@ -421,13 +421,35 @@ def print_subscribers(console: Console, subscribers: Sequence[dict[str, Any]]) -
     console.print(table)
 
 
+def print_channels(console: Console, channels: Sequence[dict[str, Any]]) -> None:
+    table = Table("name", "URL (masked)", "events", "filters", "state", "last success",
+                  title=f"{len(channels)} channel(s)", title_justify="left")
+    for item in channels:
+        filters = [f"{k}={','.join(v)}" for k, v in item["filters"].items() if v]
+        if item["min_words"]:
+            filters.append(f"min-words={item['min_words']}")
+        if item["digest"]:
+            filters.append(f"digest={item['digest']}")
+        state = item["state"]
+        if item["disabled_reason"]:
+            state += f": {item['disabled_reason']}"
+        elif item["failing_since"]:
+            state += f" (failing since {_short_time(item['failing_since'])})"
+        table.add_row(cell(item["name"] or str(item["id"])), cell(item["url"]),
+                      cell(", ".join(item["events"])), cell("; ".join(filters) or "all"),
+                      cell(state), _short_time(item["last_success_at"]))
+    console.print(table)
+
+
 def print_deliveries(console: Console, deliveries: Sequence[dict[str, Any]]) -> None:
     table = Table("id", "event", "endpoint", "state", "attempts", "last", "next attempt",
                   title=f"{len(deliveries)} delivery(ies)", title_justify="left")
     for item in deliveries:
         last = item["last_error"] or (str(item["last_status"]) if item["last_status"] else "—")
         table.add_row(str(item["id"]), cell(f"{item['event']} {item['type']}"),
-                      cell(item["endpoint"]), cell(item["state"]), str(item["attempts"]),
+                      cell(f"channel {item['channel']}" if item.get("channel")
+                           else item["endpoint"]),
+                      cell(item["state"]), str(item["attempts"]),
                       cell(last), _short_time(item["next_attempt_at"]))
     console.print(table)
 
