@@ -46,4 +46,4 @@ def release(app: App, claims: list[Claim]) -> None:
     if not claims:
         return
     with session_scope(app.writer) as session:
-        queries.release_claims(session, [(c.article_id, c.token) for c in claims])
+        queries.release_claims(session, [(c.article_id, c.token) for c in claims], utcnow())
