@@ -11,7 +11,20 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from db import refs
@@ -247,14 +260,20 @@ def claim_due(
     )
     if ids is not None:
         statement = statement.where(Article.id.in_(list(ids)))
-    claims = [(article_id, secrets.token_hex(16)) for article_id in session.scalars(statement)]
-    if claims:
-        session.execute(
-            update(Article),
-            [{"id": i, "lease_token": t, "lease_until": lease_until, "next_check_at": lease_until}
-             for i, t in claims],
-        )
-    return claims
+    ids = list(session.scalars(statement))
+    if not ids:
+        return []
+    # One UPDATE for the whole batch (not one per article): each token is the batch's random
+    # prefix and the article's id, so unique per article and claim, at most 31 characters.
+    prefix = secrets.token_hex(10) + "."
+    session.execute(
+        update(Article)
+        .where(Article.id.in_(ids))
+        .values(lease_token=literal(prefix) + cast(Article.id, String), lease_until=lease_until,
+                next_check_at=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    return [(article_id, f"{prefix}{article_id}") for article_id in ids]
 
 
 def release_claims(
