@@ -57,6 +57,7 @@ class Variant:
     name: str
     source: Path
     home: Path
+    extra_path: str = ""  # more of PYTHONPATH after the source (an older typer, say)
     walls: dict[str, list[float]] = field(default_factory=dict)
     cpus: dict[str, list[float]] = field(default_factory=dict)
     imports: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
@@ -64,14 +65,16 @@ class Variant:
     @property
     def env(self) -> dict[str, str]:
         return clean_env(
-            self.home, PYTHONPATH=str(self.source), NO_COLOR="1",
+            self.home, PYTHONPATH=":".join(filter(None, [str(self.source), self.extra_path])),
+            NO_COLOR="1",
             TRACKER_DATABASE_URL=f"sqlite:///{self.home / 'tracker.db'}",
             TRACKER_ALLOW_NETWORKS="127.0.0.0/8", TRACKER_ALLOWED_PORTS="*",
             TRACKER_PER_HOST_CONCURRENCY="8", TRACKER_PER_HOST_RATE="0",
         )  # fmt: skip
 
     def command(self, args: list[str], *, importtime: bool = False) -> list[str]:
-        flags = ["-X", "importtime"] if importtime else []
+        # -P: not the current directory first on sys.path, so PYTHONPATH picks the variant
+        flags = ["-P", "-X", "importtime"] if importtime else ["-P"]
         return [sys.executable, *flags, "-c", LAUNCHER, *args]
 
     def run(self, args: list[str], *, stdin: Path | None = None) -> float:
@@ -184,6 +187,8 @@ def report(variants: list[Variant], runs: dict[str, list[str]], args: argparse.N
         rows.append(row)
     described = (f"`before` is commit `{before}`, `after` the working tree" if before
                  else "the working tree only")  # fmt: skip
+    if args.before_path:
+        described += f" (`before` with `{args.before_path}` on its PYTHONPATH)"
     parts = [
         "## Command start-up (issue 15, item 3)",
         f"Command: `{command_line()}` (started {started}); {described}. {args.articles} "
@@ -204,6 +209,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--before", help="a commit to compare with (git archive of it)")
+    parser.add_argument("--before-path", default="", help="put on the before variant's "
+                        "PYTHONPATH after its source, e.g. a directory with the typer it used "
+                        "(pip install --no-deps --target DIR 'typer==0.29.2')")
     parser.add_argument("--no-docs", action="store_true", help="print only")
     args = parser.parse_args(argv)
     started = time.strftime("%Y-%m-%d %H:%M %Z")
@@ -211,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(workdir)
         variants = []
         if args.before:
-            variants.append(Variant("before", extract_commit(args.before, work), work / "b"))
+            variants.append(Variant("before", extract_commit(args.before, work), work / "b",
+                                    extra_path=args.before_path))
         variants.append(Variant("after" if args.before else "now", ROOT, work / "a"))
         for variant in variants:
             variant.home.mkdir()
