@@ -176,7 +176,7 @@ def run_case(name: str) -> dict[str, float]:
     diff = diff_documents(old, new)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {"peak": rss_mib(), "added": rss_mib() - inputs, "wall": wall, "cpu": cpu,
-            "ops": len(diff["ops"])}
+            "ops": len(diff.ops)}
 
 
 def measure(name: str, limit_mib: int, timeout: float) -> dict[str, float] | str:

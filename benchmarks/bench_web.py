@@ -2,8 +2,8 @@
 ``tracker serve`` reading and ``tracker run`` writing the same SQLite file (WAL) stall each other.
 
 Pages, each requested ``--repeat`` times after one cold request (reported apart: the first
-request of an article computes and caches its diffs, which issue 10's stored diffs will make
-unnecessary):
+request of an article reads its stored diffs, or with ``--without-stored-diffs`` computes
+them, and keeps them in memory):
 
 - the articles page with 10,000 and 100,000 articles (rows bulk-inserted: one version each,
   30 % changed, 50 hosts, a tag on one in ten), first page, a page 20 pages deep, a tag filter
@@ -16,6 +16,10 @@ Server time is the ``Server-Timing`` header the application sets (from the reque
 the application to its response headers), read over real HTTP from uvicorn on 127.0.0.1.
 
     .venv/bin/python benchmarks/bench_web.py [--sizes 10000,100000] [--repeat 30] [--no-wal]
+
+Versions are stored as a check stores them, each with its diff against the one before
+(``tracker.diffstore.record_diff``); ``--without-stored-diffs`` leaves the diffs out, as
+before issue 10 (and as after ``tracker import``): every diff is then computed on first read.
 """
 
 from __future__ import annotations
@@ -57,12 +61,14 @@ from db.models import Article, Version  # noqa: E402
 from db.session import session_scope  # noqa: E402
 from tracker.app import App  # noqa: E402
 from tracker.config import load_settings  # noqa: E402
+from tracker.diffstore import record_diff  # noqa: E402
 from tracker.normalize import split_lines  # noqa: E402
 from tracker.web.server import Address, BackgroundServer  # noqa: E402
 
 STORY = ROOT / "tests" / "fixtures" / "story_de"
 POSTGRES = os.environ.get("TRACKER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = dt.datetime.now(dt.UTC)
+STORE_DIFFS = True  # --without-stored-diffs: False
 
 
 def story(number: int) -> list[str]:
@@ -125,9 +131,12 @@ def article_with_versions(
             when = start + dt.timedelta(minutes=number)
             fields = {"title": title, "content_hash": uuid.uuid4().hex, "extractor": "bench",
                       "rebaseline": False}
-            previous = queries.store_version(
+            version = queries.store_version(
                 session, article, paragraphs=[("text", t) for t in paragraphs], fields=fields,
                 previous=previous, now=when)
+            if STORE_DIFFS:
+                record_diff(session, previous, version)
+            previous = version
         article.last_changed_at = start + dt.timedelta(minutes=len(texts) - 1)
         return article.id
 
@@ -341,8 +350,12 @@ def main() -> None:
     parser.add_argument("--wal-articles", type=int, default=300)
     parser.add_argument("--wal-seconds", type=float, default=30)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--without-stored-diffs", action="store_true",
+                        help="store versions without their diffs (as before issue 10)")
     args = parser.parse_args()
     os.environ["TZ"] = "UTC"
+    global STORE_DIFFS
+    STORE_DIFFS = not args.without_stored_diffs
     sizes = [int(s) for s in args.sizes.split(",")]
     info = machine_info()
     rows: list[list[str]] = []
@@ -362,8 +375,9 @@ def main() -> None:
         f"`{command_line()}`, {dt.date.today().isoformat()}. Server time is the application's "
         "`Server-Timing` (request in → response headers out), read over HTTP from uvicorn on "
         f"127.0.0.1; {args.repeat} requests per page after one cold request. \"cold\" is that "
-        "first request: an article's diffs are computed on first use and kept in memory "
-        "(`tracker/diffstore.py`), until issue 10 stores each version's diff.",
+        "first request: an article's diffs are read (stored with each version, issue 10"
+        + ("; here left out, so computed" if not STORE_DIFFS else "")
+        + ") on first use and kept in memory (`tracker/diffstore.py`).",
         table(["database", "page", "p50 ms", "p95 ms", "max ms", "cold ms", "target p95 ms"],
               rows),
         "### `tracker serve` reading while `tracker run` writes the same SQLite file (WAL)"

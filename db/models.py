@@ -7,6 +7,8 @@ The tables, and the constraints that make a repeated check harmless:
   of the same check can never both store version N+1.
 - ``paragraphs``: each distinct paragraph once, keyed by a 63-bit hash of its kind and text;
   versions refer to them by position through a compact reference list (see ``db.refs``).
+- ``version_diffs``: each version's diff against the version before it, computed once when the
+  version is stored (compressed JSON), with its summary counts and its ``minor`` flag.
 - ``bodies``: the compressed raw response of a version (with its status, headers and final URL),
   so extraction can be re-run later and the response exported as a web archive.
 - ``archive_captures``: a web archive's copy of a version (optional, ``archive_versions``).
@@ -77,7 +79,17 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Article(Base):
+class Leased:
+    """The columns of work claimed with a lease (articles, sources, deliveries; see
+    ``db.lease``): set when a scheduler hands the row to a worker, renewed while the work runs,
+    cleared when its result is stored. Work carrying another token (a duplicate or late
+    message) stores nothing; a lease nobody renewed in time makes the row claimable again."""
+
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Article(Leased, Base):
     __tablename__ = "articles"
     # The web view's articles page, newest change first, paged by keyset.
     __table_args__ = (Index("ix_articles_last_changed_at_id", "last_changed_at", "id"),)
@@ -100,11 +112,7 @@ class Article(Base):
     body_digest: Mapped[str | None] = mapped_column(String(64))  # raw bytes of the last 200
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    # A claim on the next check: set when a scheduler hands the article to a worker, cleared
-    # when the check is stored. A check carrying another token (a duplicate or late message)
-    # stores nothing; an expired lease makes the article claimable again.
-    lease_token: Mapped[str | None] = mapped_column(String(32))
-    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # lease_token, lease_until (Leased): the claim on the next check.
     version_count: Mapped[int] = mapped_column(Integer, default=0)
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -162,6 +170,23 @@ class Paragraph(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class VersionDiff(Base):
+    """A version's diff against its predecessor (number - 1), stored with the version.
+
+    ``data`` is the diff's JSON form (``tracker.diff.Diff.to_json``), zlib-compressed; the
+    summary counts sit beside it so that lists of versions read no diff."""
+
+    __tablename__ = "version_diffs"
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Below the notification threshold when it was stored: kept, not notified.
+    minor: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary: Mapped[dict[str, int]] = mapped_column(JSON)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Body(Base):
     __tablename__ = "bodies"
 
@@ -207,14 +232,18 @@ class Check(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Indexed: tracker status reads the checks of the last minutes (throughput, lag).
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     duration_ms: Mapped[int] = mapped_column(Integer)
+    # How late the check started after the article fell due (0: not late; None: not known).
+    lag_ms: Mapped[int | None] = mapped_column(Integer)
     # changed | first_seen | unchanged | not_modified | same_bytes | rebaseline | failed |
     # no_content | gone
     outcome: Mapped[str] = mapped_column(String(16))
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
-    # Indexed: a version's minor flag is read from the check that stored it (the web view).
+    # Indexed (migration 0006_web): the minor flag was read from here before 0007_diffstore
+    # stored it with the version's diff; 0007 reads it once to fill version_diffs.minor.
     version_id: Mapped[int | None] = mapped_column(
         ForeignKey("versions.id", ondelete="SET NULL"), index=True
     )
@@ -262,7 +291,7 @@ class Endpoint(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-class Delivery(Base):
+class Delivery(Leased, Base):
     """One event for one endpoint: delivered at least once, retried on a schedule, in order
     per endpoint and article (``seq`` is the event's per-article sequence)."""
 
@@ -282,8 +311,6 @@ class Delivery(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    lease_token: Mapped[str | None] = mapped_column(String(32))
-    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -345,7 +372,7 @@ class Host(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-class Source(Base):
+class Source(Leased, Base):
     """A feed (RSS/Atom) or sitemap (news sitemap, sitemap index) polled for new articles."""
 
     __tablename__ = "sources"
@@ -367,8 +394,6 @@ class Source(Base):
     body_digest: Mapped[str | None] = mapped_column(String(64))
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    lease_token: Mapped[str | None] = mapped_column(String(32))
-    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     entry_count: Mapped[int] = mapped_column(Integer, default=0)  # listed in the last poll
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 

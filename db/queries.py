@@ -11,23 +11,10 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    String,
-    and_,
-    bindparam,
-    cast,
-    delete,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from db import refs
+from db import lease, refs
 from db.models import (
     Article,
     ArticleAlias,
@@ -41,11 +28,9 @@ from db.models import (
     Paragraph,
     SourceEntry,
     Version,
+    VersionDiff,
 )
-
-# States the schedulers check; "settled" (quiet for settle_after) and "paused" are left alone.
-CHECKED_STATES = ("active", "unavailable")
-
+from db.states import CHECKED_STATES, GONE_STATES, ArticleState
 
 # --- articles -------------------------------------------------------------------------------
 
@@ -58,7 +43,7 @@ def resolve_url(session: Session, url: str) -> Article | None:
     """The article tracked under ``url``: its own URL, else an alias (another URL of the same
     story). An article merged into another answers with the one it was merged into."""
     article = article_by_url(session, url)
-    if article is not None and article.state != "merged":
+    if article is not None and article.state != ArticleState.MERGED:
         return article
     alias = session.get(ArticleAlias, url)
     if alias is not None:
@@ -102,24 +87,20 @@ def add_article(
     selector: str | None = None, default_interval: int = 600,
 ) -> tuple[Article, bool]:
     """(article, created). An existing URL (or another URL of the same story, see
-    ``resolve_url``) keeps its history and settings; only what is given (an ``interval``, a
-    ``selector``, '' removing it) replaces its own."""
+    ``resolve_url``) keeps its history, settings and state; only what is given (an
+    ``interval``, a ``selector``, '' removing it) replaces its own."""
     article = resolve_url(session, url)
     if article is not None:
         if interval is not None:
             article.base_interval = article.interval = interval
         if selector is not None:
             article.selector = selector or None
-        if article.state in {"settled", "paused"}:  # asked for again: follow it from now on
-            article.state = "active"
-            article.next_check_at = now
-            article.last_changed_at = now  # the quiet period starts over
         return article, False
     interval = interval or default_interval
     article = Article(
-        url=url, host=host, state="active", selector=selector or None, base_interval=interval,
-        interval=interval, next_check_at=now, created_at=now, failure_count=0,
-        version_count=0, event_seq=0,
+        url=url, host=host, state=ArticleState.ACTIVE, selector=selector or None,
+        base_interval=interval, interval=interval, next_check_at=now, created_at=now,
+        failure_count=0, version_count=0, event_seq=0,
     )
     session.add(article)
     session.flush()
@@ -165,6 +146,8 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
                 Host.ignore_selectors.label("host_ignore_selectors"),
                 Host.notify_threshold.label("host_notify_threshold"),
                 Article.developing, Article.last_changed_at, Article.created_at,
+                Article.failure_count,
+                Article.next_check_at,
             )
             .outerjoin(Version, latest)
             .outerjoin(Host, Host.host == Article.host)
@@ -231,61 +214,13 @@ def defer_check(
     return bool(result.rowcount)
 
 
-def claim_due(
-    session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int,
-    ids: Sequence[int] | None = None,
-) -> list[tuple[int, str]]:
-    """Lease up to ``limit`` due articles (only among ``ids`` if given): (article id, lease
-    token) each.
-
-    ``FOR UPDATE SKIP LOCKED`` lets two schedulers claim at the same moment without waiting on
-    each other or taking the same article; an article whose lease has not expired is someone
-    else's. (SQLite has no row locks; a ``write=True`` session holds the database lock.)
-
-    A claimed article's ``next_check_at`` moves to the end of its lease, when it is due again
-    if its check never records anything (every outcome of a check sets it anew). So the leased
-    articles leave the range the next claim scans: with 50,000 of them in flight a claim walked
-    past all of them in ``next_check_at`` order, 100 ms and more per tick on PostgreSQL
-    (docs/benchmarks.md, 100,000 articles)."""
-    statement = (
-        select(Article.id)
-        .where(
-            Article.state.in_(CHECKED_STATES),
-            Article.next_check_at <= now,
-            or_(Article.lease_until.is_(None), Article.lease_until < now),
-        )
-        .order_by(Article.next_check_at, Article.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    if ids is not None:
-        statement = statement.where(Article.id.in_(list(ids)))
-    ids = list(session.scalars(statement))
-    if not ids:
-        return []
-    # One UPDATE for the whole batch (not one per article): each token is the batch's random
-    # prefix and the article's id, so unique per article and claim, at most 31 characters.
-    prefix = secrets.token_hex(10) + "."
-    session.execute(
-        update(Article)
-        .where(Article.id.in_(ids))
-        .values(lease_token=literal(prefix) + cast(Article.id, String), lease_until=lease_until,
-                next_check_at=lease_until)
-        .execution_options(synchronize_session=False)
-    )
-    return [(article_id, f"{prefix}{article_id}") for article_id in ids]
+def _article_due(now: dt.datetime) -> list[Any]:
+    return [Article.state.in_(CHECKED_STATES), Article.next_check_at <= now]
 
 
-def release_claims(
-    session: Session, claims: Sequence[tuple[int, str]], now: dt.datetime
-) -> None:
-    """Give back leases that were never used (a scheduler stopping early): due again now."""
-    for article_id, token in claims:
-        session.execute(
-            update(Article)
-            .where(Article.id == article_id, Article.lease_token == token)
-            .values(lease_token=None, lease_until=None, next_check_at=now)
-        )
+# Articles to check: claimed by the schedulers with ``db.lease``, earliest due first.
+ARTICLE_WORK = lease.Work("article", Article, _article_due,
+                          lambda: (Article.next_check_at, Article.id))
 
 
 def next_due_time(session: Session) -> dt.datetime | None:
@@ -312,6 +247,7 @@ def delete_article(session: Session, article: Article) -> dict[str, int]:
     counts["events"] = _rows(session.execute(delete(Event).where(Event.article_id.in_(ids))))
     counts["checks"] = _rows(session.execute(delete(Check).where(Check.article_id.in_(ids))))
     session.execute(delete(Body).where(Body.version_id.in_(versions)))
+    session.execute(delete(VersionDiff).where(VersionDiff.version_id.in_(versions)))
     counts["versions"] = _rows(session.execute(
         delete(Version).where(Version.article_id.in_(ids))))
     session.execute(delete(ArticleAlias).where(ArticleAlias.article_id.in_(ids)))
@@ -331,7 +267,7 @@ def _merged_into(session: Session, article_id: int) -> list[int]:
         select(Article.id)
         .join(ArticleAlias, ArticleAlias.url == Article.url)
         .where(ArticleAlias.article_id == article_id, ArticleAlias.reason == "merged",
-               Article.state == "merged")
+               Article.state == ArticleState.MERGED)
     )
     return list(session.scalars(statement))
 
@@ -547,6 +483,17 @@ def record_check(session: Session, article: Article, **values: Any) -> Check:
     return check
 
 
+def last_outcome(session: Session, article_id: int) -> str | None:
+    """The outcome of the article's latest check, if any."""
+    statement = (
+        select(Check.outcome)
+        .where(Check.article_id == article_id)
+        .order_by(Check.started_at.desc(), Check.id.desc())
+        .limit(1)
+    )
+    return session.scalar(statement)
+
+
 def checks_of(session: Session, article_id: int, limit: int = 20) -> list[Check]:
     statement = (
         select(Check)
@@ -555,22 +502,6 @@ def checks_of(session: Session, article_id: int, limit: int = 20) -> list[Check]
         .limit(limit)
     )
     return list(session.scalars(statement))
-
-
-def minor_versions(session: Session, versions: Sequence[Version]) -> set[int]:
-    """Ids of the given versions whose change was below the notification threshold: the check
-    that stored them recorded the outcome "minor" (and wrote no event). Looked up by article,
-    which the checks index leads with; minor checks are few."""
-    wanted = {v.id for v in versions}
-    articles = sorted({v.article_id for v in versions})
-    found: set[int] = set()
-    for start in range(0, len(articles), 500):
-        found.update(session.scalars(
-            select(Check.version_id).where(
-                Check.article_id.in_(articles[start : start + 500]), Check.outcome == "minor"
-            )
-        ))
-    return found & wanted
 
 
 def add_event(
@@ -609,7 +540,7 @@ def count_rows(session: Session, model: type[Any], *conditions: Any) -> int:
 
 def failing_articles(session: Session) -> list[Article]:
     statement = select(Article).where(
-        or_(Article.failure_count > 0, Article.state == "unavailable")
+        or_(Article.failure_count > 0, Article.state.in_(GONE_STATES))
     )
     return list(session.scalars(statement.order_by(Article.id)))
 
@@ -641,6 +572,6 @@ def schedule_counts(
         "overdue": count_rows(session, Article, checked,
                               Article.next_check_at <= now - overdue_after),
         "failing": count_rows(session, Article, Article.failure_count > 0),
-        "unavailable": count_rows(session, Article, Article.state == "unavailable"),
+        "unavailable": count_rows(session, Article, Article.state.in_(GONE_STATES)),
         "leased": count_rows(session, Article, Article.lease_until > now),
     }

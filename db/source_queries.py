@@ -1,20 +1,20 @@
 """Queries of the source tables: feeds and sitemaps, and the entries they listed.
 
-Claiming due sources works like claiming due articles (``db.queries.claim_due``): ``FOR UPDATE
-SKIP LOCKED`` and a lease token. ``UNIQUE(source_id, url)`` on ``source_entries`` is what makes
-an entry become an article once, however often (or concurrently) its source is polled.
+Due sources are claimed like articles and deliveries, with ``db.lease`` (``SOURCE_WORK``).
+``UNIQUE(source_id, url)`` on ``source_entries`` is what makes an entry become an article once,
+however often (or concurrently) its source is polled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from db import lease
 from db.models import Source, SourceEntry
 
 POLLED_STATES = ("active",)
@@ -81,37 +81,12 @@ def active_source_ids(session: Session) -> list[int]:
     return list(session.scalars(statement))
 
 
-def claim_due_sources(
-    session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int
-) -> list[tuple[int, str]]:
-    """Lease up to ``limit`` due sources: (source id, lease token) each."""
-    statement = (
-        select(Source.id)
-        .where(
-            Source.state.in_(POLLED_STATES),
-            Source.next_check_at <= now,
-            or_(Source.lease_until.is_(None), Source.lease_until < now),
-        )
-        .order_by(Source.next_check_at, Source.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claims = [(source_id, secrets.token_hex(16)) for source_id in session.scalars(statement)]
-    if claims:
-        session.execute(
-            update(Source),
-            [{"id": i, "lease_token": t, "lease_until": lease_until} for i, t in claims],
-        )
-    return claims
+def _source_due(now: dt.datetime) -> list[Any]:
+    return [Source.state.in_(POLLED_STATES), Source.next_check_at <= now]
 
 
-def release_source_claims(session: Session, claims: Sequence[tuple[int, str]]) -> None:
-    for source_id, token in claims:
-        session.execute(
-            update(Source)
-            .where(Source.id == source_id, Source.lease_token == token)
-            .values(lease_token=None, lease_until=None)
-        )
+# Sources to poll: claimed with ``db.lease``, earliest due first.
+SOURCE_WORK = lease.Work("source", Source, _source_due, lambda: (Source.next_check_at, Source.id))
 
 
 def next_source_due_time(session: Session) -> dt.datetime | None:

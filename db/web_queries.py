@@ -3,7 +3,7 @@ versions, checks and the raw body, as plain rows over a Session.
 
 Pages are read by keyset (the last row's sort key is the cursor), so the 2,000th page costs what
 the first does, on the indexes of migration ``0006_web``. An article's title is its latest
-version's. A version is "minor" when the check that stored it said so (outcome ``minor``).
+version's. A version is "minor" when its stored diff says so (``version_diffs.minor``).
 Nothing here knows about HTTP, diffs or markup.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, and_, cast, exists, func, literal, null, or_, select, text, tuple_
 from sqlalchemy.orm import Session, aliased
 
-from db.models import Article, Body, Check, Version
+from db.models import Article, Body, Version, VersionDiff
 
 # Sort orders of the articles page: name -> (column, descending). "changed" puts articles that
 # never changed after the others (newest added first).
@@ -162,7 +162,7 @@ def _when(value: Any) -> dt.datetime:
 
 def _is_minor() -> Any:
     return exists(
-        select(literal(1)).where(Check.version_id == Version.id, Check.outcome == "minor")
+        select(literal(1)).where(VersionDiff.version_id == Version.id, VersionDiff.minor)
     )
 
 

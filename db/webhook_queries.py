@@ -1,22 +1,21 @@
 """Queries of the webhook tables: endpoints, deliveries and their attempts.
 
-Claiming works like claiming due checks (``db.queries.claim_due``): ``FOR UPDATE SKIP LOCKED``
-and a lease token. Only the head of each (endpoint, article) chain can be claimed, so an
-article's events reach an endpoint in order: a later event waits while an earlier one is being
-retried.
+Deliveries are claimed like articles and sources, with ``db.lease`` (``DELIVERY_WORK``). Only
+the head of each (endpoint, article) chain can be claimed, so an article's events reach an
+endpoint in order: a later event waits while an earlier one is being retried.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, tuple_, update
+from sqlalchemy import exists, func, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 
-from db.models import Article, Delivery, DeliveryAttempt, Endpoint, Event
+from db import lease
+from db.models import Delivery, DeliveryAttempt, Endpoint, Event
 
 # --- endpoints ------------------------------------------------------------------------------
 
@@ -67,18 +66,9 @@ def undispatched_events(session: Session, limit: int) -> list[Event]:
     return list(session.scalars(statement))
 
 
-def matching_endpoints(session: Session, event: Event, article: Article) -> list[Endpoint]:
-    candidates = session.scalars(select(Endpoint).where(Endpoint.state == "active"))
-    return [e for e in candidates if _matches(e, event, article)]
-
-
-def _matches(endpoint: Endpoint, event: Event, article: Article) -> bool:
-    return (
-        ("*" in endpoint.events or event.type in endpoint.events)
-        and endpoint.article_url in {None, article.url}
-        and endpoint.host in {None, article.host}
-        and (endpoint.tag is None or endpoint.tag in (article.tags or []))
-    )
+def active_endpoints(session: Session) -> list[Endpoint]:
+    """The endpoints deliveries are made for (which events each wants: ``tracker.delivery``)."""
+    return list(session.scalars(select(Endpoint).where(Endpoint.state == "active")))
 
 
 def add_delivery(session: Session, event: Event, endpoint: Endpoint, now: dt.datetime) -> None:
@@ -92,11 +82,8 @@ def add_delivery(session: Session, event: Event, endpoint: Endpoint, now: dt.dat
 # --- delivering -----------------------------------------------------------------------------
 
 
-def claim_deliveries(
-    session: Session, now: dt.datetime, lease_until: dt.datetime, limit: int,
-    ids: Sequence[int] | None = None,
-) -> list[tuple[int, str]]:
-    """Lease due deliveries that head their (endpoint, article) chain: (id, token) each."""
+def _delivery_due(now: dt.datetime) -> list[Any]:
+    """Pending, its attempt due, and the head of its (endpoint, article) chain."""
     earlier = aliased(Delivery)
     waiting_behind = exists().where(
         earlier.endpoint_id == Delivery.endpoint_id,
@@ -104,27 +91,12 @@ def claim_deliveries(
         earlier.seq < Delivery.seq,
         earlier.state == "pending",
     )
-    statement = (
-        select(Delivery.id)
-        .where(
-            Delivery.state == "pending",
-            Delivery.next_attempt_at <= now,
-            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
-            ~waiting_behind,
-        )
-        .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    if ids is not None:
-        statement = statement.where(Delivery.id.in_(ids))
-    claims = [(i, secrets.token_hex(16)) for i in session.scalars(statement)]
-    if claims:
-        session.execute(
-            update(Delivery),
-            [{"id": i, "lease_token": t, "lease_until": lease_until} for i, t in claims],
-        )
-    return claims
+    return [Delivery.state == "pending", Delivery.next_attempt_at <= now, ~waiting_behind]
+
+
+# Deliveries to send: claimed with ``db.lease``, earliest due first.
+DELIVERY_WORK = lease.Work("delivery", Delivery, _delivery_due,
+                           lambda: (Delivery.next_attempt_at, Delivery.id))
 
 
 def deliveries_by_id(

@@ -103,7 +103,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MODES = frozenset(
     {"static-body", "no-validators", "404", "410", "500", "503", "429", "timeout", "slow-body",
      "huge", "huge-chunked", "binary", "redirect-loop", "redirect", "consent-wall", "empty",
-     "error-page-200", "latin1", "nocharset", "xhtml", "plain", "reset", "site-noise"}
+     "error-page-200", "latin1", "nocharset", "xhtml", "plain", "reset", "site-noise", "gutted"}
 )  # fmt: skip
 TEMPLATES = ("classic", "redesign")
 PHOTOS = ("original", "swapped", "resized")
@@ -206,7 +206,7 @@ class _Page:
     lead_credit: str | None  # the credit line of the lead photo (the first figure), if any
 
     def etag(self, mode: str | None, template: str = "classic", photo: str = "original") -> str:
-        variant = f"-{mode}" if mode in ("latin1", "xhtml", "plain") else ""
+        variant = f"-{mode}" if mode in ("latin1", "xhtml", "plain", "gutted") else ""
         variant += "" if template == "classic" else f"-{template}"
         variant += "" if photo == "original" else f"-{photo}"
         return f'"{self.digest}{variant}"'
@@ -928,6 +928,9 @@ class ArticleServer:
             values |= {"AD": _advert(), "CLOCK": datetime.now(_MESZ).strftime("%H:%M:%S"),
                        "BUSTER": f"{random.getrandbits(64):016x}"}  # fmt: skip
         template = page.redesign if article.template == "redesign" else page.template
+        if mode == "gutted":  # the same page with only some of its lines (``lines``) left
+            kept = [page.lines[i] for i in article.params.get("lines", (0, 5))]
+            template = _Template(_page_html(kept, page.modified))
         if mode == "latin1":
             label = article.params.get("charset", "windows-1252")
             content = f"text/html; charset={label}"

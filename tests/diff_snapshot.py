@@ -134,7 +134,7 @@ def approve() -> None:
     lines = ["{"]
     cases = corpus_cases()
     for n, (name, old, new) in enumerate(cases):
-        diff = diff_documents(old, new)
+        diff = diff_documents(old, new).to_json()
         lines.append(f" {_compact(name)}: {{")
         for key in ("old", "new", "metadata", "summary"):
             lines.append(f"  {_compact(key)}: {_compact(diff[key])},")

@@ -182,6 +182,12 @@ class CeleryProcess:
         )
         return [int(pid) for pid in found.stdout.split()]
 
+    def kill(self) -> None:
+        """``kill -9`` of the whole worker or beat: its main process and its pool at once."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
     def stop(self, timeout: float = 30) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)

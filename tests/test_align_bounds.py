@@ -15,7 +15,7 @@ import pytest
 
 from tracker import align, diff
 from tracker.align import sentence_keys
-from tracker.diff import diff_paragraphs, diff_words
+from tracker.diff import Diff, diff_paragraphs, diff_words
 
 
 def words(stem: str, count: int) -> list[str]:
@@ -238,14 +238,16 @@ def test_middle_of_exactly_the_limit_is_still_cut_into_words(
 
 def test_change_of_a_long_run_is_never_minor_and_is_not_matched() -> None:
     # The diff gives a long changed middle whole; counting its words would match it again.
+    from tracker.diff import Op, WordRun
     from tracker.significance import changed_words
 
+    def modify(*words: WordRun) -> Diff:
+        return Diff(1, 1, (Op("modify", (0,), (0,), 0.5, words),))
+
     long_text = " ".join(words("w", 20_000))
-    diff = {"ops": [{"op": "modify", "old": [0], "new": [0],
-                     "words": [["=", "Anfang"], ["-", long_text], ["+", long_text + " x"]]}]}
+    diff = modify(WordRun("=", "Anfang"), WordRun("-", long_text), WordRun("+", long_text + " x"))
     assert changed_words(diff) is None
-    short = {"ops": [{"op": "modify", "old": [0], "new": [0],
-                      "words": [["=", "Anfang"], ["-", "alt"], ["+", "neu"]]}]}
+    short = modify(WordRun("=", "Anfang"), WordRun("-", "alt"), WordRun("+", "neu"))
     assert changed_words(short) == 1
 
 

@@ -91,7 +91,7 @@ def test_a_corrected_caption_is_a_reported_change(app: App, site: PageServer,
     result = check_article(app, article_id)
     assert result.outcome == "changed"
     [entry] = report.changes(app, utcnow().replace(year=2000))
-    [op] = [op for op in entry["diff"]["ops"] if op["op"] != "equal"]
+    [op] = [op for op in entry.to_json()["diff"]["ops"] if op["op"] != "equal"]
     assert (op["op"], op["old"], op["new"]) == ("modify", [1], [1])  # ¶2: the caption
     changed = [w for w in op["words"] if w[0] != "="]
     assert changed == [["-", "Laimer Platz,"], ["+", "Westendplatz,"]]

@@ -27,8 +27,8 @@ def test_every_paragraph_of_both_versions_is_in_exactly_one_block() -> None:
         real = [b for b in view.blocks if b.kind != "moved-away"]
         olds = sorted(p.number for b in real for p in b.old)
         news = sorted(p.number for b in real for p in b.new)
-        assert olds == list(range(1, diff["old"]["paragraphs"] + 1))
-        assert news == list(range(1, diff["new"]["paragraphs"] + 1))
+        assert olds == list(range(1, diff.old_paragraphs + 1))
+        assert news == list(range(1, diff.new_paragraphs + 1))
 
 
 def test_consecutive_inserted_paragraphs_are_one_run() -> None:
@@ -96,7 +96,7 @@ def test_metadata_rows_keep_urls_apart_and_the_headline_out_of_the_table() -> No
     view = build_change(diff, [("text", "a")], [("text", "a")])
     assert [(r.field, r.is_url) for r in view.metadata] == [("byline", False),
                                                             ("lead_image", True)]
-    assert summary_line(diff["summary"], list(diff["metadata"])) == (
+    assert summary_line(diff.summary.to_json(), diff.metadata_keys) == (
         "headline, byline, lead image changed"
     )
 

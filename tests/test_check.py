@@ -187,12 +187,14 @@ def test_gone_article_becomes_unavailable_then_restored(
     result = check_article(app, article_id)
     assert result.outcome == "gone"
     assert f"HTTP {status}" in (result.error or "")
-    assert check_article(app, article_id).outcome == "gone"  # no second event
+    assert check_article(app, article_id).outcome == "gone"  # confirmed: deleted
+    assert check_article(app, article_id).outcome == "gone"  # no third event
     article_server.set_mode("story", None)
     assert check_article(app, article_id).outcome in {"unchanged", "not_modified"}
     assert [t for _, t in events(app, article_id)] == [
         "article.first_seen",
         "article.unavailable",
+        "article.deleted",
         "article.restored",
     ]
     assert len(stored(app, article_id)) == 1

@@ -100,6 +100,6 @@ def test_report_is_limited_to_the_versions_of_the_pass(
     mine, other = (check_article(app, article_id) for article_id in ids)
     assert (mine.outcome, other.outcome) == ("changed", "changed")
     entries = report.changes(app, started, only={(mine.article_id, mine.version)})
-    assert [e["article"]["url"] for e in entries] == [urls[0]]
+    assert [entry.url for entry in entries] == [urls[0]]
     assert len(report.changes(app, started)) == 2
     assert report.changes(app, started, only=set()) == []

@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from tracker.diff import (
+    Diff,
+    MetadataChange,
     Op,
+    WordRun,
     diff_documents,
     diff_metadata,
     diff_paragraphs,
     diff_words,
-    is_change,
     summarize,
 )
 from tracker.normalize import split_lines
@@ -25,6 +27,16 @@ from tracker.normalize import split_lines
 STORY = Path(__file__).parent / "fixtures" / "story_de"
 PAIRS = ["v1_v2", "v2_v3", "v3_v4", "v4_v5"]
 Change = tuple[str, tuple[int, ...], tuple[int, ...]]
+
+
+def pairs(words: Sequence[WordRun] | None) -> tuple[tuple[str, str], ...]:
+    """Word runs as (tag, text) pairs, to compare with literals."""
+    return tuple((run.tag, run.text) for run in words or ())
+
+
+def meta_json(metadata: Sequence[MetadataChange]) -> dict[str, dict[str, object]]:
+    """Metadata changes in their JSON form, to compare with literals."""
+    return {change.key: {"old": change.old, "new": change.new} for change in metadata}
 
 
 def version(number: int | str) -> list[str]:
@@ -82,12 +94,12 @@ def test_story_pair_aligns_every_paragraph_once(pair: str) -> None:
 
 def test_noise_only_version_is_not_a_change() -> None:
     diff = diff_documents(version(4), version(5))
-    assert not is_change(diff)
-    assert diff["summary"]["unchanged"] == 27
+    assert not diff.is_change
+    assert diff.summary.unchanged == 27
 
 
 def test_story_summary_counts_each_kind_of_op() -> None:
-    assert summarize(diff_paragraphs(version(2), version(3))) == {
+    assert summarize(diff_paragraphs(version(2), version(3))).to_json() == {
         "inserted": 2, "deleted": 2, "modified": 4, "moved": 1,
         "split": 1, "merged": 1, "unchanged": 16,
     }
@@ -101,8 +113,8 @@ def test_identical_move_has_similarity_one_and_no_words() -> None:
 def test_split_words_compare_the_joined_paragraphs() -> None:
     split = next(op for op in diff_paragraphs(version(2), version(3)) if op.op == "split")
     assert split.similarity == 0.98
-    assert ("-", "ihnen und") in split.words
-    assert ("+", "ihnen. Sie") in split.words
+    assert ("-", "ihnen und") in pairs(split.words)
+    assert ("+", "ihnen. Sie") in pairs(split.words)
 
 
 def test_ops_follow_the_new_version_with_deletes_where_they_stood() -> None:
@@ -188,7 +200,7 @@ def test_known_edited_move_is_a_move_with_words() -> None:
     assert move.similarity is not None
     assert move.similarity < 1
     assert move.words is not None
-    assert any(tag == "+" for tag, _ in move.words)
+    assert any(run.tag == "+" for run in move.words)
 
 
 @pytest.mark.parametrize("index", [5, 8, 12, 17, 24])
@@ -253,7 +265,7 @@ def test_empty_new_version_is_all_deletes() -> None:
 
 def test_two_empty_versions_have_no_ops() -> None:
     assert diff_paragraphs([], []) == []
-    assert not is_change(diff_documents([], []))
+    assert not diff_documents([], []).is_change
 
 
 def test_repeated_short_paragraphs_pair_up_in_order() -> None:
@@ -290,10 +302,10 @@ def test_edit_of_punctuation_only_is_a_modify_below_one() -> None:
 
 
 def test_word_diff_groups_runs_of_the_same_tag() -> None:
-    assert diff_words(
+    assert pairs(diff_words(
         "Putin empfing Nordkorea unter großem Getöse beim ersten Besuch",
         "Putin und Kim unterzeichnen Beistandspakt beim ersten Besuch",
-    ) == (
+    )) == (
         ("=", "Putin"),
         ("-", "empfing Nordkorea unter großem Getöse"),
         ("+", "und Kim unterzeichnen Beistandspakt"),
@@ -302,13 +314,14 @@ def test_word_diff_groups_runs_of_the_same_tag() -> None:
 
 
 def test_word_diff_keeps_punctuation_on_its_word() -> None:
-    assert diff_words("zwischen ihnen und stellt auch", "zwischen ihnen. Sie stellt auch") == (
+    words = diff_words("zwischen ihnen und stellt auch", "zwischen ihnen. Sie stellt auch")
+    assert pairs(words) == (
         ("=", "zwischen"), ("-", "ihnen und"), ("+", "ihnen. Sie"), ("=", "stellt auch"),
     )
 
 
 def test_word_diff_folds_a_lone_shared_word_into_the_changes() -> None:
-    assert diff_words("alte Worte der alten Zeit", "neue Sätze der neuen Welt") == (
+    assert pairs(diff_words("alte Worte der alten Zeit", "neue Sätze der neuen Welt")) == (
         ("-", "alte Worte der alten Zeit"), ("+", "neue Sätze der neuen Welt"),
     )
 
@@ -319,7 +332,7 @@ def test_word_entries_rebuild_random_texts_and_alternate_tags() -> None:
     for _ in range(300):
         old = " ".join(rng.choices(vocabulary[:6], k=rng.randint(0, 12)))
         new = " ".join(rng.choices(vocabulary[2:], k=rng.randint(0, 12)))
-        words = diff_words(old, new)
+        words = pairs(diff_words(old, new))
         assert " ".join(text for tag, text in words if tag != "+") == old
         assert " ".join(text for tag, text in words if tag != "-") == new
         tags = [tag for tag, _ in words]
@@ -327,10 +340,10 @@ def test_word_entries_rebuild_random_texts_and_alternate_tags() -> None:
 
 
 def test_word_diff_of_empty_sides() -> None:
-    assert diff_words("", "neu hier") == (("+", "neu hier"),)
-    assert diff_words("weg damit", "") == (("-", "weg damit"),)
+    assert pairs(diff_words("", "neu hier")) == (("+", "neu hier"),)
+    assert pairs(diff_words("weg damit", "")) == (("-", "weg damit"),)
     assert diff_words("", "") == ()
-    assert diff_words("gleich", "gleich") == (("=", "gleich"),)
+    assert pairs(diff_words("gleich", "gleich")) == (("=", "gleich"),)
 
 
 @pytest.mark.parametrize("pair", PAIRS[:3])
@@ -338,8 +351,8 @@ def test_word_entries_rebuild_both_paragraphs(pair: str) -> None:
     old, new = (version(v[1:]) for v in pair.split("_"))
     for op in diff_paragraphs(old, new):
         if op.words is not None:
-            kept_old = [text for tag, text in op.words if tag in "=-"]
-            kept_new = [text for tag, text in op.words if tag in "=+"]
+            kept_old = [text for tag, text in pairs(op.words) if tag in "=-"]
+            kept_new = [text for tag, text in pairs(op.words) if tag in "=+"]
             assert " ".join(kept_old) == " ".join(old[i] for i in op.old)
             assert " ".join(kept_new) == " ".join(new[j] for j in op.new)
 
@@ -350,7 +363,7 @@ def test_word_entries_rebuild_both_paragraphs(pair: str) -> None:
 def test_metadata_diff_lists_changed_added_and_removed_keys() -> None:
     old = {"title": "Putin trifft ein", "byline": "CNN", "section": "Welt"}
     new = {"title": "Putin und Kim", "byline": "CNN", "updated": "2024-06-20"}
-    assert diff_metadata(old, new) == {
+    assert meta_json(diff_metadata(old, new)) == {
         "title": {"old": "Putin trifft ein", "new": "Putin und Kim"},
         "section": {"old": "Welt", "new": None},
         "updated": {"old": None, "new": "2024-06-20"},
@@ -360,7 +373,9 @@ def test_metadata_diff_lists_changed_added_and_removed_keys() -> None:
 def test_metadata_diff_reports_whole_nested_values() -> None:
     old = {"authors": ["Anna", "Ben"]}
     new = {"authors": ["Anna", "Cem"]}
-    assert diff_metadata(old, new) == {"authors": {"old": ["Anna", "Ben"], "new": ["Anna", "Cem"]}}
+    assert meta_json(diff_metadata(old, new)) == {
+        "authors": {"old": ["Anna", "Ben"], "new": ["Anna", "Cem"]}
+    }
 
 
 def test_metadata_diff_compares_nested_values_and_their_types() -> None:
@@ -374,19 +389,19 @@ def test_metadata_diff_compares_nested_values_and_their_types() -> None:
 
 
 def test_metadata_noise_is_no_change() -> None:
-    assert diff_metadata({"title": "Kim\u00a0Jong Un "}, {"title": "Kim Jong Un"}) == {}
+    assert diff_metadata({"title": "Kim\u00a0Jong Un "}, {"title": "Kim Jong Un"}) == ()
 
 
 def test_metadata_change_alone_is_a_change() -> None:
     diff = diff_documents(["a"], ["a"], {"title": "alt"}, {"title": "neu"})
-    assert is_change(diff)
-    assert diff["metadata"] == {"title": {"old": "alt", "new": "neu"}}
+    assert diff.is_change
+    assert diff.to_json()["metadata"] == {"title": {"old": "alt", "new": "neu"}}
 
 
 def test_summary_counts_ops_by_kind() -> None:
     ops = [Op("equal", (0,), (0,)), Op("equal", (1,), (1,)), Op("insert", (), (2,)),
            Op("merge", (2, 3), (3,), 0.9)]
-    assert summarize(ops) == {
+    assert summarize(ops).to_json() == {
         "inserted": 1, "deleted": 0, "modified": 0, "moved": 0,
         "split": 0, "merged": 1, "unchanged": 2,
     }
@@ -394,7 +409,7 @@ def test_summary_counts_ops_by_kind() -> None:
 
 def test_op_json_leaves_out_empty_fields() -> None:
     assert Op("equal", (1,), (1,)).to_json() == {"op": "equal", "old": [1], "new": [1]}
-    modify = Op("modify", (0,), (0,), 0.65, (("=", "Putin"), ("+", "und Kim")))
+    modify = Op("modify", (0,), (0,), 0.65, (WordRun("=", "Putin"), WordRun("+", "und Kim")))
     assert modify.to_json() == {
         "op": "modify", "old": [0], "new": [0], "similarity": 0.65,
         "words": [["=", "Putin"], ["+", "und Kim"]],
@@ -403,18 +418,20 @@ def test_op_json_leaves_out_empty_fields() -> None:
 
 def test_document_diff_has_the_json_contract_shape() -> None:
     old, new = version(2), version(3)
-    diff = diff_documents(old, new, {"title": old[0]}, {"title": new[0]})
+    typed = diff_documents(old, new, {"title": old[0]}, {"title": new[0]})
+    diff = typed.to_json()
     assert set(diff) == {"old", "new", "ops", "metadata", "summary"}
     assert diff["old"] == {"paragraphs": 26}
     assert diff["new"] == {"paragraphs": 26}
     assert json.loads(json.dumps(diff)) == diff
     kinds = Counter(op["op"] for op in diff["ops"])
     assert kinds["equal"] == diff["summary"]["unchanged"]
-    assert is_change(diff)
+    assert typed.is_change
+    assert Diff.from_json(json.loads(json.dumps(diff))) == typed
 
 
 def test_metadata_key_set_to_none_counts_as_missing() -> None:
-    assert diff_metadata({"byline": None, "title": "a"}, {"title": "a"}) == {}
-    assert diff_metadata({"byline": None}, {"byline": "CNN"}) == {
+    assert diff_metadata({"byline": None, "title": "a"}, {"title": "a"}) == ()
+    assert meta_json(diff_metadata({"byline": None}, {"byline": "CNN"})) == {
         "byline": {"old": None, "new": "CNN"}
     }

@@ -206,7 +206,7 @@ def test_small_batches_and_key_frames_rebuild_every_version_exactly(
                 [t for _, t in queries.paragraphs_of(session, old)],
                 [t for _, t in queries.paragraphs_of(session, new)],
                 version_metadata(old), version_metadata(new),
-            )
+            ).to_json()
             got = [(c["op"], c["old_indices"], c["new_indices"]) for c in changes
                    if c["article_id"] == article.id and c["new_version"] == new.number
                    and c["op"] != "metadata"]

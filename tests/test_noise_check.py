@@ -181,8 +181,8 @@ def test_swapped_lead_photo_is_a_change_and_a_resized_one_is_not(
         [event] = [e for e in queries.events_of(session, article_id) if e.version_id == second.id]
         assert event.data["metadata"] == ["lead_image"]
     [entry] = report.changes(app, utcnow().replace(year=2000))
-    assert set(entry["diff"]["metadata"]) == {"lead_image"}
-    assert entry["diff"]["summary"]["unchanged"] == entry["diff"]["new"]["paragraphs"]
+    assert set(entry.diff.metadata_keys) == {"lead_image"}
+    assert entry.diff.summary.unchanged == entry.diff.new_paragraphs
     dispatch_events(app)
     deliver_due(app)
     body = receiver.wait_for(2)[1]["body"]
@@ -240,7 +240,7 @@ def test_minor_changes_are_stored_but_not_notified(
     marks = [(v["number"], v["minor"]) for v in history(app, url)["versions"]]
     assert marks == [(1, False), (2, True), (3, True), (4, False)]
     entries = report.changes(app, utcnow().replace(year=2000), url)
-    assert [(e["to_version"], e["minor"]) for e in entries] == [(2, True), (3, True), (4, False)]
+    assert [(e.to_version, e.minor) for e in entries] == [(2, True), (3, True), (4, False)]
     text = report.render_text(entries, color=False)
     assert text.count("(minor, not notified)") == 2
     assert report.to_json(entries)["changes"][0]["minor"] is True

@@ -11,7 +11,7 @@ import lxml.html
 import pytest
 
 from tracker.changeview import ChangeView
-from tracker.diff import diff_documents
+from tracker.diff import Diff, diff_documents
 from tracker.normalize import split_lines
 from tracker.render import (
     RUN_WORDS,
@@ -33,13 +33,13 @@ def version(number: int) -> list[str]:
         return split_lines(file.read())
 
 
-def story_pair(old_number: int, new_number: int) -> tuple[dict[str, Any], list[str], list[str]]:
+def story_pair(old_number: int, new_number: int) -> tuple[Diff, list[str], list[str]]:
     old, new = version(old_number), version(new_number)
     return diff_documents(old, new, {"title": old[0]}, {"title": new[0]}), old, new
 
 
 @pytest.fixture(scope="module")
-def story() -> tuple[dict[str, Any], list[str], list[str]]:
+def story() -> tuple[Diff, list[str], list[str]]:
     return story_pair(2, 3)
 
 
@@ -161,9 +161,8 @@ def test_markdown_block_labels_are_headings_never_bold(story: Any) -> None:
             assert bold.replace("\\", "") in inserted, line
 
 
-def _all_words(diff: dict[str, Any]) -> list[tuple[str, str]]:
-    words = [tuple(w) for op in diff["ops"] for w in op.get("words") or ()]
-    return [(tag, text) for tag, text in words]
+def _all_words(diff: Diff) -> list[tuple[str, str]]:
+    return [(run.tag, run.text) for op in diff.ops for run in op.words or ()]
 
 
 def test_markdown_runs_number_each_paragraph() -> None:

@@ -330,3 +330,13 @@ def test_unavailable_and_restored_articles_are_announced(
     assert gone["data"]["version"]["number"] == 1
     assert back["type"] == "article.restored"
     assert back["data"]["article"]["url"] == article_server.url("story")
+
+
+def test_the_default_retry_schedule_starts_in_seconds_and_spans_about_a_day() -> None:
+    from tracker.config import Settings
+    from tracker.delivery import retry_schedule
+
+    delays = retry_schedule(Settings().webhook_retry_schedule)
+    assert delays[:2] == [5.0, 30.0]  # a receiver back from a short outage: within a minute
+    assert delays == sorted(delays)
+    assert 24 * 3600 <= sum(delays) <= 30 * 3600

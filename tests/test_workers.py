@@ -162,6 +162,60 @@ def test_worker_killed_mid_check_is_redone_once(
     assert_each_article_stored_once(app, 1)
 
 
+def test_checks_waiting_in_the_queue_longer_than_their_lease_are_fetched_once(
+    postgres_url: str,
+    broker: str,
+    article_server: ArticleServer,
+    tmp_path: Path,
+    processes: list[CeleryProcess],
+) -> None:
+    """A 3 s lease, and checks that wait about 10 s in the queue: the tick keeps the leases of
+    queued messages alive (workers.queued), so none is claimed and fetched a second time."""
+    app = App(load_settings(database_url=postgres_url))
+    slugs = [f"q{i:02}" for i in range(14)]
+    tracked(app, article_server, slugs)
+    for slug in slugs:
+        article_server.set_mode(slug, "timeout", seconds=0.7)
+    env = service_env(postgres_url, broker, TRACKER_LEASE_SECONDS="3", TRACKER_CLAIM_BATCH="14")
+    start(processes, "worker", env, *WORKER, "-c", "1")
+    start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+    wait_for(lambda: checks(app) >= 14, 90, "14 checks")
+    time.sleep(4)  # a lease run out by now would have been claimed and fetched again
+    requests = Counter(r.slug for r in article_server.requests() if r.slug)
+    assert set(requests.values()) == {1}, "an article was fetched twice"
+    assert_each_article_stored_once(app, 14)
+    # Nor claimed twice: a claim taken over sends a second message to the back of the queue,
+    # where it would wait past its lease again.
+    assert "took over" not in "".join(p.output for p in processes)
+
+
+def test_a_whole_worker_killed_mid_check_is_redone_within_seconds(
+    postgres_url: str,
+    broker: str,
+    article_server: ArticleServer,
+    tmp_path: Path,
+    processes: list[CeleryProcess],
+) -> None:
+    """``kill -9`` of a whole worker: its message stays unacknowledged in Redis for the
+    visibility timeout (an hour), but its check's lease is no longer renewed, so the next tick
+    claims the article again within the lease (4 s here) and another worker checks it once."""
+    app = App(load_settings(database_url=postgres_url))
+    tracked(app, article_server, ["slow"])
+    article_server.set_mode("slow", "timeout", seconds=30)
+    env = service_env(postgres_url, broker, TRACKER_LEASE_SECONDS="4")
+    first = start(processes, "worker", env, *WORKER, "-c", "1", "-n", "first@%h")
+    start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+    wait_for(lambda: article_server.arrivals("slow") == 1, 30, "the check to start")
+    article_server.set_mode("slow", None)
+    first.kill()
+    killed_at = time.monotonic()
+    start(processes, "worker", env, *WORKER, "-c", "1", "-n", "second@%h")
+    wait_for(lambda: versions(app) == 1, 60, "the check redone by the second worker")
+    assert time.monotonic() - killed_at < 30
+    assert article_server.arrivals("slow") == 2
+    assert_each_article_stored_once(app, 1)
+
+
 def test_service_recovers_from_a_redis_restart(
     postgres_url: str,
     article_server: ArticleServer,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from tracker.fetch import Fetcher
+    from tracker.leases import Keeper
 
 
 class App:
@@ -93,7 +94,16 @@ class App:
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "identity"},
         )
 
+    @cached_property
+    def keeper(self) -> Keeper:
+        """The heartbeat renewing the leases of the work this process holds."""
+        from tracker.leases import Keeper
+
+        return Keeper(self)
+
     def close(self) -> None:
+        if "keeper" in self.__dict__:
+            self.keeper.stop()
         if "fetcher" in self.__dict__:
             self.fetcher.close()
         if "webhook_client" in self.__dict__:

@@ -12,17 +12,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from db import queries
+from sqlalchemy.orm import Session
+
+from db import diff_queries, queries
 from db.models import Article as ArticleRow
 from db.models import Version
 from db.session import session_scope
+from db.states import ArticleState
 from tracker.app import App
 from tracker.clock import iso, utcnow
-from tracker.diff import diff_documents
+from tracker.diffstore import summaries
 from tracker.errors import BlockedAddress, TrackerError
 from tracker.identity import normalize_url
 from tracker.netguard import check_scheme
-from tracker.stored import version_metadata, version_texts
 from tracker.terminal import printable
 
 
@@ -114,6 +116,8 @@ def add_articles(
                 session, url=url, host=host, interval=interval, now=now, selector=selector,
                 default_interval=app.settings.default_interval,
             )
+            if not created:
+                _follow_again(row, now)
             if tags:
                 row.tags = sorted({*(row.tags or []), *tags})
             if not created and row.version_count and row.selector != old_selector:
@@ -124,6 +128,15 @@ def add_articles(
 
         rebaseline(app, reselected)
     return added
+
+
+def _follow_again(row: ArticleRow, now: dt.datetime) -> None:
+    """An article asked for again while settled (quiet for ``settle_after``) or paused is
+    followed again from now on: due at once, its quiet period starting over."""
+    if row.state in {ArticleState.SETTLED, ArticleState.PAUSED}:
+        row.state = ArticleState.ACTIVE
+        row.next_check_at = now
+        row.last_changed_at = now
 
 
 def remove_articles(
@@ -171,20 +184,14 @@ def history(app: App, url: str) -> dict[str, Any]:
     with session_scope(app.reader) as session:
         row = find_tracked(session, url)
         versions = queries.versions_of(session, row.id)
-        minor = queries.minor_versions(session, versions)
+        minor = diff_queries.minor_ids(session, [v.id for v in versions])
+        found = summaries(session, row.id, [(v.number, v.content_hash) for v in versions])
         entries = []
-        previous_texts: list[str] | None = None
-        previous: Version | None = None
         for version in versions:
-            texts = version_texts(session, version)
-            summary = None
-            if previous is not None and previous_texts is not None and not version.rebaseline:
-                summary = diff_documents(
-                    previous_texts, texts, version_metadata(previous), version_metadata(version)
-                )["summary"]
-            entries.append({**_version_json(version), "summary": summary,
+            summary = found.get(version.number) if not version.rebaseline else None
+            entries.append({**_version_json(version),
+                            "summary": summary.to_json() if summary else None,
                             "minor": version.id in minor})
-            previous, previous_texts = version, texts
         checks = [
             {
                 "started_at": iso(check.started_at), "outcome": check.outcome,
@@ -226,7 +233,7 @@ def stored_paragraphs(app: App, url: str, number: int | None) -> tuple[list[str]
     return [p["text"] for p in data["paragraphs"]], meta
 
 
-def find_tracked(session: Any, url: str) -> ArticleRow:
+def find_tracked(session: Session, url: str) -> ArticleRow:
     """The article a user names on a read path (show, history, changes --article): looked up
     as given (normalised) first, so a tracked URL needs none of ``clean_url``'s checks (which
     load IDNA tables and the HTTP client): it passed them when it was added. Any other URL
@@ -241,7 +248,7 @@ def find_tracked(session: Any, url: str) -> ArticleRow:
     return row if row is not None else find_article(session, clean_url(url))
 
 
-def find_article(session: Any, url: str) -> ArticleRow:
+def find_article(session: Session, url: str) -> ArticleRow:
     row = queries.resolve_url(session, url)
     if row is None:
         raise UnknownArticle(url)

@@ -1,9 +1,8 @@
 """A change as people read it: the presentation model behind the web diff page, the Atom feeds
 and the HTML report, so that they always agree.
 
-``build_change`` turns a diff (the JSON form of ``tracker.diff.diff_documents``: the only place
-that knows its keys is ``_ops`` and ``build_change`` itself, so the typed diff to come changes
-two functions) and the paragraphs of both versions into plain values:
+``build_change`` turns a ``tracker.diff.Diff`` and the paragraphs of both versions into plain
+values:
 
 - a summary line first ("2 inserted, 1 modified, 1 moved · headline changed", or "no
   differences");
@@ -26,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tracker.diff import diff_words
+from tracker.diff import Diff, Op, WordRun, diff_words
 
 # The order summary counts are read in; "unchanged" is never part of the summary line.
 COUNT_NAMES = ("inserted", "deleted", "modified", "moved", "split", "merged")
@@ -54,12 +53,7 @@ _LABELS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    """A run of words: ``=`` in both versions, ``-`` deleted, ``+`` inserted."""
-
-    tag: str
-    text: str
+Run = WordRun  # a run of words: "=" in both versions, "-" deleted, "+" inserted
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +159,7 @@ def summary_line(counts: Mapping[str, int], metadata: Sequence[str] = ()) -> str
 
 
 def build_change(
-    diff: Mapping[str, Any],
+    diff: Diff,
     old: Sequence[tuple[str, str]],
     new: Sequence[tuple[str, str]],
 ) -> ChangeView:
@@ -173,45 +167,27 @@ def build_change(
     each, as stored)."""
     old_paras = [Para(i + 1, kind, text) for i, (kind, text) in enumerate(old)]
     new_paras = [Para(j + 1, kind, text) for j, (kind, text) in enumerate(new)]
-    metadata: Mapping[str, Mapping[str, Any]] = diff.get("metadata") or {}
+    metadata = {change.key: change for change in diff.metadata}
     title = metadata.get("title")
-    old_title = _text(title.get("old")) if title else None
-    new_title = _text(title.get("new")) if title else None
+    old_title = _text(title.old) if title else None
+    new_title = _text(title.new) if title else None
     headline = None
     if title is not None:
-        headline = tuple(Run(t, s) for t, s in diff_words(old_title or "", new_title or ""))
+        headline = diff_words(old_title or "", new_title or "")
     rows = tuple(
-        MetaRow(key, META_LABELS.get(key, key), _text(metadata[key].get("old")),
-                _text(metadata[key].get("new")), key in URL_FIELDS)
+        MetaRow(key, META_LABELS.get(key, key), _text(metadata[key].old),
+                _text(metadata[key].new), key in URL_FIELDS)
         for key in _ordered_fields(metadata) if key != "title"
     )
-    counts = dict(diff.get("summary") or {})
-    blocks = _blocks(_ops(diff), old_paras, new_paras)
+    counts = diff.summary.to_json()
+    blocks = _blocks(list(diff.ops), old_paras, new_paras)
     return ChangeView(
         summary=summary_line(counts, list(metadata)), counts=counts, old_title=old_title,
         new_title=new_title, headline=headline, metadata=rows, blocks=tuple(blocks),
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Op:
-    op: str
-    old: tuple[int, ...]
-    new: tuple[int, ...]
-    similarity: float | None
-    words: tuple[Run, ...] | None
-
-
-def _ops(diff: Mapping[str, Any]) -> list[_Op]:
-    """The diff's operations (JSON form) as values."""
-    return [
-        _Op(op["op"], tuple(op["old"]), tuple(op["new"]), op.get("similarity"),
-            tuple(Run(tag, text) for tag, text in op["words"]) if op.get("words") else None)
-        for op in diff.get("ops", ())
-    ]
-
-
-def _blocks(ops: list[_Op], old: list[Para], new: list[Para]) -> list[Block]:
+def _blocks(ops: list[Op], old: list[Para], new: list[Para]) -> list[Block]:
     ordered = _with_move_markers(ops)
     blocks: list[Block] = []
     for position, (op, away) in enumerate(ordered):
@@ -221,21 +197,21 @@ def _blocks(ops: list[_Op], old: list[Para], new: list[Para]) -> list[Block]:
                                 link=f"to-{_key(op)}"))
         elif op.op == "move":
             blocks.append(Block("move", _pick(old, op.old), _pick(new, op.new), f"to-{_key(op)}",
-                                op.words, op.similarity, link=f"from-{_key(op)}"))
+                                op.words or None, op.similarity, link=f"from-{_key(op)}"))
         else:
             kind = "same" if op.op == "equal" else op.op
-            block = Block(kind, _pick(old, op.old), _pick(new, op.new), anchor, op.words,
-                          op.similarity)
+            block = Block(kind, _pick(old, op.old), _pick(new, op.new), anchor,
+                          op.words or None, op.similarity)
             if not _joined(blocks, block):
                 blocks.append(block)
     return blocks
 
 
-def _key(op: _Op) -> str:
+def _key(op: Op) -> str:
     return f"{op.old[0] + 1}-{op.new[0] + 1}"
 
 
-def _with_move_markers(ops: list[_Op]) -> list[tuple[_Op, bool]]:
+def _with_move_markers(ops: list[Op]) -> list[tuple[Op, bool]]:
     """The ops, each move followed in reading order by a marker at its old place: right after
     the op holding the nearest earlier old paragraph that did not move."""
     holder: dict[int, int] = {}
@@ -243,7 +219,7 @@ def _with_move_markers(ops: list[_Op]) -> list[tuple[_Op, bool]]:
         if op.op != "move":
             for i in op.old:
                 holder[i] = position
-    keyed: list[tuple[tuple[int, int, int], _Op, bool]] = [
+    keyed: list[tuple[tuple[int, int, int], Op, bool]] = [
         ((position, 0, 0), op, False) for position, op in enumerate(ops)
     ]
     for op in ops:

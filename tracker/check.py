@@ -1,11 +1,16 @@
-"""The check use case: fetch one article, decide whether it changed, store what is new.
+"""The check use case: load, fetch, extract and compare, decide, apply.
 
 ``check_article`` is what ``tracker check``, the embedded ``tracker run`` and the Celery check
-task all call. It holds no database transaction while it waits on the network, and stores
-everything a check produces (version, paragraphs, raw body, event, check record, schedule) in one
-transaction, so a crash either keeps all of it or none. Running the same check twice is harmless:
-the second run finds the version the first one stored and records "unchanged", and two truly
-concurrent runs collide on ``UNIQUE(article_id, number)``, after which the loser re-reads.
+task all call. What a check means (outcome, state, next check, events, whether a version is
+stored) is decided by the pure ``tracker.decide``; this module does the I/O around it and applies
+the decision: ``_apply`` under the row's lock, or, for the common "nothing new" decision, two plain
+statements (``_record_quickly``).
+
+A check holds no database transaction while it waits on the network, and stores everything it
+produces (version, paragraphs, raw body, event, check record, schedule) in one transaction, so a
+crash either keeps all of it or none. Running the same check twice is harmless: the second run
+finds the version the first one stored and records "unchanged", and two truly concurrent runs
+collide on ``UNIQUE(article_id, number)``, after which the loser re-reads.
 """
 
 from __future__ import annotations
@@ -22,14 +27,29 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from db import queries
+from db import lease, queries
 from db.models import Article as ArticleRow
 from db.models import Version
 from db.session import session_scope
-from tracker import intervals
+from db.states import FAILED_OUTCOMES, ArticleState, CheckOutcome
+from tracker import metrics
 from tracker.app import App
 from tracker.clock import utcnow
-from tracker.diff import diff_documents, is_change
+from tracker.decide import (
+    Comparison,
+    Decision,
+    Extracted,
+    Failure,
+    Previous,
+    Rules,
+    Same,
+    Seen,
+    Store,
+    compare,
+    decide,
+)
+from tracker.diff import diff_documents
+from tracker.diffstore import record_diff
 from tracker.document import Article
 from tracker.errors import (
     ExtractionError,
@@ -41,12 +61,12 @@ from tracker.errors import (
     TransientFetchError,
     UnexpectedError,
 )
-from tracker.extract import extract_page
+from tracker.extract import explain_page
 from tracker.fetch import Page
 from tracker.markers import developing_marker
 from tracker.merge import fold_duplicate
 from tracker.rules import NO_RULES, HostRules, IgnoreRules
-from tracker.significance import is_minor
+from tracker.schedule import ScheduleRules
 from tracker.stored import version_metadata, version_texts
 
 log = logging.getLogger(__name__)
@@ -54,18 +74,14 @@ log = logging.getLogger(__name__)
 # bump dateModified on republishing without changing a word; it is stored with the next version.
 _VERSIONED_FIELDS = ("title", "byline", "published", "language", "canonical_url", "lead_image",
                      "lead_caption")
-# New text shorter than this share of the previous version's is treated as a broken page.
-COLLAPSE_RATIO = 0.2
 
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     article_id: int
     url: str
-    # first_seen | changed | minor (stored, below the notification threshold) | rebaseline |
-    # unchanged | not_modified | same_bytes | failed | no_content | gone | merged (the same
-    # story as another tracked article) | skipped | deferred (no request sent: the host said
-    # or says "later"; only the schedule moved, to ``retry_at``; ``error`` says why)
+    # a db.states.CheckOutcome; deferred: no request sent (the host said or says "later"; only
+    # the schedule moved, to ``retry_at``; ``error`` says why)
     outcome: str
     version: int | None = None
     error: str | None = None
@@ -77,7 +93,7 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome not in {"failed", "no_content", "gone"}
+        return self.outcome not in FAILED_OUTCOMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +116,14 @@ class Target:
     developing: bool = False
     last_changed_at: dt.datetime | None = None
     created_at: dt.datetime | None = None
+    failure_count: int = 0
+    due_at: dt.datetime | None = None  # the article's next_check_at when the check was loaded
+
+    def lag_ms(self, started: dt.datetime) -> int | None:
+        """How late a check started at ``started`` is (0 when early: a check on demand)."""
+        if self.due_at is None:
+            return None
+        return max(0, round((started - self.due_at).total_seconds() * 1000))
 
 
 def load_targets(
@@ -117,7 +141,7 @@ def load_targets(
                 row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector,
                 token, row.state, row.interval, row.base_interval, row.content_hash,
                 row.extractor, _host_rules(row), row.developing, row.last_changed_at,
-                row.created_at,
+                row.created_at, row.failure_count, row.next_check_at,
             )
     return found
 
@@ -149,14 +173,18 @@ def check_target(app: App, target: Target) -> CheckResult:
     Whatever goes wrong in one article's check, short of the database itself, becomes that
     article's failed check (``last_error`` names it, its claim is released): a hostile page
     must never end a pass or ``tracker run``."""
-    started, clock = utcnow(), time.perf_counter()
+    run = _Run.start(target)
     try:
-        return _check_target(app, target)
+        result = _check_target(app, target, run)
     except SQLAlchemyError:
         raise  # the database is away or broken: the caller retries, nothing is recorded
     except Exception as exc:
         log.debug("check of %s raised", target.url, exc_info=True)
-        return _record_failure(app, target, started, clock, UnexpectedError(exc))
+        result = _record(app, target, run, failure(UnexpectedError(exc)))
+    metrics.check_done(result.outcome, time.perf_counter() - run.clock,
+                       None if run.lag_ms is None else run.lag_ms / 1000)
+    log.debug("check of %s: %s", target.url, result.outcome)
+    return result
 
 
 def record_lost(app: App, article_id: int, lease_token: str | None, reason: str) -> CheckResult:
@@ -166,161 +194,291 @@ def record_lost(app: App, article_id: int, lease_token: str | None, reason: str)
     target = load_targets(app, [article_id], tokens).get(article_id)
     if target is None:
         return CheckResult(article_id, "", "skipped", error="no such article, or claim expired")
-    return _record_failure(app, target, utcnow(), time.perf_counter(), TrackerError(reason))
+    return _record(app, target, _Run.start(target), failure(TrackerError(reason)))
 
 
-def _check_target(app: App, target: Target) -> CheckResult:
-    started = utcnow()
-    clock = time.perf_counter()
+def _check_target(app: App, target: Target, run: _Run) -> CheckResult:
     try:
         page = app.fetcher.fetch(target.url, etag=target.etag, last_modified=target.last_modified)
     except HostDeferred as exc:
         return _record_deferred(app, target, exc)
     except FetchError as exc:
-        return _record_failure(app, target, started, clock, exc)
+        return _record(app, target, run, failure(exc))
     if page.not_modified:
-        return _record_unchanged(app, target, started, clock, page, "not_modified")
+        return _record_quickly(app, target, run, page, Same(CheckOutcome.NOT_MODIFIED, page.status))
     digest = hashlib.sha256(page.body).hexdigest()
     if digest == target.body_digest:
-        return _record_unchanged(app, target, started, clock, page, "same_bytes")
+        return _record_quickly(app, target, run, page, Same(CheckOutcome.SAME_BYTES, page.status))
     try:
-        article = extract_page(
+        extraction = explain_page(
             page.body, url=page.url, media_type=page.media_type, charset=page.charset,
             selector=target.selector or target.rules.selector, fast=app.settings.fast_extraction,
             ignore=target.rules.ignore,
         )
     except ExtractionError as exc:
-        return _record_failure(app, target, started, clock, exc, status=page.status)
-    if target.latest_hash == content_hash(article) and target.latest_extractor == (
-        article.extractor
-    ):
-        return _record_unchanged(app, target, started, clock, page, "unchanged", digest,
-                                 developing=_developing(article))
+        return _record(app, target, run, failure(exc, page.status))
+    metrics.extracted(extraction.source)
+    article = extraction.article
+    seen = _seen(article, page)
+    if (target.latest_hash, target.latest_extractor) == (seen.content_hash, seen.extractor):
+        return _record_quickly(app, target, run, page, seen, digest)
+    fetched = _Fetched(page, digest, article)
     try:
-        return _store(app, target, started, clock, page, digest, article)
-    except ExtractionError as exc:
-        return _record_failure(app, target, started, clock, exc, status=page.status)
+        return _record(app, target, run, seen, fetched)
     except IntegrityError:
         # Someone stored this article's next version meanwhile (a duplicate task): compare
         # against that one instead. A second collision is a real error and propagates.
         log.info("concurrent check of %s; re-reading the latest version", target.url)
-        return _store(app, target, started, clock, page, digest, article)
+        return _record(app, target, run, seen, fetched)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """When the check started (for its record in the checks log)."""
+
+    started: dt.datetime
+    clock: float
+    lag_ms: int | None = None  # how late after the article was due the check started
+
+    @classmethod
+    def start(cls, target: Target) -> _Run:
+        started = utcnow()
+        return cls(started, time.perf_counter(), target.lag_ms(started))
+
+    def duration_ms(self) -> int:
+        return round((time.perf_counter() - self.clock) * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """The page of a check and, if it was extracted, its article."""
+
+    page: Page
+    digest: str | None = None
+    article: Article | None = None
+
+
+def failure(error: Exception, status: int | None = None) -> Failure:
+    """What a check saw when ``error`` ended it."""
+    message = error.reason if isinstance(error, FetchError | UnexpectedError) else str(error)
+    if isinstance(error, FetchError) and error.status:
+        status = error.status
+    outcome = (CheckOutcome.GONE if isinstance(error, GoneError) else
+               CheckOutcome.NO_CONTENT if isinstance(error, ExtractionError) else
+               CheckOutcome.FAILED)
+    return Failure(
+        message, status, outcome, refused=isinstance(error, RobotsDisallowed),
+        retry_after=error.retry_after if isinstance(error, TransientFetchError) else None,
+    )
+
+
+def _seen(article: Article, page: Page, comparison: Comparison | None = None) -> Extracted:
+    return Extracted(content_hash(article), article.extractor, len(article.paragraphs),
+                     _developing(article), page.status, comparison)
+
+
+def _rules(app: App, target: Target) -> Rules:
+    settings = app.settings
+    host = target.rules.notify_threshold  # changes of fewer words than this are not notified
+    schedule = ScheduleRules(settings.max_interval, settings.developing_interval,
+                             settings.settle_after)
+    return Rules(schedule, settings.notify_threshold if host is None else host,
+                 settings.failing_after)
+
+
+def _previous(target: Target) -> Previous:
+    return Previous(
+        target.state, target.interval, target.base_interval, target.failure_count,
+        developing=target.developing,
+        quiet_since=target.last_changed_at or target.created_at,
+        latest_hash=target.latest_hash, latest_extractor=target.latest_extractor,
+    )
+
+
+def _previous_of(row: ArticleRow, latest: Version | None, last_outcome: str | None) -> Previous:
+    return Previous(
+        row.state, row.interval, row.base_interval, row.failure_count, row.developing,
+        row.last_changed_at or row.created_at, row.version_count,
+        latest.content_hash if latest else None, latest.extractor if latest else None,
+        last_outcome,
+    )
+
+
+def _record_quickly(
+    app: App, target: Target, run: _Run, page: Page, seen: Same | Extracted,
+    digest: str | None = None,
+) -> CheckResult:
+    """Nothing new: move the schedule on and log the check. The common case, so it is two
+    plain statements in one short transaction (no ORM objects, no extra reads); a decision
+    with more to it (an article back after 404) is taken again under the row's lock."""
+    now = utcnow()
+    decision = decide(_previous(target), seen, _rules(app, target), now)
+    if decision.events or decision.store is not None:
+        return _record(app, target, run, seen, _Fetched(page, digest))
+    values = {
+        "interval": decision.schedule.interval, "last_checked_at": now,
+        "next_check_at": decision.schedule.next_check_at,
+        **_validators(page, digest, target.etag, target.last_modified, target.body_digest),
+        "state": decision.state, "developing": decision.developing,
+    }
+    check = {
+        "started_at": run.started, "outcome": decision.outcome, "status_code": page.status,
+        "duration_ms": run.duration_ms(), "error": None, "version_id": None,
+        "lag_ms": run.lag_ms,
+    }
+    with app.write_connection() as connection:
+        if not queries.record_unchanged(connection, target.id, target.lease_token, values, check):
+            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
+    _log(target.url, decision, target.last_changed_at or target.created_at)
+    return CheckResult(target.id, target.url, decision.outcome)
+
+
+def _record(
+    app: App, target: Target, run: _Run, seen: Seen, fetched: _Fetched | None = None
+) -> CheckResult:
+    """Decide under the article row's lock and apply the decision, in one transaction. An
+    extracted page is compared here with the latest version, read in the same transaction."""
+    with session_scope(app.writer) as session:
+        row = _lock(session, target)
+        if row is None:
+            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
+        seq, now, latest = row.event_seq, utcnow(), None
+        if fetched is not None and fetched.article is not None:
+            keeper = fold_duplicate(session, row, fetched.article, now)
+            if keeper is not None:
+                return _merged(session, row, run, fetched.page, keeper)
+            latest = queries.latest_version(session, row.id)
+            seen = _seen(fetched.article, fetched.page, _compare(session, latest, fetched.article))
+        previous = _previous_of(row, latest, queries.last_outcome(session, row.id))
+        decision = decide(previous, seen, _rules(app, target), now)
+        version = _apply(session, app, row, decision, run, fetched, latest, now)
+        number = version.number if version else row.version_count or None
+        result = CheckResult(row.id, row.url, decision.outcome, number if decision.good else None,
+                             error=decision.error, summary=decision.summary,
+                             events=row.event_seq - seq, headline=_new_headline(decision))
+    if not decision.good:
+        log.warning("check of %s failed: %s", target.url, decision.error)
+    return result
+
+
+def _compare(session: Any, latest: Version | None, article: Article) -> Comparison | None:
+    """The page against the latest version, when that is a comparison of like with like."""
+    if latest is None or latest.extractor != article.extractor:
+        return None
+    if latest.content_hash == content_hash(article):
+        return None
+    old, new = version_texts(session, latest), article.texts
+    return compare(diff_documents(old, new, version_metadata(latest), article.metadata.to_dict()),
+                   old, new)
+
+
+def _merged(
+    session: Any, row: ArticleRow, run: _Run, page: Page, keeper: ArticleRow
+) -> CheckResult:
+    if row.state == ArticleState.MERGED:
+        queries.record_check(session, row, started_at=run.started, lag_ms=run.lag_ms,
+                             outcome=CheckOutcome.MERGED,
+                             duration_ms=run.duration_ms(), status_code=page.status)
+    merged = f"the same story as {keeper.url}"
+    return CheckResult(row.id, row.url, CheckOutcome.MERGED, error=merged)
+
+
+def _apply(
+    session: Any, app: App, row: ArticleRow, decision: Decision, run: _Run,
+    fetched: _Fetched | None, latest: Version | None, now: dt.datetime,
+) -> Version | None:
+    """Write what ``decision`` says (the row is locked): the only place a check writes, but
+    for the two statements of ``_record_quickly``."""
+    quiet_since = row.last_changed_at or row.created_at
+    row.state, row.failure_count, row.last_error = (
+        decision.state, decision.failure_count, decision.error)
+    row.interval, row.next_check_at = decision.schedule.interval, decision.schedule.next_check_at
+    row.last_checked_at = now
+    if decision.developing is not None:
+        row.developing = decision.developing
+    if decision.changed:
+        row.last_changed_at = now
+    if decision.good and fetched is not None:
+        validators = _validators(fetched.page, fetched.digest, row.etag, row.last_modified,
+                                 row.body_digest)
+        row.etag, row.last_modified, row.body_digest = validators.values()
+    version = None
+    if decision.store is not None:
+        assert fetched is not None
+        version = store_version(session, app, row, decision.store, fetched, latest, now)
+    for emit in decision.events:
+        queries.add_event(session, row, emit.type, now=now, data=emit.data,
+                          version=version if emit.of_version else None)
+    queries.record_check(
+        session, row, started_at=run.started, duration_ms=run.duration_ms(), lag_ms=run.lag_ms,
+        outcome=decision.outcome, status_code=decision.status, error=decision.error,
+        version_id=version.id if version else None,
+    )
+    _log(row.url, decision, quiet_since)
+    return version
+
+
+def store_version(
+    session: Any, app: App, row: ArticleRow, store: Store, fetched: _Fetched,
+    latest: Version | None, now: dt.datetime,
+) -> Version:
+    """Store the checked page as the article's next version (its paragraphs, and its raw body
+    while bodies are kept)."""
+    article, page = fetched.article, fetched.page
+    assert article is not None
+    version = queries.store_version(
+        session, row, paragraphs=[(p.kind, p.text) for p in article.paragraphs],
+        fields={**version_fields(article), "rebaseline": store.rebaseline}, previous=latest,
+        now=now,
+    )
+    record_diff(session, latest, version, store.diff, minor=store.minor)
+    if app.settings.keep_bodies_days > 0:
+        queries.store_body(
+            session, version, content_type=_content_type(page),
+            data=zlib.compress(page.body, 6), size=len(page.body), url=page.url,
+            status=page.status, headers=page.headers,
+        )
+    return version
+
+
+def _new_headline(decision: Decision) -> str | None:
+    """The new headline when the stored diff says the headline changed ("" for one
+    removed)."""
+    diff = decision.store.diff if decision.store else None
+    title = next((c for c in diff.metadata if c.key == "title"), None) if diff else None
+    if title is None:
+        return None
+    return title.new if isinstance(title.new, str) else ""
+
+
+def _validators(
+    page: Page, digest: str | None, etag: str | None, last_modified: str | None,
+    body_digest: str | None,
+) -> dict[str, str | None]:
+    """What the next conditional request sends, and the digest of the last good body: the
+    page's own, else the ones known before (a 304 need not repeat them)."""
+    return {"etag": page.etag or etag, "last_modified": page.last_modified or last_modified,
+            "body_digest": digest or body_digest}
+
+
+def _log(url: str, decision: Decision, quiet_since: dt.datetime | None) -> None:
+    if decision.schedule.settled:
+        log.info("%s settled: no change since %s", url, quiet_since)
 
 
 def _lock(session: Any, target: Target) -> ArticleRow | None:
     """The article row, locked, if this check may still write it; its lease is cleared."""
     row = queries.lock_article(session, target.id)
-    if row is None or (target.lease_token is not None and row.lease_token != target.lease_token):
-        return None
-    row.lease_token = None
-    row.lease_until = None
-    return row
+    return row if lease.take(row, target.lease_token) else None
 
 
 _SUPERSEDED = "article was removed, or another check took over its claim"
-
-
-def _store(
-    app: App, target: Target, started: dt.datetime, clock: float, page: Page, digest: str,
-    article: Article,
-) -> CheckResult:
-    with session_scope(app.writer) as session:
-        row = _lock(session, target)
-        if row is None:
-            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
-        seq = row.event_seq
-        now = utcnow()
-        keeper = fold_duplicate(session, row, article, now)
-        if keeper is not None:
-            if row.state == "merged":
-                _check_row(session, row, started, clock, "merged", page.status)
-            return CheckResult(row.id, row.url, "merged", error=f"the same story as {keeper.url}")
-        previous = queries.latest_version(session, row.id)
-        outcome, diff = _classify(session, previous, article)
-        if outcome == "changed" and diff and is_minor(diff, _threshold(app, target)):
-            outcome = "minor"
-        _remember_page(row, page, digest)
-        row.developing = _developing(article)
-        if outcome == "unchanged":
-            _reschedule(app, row, now, changed=False, quiet=True)
-            _check_row(session, row, started, clock, "unchanged", page.status)
-            _restore(session, row, now, previous)
-            return CheckResult(row.id, row.url, "unchanged", previous.number if previous else None,
-                               events=row.event_seq - seq)
-        version = queries.store_version(
-            session, row, paragraphs=[(p.kind, p.text) for p in article.paragraphs],
-            fields=version_fields(article), previous=previous, now=now,
-        )
-        if app.settings.keep_bodies_days > 0:
-            queries.store_body(
-                session, version, content_type=_content_type(page),
-                data=zlib.compress(page.body, 6), size=len(page.body), url=page.url,
-                status=page.status, headers=page.headers,
-            )
-        _emit(session, row, version, outcome, diff, now)
-        _restore(session, row, now, version)
-        _reschedule(app, row, now, changed=outcome in _CHANGES)
-        if outcome in _CHANGES:
-            row.last_changed_at = now
-            if row.state == "settled":  # checked by name or --all, and it did change
-                row.state = "active"
-        _check_row(session, row, started, clock, outcome, page.status, version=version)
-        summary = diff["summary"] if diff else None
-        return CheckResult(row.id, row.url, outcome, version.number, summary=summary,
-                           events=row.event_seq - seq, headline=_new_headline(diff))
-
-
-_CHANGES = ("changed", "minor")
-
-
-def _new_headline(diff: dict[str, Any] | None) -> str | None:
-    """The new headline when the diff says the headline changed ("" for one removed)."""
-    title = ((diff or {}).get("metadata") or {}).get("title")
-    if title is None:
-        return None
-    new = title.get("new")
-    return new if isinstance(new, str) else ""
 
 
 def _content_type(page: Page) -> str:
     """What a stored body needs to be extracted again as it was (tracker.rebaseline)."""
     charset = page.charset if page.charset and len(page.charset) <= 40 else None
     return f"{page.media_type}; charset={charset}" if charset else page.media_type
-
-
-def _threshold(app: App, target: Target) -> int:
-    """Changes of fewer words than this are not notified (0: every change is)."""
-    host = target.rules.notify_threshold
-    return app.settings.notify_threshold if host is None else host
-
-
-def _classify(
-    session: Any, previous: Version | None, article: Article
-) -> tuple[str, dict[str, Any] | None]:
-    """first_seen, rebaseline, changed or unchanged, with the diff for a change."""
-    if previous is None:
-        return "first_seen", None
-    if previous.extractor != article.extractor:
-        return "rebaseline", None
-    if previous.content_hash == content_hash(article):
-        return "unchanged", None
-    old = version_texts(session, previous)
-    _refuse_collapse(old, article.texts)
-    diff = diff_documents(old, article.texts, version_metadata(previous),
-                          article.metadata.to_dict())
-    return ("changed", diff) if is_change(diff) else ("unchanged", None)
-
-
-def _refuse_collapse(old: list[str], new: list[str]) -> None:
-    """A page that suddenly lost most of its text is far more often a consent wall, a paywall
-    or a broken template than an editor deleting three quarters of a story: keep the last good
-    version and record a failed check instead of reporting every paragraph deleted."""
-    old_chars, new_chars = sum(map(len, old)), sum(map(len, new))
-    if new_chars < COLLAPSE_RATIO * old_chars:
-        raise ExtractionError(
-            f"the page lost most of its text ({old_chars:,} → {new_chars:,} characters): "
-            "probably a consent, paywall or error page; keeping the last good version"
-        )
 
 
 def content_hash(article: Article) -> str:
@@ -342,186 +500,6 @@ def version_fields(article: Article) -> dict[str, Any]:
     }
 
 
-def _emit(
-    session: Any, row: ArticleRow, version: Version, outcome: str,
-    diff: dict[str, Any] | None, now: dt.datetime,
-) -> None:
-    if outcome == "rebaseline":
-        version.rebaseline = True
-        return
-    if outcome == "minor":
-        return  # stored, not notified: the check row (outcome "minor") says so
-    if outcome == "first_seen":
-        data: dict[str, Any] = {"version": 1, "paragraphs": version.paragraph_count}
-        queries.add_event(session, row, "article.first_seen", now=now, version=version, data=data)
-        return
-    assert diff is not None
-    # Kept small (one row per version): the counts that are not zero; the full diff is
-    # recomputed from the stored versions when a notification is built.
-    data = {
-        "version": version.number,
-        "changes": {k: n for k, n in diff["summary"].items() if n and k != "unchanged"},
-    }
-    if diff["metadata"]:
-        data["metadata"] = sorted(diff["metadata"])
-    queries.add_event(session, row, "article.changed", now=now, version=version, data=data)
-
-
-def _restore(session: Any, row: ArticleRow, now: dt.datetime, version: Version | None) -> None:
-    """A good page after 404/410: the article is back."""
-    row.failure_count = 0
-    row.last_error = None
-    if row.state != "unavailable":
-        return
-    row.state = "active"
-    data = {"version": version.number if version else None}
-    queries.add_event(session, row, "article.restored", now=now, version=None, data=data)
-
-
-def _remember_page(row: ArticleRow, page: Page, digest: str) -> None:
-    row.etag = page.etag
-    row.last_modified = page.last_modified
-    row.body_digest = digest
-
-
-def _record_unchanged(
-    app: App, target: Target, started: dt.datetime, clock: float, page: Page, outcome: str,
-    digest: str | None = None, *, developing: bool | None = None,
-) -> CheckResult:
-    """Nothing new: move the schedule on and log the check. The common case, so it is two
-    plain statements in one short transaction (no ORM objects, no extra reads).
-
-    ``developing`` is the marker of the page just extracted (None: not extracted, as before)."""
-    if target.state == "unavailable":
-        return _record_unchanged_slowly(app, target, started, clock, page, outcome, digest)
-    now = utcnow()
-    developing = target.developing if developing is None else developing
-    interval = intervals.next_interval(
-        target.interval, target.base_interval, changed=False, maximum=app.settings.max_interval,
-        cap=_cap(app, target.base_interval, developing),
-    )
-    settled = _settles(app, target.state, target.last_changed_at or target.created_at, now)
-    if settled:
-        log.info("%s settled: no change since %s", target.url,
-                 target.last_changed_at or target.created_at)
-    values = {
-        "interval": interval, "last_checked_at": now,
-        "next_check_at": now + dt.timedelta(seconds=intervals.jitter(interval)),
-        "etag": page.etag or target.etag,
-        "last_modified": page.last_modified or target.last_modified,
-        "body_digest": digest or target.body_digest,
-        "state": "settled" if settled else target.state,
-        "developing": developing,
-    }
-    check = {
-        "started_at": started, "outcome": outcome, "status_code": page.status,
-        "duration_ms": round((time.perf_counter() - clock) * 1000), "error": None,
-        "version_id": None,
-    }
-    with app.write_connection() as connection:
-        if not queries.record_unchanged(connection, target.id, target.lease_token, values, check):
-            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
-    return CheckResult(target.id, target.url, outcome)
-
-
-def _record_unchanged_slowly(
-    app: App, target: Target, started: dt.datetime, clock: float, page: Page, outcome: str,
-    digest: str | None,
-) -> CheckResult:
-    """Unchanged, but the article was unavailable: it is back (an event is written)."""
-    with session_scope(app.writer) as session:
-        row = _lock(session, target)
-        if row is None:
-            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
-        seq = row.event_seq
-        if page.etag or page.last_modified:
-            row.etag = page.etag or row.etag
-            row.last_modified = page.last_modified or row.last_modified
-        if digest:
-            row.body_digest = digest
-        now = utcnow()
-        latest = queries.latest_version(session, row.id)
-        _reschedule(app, row, now, changed=False, quiet=True)  # back now: not settled at once
-        _restore(session, row, now, latest)
-        _check_row(session, row, started, clock, outcome, page.status)
-        return CheckResult(row.id, row.url, outcome, row.version_count or None,
-                           events=row.event_seq - seq)
-
-
-def _record_failure(
-    app: App, target: Target, started: dt.datetime, clock: float, error: Exception,
-    status: int | None = None,
-) -> CheckResult:
-    """A failed check changes nothing but the schedule, the error and the check log."""
-    gone = isinstance(error, GoneError)
-    outcome = "gone" if gone else "no_content" if isinstance(error, ExtractionError) else "failed"
-    refused = isinstance(error, RobotsDisallowed)
-    message = error.reason if isinstance(error, FetchError | UnexpectedError) else str(error)
-    if isinstance(error, FetchError) and error.status:
-        status = error.status
-    with session_scope(app.writer) as session:
-        row = _lock(session, target)
-        if row is None:
-            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
-        now = utcnow()
-        seq = row.event_seq
-        row.failure_count += 1
-        row.last_error = message
-        row.last_checked_at = now
-        if gone and row.state == "active":
-            row.state = "unavailable"
-            data = {"status": status, "version": row.version_count or None}
-            queries.add_event(session, row, "article.unavailable", now=now, data=data)
-        retry_after = error.retry_after if isinstance(error, TransientFetchError) else None
-        delay = _failure_delay(app, row, gone=gone, refused=refused, retry_after=retry_after)
-        row.next_check_at = now + dt.timedelta(seconds=delay)
-        _check_row(session, row, started, clock, outcome, status, error=message)
-        events = row.event_seq - seq
-    log.warning("check of %s failed: %s", target.url, message)
-    return CheckResult(target.id, target.url, outcome, error=message, events=events)
-
-
-def _failure_delay(
-    app: App, row: ArticleRow, *, gone: bool, refused: bool, retry_after: float | None
-) -> float:
-    maximum = app.settings.max_interval
-    if gone:  # still looked at, rarely: pages do come back
-        return intervals.jitter(intervals.bounded(max(row.base_interval, maximum // 4)))
-    if refused:  # robots.txt said no: asking often will not change its mind
-        return intervals.jitter(intervals.bounded(max(row.base_interval, maximum)))
-    delay = intervals.failure_delay(row.base_interval, row.failure_count, maximum=maximum)
-    return max(float(retry_after or 0), intervals.jitter(delay))
-
-
-def _reschedule(
-    app: App, row: ArticleRow, now: dt.datetime, *, changed: bool, quiet: bool = False
-) -> None:
-    """The next check after a good page; ``quiet``: nothing new was stored, so the article
-    may settle."""
-    row.interval = intervals.next_interval(
-        row.interval, row.base_interval, changed=changed, maximum=app.settings.max_interval,
-        cap=_cap(app, row.base_interval, row.developing),
-    )
-    row.last_checked_at = now
-    row.next_check_at = now + dt.timedelta(seconds=intervals.jitter(row.interval))
-    if quiet and _settles(app, row.state, row.last_changed_at or row.created_at, now):
-        log.info("%s settled: no change since %s", row.url, row.last_changed_at or row.created_at)
-        row.state = "settled"
-
-
-def _cap(app: App, base: int, developing: bool) -> int | None:
-    """The longest interval of a page that says its story is developing (None: no cap)."""
-    return intervals.developing_cap(base, app.settings.developing_interval) if developing else None
-
-
-def _settles(app: App, state: str, quiet_since: dt.datetime | None, now: dt.datetime) -> bool:
-    """An active article unchanged for ``settle_after`` seconds is done: no more checks (until
-    ``tracker add`` asks for it again)."""
-    after = app.settings.settle_after
-    return (after > 0 and state == "active" and quiet_since is not None
-            and now - quiet_since >= dt.timedelta(seconds=after))
-
-
 def _developing(article: Article) -> bool:
     texts = (p.text for p in article.paragraphs if p.kind not in {"caption", "credit"})
     marker = developing_marker(article.metadata.title, texts)
@@ -535,17 +513,6 @@ def _record_deferred(app: App, target: Target, deferred: HostDeferred) -> CheckR
     with app.write_connection() as connection:
         if not queries.defer_check(connection, target.id, target.lease_token, retry_at):
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
-    log.info("check of %s deferred: %s", target.url, deferred.reason)
+    log.debug("check of %s deferred: %s", target.url, deferred.reason)
     return CheckResult(target.id, target.url, "deferred", error=deferred.reason,
                        retry_at=retry_at, paused=deferred.paused)
-
-
-def _check_row(
-    session: Any, row: ArticleRow, started: dt.datetime, clock: float, outcome: str,
-    status: int | None, *, version: Version | None = None, error: str | None = None,
-) -> None:
-    queries.record_check(
-        session, row, started_at=started, duration_ms=round((time.perf_counter() - clock) * 1000),
-        outcome=outcome, status_code=status, error=error,
-        version_id=version.id if version else None,
-    )

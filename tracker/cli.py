@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from db.states import EventType
+
 if TYPE_CHECKING:
     from tracker.app import App
 
@@ -45,6 +47,19 @@ class ListFormat(StrEnum):
     json = "json"
 
 
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+MetricsOption = Annotated[
+    str | None,
+    typer.Option("--metrics-port", metavar="[HOST:]PORT", help="Serve Prometheus metrics on "
+                 "http://HOST:PORT/metrics (host default 127.0.0.1; docs/operations.md).",
+                 show_default=False),
+]
+
+
 _state: dict[str, Any] = {}
 # Exit statuses (docs/usage.md): 0 success; 1 an error said in one line (bad input, database);
 # 2 a command-line usage error (Click's own); 3 tracker check: some checks or polls failed.
@@ -68,18 +83,19 @@ def _main(
     db: DbOption = None,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
                                          help="More log output (-vv for debug).")] = 0,
+    log_format: Annotated[LogFormat | None, typer.Option(
+        "--log-format", help="Log lines as text, or as JSON objects for log shippers "
+        "(default: $TRACKER_LOG_FORMAT, else text).", show_default=False)] = None,
 ) -> None:
-    from tracker.terminal import TerminalFormatter
+    from tracker import logs
 
     _state["db"], _state["verbose"] = db, verbose
-    level = logging.WARNING - 10 * verbose
-    handler = logging.StreamHandler()
-    # Log times as the rest of the output: to the second, in the zone of TZ, with its name.
-    handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
-                                           datefmt="%Y-%m-%d %H:%M:%S %Z"))
-    logging.basicConfig(level=max(level, logging.DEBUG), handlers=[handler])
-    if verbose < 2:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    if log_format is not None:  # also for the Celery processes a command hands over to
+        os.environ["TRACKER_LOG_FORMAT"] = log_format.value
+    try:
+        logs.configure(max(logging.WARNING - 10 * verbose, logging.DEBUG))
+    except ValueError as exc:  # a TRACKER_LOG_FORMAT that is neither
+        _fail(str(exc))
 
 
 def _app(*, create: bool = False) -> App:
@@ -247,7 +263,7 @@ def check(
     """One pass over the due (or the named, or all) articles; sources are polled first.
 
     Exit status: 0 every check and poll went through (changed or not), 3 at least one
-    failed (failed, no_content, gone), 1 an error stopped the pass (bad input, database), 2
+    failed (failed, no_content, shrunk, gone), 1 an error stopped the pass (bad input, database), 2
     a command-line usage error. A failed check is printed once, in the summary."""
     from tracker.views import check_and_notify
 
@@ -278,7 +294,7 @@ def _pass_start() -> Any:
     return utcnow()
 
 
-def _pass_changes(tracker_app: App, started: Any, results: Any) -> list[dict[str, Any]]:
+def _pass_changes(tracker_app: App, started: Any, results: Any) -> list[Any]:
     """The change entries of the versions this pass stored (``tracker check --report``)."""
     from tracker import report
 
@@ -289,7 +305,7 @@ def _pass_changes(tracker_app: App, started: Any, results: Any) -> list[dict[str
 
 def _print_check(
     format: Format, results: Any, deliveries: Any, polls: Any,
-    entries: list[dict[str, Any]] | None,
+    entries: list[Any] | None,
 ) -> None:
     """The pass's summary, or with --report its changes (failures then go to stderr)."""
     if format is Format.json:
@@ -436,7 +452,7 @@ def diff(
     from tracker.render import differs
 
     if format is Format.json:
-        _print_json(result)
+        _print_json(result.to_json())
     elif format is Format.markdown:
         from tracker.render import render_markdown
 
@@ -448,8 +464,8 @@ def diff(
     raise typer.Exit(EXIT_DIFFERENT if differs(view) else 0)
 
 
-def _diff_inputs(old: str, new: str) -> tuple[Any, dict[str, Any]]:
-    """The change view and the diff (JSON form) of two ``tracker diff`` inputs."""
+def _diff_inputs(old: str, new: str) -> tuple[Any, Any]:
+    """The change view and the typed diff of two ``tracker diff`` inputs."""
     from tracker.diff import diff_documents
     from tracker.render import change_view
 
@@ -724,6 +740,7 @@ def run(
     serve: Annotated[str | None, typer.Option("--serve", metavar="[HOST:]PORT", help="Also "
                                               "serve the web view on this address (host "
                                               "default 127.0.0.1), in the same process.")] = None,
+    metrics_port: MetricsOption = None,
 ) -> None:
     """Check due articles on their schedules until stopped (Ctrl-C or SIGTERM).
 
@@ -731,6 +748,11 @@ def run(
     from tracker.views import serve_forever
 
     tracker_app = _app()
+    if metrics_port:
+        from tracker import metrics
+
+        address = _metrics_address(metrics_port)
+        _run(metrics.serve, address.port, tracker_app, host=address.host)
     web = _run(_start_web, tracker_app, serve) if serve else None
     try:
         _run(serve_forever, tracker_app, concurrency=concurrency)
@@ -740,6 +762,12 @@ def run(
 
 
 # --- the web view ---------------------------------------------------------------------------
+
+
+def _metrics_address(text: str) -> Any:
+    from tracker.service import metrics_address
+
+    return _run(metrics_address, text)
 
 
 def _start_web(tracker_app: App, address: str) -> Any:
@@ -777,9 +805,7 @@ def serve_web(
 def subscribe(
     url: Annotated[str, typer.Argument(help="The subscriber's webhook URL (https://…).")],
     events: Annotated[str | None, typer.Option(help="Comma-separated event types (default: "
-                                               "all): article.discovered, article.first_seen, "
-                                               "article.changed, article.unavailable, "
-                                               "article.restored.")] = None,
+                                               f"all): {', '.join(EventType)}.")] = None,
     article: Annotated[str | None, typer.Option(help="Only this article.")] = None,
     host: Annotated[str | None, typer.Option(help="Only articles on this host.")] = None,
     tag: Annotated[str | None, typer.Option(help="Only articles with this tag.")] = None,
@@ -956,32 +982,67 @@ def redeliver(
 @app.command()
 def worker(
     concurrency: Annotated[int | None, typer.Option(min=1, max=256, help="Worker processes "
-                                                    "(default: one per core).")] = None,
+                                                    "(default: the CPUs this container or "
+                                                    "machine may use).")] = None,
     queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] =
         "fetch,deliver,housekeeping",
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Node name, unique per "
+                                             "worker (default celery@HOSTNAME; %h is the host "
+                                             "name), e.g. fetch1@%h.")] = None,
+    metrics_port: MetricsOption = None,
 ) -> None:
     """Start a Celery worker of the background service (needs the 'worker' extra).
 
     The same as: celery -A workers worker -Q fetch,deliver,housekeeping"""
-    args = ["worker", "-Q", queues, "-l", loglevel, "--without-gossip", "--without-mingle"]
-    if concurrency:
-        args += ["--concurrency", str(concurrency)]
+    from tracker.service import available_cpus
+
+    args = ["worker", "-Q", queues, "-l", loglevel, "--without-gossip", "--without-mingle",
+            "--concurrency", str(concurrency or available_cpus())]
+    if name:
+        args += ["--hostname", name]
+    _metrics_environment(metrics_port, multiprocess=True)
     _exec_celery(args)
 
 
 @app.command()
 def beat(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    check: Annotated[bool, typer.Option("--check", help="Do not start: exit 0 while this "
+                                        "host's beat ticks (its last tick younger than 3 "
+                                        "ticks), 1 otherwise (a health check).")] = False,
+    metrics_port: MetricsOption = None,
 ) -> None:
     """Start the Celery beat scheduler, which runs the tick that claims due articles.
 
     The same as: celery -A workers beat. Running two is safe (claims never overlap)."""
     from tracker.config import data_home
 
+    if check:
+        from tracker.health import beat_health
+
+        healthy, why = beat_health(_app().settings)
+        typer.echo(why)
+        raise typer.Exit(0 if healthy else 1)
+
     data_home().mkdir(parents=True, exist_ok=True)
     schedule = os.environ.get("TRACKER_BEAT_SCHEDULE") or str(data_home() / "celerybeat-schedule")
+    _metrics_environment(metrics_port, multiprocess=False)
     _exec_celery(["beat", "-l", loglevel, "--schedule", schedule])
+
+
+def _metrics_environment(metrics_port: str | None, *, multiprocess: bool) -> None:
+    """Tell the Celery process this one becomes where to serve metrics (workers/observe.py);
+    a worker's pool processes share a fresh prometheus-client directory."""
+    from tracker.service import METRICS_ENV, MULTIPROC_ENV, multiprocess_directory
+
+    if not metrics_port:
+        os.environ.pop(METRICS_ENV, None)
+        return
+    address = _metrics_address(metrics_port)
+    os.environ[METRICS_ENV] = f"[{address.host}]:{address.port}"
+    if multiprocess:
+        os.environ[MULTIPROC_ENV] = multiprocess_directory()
 
 
 # Started by _exec_celery. The project's packages are imported first, while the current
@@ -1007,16 +1068,21 @@ def _exec_celery(args: list[str]) -> None:
 def status(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
-    """Is the service keeping up: articles due, overdue, failing; queue lengths; last tick."""
+    """Is tracker keeping up? Articles due, overdue, in progress, stranded; checks per second
+    and lag; deliveries waiting per endpoint; Redis, PostgreSQL, the beat's tick.
+
+    Exit status: 0 healthy, 1 degraded, 2 down (docs/operations.md)."""
+    from tracker.status import Health
     from tracker.status import status as read_status
 
     data = _run(read_status, _app())
     if format is ListFormat.json:
         _print_json(data)
-        return
-    from tracker.views import print_status
+    else:
+        from tracker.views import print_status
 
-    print_status(_console(), data)
+        print_status(_console(), data)
+    raise typer.Exit(Health[data["health"]].value)
 
 
 @app.command()

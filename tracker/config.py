@@ -58,7 +58,9 @@ class Settings:
     archive_versions: bool = False
     archive_endpoint: str = "https://web.archive.org"  # GET {endpoint}/save/{url}
     # Scheduling (embedded service and Celery beat alike)
-    lease_seconds: int = 600  # a claimed check not stored by then is claimed again
+    # A claim (check, poll, delivery batch) not renewed for this long is claimed again; the
+    # holder's heartbeat renews it every third of it while the work waits and runs.
+    lease_seconds: int = 30
     claim_batch: int = 500  # articles claimed per tick at most
     tick_seconds: float = 2.0  # how often the Celery beat tick claims due articles
     # The background service
@@ -70,7 +72,9 @@ class Settings:
     secret_key_file: str = ""  # without secret_key: the key file ("": data home's secret.key)
     webhook_timeout: float = 10.0
     webhook_concurrency: int = 8  # attempts in flight at a time in one process
-    webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"  # after each failed attempt
+    # After each failed attempt: seconds at first, so a receiver back from a short outage has
+    # its notifications within a minute; a day in all, as Standard Webhooks suggests.
+    webhook_retry_schedule: str = "5s,30s,2m,5m,30m,2h,5h,10h,10h"
     webhook_disable_after_days: float = 5.0  # an endpoint failing everything this long is off
     webhook_max_bytes: int = 256_000  # larger payloads are cut, with a marker
     # Sources (feeds and sitemaps)
@@ -80,6 +84,7 @@ class Settings:
     settle_after: int = 7 * 86_400  # seconds without a change before an article is "settled"
     developing_interval: int = 0  # while a page says "developing story": at most this (0: base)
     notify_threshold: int = 0  # changes of fewer words than this are stored but not notified
+    failing_after: int = 5  # consecutive failed checks that make article.failing (0: never)
     # Politeness
     per_host_rate: float = 60.0  # requests per minute and host, across all workers
     rate_limit_url: str = ""  # Redis URL sharing rates between processes ("": in-process)
@@ -102,7 +107,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "max_body_bytes": (1, 1 << 30), "max_redirects": (0, 50),
     "per_host_concurrency": (1, 256), "concurrency": (1, 256), "processes": (1, 256),
     "default_interval": (1, _YEAR), "min_interval": (1, _YEAR), "max_interval": (1, _YEAR),
-    "keep_bodies_days": (0, 100 * 365), "lease_seconds": (1, 7 * _DAY),
+    "keep_bodies_days": (0, 100 * 365), "lease_seconds": (3, 7 * _DAY),
     "claim_batch": (1, 100_000), "tick_seconds": (0.01, 3600),
     "visibility_timeout": (1, 30 * _DAY), "max_queue_length": (1, 10_000_000),
     "webhook_timeout": (0.01, 600), "webhook_concurrency": (1, 256),
@@ -110,6 +115,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "source_interval": (1, _YEAR), "max_source_entries": (1, 1_000_000),
     "settle_after": (0, 100 * _YEAR), "developing_interval": (0, _YEAR),
     "notify_threshold": (0, 1_000_000), "per_host_rate": (0, 60_000),
+    "failing_after": (0, 10_000),
 }
 # Requests per minute to one host (setting per_host_rate, tracker host set --rate): 0 means
 # unlimited for the setting; anything else lies in this range (one request every 100 min at

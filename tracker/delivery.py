@@ -30,23 +30,24 @@ from typing import Any
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session, object_session
 
 from db import archive_queries, queries
 from db import webhook_queries as wq
-from db.models import Delivery, Endpoint, Event, Version
+from db.models import Article, Delivery, Endpoint, Event, Version
 from db.session import session_scope
-from tracker import deadline
+from db.states import EventType
+from tracker import deadline, leases, metrics
 from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.decoding import Decoder
-from tracker.diff import diff_documents
+from tracker.diffstore import diff_versions
 from tracker.errors import BlockedAddress, TrackerError, UnsupportedContent
 from tracker.fetch import raw_chunks
 from tracker.headers import content_codings
 from tracker.intervals import parse_duration
-from tracker.stored import version_metadata, version_texts
 from tracker.subscriptions import signing_secrets
+from tracker.terminal import printable
 from tracker.webhooks import payload as payloads
 from tracker.webhooks.signing import headers as signed_headers
 
@@ -79,31 +80,35 @@ def dispatch_events(app: App) -> int:
     created = 0
     now = utcnow()
     with session_scope(app.writer) as session:
-        for event in wq.undispatched_events(session, DISPATCH_BATCH):
+        events = wq.undispatched_events(session, DISPATCH_BATCH)
+        endpoints = wq.active_endpoints(session) if events else []
+        for event in events:
             article = queries.article_by_id(session, event.article_id)
             if article is not None:
-                for endpoint in wq.matching_endpoints(session, event, article):
-                    wq.add_delivery(session, event, endpoint, now)
-                    created += 1
+                for endpoint in endpoints:
+                    if wants(endpoint, event, article):
+                        wq.add_delivery(session, event, endpoint, now)
+                        created += 1
             event.dispatched_at = now
     return created
+
+
+def wants(endpoint: Endpoint, event: Event, article: Article) -> bool:
+    """Whether a subscriber's filters (event types, article, host, tag) take the event."""
+    return (
+        ("*" in endpoint.events or event.type in endpoint.events)
+        and endpoint.article_url in {None, article.url}
+        and endpoint.host in {None, article.host}
+        and (endpoint.tag is None or endpoint.tag in (article.tags or []))
+    )
 
 
 # --- claiming -------------------------------------------------------------------------------
 
 
 def claim_due(app: App, *, limit: int = 100, ids: list[int] | None = None) -> list[DeliveryClaim]:
-    now = utcnow()
-    with session_scope(app.writer) as session:
-        rows = wq.claim_deliveries(session, now, now + _lease(app, BATCH), limit, ids)
+    rows = leases.claim(app, leases.DELIVERIES, limit=limit, ids=ids)
     return [DeliveryClaim(i, t) for i, t in rows]
-
-
-def _lease(app: App, batch: int) -> dt.timedelta:
-    """Longer than a batch of attempts can take (``batch`` deliveries, ``webhook_concurrency``
-    at a time, each bounded by the timeout), so only a lost claim expires."""
-    rounds = -(-batch // max(1, app.settings.webhook_concurrency))
-    return dt.timedelta(seconds=(rounds + 1) * app.settings.webhook_timeout + 5)
 
 
 # --- delivering -----------------------------------------------------------------------------
@@ -144,11 +149,13 @@ def deliver_batch(
     ``webhook_concurrency`` at a time (no transaction open meanwhile), record every outcome in
     one transaction. Never raises for a receiver's failure, nor for one delivery that cannot
     be built (its payload, its secret, its URL): that one fails alone, recorded with the
-    reason. ``stop`` cuts the attempts in flight short (``tracker run`` stopping)."""
-    messages, broken, results = _prepare(app, claims)
-    attempts = _post_all(app, messages, stop)
-    if attempts or broken:
-        results += _record(app, attempts, broken)
+    reason. ``stop`` cuts the attempts in flight short (``tracker run`` stopping). The
+    claims' leases are renewed while the batch runs (``tracker.leases.Keeper``)."""
+    with app.keeper.holding(leases.DELIVERIES, [(c.delivery_id, c.token) for c in claims]):
+        messages, broken, results = _prepare(app, claims)
+        attempts = _post_all(app, messages, stop)
+        if attempts or broken:
+            results += _record(app, attempts, broken)
     return results
 
 
@@ -284,6 +291,7 @@ def _record(
             session, sorted({d.endpoint_id for d in locked.values()}))}
         results = [_record_broken(session, locked.get(b.delivery_id), b) for b in broken]
         disables: dict[int, str] = {}
+        counted: list[tuple[str, int]] = []
         for attempt in attempts:
             delivery = locked.get(attempt.message.delivery_id)
             if delivery is None or delivery.lease_token != attempt.message.token:
@@ -292,9 +300,13 @@ def _record(
                 continue
             endpoint = endpoints[delivery.endpoint_id]
             results.append(_record_one(app, session, delivery, endpoint, attempt, disables))
+            counted.append((results[-1].outcome, delivery.attempts))
         for endpoint_id, reason in disables.items():
             _disable(session, endpoints[endpoint_id], reason)
-        return _with_successors(session, results, locked)
+        results = _with_successors(session, results, locked)
+    for outcome, attempt_number in counted:  # once committed
+        metrics.delivery_attempted(outcome, attempt_number)
+    return results
 
 
 def record_lost(app: App, claims: list[DeliveryClaim], reason: str) -> list[DeliveryResult]:
@@ -326,6 +338,9 @@ def _record_one(
     delivery.lease_token = delivery.lease_until = None
     if status is not None and 200 <= status < 300:  # the receiver has it, whatever happened
         delivery.state, delivery.delivered_at = "delivered", now
+        if endpoint.failing_since is not None:
+            log.warning("webhook endpoint %d (%s) is back: delivered after failing since %s",
+                        endpoint.id, printable(endpoint.url), iso(endpoint.failing_since))
         endpoint.failing_since, endpoint.last_success_at = None, now
         return DeliveryResult(delivery.id, "delivered", status)
     if delivery.state != "pending":  # cancelled meanwhile: another attempt disabled the endpoint
@@ -336,6 +351,9 @@ def _record_one(
         return DeliveryResult(delivery.id, "disabled", status, "endpoint disabled (410)")
     reason = error or f"HTTP {status}"
     delivery.last_error = reason
+    if endpoint.failing_since is None:
+        log.warning("webhook endpoint %d (%s) is failing: %s; retrying on schedule",
+                    endpoint.id, printable(endpoint.url), printable(reason))
     endpoint.failing_since = endpoint.failing_since or attempt.attempted_at
     return _retry_or_fail(app, delivery, endpoint, now, status, reason, disables)
 
@@ -385,7 +403,7 @@ def retry_schedule(text: str) -> list[float]:
 # --- payloads -------------------------------------------------------------------------------
 
 
-def _payload(app: App, session: Any, event: Event) -> bytes:
+def _payload(app: App, session: Session, event: Event) -> bytes:
     cached = _PAYLOADS.get(event.uid)  # the same body for every endpoint and retry
     if cached is not None:
         return cached
@@ -400,31 +418,40 @@ def _payload(app: App, session: Any, event: Event) -> bytes:
 _PAYLOADS: dict[str, bytes] = {}  # event uid → body, the 512 most recent
 
 
-def _event_data(session: Any, event: Event) -> tuple[dict[str, Any], dict[str, Any]]:
+def _event_data(session: Session, event: Event) -> tuple[dict[str, Any], dict[str, Any]]:
     article = queries.article_by_id(session, event.article_id)
     assert article is not None
     version = session.get(Version, event.version_id) if event.version_id else None
     latest = version or queries.latest_version(session, article.id)
     block = {"url": article.url, "title": latest.title if latest else None}
-    if event.type == "article.changed" and version is not None:
+    if event.type in _DIFFED and version is not None:
         previous = queries.version_by_number(session, article.id, version.number - 1)
         assert previous is not None
-        old, new = version_texts(session, previous), version_texts(session, version)
-        diff = diff_documents(old, new, version_metadata(previous), version_metadata(version))
+        loaded = diff_versions(session, previous, version)  # the stored diff
+        old = [text for _, text in loaded.old_paragraphs]
+        new = [text for _, text in loaded.new_paragraphs]
         data = payloads.article_changed_data(
             article.url, version.title, _version_block(previous), _version_block(version),
-            diff, old, new,
+            loaded.diff, old, new,
         )
+        if event.type == EventType.GUTTED:
+            data["characters"] = event.data.get("characters")
         return block, data
     data = dict(event.data)
     if block["title"] is None and isinstance(data.get("title"), str):  # discovered: no version
         block["title"] = data["title"]  # yet, but the feed or sitemap gave the story a title
     if event.type == "article.first_seen" and version is not None:
         data["version"] = _version_block(version)
-    elif isinstance(data.get("version"), int):  # unavailable / restored: the last good version
-        stored = queries.version_by_number(session, article.id, data["version"])
-        data["version"] = _version_block(stored) if stored else None
+    for key in ("version", "since"):  # deleted, restored …: version numbers as version blocks
+        if key in data and not isinstance(data[key], dict):
+            stored = (queries.version_by_number(session, article.id, data[key])
+                      if isinstance(data[key], int) else None)
+            data[key] = _version_block(stored) if stored else None
     return block, data
+
+
+# Events about a stored version whose message carries its diff against the one before.
+_DIFFED = frozenset({EventType.CHANGED, EventType.GUTTED})
 
 
 def _version_block(version: Any) -> dict[str, Any]:

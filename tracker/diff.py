@@ -1,7 +1,10 @@
 """What changed between two versions of an article: paragraphs, words and metadata.
 
-The pure core of change detection: lists of paragraph strings and metadata mappings in, plain
-data out (``Op`` values and the JSON-ready dict of ``diff_documents``). No I/O and no storage;
+The pure core of change detection: lists of paragraph strings and metadata mappings in, typed
+values out: ``diff_documents`` gives a ``Diff`` (its ``Op``s with their ``WordRun``s, its
+``MetadataChange``s and its ``Summary``), which every consumer reads as such; only the edges
+(CLI JSON, webhook payloads, the API, the stored copy) turn it into JSON with ``Diff.to_json``,
+and ``Diff.from_json`` reads a stored one back. No I/O and no storage;
 depends on nothing of the project but ``tracker.normalize`` (and ``tracker.align``, the
 paragraph alignment split out of this module), and on nothing outside the standard library
 but deepdiff, which compares changed metadata (imported when a document's metadata changed).
@@ -37,12 +40,15 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from tracker.align import Link, align
 from tracker.normalize import normalize_text
 
-Words = tuple[tuple[str, str], ...]
+Json = dict[str, Any]
+# A metadata value as extracted: a string in stored versions; lists or mappings are possible in
+# the metadata of two files given to ``tracker diff`` (JSON values, compared as such).
+MetaValue = Any
 
 # Three words in a row shared by two rewritten sentences are rarely a coincidence.
 _FOLD_MAX_WORDS = 2
@@ -58,6 +64,22 @@ _SUMMARY_KEYS = {
 }
 
 
+class WordRun(NamedTuple):
+    """A run of words: ``=`` in both versions, ``-`` deleted, ``+`` inserted.
+
+    A named pair rather than a dataclass: it is the (tag, text) pair of the JSON form, and
+    compares equal to it, so the aligner's pinned tests read as literals."""
+
+    tag: str  # "=" | "-" | "+"
+    text: str
+
+    def to_json(self) -> list[str]:
+        return [self.tag, self.text]
+
+
+Words = tuple[WordRun, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Op:
     """One paragraph operation; indices are 0-based positions in the old and new lists."""
@@ -68,13 +90,106 @@ class Op:
     similarity: float | None = None
     words: Words | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"op": self.op, "old": list(self.old), "new": list(self.new)}
+    def to_json(self) -> Json:
+        data: Json = {"op": self.op, "old": list(self.old), "new": list(self.new)}
         if self.similarity is not None:
             data["similarity"] = self.similarity
         if self.words is not None:
-            data["words"] = [list(entry) for entry in self.words]
+            data["words"] = [run.to_json() for run in self.words]
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        words = data.get("words")
+        return cls(
+            str(data["op"]), tuple(data["old"]), tuple(data["new"]), data.get("similarity"),
+            None if words is None else tuple(WordRun(tag, text) for tag, text in words),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataChange:
+    """A changed metadata field; a missing side is None."""
+
+    key: str
+    old: MetaValue
+    new: MetaValue
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """How many ops of each kind a diff has."""
+
+    inserted: int = 0
+    deleted: int = 0
+    modified: int = 0
+    moved: int = 0
+    split: int = 0
+    merged: int = 0
+    unchanged: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        """{name: count} in the documented order (the summary of the JSON diff)."""
+        return {name: getattr(self, name) for name in _SUMMARY_KEYS.values()}
+
+    def changes(self) -> dict[str, int]:
+        """The counts of changed paragraphs that are not zero."""
+        return {k: n for k, n in self.to_json().items() if n and k != "unchanged"}
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """What changed between two versions: paragraph ops in reading order (see above), the
+    changed metadata in the order of the old version's fields, and the number of paragraphs
+    on each side."""
+
+    old_paragraphs: int
+    new_paragraphs: int
+    ops: tuple[Op, ...]
+    metadata: tuple[MetadataChange, ...] = ()
+
+    @property
+    def summary(self) -> Summary:
+        return summarize(self.ops)
+
+    @property
+    def metadata_keys(self) -> list[str]:
+        return [change.key for change in self.metadata]
+
+    def metadata_change(self, key: str) -> MetadataChange | None:
+        return next((change for change in self.metadata if change.key == key), None)
+
+    @property
+    def is_change(self) -> bool:
+        """True if a reader would see a difference: a non-equal op or a metadata change."""
+        return any(op.op != "equal" for op in self.ops) or bool(self.metadata)
+
+    @property
+    def changed_ops(self) -> tuple[Op, ...]:
+        return tuple(op for op in self.ops if op.op != "equal")
+
+    def metadata_json(self) -> dict[str, dict[str, MetaValue]]:
+        return {c.key: {"old": c.old, "new": c.new} for c in self.metadata}
+
+    def to_json(self) -> Json:
+        """The documented JSON form (``tracker diff --format json``, the API, webhooks)."""
+        return {
+            "old": {"paragraphs": self.old_paragraphs},
+            "new": {"paragraphs": self.new_paragraphs},
+            "ops": [op.to_json() for op in self.ops],
+            "metadata": self.metadata_json(),
+            "summary": self.summary.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """The diff ``to_json`` made (the stored form); its summary is derived again."""
+        return cls(
+            int(data["old"]["paragraphs"]), int(data["new"]["paragraphs"]),
+            tuple(Op.from_json(op) for op in data["ops"]),
+            tuple(MetadataChange(str(key), change.get("old"), change.get("new"))
+                  for key, change in data["metadata"].items()),
+        )
 
 
 def diff_paragraphs(old: Sequence[str], new: Sequence[str]) -> list[Op]:
@@ -135,7 +250,7 @@ class _Segment(NamedTuple):
 
 
 def diff_words(old: str, new: str) -> Words:
-    """Word-level difference: ("=", text), ("-", text) and ("+", text) entries in order."""
+    """Word-level difference: "=", "-" and "+" runs in order."""
     return _diff_words(old, new, _Budget(WORD_DIFF_BUDGET))
 
 
@@ -164,11 +279,11 @@ def _diff_words(old: str, new: str, budget: _Budget) -> Words:
         segments = _long_segments(_single_spaced(old), _single_spaced(new), budget)
     else:
         segments = _segments(old.split(), new.split(), budget)
-    entries: list[tuple[str, str]] = []
+    entries: list[WordRun] = []
     for segment in _fold_coincidences(segments):
         for tag, tokens in (("=", segment.equal), ("-", segment.deleted), ("+", segment.inserted)):
             if tokens:
-                entries.append((tag, " ".join(tokens)))
+                entries.append(WordRun(tag, " ".join(tokens)))
     return tuple(entries)
 
 
@@ -298,21 +413,21 @@ def _change_size(segment: _Segment) -> int:
     return 0 if segment.equal else max(len(segment.deleted), len(segment.inserted))
 
 
-def diff_metadata(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Changed top-level keys as {key: {"old": ..., "new": ...}}; a missing side is None.
+def diff_metadata(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[MetadataChange, ...]:
+    """The changed top-level keys, old version's order first; a missing side is None.
 
     Strings are compared normalised, so typographic noise in a title is not a change, and a
     key set to None counts as missing: neither shows the reader anything.
     """
     before, after = _comparable(old), _comparable(new)
     if _same(before, after):  # the usual case, settled without loading deepdiff
-        return {}
+        return ()
     from deepdiff import DeepDiff  # only a changed document pays for its import
 
     changed = DeepDiff(before, after).affected_root_keys
     ordered = [key for key in old if key in changed]
     ordered += [key for key in new if key in changed and key not in old]
-    return {key: {"old": old.get(key), "new": new.get(key)} for key in ordered}
+    return tuple(MetadataChange(key, old.get(key), new.get(key)) for key in ordered)
 
 
 def _comparable(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -341,12 +456,10 @@ def _normalized(value: Any) -> Any:
     return value
 
 
-def summarize(ops: Sequence[Op]) -> dict[str, int]:
-    """Number of ops of each kind, under the keys of the JSON summary."""
-    counts = dict.fromkeys(_SUMMARY_KEYS.values(), 0)
-    for op in ops:
-        counts[_SUMMARY_KEYS[op.op]] += 1
-    return counts
+def summarize(ops: Sequence[Op]) -> Summary:
+    """Number of ops of each kind."""
+    counts = Counter(_SUMMARY_KEYS[op.op] for op in ops)
+    return Summary(**counts)
 
 
 def diff_documents(
@@ -354,19 +467,10 @@ def diff_documents(
     new_paragraphs: Sequence[str],
     old_meta: Mapping[str, Any] | None = None,
     new_meta: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The diff of two versions in the JSON form stored and sent by the product."""
-    ops = diff_paragraphs(old_paragraphs, new_paragraphs)
-    return {
-        "old": {"paragraphs": len(old_paragraphs)},
-        "new": {"paragraphs": len(new_paragraphs)},
-        "ops": [op.to_json() for op in ops],
-        "metadata": diff_metadata(old_meta or {}, new_meta or {}),
-        "summary": summarize(ops),
-    }
-
-
-def is_change(diff: Mapping[str, Any]) -> bool:
-    """True if a reader would see a difference: a non-equal op or a metadata change."""
-    ops = diff.get("ops", ())
-    return any(op["op"] != "equal" for op in ops) or bool(diff.get("metadata"))
+) -> Diff:
+    """The diff of two versions (paragraph texts and metadata)."""
+    return Diff(
+        len(old_paragraphs), len(new_paragraphs),
+        tuple(diff_paragraphs(old_paragraphs, new_paragraphs)),
+        diff_metadata(old_meta or {}, new_meta or {}),
+    )

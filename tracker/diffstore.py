@@ -1,13 +1,17 @@
 """Where the diff between two stored versions comes from: ``load_diff``, the one function every
-reader of a stored change goes through (the web view, the API, the feeds, ``tracker changes``).
+reader of a stored change goes through (the web view, the API, the feeds, ``tracker changes``,
+``tracker history``, the webhook payloads).
 
-Today it computes the diff from the stored paragraphs and metadata (``tracker.diff``); once each
-version's diff against its predecessor is stored (issue 10), this is the function that reads it
-instead. Stored versions never change, so a computed diff can be kept: ``DiffCache`` holds the
-recent ones in memory, bounded by the text they hold, keyed by the article, the two version
-numbers and their content hashes (an id reused after a delete has other hashes). A caller that
-already read the hashes (a list of changes, an article's versions) finds a cached diff without
-another query.
+Each version's diff against its predecessor is computed once, when the version is stored
+(``record_diff``, called by the step that stores a version: a check, a re-baseline), and kept
+with its ``minor`` flag in ``version_diffs`` (``db.diff_queries``); ``load_diff`` of two
+consecutive versions reads it. The diff of two versions further apart, or of a version stored
+without one (an import, a benchmark's bulk insert), is computed from the stored paragraphs and
+metadata (``tracker.diff``). Stored versions never change, so a loaded diff can be kept:
+``DiffCache`` holds the recent ones in memory, bounded by the text they hold, keyed by the
+article, the two version numbers and their content hashes (an id reused after a delete has
+other hashes). A caller that already read the hashes (a list of changes, an article's
+versions) finds a cached diff without another query.
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from db import queries
+from db import diff_queries, queries
 from db.models import Version
 from tracker.changeview import ChangeView, build_change
-from tracker.diff import diff_documents
+from tracker.diff import Diff, Summary, diff_documents
 from tracker.errors import TrackerError
 from tracker.stored import version_metadata
 
@@ -52,13 +56,13 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class LoadedDiff:
-    """The diff of ``old`` → ``new`` (the JSON form of ``tracker.diff.diff_documents``) with
-    the paragraphs it was made from, and (made once, on first use) its presentation."""
+    """The diff of ``old`` → ``new`` with the paragraphs it was made from, and (made once, on
+    first use) its presentation."""
 
     article_id: int
     old: VersionInfo
     new: VersionInfo
-    diff: dict[str, Any]
+    diff: Diff
     old_paragraphs: Paragraphs
     new_paragraphs: Paragraphs
 
@@ -136,8 +140,9 @@ def diff_versions(
     old_paragraphs = tuple(queries.paragraphs_of(session, old))
     new_paragraphs = tuple(queries.paragraphs_of(session, new))
     old_meta, new_meta = version_metadata(old), version_metadata(new)
-    diff = diff_documents([t for _, t in old_paragraphs], [t for _, t in new_paragraphs],
-                          old_meta, new_meta)
+    stored = _stored(session, old, new)
+    diff = stored or diff_documents([t for _, t in old_paragraphs],
+                                    [t for _, t in new_paragraphs], old_meta, new_meta)
     loaded = LoadedDiff(old.article_id, _info(old, old_meta), _info(new, new_meta), diff,
                         old_paragraphs, new_paragraphs)
     if cache is not None:
@@ -148,15 +153,44 @@ def diff_versions(
 def summaries(
     session: Session, article_id: int, versions: Sequence[tuple[int, str]],
     cache: DiffCache | None = None,
-) -> dict[int, dict[str, int]]:
-    """The diff summary of each version against the one before it (a first version has none),
-    through ``load_diff``; ``versions`` are (number, content hash) of consecutive versions."""
+) -> dict[int, Summary]:
+    """The diff summary of each version against the one before it (a first version has none):
+    the stored ones in one query, any other through ``load_diff``; ``versions`` are (number,
+    content hash) of consecutive versions."""
     hashes = dict(versions)
+    stored = diff_queries.summaries(session, article_id)
     return {
-        number: load_diff(session, article_id, number - 1, number, cache,
-                          hashes=(hashes[number - 1], hashes[number])).diff["summary"]
+        number: Summary(**stored[number]) if number in stored else load_diff(
+            session, article_id, number - 1, number, cache,
+            hashes=(hashes[number - 1], hashes[number])).diff.summary
         for number in sorted(hashes) if number - 1 in hashes
     }
+
+
+def record_diff(
+    session: Session, previous: Version | None, version: Version, diff: Diff | None = None,
+    *, minor: bool = False,
+) -> None:
+    """Store ``version``'s diff against ``previous`` (its predecessor; None for a first
+    version, which has no diff) in the transaction that stores the version. ``diff`` is the
+    one the caller computed already; without it, it is computed from the stored versions."""
+    if previous is None:
+        return
+    if diff is None:
+        diff = diff_documents(
+            [t for _, t in queries.paragraphs_of(session, previous)],
+            [t for _, t in queries.paragraphs_of(session, version)],
+            version_metadata(previous), version_metadata(version),
+        )
+    diff_queries.store_diff(session, version.id, diff.to_json(), minor=minor)
+
+
+def _stored(session: Session, old: Version, new: Version) -> Diff | None:
+    """The stored diff of ``new`` against ``old`` when ``old`` is its predecessor."""
+    if old.article_id != new.article_id or old.number != new.number - 1:
+        return None
+    found = diff_queries.diff_of(session, new.id)
+    return Diff.from_json(found.data) if found else None
 
 
 def _version(session: Session, article_id: int, number: int) -> Version:

@@ -96,6 +96,6 @@ def failure_delay(base: int, failures: int, *, maximum: int) -> int:
     return bounded(min(max(maximum, base), base * 2 ** min(40, max(0, failures - 1))))
 
 
-def jitter(seconds: int, fraction: float = 0.1) -> float:
+def jitter(seconds: float, fraction: float = 0.1) -> float:
     """Spread checks that fell due together so they do not stay in lockstep."""
     return seconds * (1 + random.uniform(-fraction, fraction))

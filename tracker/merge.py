@@ -24,6 +24,7 @@ from typing import Any
 
 from db import queries
 from db.models import Article as ArticleRow
+from db.states import ArticleState
 from tracker.document import Article
 from tracker.identity import is_variant, usable_canonical
 from tracker.stored import version_texts
@@ -89,6 +90,6 @@ def _fold(session: Any, folded: ArticleRow, keeper: ArticleRow, now: dt.datetime
     if folded.version_count == 0:
         queries.delete_article(session, folded)
         return
-    folded.state = "merged"
+    folded.state = ArticleState.MERGED
     folded.lease_token = folded.lease_until = None
     folded.last_error = f"merged into {keeper.url} (the same story)"

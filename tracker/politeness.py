@@ -24,14 +24,18 @@ come in as a callable, so nothing here knows the database.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import os
 import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -236,7 +240,10 @@ class RedisLink:
     """One Redis client shared by the limiters of a process, and whether Redis is reachable.
 
     After a failure the limiters use their in-process fallbacks for ``retry`` seconds before
-    trying Redis again; the outage and the recovery are logged once each."""
+    trying Redis again; the outage and the recovery are logged once each. Once for the
+    machine, not per process: a marker file (``OutageMarker``) says Redis was seen gone, so
+    the process that finds it back says so even when the one that saw it go is no more (a
+    Celery worker replaces its pool processes when it loses the broker)."""
 
     def __init__(
         self, url: str, *, prefix: str = PREFIX, timeout: float = 1.0, retry: float = REDIS_RETRY
@@ -251,7 +258,9 @@ class RedisLink:
         )
         self.errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._down_until = 0.0
+        self._marker = OutageMarker(url)
         self._down = False
+        self._fresh = True  # no answer from Redis yet in this process
         self._lock = threading.Lock()
 
     def script(self, source: str) -> Any:
@@ -266,20 +275,63 @@ class RedisLink:
     def failed(self, exc: BaseException) -> None:
         with self._lock:
             self._down_until = time.monotonic() + self.retry
+            self._fresh = False
             if not self._down:
                 self._down = True
-                log.warning("rate limiting Redis at %s is unreachable (%s): limiting per "
-                            "process until it is back", _safe(self.url), exc)
+                if self._marker.place():
+                    log.warning("rate limiting Redis at %s is unreachable (%s): limiting per "
+                                "process until it is back", _safe(self.url), exc)
 
     def worked(self) -> None:
-        if self._down:
+        if self._down or self._fresh:  # the first answer: was it seen gone by another process?
             with self._lock:
-                if self._down:
-                    self._down = False
-                    log.warning("rate limiting Redis at %s is back", _safe(self.url))
+                if self._down or self._fresh:
+                    self._down = self._fresh = False
+                    if self._marker.remove():
+                        log.warning("rate limiting Redis at %s is back", _safe(self.url))
 
     def close(self) -> None:
         self.client.close()
+
+
+class OutageMarker:
+    """A file per Redis URL in a private temporary directory, present while Redis is seen
+    gone. Creating it (exclusively) and removing it are atomic, so among the processes of a
+    machine one says "gone" and one says "back". A marker older than ``STALE`` seconds was
+    left by processes that are no more: the next to see Redis gone says so again. Where no
+    file can be made, every process says both for itself."""
+
+    STALE = 60.0
+
+    def __init__(self, url: str) -> None:
+        name = hashlib.sha256(url.encode()).hexdigest()[:16]
+        self.path = Path(tempfile.gettempdir()) / f"tracker-{os.getuid()}" / f"redis-{name}"
+
+    def place(self) -> bool:
+        """True when this process is the one to say Redis is gone."""
+        try:
+            self.path.parent.mkdir(mode=0o700, exist_ok=True)
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            try:
+                stale = time.time() - self.path.stat().st_mtime > self.STALE
+                os.utime(self.path)  # seen gone again, now
+            except OSError:
+                return False
+            return stale
+        except OSError:
+            return True
+        return True
+
+    def remove(self) -> bool:
+        """True when this process is the one to say Redis is back."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        return True
 
 
 def _safe(url: str) -> str:

@@ -20,14 +20,17 @@ import logging
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from sqlalchemy.orm import Session
 
 from db import queries
+from db.models import Article as ArticleRow
 from db.models import Version
 from db.session import session_scope
 from tracker.app import App
 from tracker.check import Target, content_hash, load_targets, version_fields
 from tracker.clock import utcnow
+from tracker.diffstore import record_diff
 from tracker.document import Article
 from tracker.errors import ExtractionError
 from tracker.extract import extract_page
@@ -108,12 +111,15 @@ def _content_type(value: str) -> tuple[str, str | None]:
     return media_type.strip().lower(), charset
 
 
-def _store_rebaseline(session: Any, row: Any, latest: Version, article: Article) -> None:
+def _store_rebaseline(
+    session: Session, row: ArticleRow, latest: Version, article: Article
+) -> None:
     now = utcnow()
     version = queries.store_version(
         session, row, paragraphs=[(p.kind, p.text) for p in article.paragraphs],
         fields={**version_fields(article), "rebaseline": True}, previous=latest, now=now,
     )
+    record_diff(session, latest, version)
     body = queries.body_of(session, latest)
     if body is not None:  # the page it was extracted from stays with the new latest version
         queries.store_body(session, version, content_type=body.content_type, data=body.data,

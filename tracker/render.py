@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from rich.console import Console
 from rich.text import Text
 
 from tracker.changeview import Block, ChangeView, build_change
+from tracker.diff import Diff
 from tracker.terminal import printable
 
 CONTEXT_WORDS = 8
@@ -52,7 +52,7 @@ Words = tuple[tuple[str, str], ...]  # (tag, text): "=" kept, "-" deleted, "+" i
 
 
 def change_view(
-    diff: Mapping[str, Any], old_paragraphs: Sequence[str], new_paragraphs: Sequence[str]
+    diff: Diff, old_paragraphs: Sequence[str], new_paragraphs: Sequence[str]
 ) -> ChangeView:
     """The model of ``diff`` between two lists of paragraph texts (kinds unknown)."""
     return build_change(diff, [("text", t) for t in old_paragraphs],
@@ -97,7 +97,7 @@ def render_markdown(view: ChangeView, *, heading: str = "####") -> str:
 
 
 def render_diff_text(
-    diff: Mapping[str, Any], old_paragraphs: Sequence[str], new_paragraphs: Sequence[str],
+    diff: Diff, old_paragraphs: Sequence[str], new_paragraphs: Sequence[str],
     *, color: bool,
 ) -> str:
     """``render_text`` of a diff between two lists of paragraph texts."""
@@ -105,7 +105,7 @@ def render_diff_text(
 
 
 def render_diff_markdown(
-    diff: Mapping[str, Any], old_paragraphs: Sequence[str], new_paragraphs: Sequence[str],
+    diff: Diff, old_paragraphs: Sequence[str], new_paragraphs: Sequence[str],
     *, heading: str = "####",
 ) -> str:
     """``render_markdown`` of a diff between two lists of paragraph texts."""

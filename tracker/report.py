@@ -2,10 +2,11 @@
 one, what changed against the version before it, paragraph by paragraph (through
 ``tracker.diffstore``, like every reader of a stored change).
 
-``changes`` builds the entries; ``to_json`` the documented JSON (``{"changes": [...]}``); the
-renderers turn them into text for a terminal (colours only when asked) or Markdown for pasting
-into a newsroom chat or ticket, each change from its ``ChangeView`` (``tracker.render``), the
-model the web view and the feeds are rendered from too. Times are shown in the zone of ``TZ``.
+``changes`` gives ``ChangeEntry`` values; ``to_json`` makes the documented JSON
+(``{"changes": [...]}``) and the renderers text for a terminal (colours only when asked) or
+Markdown for pasting into a newsroom chat or ticket, each change from its ``ChangeView``
+(``tracker.render``), the model the web view and the feeds are rendered from too. Times are
+shown in the zone of ``TZ``.
 A first sighting and a re-baseline (new extractor or selector) are not changes; a minor change
 (below the notification threshold, stored but not notified) is listed and marked "minor".
 """
@@ -14,14 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
-from db import queries
+from db import diff_queries, queries
 from db.session import session_scope
 from tracker.app import App
 from tracker.articles import find_tracked
 from tracker.changeview import ChangeView
 from tracker.clock import iso, local_time
+from tracker.diff import Diff
 from tracker.diffstore import diff_versions
 from tracker.render import escape_markdown
 from tracker.render import render_markdown as render_change_markdown
@@ -29,14 +32,38 @@ from tracker.render import render_text as render_change_text
 from tracker.terminal import printable
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeEntry:
+    """One stored change: an article's version against the one before it, with the model of
+    the change the renderers draw (``to_json`` leaves it out)."""
+
+    url: str
+    title: str | None  # the new version's
+    from_version: int
+    to_version: int
+    detected_at: dt.datetime
+    minor: bool
+    diff: Diff
+    view: ChangeView
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "article": {"url": self.url, "title": self.title},
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "detected_at": iso(self.detected_at),
+            "minor": self.minor,
+            "diff": self.diff.to_json(),
+        }
+
+
 def changes(
     app: App, since: dt.datetime, article_url: str | None = None,
     only: Collection[tuple[int, int]] | None = None,
-) -> list[dict[str, Any]]:
-    """Change entries, oldest first within each article. Each carries its ``view`` (and the
-    ``fetched_at`` time) for the renderers; ``to_json`` leaves them out. ``only``: just these
-    (article id, version number) pairs, e.g. the versions one check pass stored."""
-    entries: list[dict[str, Any]] = []
+) -> list[ChangeEntry]:
+    """Change entries, oldest first within each article. ``only``: just these (article id,
+    version number) pairs, e.g. the versions one check pass stored."""
+    entries: list[ChangeEntry] = []
     if only is not None and not only:
         return entries
     with session_scope(app.reader) as session:
@@ -47,7 +74,7 @@ def changes(
             versions = [v for v in queries.versions_since(
                 session, since, article_id, article_ids=[pair[0] for pair in only],
             ) if (v.article_id, v.number) in only]
-        minor = queries.minor_versions(session, versions)
+        minor = diff_queries.minor_ids(session, [v.id for v in versions])
         for version in versions:
             if version.number == 1 or version.rebaseline:
                 continue
@@ -57,73 +84,61 @@ def changes(
             loaded = diff_versions(session, previous, version)
             article = queries.article_by_id(session, version.article_id)
             assert article is not None
-            entries.append({
-                "article": {"url": article.url, "title": version.title},
-                "from_version": previous.number,
-                "to_version": version.number,
-                "detected_at": iso(version.fetched_at),
-                "minor": version.id in minor,
-                "diff": loaded.diff,
-                "fetched_at": version.fetched_at,
-                "view": loaded.view,
-            })
+            entries.append(ChangeEntry(
+                article.url, version.title, previous.number, version.number,
+                version.fetched_at, version.id in minor, loaded.diff, loaded.view,
+            ))
     return entries
 
 
-def to_json(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("article", "from_version", "to_version", "detected_at", "minor", "diff")
-    return {"changes": [{k: entry[k] for k in keys} for entry in entries]}
+def to_json(entries: list[ChangeEntry]) -> dict[str, Any]:
+    return {"changes": [entry.to_json() for entry in entries]}
 
 
-def render_text(entries: list[dict[str, Any]], *, color: bool) -> str:
+def render_text(entries: list[ChangeEntry], *, color: bool) -> str:
     if not entries:
         return "No changes in this period."
     parts = []
     for url, group in _by_article(entries):
-        title = group[-1]["article"]["title"] or url
+        title = group[-1].title or url
         parts.append(_bold(printable(title), color) + f"\n{printable(url)}")
         for entry in group:
             parts.append(_bold(f"── {_heading(entry)}", color))
-            parts.append(render_change_text(_view(entry), color=color).rstrip("\n"))
+            parts.append(render_change_text(entry.view, color=color).rstrip("\n"))
     return "\n\n".join(parts)
 
 
-def render_markdown(entries: list[dict[str, Any]]) -> str:
+def render_markdown(entries: list[ChangeEntry]) -> str:
     if not entries:
         return "_No changes in this period._"
     parts = []
     for url, group in _by_article(entries):
-        title = group[-1]["article"]["title"] or url
+        title = group[-1].title or url
         parts.append(f"## [{_md_escape(printable(title))}](<{_md_url(url)}>)")
         for entry in group:
             parts.append(f"### {escape_markdown(_heading(entry))}")
-            parts.append(render_change_markdown(_view(entry)).rstrip("\n"))
+            parts.append(render_change_markdown(entry.view).rstrip("\n"))
     return "\n\n".join(parts) + "\n"
 
 
-def _view(entry: dict[str, Any]) -> ChangeView:
-    view: ChangeView = entry["view"]
-    return view
-
-
-def _by_article(entries: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
+def _by_article(entries: list[ChangeEntry]) -> list[tuple[str, list[ChangeEntry]]]:
+    groups: dict[str, list[ChangeEntry]] = {}
     for entry in entries:
-        groups.setdefault(entry["article"]["url"], []).append(entry)
+        groups.setdefault(entry.url, []).append(entry)
     return list(groups.items())
 
 
-def _heading(entry: dict[str, Any]) -> str:
+def _heading(entry: ChangeEntry) -> str:
     """"version 2 → 3 (2024-06-19 16:10:03 CEST): 2 inserted, 1 modified · headline
     changed", the summary line the web view shows too."""
     return (
-        f"version {entry['from_version']} → {entry['to_version']} "
-        f"({local_time(entry['fetched_at'])}): {_view(entry).summary}{_minor_mark(entry)}"
+        f"version {entry.from_version} → {entry.to_version} "
+        f"({local_time(entry.detected_at)}): {entry.view.summary}{_minor_mark(entry)}"
     )
 
 
-def _minor_mark(entry: dict[str, Any]) -> str:
-    return " (minor, not notified)" if entry.get("minor") else ""
+def _minor_mark(entry: ChangeEntry) -> str:
+    return " (minor, not notified)" if entry.minor else ""
 
 
 def _bold(text: str, color: bool) -> str:

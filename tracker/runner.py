@@ -36,6 +36,7 @@ from tracker.app import App
 from tracker.check import CheckResult, Target, check_target, load_targets
 from tracker.clock import utcnow
 from tracker.config import Settings
+from tracker.leases import ARTICLES
 from tracker.scheduling import Claim, claim_due, release
 from tracker.sources import poll_due_sources
 
@@ -63,8 +64,17 @@ def check_many(
     turn comes (without holding a thread meanwhile). Checks deferred because a host asked for
     a pause (429/503) are left to the schedule, reported as deferred. A long-running service
     (``stop`` given) leaves every deferred check to the schedule."""
-    workers = max(1, concurrency or app.settings.concurrency)
     targets = _targets(app, list(articles))
+    claims = [(t.id, t.lease_token) for t in targets if t.lease_token]
+    with app.keeper.holding(ARTICLES, claims):  # renewed while they wait and run
+        return _check_many(app, targets, concurrency, on_result, stop)
+
+
+def _check_many(
+    app: App, targets: list[Target], concurrency: int | None, on_result: Progress | None,
+    stop: threading.Event | None,
+) -> list[CheckResult]:
+    workers = max(1, concurrency or app.settings.concurrency)
     later = _Later(app) if stop is None else None
     processes = min(app.settings.processes, os.cpu_count() or 1)
     if stop is None and processes > 1 and len(targets) >= PROCESS_THRESHOLD:
@@ -139,6 +149,7 @@ class _Later:
         if not ready:
             return [], []
         claims = claim_due(self.app, limit=len(ready), ids=list(ready))
+        self.app.keeper.hold(ARTICLES, [(c.article_id, c.token) for c in claims])
         targets = _targets(self.app, list(claims))
         claimed = {t.id for t in targets}
         return targets, [r for i, r in ready.items() if i not in claimed]
@@ -264,7 +275,7 @@ def _deliver_until(app: App, stop: threading.Event, wake: threading.Event) -> No
         try:
             results = deliver_due(app, limit=DELIVERY_ROUND, stop=stop)
             for result in results:
-                log.info("delivery %d: %s%s", result.delivery_id, result.outcome,
+                log.debug("delivery %d: %s%s", result.delivery_id, result.outcome,
                          f" ({result.error})" if result.error else "")
         except Exception as exc:  # the database may be away: keep the service up, try again soon
             log.error("delivering notifications failed: %s; retrying in 5 s", explain(exc))

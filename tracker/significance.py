@@ -13,16 +13,15 @@ stored as a version but not notified. What counts, over the diff of ``tracker.di
   publication date, URL, language) is never minor;
 - inserted, deleted, moved, split and merged paragraphs are never minor.
 
-Pure functions over the diff's JSON form; no storage.
+Pure functions over a ``tracker.diff.Diff``; no storage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from difflib import SequenceMatcher
-from typing import Any
 
-from tracker.diff import diff_words
+from tracker.diff import Diff, WordRun, diff_words
 
 # Metadata counted by words; "updated" is the site's clock, not the story.
 _WORDY_METADATA = frozenset({"title", "lead_caption"})
@@ -38,28 +37,26 @@ class _Structural(Exception):
 _LONG_RUN_CHARS = 100_000
 
 
-def changed_words(diff: Mapping[str, Any]) -> int | None:
+def changed_words(diff: Diff) -> int | None:
     """Words a reader sees changed, or None when the change is never minor (see above)."""
     try:
         total = 0
-        for op in diff.get("ops", ()):
-            if op["op"] == "equal":
-                continue
-            if op["op"] != "modify":
+        for op in diff.changed_ops:
+            if op.op != "modify":
                 return None
-            total += _counted(op.get("words") or ())
-        for key, change in (diff.get("metadata") or {}).items():
-            if key in _IGNORED_METADATA:
+            total += _counted(op.words or ())
+        for change in diff.metadata:
+            if change.key in _IGNORED_METADATA:
                 continue
-            if key not in _WORDY_METADATA:
+            if change.key not in _WORDY_METADATA:
                 return None
-            total += _counted(diff_words(change.get("old") or "", change.get("new") or ""))
+            total += _counted(diff_words(change.old or "", change.new or ""))
     except _Structural:
         return None
     return total
 
 
-def is_minor(diff: Mapping[str, Any], threshold: int) -> bool:
+def is_minor(diff: Diff, threshold: int) -> bool:
     """Whether a change is stored without a notification: fewer changed words than
     ``threshold`` (0 or less: no change is minor)."""
     if threshold <= 0:
@@ -68,11 +65,12 @@ def is_minor(diff: Mapping[str, Any], threshold: int) -> bool:
     return count is not None and count < threshold
 
 
-def _counted(words: Iterable[Sequence[str]]) -> int:
+def _counted(words: Iterable[WordRun]) -> int:
     total = 0
     deleted: list[str] = []
     inserted: list[str] = []
-    for tag, text in words:
+    for run in words:
+        tag, text = run.tag, run.text
         if tag != "=" and len(text) > _LONG_RUN_CHARS:
             raise _Structural
         if tag == "=":

@@ -29,15 +29,18 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from db import queries
+from db import lease, queries
 from db import source_queries as sq
 from db.models import Article as ArticleRow
 from db.models import Source
 from db.session import session_scope
-from tracker import intervals
+from db.states import EventType
+from tracker import intervals, leases
 from tracker.app import App
 from tracker.articles import clean_url
 from tracker.clock import iso, utcnow
+from tracker.decide import Rules
+from tracker.decide_poll import Episode, PollDecision, PollFailure, SourceBefore, decide_poll
 from tracker.errors import (
     FetchError,
     HostDeferred,
@@ -48,12 +51,13 @@ from tracker.errors import (
 )
 from tracker.feeds import Entry, Listing, parse_listing
 from tracker.fetch import Page
+from tracker.schedule import ScheduleRules
 
 log = logging.getLogger(__name__)
 # Child sitemaps fetched per poll of a sitemap index at most: an index of a site's whole
 # archive can list hundreds; the news sitemap is usually among the first.
 MAX_CHILD_SITEMAPS = 50
-DISCOVERED = "article.discovered"
+DISCOVERED = EventType.DISCOVERED
 
 
 class UnknownSource(TrackerError):
@@ -213,20 +217,12 @@ def claim_due_sources(
 ) -> list[SourceClaim]:
     """Lease up to ``limit`` due sources (default: the ``claim_batch`` setting)."""
     limit = app.settings.claim_batch if limit is None else limit
-    if limit <= 0:
-        return []
-    now = now or utcnow()
-    lease_until = now + dt.timedelta(seconds=app.settings.lease_seconds)
-    with session_scope(app.writer) as session:
-        rows = sq.claim_due_sources(session, now, lease_until, limit)
+    rows = leases.claim(app, leases.SOURCES, limit=limit, now=now)
     return [SourceClaim(source_id, token) for source_id, token in rows]
 
 
 def release_sources(app: App, claims: Sequence[SourceClaim]) -> None:
-    if not claims:
-        return
-    with session_scope(app.writer) as session:
-        sq.release_source_claims(session, [(c.source_id, c.token) for c in claims])
+    leases.release(app, leases.SOURCES, [(c.source_id, c.token) for c in claims])
 
 
 def poll_due_sources(
@@ -253,6 +249,15 @@ def poll_many(
     unstarted and gives their claims back."""
     if not items:
         return []
+    claims = [(i.source_id, i.token) for i in items if isinstance(i, SourceClaim)]
+    with app.keeper.holding(leases.SOURCES, claims):  # renewed while they wait and run
+        return _poll_many(app, items, concurrency, stop)
+
+
+def _poll_many(
+    app: App, items: Sequence[int | SourceClaim], concurrency: int | None,
+    stop: threading.Event | None,
+) -> list[PollResult]:
     workers = max(1, min(len(items), concurrency or app.settings.concurrency))
     pending = iter(items)
     results: list[PollResult] = []
@@ -465,7 +470,7 @@ def _store(
         row.kind = kind
         row.entry_count = listed
         _remember(row, fetched)
-        _reschedule(app, row, now)
+        _apply(row, decide_poll(_before(row), None, _rules(app), now), now)
         if fetched.child_error is not None:  # not "the same bytes" next time: read it all again
             row.body_digest = None
             row.last_error = fetched.child_error
@@ -483,11 +488,7 @@ _SUPERSEDED = "source was removed, or another poll took over its claim"
 def _lock(session: Any, target: _Target) -> Source | None:
     """The source row, locked, if this poll may still write it; its lease is cleared."""
     row = sq.lock_source(session, target.id)
-    if row is None or (target.lease_token is not None and row.lease_token != target.lease_token):
-        return None
-    row.lease_token = None
-    row.lease_until = None
-    return row
+    return row if lease.take(row, target.lease_token) else None
 
 
 def _remember(row: Source, fetched: _Fetched) -> None:
@@ -497,11 +498,26 @@ def _remember(row: Source, fetched: _Fetched) -> None:
         row.body_digest = fetched.digest
 
 
-def _reschedule(app: App, row: Source, now: dt.datetime) -> None:
-    row.failure_count = 0
-    row.last_error = None
+def _before(row: Source) -> SourceBefore:
+    return SourceBefore(row.interval, row.failure_count)
+
+
+def _rules(app: App) -> Rules:
+    settings = app.settings
+    return Rules(ScheduleRules(max_interval=settings.max_interval),
+                 failing_after=settings.failing_after)
+
+
+def _apply(row: Source, decision: PollDecision, now: dt.datetime) -> None:
+    """Write what ``decision`` says of the source (its row is locked)."""
+    row.failure_count, row.last_error = decision.failure_count, decision.error
     row.last_checked_at = now
-    row.next_check_at = now + dt.timedelta(seconds=intervals.jitter(row.interval))
+    row.next_check_at = decision.schedule.next_check_at
+    if decision.episode == Episode.FAILING:
+        log.warning("source %s is failing: %d polls in a row failed", row.url,
+                    decision.failure_count)
+    elif decision.episode == Episode.RECOVERED:
+        log.info("source %s recovered", row.url)
 
 
 def _record_quiet(app: App, target: _Target, fetched: _Fetched, outcome: str) -> PollResult:
@@ -511,7 +527,8 @@ def _record_quiet(app: App, target: _Target, fetched: _Fetched, outcome: str) ->
         if row is None:
             return PollResult(target.id, target.url, "skipped", target.kind, error=_SUPERSEDED)
         _remember(row, fetched)
-        _reschedule(app, row, utcnow())
+        now = utcnow()
+        _apply(row, decide_poll(_before(row), None, _rules(app), now), now)
         return PollResult(target.id, target.url, outcome, row.kind, entries=row.entry_count)
 
 
@@ -536,14 +553,9 @@ def _record_failure(app: App, target: _Target, error: TrackerError) -> PollResul
         if row is None:
             return PollResult(target.id, target.url, "skipped", target.kind, error=_SUPERSEDED)
         now = utcnow()
-        row.failure_count += 1
-        row.last_error = message
-        row.last_checked_at = now
-        delay = intervals.failure_delay(row.interval, row.failure_count,
-                                        maximum=app.settings.max_interval)
         retry_after = error.retry_after if isinstance(error, TransientFetchError) else None
-        seconds = max(float(retry_after or 0), intervals.jitter(delay))
-        row.next_check_at = now + dt.timedelta(seconds=seconds)
+        failure = PollFailure(message, retry_after)
+        _apply(row, decide_poll(_before(row), failure, _rules(app), now), now)
     log.warning("poll of %s failed: %s", target.url, message)
     return PollResult(target.id, target.url, "failed", target.kind, error=message)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from db import queries
 from db.models import Version
 from tracker.document import Metadata
@@ -17,5 +19,5 @@ def version_metadata(version: Version) -> dict[str, Any]:
     ).to_dict()
 
 
-def version_texts(session: Any, version: Version) -> list[str]:
+def version_texts(session: Session, version: Version) -> list[str]:
     return [text for _, text in queries.paragraphs_of(session, version)]

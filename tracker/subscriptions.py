@@ -17,6 +17,7 @@ from typing import Any
 from db import webhook_queries as wq
 from db.models import Endpoint
 from db.session import session_scope
+from db.states import EventType
 from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.errors import TrackerError
@@ -24,8 +25,7 @@ from tracker.netguard import resolve_public, settings_policy
 from tracker.webhooks.secrets import SecretBox, resolve_key
 from tracker.webhooks.signing import new_secret
 
-EVENT_TYPES = ("article.first_seen", "article.changed", "article.unavailable", "article.restored",
-               "article.discovered")
+EVENT_TYPES = tuple(EventType)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ Pure functions; nothing here knows about the database or the network.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -59,8 +60,15 @@ def printable_data(value: Any) -> Any:
         return printable(value)
     if isinstance(value, Mapping):
         return {key: printable_data(item) for key, item in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple (a word run)
+        return type(value)(*(printable_data(item) for item in value))
     if isinstance(value, list | tuple):
         return type(value)(printable_data(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a typed diff
+        return dataclasses.replace(value, **{
+            f.name: printable_data(getattr(value, f.name))
+            for f in dataclasses.fields(value) if f.init
+        })
     return value
 
 

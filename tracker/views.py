@@ -15,6 +15,7 @@ from rich.table import Table
 
 from db import queries
 from db.session import session_scope
+from db.states import CHANGE_OUTCOMES, CheckOutcome
 from tracker.app import App
 from tracker.articles import UnknownArticle, clean_url
 from tracker.clock import local_time
@@ -186,6 +187,10 @@ def check_results_json(
     }
 
 
+# Outcomes of a check that stored a version: printed with the version and the change.
+_STORED = frozenset({*CHANGE_OUTCOMES, CheckOutcome.FIRST_SEEN})
+
+
 def print_check_summary(
     console: Console, results: Sequence[CheckResult], deliveries: Sequence[DeliveryResult] = (),
     polls: Sequence[PollResult] = (),
@@ -193,7 +198,7 @@ def print_check_summary(
     if polls:
         print_poll_summary(console, polls)
     for result in results:
-        if result.outcome in {"changed", "minor", "first_seen"}:
+        if result.outcome in _STORED:
             detail = _summary_text(result.summary) if result.summary else "first version"
             console.print(f"[green]{result.outcome}[/] {_safe(result.url)} → v{result.version} "
                           f"({detail}){_safe(headline_note(result))}")
@@ -315,7 +320,7 @@ def serve_forever(app: App, *, concurrency: int | None) -> None:
     log.info("tracker run: checking due articles (Ctrl-C to stop)")
 
     def report(result: CheckResult) -> None:
-        if result.outcome in {"changed", "minor", "first_seen"}:  # failures log themselves
+        if result.outcome in _STORED:  # failures log themselves
             log.info("%s %s → v%s%s", result.outcome, result.url, result.version,
                      headline_note(result))
 
@@ -329,22 +334,37 @@ def serve_forever(app: App, *, concurrency: int | None) -> None:
 
 
 def print_status(console: Console, data: dict[str, Any]) -> None:
-    counts = data["articles"]
-    console.print(
-        f"{counts['articles']} article(s): {counts['due']} due, {counts['overdue']} overdue, "
-        f"{counts['leased']} being checked, {counts['failing']} failing, "
-        f"{counts['unavailable']} unavailable"
-    )
-    polled = data.get("sources") or {}
-    if polled.get("sources"):
-        console.print(f"{polled['sources']} source(s): {polled['due']} due, "
-                      f"{polled['failing']} failing")
-    if data.get("service") == "embedded":  # tracker run: no broker, no beat to ask about
-        return
-    queues = data["queues"]
+    """``tracker status`` for people: the verdict first, then each part, then the problems."""
+    console.print(f"{data['health']} ({data['service']}, {_short_time(data['at'])})")
+    counts = data.get("articles")
+    if counts is not None:
+        console.print(
+            f"{counts['articles']} article(s): {counts['due']} due, {counts['overdue']} overdue, "
+            f"{counts['in_progress']} in progress, {counts['stranded']} stranded, "
+            f"{counts['failing']} failing, {counts['unavailable']} unavailable"
+        )
+        console.print(_checks_line(data["checks"]))
+        console.print(_deliveries_line(data["deliveries"]))
+        for endpoint in data["deliveries"]["endpoints"]:
+            console.print(cell(_endpoint_line(endpoint)))
+        polled = data.get("sources") or {}
+        if polled.get("sources"):
+            console.print(f"{polled['sources']} source(s): {polled['due']} due, "
+                          f"{polled['failing']} failing")
+    shown: set[str | None] = set()
+    if data["service"] == "celery":  # tracker run: no broker, no beat to ask about
+        _print_celery(console, data)
+        shown.add((data["queues"] or {}).get("error"))  # said once, on the queues line
+    for line in data["problems"]:
+        if line not in shown:
+            console.print(cell(f"problem: {line}"))
+
+
+def _print_celery(console: Console, data: dict[str, Any]) -> None:
+    queues = data["queues"] or {}
     if "error" in queues:
         console.print(cell(f"queues: {queues['error']}"))
-    else:
+    elif queues:
         console.print("queues: " + ", ".join(f"{k} {v}" for k, v in queues.items()))
     tick = data["last_tick"]
     if tick is None:
@@ -352,6 +372,36 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     else:
         console.print(f"last tick: {_short_time(tick['at'])} ({tick['seconds_ago']} s ago, "
                       f"claimed {tick['claimed']})")
+
+
+def _checks_line(checks: dict[str, Any]) -> str:
+    minutes = checks["window_seconds"] // 60
+    line = f"checks, last {minutes} min: {checks['count']} ({checks['per_second']}/s)"
+    if checks["by_outcome"]:
+        line += ": " + ", ".join(f"{n} {k}" for k, n in sorted(checks["by_outcome"].items()))
+    lag = checks["lag_seconds"]
+    if lag is not None:
+        line += f"; due→start lag p50 {lag['p50']} s, p95 {lag['p95']} s, max {lag['max']} s"
+    return line
+
+
+def _deliveries_line(deliveries: dict[str, Any]) -> str:
+    line = (f"deliveries: {deliveries['pending']} pending, {deliveries['retrying']} waiting "
+            f"for a retry, {deliveries['failed']} failed")
+    if deliveries["oldest_waiting_seconds"] is not None:
+        line += f", the oldest waiting {deliveries['oldest_waiting_seconds']:.0f} s"
+    return line
+
+
+def _endpoint_line(endpoint: dict[str, Any]) -> str:
+    line = (f"  endpoint {endpoint['id']} {endpoint['url']} ({endpoint['state']}): "
+            f"{endpoint['pending']} pending, {endpoint['retrying']} retrying, "
+            f"{endpoint['failed']} failed")
+    if endpoint["oldest_waiting_seconds"] is not None:
+        line += f", oldest {endpoint['oldest_waiting_seconds']:.0f} s"
+    if endpoint["failing_since"]:
+        line += f", failing since {endpoint['failing_since']}"
+    return line
 
 
 def print_subscribers(console: Console, subscribers: Sequence[dict[str, Any]]) -> None:

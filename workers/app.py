@@ -15,14 +15,30 @@ Reliability settings, and why:
   twice in parallel.
 - Queues by kind of work (``fetch``, ``deliver``, ``housekeeping``) so a slow site cannot delay
   webhook delivery or the scheduler's tick.
+- Leases, not the visibility timeout, are what heal a lost task within seconds: a claim's lease
+  (``lease_seconds``, 30 s) is renewed by the tick while its message waits (``workers.queued``)
+  and by the worker's heartbeat while it runs (``tracker.leases.Keeper``). A worker killed with
+  ``kill -9``, or messages lost with a Redis restart without persistence, stop the renewals; the
+  next tick takes the claims over and sends new messages. The old message, if Redis hands it
+  out again after the visibility timeout, finds its claim gone and is dropped at once.
+- The beat records each tick it publishes in Redis (``tracker.health``), so its health check
+  (``tracker beat --check``) fails when the scheduler stalls or cannot reach the broker.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from celery import Celery
+from celery.signals import after_task_publish
 from kombu import Queue
 
 from tracker.config import load_settings
+from tracker.health import record_beat_tick
+from workers import observe  # noqa: F401 - logging and metrics, through Celery signals
+
+log = logging.getLogger(__name__)
 
 CHECK_TIME_LIMIT = 120  # seconds; fetches and deliveries have their own, shorter timeouts
 QUEUES = ("fetch", "deliver", "housekeeping")
@@ -64,3 +80,25 @@ app.conf.update(
                              "options": {"expires": 55.0}},
     },
 )
+
+
+_beat_client: Any = None  # Redis on the broker, in the beat's process
+
+
+@after_task_publish.connect
+def _ticked(sender: str | None = None, **_: Any) -> None:
+    """In the beat: record each tick handed to the broker, for its health check
+    (``tracker beat --check``). Never fails the beat: a missing record is what the check
+    reports."""
+    global _beat_client
+    if sender != "tracker.tick" or not settings.broker_url.startswith(("redis", "unix")):
+        return
+    try:
+        if _beat_client is None:
+            import redis
+
+            _beat_client = redis.Redis.from_url(settings.broker_url, socket_timeout=2,
+                                                socket_connect_timeout=2)
+        record_beat_tick(_beat_client)
+    except Exception as exc:  # noqa: BLE001 - the broker is away: the check will say so
+        log.debug("cannot record the tick: %s", type(exc).__name__)

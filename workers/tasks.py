@@ -13,7 +13,8 @@ deliveries (``record_lost``) and the message is acknowledged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -21,11 +22,13 @@ from celery import Task
 from celery.signals import worker_process_init
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from tracker import delivery, housekeeping, scheduling, sources
+from db.lease import Work
+from tracker import delivery, housekeeping, leases, scheduling, sources
 from tracker.app import App
 from tracker.check import check_article
 from tracker.check import record_lost as check_lost
 from tracker.config import load_settings
+from workers import queued
 from workers.app import app
 
 log = logging.getLogger(__name__)
@@ -58,19 +61,27 @@ def _fresh_context(**_: Any) -> None:
     _counter = None
 
 
-def _runs(task_id: str | None, retries: int) -> int:
-    """This run's number for the message (1 the first time; 0: not counted)."""
+def _redis() -> Any:
+    """A Redis client on the broker (None when the broker is not Redis), made after the fork."""
     global _counter
     broker = app.conf.broker_url or ""
-    if not task_id or not broker.startswith(("redis://", "rediss://", "unix://")):
-        return 0
+    if not broker.startswith(("redis://", "rediss://", "unix://")):
+        return None
     if _counter is None:
         import redis
 
-        _counter = redis.Redis.from_url(broker)
+        _counter = redis.Redis.from_url(broker, socket_timeout=5, socket_connect_timeout=5)
+    return _counter
+
+
+def _runs(task_id: str | None, retries: int) -> int:
+    """This run's number for the message (1 the first time; 0: not counted)."""
+    client = _redis()
+    if not task_id or client is None:
+        return 0
     key = f"tracker:runs:{task_id}:{retries}"
     try:
-        with _counter.pipeline() as pipe:
+        with client.pipeline() as pipe:
             pipe.incr(key)
             pipe.expire(key, RUNS_TTL)
             count, _ = pipe.execute()
@@ -105,10 +116,30 @@ class TrackerTask(Task):  # type: ignore[misc]
         return super().__call__(*args, **kwargs)
 
 
+@contextmanager
+def _leased(ctx: App, work: Work, claims: list[leases.Claim]) -> Iterator[set[int]]:
+    """Start the work of claimed messages: the claims that still hold (their leases renewed
+    now, and by the heartbeat until the block ends), by id. A stale message — its claim run
+    out and taken over, or its work already stored — finds none and is dropped at once."""
+    client = _redis()
+    if client is not None:
+        queued.started(client, work, claims)
+    held = leases.renew(ctx, work, claims)
+    with ctx.keeper.holding(work, [c for c in claims if c[0] in held]):
+        yield held
+
+
 @app.task(base=TrackerTask, name="tracker.check")
 def check(article_id: int, lease_token: str | None = None) -> str:
     """Check one article under the scheduler's claim; notify at once if it wrote events."""
-    result = check_article(context(), article_id, lease_token=lease_token)
+    ctx = context()
+    if lease_token is None:
+        result = check_article(ctx, article_id)
+    else:
+        with _leased(ctx, leases.ARTICLES, [(article_id, lease_token)]) as held:
+            if not held:
+                return "skipped"
+            result = check_article(ctx, article_id, lease_token=lease_token)
     if result.events:
         dispatch.delay()
     return result.outcome
@@ -118,7 +149,14 @@ def check(article_id: int, lease_token: str | None = None) -> str:
 def poll_source(source_id: int, lease_token: str | None = None) -> str:
     """Poll one feed or sitemap under the scheduler's claim. The articles it discovers are
     due at once, so the next tick claims them; their article.discovered events go out now."""
-    result = sources.poll_source(context(), source_id, lease_token=lease_token)
+    ctx = context()
+    if lease_token is None:
+        result = sources.poll_source(ctx, source_id)
+    else:
+        with _leased(ctx, leases.SOURCES, [(source_id, lease_token)]) as held:
+            if not held:
+                return "skipped"
+            result = sources.poll_source(ctx, source_id, lease_token=lease_token)
     if result.events:
         dispatch.delay()
     return result.outcome
@@ -144,7 +182,11 @@ def deliver_batch(claims: list[tuple[int, str]]) -> list[str]:
     """One attempt at each of a batch of claimed deliveries (sent concurrently, recorded in one
     transaction); the next events of their chains follow at once."""
     ctx = context()
-    results = delivery.deliver_batch(ctx, [delivery.DeliveryClaim(i, t) for i, t in claims])
+    with _leased(ctx, leases.DELIVERIES, [(i, t) for i, t in claims]) as held:
+        mine = [delivery.DeliveryClaim(i, t) for i, t in claims if i in held]
+        results = delivery.deliver_batch(ctx, mine) if mine else []
+    if len(mine) < len(claims):
+        log.info("dropped %d stale delivery claim(s)", len(claims) - len(mine))
     chained = [r.next_in_chain for r in results if r.next_in_chain is not None]
     if chained:
         _send(delivery.claim_due(ctx, ids=chained))
@@ -158,17 +200,30 @@ def tick() -> int:
     dispatched and on deliveries whose retry fell due."""
     ctx = context()
     room = ctx.settings.max_queue_length - _queue_length("fetch")
+    client = _redis()
+    if client is not None:  # first: leases of queued messages must not run out meanwhile
+        queued.keep_alive(ctx, client)
     polls = sources.claim_due_sources(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
     for poll in polls:
         poll_source.apply_async((poll.source_id, poll.token))
+    _queued(leases.SOURCES, [(p.source_id, p.token) for p in polls])
     room -= len(polls)
     claims = scheduling.claim_due(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
     for claim in claims:
         check.apply_async((claim.article_id, claim.token))
+    _queued(leases.ARTICLES, [(c.article_id, c.token) for c in claims])
     delivery.dispatch_events(ctx)
     _send(delivery.claim_due(ctx, limit=ctx.settings.claim_batch))
     housekeeping.record_tick(ctx, claimed=len(claims))
     return len(claims)
+
+
+def _queued(work: Work, claims: list[leases.Claim]) -> None:
+    """Record claims whose messages were sent: the tick renews their leases while they wait
+    (``workers.queued``)."""
+    client = _redis()
+    if client is not None:
+        queued.add(client, work, claims)
 
 
 def _send(claims: list[delivery.DeliveryClaim]) -> None:
@@ -177,6 +232,7 @@ def _send(claims: list[delivery.DeliveryClaim]) -> None:
     for start in range(0, len(claims), DELIVERY_TASK_BATCH):
         batch = claims[start : start + DELIVERY_TASK_BATCH]
         deliver_batch.apply_async(([(c.delivery_id, c.token) for c in batch],))
+    _queued(leases.DELIVERIES, [(c.delivery_id, c.token) for c in claims])
 
 
 DELIVERY_TASK_BATCH = 16

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from db import export_queries, refs
+from db import diff_queries, export_queries, refs
 from tracker.diff import diff_documents
 from tracker.document import Metadata
 
@@ -50,11 +50,15 @@ def _diff_of(session: Session, before: Snapshot | None, after: Snapshot) -> dict
     the first version, a new baseline, or a predecessor that is not stored).
 
     The one place the export obtains a diff, in the JSON shape of ``tracker diff --format
-    json``. Today it is computed from the stored paragraphs; once each version's diff is
-    stored, this reads it instead (``session`` and ``after.row.id`` find it)."""
+    json``: the version's stored diff, or (a version stored without one) computed from the
+    stored paragraphs."""
     if before is None or after.row.rebaseline:
         return None
-    return diff_documents(before.texts, after.texts, before.metadata, after.metadata)
+    if before.row.number == after.row.number - 1:
+        stored = diff_queries.diff_of(session, after.row.id)
+        if stored is not None:
+            return stored.data
+    return diff_documents(before.texts, after.texts, before.metadata, after.metadata).to_json()
 
 
 def rows(session: Session, selection: Selection) -> Iterator[tuple[str, dict[str, Any]]]:

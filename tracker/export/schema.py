@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from db.states import ArticleState
+
 
 @dataclass(frozen=True, slots=True)
 class Field:
@@ -27,7 +29,7 @@ ARTICLES = (
     Field("article_id", "integer", "The article's id in the exporting database.", required=True),
     Field("url", "string", "The tracked URL.", required=True),
     Field("host", "string", "Host name of the URL."),
-    Field("state", "string", "active, settled, unavailable, paused or merged."),
+    Field("state", "string", f"One of {', '.join(ArticleState)} (docs/states.md)."),
     Field("tags", "array", "Tags given to the article.", item="string"),
     Field("selector", "string", "CSS selector of the article body, if one was set."),
     Field("base_interval", "integer", "Check interval asked for, in seconds."),

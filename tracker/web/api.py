@@ -228,7 +228,7 @@ def version(request: Request, article_id: int, number: int) -> dict[str, Any]:
             response_model_exclude_unset=True)
 def diff(request: Request, article_id: int, old: int, new: int) -> dict[str, Any]:
     """The diff between any two stored versions (``tracker diff URL@A URL@B --format json``)."""
-    return readmodel.diff_page(_ctx(request), article_id, old, new).loaded.diff
+    return readmodel.diff_page(_ctx(request), article_id, old, new).loaded.diff.to_json()
 
 
 @router.get("/changes", response_model=ChangePage, response_model_exclude_unset=True)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tracker import __version__
+from tracker import __version__, metrics
 from tracker.app import App
 from tracker.clock import display_zone
 from tracker.diffstore import DiffCache
@@ -92,6 +92,7 @@ def create_app(tracker_app: App | None = None, *, cache: DiffCache | None = None
     web.include_router(atom.router)
     web.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     web.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    web.add_api_route("/metrics", metrics_page, methods=["GET"], include_in_schema=False)
     web.add_exception_handler(NotFound, _not_found)
     web.add_exception_handler(BadRequest, _bad_request)
     web.add_exception_handler(TrackerError, _bad_request)
@@ -115,6 +116,13 @@ def readyz(request: Request) -> JSONResponse:
     ready = state["current"]
     return JSONResponse({"status": "ok" if ready else "unavailable", **state},
                         200 if ready else 503)
+
+
+def metrics_page(request: Request) -> Response:
+    """Prometheus metrics of this process (in multiprocess mode: of all that share its
+    directory) and the backlog read from the database (docs/operations.md)."""
+    ctx: WebContext = request.app.state.ctx
+    return Response(metrics.exposition(ctx.app), media_type=metrics.CONTENT_TYPE_LATEST)
 
 
 def _wants_json(request: Request) -> bool:

@@ -22,14 +22,16 @@ from typing import Any
 
 from db import queries, web_queries
 from db.session import HEAD_REVISION, current_revision, session_scope
+from db.states import ArticleState
 from db.web_queries import ArticleFilter
 from tracker.app import App
 from tracker.changeview import ChangeView, summary_line
 from tracker.clock import iso
+from tracker.diff import Summary
 from tracker.diffstore import DiffCache, LoadedDiff, UnknownVersion, load_diff, summaries
 from tracker.errors import TrackerError
 
-STATES = ("active", "unavailable", "settled", "merged", "paused")
+STATES = tuple(ArticleState)
 META_FIELDS = ("title", "byline", "published", "updated", "lead_image", "lead_caption",
                "canonical_url", "language")
 
@@ -174,7 +176,8 @@ class ChangeItem:
 
     @property
     def summary(self) -> str:
-        return summary_line(self.loaded.diff["summary"], list(self.loaded.diff["metadata"]))
+        diff = self.loaded.diff
+        return summary_line(diff.summary.to_json(), diff.metadata_keys)
 
     @property
     def view(self) -> ChangeView:
@@ -188,7 +191,7 @@ class ChangeItem:
             "to_version": self.to_version,
             "detected_at": iso(self.detected_at),
             "minor": self.minor,
-            "diff": self.loaded.diff,
+            "diff": self.loaded.diff.to_json(),
         }
 
 
@@ -226,7 +229,7 @@ def _hashes(row: Any) -> tuple[str, str] | None:
 @dataclass(frozen=True, slots=True)
 class VersionItem:
     row: Any
-    summary: dict[str, int] | None  # against the version before; None for a first or rebaseline
+    summary: Summary | None  # against the version before; None for a first or rebaseline
     changed_fields: tuple[str, ...]  # metadata that differs from the version before
 
     @property
@@ -235,7 +238,7 @@ class VersionItem:
             return "re-baseline (new extractor or rules)"
         if self.summary is None:
             return "first seen"
-        return summary_line(self.summary, self.changed_fields)
+        return summary_line(self.summary.to_json(), self.changed_fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +311,8 @@ def history_json(ctx: WebContext, detail: ArticleDetail) -> dict[str, Any]:
     """``tracker history --format json`` of the article (its summaries are the full diff
     summaries, read through the cache)."""
     versions = [
-        {**version_json(item.row), "summary": item.summary, "minor": bool(item.row.minor)}
+        {**version_json(item.row), "summary": item.summary.to_json() if item.summary else None,
+         "minor": bool(item.row.minor)}
         for item in detail.versions
     ]
     checks = [

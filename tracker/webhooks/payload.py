@@ -15,7 +15,7 @@ enough, and ``data.truncated`` says so:
 4. the metadata changes are dropped and the title is shortened.
 
 If even that is too large, ``PayloadTooLarge`` is raised: the cap is never exceeded.
-Pure: no clock, no storage, standard library only.
+Pure: no clock, no storage; the standard library and the diff's types only.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from tracker.diff import Diff, Op
 from tracker.errors import TrackerError
 
 DEFAULT_MAX_BYTES = 256_000
@@ -44,28 +45,24 @@ class PayloadTooLarge(TrackerError):
 
 
 def changes_from_diff(
-    diff: Mapping[str, Any], old_paragraphs: Sequence[str], new_paragraphs: Sequence[str]
+    diff: Diff, old_paragraphs: Sequence[str], new_paragraphs: Sequence[str]
 ) -> list[Json]:
     """The diff's non-equal ops, in its reading order, each with the texts it touches."""
-    return [
-        _change(op, old_paragraphs, new_paragraphs)
-        for op in diff.get("ops", ())
-        if op["op"] != "equal"
-    ]
+    return [_change(op, old_paragraphs, new_paragraphs) for op in diff.changed_ops]
 
 
-def _change(op: Mapping[str, Any], old: Sequence[str], new: Sequence[str]) -> Json:
+def _change(op: Op, old: Sequence[str], new: Sequence[str]) -> Json:
     change: Json = {
-        "op": op["op"],
-        "old": list(op["old"]),
-        "new": list(op["new"]),
-        "old_text": _joined(old, op["old"]),
-        "new_text": _joined(new, op["new"]),
+        "op": op.op,
+        "old": list(op.old),
+        "new": list(op.new),
+        "old_text": _joined(old, op.old),
+        "new_text": _joined(new, op.new),
     }
-    if op.get("similarity") is not None:
-        change["similarity"] = op["similarity"]
-    if op.get("words") is not None:
-        change["words"] = [list(entry) for entry in op["words"]]
+    if op.similarity is not None:
+        change["similarity"] = op.similarity
+    if op.words is not None:
+        change["words"] = [run.to_json() for run in op.words]
     return change
 
 
@@ -79,7 +76,7 @@ def article_changed_data(
     title: str | None,
     from_version: Mapping[str, Any],
     to_version: Mapping[str, Any],
-    diff: Mapping[str, Any],
+    diff: Diff,
     old_paragraphs: Sequence[str],
     new_paragraphs: Sequence[str],
 ) -> Json:
@@ -88,8 +85,8 @@ def article_changed_data(
         "article": {"url": article_url, "title": title},
         "from_version": dict(from_version),
         "to_version": dict(to_version),
-        "summary": dict(diff.get("summary", {})),
-        "metadata": dict(diff.get("metadata", {})),
+        "summary": diff.summary.to_json(),
+        "metadata": diff.metadata_json(),
         "changes": changes_from_diff(diff, old_paragraphs, new_paragraphs),
     }
 

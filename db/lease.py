@@ -1,0 +1,139 @@
+"""Leased work, one mechanism for every kind of it: articles to check, sources to poll,
+deliveries to send.
+
+- ``claim`` leases up to N due rows: a random token each and a short ``lease_until``.
+  ``FOR UPDATE SKIP LOCKED`` lets two schedulers claim at the same moment without waiting on
+  each other or taking the same row (SQLite has no row locks: a ``write=True`` session holds
+  the database write lock already). A row whose lease ran out is due again: claiming it is a
+  *takeover* of work whose holder stopped renewing (a killed worker, a lost message).
+- ``renew`` moves the lease of rows still held under their tokens forward (the holder's
+  heartbeat, and the start of the work) and says which are still held: work whose claim is gone
+  is dropped at once instead of being done twice.
+- ``take`` checks the token on a locked row and clears its lease (the result is being stored);
+  ``release`` gives back leases of work never started.
+- ``lease_counts`` says how many leases are live and how many ran out unrenewed (stranded).
+
+A ``Work`` names the table and what makes one of its rows due; the rules of the domain (which
+states are checked, the order of deliveries in a chain) come with it from the query modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from db.models import Leased
+
+_CHUNK = 500  # ids per IN (...) list
+
+
+@dataclass(frozen=True)
+class Work:
+    """A kind of leased work: its model (with the ``Leased`` columns and an ``id``), the
+    conditions that make a row due at ``now``, and the order in which due rows are taken."""
+
+    name: str  # article | source | delivery
+    model: Any  # a mapped class deriving from db.models.Leased
+    due: Callable[[dt.datetime], Sequence[ColumnElement[bool]]]
+    order: Callable[[], Sequence[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    token: str
+    takeover: bool  # the row's previous lease ran out without being renewed or given back
+
+
+def claim(
+    session: Session, work: Work, now: dt.datetime, until: dt.datetime, limit: int,
+    ids: Sequence[int] | None = None,
+) -> list[Claimed]:
+    """Lease up to ``limit`` due rows (only among ``ids`` if given) until ``until``."""
+    model = work.model
+    statement = (
+        select(model.id, model.lease_token)
+        .where(*work.due(now), or_(model.lease_until.is_(None), model.lease_until < now))
+        .order_by(*work.order())
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if ids is not None:
+        statement = statement.where(model.id.in_(list(ids)))
+    claims = [Claimed(row.id, secrets.token_hex(16), row.lease_token is not None)
+              for row in session.execute(statement)]
+    if claims:
+        session.execute(
+            update(model), [{"id": c.id, "lease_token": c.token, "lease_until": until}
+                            for c in claims],
+        )
+    return claims
+
+
+def renew(
+    session: Session, work: Work, claims: Sequence[tuple[int, str]], until: dt.datetime
+) -> set[int]:
+    """Extend the leases still held under the given (id, token) claims to ``until``; returns
+    the ids still held. A lease that ran out but was not taken over is still held: its token
+    is the row's."""
+    model = work.model
+    held: set[int] = set()
+    items = list(claims)
+    for start in range(0, len(items), _CHUNK):
+        chunk = items[start : start + _CHUNK]
+        # Tokens are random and given once: a row holding one of them holds its own.
+        statement = (
+            update(model)
+            .where(model.id.in_([i for i, _ in chunk]),
+                   model.lease_token.in_([t for _, t in chunk]))
+            .values(lease_until=until)
+            .returning(model.id)
+            .execution_options(synchronize_session=False)
+        )
+        held.update(session.scalars(statement))
+    return held
+
+
+def release(session: Session, work: Work, claims: Sequence[tuple[int, str]]) -> None:
+    """Give back leases of work that will not be done (a scheduler stopping early)."""
+    model = work.model
+    items = list(claims)
+    for start in range(0, len(items), _CHUNK):
+        chunk = items[start : start + _CHUNK]
+        session.execute(
+            update(model)
+            .where(model.id.in_([i for i, _ in chunk]),
+                   model.lease_token.in_([t for _, t in chunk]))
+            .values(lease_token=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def take(row: Leased | None, token: str | None) -> bool:
+    """On a row locked for writing the result: True, and its lease cleared, if ``token`` (None:
+    work done without a claim) may still write it; False if the row is gone or another claim
+    took it over."""
+    if row is None or (token is not None and row.lease_token != token):
+        return False
+    row.lease_token = None
+    row.lease_until = None
+    return True
+
+
+def lease_counts(session: Session, work: Work, now: dt.datetime) -> dict[str, int]:
+    """Leases ``live`` (renewed in time: the work is queued or running) and ``stranded`` (ran
+    out without being renewed or given back: its holder is gone, the next claim takes it
+    over)."""
+    model = work.model
+    statement = select(
+        func.count().filter(model.lease_until >= now),
+        func.count().filter(model.lease_until < now),
+    ).where(model.lease_token.is_not(None))
+    live, stranded = session.execute(statement).one()
+    return {"live": int(live or 0), "stranded": int(stranded or 0)}
