@@ -13,9 +13,9 @@ to report and the article given to ``show`` and ``history`` has two versions.
 
 Each command runs as ``python -c "from tracker.cli import main; main()" ARGS`` with PYTHONPATH
 set to the variant's source tree (the same launcher for both, so only the code differs), the
-variants alternating run by run; the table gives the median wall time of ``--repeat`` runs,
-measured from outside with ``wait4``. One more run under ``python -X importtime`` gives the time
-spent importing (the sum of the top-level modules' cumulative times, inflated by the
+variants alternating run by run; the table gives the median wall and CPU time of ``--repeat``
+runs, measured from outside with ``wait4``. One more run under ``python -X importtime`` gives
+the time spent importing (the sum of the top-level modules' cumulative times, inflated by the
 measurement itself) and which of the heavy libraries a command loaded.
 """
 
@@ -33,6 +33,7 @@ from pathlib import Path
 from harness import (
     ROOT,
     Site,
+    Usage,
     bullet_list,
     clean_env,
     command_line,
@@ -56,24 +57,34 @@ class Variant:
     name: str
     source: Path
     home: Path
+    extra_path: str = ""  # more of PYTHONPATH after the source (an older typer, say)
     walls: dict[str, list[float]] = field(default_factory=dict)
+    cpus: dict[str, list[float]] = field(default_factory=dict)
     imports: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
         return clean_env(
-            self.home, PYTHONPATH=str(self.source), NO_COLOR="1",
+            self.home, PYTHONPATH=":".join(filter(None, [str(self.source), self.extra_path])),
+            NO_COLOR="1",
             TRACKER_DATABASE_URL=f"sqlite:///{self.home / 'tracker.db'}",
             TRACKER_ALLOW_NETWORKS="127.0.0.0/8", TRACKER_ALLOWED_PORTS="*",
             TRACKER_PER_HOST_CONCURRENCY="8", TRACKER_PER_HOST_RATE="0",
         )  # fmt: skip
 
     def command(self, args: list[str], *, importtime: bool = False) -> list[str]:
-        flags = ["-X", "importtime"] if importtime else []
+        # -P: not the current directory first on sys.path, so PYTHONPATH picks the variant
+        flags = ["-P", "-X", "importtime"] if importtime else ["-P"]
         return [sys.executable, *flags, "-c", LAUNCHER, *args]
 
     def run(self, args: list[str], *, stdin: Path | None = None) -> float:
-        return run_measured(self.command(args), env=self.env, timeout=600, stdin=stdin).wall
+        return self.usage(args, stdin=stdin).wall
+
+    def usage(self, args: list[str], *, stdin: Path | None = None) -> Usage:
+        # tracker diff exits 1 when the files differ, as diff(1) does
+        codes = (0, 1) if args[:1] == ["diff"] else (0,)
+        return run_measured(self.command(args), env=self.env, timeout=600, stdin=stdin,
+                            exit_codes=codes)  # fmt: skip
 
 
 def extract_commit(ref: str, into: Path) -> Path:
@@ -119,7 +130,9 @@ def import_profile(variant: Variant, args: list[str]) -> tuple[float, list[str]]
     """Seconds spent importing (top-level modules' cumulative times) and the heavy libraries
     loaded, from one ``-X importtime`` run."""
     result = subprocess.run(variant.command(args, importtime=True), env=variant.env,
-                            capture_output=True, text=True, timeout=600, check=True)  # fmt: skip
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    if result.returncode not in (0, 1):  # 1: tracker diff found differences
+        raise RuntimeError(f"{args}: exit status {result.returncode}\n{result.stderr[-2000:]}")
     total, loaded = 0, set()
     for line in result.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
@@ -135,14 +148,15 @@ def import_profile(variant: Variant, args: list[str]) -> tuple[float, list[str]]
 
 def measure(variants: list[Variant], runs: dict[str, list[str]], repeat: int) -> None:
     floor = [sys.executable, "-c", "pass"]
-    for variant in variants:
-        variant.walls["python -c pass"] = []
     for _ in range(repeat):
         for variant in variants:
-            variant.walls["python -c pass"].append(
-                run_measured(floor, env=variant.env, timeout=60).wall)
+            usage = run_measured(floor, env=variant.env, timeout=60)
+            variant.walls.setdefault("python -c pass", []).append(usage.wall)
+            variant.cpus.setdefault("python -c pass", []).append(usage.cpu)
             for label, args in runs.items():
-                variant.walls.setdefault(label, []).append(variant.run(args))
+                usage = variant.usage(args)
+                variant.walls.setdefault(label, []).append(usage.wall)
+                variant.cpus.setdefault(label, []).append(usage.cpu)
     for variant in variants:
         for label, args in runs.items():
             variant.imports[label] = import_profile(variant, args)
@@ -154,6 +168,7 @@ def report(variants: list[Variant], runs: dict[str, list[str]], args: argparse.N
     headers = ["command", *(f"{n} wall s" for n in names)]
     if len(variants) == 2:
         headers.append("after ÷ before")
+    headers += [f"{n} CPU s" for n in names]
     headers += [*(f"{n} imports s" for n in names), *(f"{n}: heavy libraries" for n in names)]
     headers.append(f"target ≤ {TARGET} s")
     rows = []
@@ -162,6 +177,7 @@ def report(variants: list[Variant], runs: dict[str, list[str]], args: argparse.N
         row = [label, *(f"{w:.3f}" for w in walls)]
         if len(variants) == 2:
             row.append(f"{walls[1] / walls[0]:.2f} ×")
+        row += [f"{median(v.cpus[label]):.3f}" for v in variants]
         if label in runs:
             row += [f"{v.imports[label][0]:.3f}" for v in variants]
             row += [", ".join(v.imports[label][1]) or "—" for v in variants]
@@ -171,12 +187,15 @@ def report(variants: list[Variant], runs: dict[str, list[str]], args: argparse.N
         rows.append(row)
     described = (f"`before` is commit `{before}`, `after` the working tree" if before
                  else "the working tree only")  # fmt: skip
+    if args.before_path:
+        described += f" (`before` with `{args.before_path}` on its PYTHONPATH)"
     parts = [
         "## Command start-up (issue 15, item 3)",
         f"Command: `{command_line()}` (started {started}); {described}. {args.articles} "
-        f"articles in SQLite, 10 % with a second version; median wall of {args.repeat} runs "
-        "each, the variants alternating; imports from one `python -X importtime` run (the sum "
-        "of top-level modules' cumulative times: the measurement inflates it). See the "
+        "articles in SQLite, 10 % with a second version; median wall and CPU (user + system) "
+        f"of {args.repeat} runs each, the variants alternating; imports from one "
+        "`python -X importtime` run (the sum of top-level modules' cumulative times: the "
+        "measurement inflates it). See the "
         "docstring of `benchmarks/bench_startup.py`.",
         table(headers, rows),
         "Machine and versions:",
@@ -190,6 +209,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--before", help="a commit to compare with (git archive of it)")
+    parser.add_argument("--before-path", default="", help="put on the before variant's "
+                        "PYTHONPATH after its source, e.g. a directory with the typer it used "
+                        "(pip install --no-deps --target DIR 'typer==0.29.2')")
     parser.add_argument("--no-docs", action="store_true", help="print only")
     args = parser.parse_args(argv)
     started = time.strftime("%Y-%m-%d %H:%M %Z")
@@ -197,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(workdir)
         variants = []
         if args.before:
-            variants.append(Variant("before", extract_commit(args.before, work), work / "b"))
+            variants.append(Variant("before", extract_commit(args.before, work), work / "b",
+                                    extra_path=args.before_path))
         variants.append(Variant("after" if args.before else "now", ROOT, work / "a"))
         for variant in variants:
             variant.home.mkdir()

@@ -124,9 +124,11 @@ def run_measured(
     env: dict[str, str],
     timeout: float,
     stdin: Path | None = None,
+    exit_codes: tuple[int, ...] = (0,),
 ) -> Usage:
     """Run ``command`` to completion and read its own rusage with ``wait4`` (exact for this
-    child, unlike differences of RUSAGE_CHILDREN). Killed after ``timeout`` seconds."""
+    child, unlike differences of RUSAGE_CHILDREN). Killed after ``timeout`` seconds; an exit
+    status not in ``exit_codes`` raises."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         source = stdin.open("rb") if stdin else subprocess.DEVNULL
         try:
@@ -145,7 +147,7 @@ def run_measured(
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        if process.returncode != 0:
+        if process.returncode not in exit_codes:
             tail = err.read().decode(errors="replace")[-3000:]
             raise RuntimeError(
                 f"{' '.join(command)} exited with {process.returncode} "
