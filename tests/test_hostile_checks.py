@@ -100,7 +100,7 @@ def test_unexpected_exception_in_one_check_is_recorded_with_its_type(
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("something nobody foresaw")
 
-    monkeypatch.setattr(check_module, "extract_page", broken)
+    monkeypatch.setattr(check_module, "explain_page", broken)
     [result] = check_many(app, [1])
     assert result.outcome == "failed"
     assert result.error == "unexpected KeyError: 'something nobody foresaw'"

@@ -145,9 +145,18 @@ def test_every_table_prints_hostile_text_literally() -> None:
         {"number": 1, "fetched_at": "2024-01-01T00:00:00", "title": HOSTILE, "paragraphs": 1,
          "rebaseline": False, "summary": None}],
         "checks": [{"started_at": "2024-01-01T00:00:00", "outcome": "failed", "error": HOSTILE}]}
-    counts = ("articles", "due", "overdue", "leased", "failing", "unavailable")
-    status = {"articles": dict.fromkeys(counts, 0),
-              "sources": {}, "queues": {"error": HOSTILE}, "last_tick": None}
+    counts = ("articles", "due", "overdue", "in_progress", "stranded", "failing", "unavailable")
+    endpoint = {"id": 1, "url": f"https://x/{HOSTILE}", "state": "active", "pending": 1,
+                "retrying": 0, "failed": 0, "oldest_waiting_seconds": None,
+                "failing_since": HOSTILE}
+    status = {"health": "degraded", "service": "celery", "at": "2024-01-01T00:00:00Z",
+              "articles": dict.fromkeys(counts, 0),
+              "checks": {"window_seconds": 300, "count": 0, "per_second": 0, "by_outcome": {},
+                         "lag_seconds": None},
+              "deliveries": {"pending": 1, "retrying": 0, "failed": 0,
+                             "oldest_waiting_seconds": None, "endpoints": [endpoint]},
+              "sources": {}, "queues": {"error": HOSTILE}, "last_tick": None,
+              "problems": [HOSTILE, f"endpoint 1 {HOSTILE} failing"]}
     printers = [
         lambda c: c.print(views.articles_table([article])),
         lambda c: c.print(views.sources_table([source])),
