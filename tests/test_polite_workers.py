@@ -33,7 +33,10 @@ def test_429_with_retry_after_is_respected_by_every_worker(
     article_server.set_mode("a05", "429", retry_after=RETRY_AFTER)
     env = service_env(postgres_url, broker, TRACKER_PER_HOST_RATE="600",
                       TRACKER_PER_HOST_CONCURRENCY="2")
-    workers = [start(processes, "worker", env, *WORKER, "-c", "2", "-n", f"{name}@%h")
+    # At DEBUG: the per-task result lines ("succeeded … 'deferred'") are DEBUG since the
+    # per-minute summary replaced them at INFO (tracker/logs.py).
+    debug = [arg for arg in WORKER if arg not in ("-l", "INFO")] + ["-l", "DEBUG"]
+    workers = [start(processes, "worker", env, *debug, "-c", "2", "-n", f"{name}@%h")
                for name in ("w1", "w2")]
     start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
 
