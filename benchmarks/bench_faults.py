@@ -13,7 +13,12 @@ waits until every change has reached the receiver. Reported per fault: the worst
 page change to its webhook and from the fault's end to the last webhook; checks stored twice for
 one change (must be 0); fetches redone (a check killed mid-fetch and redone makes one); webhooks
 received twice, and whether with the same webhook-id (allowed: at least once); the most leases
-seen stranded (run out, not yet taken over) while it healed.
+seen stranded (run out, not yet taken over) while it healed; and what `tracker status` said
+(the same function as `tracker status --format json`, sampled every second or so): its worst
+verdict while the fault healed, with its first problem line, and its verdict once every change
+had arrived; and what the web view's `/metrics` served meanwhile (the same registry, scraped
+and parsed as Prometheus would): the most stranded checks and deliveries waiting for a retry,
+and whether `tracker_database_up` dropped to 0.
 
 Not in CI: it takes about 7 minutes and kills processes on purpose (only its own).
 """
@@ -214,6 +219,9 @@ class Outcome:
     twice_other_id: int
     stranded_max: int
     missing: int
+    status_during: str  # the worst verdict of `tracker status` while the fault healed, and why
+    status_after: str  # its verdict once every change had arrived
+    metrics_during: str  # what the web view's /metrics served meanwhile (its backlog gauges)
 
 
 class Bench:
@@ -235,17 +243,18 @@ class Bench:
             TRACKER_SECRET_KEY=Fernet.generate_key().decode(), NO_COLOR="1",
         )
         self.app = self._app()
+        self.status_app = self._app(broker_url=self.redis.url, rate_limit_url=self.redis.url)
         self.ids = self._track()
         self.service = Service(self.env, home)
         self.next_slug = 1  # slug 0 is the warm-up article
 
-    def _app(self) -> Any:
+    def _app(self, **settings: str) -> Any:
         from tracker.app import App
         from tracker.config import load_settings
 
         os.environ["TRACKER_SECRET_KEY"] = self.env["TRACKER_SECRET_KEY"]
         return App(load_settings(database_url=self.postgres.url, allow_networks="127.0.0.0/8",
-                                 allowed_ports="*"))
+                                 allowed_ports="*", **settings))
 
     def _track(self) -> dict[str, int]:
         from sqlalchemy import select
@@ -272,7 +281,7 @@ class Bench:
         slugs = self.site.slugs[self.next_slug : self.next_slug + self.args.per_fault]
         self.next_slug += len(slugs)
         urls = [self.site.url(s) for s in slugs]
-        stranded = _Sampler(self.app)
+        stranded = _Sampler(self.app, self.status_app)
         for slug in slugs:
             self.site.control("version", slug=slug, version=2)
             self.site.control("mode", slug=slug, mode="timeout", seconds=SLOW)
@@ -284,6 +293,7 @@ class Bench:
         while time.monotonic() < deadline and len(self._arrivals(urls, before)) < len(urls):
             time.sleep(0.5)
         stranded.stop()
+        after = stranded.verdict_now()
         for slug in slugs:
             self.site.control("mode", slug=slug, mode="normal")
         arrivals = self._arrivals(urls, before)
@@ -302,7 +312,8 @@ class Bench:
             self._fetches_redone(slugs),
             sum(1 for n in counts.values() if n > 1),
             sum(1 for n in ids_per_url.values() if n > 1),
-            stranded.most, len(urls) - len(arrivals),
+            stranded.most, len(urls) - len(arrivals), stranded.worst_verdict(), after,
+            stranded.metrics_text(),
         )
 
     def _explain(self, urls: list[str]) -> None:
@@ -392,10 +403,15 @@ class Bench:
 
 
 class _Sampler:
-    """The most stranded leases (run out, not taken over yet) seen, sampled every second."""
+    """The most stranded leases (run out, not taken over yet) seen, sampled every second, and
+    what ``tracker status`` said meanwhile (its verdict and problem lines, every 2 s: the same
+    function, and so the same JSON, as ``tracker status --format json``)."""
 
-    def __init__(self, app: Any) -> None:
-        self.app, self.most = app, 0
+    def __init__(self, app: Any, status_app: Any) -> None:
+        self.app, self.status_app, self.most = app, status_app, 0
+        self.verdicts: list[tuple[int, str]] = []  # (exit status, its first problem line)
+        # The most (or, for database_up, the least) each served gauge showed.
+        self.gauges = {"stranded": 0.0, "retrying": 0.0, "database_up": 1.0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -409,6 +425,50 @@ class _Sampler:
             except Exception:
                 continue
             self.most = max(self.most, sum(c["stranded"] for c in counts.values()))
+            self.verdicts.append(self._verdict())
+            self._scrape()
+
+    def _scrape(self) -> None:
+        """What ``/metrics`` serves (the same registry as the web view's), read as a scraper
+        would read it."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        from tracker.metrics import exposition
+
+        retrying = 0.0
+        for family in text_string_to_metric_families(exposition(self.status_app).decode()):
+            for sample in family.samples:
+                if sample.name == "tracker_articles" and sample.labels["state"] == "stranded":
+                    self.gauges["stranded"] = max(self.gauges["stranded"], sample.value)
+                elif sample.name == "tracker_deliveries" and sample.labels["state"] == "retrying":
+                    retrying += sample.value
+                elif sample.name == "tracker_database_up":
+                    self.gauges["database_up"] = min(self.gauges["database_up"], sample.value)
+        self.gauges["retrying"] = max(self.gauges["retrying"], retrying)
+
+    def metrics_text(self) -> str:
+        g = self.gauges
+        return (f"stranded ≤ {g['stranded']:.0f}, retrying ≤ {g['retrying']:.0f}, "
+                f"database_up ≥ {g['database_up']:.0f}")
+
+    def _verdict(self) -> tuple[int, str]:
+        from tracker.status import status
+
+        try:
+            data = status(self.status_app, service=True)
+        except Exception as exc:  # status itself must not fail: say so if it does
+            return 3, f"status raised {type(exc).__name__}"
+        problems = list(data.get("problems") or []) or [""]
+        return {"healthy": 0, "degraded": 1, "down": 2}.get(str(data["health"]), 3), problems[0]
+
+    def worst_verdict(self) -> str:
+        if not self.verdicts:
+            return "—"
+        code, problem = max(self.verdicts, key=lambda v: v[0])
+        return _verdict_text(code, problem)
+
+    def verdict_now(self) -> str:
+        return _verdict_text(*self._verdict())
 
     def stop(self) -> None:
         self._stop.set()
@@ -475,6 +535,12 @@ FAULTS: list[tuple[str, Callable[[Bench], float]]] = [
 # --- the report -------------------------------------------------------------------------------
 
 
+def _verdict_text(code: int, problem: str) -> str:
+    name = {0: "healthy", 1: "degraded", 2: "down"}.get(code, "failed")
+    problem = problem.replace("|", "/")
+    return f"{name}: {problem[:70]}{'…' if len(problem) > 70 else ''}" if problem else name
+
+
 def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
@@ -483,7 +549,7 @@ def report(outcomes: list[Outcome], args: argparse.Namespace, started: str) -> s
     rows = [
         (o.fault, o.articles, seconds(o.worst_delay), seconds(o.after_end),
          o.checks_twice, o.fetches_redone, f"{o.twice_same_id} / {o.twice_other_id}",
-         o.stranded_max, o.missing)
+         o.stranded_max, o.missing, o.status_during, o.status_after, o.metrics_during)
         for o in outcomes
     ]
     healed = all(o.missing == 0 and (o.after_end or 0) <= HEAL_LIMIT for o in outcomes)
@@ -506,7 +572,9 @@ def report(outcomes: list[Outcome], args: argparse.Namespace, started: str) -> s
         "",
         table(["fault", "articles", "worst change → webhook (s)",
                "fault's end → last webhook (s)", "checks stored twice", "fetches redone",
-               "webhooks twice (same id / other id)", "stranded leases (max)", "missing"],
+               "webhooks twice (same id / other id)", "stranded leases (max)", "missing",
+               "`tracker status` during (worst)", "`tracker status` after",
+               "`/metrics` during"],
               rows),
         "",
         f"Target: every fault healed within {HEAL_LIMIT:g} s of its end, nothing checked or "
