@@ -8,7 +8,7 @@ Run ``.venv/bin/python benchmarks/bench_sources.py`` (options: ``--entries`` (10
 The article server runs in its own process (``benchmarks/harness.Site``) with N articles and
 two listings of all of them: one RSS feed of N items, and a sitemap index of ``--children``
 news sitemaps of N / children entries each. Each case runs in a fresh child process (a fresh
-database too), which measures, with ``tracker.sources.poll_source`` called as the scheduler
+database too), which measures, with ``tracker.polls.poll_source`` called as the scheduler
 calls it:
 
 - the discovery poll: fetch, parse, and store N entries, N articles and N article.discovered
@@ -69,7 +69,8 @@ def child(args: argparse.Namespace) -> None:
     from tracker.app import App
     from tracker.config import load_settings
     from tracker.feeds import parse_listing
-    from tracker.sources import add_source, poll_source
+    from tracker.polls import poll_source
+    from tracker.sources import add_source
 
     # per_host_rate=0: the index and its child sitemaps are all on the one local host.
     app = App(load_settings(database_url=args.db, allow_networks="127.0.0.0/8", allowed_ports="*",

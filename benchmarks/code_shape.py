@@ -78,7 +78,8 @@ def main() -> None:
     parser.add_argument("--rev", help="a git revision (default: the working tree)")
     parser.add_argument("--modules", nargs="*",
                         default=["tracker/check.py", "tracker/decide.py", "tracker/schedule.py",
-                                 "tracker/decide_poll.py", "tracker/sources.py"])
+                                 "tracker/decide_poll.py", "tracker/sources.py",
+                                 "tracker/polls.py"])
     args = parser.parse_args()
     print(f"revision: {args.rev or 'working tree'}")
     for path in args.modules:

@@ -316,7 +316,8 @@ class Delivery(Leased, Base):
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"))
     article_id: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
-    # pending (waiting for its next attempt) | delivered | failed (gave up) | cancelled
+    # A db.states.DeliveryState: pending (waiting for its next attempt) | delivered | failed
+    # (gave up) | cancelled (its endpoint was disabled) | digested (rides with a carrier)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

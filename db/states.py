@@ -66,3 +66,17 @@ class EventType(StrEnum):
     GUTTED = "article.gutted"  # most of the text was removed, on two checks in a row
     FAILING = "article.failing"  # the article's checks failed ``failing_after`` times in a row
     RECOVERED = "article.recovered"  # a good check after article.failing
+
+
+class DeliveryState(StrEnum):
+    """``deliveries.state``: where one event's delivery to one endpoint or channel stands."""
+
+    PENDING = "pending"  # waiting for its next attempt (its first, or a retry)
+    DELIVERED = "delivered"  # the receiver has it (a digest's member: its carrier was delivered)
+    FAILED = "failed"  # gave up: retries used up, the endpoint answered 410, or unbuildable
+    CANCELLED = "cancelled"  # its endpoint was disabled while it waited
+    DIGESTED = "digested"  # a digest's member, sent with (and as) its period's carrier
+
+
+# The states of a delivery that gave up, which ``tracker redeliver --failed`` queues again.
+GAVE_UP_STATES = (DeliveryState.FAILED, DeliveryState.CANCELLED)

@@ -12,7 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Article, Check, Delivery, Endpoint
-from db.states import CHECKED_STATES
+from db.states import CHECKED_STATES, DeliveryState
 
 # At most this many recent checks are read for the lag percentiles (the newest ones).
 MAX_LAG_SAMPLES = 20_000
@@ -78,17 +78,17 @@ def delivery_counts(session: Session) -> list[dict[str, Any]]:
     failed, next attempt scheduled), failed (given up), and when the oldest waiting one was
     made; with the endpoint's URL, state and failing-since time. Endpoints with nothing waiting
     or failed are left out."""
-    waiting = Delivery.state == "pending"
+    waiting = Delivery.state == DeliveryState.PENDING
     statement = (
         select(
             Endpoint.id, Endpoint.url, Endpoint.state, Endpoint.failing_since,
             func.count(case((waiting & (Delivery.attempts == 0), 1))),
             func.count(case((waiting & (Delivery.attempts > 0), 1))),
-            func.count(case((Delivery.state == "failed", 1))),
+            func.count(case((Delivery.state == DeliveryState.FAILED, 1))),
             func.min(case((waiting, Delivery.created_at))),
         )
         .join(Delivery, Delivery.endpoint_id == Endpoint.id)
-        .where(Delivery.state.in_(("pending", "failed")))
+        .where(Delivery.state.in_((DeliveryState.PENDING, DeliveryState.FAILED)))
         .group_by(Endpoint.id, Endpoint.url, Endpoint.state, Endpoint.failing_since)
         .order_by(Endpoint.id)
     )

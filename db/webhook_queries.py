@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from db import lease
 from db.models import Delivery, DeliveryAttempt, Endpoint, Event
+from db.states import GAVE_UP_STATES, DeliveryState
 
 # --- endpoints ------------------------------------------------------------------------------
 
@@ -56,8 +57,9 @@ def lock_endpoint(session: Session, endpoint_id: int) -> Endpoint | None:
 def cancel_pending(session: Session, endpoint_id: int, reason: str) -> None:
     session.execute(
         update(Delivery)
-        .where(Delivery.endpoint_id == endpoint_id, Delivery.state == "pending")
-        .values(state="cancelled", last_error=reason, lease_token=None, lease_until=None)
+        .where(Delivery.endpoint_id == endpoint_id, Delivery.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.CANCELLED, last_error=reason, lease_token=None,
+                lease_until=None)
     )
 
 
@@ -84,7 +86,7 @@ def add_delivery(session: Session, event: Event, endpoint: Endpoint, now: dt.dat
     """One delivery per (event, endpoint); ``UNIQUE(event_id, endpoint_id)`` refuses a second."""
     session.add(Delivery(
         event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id, seq=event.seq,
-        state="pending", attempts=0, next_attempt_at=now, created_at=now,
+        state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, created_at=now,
     ))
 
 
@@ -97,7 +99,7 @@ def add_to_digest(
     lock_endpoint(session, endpoint.id)
     carrier = session.scalars(
         select(Delivery).where(
-            Delivery.endpoint_id == endpoint.id, Delivery.state == "pending",
+            Delivery.endpoint_id == endpoint.id, Delivery.state == DeliveryState.PENDING,
             Delivery.digest_of.is_(None), Delivery.attempts == 0,
             Delivery.next_attempt_at == period_end,
         ).order_by(Delivery.id).limit(1)
@@ -105,14 +107,14 @@ def add_to_digest(
     if carrier is None:
         session.add(Delivery(
             event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id,
-            seq=event.seq, state="pending", attempts=0, next_attempt_at=period_end,
+            seq=event.seq, state=DeliveryState.PENDING, attempts=0, next_attempt_at=period_end,
             created_at=now,
         ))
         session.flush()
         return
     session.add(Delivery(
         event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id, seq=event.seq,
-        state="digested", attempts=0, next_attempt_at=period_end, created_at=now,
+        state=DeliveryState.DIGESTED, attempts=0, next_attempt_at=period_end, created_at=now,
         digest_of=carrier.id,
     ))
 
@@ -121,7 +123,7 @@ def digest_members(session: Session, carrier_id: int) -> list[Event]:
     """The events riding along with a digest's carrier, in the order they happened."""
     statement = (
         select(Event).join(Delivery, Delivery.event_id == Event.id)
-        .where(Delivery.digest_of == carrier_id, Delivery.state == "digested")
+        .where(Delivery.digest_of == carrier_id, Delivery.state == DeliveryState.DIGESTED)
         .order_by(Event.created_at, Event.id)
     )
     return list(session.scalars(statement))
@@ -132,7 +134,7 @@ def release_digests(session: Session, doomed: Any) -> None:
     the members of a digest whose carrier goes get the earliest of them as their carrier."""
     rows = session.execute(
         select(Delivery.id, Delivery.digest_of)
-        .where(Delivery.digest_of.in_(doomed), Delivery.state == "digested",
+        .where(Delivery.digest_of.in_(doomed), Delivery.state == DeliveryState.DIGESTED,
                Delivery.id.not_in(doomed))
         .order_by(Delivery.id)
     )
@@ -142,7 +144,7 @@ def release_digests(session: Session, doomed: Any) -> None:
             groups.setdefault(carrier, []).append(member)
     for members in groups.values():
         session.execute(update(Delivery).where(Delivery.id == members[0])
-                        .values(state="pending", digest_of=None))
+                        .values(state=DeliveryState.PENDING, digest_of=None))
         if members[1:]:
             session.execute(update(Delivery).where(Delivery.id.in_(members[1:]))
                             .values(digest_of=members[0]))
@@ -152,8 +154,8 @@ def settle_digest(session: Session, carrier_id: int, now: dt.datetime) -> None:
     """The carrier was delivered: so were the events riding along."""
     session.execute(
         update(Delivery)
-        .where(Delivery.digest_of == carrier_id, Delivery.state == "digested")
-        .values(state="delivered", delivered_at=now)
+        .where(Delivery.digest_of == carrier_id, Delivery.state == DeliveryState.DIGESTED)
+        .values(state=DeliveryState.DELIVERED, delivered_at=now)
         .execution_options(synchronize_session=False)
     )
 
@@ -168,9 +170,10 @@ def _delivery_due(now: dt.datetime) -> list[Any]:
         earlier.endpoint_id == Delivery.endpoint_id,
         earlier.article_id == Delivery.article_id,
         earlier.seq < Delivery.seq,
-        earlier.state == "pending",
+        earlier.state == DeliveryState.PENDING,
     )
-    return [Delivery.state == "pending", Delivery.next_attempt_at <= now, ~waiting_behind]
+    return [Delivery.state == DeliveryState.PENDING, Delivery.next_attempt_at <= now,
+            ~waiting_behind]
 
 
 # Deliveries to send: claimed with ``db.lease``, earliest due first.
@@ -212,7 +215,7 @@ def next_in_chains(session: Session, delivered: Sequence[Delivery]) -> dict[int,
         select(Delivery.id, Delivery.endpoint_id, Delivery.article_id, Delivery.seq)
         .where(
             tuple_(Delivery.endpoint_id, Delivery.article_id).in_(list(heads)),
-            Delivery.state == "pending",
+            Delivery.state == DeliveryState.PENDING,
         )
         .order_by(Delivery.seq)
     )
@@ -244,7 +247,7 @@ def deliveries(
         .limit(limit)
     )
     if failed:
-        statement = statement.where(Delivery.state == "failed")
+        statement = statement.where(Delivery.state == DeliveryState.FAILED)
     if endpoint_id is not None:
         statement = statement.where(Delivery.endpoint_id == endpoint_id)
     return [(row[0], row[1], row[2]) for row in session.execute(statement)]
@@ -263,9 +266,6 @@ def event_by_uid(session: Session, uid: str) -> Event | None:
     return session.scalars(select(Event).where(Event.uid == uid)).one_or_none()
 
 
-GAVE_UP = ("failed", "cancelled")  # cancelled: its endpoint was disabled meanwhile
-
-
 def reset_deliveries(
     session: Session, now: dt.datetime, *, event_id: int | None = None, failed: bool = False
 ) -> int:
@@ -274,12 +274,13 @@ def reset_deliveries(
     endpoint would never be sent and stay pending for ever (see ``disabled_endpoints``)."""
     active = select(Endpoint.id).where(Endpoint.state == "active")
     statement = update(Delivery).where(Delivery.endpoint_id.in_(active)).values(
-        state="pending", next_attempt_at=now, lease_token=None, lease_until=None, attempts=0
+        state=DeliveryState.PENDING, next_attempt_at=now, lease_token=None, lease_until=None,
+        attempts=0,
     )
     if event_id is not None:
         statement = statement.where(Delivery.event_id == event_id)
     if failed:
-        statement = statement.where(Delivery.state.in_(GAVE_UP))
+        statement = statement.where(Delivery.state.in_(GAVE_UP_STATES))
     result = session.execute(statement.execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -296,11 +297,11 @@ def disabled_endpoints(
     if event_id is not None:
         statement = statement.where(Delivery.event_id == event_id)
     if failed:
-        statement = statement.where(Delivery.state.in_(GAVE_UP))
+        statement = statement.where(Delivery.state.in_(GAVE_UP_STATES))
     return sorted(session.scalars(statement))
 
 
 def count_gave_up(session: Session, endpoint_id: int) -> int:
     statement = select(func.count()).select_from(Delivery).where(
-        Delivery.endpoint_id == endpoint_id, Delivery.state.in_(GAVE_UP))
+        Delivery.endpoint_id == endpoint_id, Delivery.state.in_(GAVE_UP_STATES))
     return int(session.scalar(statement) or 0)

@@ -182,7 +182,8 @@ def test_source_poll_on_a_paused_host_is_deferred_not_failed(
     make_app, article_server: ArticleServer
 ) -> None:  # type: ignore[no-untyped-def]
     from db import source_queries as sq
-    from tracker.sources import add_source, poll_source
+    from tracker.polls import poll_source
+    from tracker.sources import add_source
 
     app = make_app()
     article_server.add_article("a", 1)

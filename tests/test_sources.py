@@ -1,6 +1,6 @@
-"""Following feeds and sitemaps (tracker.sources) against the local news site, on SQLite and
-PostgreSQL: what a poll creates, what a second poll does not, filters, sitemap indexes,
-failures, and the constraints that keep a discovery single."""
+"""Following feeds and sitemaps (tracker.sources, tracker.polls) against the local news site,
+on SQLite and PostgreSQL: what a poll creates, what a second poll does not, filters, sitemap
+indexes, failures, and the constraints that keep a discovery single."""
 
 from __future__ import annotations
 
@@ -20,16 +20,8 @@ from tracker.app import App
 from tracker.articles import add_articles, list_articles
 from tracker.clock import utcnow
 from tracker.errors import BlockedAddress, TrackerError
-from tracker.sources import (
-    PollResult,
-    UnknownSource,
-    add_source,
-    claim_due_sources,
-    list_sources,
-    poll_due_sources,
-    poll_source,
-    remove_source,
-)
+from tracker.polls import PollResult, claim_due_sources, poll_due_sources, poll_source
+from tracker.sources import UnknownSource, add_source, list_sources, remove_source
 
 
 def publish(server: ArticleServer, slugs: list[str]) -> None:

@@ -14,7 +14,8 @@ from tests.test_payload import assert_valid
 from tests.test_run import count, start_run, wait_for
 from tracker.app import App
 from tracker.delivery import deliver_due
-from tracker.sources import add_source, poll_due_sources
+from tracker.polls import poll_due_sources
+from tracker.sources import add_source
 from tracker.subscriptions import subscribe
 
 

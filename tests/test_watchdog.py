@@ -21,7 +21,8 @@ from tracker.app import App
 from tracker.articles import add_articles
 from tracker.check import check_article
 from tracker.delivery import deliver_due
-from tracker.sources import add_source, poll_source
+from tracker.polls import poll_source
+from tracker.sources import add_source
 from tracker.subscriptions import subscribe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,13 +194,13 @@ def test_a_failing_source_is_reported_once_then_recovered(
     with session_scope(app.reader) as session:
         source = sq.source_by_url(session, feed)
         assert source is not None
-    caplog.set_level(logging.INFO, logger="tracker.sources")
+    caplog.set_level(logging.INFO, logger="tracker.polls")
 
     assert [poll_source(app, source.id).outcome for _ in range(4)] == ["failed"] * 4
     article_server.set_listing_mode("news", None)
     assert poll_source(app, source.id).discovered == 1
 
-    said = [r.getMessage() for r in caplog.records if r.name == "tracker.sources"]
+    said = [r.getMessage() for r in caplog.records if r.name == "tracker.polls"]
     assert [m for m in said if "failing" in m] == [
         f"source {feed} is failing: 2 polls in a row failed"]
     assert [m for m in said if "recovered" in m] == [f"source {feed} recovered"]

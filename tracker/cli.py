@@ -271,7 +271,7 @@ def check(
         raise typer.BadParameter("markdown is the format of a report: add --report",
                                  param_hint="--format")
     if not _state.get("verbose"):  # each failure is in the summary: not in a log line as well
-        for name in ("tracker.check", "tracker.sources"):
+        for name in ("tracker.check", "tracker.polls"):
             logging.getLogger(name).setLevel(logging.ERROR)
     tracker_app = _app()
     try:

@@ -36,7 +36,7 @@ from db import archive_queries, queries
 from db import webhook_queries as wq
 from db.models import Article, Delivery, Endpoint, Event, Version
 from db.session import session_scope
-from db.states import EventType
+from db.states import DeliveryState, EventType
 from tracker import channels, deadline, leases, metrics
 from tracker.app import App
 from tracker.channels import period_end
@@ -239,7 +239,7 @@ def _describe(exc: Exception) -> str:
 
 
 def _sendable(delivery: Delivery, event: Event, endpoint: Endpoint, token: str) -> bool:
-    return (delivery.lease_token == token and delivery.state == "pending"
+    return (delivery.lease_token == token and delivery.state == DeliveryState.PENDING
             and endpoint.state == "active")
 
 
@@ -355,7 +355,7 @@ def _record_broken(session: Any, delivery: Delivery | None, broken: _Broken) -> 
     build the same thing). ``tracker redeliver --failed`` queues it again once fixed."""
     if delivery is None or delivery.lease_token != broken.token:
         return DeliveryResult(broken.delivery_id, "skipped", error="claim expired meanwhile")
-    delivery.state, delivery.last_error = "failed", broken.reason
+    delivery.state, delivery.last_error = DeliveryState.FAILED, broken.reason
     delivery.lease_token = delivery.lease_until = None
     return DeliveryResult(delivery.id, "failed", error=broken.reason)
 
@@ -372,17 +372,17 @@ def _record_one(
     delivery.last_status, delivery.last_error = status, error
     delivery.lease_token = delivery.lease_until = None
     if attempt.delivered:  # the receiver has it, whatever happened
-        delivery.state, delivery.delivered_at = "delivered", now
+        delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now
         if endpoint.failing_since is not None:
             log.warning("webhook endpoint %d (%s) is back: delivered after failing since %s",
                         endpoint.id, printable(endpoint.url), iso(endpoint.failing_since))
         endpoint.failing_since, endpoint.last_success_at = None, now
         wq.settle_digest(session, delivery.id, now)
         return DeliveryResult(delivery.id, "delivered", status)
-    if delivery.state != "pending":  # cancelled meanwhile: another attempt disabled the endpoint
+    if delivery.state != DeliveryState.PENDING:  # cancelled: another attempt disabled the endpoint
         return DeliveryResult(delivery.id, "skipped", status, f"delivery {delivery.state}")
     if status == 410:
-        delivery.state = "failed"
+        delivery.state = DeliveryState.FAILED
         disables[endpoint.id] = "the receiver answered 410 Gone"
         return DeliveryResult(delivery.id, "disabled", status, "endpoint disabled (410)")
     reason = error or f"HTTP {status}"
@@ -412,13 +412,13 @@ def _retry_or_fail(
 ) -> DeliveryResult:
     give_up_after = dt.timedelta(days=app.settings.webhook_disable_after_days)
     if endpoint.failing_since and now - endpoint.failing_since >= give_up_after:
-        delivery.state = "failed"
+        delivery.state = DeliveryState.FAILED
         days = app.settings.webhook_disable_after_days
         disables.setdefault(endpoint.id, f"every delivery failed for {days:g} days")
         return DeliveryResult(delivery.id, "disabled", status, reason)
     schedule = retry_schedule(app.settings.webhook_retry_schedule)
     if delivery.attempts > len(schedule):
-        delivery.state = "failed"
+        delivery.state = DeliveryState.FAILED
         return DeliveryResult(delivery.id, "failed", status, reason)
     delay = schedule[delivery.attempts - 1] * random.uniform(0.8, 1.2)
     delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
@@ -625,7 +625,8 @@ def _delivery_json(
         "channel": endpoint.name if endpoint.kind == "channel" else None,
         "state": delivery.state,
         "attempts": delivery.attempts,
-        "next_attempt_at": iso(delivery.next_attempt_at) if delivery.state == "pending" else None,
+        "next_attempt_at": (iso(delivery.next_attempt_at)
+                            if delivery.state == DeliveryState.PENDING else None),
         "last_status": delivery.last_status,
         "last_error": delivery.last_error,
         "delivered_at": iso(delivery.delivered_at),

@@ -37,8 +37,8 @@ from tracker.check import CheckResult, Target, check_target, load_targets
 from tracker.clock import utcnow
 from tracker.config import Settings
 from tracker.leases import ARTICLES
+from tracker.polls import poll_due_sources
 from tracker.scheduling import Claim, claim_due, release
-from tracker.sources import poll_due_sources
 
 log = logging.getLogger(__name__)
 Progress = Callable[[CheckResult], None]

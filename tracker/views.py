@@ -25,8 +25,8 @@ from tracker.terminal import cell, printable, printable_data
 if TYPE_CHECKING:  # the checking machinery is imported where a check runs: not by a listing
     from tracker.check import CheckResult
     from tracker.delivery import DeliveryResult
+    from tracker.polls import PollResult
     from tracker.scheduling import Claim
-    from tracker.sources import PollResult
 
 # Everything below prints text from the web or from users: cells go through ``cell`` (a
 # printable rich Text, never markup) and text inside markup through ``_safe``.
@@ -126,7 +126,7 @@ def check_and_notify(
     Without URLs the due sources (with ``all_``: every active one) are polled first, so the
     articles they list are checked in the same pass."""
     from tracker.delivery import deliver_due
-    from tracker.sources import poll_due_sources
+    from tracker.polls import poll_due_sources
 
     polls = [] if urls else poll_due_sources(app, all_=all_, concurrency=concurrency)
     results = check_pass(app, urls, all_=all_, concurrency=concurrency, progress=progress)

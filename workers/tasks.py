@@ -25,7 +25,7 @@ from celery.signals import task_received, worker_process_init, worker_ready
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from db.lease import Work
-from tracker import delivery, housekeeping, leases, scheduling, sources
+from tracker import delivery, housekeeping, leases, polls, scheduling
 from tracker.app import App
 from tracker.check import check_article
 from tracker.check import record_lost as check_lost
@@ -157,13 +157,13 @@ def poll_source(source_id: int, lease_token: str | None = None) -> str:
     due at once, so the next tick claims them; their article.discovered events go out now."""
     ctx = context()
     if lease_token is None:
-        result = sources.poll_source(ctx, source_id)
+        result = polls.poll_source(ctx, source_id)
     else:
         with _leased(ctx, poll_source.request.hostname, leases.SOURCES,
                      [(source_id, lease_token)]) as held:
             if not held:
                 return "skipped"
-            result = sources.poll_source(ctx, source_id, lease_token=lease_token)
+            result = polls.poll_source(ctx, source_id, lease_token=lease_token)
     if result.events:
         dispatch.delay()
     return result.outcome
@@ -211,11 +211,11 @@ def tick() -> int:
     client = _redis()
     if client is not None:  # first: leases of queued messages must not run out meanwhile
         queued.keep_alive(ctx, client)
-    polls = sources.claim_due_sources(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
-    with _queued(leases.SOURCES, [(p.source_id, p.token) for p in polls]):
-        for poll in polls:
+    due = polls.claim_due_sources(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
+    with _queued(leases.SOURCES, [(p.source_id, p.token) for p in due]):
+        for poll in due:
             poll_source.apply_async((poll.source_id, poll.token))
-    room -= len(polls)
+    room -= len(due)
     claims = scheduling.claim_due(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
     with _queued(leases.ARTICLES, [(c.article_id, c.token) for c in claims]):
         for claim in claims:
@@ -276,7 +276,7 @@ def _check_lost(ctx: App, reason: str, article_id: int, lease_token: str | None 
 
 
 def _poll_lost(ctx: App, reason: str, source_id: int, lease_token: str | None = None) -> None:
-    sources.record_lost(ctx, source_id, lease_token, f"the poll never finished: {reason}")
+    polls.record_lost(ctx, source_id, lease_token, f"the poll never finished: {reason}")
 
 
 def _deliveries_lost(ctx: App, reason: str, claims: list[tuple[int, str]]) -> None:
