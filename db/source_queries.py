@@ -8,6 +8,7 @@ however often (or concurrently) its source is polled.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from db import lease
-from db.models import Source, SourceEntry
+from db.models import Event, Source, SourceEntry
 
 POLLED_STATES = ("active",)
 _CHUNK = 500  # ids or URLs per IN (...) list
@@ -33,6 +34,19 @@ def lock_source(session: Session, source_id: int) -> Source | None:
     """The source row, locked until the transaction ends (see ``queries.lock_article``)."""
     statement = select(Source).where(Source.id == source_id).with_for_update()
     return session.scalars(statement).one_or_none()
+
+
+def add_source_event(
+    session: Session, source: Source, type_: str, *, now: dt.datetime, data: dict[str, Any]
+) -> Event:
+    """Append an event to the source's outbox, in the caller's transaction. The caller holds
+    the source's row lock (``lock_source``), so the next sequence number is its own;
+    ``UNIQUE(source_id, seq)`` would refuse a duplicate all the same."""
+    last = session.scalar(select(func.max(Event.seq)).where(Event.source_id == source.id))
+    event = Event(uid=f"evt_{secrets.token_hex(12)}", source_id=source.id, seq=(last or 0) + 1,
+                  type=type_, created_at=now, data=data)
+    session.add(event)
+    return event
 
 
 def add_source(session: Session, *, url: str, host: str, now: dt.datetime,

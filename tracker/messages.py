@@ -79,8 +79,8 @@ _SAID = {
     "article.gutted": "Article gutted",
     "article.failing": "Checks failing",
     "article.recovered": "Checks working again",
-    "source.failing": "Source failing",
-    "source.recovered": "Source working again",
+    "source.failing": "Feed failing",  # a feed's or a sitemap's (Notice.title says which)
+    "source.recovered": "Feed recovered",
     "tracker.test": "Test message",
 }
 
