@@ -8,13 +8,22 @@ import html
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from alembic import command
+from sqlalchemy import select, text
 
 from db import source_queries as sq
 from db import webhook_queries as wq
 from db.models import Delivery, Event
-from db.session import session_scope
+from db.session import (
+    HEAD_REVISION,
+    alembic_config,
+    current_revision,
+    make_engine,
+    session_scope,
+    upgrade,
+)
 from tests.articleserver import ArticleServer
+from tests.pageserver import PageServer
 from tests.receiver import WebhookReceiver
 from tests.test_payload import assert_valid
 from tests.test_webhooks import deliver_until, hook
@@ -154,3 +163,58 @@ def test_events_and_host_filters_apply_tag_and_article_filters_do_not(
         assert channel is not None
     assert got == {s.endpoint_id for s in wanted.values()}
     assert not got & ({s.endpoint_id for s in unwanted.values()} | {channel.id})
+
+
+HOSTILE_HREF = "/feed?q=@everyone+<!channel>+**loud**+[click](https://evil.example/)"
+
+
+def test_a_hostile_page_cannot_mention_anyone_through_the_error(
+    watch_app: App, chat: WebhookReceiver
+) -> None:
+    page = (f'<html><head><link rel="alternate" type="application/rss+xml" '
+            f'href="{html.escape(HOSTILE_HREF)}"></head><body>@here</body></html>').encode()
+    add_channel(watch_app, f"json://127.0.0.1:{chat.port}/desk", name="text")
+    add_channel(watch_app, f"ntfy://127.0.0.1:{chat.port}/desk?format=markdown", name="md")
+    with PageServer() as site:
+        url = site.put("/", page)
+        add_source(watch_app, url, interval=60)
+        with session_scope(watch_app.reader) as session:
+            row = sq.source_by_url(session, url)
+            assert row is not None
+            source_id = row.id
+        poll(watch_app, source_id, FAILING_AFTER)
+    deliver_until(watch_app, lambda: len(chat.received) == 2)
+    [event] = source_events(watch_app)
+    assert "@everyone" in event.data["error"]  # the page's own words, kept in the event …
+    messages = {m["body"].get("topic", "text"): m["body"]["message"] for m in chat.received}
+    for message in messages.values():
+        assert message.startswith("Feed: ") or "[Feed](" in message
+        assert "@everyone" not in message  # … mention nobody in a channel
+        assert "<!channel" not in message
+    assert "](https://evil" not in messages["desk"]  # no link smuggled into markdown
+    assert "**loud**" not in messages["desk"]
+
+
+def test_downgrade_drops_source_events_and_upgrade_brings_the_columns_back(
+    watch_app: App, article_server: ArticleServer, database_url: str
+) -> None:
+    source_id, _ = follow_feed(watch_app, article_server)
+    subscribe(watch_app, "http://127.0.0.1:9/all")
+    article_server.set_listing_mode("news", "500")
+    poll(watch_app, source_id, FAILING_AFTER)
+    dispatch_events(watch_app)
+    assert len(source_events(watch_app)) == 1
+    watch_app.close()
+    engine = make_engine(database_url)
+    try:
+        config = alembic_config(database_url)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0007_channels")
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM events")) == 0
+            assert connection.scalar(text("SELECT count(*) FROM deliveries")) == 0
+        upgrade(engine)
+        assert current_revision(engine) == HEAD_REVISION
+    finally:
+        engine.dispose()
