@@ -12,11 +12,12 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db import lease
-from db.models import Event, Source, SourceEntry
+from db.models import Delivery, DeliveryAttempt, Event, Source, SourceEntry
+from db.webhook_queries import release_digests
 
 POLLED_STATES = ("active",)
 _CHUNK = 500  # ids or URLs per IN (...) list
@@ -69,7 +70,15 @@ def add_source(session: Session, *, url: str, host: str, now: dt.datetime,
 
 
 def delete_source(session: Session, source: Source) -> None:
-    """The source and its entries go; the articles it found stay tracked."""
+    """The source, its entries and its events (with their deliveries) go; the articles it
+    found stay tracked. Events first, in explicit statements (see ``queries.delete_article``):
+    other events riding along in a digest with one of them stay queued."""
+    events = select(Event.id).where(Event.source_id == source.id)
+    deliveries = select(Delivery.id).where(Delivery.event_id.in_(events))
+    release_digests(session, deliveries)
+    session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(deliveries)))
+    session.execute(delete(Delivery).where(Delivery.event_id.in_(events)))
+    session.execute(delete(Event).where(Event.source_id == source.id))
     session.delete(source)
 
 

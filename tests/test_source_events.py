@@ -30,7 +30,7 @@ from tests.test_webhooks import deliver_until, hook
 from tracker.app import App
 from tracker.channels import add_channel
 from tracker.delivery import deliver_due, dispatch_events
-from tracker.sources import add_source, poll_source
+from tracker.sources import add_source, poll_source, remove_source
 from tracker.subscriptions import subscribe
 
 FAILING_AFTER = 3
@@ -218,3 +218,17 @@ def test_downgrade_drops_source_events_and_upgrade_brings_the_columns_back(
         assert current_revision(engine) == HEAD_REVISION
     finally:
         engine.dispose()
+
+
+def test_removing_a_source_removes_its_events_and_deliveries(
+    watch_app: App, article_server: ArticleServer
+) -> None:
+    source_id, feed = follow_feed(watch_app, article_server)
+    subscribe(watch_app, "http://127.0.0.1:9/all")
+    article_server.set_listing_mode("news", "500")
+    poll(watch_app, source_id, FAILING_AFTER)
+    dispatch_events(watch_app)
+    assert remove_source(watch_app, [feed]) == 1
+    assert source_events(watch_app) == []
+    with session_scope(watch_app.reader) as session:
+        assert list(session.scalars(select(Delivery.id))) == []
