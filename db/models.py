@@ -252,6 +252,7 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("article_id", "seq"),
+        UniqueConstraint("source_id", "seq"),
         UniqueConstraint("version_id", "type"),
         Index("ix_events_created_at", "created_at"),
     )
@@ -259,8 +260,11 @@ class Event(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Public, stable identifier (webhook-id): "evt_" + hex.
     uid: Mapped[str] = mapped_column(String(40), unique=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    seq: Mapped[int] = mapped_column(Integer)  # per-article order, 1, 2, 3 …
+    # An article's event (article.*) or a source's (source.*): exactly one of the two is set.
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)  # per-article (or per-source) order, 1, 2, 3 …
     type: Mapped[str] = mapped_column(String(40))
     version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -302,19 +306,22 @@ class Endpoint(Base):
 
 class Delivery(Leased, Base):
     """One event for one endpoint: delivered at least once, retried on a schedule, in order
-    per endpoint and article (``seq`` is the event's per-article sequence)."""
+    per endpoint and article or source (``seq`` is the event's sequence in either)."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("event_id", "endpoint_id"),
         Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
         Index("ix_deliveries_endpoint_id_article_id_seq", "endpoint_id", "article_id", "seq"),
+        Index("ix_deliveries_endpoint_id_source_id_seq", "endpoint_id", "source_id", "seq"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"))
-    article_id: Mapped[int] = mapped_column(Integer)
+    # The event's article or source (one is set), its chain: in order per endpoint and either
+    article_id: Mapped[int | None] = mapped_column(Integer)
+    source_id: Mapped[int | None] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
     # A db.states.DeliveryState: pending (waiting for its next attempt) | delivered | failed
     # (gave up) | cancelled (its endpoint was disabled) | digested (rides with a carrier)

@@ -8,14 +8,16 @@ however often (or concurrently) its source is polled.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db import lease
-from db.models import Source, SourceEntry
+from db.models import Delivery, DeliveryAttempt, Event, Source, SourceEntry
+from db.webhook_queries import release_digests
 
 POLLED_STATES = ("active",)
 _CHUNK = 500  # ids or URLs per IN (...) list
@@ -33,6 +35,19 @@ def lock_source(session: Session, source_id: int) -> Source | None:
     """The source row, locked until the transaction ends (see ``queries.lock_article``)."""
     statement = select(Source).where(Source.id == source_id).with_for_update()
     return session.scalars(statement).one_or_none()
+
+
+def add_source_event(
+    session: Session, source: Source, type_: str, *, now: dt.datetime, data: dict[str, Any]
+) -> Event:
+    """Append an event to the source's outbox, in the caller's transaction. The caller holds
+    the source's row lock (``lock_source``), so the next sequence number is its own;
+    ``UNIQUE(source_id, seq)`` would refuse a duplicate all the same."""
+    last = session.scalar(select(func.max(Event.seq)).where(Event.source_id == source.id))
+    event = Event(uid=f"evt_{secrets.token_hex(12)}", source_id=source.id, seq=(last or 0) + 1,
+                  type=type_, created_at=now, data=data)
+    session.add(event)
+    return event
 
 
 def add_source(session: Session, *, url: str, host: str, now: dt.datetime,
@@ -55,7 +70,15 @@ def add_source(session: Session, *, url: str, host: str, now: dt.datetime,
 
 
 def delete_source(session: Session, source: Source) -> None:
-    """The source and its entries go; the articles it found stay tracked."""
+    """The source, its entries and its events (with their deliveries) go; the articles it
+    found stay tracked. Events first, in explicit statements (see ``queries.delete_article``):
+    other events riding along in a digest with one of them stay queued."""
+    events = select(Event.id).where(Event.source_id == source.id)
+    deliveries = select(Delivery.id).where(Delivery.event_id.in_(events))
+    release_digests(session, deliveries)
+    session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(deliveries)))
+    session.execute(delete(Delivery).where(Delivery.event_id.in_(events)))
+    session.execute(delete(Event).where(Event.source_id == source.id))
     session.delete(source)
 
 

@@ -66,6 +66,9 @@ class EventType(StrEnum):
     GUTTED = "article.gutted"  # most of the text was removed, on two checks in a row
     FAILING = "article.failing"  # the article's checks failed ``failing_after`` times in a row
     RECOVERED = "article.recovered"  # a good check after article.failing
+    SOURCE_FAILING = "source.failing"  # a feed's or sitemap's polls failed ``failing_after`` times
+    # in a row
+    SOURCE_RECOVERED = "source.recovered"  # a good poll after source.failing
 
 
 class DeliveryState(StrEnum):

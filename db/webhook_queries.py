@@ -2,7 +2,8 @@
 
 Deliveries are claimed like articles and sources, with ``db.lease`` (``DELIVERY_WORK``). Only
 the head of each (endpoint, article) chain can be claimed, so an article's events reach an
-endpoint in order: a later event waits while an earlier one is being retried.
+endpoint in order: a later event waits while an earlier one is being retried. A source's
+events (source.failing, source.recovered) are chained the same way per (endpoint, source).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def active_endpoints(session: Session) -> list[Endpoint]:
 def add_delivery(session: Session, event: Event, endpoint: Endpoint, now: dt.datetime) -> None:
     """One delivery per (event, endpoint); ``UNIQUE(event_id, endpoint_id)`` refuses a second."""
     session.add(Delivery(
-        event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id, seq=event.seq,
+        event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id,
+        source_id=event.source_id, seq=event.seq,
         state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, created_at=now,
     ))
 
@@ -107,13 +109,14 @@ def add_to_digest(
     if carrier is None:
         session.add(Delivery(
             event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id,
-            seq=event.seq, state=DeliveryState.PENDING, attempts=0, next_attempt_at=period_end,
-            created_at=now,
+            source_id=event.source_id, seq=event.seq, state=DeliveryState.PENDING, attempts=0,
+            next_attempt_at=period_end, created_at=now,
         ))
         session.flush()
         return
     session.add(Delivery(
-        event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id, seq=event.seq,
+        event_id=event.id, endpoint_id=endpoint.id, article_id=event.article_id,
+        source_id=event.source_id, seq=event.seq,
         state=DeliveryState.DIGESTED, attempts=0, next_attempt_at=period_end, created_at=now,
         digest_of=carrier.id,
     ))
@@ -164,16 +167,20 @@ def settle_digest(session: Session, carrier_id: int, now: dt.datetime) -> None:
 
 
 def _delivery_due(now: dt.datetime) -> list[Any]:
-    """Pending, its attempt due, and the head of its (endpoint, article) chain."""
+    """Pending, its attempt due, and the head of its (endpoint, article) or (endpoint,
+    source) chain (a NULL article or source matches nothing: the other column chains)."""
+    return [Delivery.state == DeliveryState.PENDING, Delivery.next_attempt_at <= now,
+            ~_waiting_behind(Delivery.article_id), ~_waiting_behind(Delivery.source_id)]
+
+
+def _waiting_behind(column: Any) -> Any:
     earlier = aliased(Delivery)
-    waiting_behind = exists().where(
+    return exists().where(
         earlier.endpoint_id == Delivery.endpoint_id,
-        earlier.article_id == Delivery.article_id,
+        getattr(earlier, column.key) == column,
         earlier.seq < Delivery.seq,
         earlier.state == DeliveryState.PENDING,
     )
-    return [Delivery.state == DeliveryState.PENDING, Delivery.next_attempt_at <= now,
-            ~waiting_behind]
 
 
 # Deliveries to send: claimed with ``db.lease``, earliest due first.
@@ -207,23 +214,25 @@ def lock_endpoints(session: Session, ids: Sequence[int]) -> list[Endpoint]:
 
 def next_in_chains(session: Session, delivered: Sequence[Delivery]) -> dict[int, int]:
     """For each delivered delivery, the pending one that waited for it (same endpoint and
-    article, the next sequence number up): delivered id → next id, in one query."""
-    if not delivered:
-        return {}
-    heads = {(d.endpoint_id, d.article_id): d for d in delivered}
-    statement = (
-        select(Delivery.id, Delivery.endpoint_id, Delivery.article_id, Delivery.seq)
-        .where(
-            tuple_(Delivery.endpoint_id, Delivery.article_id).in_(list(heads)),
-            Delivery.state == DeliveryState.PENDING,
-        )
-        .order_by(Delivery.seq)
-    )
+    article, or endpoint and source; the next sequence number up): delivered id → next id, in
+    one query per kind of chain."""
     following: dict[int, int] = {}
-    for row in session.execute(statement):
-        head = heads[(row.endpoint_id, row.article_id)]
-        if row.seq > head.seq and head.id not in following:
-            following[head.id] = row.id
+    for column in (Delivery.article_id, Delivery.source_id):
+        key = column.key
+        heads = {(d.endpoint_id, getattr(d, key)): d for d in delivered
+                 if getattr(d, key) is not None}
+        if not heads:
+            continue
+        statement = (
+            select(Delivery.id, Delivery.endpoint_id, column, Delivery.seq)
+            .where(tuple_(Delivery.endpoint_id, column).in_(list(heads)),
+                   Delivery.state == DeliveryState.PENDING)
+            .order_by(Delivery.seq)
+        )
+        for row in session.execute(statement):
+            head = heads[(row[1], row[2])]
+            if row.seq > head.seq and head.id not in following:
+                following[head.id] = row.id
     return following
 
 

@@ -198,6 +198,20 @@ def test_other_event_payloads_match_the_schema(event_type: str, data: dict[str, 
     assert_valid(body)
 
 
+def test_a_source_event_has_no_article_block() -> None:
+    data = {"source": {"url": "https://news.example/feed", "kind": "feed"}, "failures": 5,
+            "outcome": "failed", "error": "HTTP 503 Service Unavailable"}
+    body = build_payload("source.failing", EVENT_TIME, None, data)
+    assert json.loads(body)["data"] == data
+    assert_valid(body)
+    with_article = {**json.loads(body)}
+    with_article["data"] = {"article": {"url": URL, "title": None}, **data}
+    assert not validator().is_valid(with_article)
+    recovered = {**json.loads(body), "type": "source.recovered"}
+    recovered["data"] = {**data, "outcome": "failed"}  # a recovery is a good poll
+    assert not validator().is_valid(recovered)
+
+
 @pytest.mark.parametrize(
     "broken",
     [

@@ -51,3 +51,45 @@ def test_worker_and_beat_discover_a_feeds_articles_and_check_them(
     assert set(checks.values()) == {1}, "an article was checked twice for one due time"
     polls = article_server.listing_requests("news")
     assert [r.status for r in polls] == [200, 200]  # one poll per due time, not one per tick
+
+
+def test_workers_send_source_failing_then_recovered_once_each(
+    postgres_url: str,
+    broker: str,
+    article_server: ArticleServer,
+    tmp_path: Path,
+    processes: list[CeleryProcess],
+) -> None:
+    from tests.receiver import WebhookReceiver
+    from tests.test_webhooks import hook
+
+    article_server.add_article("a", 1)
+    feed = article_server.add_listing("news", "rss", ["a"])
+    article_server.set_listing_mode("news", "500")
+    app = App(load_settings(database_url=postgres_url))
+    add_source(app, feed, interval=3600)
+
+    def failures() -> int:
+        with session_scope(app.reader) as session:
+            return int(session.scalar(select(Source.failure_count)) or 0)
+
+    def due_now() -> None:  # not in an hour, or two after a failure
+        with session_scope(app.writer) as session:
+            session.execute(update(Source).values(next_check_at=func.now()))
+
+    with WebhookReceiver() as receiver:
+        hook(app, receiver, events=["source.failing", "source.recovered"])
+        env = service_env(postgres_url, broker, TRACKER_FAILING_AFTER="2")
+        start(processes, "worker", env, *WORKER, "-c", "2")
+        start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+        for polls in (1, 2, 3):
+            wait_for(lambda n=polls: failures() == n, 60, f"failed poll {polls}")
+            due_now()
+        receiver.wait_for(1, timeout=30)
+        article_server.set_listing_mode("news", None)
+        due_now()
+        receiver.wait_for(2, timeout=60)
+        wait_for(lambda: versions(app) == 1, 60, "the article the feed lists")
+        received = [m["body"]["type"] for m in receiver.received]
+    assert received == ["source.failing", "source.recovered"]
+    assert receiver.duplicates() == {}

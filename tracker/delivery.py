@@ -33,8 +33,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, object_session
 
 from db import archive_queries, queries
+from db import source_queries as sq
 from db import webhook_queries as wq
-from db.models import Article, Delivery, Endpoint, Event, Version
+from db.models import Article, Delivery, Endpoint, Event, Source, Version
 from db.session import session_scope
 from db.states import DeliveryState, EventType
 from tracker import channels, deadline, leases, metrics
@@ -85,10 +86,10 @@ def dispatch_events(app: App) -> int:
         events = wq.undispatched_events(session, DISPATCH_BATCH)
         endpoints = wq.active_endpoints(session) if events else []
         for event in events:
-            article = queries.article_by_id(session, event.article_id)
-            if article is not None:
+            about = _subject(session, event)
+            if about is not None:
                 for endpoint in endpoints:
-                    if not wants(endpoint, event, article):
+                    if not wants(endpoint, event, about):
                         continue
                     if endpoint.digest_seconds:
                         wq.add_to_digest(session, event, endpoint, now,
@@ -100,16 +101,29 @@ def dispatch_events(app: App) -> int:
     return created
 
 
-def wants(endpoint: Endpoint, event: Event, article: Article) -> bool:
+def _subject(session: Session, event: Event) -> Article | Source | None:
+    """What the event is about: its article, or its source (None: removed meanwhile)."""
+    if event.source_id is not None:
+        return sq.source_by_id(session, event.source_id)
+    return queries.article_by_id(session, event.article_id) if event.article_id else None
+
+
+def wants(endpoint: Endpoint, event: Event, about: Article | Source) -> bool:
     """Whether a subscriber's filters (event types, article, host, tag) take the event. Every
     filter that is set must match; a list filter (a channel's tags, hosts, articles) matches
     when any of its values does. ``min_words`` holds back changes of fewer changed words
     (``words`` in the event; a change that is more than words, a move or a new paragraph, has
-    none and always passes)."""
+    none and always passes). A source's event (``about`` a Source) is filtered by its type and
+    its source's host only: the article and tag filters are about articles."""
     lists = endpoint.filters or {}
+    chosen = "*" in endpoint.events or event.type in endpoint.events
+    if isinstance(about, Source):
+        return (chosen and endpoint.host in {None, about.host}
+                and (not lists.get("hosts") or about.host in lists["hosts"]))
+    article = about
     tags = set(article.tags or [])
     return (
-        ("*" in endpoint.events or event.type in endpoint.events)
+        chosen
         and endpoint.article_url in {None, article.url}
         and endpoint.host in {None, article.host}
         and (endpoint.tag is None or endpoint.tag in tags)
@@ -458,7 +472,11 @@ def _payload(app: App, session: Session, event: Event) -> bytes:
 _PAYLOADS: dict[str, bytes] = {}  # event uid → body, the 512 most recent
 
 
-def _event_data(session: Session, event: Event) -> tuple[dict[str, Any], dict[str, Any]]:
+def _event_data(
+    session: Session, event: Event
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    if event.article_id is None:  # a source's event: its data is all (source, failures …)
+        return None, dict(event.data)
     article = queries.article_by_id(session, event.article_id)
     assert article is not None
     version = session.get(Version, event.version_id) if event.version_id else None
@@ -544,6 +562,8 @@ _NOTICES: dict[tuple[str, str], Notice] = {}  # (event uid, public URL) → the 
 
 
 def _notice(app: App, session: Any, event: Event) -> Notice:
+    if event.article_id is None:
+        return _source_notice(event)
     article = queries.article_by_id(session, event.article_id)
     assert article is not None
     version = session.get(Version, event.version_id) if event.version_id else None
@@ -559,6 +579,18 @@ def _notice(app: App, session: Any, event: Event) -> Notice:
         return Notice(event.type, article.url, title, diff_url, loaded.view)
     link = f"{base}/articles/{article.id}" if base else None
     return Notice(event.type, article.url, title, link, detail=_detail(event.data))
+
+
+def _source_notice(event: Event) -> Notice:
+    """A source's event: the feed or sitemap's URL is its link and its name, the error (or
+    how many polls failed) its detail."""
+    source = (event.data or {}).get("source")
+    url = _data_text(source, "url") if isinstance(source, dict) else None
+    failures = (event.data or {}).get("failures")
+    counted = f"{failures} polls in a row failed" if isinstance(failures, int) else None
+    detail = (f"error: {_data_text(event.data, 'error')}"[:300]
+              if _data_text(event.data, "error") else counted)
+    return Notice(event.type, url or "", url, detail=detail)
 
 
 def _data_text(data: dict[str, Any] | None, key: str) -> str | None:

@@ -54,7 +54,7 @@ class Notice:
     """An event, as a message tells it."""
 
     event_type: str
-    article_url: str
+    article_url: str  # a source event's: the feed's or sitemap's URL
     title: str | None  # the article's headline (hostile text)
     diff_url: str | None = None  # the web view's diff page, when a public address is set
     change: ChangeView | None = None  # article.changed: the change itself
@@ -79,8 +79,8 @@ _SAID = {
     "article.gutted": "Article gutted",
     "article.failing": "Checks failing",
     "article.recovered": "Checks working again",
-    "source.failing": "Source failing",
-    "source.recovered": "Source working again",
+    "source.failing": "Feed failing",  # a feed's or a sitemap's (Notice.title says which)
+    "source.recovered": "Feed recovered",
     "tracker.test": "Test message",
 }
 
@@ -352,7 +352,8 @@ def cut_words(text: str, limit: int) -> str:
 
 
 def _head(style: _Style, dialect: Dialect, notice: Notice, *, full: bool = True) -> str:
-    links = [style.link(notice.article_url, "Article")]
+    subject = "Feed" if notice.event_type.startswith("source.") else "Article"
+    links = [style.link(notice.article_url, subject)]
     if notice.diff_url and full:
         links.append(style.link(notice.diff_url, "See the changes"))
     lines = [" · ".join(links)]

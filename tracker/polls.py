@@ -39,7 +39,7 @@ from tracker import leases
 from tracker.app import App
 from tracker.articles import clean_url
 from tracker.clock import iso, utcnow
-from tracker.decide import Rules
+from tracker.decide import EVENT_ERROR_CHARS, Rules
 from tracker.decide_poll import Episode, PollDecision, PollFailure, SourceBefore, decide_poll
 from tracker.errors import (
     FetchError,
@@ -81,6 +81,7 @@ class PollResult:
     linked: int = 0  # new entries whose URL was tracked already
     unlisted: int = 0  # entries the previous poll listed and this one did not
     error: str | None = None  # the failure, or a child sitemap that failed
+    episode: str | None = None  # source.failing or source.recovered, when this poll sent it
 
     @property
     def ok(self) -> bool:
@@ -88,7 +89,7 @@ class PollResult:
 
     @property
     def events(self) -> int:
-        return self.discovered
+        return self.discovered + (self.episode is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +379,8 @@ def _store(
         row.kind = kind
         row.entry_count = listed
         _remember(row, fetched)
-        _apply(row, decide_poll(_before(row), None, _rules(app), now), now)
+        episode = _apply(session, row, decide_poll(_before(row), None, _rules(app), now), now,
+                         "polled")
         if fetched.child_error is not None:  # not "the same bytes" next time: read it all again
             row.body_digest = None
             row.last_error = fetched.child_error
@@ -387,7 +389,7 @@ def _store(
         log.info("%s: %d new article(s)", target.url, discovered)
     return PollResult(target.id, target.url, "polled", kind, entries=listed, matched=len(wanted),
                       new=new, discovered=discovered, linked=linked, unlisted=len(gone),
-                      error=fetched.child_error)
+                      error=fetched.child_error, episode=episode)
 
 
 _SUPERSEDED = "source was removed, or another poll took over its claim"
@@ -416,16 +418,30 @@ def _rules(app: App) -> Rules:
                  failing_after=settings.failing_after)
 
 
-def _apply(row: Source, decision: PollDecision, now: dt.datetime) -> None:
-    """Write what ``decision`` says of the source (its row is locked)."""
+def _apply(
+    session: Any, row: Source, decision: PollDecision, now: dt.datetime, outcome: str
+) -> str | None:
+    """Write what ``decision`` says of the source (its row is locked), and the event of an
+    episode starting (source.failing) or ending (source.recovered), once each."""
+    last_error, failures = row.last_error, row.failure_count
     row.failure_count, row.last_error = decision.failure_count, decision.error
     row.last_checked_at = now
     row.next_check_at = decision.schedule.next_check_at
+    if decision.episode is None:
+        return None
+    data: dict[str, Any] = {"source": {"url": row.url, "kind": row.kind}, "outcome": outcome}
     if decision.episode == Episode.FAILING:
         log.warning("source %s is failing: %d polls in a row failed", row.url,
                     decision.failure_count)
-    elif decision.episode == Episode.RECOVERED:
+        type_ = EventType.SOURCE_FAILING
+        data |= {"failures": decision.failure_count, "error": decision.error}
+    else:
         log.info("source %s recovered", row.url)
+        type_ = EventType.SOURCE_RECOVERED
+        data |= {"failures": failures, "error": last_error}  # the episode's last failure
+    if data["error"] is not None:
+        data["error"] = data["error"][:EVENT_ERROR_CHARS]
+    return sq.add_source_event(session, row, type_, now=now, data=data).type
 
 
 def _record_quiet(app: App, target: _Target, fetched: _Fetched, outcome: str) -> PollResult:
@@ -436,8 +452,10 @@ def _record_quiet(app: App, target: _Target, fetched: _Fetched, outcome: str) ->
             return PollResult(target.id, target.url, "skipped", target.kind, error=_SUPERSEDED)
         _remember(row, fetched)
         now = utcnow()
-        _apply(row, decide_poll(_before(row), None, _rules(app), now), now)
-        return PollResult(target.id, target.url, outcome, row.kind, entries=row.entry_count)
+        episode = _apply(session, row, decide_poll(_before(row), None, _rules(app), now), now,
+                         outcome)
+        return PollResult(target.id, target.url, outcome, row.kind, entries=row.entry_count,
+                          episode=episode)
 
 
 def _record_deferred(app: App, target: _Target, deferred: HostDeferred) -> PollResult:
@@ -463,9 +481,11 @@ def _record_failure(app: App, target: _Target, error: TrackerError) -> PollResul
         now = utcnow()
         retry_after = error.retry_after if isinstance(error, TransientFetchError) else None
         failure = PollFailure(message, retry_after)
-        _apply(row, decide_poll(_before(row), failure, _rules(app), now), now)
+        episode = _apply(session, row, decide_poll(_before(row), failure, _rules(app), now),
+                         now, "failed")
     log.warning("poll of %s failed: %s", target.url, message)
-    return PollResult(target.id, target.url, "failed", target.kind, error=message)
+    return PollResult(target.id, target.url, "failed", target.kind, error=message,
+                      episode=episode)
 
 
 __all__: Sequence[str] = (

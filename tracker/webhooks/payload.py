@@ -97,13 +97,15 @@ def article_changed_data(
 def build_payload(
     event_type: str,
     event_time: dt.datetime,
-    article: Mapping[str, Any],
+    article: Mapping[str, Any] | None,
     data: Mapping[str, Any],
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> bytes:
-    """The message body. ``article`` ({"url", "title"}) wins over an "article" key in data."""
-    merged = {"article": dict(article)} | {k: v for k, v in data.items() if k != "article"}
+    """The message body. ``article`` ({"url", "title"}) wins over an "article" key in data;
+    a source's event (``article`` None) has none."""
+    merged = ({"article": dict(article)} if article is not None else {}) | {
+        k: v for k, v in data.items() if k != "article"}
     envelope = {"type": event_type, "timestamp": utc_iso(event_time)}
     body = encode({**envelope, "data": merged})
     if len(body) <= max_bytes:
@@ -112,9 +114,14 @@ def build_payload(
     if smaller is not None:
         return smaller
     raise PayloadTooLarge(
-        f"a {event_type} message for {merged['article'].get('url')} does not fit in "
+        f"a {event_type} message for {_subject_url(merged)} does not fit in "
         f"{max_bytes} bytes even cut down as far as it goes (webhook_max_bytes is too small)"
     )
+
+
+def _subject_url(data: Mapping[str, Any]) -> Any:
+    about = data.get("article") or data.get("source")
+    return about.get("url") if isinstance(about, Mapping) else None
 
 
 def encode(body: Mapping[str, Any]) -> bytes:
