@@ -420,13 +420,15 @@ class _Sampler:
         from tracker.leases import lease_counts
 
         while not self._stop.wait(1.0):
+            # What status and /metrics say is sampled whatever happens to the lease count (the
+            # database being down is exactly what they must report).
+            self.verdicts.append(self._verdict())
+            self._scrape()
             try:
                 counts = lease_counts(self.app)
             except Exception:
                 continue
             self.most = max(self.most, sum(c["stranded"] for c in counts.values()))
-            self.verdicts.append(self._verdict())
-            self._scrape()
 
     def _scrape(self) -> None:
         """What ``/metrics`` serves (the same registry as the web view's), read as a scraper
@@ -436,7 +438,11 @@ class _Sampler:
         from tracker.metrics import exposition
 
         retrying = 0.0
-        for family in text_string_to_metric_families(exposition(self.status_app).decode()):
+        try:
+            text = exposition(self.status_app).decode()
+        except Exception:  # a scrape that fails outright: the metrics said nothing
+            return
+        for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name == "tracker_articles" and sample.labels["state"] == "stranded":
                     self.gauges["stranded"] = max(self.gauges["stranded"], sample.value)
