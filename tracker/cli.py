@@ -1011,7 +1011,7 @@ def secrets_encrypt() -> None:
     key first in secret_key, to re-encrypt under it (then drop the old key). With a SQLite
     database and no secret_key, the key file (~/.local/share/tracker/secret.key) is made if
     needed, and the database file is made readable by its owner only."""
-    from db.session import restrict_sqlite_file
+    from db.sqlite import restrict_sqlite_file
     from tracker.subscriptions import encrypt_secrets
 
     tracker_app = _app()
