@@ -1,4 +1,4 @@
-"""From a fetched page to an ``Article``, and the record of how (``Extraction``).
+"""From a fetched page to an ``ExtractedPage``, and the record of how (``Extraction``).
 
 The order of work, each step in its own module:
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from lxml.etree import _Element
 
 from tracker.charset import decode
-from tracker.document import Article, Metadata, Paragraph
+from tracker.document import ExtractedPage, Metadata, Paragraph
 from tracker.errors import ExtractionError
 from tracker.extract.body import Body, declared_body, select_roots
 from tracker.extract.furniture import paragraphs_from
@@ -89,7 +89,7 @@ class Dropped:
 class Extraction:
     """An article and how it was made: which rule chose the body, and what was dropped."""
 
-    article: Article
+    article: ExtractedPage
     source: str  # selector | live blog | json-ld body | itemprop | trafilatura | plain text
     detail: str = ""
     dropped: tuple[Dropped, ...] = ()
@@ -132,7 +132,7 @@ def _selector_label(selector: str) -> str:
 def extract_page(
     body: bytes, *, url: str, media_type: str = "text/html", charset: str | None = None,
     selector: str | None = None, fast: bool = False, ignore: IgnoreRules | None = None,
-) -> Article:
+) -> ExtractedPage:
     """The article in a fetched body; ExtractionError when there is none.
 
     ``fast`` skips trafilatura's fallback extractors (readability, jusText), which it runs to
@@ -153,7 +153,7 @@ def explain_page(
     return explain_html(text, url=url, selector=selector, fast=fast, ignore=ignore)
 
 
-def extract_plain_text(text: str, *, ignore: IgnoreRules | None = None) -> Article:
+def extract_plain_text(text: str, *, ignore: IgnoreRules | None = None) -> ExtractedPage:
     """Paragraphs of a plain-text page: blocks between blank lines, else one per line. Only a
     host's ignore patterns apply: without markup there is no telling furniture from text."""
     text = clean_text(text).replace("\r\n", "\n")
@@ -161,7 +161,7 @@ def extract_plain_text(text: str, *, ignore: IgnoreRules | None = None) -> Artic
     paragraphs = split_lines(text) if len(blocks_) == 1 else [normalize_text(b) for b in blocks_]
     kept = _ignored_out([Paragraph(p) for p in paragraphs if p], ignore, _Notes())
     name = f"plain text; ignore {ignore.fingerprint}" if ignore else "plain text"
-    article = Article(tuple(kept), Metadata(), name)
+    article = ExtractedPage(tuple(kept), Metadata(), name)
     _require_text(article)
     return article
 
@@ -169,7 +169,7 @@ def extract_plain_text(text: str, *, ignore: IgnoreRules | None = None) -> Artic
 def extract_html(
     text: str, *, url: str, selector: str | None = None, fast: bool = False,
     ignore: IgnoreRules | None = None,
-) -> Article:
+) -> ExtractedPage:
     return explain_html(text, url=url, selector=selector, fast=fast, ignore=ignore).article
 
 
@@ -206,7 +206,7 @@ def explain_html(
     paragraphs = paragraphs_from(found, live=bool(body and body.live), note=notes)
     paragraphs = _ignored_out(drop_boilerplate(paragraphs, notes), ignore, notes)
     paragraphs = _drop_title_line(paragraphs, metadata.title, notes)
-    article = Article(tuple(paragraphs), metadata, extractor_name(selector, fast=fast,
+    article = ExtractedPage(tuple(paragraphs), metadata, extractor_name(selector, fast=fast,
                                                                   ignore=ignore))
     _require_text(article)
     _refuse_interstitial(article)
@@ -252,7 +252,7 @@ def _drop_title_line(
     return paragraphs
 
 
-def _require_text(article: Article) -> None:
+def _require_text(article: ExtractedPage) -> None:
     chars = sum(len(p.text) for p in article.paragraphs if p.kind != "credit")
     if chars < MIN_ARTICLE_CHARS:
         raise ExtractionError(
@@ -261,7 +261,7 @@ def _require_text(article: Article) -> None:
         )
 
 
-def _refuse_interstitial(article: Article) -> None:
+def _refuse_interstitial(article: ExtractedPage) -> None:
     text = " ".join(p.text for p in article.paragraphs)
     if len(text) > INTERSTITIAL_MAX_CHARS:
         return
