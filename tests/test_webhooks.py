@@ -19,7 +19,7 @@ from tracker.app import App
 from tracker.articles import add_articles
 from tracker.delivery import deliver_due, list_deliveries, redeliver
 from tracker.errors import BlockedAddress
-from tracker.runner import check_many
+from tracker.passes import check_many
 from tracker.subscriptions import rotate_secret, subscribe, subscribers
 
 

@@ -458,18 +458,12 @@ def retry_schedule(text: str) -> list[float]:
 
 
 def _payload(app: App, session: Session, event: Event) -> bytes:
-    cached = _PAYLOADS.get(event.uid)  # the same body for every endpoint and retry
+    cached = app.caches.payloads.get(event.uid)  # the same body for every endpoint and retry
     if cached is not None:
         return cached
     body = payloads.build_payload(event.type, event.created_at, *_event_data(session, event),
                                   max_bytes=max(MIN_PAYLOAD_BYTES, app.settings.webhook_max_bytes))
-    _PAYLOADS[event.uid] = body
-    if len(_PAYLOADS) > 512:
-        _PAYLOADS.pop(next(iter(_PAYLOADS)))
-    return body
-
-
-_PAYLOADS: dict[str, bytes] = {}  # event uid → body, the 512 most recent
+    return app.caches.payloads.put(event.uid, body)
 
 
 def _event_data(
@@ -536,29 +530,17 @@ def _channel_message(
         message = channels.compose(form, notices, endpoint.digest_seconds)
     else:  # the same message for every channel of the same form, and every retry
         key = (event.uid, app.settings.public_url, form)
-        message = _MESSAGES.get(key) or channels.compose(
+        message = app.caches.messages.get(key) or channels.compose(
             form, [_cached_notice(app, session, event)])
-        _MESSAGES[key] = message
-        if len(_MESSAGES) > 256:
-            _MESSAGES.pop(next(iter(_MESSAGES)))
+        app.caches.messages.put(key, message)
     return _Message(delivery.id, token, endpoint.url, event.uid, b"", [], (url, message))
-
-
-_MESSAGES: dict[tuple[str, str, channels.Form], Message] = {}  # the 256 most recent
 
 
 def _cached_notice(app: App, session: Any, event: Event) -> Notice:
     """The same notice for every channel and retry of an event (its diff is read once)."""
     key = (event.uid, app.settings.public_url)
-    found = _NOTICES.get(key)
-    if found is None:
-        found = _NOTICES[key] = _notice(app, session, event)
-        if len(_NOTICES) > 256:
-            _NOTICES.pop(next(iter(_NOTICES)))
-    return found
-
-
-_NOTICES: dict[tuple[str, str], Notice] = {}  # (event uid, public URL) → the 256 most recent
+    found = app.caches.notices.get(key)
+    return found if found is not None else app.caches.notices.put(key, _notice(app, session, event))
 
 
 def _notice(app: App, session: Any, event: Event) -> Notice:
