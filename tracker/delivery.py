@@ -348,25 +348,33 @@ def _record(
         locked = {d.id: d for d in wq.lock_deliveries(session, [i for i, _, _ in work])}
         endpoints = {e.id: e for e in wq.lock_endpoints(
             session, sorted({d.endpoint_id for d in locked.values()}))}
-        results: list[DeliveryResult] = []
-        decided: list[tuple[int, DeliveryDecision]] = []
+        decided: list[tuple[int, int | None, DeliveryDecision]] = []
         for delivery_id, token, attempt in work:
             delivery = locked.get(delivery_id)
             endpoint = endpoints.get(delivery.endpoint_id) if delivery else None
-            now = utcnow()
-            decision = decide_delivery(_before(delivery, endpoint, token), attempt, rules, now)
-            if delivery is not None and endpoint is not None and decision.writes:
-                _apply(session, delivery, endpoint, decision, now)
-                decided.append((endpoint.id, decision))
-            results.append(DeliveryResult(delivery_id, decision.outcome, decision.status,
-                                          decision.error))
-        for endpoint_id, reason in disabling(decided).items():
+            decision = _settle(session, rules, delivery, endpoint, token, attempt)
+            decided.append((delivery_id, endpoint.id if endpoint else None, decision))
+        for endpoint_id, reason in disabling(
+                (e, d) for _, e, d in decided if e is not None).items():
             _disable(session, endpoints[endpoint_id], reason)
-        results = _with_successors(session, results, locked)
-    for _, decision in decided:  # once committed
+        results = _with_successors(session, [
+            DeliveryResult(i, d.outcome, d.status, d.error) for i, _, d in decided], locked)
+    for _, _, decision in decided:  # once committed
         if decision.stored is not None:
             metrics.delivery_attempted(decision.outcome, decision.attempts)
     return results
+
+
+def _settle(
+    session: Session, rules: Rules, delivery: Delivery | None, endpoint: Endpoint | None,
+    token: str, attempt: Answer | Unbuilt,
+) -> DeliveryDecision:
+    """Decide what one attempt means, and apply it unless its claim expired meanwhile."""
+    now = utcnow()
+    decision = decide_delivery(_before(delivery, endpoint, token), attempt, rules, now)
+    if delivery is not None and endpoint is not None and decision.writes:
+        _apply(session, delivery, endpoint, decision, now)
+    return decision
 
 
 def record_lost(app: App, claims: list[DeliveryClaim], reason: str) -> list[DeliveryResult]:
