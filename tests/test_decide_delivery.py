@@ -153,11 +153,31 @@ def test_the_retry_delay_is_spread_by_the_jitter() -> None:
     assert decide(answer(500), rules=doubled).next_attempt_at == after(10)
 
 
+def test_a_zero_delay_in_the_schedule_retries_at_once() -> None:
+    at_once = Rules((0.0, 0.0), RULES.disable_after, jitter=float)
+
+    assert decide(answer(500), rules=at_once).next_attempt_at == NOW
+    assert decide(answer(429, retry_after="0"), rules=at_once).next_attempt_at == NOW
+
+
 def test_spread_keeps_a_delay_within_a_fifth_of_itself() -> None:
     delays = {spread(100.0) for _ in range(200)}
 
     assert all(80.0 <= d <= 120.0 for d in delays)
     assert len(delays) > 1
+
+
+def test_spread_reaches_a_fifth_either_way() -> None:
+    assert spread(100.0, lambda low, high: low) == pytest.approx(80.0)
+    assert spread(100.0, lambda low, high: high) == pytest.approx(120.0)
+
+
+def test_an_answer_knows_nothing_it_was_not_told() -> None:
+    decision = decide(Answer(SENT_AT, 500))
+
+    assert decision.stored == Stored(SENT_AT, 500, 0, None, None)
+    assert decision.next_attempt_at == after(5)  # no Retry-After
+    assert not Answer(SENT_AT).delivered  # neither a status nor a service that took it
 
 
 def test_the_first_failure_starts_the_endpoints_failing_streak_once() -> None:

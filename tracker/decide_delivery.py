@@ -41,9 +41,9 @@ from tracker.headers import retry_after
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
-def spread(delay: float) -> float:
+def spread(delay: float, uniform: Callable[[float, float], float] = random.uniform) -> float:
     """A retry's delay, ±20 %: deliveries that failed together do not all retry together."""
-    return delay * random.uniform(0.8, 1.2)
+    return delay * uniform(0.8, 1.2)
 
 
 # --- what is known before the attempt is recorded -------------------------------------------
