@@ -83,3 +83,23 @@ class DeliveryState(StrEnum):
 
 # The states of a delivery that gave up, which ``tracker redeliver --failed`` queues again.
 GAVE_UP_STATES = (DeliveryState.FAILED, DeliveryState.CANCELLED)
+
+
+class DeliveryOutcome(StrEnum):
+    """What one attempt at a delivery ended in (``tracker.decide_delivery``): counted in the
+    ``tracker_delivery_attempts_total`` metric, not stored (the delivery's state is)."""
+
+    DELIVERED = "delivered"  # the receiver answered 2xx (a channel: the service took it)
+    RETRY = "retry"  # failed; tried again on the retry schedule
+    FAILED = "failed"  # failed, and gave up: the retry schedule is used up, or it cannot be built
+    DISABLED = "disabled"  # failed, and its endpoint is disabled: 410 Gone, or failing too long
+    SKIPPED = "skipped"  # not recorded: its claim expired, or it was cancelled meanwhile
+
+
+class EndpointState(StrEnum):
+    """``endpoints.state``: whether a webhook endpoint or channel is sent to."""
+
+    ACTIVE = "active"  # sent to
+    PAUSED = "paused"  # a channel muted by its owner: nothing new is queued, pending ones wait
+    DISABLED = "disabled"  # by failures (410 Gone, or every delivery failing for days): its
+    # waiting deliveries are cancelled
