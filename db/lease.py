@@ -24,24 +24,14 @@ states are checked, the order of deliveries in a chain) come with it from the qu
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    String,
-    case,
-    column,
-    func,
-    or_,
-    select,
-    update,
-    values,
-)
+from sqlalchemy import ColumnElement, Select, String, case, func, or_, select, update
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from db.models import Leased
 
@@ -71,11 +61,13 @@ def claim(
     ids: Sequence[int] | None = None,
 ) -> list[Claimed]:
     """Lease up to ``limit`` due rows (only among ``ids`` if given) until ``until``."""
-    claims = [Claimed(row.id, secrets.token_hex(16), row.lease_token is not None)
-              for row in session.execute(due_rows(work, now, limit, ids))]
-    if claims:
-        _lease(session, work.model, claims, until)
-    return claims
+    found = {row.id: row.lease_token is not None
+             for row in session.execute(due_rows(work, now, limit, ids))}
+    if not found:
+        return []
+    tokens = {row.id: row.lease_token for row in session.execute(
+        _lease(work.model, list(found), until))}
+    return [Claimed(i, tokens[i], takeover) for i, takeover in found.items() if i in tokens]
 
 
 def due_rows(
@@ -96,25 +88,39 @@ def due_rows(
     return statement
 
 
-def _lease(session: Session, model: Any, claims: Sequence[Claimed], until: dt.datetime) -> None:
-    """One UPDATE for the batch: each row its token, the due column moved to ``until``, the
-    time it was due kept in ``due_at`` (a takeover keeps the first claim's)."""
+class _NewToken(FunctionElement[str]):
+    """A fresh lease token made by the database: 32 random hex digits."""
+
+    type = String(32)
+    inherit_cache = True
+
+
+@compiles(_NewToken)
+def _sqlite_token(element: _NewToken, compiler: Any, **kw: Any) -> str:
+    return "lower(hex(randomblob(16)))"
+
+
+@compiles(_NewToken, "postgresql")
+def _postgresql_token(element: _NewToken, compiler: Any, **kw: Any) -> str:
+    return "replace(CAST(gen_random_uuid() AS text), '-', '')"
+
+
+def _lease(model: Any, ids: list[int], until: dt.datetime) -> Any:
+    """One UPDATE for the batch (the same statement whatever its rows, compiled once): each row
+    a token of its own, the due column moved to ``until``, the time it was due kept in
+    ``due_at`` (a takeover keeps the first claim's); returns the ids and their tokens."""
     due = getattr(model, model.due_column)
-    tokens = (
-        values(column("id", model.id.type), column("token", String(32)), name="claims")
-        .data([(c.id, c.token) for c in claims])
-        .cte("claims")
-    )
-    session.execute(
+    return (
         update(model)
-        .where(model.id == tokens.c.id)
+        .where(model.id.in_(ids))
         .values({
-            "lease_token": tokens.c.token,
+            "lease_token": _NewToken(),
             "lease_until": until,
             "due_at": case((model.lease_token.is_(None), due),
                            else_=func.coalesce(model.due_at, due)),
             model.due_column: until,
         })
+        .returning(model.id, model.lease_token)
         .execution_options(synchronize_session=False)
     )
 
