@@ -74,7 +74,10 @@ class Database:
 
     def __init__(self, url: str, home: Path) -> None:
         self.url = url
-        self.app = App(load_settings(database_url=url))
+        # Nothing renews the leases here (no worker holds them): a lease of an hour stands for
+        # the heartbeat, so the claims with nothing due find the batches claimed before still
+        # held, not run out (claiming 90,000 takes longer than a 30 s lease).
+        self.app = App(load_settings(database_url=url, lease_seconds=3600))
         self.env = clean_env(home, TRACKER_DATABASE_URL=url, NO_COLOR="1",
                              TRACKER_ALLOW_NETWORKS="127.0.0.0/8", TRACKER_ALLOWED_PORTS="*",
                              TRACKER_PER_HOST_CONCURRENCY="8", TRACKER_PER_HOST_RATE="0")
