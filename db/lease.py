@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, String, case, func, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -78,7 +78,7 @@ def due_rows(
     model = work.model
     statement = (
         select(model.id, model.lease_token)
-        .where(*work.due(now), or_(model.lease_until.is_(None), model.lease_until < now))
+        .where(*work.due(now), _unleased(model, now))
         .order_by(*work.order())
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -86,6 +86,17 @@ def due_rows(
     if ids is not None:
         statement = statement.where(model.id.in_(list(ids)))
     return statement
+
+
+_NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _unleased(model: Any, now: dt.datetime) -> ColumnElement[bool]:
+    """No live lease: never leased, given back, or run out. A guard only (a live lease keeps
+    the due column at its end, out of range), written as an expression PostgreSQL has no
+    statistics of: with most rows in flight, ``lease_until`` alone would make it expect no row
+    at all and read the whole table instead of the due index (60 ms at 100,000 articles)."""
+    return func.coalesce(model.lease_until, _NEVER) < now
 
 
 class _NewToken(FunctionElement[str]):

@@ -271,3 +271,30 @@ def test_the_claim_reads_the_partial_index_of_checked_articles(app: App) -> None
     with session_scope(app.writer) as session:  # and it claims only the active ones
         claimed = lease.claim(session, leases.ARTICLES, NOW, NOW, 500)
     assert len(claimed) == 300
+
+
+def test_the_migration_moves_rows_leased_before_it_and_back(app: App, database_url: str) -> None:
+    from alembic import command
+
+    from db.session import alembic_config, make_engine, upgrade
+
+    first, second = articles(app, 2)
+    [(claimed, _)] = leases.claim(app, leases.ARTICLES, limit=1, ids=[first], now=NOW)
+    until = lease_of(app, Article, claimed)[1]
+    app.close()
+    engine = make_engine(database_url)
+    try:
+        config = alembic_config(database_url)
+        with engine.begin() as connection:  # down: a leased row keeps its due time, as before
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0008_source_events")
+        with engine.connect() as connection:
+            due = dict(connection.execute(select(Article.id, Article.next_check_at)).all())
+        assert due == {first: LONG_AGO, second: LONG_AGO}
+        upgrade(engine)  # up: moved to its lease's end, its due time kept apart
+        with engine.connect() as connection:
+            rows = connection.execute(select(Article.id, Article.next_check_at, Article.due_at)
+                                      .order_by(Article.id)).all()
+        assert [tuple(row) for row in rows] == [(first, until, LONG_AGO), (second, LONG_AGO, None)]
+    finally:
+        engine.dispose()
