@@ -23,6 +23,9 @@ class ArticleState(StrEnum):
 
 # The states the schedulers check: the others are left alone.
 CHECKED_STATES = (ArticleState.ACTIVE, ArticleState.UNAVAILABLE, ArticleState.DELETED)
+# The same, as SQL with literals: the predicate of the claim's partial index (a planner can
+# match it only against literals, never against bound parameters).
+CHECKED_PREDICATE = "state IN ({})".format(", ".join(f"'{s.value}'" for s in CHECKED_STATES))
 # The states of an article whose page answers 404 or 410.
 GONE_STATES = (ArticleState.UNAVAILABLE, ArticleState.DELETED)
 
