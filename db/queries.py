@@ -148,7 +148,7 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
                 Host.notify_threshold.label("host_notify_threshold"),
                 Article.developing, Article.last_changed_at, Article.created_at,
                 Article.failure_count, Article.version_count,
-                Article.next_check_at,
+                Article.next_check_at, Version.paragraph_count,
             )
             .outerjoin(Version, latest)
             .outerjoin(Host, Host.host == Article.host)
