@@ -24,10 +24,10 @@ def test_rules_are_set_added_to_listed_and_cleared(sqlite_url: str) -> None:
     assert hosts(sqlite_url) == [
         {"host": "news.example", "selector": "div.story",
          "ignore_patterns": ["^Anzeige", r"^Stand \d"], "ignore_selectors": [".poll"],
-         "rate_per_minute": 30.0, "notify_threshold": 3, "articles": 2},
+         "rate_per_minute": 30.0, "notify_threshold": 3, "articles": 2, "template": None},
         {"host": "other.example", "selector": None, "ignore_patterns": [],
          "ignore_selectors": [], "rate_per_minute": None, "notify_threshold": None,
-         "articles": 1},
+         "articles": 1, "template": None},
     ]
     text = tracker(sqlite_url, "hosts").stdout
     assert "news.example" in text

@@ -664,6 +664,16 @@ def host_set(
                + (f"; {done['later']} more at their next check" if done["later"] else ""))
 
 
+@host_app.command("show")
+def host_show(
+    host: Annotated[str, typer.Argument(help="Host name (www.example.com) or a URL on it.")],
+) -> None:
+    """A host's rules and its learned article template (JSON)."""
+    from tracker.hosts import show_host
+
+    _print_json(_run(show_host, _app(), host))
+
+
 @app.command()
 def hosts(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,

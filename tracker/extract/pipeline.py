@@ -315,8 +315,6 @@ def _templated(
         agreed = by_template is not None and by_template.paragraphs == article.paragraphs
         if not agreed:
             reason = reason or "the template's text differs from the full extractor's"
-        else:
-            reason = ""
     learned = None if agreed else _learn(tree, generic.blocks(), article, finish)
     outcome = Learning(agreed, learned, reason)
     return Extraction(article, "trafilatura", "", dropped,
