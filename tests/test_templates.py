@@ -22,6 +22,7 @@ from tracker.app import App
 from tracker.articles import add_articles
 from tracker.check import check_article
 from tracker.extract import explain_page
+from tracker.extract.page import parse
 from tracker.extract.pipeline import TemplateUse
 from tracker.extract.template import (
     MAX_SIGNATURES,
@@ -31,7 +32,6 @@ from tracker.extract.template import (
     from_json,
     learn,
 )
-from tracker.extract.page import parse
 from tracker.hosts import list_hosts, show_host
 from tracker.templates import VERIFY_EVERY, TemplateBook
 from tracker.views import hosts_table
@@ -80,7 +80,8 @@ def test_a_candidate_is_checked_against_the_full_extractor(article_server: Artic
     url, body = page_of(article_server, "second", 2)
     checked = explain_page(body, url=url, learning=TemplateUse(template))
     assert checked.path == "verified"
-    assert checked.learning is not None and checked.learning.agreed is True
+    assert checked.learning is not None
+    assert checked.learning.agreed is True
     assert checked.learning.learned is None
     assert checked.source == "trafilatura"
 
@@ -103,9 +104,11 @@ def test_a_page_whose_body_moved_out_of_the_container_is_caught_and_teaches_a_ne
     read = explain_page(html.encode(), url=url, learning=TemplateUse(template, trusted=True))
     assert read.path == "full"
     assert read.article == full.article
-    assert read.learning is not None and read.learning.agreed is False
+    assert read.learning is not None
+    assert read.learning.agreed is False
     assert read.learning.reason
-    assert read.learning.learned is not None and read.learning.learned != template
+    assert read.learning.learned is not None
+    assert read.learning.learned != template
 
 
 def test_a_big_drop_against_the_previous_version_is_checked(article_server: ArticleServer) -> None:
@@ -115,7 +118,8 @@ def test_a_big_drop_against_the_previous_version_is_checked(article_server: Arti
     read = explain_page(body, url=url, learning=TemplateUse(
         template, trusted=True, previous_paragraphs=3 * count))
     assert read.path == "verified"  # the full extractor agreed: the story really is shorter
-    assert read.learning is not None and read.learning.agreed is True
+    assert read.learning is not None
+    assert read.learning.agreed is True
     assert read.learning.reason == f"{count} paragraphs by the template, {3 * count} before"
 
 
@@ -127,7 +131,8 @@ def test_a_page_that_does_not_fit_is_read_by_the_full_extractor(
     read = explain_page(body, url=url, learning=TemplateUse(template, trusted=True))
     assert read.path == "full"
     assert read.article == explain_page(body, url=url).article
-    assert read.learning is not None and read.learning.reason == (
+    assert read.learning is not None
+    assert read.learning.reason == (
         "the page does not fit the template")
 
 
@@ -171,7 +176,7 @@ def test_the_corpus_reads_the_same_by_a_learned_template() -> None:
         try:
             full = explain_page(path.read_bytes(), url=url)
             first = explain_page(path.read_bytes(), url=url, learning=TemplateUse())
-        except Exception:  # noqa: BLE001 - pages without an article teach nothing
+        except Exception:
             continue
         assert first.article == full.article
         template = first.learning.learned if first.learning else None
@@ -243,7 +248,8 @@ def test_every_20th_page_is_verified(app: App, article_server: ArticleServer) ->
     assert use.template is None
     book.record("127.0.0.1", use, explain_page(body, url=url, learning=use))
     use = book.use("127.0.0.1")
-    assert use.template is not None and not use.trusted
+    assert use.template is not None
+    assert not use.trusted
     book.record("127.0.0.1", use, explain_page(body, url=url, learning=use))
     verified = [book.use("127.0.0.1").verify for _ in range(3 * VERIFY_EVERY)]
     assert [i for i, v in enumerate(verified, 1) if v] == [VERIFY_EVERY, 2 * VERIFY_EVERY,
@@ -261,7 +267,8 @@ def test_a_disagreement_drops_the_template_records_it_and_relearns(
     book.use("127.0.0.1")  # loads the (empty) state
     book._hosts["127.0.0.1"].template = wrong
     read = explain_page(body, url=url, learning=stale)
-    assert read.learning is not None and read.learning.agreed is False
+    assert read.learning is not None
+    assert read.learning.agreed is False
     book.record("127.0.0.1", stale, read)
     template = show_host(app, "127.0.0.1")["template"]
     assert template["state"] == "candidate"  # learned again from the page
