@@ -120,15 +120,30 @@ def apply(template: Template, tree: _Element) -> list[Block] | None:
     container = find_container(template, tree)
     if container is None:
         return None
-    signatures: dict[int, bool] = {}
-    kept = []
-    for block in blocks(container):
-        key = id(block.element)
-        if key not in signatures:
-            signatures[key] = _signature(block.element, container) in template.paragraphs
-        if signatures[key]:
-            kept.append(block)
+    # Keyed by the elements themselves: lxml hands out one proxy per node while it is held.
+    paths: dict[_Element, str] = {container: ""}
+    kept = [b for b in blocks(container)
+            if _signature_in(b.element, paths) in template.paragraphs]
     return kept or None
+
+
+def _signature_in(element: _Element, paths: dict[_Element, str]) -> str | None:
+    """``_signature`` below the container, whose own path is in ``paths`` (the elements'
+    paths found so far, extended here: blocks share their ancestors)."""
+    pending: list[_Element] = []
+    current: _Element | None = element
+    while current is not None and current not in paths:
+        pending.append(current)
+        if len(pending) > MAX_STEPS:
+            return None
+        current = current.getparent()
+    if current is None:
+        return None
+    path = paths[current]
+    for below in reversed(pending):
+        path = f"{path}/{step(below)}" if path else step(below)
+        paths[below] = path
+    return path
 
 
 def find_container(template: Template, tree: _Element) -> _Element | None:
