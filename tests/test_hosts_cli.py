@@ -32,6 +32,13 @@ def test_rules_are_set_added_to_listed_and_cleared(sqlite_url: str) -> None:
     text = tracker(sqlite_url, "hosts").stdout
     assert "news.example" in text
     assert "no rules" in text
+    assert "none learned" in text
+    shown = tracker_json(sqlite_url, "host", "show", "News.Example")
+    assert (shown["host"], shown["selector"], shown["template"]) == (
+        "news.example", "div.story", None)
+    assert "template: none learned" in tracker(sqlite_url, "host", "show", "news.example").stdout
+    assert "no such host" in tracker(sqlite_url, "host", "show", "nowhere.example",
+                                     check=False).stderr
     tracker(sqlite_url, "host", "set", "news.example", "--clear", "--ignore", "^Werbung")
     [rules, _] = hosts(sqlite_url)
     assert (rules["selector"], rules["ignore_patterns"], rules["rate_per_minute"]) == (

@@ -667,11 +667,23 @@ def host_set(
 @host_app.command("show")
 def host_show(
     host: Annotated[str, typer.Argument(help="Host name (www.example.com) or a URL on it.")],
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
-    """A host's rules and its learned article template (JSON)."""
+    """A host's rules and its learned article template."""
     from tracker.hosts import show_host
 
-    _print_json(_run(show_host, _app(), host))
+    data = _run(show_host, _app(), host)
+    if format is ListFormat.json:
+        _print_json(data)
+        return
+    from tracker.views import rules_text, template_text
+
+    template = data["template"]
+    lines = [data["host"], f"articles: {data['articles']}", f"rules: {rules_text(data)}",
+             f"template: {template_text(template)}"]
+    lines += [f"  paragraphs: {path}" for path in (template or {}).get("paragraphs", [])]
+    for line in lines:
+        _echo(line)
 
 
 @app.command()
