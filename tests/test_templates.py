@@ -157,6 +157,15 @@ def test_ids_and_class_names_with_digits_are_no_part_of_a_template() -> None:
     assert template.paragraphs == frozenset({"p"})
 
 
+def test_a_page_of_too_many_kinds_of_paragraph_teaches_no_template() -> None:
+    from tracker.extract.structure import blocks
+
+    kinds = "".join(f"<p class='k{chr(97 + i // 26)}{chr(97 + i % 26)}'>Satz {i}.</p>"
+                    for i in range(MAX_SIGNATURES + 1))
+    tree = parse(f"<html><body><div class='story'>{kinds}</div></body></html>", "u")
+    assert learn(tree, blocks(tree.find("body"))) is None
+
+
 def test_stored_templates_are_read_as_hostile() -> None:
     good = Template(("div.story",), frozenset({"p"}))
     assert from_json(good.to_json()) == good

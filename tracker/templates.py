@@ -109,13 +109,19 @@ class TemplateBook:
         self._write(host, values or {}, counts)
 
     def flush(self) -> None:
-        """Write the counters not written yet."""
+        """Write the counters not written yet (at exit: a database already gone loses them,
+        with a warning, and nothing else)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         with self._lock:
             pending = [(host, s.counts) for host, s in self._hosts.items() if s.counts]
             for state in self._hosts.values():
                 state.counts = {}
         for host, counts in pending:
-            self._write(host, {}, counts)
+            try:
+                self._write(host, {}, counts)
+            except SQLAlchemyError as exc:
+                log.warning("template counters of %s not written: %s", host, exc)
 
     def _state(self, host: str) -> _State:
         with self._lock:
