@@ -5,7 +5,7 @@
 bench_check's first-sight pass takes far more wall time than CPU time on two cores, so
 something serialises it. This runs that pass (a fresh SQLite database, ``--articles`` pages of
 ``tests/articleserver.py`` in its own process, ``tracker check --all``) with
-``db.session.WriteGate`` instrumented in every process of the pass: for each writer, the time
+``db.sqlite.WriteGate`` instrumented in every process of the pass: for each writer, the time
 it waited for the gate, the time it held it, and the CPU time its thread used while holding
 it. If the holders spend most of their hold off the CPU (waiting for the GIL that the other
 check threads of their process take for extraction, or for the machine), and the gate is held
@@ -27,11 +27,11 @@ from harness import BIN, Site, clean_env, run_measured
 # Runs inside `tracker check`: wraps the gate, then hands over to the command line.
 PROBE = r"""
 import json, os, sys, threading, time
-import db.session as session
+import db.sqlite as sqlite
 
 stats = {"wait": 0.0, "hold": 0.0, "hold_cpu": 0.0, "writes": 0}
 local = threading.local()
-acquire, release = session.WriteGate.acquire, session.WriteGate.release
+acquire, release = sqlite.WriteGate.acquire, sqlite.WriteGate.release
 out = os.environ["PROBE_OUT"]
 
 def dump():
@@ -52,7 +52,7 @@ def timed_release(self):
     if stats["writes"] % 20 == 0:  # forked pool processes end without atexit
         dump()
 
-session.WriteGate.acquire, session.WriteGate.release = timed_acquire, timed_release
+sqlite.WriteGate.acquire, sqlite.WriteGate.release = timed_acquire, timed_release
 sys.argv = ["tracker", *sys.argv[1:]]
 from tracker.cli import main
 try:

@@ -1,9 +1,8 @@
 """Engines, sessions and the schema upgrade that runs on first use.
 
-One engine per process and URL (``get_engine``). SQLite gets WAL, foreign keys, a busy timeout
-and real transactions (pysqlite's legacy mode would skip ``BEGIN`` before DDL and reads), with
-``BEGIN IMMEDIATE`` for sessions that will write after reading, so two writers queue on the
-busy timeout instead of failing on a lock upgrade.
+One engine per process and URL (``get_engine``). What is particular to SQLite (its pragmas, real
+transactions, ``BEGIN IMMEDIATE`` for sessions that will write after reading, and the write
+gate that hands the file from writer to writer) is fenced in ``db.sqlite``.
 
 A database URL is checked before anything connects (``DatabaseProblem``: a path given where a
 URL belongs, a database tracker does not support), and a SQLite file is created only when the
@@ -14,18 +13,18 @@ Created files and directories are the owner's only (0600, 0700): they hold webho
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy import Engine, create_engine, inspect, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from db import sqlite
+from db.errors import DatabaseProblem as DatabaseProblem
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Checked against the alembic_version table with one query, so a
@@ -34,10 +33,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_REVISION = "0009_template"
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
-
-
-class DatabaseProblem(Exception):
-    """The database cannot be used, for a reason said in one line (no password in it)."""
 
 
 def get_engine(url: str, *, create: bool = False) -> Engine:
@@ -74,7 +69,7 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
     directory when missing; without it a missing file is a DatabaseProblem."""
     parsed = check_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, create=create)
+        return sqlite.sqlite_engine(url, create=create)
     url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -103,150 +98,6 @@ def check_url(url: str) -> Any:
     return parsed.set(drivername=kind)
 
 
-class WriteGate:
-    """One writer at a time on a SQLite file, across threads and processes, handed over the
-    moment the previous writer commits.
-
-    SQLite itself lets a second writer wait by sleeping and retrying (1, 2, 5 … 100 ms), so
-    with a few threads or processes writing short transactions most of the time went to
-    sleeping. A writer takes this gate (a lock for the threads of a process, ``flock`` on
-    ``<database>-writer.lock`` between processes) before ``BEGIN IMMEDIATE`` and gives it back
-    right after its commit or rollback."""
-
-    def __init__(self, database: str) -> None:
-        self.path = f"{database}-writer.lock"
-        self._threads = threading.Lock()
-        self._file: int | None = None
-        self._pid = 0
-
-    def acquire(self) -> None:
-        self._threads.acquire()
-        try:
-            fcntl.flock(self._fd(), fcntl.LOCK_EX)
-        except BaseException:
-            self._threads.release()
-            raise
-
-    def release(self) -> None:
-        try:
-            fcntl.flock(self._fd(), fcntl.LOCK_UN)
-        finally:
-            self._threads.release()
-
-    def _fd(self) -> int:
-        if self._file is None or self._pid != os.getpid():  # a forked child opens its own
-            try:
-                self._file = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError as exc:
-                raise DatabaseProblem(f"cannot open {self.path} to write the database: "
-                                      f"{exc.strerror} (is its directory read-only?)") from None
-            self._pid = os.getpid()
-        return self._file
-
-
-class _GatedConnection(sqlite3.Connection):
-    """A sqlite3 connection that lets go of its write gate once its transaction ends."""
-
-    gate: WriteGate | None = None
-
-    def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            self._let_go()
-
-    def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self._let_go()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._let_go()
-
-    def _let_go(self) -> None:
-        gate, self.gate = self.gate, None
-        if gate is not None:
-            gate.release()
-
-
-def _sqlite_engine(url: str, *, create: bool) -> Engine:
-    database = make_url(url).database
-    gate = None
-    if database and database != ":memory:" and not database.startswith("file:"):
-        path = Path(database).expanduser()
-        _sqlite_file(path, create=create)
-        gate = WriteGate(str(path))
-    engine = create_engine(url, connect_args={
-        "timeout": 30, "check_same_thread": False, "factory": _GatedConnection,
-    })
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, see below
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get("sqlite_immediate", False)
-        if immediate and gate is not None:
-            gate.acquire()
-            dbapi = connection.connection.dbapi_connection
-            dbapi.gate = gate
-            try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            except BaseException:
-                dbapi._let_go()
-                raise
-            return
-        connection.exec_driver_sql("BEGIN")
-
-    return engine
-
-
-def _sqlite_file(path: Path, *, create: bool) -> None:
-    """Make sure the database file exists, creating it (owner-only) only when asked."""
-    if path.is_file():
-        return
-    if path.exists():
-        raise DatabaseProblem(f"{path} is not a file")
-    if not create:
-        where = "" if path.parent.is_dir() else f" (and there is no directory {path.parent})"
-        raise DatabaseProblem(f"there is no database at {path}{where}: check the path, or "
-                              f"create it with: tracker --db sqlite:///{path} migrate")
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    except OSError as exc:
-        raise DatabaseProblem(f"cannot create the database {path}: {exc.strerror}") from None
-
-
-def restrict_sqlite_file(url: str) -> list[str]:
-    """Make a SQLite database file (and its -wal and -shm files) readable by its owner only;
-    the paths whose permissions changed. Nothing for other databases."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database:
-        return []
-    changed = []
-    base = Path(parsed.database).expanduser()
-    for path in (base, Path(f"{base}-wal"), Path(f"{base}-shm")):
-        try:
-            if path.stat().st_mode & 0o077:
-                path.chmod(0o600)
-                changed.append(str(path))
-        except FileNotFoundError:
-            continue
-    return changed
-
-
 def explain(exc: BaseException) -> str:
     """A database error in one line for people: the driver's own first line, with a hint where
     the cause is a common one (any other exception: its type and first line)."""
@@ -270,7 +121,7 @@ def explain(exc: BaseException) -> str:
 
 def sessions(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
     """A session factory; ``write=True`` for read-then-write units of work."""
-    bind = engine.execution_options(sqlite_immediate=True) if write else engine
+    bind = sqlite.for_writing(engine) if write else engine
     # No autoflush: units of work here flush where they need ids, and an automatic flush
     # before every query cost a third of a check's database time.
     return sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)

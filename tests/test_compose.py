@@ -16,7 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 from tests.clihelp import ROOT
-from tracker.cli import app
+from tracker.cli import cli
 
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
@@ -32,7 +32,7 @@ def test_the_deployment_has_every_role() -> None:
 def test_command_is_a_real_entry_point_with_valid_options(name: str) -> None:
     command = SERVICES[name]["command"]
     assert command[0] == "tracker"
-    result = CliRunner().invoke(app, [*command[1:], "--help"])
+    result = CliRunner().invoke(cli, [*command[1:], "--help"])
     assert result.exit_code == 0, result.output
 
 
@@ -72,7 +72,7 @@ def test_long_running_services_have_healthchecks(name: str) -> None:
     words = (shlex.split(re.split(r"[;>|&]", check[1])[0]) if check[0] == "CMD-SHELL"
              else check[1:])
     if words[0] == "tracker":
-        assert CliRunner().invoke(app, [*words[1:], "--help"]).exit_code == 0
+        assert CliRunner().invoke(cli, [*words[1:], "--help"]).exit_code == 0
     elif words[0] == "celery":
         assert words[1:3] == ["-A", "workers"]
     elif words[0] == "python":

@@ -10,10 +10,10 @@ import pytest
 from typer.main import get_command
 
 from tests.clihelp import ROOT
-from tracker.cli import app
+from tracker.cli import cli
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
+COMMANDS = sorted(get_command(cli).commands)  # type: ignore[attr-defined]
 
 
 def readme_commands() -> list[str]:
@@ -30,7 +30,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_and_is_documented(command: str) -> None:
-    click_command = get_command(app).commands[command]  # type: ignore[attr-defined]
+    click_command = get_command(cli).commands[command]  # type: ignore[attr-defined]
     assert click_command.help, f"tracker {command} has no help text"
     assert f"tracker {command}" in README, f"tracker {command} is not in the README"
 
@@ -61,7 +61,7 @@ def parse_command_line(line: str) -> None:
     for stop in ("|", ">", "&&"):
         if stop in args:
             args = args[: args.index(stop)]
-    command: Any = get_command(app)
+    command: Any = get_command(cli)
     context = command.make_context("tracker", list(args))
     while hasattr(command, "resolve_command"):
         rest = [*context._protected_args, *context.args]

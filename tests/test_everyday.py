@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from tests.articleserver import ArticleServer
 from tests.clihelp import environment, tracker, tracker_json
 from tests.receiver import WebhookReceiver
-from tracker.articles import clean_url
 from tracker.errors import TrackerError
+from tracker.identity import clean_url
 
 
 def one_line_error(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.articleserver import AUTHORS, FIXTURES, MODIFIED, PUBLISHED, ArticleServer, is_credit
-from tracker.document import Article
+from tracker.document import ExtractedPage
 from tracker.errors import ExtractionError
 from tracker.extract import extract_html, extract_page, extractor_name
 from tracker.normalize import normalize_text, split_lines
@@ -45,7 +45,7 @@ def fetch(client: httpx.Client, url: str) -> httpx.Response:
     return response
 
 
-def extract_response(response: httpx.Response, url: str) -> Article:
+def extract_response(response: httpx.Response, url: str) -> ExtractedPage:
     media_type = response.headers["Content-Type"].partition(";")[0].strip()
     return extract_page(
         response.content, url=url, media_type=media_type, charset=response.charset_encoding
@@ -53,7 +53,7 @@ def extract_response(response: httpx.Response, url: str) -> Article:
 
 
 def served_article(server: ArticleServer, client: httpx.Client, version: int = 2,
-                   mode: str | None = None, **params: object) -> Article:
+                   mode: str | None = None, **params: object) -> ExtractedPage:
     slug = "-".join(map(str, ("story", version, mode, *params.values())))
     url = server.add_article(slug, version)
     server.set_mode(slug, mode, **params)

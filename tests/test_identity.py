@@ -11,7 +11,7 @@ from tests.articleserver import ArticleServer
 from tests.clihelp import tracker, tracker_json
 from tracker.app import App
 from tracker.articles import add_articles, history
-from tracker.document import Article, Metadata, Paragraph
+from tracker.document import ExtractedPage, Metadata, Paragraph
 from tracker.identity import is_variant, normalize_url, usable_canonical
 from tracker.merge import fold_duplicate
 from tracker.runner import check_many
@@ -153,8 +153,8 @@ def _ids(app: App) -> list[int]:
         return [a.id for a in queries.list_articles(session)]
 
 
-def page_naming(canonical: str, title: str, texts: list[str]) -> Article:
-    return Article(
+def page_naming(canonical: str, title: str, texts: list[str]) -> ExtractedPage:
+    return ExtractedPage(
         tuple(Paragraph(t) for t in texts), Metadata(title=title, canonical_url=canonical),
         "test extractor",
     )

@@ -58,7 +58,9 @@ class App:
     def write_connection(self) -> AbstractContextManager[Connection]:
         """A Core connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite), for hot
         paths that need no ORM objects; commits on success."""
-        return self.engine.execution_options(sqlite_immediate=True).begin()
+        from db.sqlite import for_writing
+
+        return for_writing(self.engine).begin()
 
     @cached_property
     def fetcher(self) -> Fetcher:

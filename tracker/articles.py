@@ -7,7 +7,6 @@ renders and the same functions can serve any other front end.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,76 +21,13 @@ from db.states import ArticleState
 from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.diffstore import summaries
-from tracker.errors import BlockedAddress, TrackerError
-from tracker.identity import normalize_url
-from tracker.netguard import check_scheme
-from tracker.terminal import printable
+from tracker.errors import TrackerError
+from tracker.identity import MAX_URL_LENGTH, clean_url, normalize_url
 
 
 class UnknownArticle(TrackerError):
     def __init__(self, url: str) -> None:
         super().__init__(f"{url} is not tracked (add it with: tracker add {url})")
-
-
-MAX_URL_LENGTH = 4096  # sitemaps allow 2,048; a longer "URL" is a mistake or an attack
-# Characters no URL holds as such (they must be percent-encoded): controls, spaces of any
-# kind, bidi controls that would make it read as another URL.
-_NOT_IN_URLS = re.compile("[\x00-\x20\x7f-\xa0\u1680\u2000-\u200f\u2028-\u202f"
-                          "\u205f\u2060-\u206f\u3000\ufeff\u061c]")
-_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
-
-
-def clean_url(url: str) -> str:
-    """The URL as stored: http(s) only, in the form ``tracker.identity.normalize_url`` gives
-    (host lower-cased, fragment and tracking parameters dropped). A URL that is not one (a
-    space or control character in it, no valid host name, port 0, over ``MAX_URL_LENGTH``)
-    raises BlockedAddress with a message saying why."""
-    url = url.strip()
-    _check_url(url)
-    check_scheme(url)
-    return normalize_url(url)
-
-
-def _check_url(url: str) -> None:
-    shown = url if len(url) <= 200 else url[:200] + "…"
-    if len(url) > MAX_URL_LENGTH:
-        raise BlockedAddress(shown, f"longer than {MAX_URL_LENGTH} characters")
-    bad = _NOT_IN_URLS.search(url)
-    if bad:
-        raise BlockedAddress(shown, f"holds {printable(bad.group())!r} at position "
-                             f"{bad.start()}, which a URL cannot (percent-encode it)")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:  # "[::1" unclosed, a port that is no number or over 65535
-        raise BlockedAddress(shown, f"not a valid URL ({exc})") from None
-    if port == 0:
-        raise BlockedAddress(shown, "port 0 is no port")
-    host = parts.hostname or ""
-    if host and ":" not in host and not _valid_host(host):
-        raise BlockedAddress(shown, f"{host!r} is not a valid host name")
-
-
-def _valid_host(host: str) -> bool:
-    """A DNS name (ASCII labels of letters, digits, '-' and '_'; IDNA for any other script and
-    for xn-- labels) or an IPv4 address; at most 253 characters."""
-    import idna
-
-    name = host.rstrip(".")
-    if not name or len(name) > 253:
-        return False
-    try:
-        if not name.isascii():
-            idna.encode(name, uts46=True)
-            return True
-        for label in name.split("."):
-            if not _LABEL.fullmatch(label):
-                return False
-            if label.startswith("xn--"):
-                idna.decode(label)
-    except (idna.IDNAError, UnicodeError):
-        return False
-    return True
 
 
 def add_articles(
@@ -317,6 +253,6 @@ def parse_since(
 
 
 __all__: Sequence[str] = (
-    "UnknownArticle", "add_articles", "clean_url", "find_article", "find_tracked", "history",
+    "UnknownArticle", "add_articles", "find_article", "find_tracked", "history",
     "list_articles", "parse_since", "remove_articles", "show", "stored_paragraphs",
 )

@@ -260,7 +260,7 @@ def _digest_seconds(digest: str | None) -> int | None:
 def _filters(
     tags: list[str] | None, hosts: list[str] | None, articles: list[str] | None
 ) -> dict[str, list[str]] | None:
-    from tracker.articles import clean_url
+    from tracker.identity import clean_url
 
     found = {
         "tags": sorted(set(tags or [])),

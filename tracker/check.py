@@ -51,7 +51,7 @@ from tracker.decide import (
 )
 from tracker.diff import diff_documents
 from tracker.diffstore import record_diff
-from tracker.document import Article
+from tracker.document import ExtractedPage
 from tracker.errors import (
     ExtractionError,
     FetchError,
@@ -258,7 +258,7 @@ class _Fetched:
 
     page: Page
     digest: str | None = None
-    article: Article | None = None
+    article: ExtractedPage | None = None
     # The article against the latest version, compared before the write transaction (None:
     # nothing to compare), and the id of that version (None: there was none).
     compared: Comparison | None = None
@@ -280,7 +280,7 @@ def failure(error: Exception, status: int | None = None) -> Failure:
     )
 
 
-def _seen(article: Article, page: Page, comparison: Comparison | None = None) -> Extracted:
+def _seen(article: ExtractedPage, page: Page, comparison: Comparison | None = None) -> Extracted:
     return Extracted(content_hash(article), article.extractor, len(article.paragraphs),
                      _developing(article), page.status, comparison)
 
@@ -384,7 +384,7 @@ def _compared(app: App, target: Target, fetched: _Fetched) -> _Fetched:
         return replace(fetched, compared=comparison, compared_with=latest.id if latest else None)
 
 
-def _compare(session: Session, latest: Version | None, article: Article) -> Comparison | None:
+def _compare(session: Session, latest: Version | None, article: ExtractedPage) -> Comparison | None:
     """The page against the latest version, when that is a comparison of like with like."""
     if latest is None or latest.extractor != article.extractor:
         return None
@@ -505,7 +505,7 @@ def _content_type(page: Page) -> str:
     return f"{page.media_type}; charset={charset}" if charset else page.media_type
 
 
-def content_hash(article: Article) -> str:
+def content_hash(article: ExtractedPage) -> str:
     """What must differ for a new version: paragraphs (kind and text) and versioned metadata."""
     meta = article.metadata.to_dict()
     payload = json.dumps(
@@ -515,7 +515,7 @@ def content_hash(article: Article) -> str:
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
-def version_fields(article: Article) -> dict[str, Any]:
+def version_fields(article: ExtractedPage) -> dict[str, Any]:
     return {
         **article.metadata.to_dict(),
         "content_hash": content_hash(article),
@@ -524,7 +524,7 @@ def version_fields(article: Article) -> dict[str, Any]:
     }
 
 
-def _developing(article: Article) -> bool:
+def _developing(article: ExtractedPage) -> bool:
     texts = (p.text for p in article.paragraphs if p.kind not in {"caption", "credit"})
     marker = developing_marker(article.metadata.title, texts)
     return marker is not None

@@ -23,7 +23,7 @@ from db.states import EventType
 if TYPE_CHECKING:
     from tracker.app import App
 
-app = typer.Typer(
+cli = typer.Typer(
     name="tracker",
     help="Watch developing news stories and report exactly what changed.",
     no_args_is_help=True,
@@ -78,7 +78,7 @@ DbOption = Annotated[
 ]
 
 
-@app.callback()
+@cli.callback()
 def _main(
     db: DbOption = None,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
@@ -168,7 +168,7 @@ def _console(stderr: bool = False) -> Any:
 # --- articles -------------------------------------------------------------------------------
 
 
-@app.command()
+@cli.command()
 def add(
     urls: Annotated[list[str], typer.Argument(help="Article URLs; '-' reads one per line from "
                                               "standard input.")],
@@ -196,7 +196,7 @@ def add(
         _echo(f"{'added' if created else 'updated'}: {url}")
 
 
-@app.command()
+@cli.command()
 def remove(
     urls: Annotated[list[str], typer.Argument(help="Tracked article URLs.")],
     keep_history: Annotated[bool, typer.Option(
@@ -220,7 +220,7 @@ def remove(
         _echo(f"removed: {url}" + (f" ({deleted} deleted)" if deleted else ""))
 
 
-@app.command("list")
+@cli.command("list")
 def list_(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
     limit: Annotated[int | None, typer.Option(min=1, max=100_000, help="At most this many "
@@ -244,7 +244,7 @@ def list_(
     console.print(articles_table(data["articles"]))
 
 
-@app.command()
+@cli.command()
 def check(
     urls: Annotated[list[str] | None, typer.Argument(help="Articles to check now "
                                                      "(default: the ones that are due).")] = None,
@@ -331,7 +331,7 @@ def _print_check(
         typer.echo(text, nl=format is not Format.markdown)
 
 
-@app.command()
+@cli.command()
 def history(
     url: Annotated[str, typer.Argument(help="A tracked article URL.")],
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
@@ -348,7 +348,7 @@ def history(
     print_history(_console(), data)
 
 
-@app.command()
+@cli.command()
 def show(
     url: Annotated[str, typer.Argument(help="A tracked article URL.")],
     version: Annotated[int | None, typer.Option("--version", "-n", min=1, max=2**31 - 1,
@@ -375,7 +375,7 @@ class ChangesFormat(StrEnum):
     html = "html"
 
 
-@app.command()
+@cli.command()
 def changes(
     since: Annotated[str, typer.Option(help="A duration back from now (30m, 24h, 7d) or an "
                                        "ISO time.")] = "24h",
@@ -416,7 +416,8 @@ def _changes_document(
     article_id = None
     if article:
         from db.session import session_scope
-        from tracker.articles import clean_url, find_article
+        from tracker.articles import find_article
+        from tracker.identity import clean_url
 
         with session_scope(tracker_app.reader) as session:
             article_id = find_article(session, clean_url(article)).id
@@ -432,7 +433,7 @@ def _changes_document(
     return atom.render_report(items, since, display_zone())
 
 
-@app.command()
+@cli.command()
 def diff(
     old: Annotated[str, typer.Argument(help="A file (.html/.htm extracted, otherwise one "
                                        "paragraph per line) or a stored version URL@N.")],
@@ -528,7 +529,7 @@ def _color() -> bool:
 # --- what tracker would store for a page (docs/extract.md) ----------------------------------
 
 
-@app.command()
+@cli.command()
 def extract(
     source: Annotated[str, typer.Argument(help="An HTML (or .txt) file, or an http(s) URL to "
                                           "fetch as a check would.")],
@@ -620,12 +621,12 @@ def _extraction_text(extraction: Any, explain: bool) -> str:
 
 # --- per-host rules -------------------------------------------------------------------------
 
-host_app = typer.Typer(help="Rules for one site: body selector, what to ignore, rate, threshold.",
+host_cli = typer.Typer(help="Rules for one site: body selector, what to ignore, rate, threshold.",
                        no_args_is_help=True)
-app.add_typer(host_app, name="host")
+cli.add_typer(host_cli, name="host")
 
 
-@host_app.command("set")
+@host_cli.command("set")
 def host_set(
     host: Annotated[str, typer.Argument(help="Host name (www.example.com) or a URL on it.")],
     selector: Annotated[str | None, typer.Option(help="CSS selector of the article body on "
@@ -664,7 +665,7 @@ def host_set(
                + (f"; {done['later']} more at their next check" if done["later"] else ""))
 
 
-@host_app.command("show")
+@host_cli.command("show")
 def host_show(
     host: Annotated[str, typer.Argument(help="Host name (www.example.com) or a URL on it.")],
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
@@ -686,7 +687,7 @@ def host_show(
         _echo(line)
 
 
-@app.command()
+@cli.command()
 def hosts(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
@@ -704,12 +705,12 @@ def hosts(
 
 # --- sources: feeds and sitemaps -----------------------------------------------------------
 
-source_app = typer.Typer(help="Follow feeds and sitemaps: what they list is tracked.",
+source_cli = typer.Typer(help="Follow feeds and sitemaps: what they list is tracked.",
                          no_args_is_help=True)
-app.add_typer(source_app, name="source")
+cli.add_typer(source_cli, name="source")
 
 
-@source_app.command("add")
+@source_cli.command("add")
 def source_add(
     url: Annotated[str, typer.Argument(help="An RSS or Atom feed, a news sitemap or a sitemap "
                                        "index.")],
@@ -739,7 +740,7 @@ def source_add(
     _echo(f"{'added' if created else 'updated'} source: {added}")
 
 
-@source_app.command("remove")
+@source_cli.command("remove")
 def source_remove(
     urls: Annotated[list[str], typer.Argument(help="Source URLs.")],
 ) -> None:
@@ -750,7 +751,7 @@ def source_remove(
     typer.echo(f"removed {count} source(s)")
 
 
-@app.command()
+@cli.command()
 def sources(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
@@ -769,7 +770,7 @@ def sources(
 # --- the embedded service -------------------------------------------------------------------
 
 
-@app.command()
+@cli.command()
 def run(
     concurrency: Annotated[int | None, typer.Option(min=1, max=256,
                                                     help="Checks at a time.")] = None,
@@ -822,7 +823,7 @@ def _announce_web(address: Any) -> None:
     sys.stdout.flush()
 
 
-@app.command("serve")
+@cli.command("serve")
 def serve_web(
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine "
                                       "only).")] = "127.0.0.1",
@@ -837,7 +838,7 @@ def serve_web(
 # --- notifications --------------------------------------------------------------------------
 
 
-@app.command()
+@cli.command()
 def subscribe(
     url: Annotated[str, typer.Argument(help="The subscriber's webhook URL (https://…).")],
     events: Annotated[str | None, typer.Option(help="Comma-separated event types (default: "
@@ -864,7 +865,7 @@ def _warn_plain(encrypted: bool, what: str = "secret") -> None:
                    "using this database, then run 'tracker secrets encrypt'", err=True)
 
 
-@app.command()
+@cli.command()
 def subscribers(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
@@ -880,7 +881,7 @@ def subscribers(
     print_subscribers(_console(), data["subscribers"])
 
 
-@app.command()
+@cli.command()
 def unsubscribe(
     endpoint: Annotated[str, typer.Argument(help="Subscriber id or URL.")],
 ) -> None:
@@ -890,7 +891,7 @@ def unsubscribe(
     _echo(f"removed: {_run(remove_subscriber, _app(), endpoint)}")
 
 
-@app.command("enable-subscriber")
+@cli.command("enable-subscriber")
 def enable_subscriber(
     endpoint: Annotated[str, typer.Argument(help="Subscriber id or URL.")],
 ) -> None:
@@ -907,7 +908,7 @@ def enable_subscriber(
                    "tracker redeliver --failed sends them again")
 
 
-@app.command("rotate-secret")
+@cli.command("rotate-secret")
 def rotate_secret(
     endpoint: Annotated[str, typer.Argument(help="Subscriber id or URL.")],
     grace: Annotated[str, typer.Option(help="How long the old secret keeps signing too.")] =
@@ -926,13 +927,13 @@ def rotate_secret(
     _warn_plain(created.encrypted)
 
 
-notify_app = typer.Typer(help="Notification channels (chat, push, e-mail) through Apprise "
+notify_cli = typer.Typer(help="Notification channels (chat, push, e-mail) through Apprise "
                          "URLs: ntfy://, mailto://, slack://, discord:// and 100+ more.",
                          no_args_is_help=True)
-app.add_typer(notify_app, name="notify")
+cli.add_typer(notify_cli, name="notify")
 
 
-@notify_app.command("add")
+@notify_cli.command("add")
 def notify_add(
     url: Annotated[str, typer.Argument(help="An Apprise URL: ntfy://host/topic, "
                                        "mailto://user:pass@example.com?to=…, slack://… "
@@ -962,7 +963,7 @@ def notify_add(
     _warn_plain(created.encrypted, "channel URL")
 
 
-@notify_app.command("list")
+@notify_cli.command("list")
 def notify_list(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
@@ -978,7 +979,7 @@ def notify_list(
     print_channels(_console(), data["channels"])
 
 
-@notify_app.command("remove")
+@notify_cli.command("remove")
 def notify_remove(name: Annotated[str, typer.Argument(help="Channel name or id.")]) -> None:
     """Remove a channel (its pending messages are not sent)."""
     from tracker.channels import remove_channel
@@ -986,7 +987,7 @@ def notify_remove(name: Annotated[str, typer.Argument(help="Channel name or id."
     _echo(f"removed: {_run(remove_channel, _app(), name)}")
 
 
-@notify_app.command("pause")
+@notify_cli.command("pause")
 def notify_pause(name: Annotated[str, typer.Argument(help="Channel name or id.")]) -> None:
     """Mute a channel: nothing is sent to it until it is resumed (events meanwhile are
     not queued for it)."""
@@ -996,7 +997,7 @@ def notify_pause(name: Annotated[str, typer.Argument(help="Channel name or id.")
     _echo(f"paused: {name}")
 
 
-@notify_app.command("resume")
+@notify_cli.command("resume")
 def notify_resume(name: Annotated[str, typer.Argument(help="Channel name or id.")]) -> None:
     """Send to a paused channel again, or to one disabled after days of failures."""
     from tracker.channels import resume
@@ -1008,7 +1009,7 @@ def notify_resume(name: Annotated[str, typer.Argument(help="Channel name or id."
                    "tracker redeliver --failed sends them again")
 
 
-@notify_app.command("test")
+@notify_cli.command("test")
 def notify_test(name: Annotated[str, typer.Argument(help="Channel name or id.")]) -> None:
     """Send a test message to a channel now."""
     from tracker.channels import send_test
@@ -1019,12 +1020,12 @@ def notify_test(name: Annotated[str, typer.Argument(help="Channel name or id.")]
     _echo(f"sent a test message to {name} ({sent.latency_ms} ms)")
 
 
-secrets_app = typer.Typer(help="Webhook signing secrets at rest: encrypt them, make and "
+secrets_cli = typer.Typer(help="Webhook signing secrets at rest: encrypt them, make and "
                           "rotate keys.", no_args_is_help=True)
-app.add_typer(secrets_app, name="secrets")
+cli.add_typer(secrets_cli, name="secrets")
 
 
-@secrets_app.command("encrypt")
+@secrets_cli.command("encrypt")
 def secrets_encrypt() -> None:
     """Encrypt every stored signing secret under the current key (the first one).
 
@@ -1032,7 +1033,7 @@ def secrets_encrypt() -> None:
     key first in secret_key, to re-encrypt under it (then drop the old key). With a SQLite
     database and no secret_key, the key file (~/.local/share/tracker/secret.key) is made if
     needed, and the database file is made readable by its owner only."""
-    from db.session import restrict_sqlite_file
+    from db.sqlite import restrict_sqlite_file
     from tracker.subscriptions import encrypt_secrets
 
     tracker_app = _app()
@@ -1043,7 +1044,7 @@ def secrets_encrypt() -> None:
         _echo(f"made {path} readable by its owner only")
 
 
-@secrets_app.command("generate-key")
+@secrets_cli.command("generate-key")
 def secrets_generate_key() -> None:
     """Print a new key for secret_key (TRACKER_SECRET_KEY); nothing is stored."""
     from tracker.webhooks.secrets import generate_key
@@ -1051,7 +1052,7 @@ def secrets_generate_key() -> None:
     typer.echo(generate_key())
 
 
-@secrets_app.command("rotate-key")
+@secrets_cli.command("rotate-key")
 def secrets_rotate_key() -> None:
     """Replace the key file's key: every secret is re-encrypted under a new key, then the old
     key is dropped (for keys given in secret_key: put the new one first, run 'tracker secrets
@@ -1062,7 +1063,7 @@ def secrets_rotate_key() -> None:
     typer.echo(f"new key in place; {done.changed} secret(s) re-encrypted under it")
 
 
-@app.command()
+@cli.command()
 def deliveries(
     failed: Annotated[bool, typer.Option("--failed", help="Only deliveries that gave up.")] =
         False,
@@ -1083,7 +1084,7 @@ def deliveries(
     print_deliveries(_console(), data["deliveries"])
 
 
-@app.command()
+@cli.command()
 def redeliver(
     event: Annotated[str | None, typer.Argument(help="An event id (evt_…).")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Every delivery that gave up "
@@ -1109,7 +1110,7 @@ def redeliver(
 # --- the background service ----------------------------------------------------------------
 
 
-@app.command()
+@cli.command()
 def worker(
     concurrency: Annotated[int | None, typer.Option(min=1, max=256, help="Worker processes "
                                                     "(default: the CPUs this container or "
@@ -1135,7 +1136,7 @@ def worker(
     _exec_celery(args)
 
 
-@app.command()
+@cli.command()
 def beat(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
     check: Annotated[bool, typer.Option("--check", help="Do not start: exit 0 while this "
@@ -1194,7 +1195,7 @@ def _exec_celery(args: list[str]) -> None:
     os.execv(sys.executable, command)  # noqa: S606 - a fixed argument list
 
 
-@app.command()
+@cli.command()
 def status(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
@@ -1215,7 +1216,7 @@ def status(
     raise typer.Exit(Health[data["health"]].value)
 
 
-@app.command()
+@cli.command()
 def migrate() -> None:
     """Create the database, or upgrade its schema (done on first use too).
 
@@ -1246,7 +1247,7 @@ class ExportFormat(StrEnum):
     warc = "warc"
 
 
-@app.command()
+@cli.command()
 def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="A new directory (jsonl, csv, "
                                          "parquet) or a new FILE.warc.gz (warc).")],
@@ -1285,7 +1286,7 @@ def export(
     typer.echo(f"wrote {counts} to {output}")
 
 
-@app.command()
+@cli.command()
 def backup(
     path: Annotated[Path, typer.Argument(help="A new file: the copy (SQLite) or the dump "
                                          "(PostgreSQL).")],
@@ -1297,7 +1298,7 @@ def backup(
     typer.echo(f"backed up to {result.path} ({result.size:,} bytes, {result.how})")
 
 
-@app.command("import")
+@cli.command("import")
 def import_(
     path: Annotated[Path, typer.Argument(help="A directory written by tracker export "
                                          "--format jsonl.")],
@@ -1312,7 +1313,7 @@ def import_(
 
 
 def main() -> None:
-    app()
+    cli()
 
 
 if __name__ == "__main__":

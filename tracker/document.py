@@ -28,7 +28,7 @@ class Metadata:
 
 
 @dataclass(frozen=True, slots=True)
-class Article:
+class ExtractedPage:
     paragraphs: tuple[Paragraph, ...]
     metadata: Metadata = field(default_factory=Metadata)
     # e.g. "trafilatura 2.3.1; figures 3; structure 1; noise 2": a change means a re-baseline

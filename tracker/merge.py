@@ -25,7 +25,7 @@ from typing import Any
 from db import queries
 from db.models import Article as ArticleRow
 from db.states import ArticleState
-from tracker.document import Article
+from tracker.document import ExtractedPage
 from tracker.identity import is_variant, usable_canonical
 from tracker.stored import version_texts
 
@@ -34,7 +34,7 @@ SAME_STORY_OVERLAP = 0.5  # share of paragraphs two pages must share to be one s
 
 
 def fold_duplicate(
-    session: Any, row: ArticleRow, article: Article, now: dt.datetime
+    session: Any, row: ArticleRow, article: ExtractedPage, now: dt.datetime
 ) -> ArticleRow | None:
     """Merge ``row`` with the article its page names as canonical; returns the article that
     ``row`` was merged into (``row`` itself is then deleted or marked merged), or None when
@@ -69,7 +69,7 @@ def _keeps(row: ArticleRow, other: ArticleRow) -> bool:
     return row.id < other.id
 
 
-def _same_story(session: Any, other: ArticleRow, article: Article) -> bool:
+def _same_story(session: Any, other: ArticleRow, article: ExtractedPage) -> bool:
     latest = queries.latest_version(session, other.id)
     if latest is None:
         return True  # never read yet: the canonical link is all there is to go by

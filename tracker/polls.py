@@ -37,7 +37,6 @@ from db.session import session_scope
 from db.states import EventType
 from tracker import leases
 from tracker.app import App
-from tracker.articles import clean_url
 from tracker.clock import iso, utcnow
 from tracker.decide import EVENT_ERROR_CHARS, Rules
 from tracker.decide_poll import Episode, PollDecision, PollFailure, SourceBefore, decide_poll
@@ -51,6 +50,7 @@ from tracker.errors import (
 )
 from tracker.feeds import Entry, Listing, parse_listing
 from tracker.fetch import Page
+from tracker.identity import clean_url
 from tracker.schedule import ScheduleRules
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from tracker.app import App
 from tracker.check import Target, content_hash, load_targets, version_fields
 from tracker.clock import utcnow
 from tracker.diffstore import record_diff
-from tracker.document import Article
+from tracker.document import ExtractedPage
 from tracker.errors import ExtractionError
 from tracker.extract import extract_page
 
@@ -77,7 +77,7 @@ def _rebaseline_one(app: App, target: Target) -> Rebaselined:
     return Rebaselined(now=1)
 
 
-def _extract_stored(app: App, target: Target) -> tuple[int, Article] | None:
+def _extract_stored(app: App, target: Target) -> tuple[int, ExtractedPage] | None:
     """(latest version id, its stored page extracted under the current rules), if possible."""
     with session_scope(app.reader) as session:
         latest = queries.latest_version(session, target.id)
@@ -112,7 +112,7 @@ def _content_type(value: str) -> tuple[str, str | None]:
 
 
 def _store_rebaseline(
-    session: Session, row: ArticleRow, latest: Version, article: Article
+    session: Session, row: ArticleRow, latest: Version, article: ExtractedPage
 ) -> None:
     now = utcnow()
     version = queries.store_version(

@@ -16,9 +16,9 @@ from db.models import Source
 from db.session import session_scope
 from tracker import intervals
 from tracker.app import App
-from tracker.articles import clean_url
 from tracker.clock import iso, utcnow
 from tracker.errors import TrackerError
+from tracker.identity import clean_url
 
 
 class UnknownSource(TrackerError):

@@ -43,7 +43,7 @@ def subscribe(
     check_endpoint_url(app, url)
     chosen = event_types(events)
     if article:
-        from tracker.articles import clean_url
+        from tracker.identity import clean_url
 
         article = clean_url(article)
     secret = new_secret()

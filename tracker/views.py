@@ -17,8 +17,9 @@ from db import queries
 from db.session import session_scope
 from db.states import CHANGE_OUTCOMES, CheckOutcome
 from tracker.app import App
-from tracker.articles import UnknownArticle, clean_url
+from tracker.articles import UnknownArticle
 from tracker.clock import local_time
+from tracker.identity import clean_url
 from tracker.intervals import format_duration
 from tracker.terminal import cell, printable, printable_data
 

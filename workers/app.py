@@ -44,8 +44,8 @@ CHECK_TIME_LIMIT = 120  # seconds; fetches and deliveries have their own, shorte
 QUEUES = ("fetch", "deliver", "housekeeping")
 
 settings = load_settings()
-app = Celery("tracker", broker=settings.broker_url, include=["workers.tasks"])
-app.conf.update(
+celery = Celery("tracker", broker=settings.broker_url, include=["workers.tasks"])
+celery.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     task_acks_on_failure_or_timeout=True,

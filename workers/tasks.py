@@ -31,7 +31,7 @@ from tracker.check import check_article
 from tracker.check import record_lost as check_lost
 from tracker.config import load_settings
 from workers import queued
-from workers.app import app
+from workers.app import celery
 
 log = logging.getLogger(__name__)
 _context: App | None = None
@@ -66,7 +66,7 @@ def _fresh_context(**_: Any) -> None:
 def _redis() -> Any:
     """A Redis client on the broker (None when the broker is not Redis), made after the fork."""
     global _counter
-    broker = app.conf.broker_url or ""
+    broker = celery.conf.broker_url or ""
     if not broker.startswith(("redis://", "rediss://", "unix://")):
         return None
     if _counter is None:
@@ -134,7 +134,7 @@ def _leased(
         yield held
 
 
-@app.task(base=TrackerTask, name="tracker.check")
+@celery.task(base=TrackerTask, name="tracker.check")
 def check(article_id: int, lease_token: str | None = None) -> str:
     """Check one article under the scheduler's claim; notify at once if it wrote events."""
     ctx = context()
@@ -151,7 +151,7 @@ def check(article_id: int, lease_token: str | None = None) -> str:
     return result.outcome
 
 
-@app.task(base=TrackerTask, name="tracker.poll_source")
+@celery.task(base=TrackerTask, name="tracker.poll_source")
 def poll_source(source_id: int, lease_token: str | None = None) -> str:
     """Poll one feed or sitemap under the scheduler's claim. The articles it discovers are
     due at once, so the next tick claims them; their article.discovered events go out now."""
@@ -169,7 +169,7 @@ def poll_source(source_id: int, lease_token: str | None = None) -> str:
     return result.outcome
 
 
-@app.task(base=TrackerTask, name="tracker.dispatch")
+@celery.task(base=TrackerTask, name="tracker.dispatch")
 def dispatch() -> int:
     """Turn committed events into deliveries and send the ones that are due."""
     ctx = context()
@@ -178,13 +178,13 @@ def dispatch() -> int:
     return created
 
 
-@app.task(base=TrackerTask, name="tracker.deliver")
+@celery.task(base=TrackerTask, name="tracker.deliver")
 def deliver(delivery_id: int, lease_token: str) -> str:
     """One attempt at one webhook delivery; the next event of the chain follows at once."""
     return deliver_batch([(delivery_id, lease_token)])[0]
 
 
-@app.task(base=TrackerTask, name="tracker.deliver_batch")
+@celery.task(base=TrackerTask, name="tracker.deliver_batch")
 def deliver_batch(claims: list[tuple[int, str]]) -> list[str]:
     """One attempt at each of a batch of claimed deliveries (sent concurrently, recorded in one
     transaction); the next events of their chains follow at once."""
@@ -201,7 +201,7 @@ def deliver_batch(claims: list[tuple[int, str]]) -> list[str]:
     return [r.outcome for r in results]
 
 
-@app.task(base=TrackerTask, name="tracker.tick")
+@celery.task(base=TrackerTask, name="tracker.tick")
 def tick() -> int:
     """Claim due sources and articles and enqueue one poll or check each (after the claim is
     committed; sources first, as the same queue works in order); catch up on events not yet
@@ -255,17 +255,17 @@ def _send(claims: list[delivery.DeliveryClaim]) -> None:
 DELIVERY_TASK_BATCH = 16
 
 
-@app.task(base=TrackerTask, name="tracker.prune_bodies")
+@celery.task(base=TrackerTask, name="tracker.prune_bodies")
 def prune_bodies() -> int:
     return housekeeping.prune_bodies(context())
 
 
-@app.task(base=TrackerTask, name="tracker.vacuum_paragraphs")
+@celery.task(base=TrackerTask, name="tracker.vacuum_paragraphs")
 def vacuum_paragraphs() -> int:
     return housekeeping.vacuum_paragraphs(context())
 
 
-@app.task(base=TrackerTask, name="tracker.archive_versions")
+@celery.task(base=TrackerTask, name="tracker.archive_versions")
 def archive_versions() -> int:
     """A no-op unless ``archive_versions`` is on."""
     return housekeeping.archive_versions(context())
@@ -340,5 +340,5 @@ def _node_heartbeat(sender: Any = None, **_: Any) -> None:
 
 
 def _queue_length(name: str) -> int:
-    with app.connection_for_read() as connection:
+    with celery.connection_for_read() as connection:
         return int(connection.default_channel.client.llen(name))

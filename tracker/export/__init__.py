@@ -44,7 +44,8 @@ def select(
 ) -> Selection:
     """The rows to export: the articles named (by any of their URLs) and tagged (any of
     ``tags``), with the versions fetched since ``since``."""
-    from tracker.articles import clean_url, find_article
+    from tracker.articles import find_article
+    from tracker.identity import clean_url
 
     ids = None
     if urls:

@@ -1,4 +1,4 @@
-"""From a fetched page to an ``Article``, and the record of how (``Extraction``).
+"""From a fetched page to an ``ExtractedPage``, and the record of how (``Extraction``).
 
 The order of work, each step in its own module:
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from lxml.etree import _Element
 
 from tracker.charset import decode
-from tracker.document import Article, Metadata, Paragraph
+from tracker.document import ExtractedPage, Metadata, Paragraph
 from tracker.errors import ExtractionError
 from tracker.extract.body import Body, declared_body, select_roots
 from tracker.extract.furniture import paragraphs_from
@@ -96,7 +96,7 @@ class Dropped:
 class Extraction:
     """An article and how it was made: which rule chose the body, and what was dropped."""
 
-    article: Article
+    article: ExtractedPage
     # selector | live blog | json-ld body | itemprop | trafilatura | template | plain text
     source: str
     detail: str = ""
@@ -166,7 +166,7 @@ def _selector_label(selector: str) -> str:
 def extract_page(
     body: bytes, *, url: str, media_type: str = "text/html", charset: str | None = None,
     selector: str | None = None, fast: bool = False, ignore: IgnoreRules | None = None,
-) -> Article:
+) -> ExtractedPage:
     """The article in a fetched body; ExtractionError when there is none.
 
     ``fast`` skips trafilatura's fallback extractors (readability, jusText), which it runs to
@@ -190,7 +190,7 @@ def explain_page(
                         learning=learning)
 
 
-def extract_plain_text(text: str, *, ignore: IgnoreRules | None = None) -> Article:
+def extract_plain_text(text: str, *, ignore: IgnoreRules | None = None) -> ExtractedPage:
     """Paragraphs of a plain-text page: blocks between blank lines, else one per line. Only a
     host's ignore patterns apply: without markup there is no telling furniture from text."""
     text = clean_text(text).replace("\r\n", "\n")
@@ -198,7 +198,7 @@ def extract_plain_text(text: str, *, ignore: IgnoreRules | None = None) -> Artic
     paragraphs = split_lines(text) if len(blocks_) == 1 else [normalize_text(b) for b in blocks_]
     kept = _ignored_out([Paragraph(p) for p in paragraphs if p], ignore, _Notes())
     name = f"plain text; ignore {ignore.fingerprint}" if ignore else "plain text"
-    article = Article(tuple(kept), Metadata(), name)
+    article = ExtractedPage(tuple(kept), Metadata(), name)
     _require_text(article)
     return article
 
@@ -206,7 +206,7 @@ def extract_plain_text(text: str, *, ignore: IgnoreRules | None = None) -> Artic
 def extract_html(
     text: str, *, url: str, selector: str | None = None, fast: bool = False,
     ignore: IgnoreRules | None = None,
-) -> Article:
+) -> ExtractedPage:
     return explain_html(text, url=url, selector=selector, fast=fast, ignore=ignore).article
 
 
@@ -266,12 +266,12 @@ class _Finisher:
 
     def __call__(
         self, found: list[Block], *, live: bool = False
-    ) -> tuple[Article, tuple[Dropped, ...]]:
+    ) -> tuple[ExtractedPage, tuple[Dropped, ...]]:
         notes = _Notes(list(self.earlier))
         paragraphs = paragraphs_from(found, live=live, note=notes)
         paragraphs = _ignored_out(drop_boilerplate(paragraphs, notes), self.ignore, notes)
         paragraphs = _drop_title_line(paragraphs, self.metadata.title, notes)
-        article = Article(tuple(paragraphs), self.metadata, self.name)
+        article = ExtractedPage(tuple(paragraphs), self.metadata, self.name)
         _require_text(article)
         _refuse_interstitial(article)
         return article, tuple(notes.dropped)
@@ -299,7 +299,7 @@ def _templated(
     """The article by the host's template when it is trusted and the page looks right; else
     by the full extractor, compared with the template's (which it confirms or refutes), and a
     template learned from the page when there is none or it was refuted."""
-    by_template: Article | None = None
+    by_template: ExtractedPage | None = None
     dropped: tuple[Dropped, ...] = ()
     reason = ""
     if use.template is not None:
@@ -323,7 +323,7 @@ def _templated(
 
 def _by_template(
     template: Template, tree: _Element, finish: _Finisher
-) -> tuple[Article | None, tuple[Dropped, ...], str]:
+) -> tuple[ExtractedPage | None, tuple[Dropped, ...], str]:
     found = apply_template(template, tree)
     if found is None:
         return None, (), "the page does not fit the template"
@@ -334,7 +334,7 @@ def _by_template(
     return article, dropped, ""
 
 
-def _suspicious(article: Article, previous_paragraphs: int | None) -> str:
+def _suspicious(article: ExtractedPage, previous_paragraphs: int | None) -> str:
     """Why an article the template made looks wrong ("" when it does not): too short, or a
     big drop against the article's previous version."""
     chars = sum(len(p.text) for p in article.paragraphs if p.kind != "credit")
@@ -347,7 +347,7 @@ def _suspicious(article: Article, previous_paragraphs: int | None) -> str:
 
 
 def _learn(
-    tree: _Element, found: list[Block], article: Article, finish: _Finisher
+    tree: _Element, found: list[Block], article: ExtractedPage, finish: _Finisher
 ) -> Template | None:
     """A template from the page, if on this very page it gives the full extractor's text."""
     template = learn_template(tree, found)
@@ -396,7 +396,7 @@ def _drop_title_line(
     return paragraphs
 
 
-def _require_text(article: Article) -> None:
+def _require_text(article: ExtractedPage) -> None:
     chars = sum(len(p.text) for p in article.paragraphs if p.kind != "credit")
     if chars < MIN_ARTICLE_CHARS:
         raise ExtractionError(
@@ -405,7 +405,7 @@ def _require_text(article: Article) -> None:
         )
 
 
-def _refuse_interstitial(article: Article) -> None:
+def _refuse_interstitial(article: ExtractedPage) -> None:
     text = " ".join(p.text for p in article.paragraphs)
     if len(text) > INTERSTITIAL_MAX_CHARS:
         return

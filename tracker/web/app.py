@@ -1,4 +1,4 @@
-"""The ASGI application: ``create_app(App)`` for ``tracker serve`` and ``tracker run --serve``.
+"""The ASGI application: ``create_web_app(App)`` for ``tracker serve`` and ``tracker run --serve``.
 
 Read-only. Every response carries the security headers (a strict Content-Security-Policy with
 no inline script or style, ``nosniff``, ``frame-ancestors 'none'``, no referrer) and a
@@ -69,13 +69,13 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def secured_app(tracker_app: App | None = None) -> ASGIApp:
-    """``create_app`` wrapped once more in ``SecurityHeaders``, outside Starlette's own error
+def secured_web_app(tracker_app: App | None = None) -> ASGIApp:
+    """``create_web_app`` wrapped once more in ``SecurityHeaders``, outside Starlette's own error
     middleware, so that even a 500 carries the headers. What the server runs."""
-    return SecurityHeaders(create_app(tracker_app))
+    return SecurityHeaders(create_web_app(tracker_app))
 
 
-def create_app(tracker_app: App | None = None, *, cache: DiffCache | None = None) -> FastAPI:
+def create_web_app(tracker_app: App | None = None, *, cache: DiffCache | None = None) -> FastAPI:
     tracker_app = tracker_app or App()
     web = FastAPI(
         title="tracker", version=__version__, docs_url=None, redoc_url=None,

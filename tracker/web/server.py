@@ -13,7 +13,7 @@ import uvicorn
 
 from tracker.app import App
 from tracker.errors import TrackerError
-from tracker.web.app import secured_app
+from tracker.web.app import secured_web_app
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def parse_address(text: str, default_host: str = "127.0.0.1") -> Address:
 
 def _config(app: App, address: Address) -> uvicorn.Config:
     return uvicorn.Config(
-        secured_app(app), host=address.host, port=address.port, log_level="warning",
+        secured_web_app(app), host=address.host, port=address.port, log_level="warning",
         access_log=False, proxy_headers=False, server_header=False, lifespan="off",
     )
 
