@@ -1,7 +1,8 @@
 """Benchmark of ``tracker check --all`` against urlwatch 2.29 on a local news site.
 
 Run ``.venv/bin/python benchmarks/bench_check.py`` (options: ``--articles N`` (1000),
-``--repeat R`` (1), ``--skip-urlwatch``, ``--no-docs``, ``--profile DIR``). A quick smoke run:
+``--repeat R`` (1), ``--skip-urlwatch``, ``--no-docs``, ``--profile DIR``, ``--design
+redesign``: pages that declare no body, read by the generic path). A quick smoke run:
 ``--articles 50 --skip-urlwatch --no-docs``. It prints markdown tables and writes them, with
 the command line and machine info, to its section of docs/benchmarks.md.
 
@@ -261,7 +262,7 @@ class Results:
 def run_repeat(args: argparse.Namespace, repeat: int, results: Results, workdir: Path) -> None:
     n = args.articles
     timeout = max(120.0, 0.5 * n)
-    with Site(n) as site:
+    with Site(n, template=args.design) as site:
         tools: list[Tool] = [Tracker(workdir / "tracker", args.concurrency, args.profile)]
         if not args.skip_urlwatch:
             tools.append(Urlwatch(workdir / "urlwatch", args.urlwatch_workers))
@@ -526,6 +527,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--no-docs", action="store_true", help="print only")
     parser.add_argument("--profile", type=Path, help="profile tracker's passes into this dir")
+    parser.add_argument("--design", choices=["classic", "redesign"], default="classic",
+                        help="the article server's site design: redesign declares no body "
+                        "(no itemprop, no JSON-LD articleBody), so the generic path runs")
     args = parser.parse_args(argv)
     if args.profile:
         args.profile = args.profile.resolve()
@@ -542,6 +546,8 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="bench_check-") as workdir:
             run_repeat(args, repeat, results, Path(workdir))
     section = "bench_check_profile" if args.profile else "bench_check"
+    if args.design != "classic":
+        section = f"{section}_{args.design}"
     text = hotspot_report(args.profile) if args.profile else report(results, args, started)
     print(text)
     if not args.no_docs:

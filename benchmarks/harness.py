@@ -43,10 +43,11 @@ run rather than absolute times across runs.
 class Site:
     """``tests/articleserver.py`` in its own process, serving article-0000 … article-<n-1>."""
 
-    def __init__(self, articles: int, *, timeout: float = 30.0) -> None:
+    def __init__(self, articles: int, *, timeout: float = 30.0, template: str = "classic") -> None:
         self.articles = articles
         self.timeout = timeout
-        command = [sys.executable, str(SERVER_SCRIPT), "--port", "0", "--articles", str(articles)]
+        command = [sys.executable, str(SERVER_SCRIPT), "--port", "0", "--articles", str(articles),
+                   "--template", template]
         self.command = command
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True,
                                          env=clean_env())  # fmt: skip

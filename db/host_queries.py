@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Article, Host
+from db.models import Article, Host, HostTemplate
 
 
 def host_by_name(session: Session, host: str) -> Host | None:
@@ -54,3 +54,29 @@ def versioned_article_ids(session: Session, host: str) -> list[int]:
     """The articles on ``host`` that have a stored version (those a rule change affects)."""
     statement = select(Article.id).where(Article.host == host, Article.version_count > 0)
     return list(session.scalars(statement.order_by(Article.id)))
+
+
+def host_template(session: Session, host: str) -> HostTemplate | None:
+    return session.get(HostTemplate, host)
+
+
+def host_templates(session: Session) -> dict[str, HostTemplate]:
+    return {row.host: row for row in session.scalars(select(HostTemplate))}
+
+
+def save_template(
+    session: Session, host: str, values: dict[str, Any], counts: dict[str, int],
+    now: dt.datetime,
+) -> None:
+    """Set a host's template record to ``values`` and add ``counts`` (pages, verified,
+    failed) to its counters, creating it if need be."""
+    row = session.get(HostTemplate, host, with_for_update=True)
+    if row is None:
+        row = HostTemplate(host=host, trusted=False, pages=0, verified=0, failed=0)
+        session.add(row)
+    for name, value in values.items():
+        setattr(row, name, value)
+    for name, count in counts.items():
+        setattr(row, name, (getattr(row, name) or 0) + count)
+    row.updated_at = now
+    session.flush()

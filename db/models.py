@@ -175,6 +175,9 @@ class Version(Base):
     rebaseline: Mapped[bool] = mapped_column(Boolean, default=False)
     paragraph_count: Mapped[int] = mapped_column(Integer)
     paragraph_refs: Mapped[bytes] = mapped_column(LargeBinary)
+    # Which path made the text: full (the extractor's rules), template (the host's learned
+    # template alone) or verified (both, agreeing); None before templates were learned.
+    extraction_path: Mapped[str | None] = mapped_column(String(16))
 
     article: Mapped[Article] = relationship(back_populates="versions", lazy="raise")
 
@@ -408,6 +411,23 @@ class Host(Base):
     ignore_selectors: Mapped[list[str]] = mapped_column(JSON, default=list)
     rate_per_minute: Mapped[float | None] = mapped_column(Float)  # None: the global setting
     notify_threshold: Mapped[int | None] = mapped_column(Integer)  # None: the global setting
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class HostTemplate(Base):
+    """The article template learned for one site (tracker.extract.template), and its record."""
+
+    __tablename__ = "host_templates"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    template: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # None: none learned now
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False)  # confirmed on a second page
+    learned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    pages: Mapped[int] = mapped_column(Integer, default=0)  # extracted by the template alone
+    verified: Mapped[int] = mapped_column(Integer, default=0)  # checks that agreed
+    failed: Mapped[int] = mapped_column(Integer, default=0)  # checks that disagreed
+    last_failure: Mapped[str | None] = mapped_column(Text)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

@@ -164,6 +164,7 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
                 case((Article.lease_token.is_not(None),
                       func.coalesce(Article.due_at, Article.next_check_at)),
                      else_=Article.next_check_at).label("due_at"),
+                Version.paragraph_count,
             )
             .outerjoin(Version, latest)
             .outerjoin(Host, Host.host == Article.host)

@@ -31,6 +31,7 @@ parameters (a new cache-buster per request). Both are part of the ETag.
 Standalone, in its own process so a benchmark's client does not share its GIL::
 
     python tests/articleserver.py --port 8000 --articles 1000   # article-0000 ... article-0999
+    python tests/articleserver.py --articles 1000 --template redesign  # no declared body
 
 with a control API (also present in-process), answering JSON:
 
@@ -1328,6 +1329,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--stories", type=Path, default=FIXTURES, help="the story_dir")
     parser.add_argument("--story", default="story_de")
+    parser.add_argument("--template", default="classic", choices=list(TEMPLATES),
+                        help="the site design of every article (redesign: no declared body)")
     args = parser.parse_args(argv)
     # Block the stop signals before any thread starts, so that only sigwait() below gets them.
     stop_signals = {signal.SIGINT, signal.SIGTERM}
@@ -1335,7 +1338,10 @@ def main(argv: list[str] | None = None) -> None:
     server = ArticleServer(args.stories, host=args.host, port=args.port)
     width = max(4, len(str(args.articles - 1)))
     for number in range(args.articles):
-        server.add_article(f"article-{number:0{width}d}", story=args.story)
+        slug = f"article-{number:0{width}d}"
+        server.add_article(slug, story=args.story)
+        if args.template != "classic":
+            server.set_template(slug, args.template)
     server.start()
     print(f"serving {args.articles} articles at {server.base_url}", flush=True)
     signal.sigwait(stop_signals)

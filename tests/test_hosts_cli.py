@@ -24,14 +24,21 @@ def test_rules_are_set_added_to_listed_and_cleared(sqlite_url: str) -> None:
     assert hosts(sqlite_url) == [
         {"host": "news.example", "selector": "div.story",
          "ignore_patterns": ["^Anzeige", r"^Stand \d"], "ignore_selectors": [".poll"],
-         "rate_per_minute": 30.0, "notify_threshold": 3, "articles": 2},
+         "rate_per_minute": 30.0, "notify_threshold": 3, "articles": 2, "template": None},
         {"host": "other.example", "selector": None, "ignore_patterns": [],
          "ignore_selectors": [], "rate_per_minute": None, "notify_threshold": None,
-         "articles": 1},
+         "articles": 1, "template": None},
     ]
     text = tracker(sqlite_url, "hosts").stdout
     assert "news.example" in text
     assert "no rules" in text
+    assert "none learned" in text
+    shown = tracker_json(sqlite_url, "host", "show", "News.Example")
+    assert (shown["host"], shown["selector"], shown["template"]) == (
+        "news.example", "div.story", None)
+    assert "template: none learned" in tracker(sqlite_url, "host", "show", "news.example").stdout
+    assert "no such host" in tracker(sqlite_url, "host", "show", "nowhere.example",
+                                     check=False).stderr
     tracker(sqlite_url, "host", "set", "news.example", "--clear", "--ignore", "^Werbung")
     [rules, _] = hosts(sqlite_url)
     assert (rules["selector"], rules["ignore_patterns"], rules["rate_per_minute"]) == (

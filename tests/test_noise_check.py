@@ -138,6 +138,7 @@ def test_host_ignore_rules_make_the_page_stable_and_a_rule_change_rebaselines(
         "host": HOST, "selector": None,
         "ignore_patterns": [r"^Zuletzt aktualisiert von", r"^Leserumfrage:"],
         "ignore_selectors": [], "rate_per_minute": None, "notify_threshold": None, "articles": 1,
+        "template": None,
     }]
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from tracker.caches import DeliveryCaches
     from tracker.fetch import Fetcher
     from tracker.leases import Keeper
+    from tracker.templates import TemplateBook
 
 
 class App:
@@ -113,7 +114,16 @@ class App:
 
         return Keeper(self)
 
+    @cached_property
+    def templates(self) -> TemplateBook:
+        """Each host's learned article template (tracker.templates)."""
+        from tracker.templates import TemplateBook
+
+        return TemplateBook(self)
+
     def close(self) -> None:
+        if "templates" in self.__dict__:
+            self.templates.flush()
         if "keeper" in self.__dict__:
             self.keeper.stop()
         if "fetcher" in self.__dict__:

@@ -62,13 +62,13 @@ from tracker.errors import (
     TransientFetchError,
     UnexpectedError,
 )
-from tracker.extract import explain_page
 from tracker.fetch import Page
 from tracker.markers import developing_marker
 from tracker.merge import fold_duplicate
 from tracker.rules import NO_RULES, HostRules, IgnoreRules
 from tracker.schedule import ScheduleRules
 from tracker.stored import version_metadata, version_texts
+from tracker.templates import extract_checked
 
 log = logging.getLogger(__name__)
 # Metadata that makes a new version when it changes. "updated" is left out on purpose: sites
@@ -120,6 +120,7 @@ class Target:
     failure_count: int = 0
     version_count: int = 0
     due_at: dt.datetime | None = None  # when the article was due (its claim keeps it apart)
+    previous_paragraphs: int | None = None  # of the latest version
 
     def lag_ms(self, started: dt.datetime) -> int | None:
         """How late a check started at ``started`` is (0 when early: a check on demand)."""
@@ -144,6 +145,7 @@ def load_targets(
                 token, row.state, row.interval, row.base_interval, row.content_hash,
                 row.extractor, _host_rules(row), row.developing, row.last_changed_at,
                 row.created_at, row.failure_count, row.version_count, row.due_at,
+                row.paragraph_count,
             )
     return found
 
@@ -212,10 +214,9 @@ def _check_target(app: App, target: Target, run: _Run) -> CheckResult:
     if digest == target.body_digest:
         return _record_quickly(app, target, run, page, Same(CheckOutcome.SAME_BYTES, page.status))
     try:
-        extraction = explain_page(
-            page.body, url=page.url, media_type=page.media_type, charset=page.charset,
-            selector=target.selector or target.rules.selector, fast=app.settings.fast_extraction,
-            ignore=target.rules.ignore,
+        extraction = extract_checked(
+            app, page, url=target.url, selector=target.selector or target.rules.selector,
+            ignore=target.rules.ignore, previous_paragraphs=target.previous_paragraphs,
         )
     except ExtractionError as exc:
         return _record(app, target, run, failure(exc, page.status))
@@ -224,7 +225,7 @@ def _check_target(app: App, target: Target, run: _Run) -> CheckResult:
     seen = _seen(article, page)
     if (target.latest_hash, target.latest_extractor) == (seen.content_hash, seen.extractor):
         return _record_quickly(app, target, run, page, seen, digest)
-    fetched = _compared(app, target, _Fetched(page, digest, article))
+    fetched = _compared(app, target, _Fetched(page, digest, article, path=extraction.path))
     try:
         return _record(app, target, run, seen, fetched)
     except IntegrityError:
@@ -262,6 +263,7 @@ class _Fetched:
     # nothing to compare), and the id of that version (None: there was none).
     compared: Comparison | None = None
     compared_with: int | None = None
+    path: str | None = None  # which path extracted the article (Extraction.path)
 
 
 def failure(error: Exception, status: int | None = None) -> Failure:
@@ -449,7 +451,8 @@ def store_version(
     assert article is not None
     version = queries.store_version(
         session, row, paragraphs=[(p.kind, p.text) for p in article.paragraphs],
-        fields={**version_fields(article), "rebaseline": store.rebaseline}, previous=latest,
+        fields={**version_fields(article), "rebaseline": store.rebaseline,
+                "extraction_path": fetched.path}, previous=latest,
         now=now,
     )
     record_diff(session, latest, version, store.diff, minor=store.minor)

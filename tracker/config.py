@@ -45,6 +45,8 @@ class Settings:
     read_timeout: float = 20.0
     max_body_bytes: int = 10 * 1024 * 1024
     fast_extraction: bool = True  # skip trafilatura's fallback extractors (see extract.py)
+    # Learn each site's article template and read its later pages with it (tracker.templates)
+    template_learning: bool = True
     fetch_deadline: float = 60.0  # seconds for a whole fetch, however slowly bytes trickle
     max_redirects: int = 5
     per_host_concurrency: int = 2

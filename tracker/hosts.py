@@ -1,14 +1,17 @@
-"""Use cases around per-host rules: ``tracker host set`` and ``tracker hosts``.
+"""Use cases around per-host rules: ``tracker host set``, ``tracker host show`` and
+``tracker hosts``.
 
 A host's rules apply to every article on it at its next check: a CSS selector for the article
 body (an article's own ``--selector`` wins), ignore patterns (regular expressions over paragraph
 text) and ignore selectors (elements removed before extraction), a request rate and a
 notification threshold. Everything is validated before anything is stored; a change of the
-selector or of what is ignored makes each article's next version a re-baseline.
+selector or of what is ignored makes each article's next version a re-baseline. A host's
+learned article template (``tracker.templates``) is shown beside its rules.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Sequence
@@ -16,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from db import host_queries
-from db.models import Host
+from db.models import Host, HostTemplate
 from db.session import session_scope
 from tracker.app import App
 from tracker.clock import utcnow
@@ -120,15 +123,32 @@ def _save(
 
 
 def list_hosts(app: App) -> dict[str, Any]:
-    """Every host that has rules or tracked articles, by name."""
+    """Every host that has rules or tracked articles, by name, with its learned template's
+    state (``template``: None when none was learned)."""
     with session_scope(app.reader) as session:
         counts = host_queries.article_counts(session)
         rows = {row.host: row for row in host_queries.list_hosts(session)}
+        templates = host_queries.host_templates(session)
         hosts = [
-            _host_json(rows.get(name), counts.get(name, 0), name)
+            {**_host_json(rows.get(name), counts.get(name, 0), name),
+             "template": _template_json(templates.get(name))}
             for name in sorted({*rows, *counts})
         ]
     return {"hosts": hosts}
+
+
+def show_host(app: App, host: str) -> dict[str, Any]:
+    """A host's rules and its learned template, with the template itself (``tracker host
+    show``)."""
+    name = clean_host(host)
+    with session_scope(app.reader) as session:
+        row = host_queries.host_by_name(session, name)
+        articles = host_queries.article_counts(session).get(name, 0)
+        template = host_queries.host_template(session, name)
+        if row is None and template is None and not articles:
+            raise TrackerError(f"{name}: no such host (no rules, no articles, no template)")
+        summary = _template_json(template, full=True)
+        return {**_host_json(row, articles, name), "template": summary}
 
 
 def _host_json(row: Host | None, articles: int, name: str | None = None) -> dict[str, Any]:
@@ -141,3 +161,29 @@ def _host_json(row: Host | None, articles: int, name: str | None = None) -> dict
         "notify_threshold": row.notify_threshold if row else None,
         "articles": articles,
     }
+
+
+def _template_json(row: HostTemplate | None, *, full: bool = False) -> dict[str, Any] | None:
+    """The state of a host's template: trusted (confirmed on a second page), candidate
+    (learned, not yet confirmed) or none (dropped after a failed check, none learned since);
+    with ``full`` the template itself."""
+    if row is None:
+        return None
+    from tracker.extract.template import from_json  # lxml: only when there is one to show
+
+    template = from_json(row.template)
+    state = "none" if template is None else "trusted" if row.trusted else "candidate"
+    data: dict[str, Any] = {
+        "state": state,
+        "container": template.container_path if template else None,
+        "learned_at": _iso(row.learned_at), "pages": row.pages, "verified": row.verified,
+        "failed": row.failed, "last_failure": row.last_failure,
+        "last_failure_at": _iso(row.last_failure_at),
+    }
+    if full:
+        data["paragraphs"] = sorted(template.paragraphs) if template else []
+    return data
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

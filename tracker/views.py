@@ -415,10 +415,25 @@ def print_deliveries(console: Console, deliveries: Sequence[dict[str, Any]]) -> 
 def hosts_table(hosts: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
-    table = Table("host", "articles", "rules")
+    table = Table("host", "articles", "rules", "template")
     for entry in hosts:
-        table.add_row(cell(entry["host"]), str(entry["articles"]), cell(rules_text(entry)))
+        table.add_row(cell(entry["host"]), str(entry["articles"]), cell(rules_text(entry)),
+                      cell(template_text(entry.get("template"))))
     return table
+
+
+def template_text(template: dict[str, Any] | None) -> str:
+    """A host's learned template in a line: its state, container and record."""
+    if not template:
+        return "none learned"
+    line = f"{template['state']}"
+    if template["container"]:
+        line += f" {template['container']}"
+    line += (f"; {template['pages']} page(s) by it, {template['verified']} check(s) agreed, "
+             f"{template['failed']} failed")
+    if template["last_failure"]:
+        line += f" (last: {template['last_failure']})"
+    return line
 
 
 def rules_text(rules: dict[str, Any]) -> str:

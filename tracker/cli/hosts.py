@@ -1,8 +1,8 @@
-"""Per-host rules: ``tracker host set`` and ``tracker hosts``."""
+"""Per-host rules and learned templates: ``tracker host set|show`` and ``tracker hosts``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,10 +14,6 @@ from tracker.cli.common import (
     emit,
     open_app,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 host_cli = typer.Typer(help="Rules for one site: body selector, what to ignore, rate, threshold.",
                        no_args_is_help=True)
@@ -61,6 +57,29 @@ def host_set(
         return
     typer.echo(f"re-baselined {done['now']} article(s) from their stored pages"
                + (f"; {done['later']} more at their next check" if done["later"] else ""))
+
+
+@host_cli.command("show")
+def host_show(
+    host: Annotated[str, typer.Argument(help="Host name (www.example.com) or a URL on it.")],
+    format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+) -> None:
+    """A host's rules and its learned article template."""
+    from tracker.hosts import show_host
+
+    data = call(show_host, open_app(), host)
+    emit(data, format, lambda console: _print_host(data))
+
+
+def _print_host(data: dict[str, Any]) -> None:
+    from tracker.views import rules_text, template_text
+
+    template = data["template"]
+    lines = [data["host"], f"articles: {data['articles']}", f"rules: {rules_text(data)}",
+             f"template: {template_text(template)}"]
+    lines += [f"  paragraphs: {path}" for path in (template or {}).get("paragraphs", [])]
+    for line in lines:
+        echo(line)
 
 
 @cli.command()

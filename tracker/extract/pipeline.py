@@ -41,6 +41,9 @@ from tracker.extract.metadata import read_metadata
 from tracker.extract.page import clean_text, parse, read_facts
 from tracker.extract.selectors import drop_selected
 from tracker.extract.structure import Block, blocks
+from tracker.extract.template import Template
+from tracker.extract.template import apply as apply_template
+from tracker.extract.template import learn as learn_template
 from tracker.noise import NOISE_VERSION, drop_boilerplate, drop_noise_elements
 from tracker.normalize import normalize_text, split_lines
 from tracker.rules import IgnoreRules, compiled_patterns
@@ -69,6 +72,10 @@ _ERROR_TITLE = re.compile(
     r"\b(?:page|seite|artikel|article)\s+(?:not found|nicht gefunden)|\b(?:404|410)\b",
     re.IGNORECASE,
 )
+# An article by the template with less text than this, or with fewer than this share of the
+# previous version's paragraphs, is checked with the full extractor before it is believed.
+TEMPLATE_MIN_CHARS = 500
+TEMPLATE_MIN_KEPT = 0.5
 # versions.extractor holds 200 characters; a selector longer than this is named by a digest.
 _MAX_SELECTOR_LABEL = 100
 # A kicker before the headline ("Bahnstreik: ") is short.
@@ -90,9 +97,36 @@ class Extraction:
     """An article and how it was made: which rule chose the body, and what was dropped."""
 
     article: ExtractedPage
-    source: str  # selector | live blog | json-ld body | itemprop | trafilatura | plain text
+    # selector | live blog | json-ld body | itemprop | trafilatura | template | plain text
+    source: str
     detail: str = ""
     dropped: tuple[Dropped, ...] = ()
+    # How the text was made: full (the rules above), template (the host's learned template
+    # alone) or verified (both, and they agreed); see tracker.extract.template.
+    path: str = "full"
+    learning: Learning | None = None  # what this page taught about the host's template
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateUse:
+    """What the caller knows of the host's template: none yet (learn one from this page), a
+    candidate (check it on this page), or trusted (use it; ``verify``: check it anyway)."""
+
+    template: Template | None = None
+    trusted: bool = False
+    verify: bool = False
+    previous_paragraphs: int | None = None  # the article's latest version's, for the drop check
+
+
+@dataclass(frozen=True, slots=True)
+class Learning:
+    """A page's verdict on the host's template: ``agreed`` (None: there was none to check),
+    a template ``learned`` from the page (when there was none or it was refuted), and why the
+    template was not used or disagreed."""
+
+    agreed: bool | None
+    learned: Template | None
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -145,12 +179,15 @@ def extract_page(
 def explain_page(
     body: bytes, *, url: str, media_type: str = "text/html", charset: str | None = None,
     selector: str | None = None, fast: bool = False, ignore: IgnoreRules | None = None,
+    learning: TemplateUse | None = None,
 ) -> Extraction:
-    """``extract_page`` with the record of how: the body's source and what was dropped."""
+    """``extract_page`` with the record of how: the body's source and what was dropped;
+    ``learning``: the host's template, see ``explain_html``."""
     text = decode(body, charset)
     if media_type == "text/plain":
         return Extraction(extract_plain_text(text, ignore=ignore), "plain text")
-    return explain_html(text, url=url, selector=selector, fast=fast, ignore=ignore)
+    return explain_html(text, url=url, selector=selector, fast=fast, ignore=ignore,
+                        learning=learning)
 
 
 def extract_plain_text(text: str, *, ignore: IgnoreRules | None = None) -> ExtractedPage:
@@ -175,8 +212,11 @@ def extract_html(
 
 def explain_html(
     text: str, *, url: str, selector: str | None = None, fast: bool = False,
-    ignore: IgnoreRules | None = None,
+    ignore: IgnoreRules | None = None, learning: TemplateUse | None = None,
 ) -> Extraction:
+    """The article of an HTML page. With ``learning`` (no selector, no declared body) the
+    host's article template may stand in for trafilatura, or be checked or learned on this page
+    (``Extraction.path`` and ``Extraction.learning`` tell what happened)."""
     notes = _Notes()
     tree = parse(text, url)
     facts = read_facts(tree)
@@ -188,6 +228,7 @@ def explain_html(
     drop_noise_elements(tree, roots, notes)
     image, caption = read_lead_image(tree, url, roots, facts)
     metadata = replace(metadata, lead_image=image, lead_caption=caption)
+    name = extractor_name(selector, fast=fast, ignore=ignore)
     body: Body | None
     if roots:
         body = Body("selector", tuple(roots))
@@ -201,17 +242,120 @@ def explain_html(
             return walked[0]
 
         body = declared_body(tree, facts, page)
-        found = body.paragraphs() if body else generic_blocks(
-            tree, url, walked[0] if walked else None, fast=fast)
-    paragraphs = paragraphs_from(found, live=bool(body and body.live), note=notes)
-    paragraphs = _ignored_out(drop_boilerplate(paragraphs, notes), ignore, notes)
-    paragraphs = _drop_title_line(paragraphs, metadata.title, notes)
-    article = ExtractedPage(tuple(paragraphs), metadata, extractor_name(selector, fast=fast,
-                                                                  ignore=ignore))
-    _require_text(article)
-    _refuse_interstitial(article)
-    source = body.source if body else "trafilatura"
-    return Extraction(article, source, body.detail if body else "", tuple(notes.dropped))
+        if body is None:
+            finish = _Finisher(metadata, name, ignore, notes.dropped)
+            generic = _Generic(tree, url, walked[0] if walked else None, fast)
+            if learning is not None:
+                return _templated(tree, generic, finish, learning)
+            article, dropped = finish(generic.blocks())
+            return Extraction(article, "trafilatura", "", dropped)
+        found = body.paragraphs()
+    article, dropped = _Finisher(metadata, name, ignore, notes.dropped)(found, live=body.live)
+    return Extraction(article, body.source, body.detail, dropped)
+
+
+@dataclass(frozen=True, slots=True)
+class _Finisher:
+    """From the body's blocks to the article: furniture, boilerplate, ignore rules, the
+    headline, and the refusals. The same steps whichever path found the blocks."""
+
+    metadata: Metadata
+    name: str
+    ignore: IgnoreRules | None
+    earlier: list[Dropped] = field(default_factory=list)  # dropped before the body was found
+
+    def __call__(
+        self, found: list[Block], *, live: bool = False
+    ) -> tuple[ExtractedPage, tuple[Dropped, ...]]:
+        notes = _Notes(list(self.earlier))
+        paragraphs = paragraphs_from(found, live=live, note=notes)
+        paragraphs = _ignored_out(drop_boilerplate(paragraphs, notes), self.ignore, notes)
+        paragraphs = _drop_title_line(paragraphs, self.metadata.title, notes)
+        article = ExtractedPage(tuple(paragraphs), self.metadata, self.name)
+        _require_text(article)
+        _refuse_interstitial(article)
+        return article, tuple(notes.dropped)
+
+
+@dataclass(slots=True)
+class _Generic:
+    """trafilatura's blocks of the page, found once when first asked for."""
+
+    tree: _Element
+    url: str
+    page: list[Block] | None
+    fast: bool
+    found: list[Block] | None = None
+
+    def blocks(self) -> list[Block]:
+        if self.found is None:
+            self.found = generic_blocks(self.tree, self.url, self.page, fast=self.fast)
+        return self.found
+
+
+def _templated(
+    tree: _Element, generic: _Generic, finish: _Finisher, use: TemplateUse
+) -> Extraction:
+    """The article by the host's template when it is trusted and the page looks right; else
+    by the full extractor, compared with the template's (which it confirms or refutes), and a
+    template learned from the page when there is none or it was refuted."""
+    by_template: ExtractedPage | None = None
+    dropped: tuple[Dropped, ...] = ()
+    reason = ""
+    if use.template is not None:
+        by_template, dropped, reason = _by_template(use.template, tree, finish)
+        if by_template is not None and use.trusted and not use.verify:
+            reason = _suspicious(by_template, use.previous_paragraphs)
+            if not reason:
+                return Extraction(by_template, "template", use.template.container_path, dropped,
+                                  path="template")
+    article, dropped = finish(generic.blocks())
+    agreed: bool | None = None
+    if use.template is not None:
+        agreed = by_template is not None and by_template.paragraphs == article.paragraphs
+        if not agreed:
+            reason = reason or "the template's text differs from the full extractor's"
+    learned = None if agreed else _learn(tree, generic.blocks(), article, finish)
+    outcome = Learning(agreed, learned, reason)
+    return Extraction(article, "trafilatura", "", dropped,
+                      path="verified" if agreed else "full", learning=outcome)
+
+
+def _by_template(
+    template: Template, tree: _Element, finish: _Finisher
+) -> tuple[ExtractedPage | None, tuple[Dropped, ...], str]:
+    found = apply_template(template, tree)
+    if found is None:
+        return None, (), "the page does not fit the template"
+    try:
+        article, dropped = finish(found)
+    except ExtractionError as exc:
+        return None, (), f"no article by the template ({exc})"
+    return article, dropped, ""
+
+
+def _suspicious(article: ExtractedPage, previous_paragraphs: int | None) -> str:
+    """Why an article the template made looks wrong ("" when it does not): too short, or a
+    big drop against the article's previous version."""
+    chars = sum(len(p.text) for p in article.paragraphs if p.kind != "credit")
+    if chars < TEMPLATE_MIN_CHARS:
+        return f"too short by the template ({chars} characters)"
+    count = len(article.paragraphs)
+    if previous_paragraphs and count < previous_paragraphs * TEMPLATE_MIN_KEPT:
+        return f"{count} paragraphs by the template, {previous_paragraphs} before"
+    return ""
+
+
+def _learn(
+    tree: _Element, found: list[Block], article: ExtractedPage, finish: _Finisher
+) -> Template | None:
+    """A template from the page, if on this very page it gives the full extractor's text."""
+    template = learn_template(tree, found)
+    if template is None:
+        return None
+    by_template, _, _ = _by_template(template, tree, finish)
+    same = by_template is not None and by_template.paragraphs == article.paragraphs
+    return template if same else None
 
 
 def _page_blocks(tree: _Element) -> list[Block]:

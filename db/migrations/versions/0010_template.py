@@ -1,0 +1,41 @@
+"""template: host_templates (each site's learned article template), versions.extraction_path
+
+Revision ID: 0010_template
+Revises: 0009_claim
+Create Date: 2026-12-06 16:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010_template"
+down_revision: str | None = "0009_claim"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "host_templates",
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("template", sa.JSON(), nullable=True),
+        sa.Column("trusted", sa.Boolean(), nullable=False),
+        sa.Column("learned_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("pages", sa.Integer(), nullable=False),
+        sa.Column("verified", sa.Integer(), nullable=False),
+        sa.Column("failed", sa.Integer(), nullable=False),
+        sa.Column("last_failure", sa.Text(), nullable=True),
+        sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("host", name=op.f("pk_host_templates")),
+    )
+    with op.batch_alter_table("versions") as batch:
+        batch.add_column(sa.Column("extraction_path", sa.String(16), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("versions") as batch:
+        batch.drop_column("extraction_path")
+    op.drop_table("host_templates")
