@@ -52,7 +52,7 @@ def host_set(
     if rules is None:
         typer.echo(f"cleared: {host}")
         return
-    from tracker.views import rules_text
+    from tracker.cli.output import rules_text
 
     echo(f"{rules['host']}: {rules_text(rules)}")
     done = rules.get("rebaselined")
@@ -71,6 +71,6 @@ def hosts(
     from tracker.hosts import list_hosts
 
     data = call(list_hosts, open_app())
-    from tracker.views import hosts_table
+    from tracker.cli.output import hosts_table
 
     emit(data, format, lambda console: console.print(hosts_table(data["hosts"])))
