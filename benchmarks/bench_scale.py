@@ -203,8 +203,8 @@ def in_process(db: Database, args: list[str]) -> float:
 
     from tracker import report
     from tracker.articles import list_articles, parse_since
+    from tracker.cli.output import articles_table
     from tracker.terminal import json_text
-    from tracker.views import articles_table
 
     started = time.perf_counter()
     as_json = "json" in args

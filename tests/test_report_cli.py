@@ -245,8 +245,8 @@ def test_status_shows_no_celery_queues_to_embedded_use(sqlite_url: str) -> None:
 def test_a_hostile_headline_in_the_check_summary_prints_literally() -> None:
     from rich.console import Console
 
-    from tracker import views
     from tracker.check import CheckResult
+    from tracker.cli import output as views
 
     hostile = "\x1b]0;owned\x07 [bold]fett[/bold] \u202eX\nzweite Zeile"
     console = Console(record=True, width=300, force_terminal=False)
@@ -294,8 +294,8 @@ def test_tz_may_start_with_a_colon(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_removed_headline_is_said_so() -> None:
-    from tracker import views
     from tracker.check import CheckResult
+    from tracker.cli import output as views
 
     assert views.headline_note(CheckResult(1, "http://x/a", "changed", 2, headline="")) == (
         " — headline removed")

@@ -27,6 +27,8 @@ from tracker.clock import utcnow
 from tracker.passes import Progress, check_due
 
 log = logging.getLogger(__name__)
+# tracker run's own lines (started, stopping, stopped) as the command has always logged them
+run_log = logging.getLogger("tracker")
 
 
 def serve_forever(app: App, *, concurrency: int | None, on_result: Progress | None = None,
@@ -38,19 +40,19 @@ def serve_forever(app: App, *, concurrency: int | None, on_result: Progress | No
     def request_stop(signum: int, _frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt  # a second Ctrl-C: leave now
-        log.warning("%s received: finishing the checks in progress, then stopping",
+        run_log.warning("%s received: finishing the checks in progress, then stopping",
                     signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     logging.getLogger("tracker").setLevel(min(logging.INFO, logging.getLogger().level))
-    log.info("tracker run: checking due articles (Ctrl-C to stop)")
+    run_log.info("tracker run: checking due articles (Ctrl-C to stop)")
     try:
         checked = serve(app, stop, concurrency=concurrency, on_result=on_result)
     finally:
         app.close()
-    log.info("stopped after %d check(s)", checked)
+    run_log.info("stopped after %d check(s)", checked)
 
 
 def serve(

@@ -92,7 +92,7 @@ def list_(
     from tracker.articles import list_articles
 
     data = call(list_articles, open_app(), limit=limit, offset=offset)
-    from tracker.views import print_articles
+    from tracker.cli.output import print_articles
 
     emit(data, format, lambda console: print_articles(console, data["articles"]))
 
@@ -146,7 +146,7 @@ def _progress_bar() -> Any:
     """The progress bar of a check pass, when standard error is a terminal."""
     if not sys.stderr.isatty():
         return None
-    from tracker.views import progress_bar
+    from tracker.cli.output import progress_bar
 
     return progress_bar
 
@@ -173,17 +173,17 @@ def _print_check(
     """The pass's summary, or with --report its changes (failures then go to stderr)."""
     if format is Format.json:
         from tracker import report
-        from tracker.views import check_results_json
+        from tracker.cli.output import check_results_json
 
         data = check_results_json(results, deliveries, polls)
         print_json(data if entries is None else data | report.to_json(entries))
         return
     if entries is None:
-        from tracker.views import print_check_summary
+        from tracker.cli.output import print_check_summary
 
         print_check_summary(console(), results, deliveries, polls)
         return
-    from tracker.views import print_failures
+    from tracker.cli.output import print_failures
 
     print_failures(console(stderr=True), results, polls)
     if entries:
@@ -203,7 +203,7 @@ def history(
     from tracker.articles import history as history_of
 
     data = call(history_of, open_app(), url)
-    from tracker.views import print_history
+    from tracker.cli.output import print_history
 
     emit(data, format, lambda console: print_history(console, data))
 
@@ -219,7 +219,7 @@ def show(
     from tracker.articles import show as show_version
 
     data = call(show_version, open_app(), url, version)
-    from tracker.views import render_version
+    from tracker.cli.output import render_version
 
     emit(data, format,
          lambda _: typer.echo(render_version(data, markdown=format is Format.markdown)))

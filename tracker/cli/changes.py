@@ -72,12 +72,9 @@ def _changes_document(
 
     article_id = None
     if article:
-        from db.session import session_scope
-        from tracker.articles import find_article
-        from tracker.identity import clean_url
+        from tracker.articles import tracked_id
 
-        with session_scope(tracker_app.reader) as session:
-            article_id = find_article(session, clean_url(article)).id
+        article_id = tracked_id(tracker_app, article)
     items = atom.cli_changes(tracker_app, since, article_id)
     if format is ChangesFormat.atom:
         if base_url:

@@ -163,7 +163,7 @@ def console(stderr: bool = False) -> Any:
 def emit(data: Any, format: StrEnum, text: Callable[[Any], object]) -> None:
     """A command's result on standard output: with ``--format json`` the data as JSON (the
     documented shape, docs/json.md), otherwise ``text(console)`` prints it for people (with
-    the renderers of ``tracker.views``, which import rich only then)."""
+    the renderers of ``tracker.cli.output``, which import rich only then)."""
     if format == "json":
         print_json(data)
         return

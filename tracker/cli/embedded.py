@@ -31,8 +31,8 @@ def run(
     """Check due articles on their schedules until stopped (Ctrl-C or SIGTERM).
 
     The embedded service: no broker, no workers. A stop lets the checks in progress finish."""
+    from tracker.cli.output import log_stored
     from tracker.runner import serve_forever
-    from tracker.views import log_stored
 
     tracker_app = open_app()
     if metrics_port:

@@ -48,7 +48,7 @@ def host_set(
     if rules is None:
         typer.echo(f"cleared: {host}")
         return
-    from tracker.views import rules_text
+    from tracker.cli.output import rules_text
 
     echo(f"{rules['host']}: {rules_text(rules)}")
     done = rules.get("rebaselined")
@@ -72,7 +72,7 @@ def host_show(
 
 
 def _print_host(data: dict[str, Any]) -> None:
-    from tracker.views import rules_text, template_text
+    from tracker.cli.output import rules_text, template_text
 
     template = data["template"]
     lines = [data["host"], f"articles: {data['articles']}", f"rules: {rules_text(data)}",
@@ -90,6 +90,6 @@ def hosts(
     from tracker.hosts import list_hosts
 
     data = call(list_hosts, open_app())
-    from tracker.views import hosts_table
+    from tracker.cli.output import hosts_table
 
     emit(data, format, lambda console: console.print(hosts_table(data["hosts"])))

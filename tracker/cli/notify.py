@@ -56,7 +56,7 @@ def subscribers(
     from tracker.subscriptions import subscribers as list_subscribers
 
     data = call(list_subscribers, open_app())
-    from tracker.views import print_subscribers
+    from tracker.cli.output import print_subscribers
 
     emit(data, format, lambda console: print_subscribers(console, data["subscribers"]))
 
@@ -151,7 +151,7 @@ def notify_list(
     from tracker.channels import channels
 
     data = call(channels, open_app())
-    from tracker.views import print_channels
+    from tracker.cli.output import print_channels
 
     emit(data, format, lambda console: print_channels(console, data["channels"]))
 
@@ -253,7 +253,7 @@ def deliveries(
     from tracker.delivery import list_deliveries
 
     data = call(list_deliveries, open_app(), failed=failed, endpoint=endpoint)
-    from tracker.views import print_deliveries
+    from tracker.cli.output import print_deliveries
 
     emit(data, format, lambda console: print_deliveries(console, data["deliveries"]))
 

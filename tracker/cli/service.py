@@ -122,7 +122,7 @@ def status(
     from tracker.status import status as read_status
 
     data = call(read_status, open_app())
-    from tracker.views import print_status
+    from tracker.cli.output import print_status
 
     emit(data, format, lambda console: print_status(console, data))
     raise typer.Exit(Health[data["health"]].value)

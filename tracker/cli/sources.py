@@ -73,6 +73,6 @@ def sources(
     from tracker.sources import list_sources
 
     data = call(list_sources, open_app())
-    from tracker.views import sources_table
+    from tracker.cli.output import sources_table
 
     emit(data, format, lambda console: console.print(sources_table(data["sources"])))

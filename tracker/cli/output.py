@@ -1,6 +1,6 @@
 """Rendering for the command line: tables, the check progress bar and summaries, the log line
 of ``tracker run``. No use case, no database: the CLI hands it what the use cases returned.
-Only the CLI imports this module."""
+Only the CLI imports this module (it was ``tracker/views.py``)."""
 
 from __future__ import annotations
 
