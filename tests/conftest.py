@@ -172,10 +172,14 @@ def broker() -> Iterator[str]:
 
 @pytest.fixture
 def processes() -> Iterator[list[CeleryProcess]]:
+    """The Celery processes a test starts, stopped at its end. Their output is printed then,
+    which pytest shows only when the test failed."""
     started: list[CeleryProcess] = []
     yield started
     for process in started:
         process.stop()
+        print(f"--- celery {process.kind} (exit {process.process.returncode}) ---")
+        print(process.output)
 
 
 # --- the article server ---------------------------------------------------------------------
