@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,7 @@ def tracker(
     database_url: str, *args: str, input: str | None = None, check: bool = True,
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
-    if IN_PROCESS and not LONG_RUNNING & set(args):
-        result = in_process(list(args), environment(database_url), input)
-    else:
-        result = subprocess.run(
-            [*TRACKER, *args], capture_output=True, text=True, input=input, timeout=timeout,
-            env=environment(database_url), cwd=ROOT,
-        )
+    result = run_tracker(list(args), environment(database_url), input=input, timeout=timeout)
     # `tracker diff` exits 1 when the inputs differ, as diff(1): that is no failure.
     succeeded = (0, 1) if args[:1] == ("diff",) else (0,)
     if check and result.returncode not in succeeded:
@@ -60,6 +55,17 @@ def tracker(
 
 def tracker_json(database_url: str, *args: str) -> Any:
     return json.loads(tracker(database_url, *args, "--format", "json").stdout)
+
+
+def run_tracker(
+    args: list[str], env: dict[str, str], *, input: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``tracker ARGS`` under ``env`` to its end: in this process unless TRACKER_TEST_CLI says
+    otherwise or the command runs until stopped."""
+    if IN_PROCESS and not LONG_RUNNING & set(args):
+        return in_process(args, env, input)
+    return subprocess.run([*TRACKER, *args], capture_output=True, text=True, input=input,
+                          timeout=timeout, env=env, cwd=ROOT)
 
 
 def in_process(
@@ -79,6 +85,7 @@ def in_process(
     session._engines.clear()  # a process of its own would open the database afresh
     os.environ.clear()
     os.environ.update(env)
+    time.tzset()  # TZ as the process would have read it at start
     os.chdir(ROOT)
     try:
         result = CliRunner().invoke(app, args, input=input, prog_name="tracker")
@@ -86,6 +93,7 @@ def in_process(
         os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
+        time.tzset()
         for number, handler in saved_signals.items():
             signal.signal(number, handler)
         _restore_logging(saved_logging)
