@@ -18,7 +18,7 @@ import zoneinfo
 import pytest
 
 from tests.articleserver import ArticleServer
-from tests.clihelp import ROOT, TRACKER, environment, tracker, tracker_json
+from tests.clihelp import environment, run_tracker, tracker, tracker_json
 from tests.conftest import STORY
 from tests.rawsite import Answer, RawSite
 from tests.test_run import count, start_run, wait_for
@@ -28,8 +28,7 @@ LOCAL_TIME = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [A-Z][A-Za-z0-9+-]+"
 
 
 def run(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*TRACKER, *args], capture_output=True, text=True, timeout=60,
-                          env=environment(database_url, **env), cwd=ROOT)
+    return run_tracker(list(args), environment(database_url, **env))
 
 
 def story_lines(number: int) -> list[str]:
