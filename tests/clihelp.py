@@ -76,7 +76,7 @@ def in_process(
     from typer.testing import CliRunner
 
     from db import session
-    from tracker.cli import app
+    from tracker.cli import cli
 
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     saved_logging = _logging_state()
@@ -88,7 +88,7 @@ def in_process(
     time.tzset()  # TZ as the process would have read it at start
     os.chdir(ROOT)
     try:
-        result = CliRunner().invoke(app, args, input=input, prog_name="tracker")
+        result = CliRunner().invoke(cli, args, input=input, prog_name="tracker")
     finally:
         os.chdir(saved_cwd)
         os.environ.clear()
