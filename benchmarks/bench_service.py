@@ -4,7 +4,8 @@ embedded mode, both on PostgreSQL.
 Run ``.venv/bin/python benchmarks/bench_service.py`` (options: ``--articles N`` (1000),
 ``--repeat R`` (3), ``--workers 1,2,4``, ``--latency-articles`` (100), ``--latency-spread``
 (20 s), ``--latency-workers`` (2), ``--no-tick2``, ``--skip-check-all``, ``--no-fetch-only``,
-``--no-docs``, ``--postgres-url``, ``--redis-url``, ``--profile DIR``).
+``--no-docs``, ``--postgres-url``, ``--redis-url``, ``--profile DIR``,
+``--profile-celery DIR``).
 ``--quick`` is a smoke run of well under a minute (100 articles, 2 processes, one repeat,
 20 latency articles over 4 s, no latency run for the 2 s tick). It prints markdown tables and
 writes them, with the command line and machine info, to its section of docs/benchmarks.md.
@@ -58,6 +59,10 @@ tick, and for ``tracker run``.
 --concurrency K`` (K = the first ``--workers`` value) under ``benchmarks/profiled.py``
 (cProfile in every thread, CPU time), keeps DIR/tracker_run_cK.prof and writes the phases and
 hotspots to its own section of docs/benchmarks.md.
+
+``--profile-celery DIR`` likewise runs only the Celery throughput pass, with one worker
+running its tasks in its main process (``-P solo``) under ``benchmarks/profiled.py``, keeps
+DIR/celery_solo.prof and writes its own section.
 
 Caveats. The machine has 2 cores shared by the article server, PostgreSQL, Redis and the
 processes under test, so K = 4 cannot be twice K = 2; figures are medians of the repeats and
@@ -124,6 +129,22 @@ RUN_PHASES = (
      "tracker/delivery.py", "deliver_due"),
     ("  dispatch_events", "tracker/delivery.py", "dispatch_events"),
     ("  claim_due (deliveries)", "tracker/delivery.py", "claim_due"),
+    ("session_scope (all transactions, incl. commits)", "db/session.py", "session_scope"),
+)  # fmt: skip
+# Where a Celery worker (``-P solo``: the tasks in the main process) spends its CPU.
+CELERY_PHASES = (
+    ("celery trace_task (every task, all of the below)", "celery/app/trace.py", "trace_task"),
+    ("check_target (the checks)", "tracker/check.py", "check_target"),
+    ("  fetch", "tracker/fetch.py", "fetch"),
+    ("  extract_page", "tracker/extract/pipeline.py", "extract_page"),
+    ("  _store (the write transaction)", "tracker/check.py", "_store"),
+    ("load_targets (before the checks)", "tracker/check.py", "load_targets"),
+    ("leases.renew (task start, heartbeat)", "tracker/leases.py", "renew"),
+    ("_runs (run count in Redis)", "workers/tasks.py", "_runs"),
+    ("queued.started (Redis)", "workers/queued.py", "started"),
+    ("tracker.tick", "workers/tasks.py", "tick"),
+    ("tracker.dispatch", "workers/tasks.py", "dispatch"),
+    ("kombu publish (messages sent)", "kombu/messaging.py", "_publish"),
     ("session_scope (all transactions, incl. commits)", "db/session.py", "session_scope"),
 )  # fmt: skip
 
@@ -599,6 +620,30 @@ class Bench:
             self.dbs.drop(url)
         return output
 
+    def profile_celery(self, directory: Path) -> Path:
+        """The Celery throughput pass once more with one worker process running its tasks in
+        its main process (``-P solo``) under benchmarks/profiled.py, and a beat ticking every
+        0.5 s; the .prof file's path (written when the worker stops)."""
+        output = directory / "celery_solo.prof"
+        worker = [sys.executable, str(PROFILED), str(output), "celery.__main__:main", "-A",
+                  "workers", "worker", "-P", "solo", "-Q", ",".join(QUEUES), "--without-gossip",
+                  "--without-mingle", "-n", f"bench-{secrets.token_hex(4)}@%h", "-l", "WARNING"]
+        beat = [sys.executable, "-m", "celery", "-A", "workers", "beat", "--schedule",
+                str(self.logs / f"beat-{secrets.token_hex(3)}"), "-l", "WARNING"]  # fmt: skip
+        url = self.dbs.create(self.template)
+        try:
+            with opened(url) as store:
+                store.schedule(dict.fromkeys(self.sets.warmup, utcnow()))
+                env = self.env(url) | {"TRACKER_TICK_SECONDS": "0.5"}
+                children = [Child("worker-profiled", worker, env, self.logs),
+                            Child("beat", beat, env, self.logs)]  # fmt: skip
+                with Deployment("Celery -P solo, profiled", children, CELERY_LEAD) as deployment:
+                    self._wait_checked(store, self.sets.warmup, 180, "the warm-up", deployment)
+                    self._throughput(store, deployment, Results(0), ("profiled", 1))
+        finally:
+            self.dbs.drop(url)
+        return output
+
     def _check_versions(self, store: Store, ids: list[int], results: Results, label: str) -> None:
         stored = store.versions(ids)
         if stored != len(ids):
@@ -777,6 +822,27 @@ def profile_report(path: Path, args: argparse.Namespace, started: str) -> str:
     ]) + "\n"  # fmt: skip
 
 
+def celery_profile_report(path: Path, args: argparse.Namespace, started: str) -> str:
+    from profiled import by_library, hotspots
+
+    n = args.articles
+    return "\n\n".join([
+        "## Profile of a Celery worker on the first-sight pass",
+        f"Command: `{command_line()}` ({started}), tracker commit {revision()}. The throughput "
+        f"pass (N = {n:,}, plus the warm-up) of one `celery -A workers worker -P solo` (the "
+        "tasks run in the worker's main process, as in one prefork pool process) and a beat "
+        "ticking every 0.5 s, the worker under `benchmarks/profiled.py`: cProfile in every "
+        "thread, timed with `time.thread_time` (CPU, not waiting). Shares are of all profiled "
+        "CPU of the worker (imports and start-up included); ms per check are inflated by the "
+        "profiler.",
+        table(("phase", "share", "ms/check"), phase_rows(path, CELERY_PHASES, n + WARMUP)),
+        "Self time by library:",
+        table(("where", "self"), by_library(path)),
+        "Top functions by cumulative time:",
+        table(("function", "cumulative", "self", "calls"), hotspots(path, limit=15)),
+    ]) + "\n"  # fmt: skip
+
+
 def server_versions(postgres_url: str, broker: Broker) -> dict[str, str]:
     with psycopg.connect(postgres_url) as db:
         row = db.execute("SHOW server_version").fetchone()
@@ -824,6 +890,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path,
                         help="only profile tracker run (K = the first --workers value) into "
                         "this directory and write the profile section")  # fmt: skip
+    parser.add_argument("--profile-celery", type=Path,
+                        help="only profile a Celery worker (-P solo) into this directory and "
+                        "write its profile section")  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
         args.articles, args.repeat, args.workers = min(args.articles, 100), 1, "2"
@@ -848,7 +917,13 @@ def main(argv: list[str] | None = None) -> None:
         Broker(args.redis_url) as broker,
     ):
         bench = Bench(args, site, dbs, broker, Path(workdir))
-        if args.profile:
+        if args.profile_celery:
+            args.profile_celery.mkdir(parents=True, exist_ok=True)
+            path = bench.profile_celery(args.profile_celery.resolve())
+            wait_until(path.exists, 60, "the profile to be written")
+            text = celery_profile_report(path, args, started)
+            section = "bench_service_celery_profile"
+        elif args.profile:
             args.profile.mkdir(parents=True, exist_ok=True)
             path = bench.profile_run(args.profile.resolve(), args.workers[0])
             text, section = profile_report(path, args, started), "bench_service_profile"

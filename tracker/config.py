@@ -64,7 +64,7 @@ class Settings:
     # holder's heartbeat renews it every third of it while the work waits and runs.
     lease_seconds: int = 30
     claim_batch: int = 500  # articles claimed per tick at most
-    tick_seconds: float = 2.0  # how often the Celery beat tick claims due articles
+    tick_seconds: float = 0.5  # how often the Celery beat tick claims due work
     # The background service
     broker_url: str = "redis://localhost:6379/0"
     visibility_timeout: int = 3600  # Redis redelivers unacknowledged tasks after this

@@ -60,6 +60,7 @@ celery.conf.update(
     task_default_queue="fetch",
     task_routes={
         "tracker.check": {"queue": "fetch"},
+        "tracker.check_batch": {"queue": "fetch"},
         "tracker.poll_source": {"queue": "fetch"},
         "tracker.deliver": {"queue": "deliver"},
         "tracker.deliver_batch": {"queue": "deliver"},

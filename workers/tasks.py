@@ -25,7 +25,7 @@ from celery.signals import task_received, worker_process_init, worker_ready
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from db.lease import Work
-from tracker import delivery, housekeeping, leases, polls, scheduling
+from tracker import delivery, housekeeping, leases, passes, polls, scheduling
 from tracker.app import App
 from tracker.check import check_article
 from tracker.check import record_lost as check_lost
@@ -115,6 +115,7 @@ class TrackerTask(Task):  # type: ignore[misc]
             if lost is not None:
                 lost(context(), reason, *args, **kwargs)
             return None
+        self.request.runs = runs
         return super().__call__(*args, **kwargs)
 
 
@@ -149,6 +150,46 @@ def check(article_id: int, lease_token: str | None = None) -> str:
     if result.events:
         dispatch.delay()
     return result.outcome
+
+
+@celery.task(base=TrackerTask, name="tracker.check_batch")
+def check_batch(claims: list[tuple[int, str]]) -> list[str]:
+    """Check a batch of claimed articles, all at once in threads of this worker process (at
+    most ``concurrency``, as the embedded service does), with one lease renewal, one query
+    loading them and one ``tracker.dispatch`` for all the events they wrote: the per-message
+    costs (broker, run count, lease records) are paid once per batch, not per article.
+    Checks a host's rate deferred are left to the schedule (as in ``tracker run``)."""
+    ctx = context()
+    node = check_batch.request.hostname
+    if len(claims) > 1 and getattr(check_batch.request, "runs", 0) > 1:
+        _one_by_one(node, [(i, t) for i, t in claims])
+        return ["requeued"] * len(claims)
+    with _leased(ctx, node, leases.ARTICLES,
+                 [(i, t) for i, t in claims]) as held:
+        mine = [scheduling.Claim(i, t) for i, t in claims if i in held]
+        results = passes.check_many(
+            ctx, mine, concurrency=min(len(mine), ctx.settings.concurrency) or 1,
+            stop=threading.Event(),  # a service: never waits out a host's rate in the task
+        ) if mine else []  # fmt: skip
+    if len(mine) < len(claims):
+        log.info("dropped %d stale check claim(s)", len(claims) - len(mine))
+    if any(r.events for r in results):
+        dispatch.delay()
+    return [r.outcome for r in results]
+
+
+def _one_by_one(node: str | None, claims: list[leases.Claim]) -> None:
+    """A batch whose worker process died running it goes out again as one ``tracker.check``
+    per article (the claims unchanged): a page that kills its worker every time is then given
+    up alone after ``MAX_RUNS``, and the others of its batch are checked."""
+    log.warning("a worker process died running a batch of %d checks: sending them one by one",
+                len(claims))
+    client = _redis()
+    if client is not None:
+        queued.started(client, node or "", leases.ARTICLES, claims)
+    with _queued(leases.ARTICLES, claims):
+        for article_id, token in claims:
+            check.apply_async((article_id, token))
 
 
 @celery.task(base=TrackerTask, name="tracker.poll_source")
@@ -203,11 +244,13 @@ def deliver_batch(claims: list[tuple[int, str]]) -> list[str]:
 
 @celery.task(base=TrackerTask, name="tracker.tick")
 def tick() -> int:
-    """Claim due sources and articles and enqueue one poll or check each (after the claim is
-    committed; sources first, as the same queue works in order); catch up on events not yet
-    dispatched and on deliveries whose retry fell due."""
+    """Claim due sources and articles and enqueue one poll each, and the checks in batches
+    (``check_batches``; after the claim is committed; sources first, as the same queue works
+    in order); catch up on events not yet dispatched and on deliveries whose retry fell due."""
     ctx = context()
-    room = ctx.settings.max_queue_length - _queue_length("fetch")
+    # A message holds up to CHECK_TASK_BATCH checks: count each as a full one (the tick then
+    # claims less, never more, than max_queue_length allows).
+    room = ctx.settings.max_queue_length - _queue_length("fetch") * CHECK_TASK_BATCH
     client = _redis()
     if client is not None:  # first: leases of queued messages must not run out meanwhile
         queued.keep_alive(ctx, client)
@@ -218,8 +261,8 @@ def tick() -> int:
     room -= len(due)
     claims = scheduling.claim_due(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
     with _queued(leases.ARTICLES, [(c.article_id, c.token) for c in claims]):
-        for claim in claims:
-            check.apply_async((claim.article_id, claim.token))
+        for batch in check_batches([(c.article_id, c.token) for c in claims]):
+            check_batch.apply_async((batch,))
     delivery.dispatch_events(ctx)
     _send(delivery.claim_due(ctx, limit=ctx.settings.claim_batch))
     housekeeping.record_tick(ctx, claimed=len(claims))
@@ -253,6 +296,17 @@ def _send(claims: list[delivery.DeliveryClaim]) -> None:
 
 
 DELIVERY_TASK_BATCH = 16
+CHECK_TASK_BATCH = 8  # claimed articles per check message at most (the default concurrency)
+CHECK_SPREAD = 4  # a tick's claims go out in at least this many messages (if there are as many)
+
+
+def check_batches(claims: list[leases.Claim]) -> list[list[leases.Claim]]:
+    """A tick's claims cut into messages: one claim each when few are due (each starts on
+    the first free worker process at once), up to ``CHECK_TASK_BATCH`` when many are (fewer
+    messages, lease renewals and queries per check), and always at least ``CHECK_SPREAD``
+    messages when there are as many claims, so a batch never waits for one busy process."""
+    size = min(CHECK_TASK_BATCH, max(1, -(-len(claims) // CHECK_SPREAD)))
+    return [claims[start : start + size] for start in range(0, len(claims), size)]
 
 
 @celery.task(base=TrackerTask, name="tracker.prune_bodies")
@@ -286,6 +340,8 @@ def _deliveries_lost(ctx: App, reason: str, claims: list[tuple[int, str]]) -> No
 
 _LOST: dict[str, Callable[..., None]] = {
     "tracker.check": _check_lost,
+    "tracker.check_batch": lambda ctx, reason, claims: [
+        _check_lost(ctx, reason, i, t) for i, t in claims],
     "tracker.poll_source": _poll_lost,
     "tracker.deliver_batch": _deliveries_lost,
     "tracker.deliver": lambda ctx, reason, i, t: _deliveries_lost(ctx, reason, [(i, t)]),
@@ -300,6 +356,8 @@ def _claims_of(name: str, args: Any) -> tuple[Work, list[leases.Claim]] | None:
         return work, [(int(args[0]), str(args[1]))]
     if name == "tracker.deliver_batch" and args:
         return leases.DELIVERIES, [(int(i), str(t)) for i, t in args[0]]
+    if name == "tracker.check_batch" and args:
+        return leases.ARTICLES, [(int(i), str(t)) for i, t in args[0]]
     if name == "tracker.deliver" and len(args) > 1:
         return leases.DELIVERIES, [(int(args[0]), str(args[1]))]
     return None

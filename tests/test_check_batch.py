@@ -1,0 +1,103 @@
+"""The tick's batches of claimed articles (``workers.tasks.check_batch``), run in this process
+on the test database, real Redis and the local article server: every claim still held is
+checked once, stale ones are dropped, one dispatch goes out for all the events, and a batch
+whose worker process died running it goes out again one message per article."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import select, update
+
+from db.models import Article, Check, Version
+from db.session import session_scope
+from tests.articleserver import ArticleServer
+from tracker import scheduling
+from tracker.app import App
+from tracker.articles import add_articles
+from tracker.clock import utcnow
+from workers import tasks
+
+pytestmark = pytest.mark.redis
+
+
+def test_a_tick_cuts_its_claims_into_batches_spread_over_the_workers() -> None:
+    claims = [(i, f"t{i}") for i in range(100)]
+    assert tasks.check_batches([]) == []
+    assert tasks.check_batches(claims[:3]) == [[c] for c in claims[:3]]  # few: one each
+    spread = tasks.check_batches(claims[:20])
+    assert [len(b) for b in spread] == [5, 5, 5, 5]
+    full = tasks.check_batches(claims)
+    assert {len(b) for b in full} == {tasks.CHECK_TASK_BATCH} or len(full[-1]) < len(full[0])
+    assert max(len(b) for b in full) == tasks.CHECK_TASK_BATCH
+    assert [c for b in full for c in b] == claims  # every claim once, in order
+
+
+@pytest.fixture
+def in_process(app: App, broker: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The tasks' context is the test's App; their broker is the test's Redis (the same in
+    every test of a session, so the producer pool Celery keeps from the first is right)."""
+    monkeypatch.setattr(tasks, "_context", app)
+    monkeypatch.setattr(tasks, "_counter", None)
+    monkeypatch.setattr(tasks.app.conf, "broker_url", broker)
+    client = redis.Redis.from_url(broker)
+    yield client
+    client.close()
+
+
+def due(app: App, server: ArticleServer, count: int) -> list[scheduling.Claim]:
+    urls = [server.add_article(f"batch-{i}", 1) for i in range(count)]
+    add_articles(app, urls, interval=3600)
+    with session_scope(app.writer) as session:
+        session.execute(update(Article).values(next_check_at=utcnow()))
+    return scheduling.claim_due(app)
+
+
+def sent(client: Any, queue: str) -> list[tuple[str, list[Any]]]:
+    """The (task name, positional arguments) of the messages waiting in ``queue``."""
+    found = []
+    for raw in client.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        args, _, _ = json.loads(base64.b64decode(message["body"]))
+        found.append((message["headers"]["task"], args))
+    return found
+
+
+def test_a_batch_checks_each_claim_still_held_once_and_dispatches_once(
+    app: App, article_server: ArticleServer, in_process: Any
+) -> None:
+    claims = due(app, article_server, 4)
+    stale = scheduling.Claim(claims[3].article_id, "not-the-token")
+    batch = [(c.article_id, c.token) for c in claims[:3]] + [(stale.article_id, stale.token)]
+    outcomes = tasks.check_batch.apply(args=(batch,), task_id="batch-1").get()
+    assert sorted(outcomes) == ["first_seen"] * 3
+    with session_scope(app.reader) as session:
+        checked = list(session.scalars(select(Check.article_id)))
+        assert sorted(checked) == sorted(c.article_id for c in claims[:3])
+        assert len(list(session.scalars(select(Version.id)))) == 3
+        tokens = dict(session.execute(select(Article.id, Article.lease_token)).all())
+    assert all(tokens[c.article_id] is None for c in claims[:3])  # given back once stored
+    assert tokens[stale.article_id] == claims[3].token  # the real claim is left alone
+    assert sent(in_process, "deliver") == [("tracker.dispatch", [])]  # one for three events
+
+
+def test_a_batch_run_again_after_its_worker_died_goes_out_one_by_one(
+    app: App, article_server: ArticleServer, in_process: Any
+) -> None:
+    claims = due(app, article_server, 3)
+    batch = [[c.article_id, c.token] for c in claims]
+    in_process.set("tracker:runs:batch-2:0", 1)  # its first run killed its worker process
+    outcomes = tasks.check_batch.apply(args=(batch,), task_id="batch-2").get()
+    assert outcomes == ["requeued"] * 3
+    assert sorted(sent(in_process, "fetch")) == [("tracker.check", pair) for pair in batch]
+    with session_scope(app.reader) as session:
+        assert list(session.scalars(select(Check.id))) == []  # nothing checked in the batch
+        tokens = dict(session.execute(select(Article.id, Article.lease_token)).all())
+    assert tokens == {c.article_id: c.token for c in claims}  # still claimed, for the checks
+    queued = {m.decode() for m in in_process.zrange("tracker:queued", 0, -1)}
+    assert queued == {f"article:{c.article_id}:{c.token}" for c in claims}  # kept alive
