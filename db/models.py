@@ -123,7 +123,8 @@ class Article(Leased, Base):
     selector: Mapped[str | None] = mapped_column(Text)
     base_interval: Mapped[int] = mapped_column(Integer)  # seconds, as the user asked
     interval: Mapped[int] = mapped_column(Integer)  # seconds, adapted to how often it changes
-    next_check_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    # Indexed only where it is checked (ix_articles_due): the claim's own index.
+    next_check_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     etag: Mapped[str | None] = mapped_column(Text)

@@ -32,9 +32,14 @@ def upgrade() -> None:
     # ones keep a past next_check_at but are never due.
     op.create_index("ix_articles_due", "articles", ["next_check_at", "id"],
                     postgresql_where=sa.text(_CHECKED), sqlite_where=sa.text(_CHECKED))
+    # The index of every article's next_check_at goes: with it PostgreSQL could read the claim
+    # through it (past every settled article: 58 ms at 100,000 articles, half of them settled),
+    # and every claim and renewal wrote one more index entry per row.
+    op.drop_index("ix_articles_next_check_at", table_name="articles")
 
 
 def downgrade() -> None:
+    op.create_index("ix_articles_next_check_at", "articles", ["next_check_at"])
     op.drop_index("ix_articles_due", table_name="articles")
     # Leased rows get their due time back in the due column.
     for table, due in (("deliveries", "next_attempt_at"), ("sources", "next_check_at"),
