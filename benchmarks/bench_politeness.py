@@ -169,7 +169,7 @@ def check_all_run(args: argparse.Namespace, site: Site, dbs: Databases, home: Pa
     outcomes = json.loads(usage.stdout)["outcomes"]
     assert_stored_once(url, args.articles)
     dbs.drop(url)
-    processes = 2 if args.articles >= 100 else 1  # tracker.runner.PROCESS_THRESHOLD, 2 cores
+    processes = 2 if args.articles >= 100 else 1  # tracker.passes.PROCESS_THRESHOLD, 2 cores
     note = f"{processes} forked processes, 1/{processes} of the rate each; outcomes {outcomes}"
     return Run("tracker check --all (embedded)", processes, request_times(site), usage.wall,
                None, note)

@@ -734,7 +734,7 @@ def findings(results: Results, args: argparse.Namespace) -> list[str]:
         "`tracker run` checks in K threads of one process (the GIL lets one of them run Python "
         "at a time); `tracker check --all` spreads a pass of 100 or more articles over "
         "`processes` (default 2, at most the core count) forked processes with K/2 threads "
-        "each, at least one, so at K = 1 it already runs two processes (`tracker/runner.py`)."
+        "each, at least one, so at K = 1 it already runs two processes (`tracker/passes.py`)."
     ]
     low, high = min(args.workers), max(args.workers)
     if high > low and ("celery", low) in rate and ("celery", high) in rate:

@@ -59,7 +59,7 @@ and the rate is backlog / (last arrival − t0):
 
 CPU ms/delivery is user+system CPU of the tracker processes over the timed part. The payload
 of an ``article.changed`` message is built (diff of the two stored versions) once per event and
-process (``tracker.delivery._PAYLOADS``), so 10 endpoints share it in one process.
+process (``App.caches.payloads``, ``tracker.caches``), so 10 endpoints share it in one process.
 
 Targets: p95 < 1 s at light load; "several hundred deliveries per second", read here as at
 least 300/s. When the embedded rate misses it (or with ``--profile DIR``), the embedded child
@@ -322,7 +322,7 @@ def make_app(url: str) -> Any:
 def track(app: Any, site: Site, slugs: Sequence[str], version: int) -> list[int]:
     """Serve ``version`` of each article, track them, and check them once (first sight)."""
     from tracker.articles import add_articles
-    from tracker.runner import check_many
+    from tracker.passes import check_many
 
     for slug in slugs:
         site.control("version", slug=slug, version=version)
@@ -336,7 +336,7 @@ def track(app: Any, site: Site, slugs: Sequence[str], version: int) -> list[int]
 
 
 def check_again(app: Any, site: Site, slugs: Sequence[str], ids: list[int], version: int) -> None:
-    from tracker.runner import check_many
+    from tracker.passes import check_many
 
     for slug in slugs:
         site.control("version", slug=slug, version=version)

@@ -330,7 +330,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tracker-mutate-") as scratch:
         workdirs = [scratch_copy(Path(scratch) / f"w{n}") for n in range(args.jobs)]
         warm_up()
-        check_setup(workdirs[0], tests, args.timeout)
+        check_setup(workdirs[0], tests, args.timeout, args.modules[0])
         print(f"{len(mutants)} mutants of {', '.join(args.modules)}; tests: {' '.join(tests)}",
               flush=True)
         started = time.perf_counter()
@@ -360,15 +360,15 @@ def _in_free_workdir(mutant: Mutant, free: Queue[Path], tests: list[str],
         free.put(workdir)
 
 
-def check_setup(workdir: Path, tests: list[str], timeout: float) -> None:
-    """The unmutated copy passes, and an obviously broken one fails: the copy is what runs."""
+def check_setup(workdir: Path, tests: list[str], timeout: float, module: str) -> None:
+    """The unmutated copy passes, and an obviously broken one fails: the copy is what runs.
+    ``module`` (the first one mutated) is the one broken: the tests surely import it."""
     if run_tests(workdir, tests, timeout) != "survived":
         sys.exit("the tests fail on the unmutated code: fix that first")
-    broken = Mutant("tracker/align.py", 0, "broken",
-                    (ROOT / "tracker/align.py").read_text(encoding="utf-8")
+    broken = Mutant(module, 0, "broken", (ROOT / module).read_text(encoding="utf-8")
                     + "\nraise SystemExit('mutated copy imported')\n")
     if run_mutant(broken, workdir, tests, timeout).outcome == "survived":
-        sys.exit("a broken align.py in the scratch copy went unnoticed: the copy is not used")
+        sys.exit(f"a broken {module} in the scratch copy went unnoticed: the copy is not used")
 
 
 def report(mutants: list[Mutant], seconds: float, json_path: Path | None) -> None:

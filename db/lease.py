@@ -4,13 +4,17 @@ deliveries to send.
 - ``claim`` leases up to N due rows: a random token each and a short ``lease_until``.
   ``FOR UPDATE SKIP LOCKED`` lets two schedulers claim at the same moment without waiting on
   each other or taking the same row (SQLite has no row locks: a ``write=True`` session holds
-  the database write lock already). A row whose lease ran out is due again: claiming it is a
-  *takeover* of work whose holder stopped renewing (a killed worker, a lost message).
-- ``renew`` moves the lease of rows still held under their tokens forward (the holder's
-  heartbeat, and the start of the work) and says which are still held: work whose claim is gone
-  is dropped at once instead of being done twice.
-- ``take`` checks the token on a locked row and clears its lease (the result is being stored);
-  ``release`` gives back leases of work never started.
+  the database write lock already). The row's due column (``Leased.due_column``) moves to the
+  lease's end and its due time is kept in ``due_at``: rows in flight leave the index range
+  every claim scans (with 90,000 in flight, a claim otherwise walks past all of them). A row
+  whose lease ran out is due again by that column: claiming it is a *takeover* of work whose
+  holder stopped renewing (a killed worker, a lost message).
+- ``renew`` moves the lease (and the due column with it) of rows still held under their tokens
+  forward (the holder's heartbeat, and the start of the work) and says which are still held:
+  work whose claim is gone is dropped at once instead of being done twice.
+- ``take`` checks the token on a locked row, clears its lease and puts back its due time (the
+  result is being stored and sets the next one); ``release`` gives back leases of work never
+  started, due again when they were due before.
 - ``lease_counts`` says how many leases are live and how many ran out unrenewed (stranded).
 
 A ``Work`` names the table and what makes one of its rows due; the rules of the domain (which
@@ -20,13 +24,14 @@ states are checked, the order of deliveries in a chain) come with it from the qu
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, String, case, func, select, update
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from db.models import Leased
 
@@ -56,24 +61,79 @@ def claim(
     ids: Sequence[int] | None = None,
 ) -> list[Claimed]:
     """Lease up to ``limit`` due rows (only among ``ids`` if given) until ``until``."""
+    found = {row.id: row.lease_token is not None
+             for row in session.execute(due_rows(work, now, limit, ids))}
+    if not found:
+        return []
+    tokens = {row.id: row.lease_token for row in session.execute(
+        _lease(work.model, list(found), until))}
+    return [Claimed(i, tokens[i], takeover) for i, takeover in found.items() if i in tokens]
+
+
+def due_rows(
+    work: Work, now: dt.datetime, limit: int, ids: Sequence[int] | None = None
+) -> Select[Any]:
+    """The claim's SELECT: ids and current tokens of up to ``limit`` rows due at ``now``,
+    earliest first, locked (rows another claim has locked are skipped)."""
     model = work.model
     statement = (
         select(model.id, model.lease_token)
-        .where(*work.due(now), or_(model.lease_until.is_(None), model.lease_until < now))
+        .where(*work.due(now), _unleased(model, now))
         .order_by(*work.order())
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     if ids is not None:
         statement = statement.where(model.id.in_(list(ids)))
-    claims = [Claimed(row.id, secrets.token_hex(16), row.lease_token is not None)
-              for row in session.execute(statement)]
-    if claims:
-        session.execute(
-            update(model), [{"id": c.id, "lease_token": c.token, "lease_until": until}
-                            for c in claims],
-        )
-    return claims
+    return statement
+
+
+_NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _unleased(model: Any, now: dt.datetime) -> ColumnElement[bool]:
+    """No live lease: never leased, given back, or run out. A guard only (a live lease keeps
+    the due column at its end, out of range), written as an expression PostgreSQL has no
+    statistics of: with most rows in flight, ``lease_until`` alone would make it expect no row
+    at all and read the whole table instead of the due index (60 ms at 100,000 articles)."""
+    return func.coalesce(model.lease_until, _NEVER) < now
+
+
+class _NewToken(FunctionElement[str]):
+    """A fresh lease token made by the database: 32 random hex digits."""
+
+    type = String(32)
+    inherit_cache = True
+
+
+@compiles(_NewToken)
+def _sqlite_token(element: _NewToken, compiler: Any, **kw: Any) -> str:
+    return "lower(hex(randomblob(16)))"
+
+
+@compiles(_NewToken, "postgresql")
+def _postgresql_token(element: _NewToken, compiler: Any, **kw: Any) -> str:
+    return "replace(CAST(gen_random_uuid() AS text), '-', '')"
+
+
+def _lease(model: Any, ids: list[int], until: dt.datetime) -> Any:
+    """One UPDATE for the batch (the same statement whatever its rows, compiled once): each row
+    a token of its own, the due column moved to ``until``, the time it was due kept in
+    ``due_at`` (a takeover keeps the first claim's); returns the ids and their tokens."""
+    due = getattr(model, model.due_column)
+    return (
+        update(model)
+        .where(model.id.in_(ids))
+        .values({
+            "lease_token": _NewToken(),
+            "lease_until": until,
+            "due_at": case((model.lease_token.is_(None), due),
+                           else_=func.coalesce(model.due_at, due)),
+            model.due_column: until,
+        })
+        .returning(model.id, model.lease_token)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def renew(
@@ -92,7 +152,7 @@ def renew(
             update(model)
             .where(model.id.in_([i for i, _ in chunk]),
                    model.lease_token.in_([t for _, t in chunk]))
-            .values(lease_until=until)
+            .values({"lease_until": until, model.due_column: until})
             .returning(model.id)
             .execution_options(synchronize_session=False)
         )
@@ -101,8 +161,10 @@ def renew(
 
 
 def release(session: Session, work: Work, claims: Sequence[tuple[int, str]]) -> None:
-    """Give back leases of work that will not be done (a scheduler stopping early)."""
+    """Give back leases of work that will not be done (a scheduler stopping early): the rows
+    are due again when they were due before their claim."""
     model = work.model
+    due = getattr(model, model.due_column)
     items = list(claims)
     for start in range(0, len(items), _CHUNK):
         chunk = items[start : start + _CHUNK]
@@ -110,7 +172,8 @@ def release(session: Session, work: Work, claims: Sequence[tuple[int, str]]) -> 
             update(model)
             .where(model.id.in_([i for i, _ in chunk]),
                    model.lease_token.in_([t for _, t in chunk]))
-            .values(lease_token=None, lease_until=None)
+            .values({"lease_token": None, "lease_until": None, "due_at": None,
+                     model.due_column: func.coalesce(model.due_at, due)})
             .execution_options(synchronize_session=False)
         )
 
@@ -121,8 +184,10 @@ def take(row: Leased | None, token: str | None) -> bool:
     took it over."""
     if row is None or (token is not None and row.lease_token != token):
         return False
-    row.lease_token = None
-    row.lease_until = None
+    if row.lease_token is not None and row.due_at is not None:
+        # Due when it was before the claim, until the result sets the next due time.
+        setattr(row, row.due_column, row.due_at)
+    row.lease_token = row.lease_until = row.due_at = None
     return True
 
 

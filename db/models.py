@@ -25,7 +25,7 @@ The tables, and the constraints that make a repeated check harmless:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -41,9 +41,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from db.states import CHECKED_PREDICATE
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -85,14 +88,30 @@ class Leased:
     cleared when its result is stored. Work carrying another token (a duplicate or late
     message) stores nothing; a lease nobody renewed in time makes the row claimable again."""
 
+    # The column saying when the row is due (``next_check_at``, ``next_attempt_at``). A claim
+    # moves it to the lease's end, so rows in flight leave the range the next claim scans; a
+    # lease that runs out makes its row due again by that very column.
+    due_column: ClassVar[str]
+
     lease_token: Mapped[str | None] = mapped_column(String(32))
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # While leased: when the row was due before its claim moved the due column (the lag of
+    # its work is measured from it; a lease given back restores it). Stale once the lease is
+    # cleared: read it only while ``lease_token`` is set.
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Article(Leased, Base):
     __tablename__ = "articles"
-    # The web view's articles page, newest change first, paged by keyset.
-    __table_args__ = (Index("ix_articles_last_changed_at_id", "last_changed_at", "id"),)
+    __table_args__ = (
+        # The web view's articles page, newest change first, paged by keyset.
+        Index("ix_articles_last_changed_at_id", "last_changed_at", "id"),
+        # The claim's range: only articles that are checked at all (settled, merged and
+        # paused ones are never due, however old their next_check_at).
+        Index("ix_articles_due", "next_check_at", "id",
+              postgresql_where=text(CHECKED_PREDICATE), sqlite_where=text(CHECKED_PREDICATE)),
+    )
+    due_column = "next_check_at"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(Text, unique=True)
@@ -312,6 +331,7 @@ class Delivery(Leased, Base):
     per endpoint and article or source (``seq`` is the event's sequence in either)."""
 
     __tablename__ = "deliveries"
+    due_column = "next_attempt_at"
     __table_args__ = (
         UniqueConstraint("event_id", "endpoint_id"),
         Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
@@ -415,6 +435,7 @@ class Source(Leased, Base):
     """A feed (RSS/Atom) or sitemap (news sitemap, sitemap index) polled for new articles."""
 
     __tablename__ = "sources"
+    due_column = "next_check_at"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(Text, unique=True)

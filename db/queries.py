@@ -11,7 +11,19 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from db import lease, refs
@@ -30,7 +42,7 @@ from db.models import (
     Version,
     VersionDiff,
 )
-from db.states import CHECKED_STATES, GONE_STATES, ArticleState
+from db.states import CHECKED_PREDICATE, CHECKED_STATES, GONE_STATES, ArticleState
 from db.webhook_queries import release_digests
 
 # --- articles -------------------------------------------------------------------------------
@@ -148,7 +160,11 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
                 Host.notify_threshold.label("host_notify_threshold"),
                 Article.developing, Article.last_changed_at, Article.created_at,
                 Article.failure_count, Article.version_count,
-                Article.next_check_at, Version.paragraph_count,
+                # When it was due: while claimed, kept apart from next_check_at (db.lease).
+                case((Article.lease_token.is_not(None),
+                      func.coalesce(Article.due_at, Article.next_check_at)),
+                     else_=Article.next_check_at).label("due_at"),
+                Version.paragraph_count,
             )
             .outerjoin(Version, latest)
             .outerjoin(Host, Host.host == Article.host)
@@ -215,8 +231,13 @@ def defer_check(
     return bool(result.rowcount)
 
 
+# The checked states as literals, so that the planner matches the partial index ix_articles_due
+# (its predicate is db.states.CHECKED_PREDICATE); bound parameters it cannot match.
+_CHECKED = text(f"articles.{CHECKED_PREDICATE}")
+
+
 def _article_due(now: dt.datetime) -> list[Any]:
-    return [Article.state.in_(CHECKED_STATES), Article.next_check_at <= now]
+    return [_CHECKED, Article.next_check_at <= now]
 
 
 # Articles to check: claimed by the schedulers with ``db.lease``, earliest due first.
@@ -225,7 +246,7 @@ ARTICLE_WORK = lease.Work("article", Article, _article_due,
 
 
 def next_due_time(session: Session) -> dt.datetime | None:
-    statement = select(func.min(Article.next_check_at)).where(Article.state.in_(CHECKED_STATES))
+    statement = select(func.min(Article.next_check_at)).where(_CHECKED)
     return session.scalar(statement)  # min() keeps the column's UTC type
 
 

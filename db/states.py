@@ -23,6 +23,9 @@ class ArticleState(StrEnum):
 
 # The states the schedulers check: the others are left alone.
 CHECKED_STATES = (ArticleState.ACTIVE, ArticleState.UNAVAILABLE, ArticleState.DELETED)
+# The same, as SQL with literals: the predicate of the claim's partial index (a planner can
+# match it only against literals, never against bound parameters).
+CHECKED_PREDICATE = "state IN ({})".format(", ".join(f"'{s.value}'" for s in CHECKED_STATES))
 # The states of an article whose page answers 404 or 410.
 GONE_STATES = (ArticleState.UNAVAILABLE, ArticleState.DELETED)
 
@@ -83,3 +86,23 @@ class DeliveryState(StrEnum):
 
 # The states of a delivery that gave up, which ``tracker redeliver --failed`` queues again.
 GAVE_UP_STATES = (DeliveryState.FAILED, DeliveryState.CANCELLED)
+
+
+class DeliveryOutcome(StrEnum):
+    """What one attempt at a delivery ended in (``tracker.decide_delivery``): counted in the
+    ``tracker_delivery_attempts_total`` metric, not stored (the delivery's state is)."""
+
+    DELIVERED = "delivered"  # the receiver answered 2xx (a channel: the service took it)
+    RETRY = "retry"  # failed; tried again on the retry schedule
+    FAILED = "failed"  # failed, and gave up: the retry schedule is used up, or it cannot be built
+    DISABLED = "disabled"  # failed, and its endpoint is disabled: 410 Gone, or failing too long
+    SKIPPED = "skipped"  # not recorded: its claim expired, or it was cancelled meanwhile
+
+
+class EndpointState(StrEnum):
+    """``endpoints.state``: whether a webhook endpoint or channel is sent to."""
+
+    ACTIVE = "active"  # sent to
+    PAUSED = "paused"  # a channel muted by its owner: nothing new is queued, pending ones wait
+    DISABLED = "disabled"  # by failures (410 Gone, or every delivery failing for days): its
+    # waiting deliveries are cancelled

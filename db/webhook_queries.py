@@ -12,18 +12,18 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import exists, func, select, tuple_, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Exists, Select, exists, func, select, tuple_, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from db import lease
 from db.models import Delivery, DeliveryAttempt, Endpoint, Event
-from db.states import GAVE_UP_STATES, DeliveryState
+from db.states import GAVE_UP_STATES, DeliveryState, EndpointState
 
 # --- endpoints ------------------------------------------------------------------------------
 
 
 def add_endpoint(session: Session, **values: Any) -> Endpoint:
-    endpoint = Endpoint(state="active", **values)
+    endpoint = Endpoint(state=EndpointState.ACTIVE, **values)
     session.add(endpoint)
     session.flush()
     return endpoint
@@ -80,7 +80,7 @@ def undispatched_events(session: Session, limit: int) -> list[Event]:
 
 def active_endpoints(session: Session) -> list[Endpoint]:
     """The endpoints deliveries are made for (which events each wants: ``tracker.delivery``)."""
-    return list(session.scalars(select(Endpoint).where(Endpoint.state == "active")))
+    return list(session.scalars(select(Endpoint).where(Endpoint.state == EndpointState.ACTIVE)))
 
 
 def add_delivery(session: Session, event: Event, endpoint: Endpoint, now: dt.datetime) -> None:
@@ -132,7 +132,7 @@ def digest_members(session: Session, carrier_id: int) -> list[Event]:
     return list(session.scalars(statement))
 
 
-def release_digests(session: Session, doomed: Any) -> None:
+def release_digests(session: Session, doomed: Select[int]) -> None:
     """Before the deliveries ``doomed`` (a select of ids) are deleted (their article removed):
     the members of a digest whose carrier goes get the earliest of them as their carrier."""
     rows = session.execute(
@@ -166,14 +166,14 @@ def settle_digest(session: Session, carrier_id: int, now: dt.datetime) -> None:
 # --- delivering -----------------------------------------------------------------------------
 
 
-def _delivery_due(now: dt.datetime) -> list[Any]:
+def _delivery_due(now: dt.datetime) -> list[ColumnElement[bool]]:
     """Pending, its attempt due, and the head of its (endpoint, article) or (endpoint,
     source) chain (a NULL article or source matches nothing: the other column chains)."""
     return [Delivery.state == DeliveryState.PENDING, Delivery.next_attempt_at <= now,
             ~_waiting_behind(Delivery.article_id), ~_waiting_behind(Delivery.source_id)]
 
 
-def _waiting_behind(column: Any) -> Any:
+def _waiting_behind(column: InstrumentedAttribute[int | None]) -> Exists:
     earlier = aliased(Delivery)
     return exists().where(
         earlier.endpoint_id == Delivery.endpoint_id,
@@ -281,7 +281,7 @@ def reset_deliveries(
     """Put deliveries back in the queue for a new round of attempts: those of one event, or
     (``failed``) those that gave up. Only deliveries to active endpoints: one to a disabled
     endpoint would never be sent and stay pending for ever (see ``disabled_endpoints``)."""
-    active = select(Endpoint.id).where(Endpoint.state == "active")
+    active = select(Endpoint.id).where(Endpoint.state == EndpointState.ACTIVE)
     statement = update(Delivery).where(Delivery.endpoint_id.in_(active)).values(
         state=DeliveryState.PENDING, next_attempt_at=now, lease_token=None, lease_until=None,
         attempts=0,
@@ -301,7 +301,7 @@ def disabled_endpoints(
     statement = (
         select(Endpoint.id).distinct()
         .join(Delivery, Delivery.endpoint_id == Endpoint.id)
-        .where(Endpoint.state != "active")
+        .where(Endpoint.state != EndpointState.ACTIVE)
     )
     if event_id is not None:
         statement = statement.where(Delivery.event_id == event_id)

@@ -23,7 +23,20 @@ STORY = FIXTURES / "story_de"
 POSTGRES_URL = os.environ.get(
     "TRACKER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_url() -> str:
+    """TRACKER_TEST_REDIS_URL (database 15 by default); under pytest-xdist (``-n N``) worker
+    gwK takes the database K numbers above it (modulo 16), since each worker flushes its own."""
+    url = os.environ.get("TRACKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    base, _, number = url.rpartition("/")
+    return f"{base}/{(int(number or 0) + int(worker[2:])) % 16}"
+
+
+REDIS_URL = _redis_url()
 
 
 def service_missing(what: str) -> None:
@@ -172,10 +185,14 @@ def broker() -> Iterator[str]:
 
 @pytest.fixture
 def processes() -> Iterator[list[CeleryProcess]]:
+    """The Celery processes a test starts, stopped at its end. Their output is printed then,
+    which pytest shows only when the test failed."""
     started: list[CeleryProcess] = []
     yield started
     for process in started:
         process.stop()
+        print(f"--- celery {process.kind} (exit {process.process.returncode}) ---")
+        print(process.output)
 
 
 # --- the article server ---------------------------------------------------------------------

@@ -5,7 +5,7 @@ each request with the ``standardwebhooks`` package against the configured secret
 as told by ``respond``:
 
     ok        204
-    fail      ``status`` (default 500)
+    fail      ``status`` (default 500), with a ``Retry-After: retry_after`` header when given
     gone      410
     hang      waits ``seconds`` (default 30), then 204; other requests are served meanwhile,
               and ``stop`` wakes it, closing the connection without an answer
@@ -268,7 +268,9 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             if mode == "hang" and stopping.wait(float(params.get("seconds", 30))):
                 return None
             if mode == "fail":
-                return int(params.get("status", 500)), b"failing on purpose", {}
+                later = params.get("retry_after")
+                extra = {"Retry-After": str(later)} if later is not None else {}
+                return int(params.get("status", 500)), b"failing on purpose", extra
             if mode == "gone":
                 return 410, b"gone", {}
             if mode == "redirect":

@@ -80,4 +80,6 @@ def test_a_real_beat_is_unhealthy_while_frozen_or_cut_off_from_redis(
         redis_server.start()  # empty: nothing was persisted
         wait_for(lambda: check(env).returncode == 0, 60, "the beat to tick into the new Redis")
     finally:
+        for process in processes:  # before their broker, which they would try to reach
+            process.stop()
         redis_server.stop()

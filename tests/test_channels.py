@@ -34,7 +34,7 @@ from tracker.channels import (
 )
 from tracker.delivery import deliver_due, list_deliveries, redeliver
 from tracker.errors import BlockedAddress, TrackerError
-from tracker.runner import check_many
+from tracker.passes import check_many
 from tracker.subscriptions import subscribers
 
 

@@ -355,7 +355,7 @@ def test_shared_paragraphs_are_stored_once(app: App, article_server: ArticleServ
 def test_large_pass_is_spread_over_processes_and_checks_each_article_once(
     app: App, article_server: ArticleServer
 ) -> None:
-    from tracker.runner import PROCESS_THRESHOLD, check_many
+    from tracker.passes import PROCESS_THRESHOLD, check_many
 
     urls = [article_server.add_article(f"p{i:03}", 1 + i % 4) for i in range(PROCESS_THRESHOLD)]
     add_articles(app, urls)

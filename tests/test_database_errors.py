@@ -19,13 +19,12 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from db.session import HEAD_REVISION
-from tests.clihelp import ROOT, TRACKER, environment, tracker, tracker_json
+from tests.clihelp import ROOT, TRACKER, environment, run_tracker, tracker, tracker_json
 from tests.conftest import POSTGRES_URL
 
 
 def run_cli(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*TRACKER, *args], capture_output=True, text=True, timeout=60,
-                          cwd=ROOT, env={**environment(database_url), **env})
+    return run_tracker(list(args), {**environment(database_url), **env})
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:

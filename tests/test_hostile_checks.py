@@ -92,7 +92,7 @@ def test_unexpected_exception_in_one_check_is_recorded_with_its_type(
 ) -> None:  # type: ignore[no-untyped-def]
     from tracker import check as check_module
     from tracker.articles import add_articles
-    from tracker.runner import check_many
+    from tracker.passes import check_many
 
     app = make_app()
     add_articles(app, [site.url("/news/good")])

@@ -22,7 +22,7 @@ from tracker.app import App
 from tracker.articles import add_articles
 from tracker.delivery import RESPONSE_EXCERPT, deliver_due, list_deliveries
 from tracker.errors import BlockedAddress, TrackerError
-from tracker.runner import check_many
+from tracker.passes import check_many
 from tracker.subscriptions import subscribe
 
 TIMEOUT = 1.5

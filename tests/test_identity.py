@@ -14,7 +14,7 @@ from tracker.articles import add_articles, history
 from tracker.document import ExtractedPage, Metadata, Paragraph
 from tracker.identity import is_variant, normalize_url, usable_canonical
 from tracker.merge import fold_duplicate
-from tracker.runner import check_many
+from tracker.passes import check_many
 
 # --- URLs -----------------------------------------------------------------------------------
 

@@ -165,3 +165,136 @@ def test_the_keeper_renews_held_leases_and_forgets_those_taken_over(
     assert app.keeper.renewed_at is not None
     app.keeper.renew_now()
     assert lease_of(app, Article, first)[1] == last
+
+
+# --- rows in flight leave the claim's range (issue 15, item 5) --------------------------------
+
+
+def due_of(app: App, model: Any, row_id: int) -> tuple[dt.datetime, dt.datetime | None]:
+    """The row's due column and the due time its claim keeps apart."""
+    with session_scope(app.reader) as session:
+        row = session.get(model, row_id)
+        assert row is not None
+        return getattr(row, row.due_column), row.due_at
+
+
+def test_a_claim_moves_the_due_time_to_the_leases_end_and_keeps_the_old_one(app: App) -> None:
+    first, second = articles(app, 2)
+    [(claimed, token)] = leases.claim(app, leases.ARTICLES, limit=1, now=NOW)
+    assert claimed == first
+    until = NOW + dt.timedelta(seconds=app.settings.lease_seconds)
+    assert due_of(app, Article, first) == (until, LONG_AGO)
+    # Live, it is out of the range: the next claim takes the other one, then nothing.
+    assert [i for i, _ in leases.claim(app, leases.ARTICLES, limit=5, now=NOW)] == [second]
+    assert leases.claim(app, leases.ARTICLES, limit=5, now=until - dt.timedelta(seconds=1)) == []
+    # Run out: due again by its moved due time, a takeover that keeps the first due time.
+    later = until + dt.timedelta(seconds=1)
+    [(retaken, new)] = leases.claim(app, leases.ARTICLES, limit=1, ids=[first], now=later)
+    assert (retaken, new != token) == (first, True)
+    assert due_of(app, Article, first) == (later + (until - NOW), LONG_AGO)
+    assert leases.renew(app, leases.ARTICLES, [(first, new)]) == {first}
+    moved, kept = due_of(app, Article, first)
+    assert (moved, kept) == (lease_of(app, Article, first)[1], LONG_AGO)
+
+
+def test_release_and_take_put_the_due_time_back(app: App) -> None:
+    first, second = articles(app, 2)
+    claims = dict(leases.claim(app, leases.ARTICLES, limit=2, now=NOW))
+    leases.release(app, leases.ARTICLES, [(first, claims[first])])
+    assert due_of(app, Article, first) == (LONG_AGO, None)
+    with session_scope(app.writer) as session:
+        row = session.get(Article, second)
+        assert lease.take(row, claims[second])
+    assert due_of(app, Article, second) == (LONG_AGO, None)
+    # Both are due again, earliest first, as before their claims.
+    assert sorted(i for i, _ in leases.claim(app, leases.ARTICLES, limit=5, now=NOW)) == [
+        first, second]
+
+
+def test_lag_is_measured_from_when_the_article_was_due(app: App, article_server: Any) -> None:
+    from db.models import Check
+    from tracker.check import check_article, load_targets
+
+    url = article_server.add_article("story", 1)
+    add_articles(app, [url])
+    due = utcnow() - dt.timedelta(hours=1)
+    with session_scope(app.writer) as session:
+        session.execute(update(Article).values(next_check_at=due))
+        article_id = session.scalar(select(Article.id).where(Article.url == url))
+    assert article_id is not None
+    [(_, token)] = leases.claim(app, leases.ARTICLES, limit=1)
+    assert due_of(app, Article, article_id)[0] > utcnow()  # moved with the lease
+    assert load_targets(app, [article_id], {article_id: token})[article_id].due_at == due
+    assert check_article(app, article_id, lease_token=token).outcome == "first_seen"
+    with session_scope(app.reader) as session:
+        lag = session.scalar(select(Check.lag_ms).where(Check.article_id == article_id))
+    assert lag is not None
+    assert lag >= 3_600_000
+    assert due_of(app, Article, article_id)[1] is None  # the lease and its due time are gone
+
+
+def test_sources_and_deliveries_move_their_due_time_with_the_lease(app: App) -> None:
+    from tracker.sources import add_source
+
+    add_source(app, "https://news.example/feed.xml")
+    [(source_id, token)] = leases.claim(app, leases.SOURCES, limit=5)
+    moved, kept = due_of(app, Source, source_id)
+    assert moved == lease_of(app, Source, source_id)[1]
+    assert kept is not None
+    assert kept < moved
+    leases.release(app, leases.SOURCES, [(source_id, token)])
+    assert due_of(app, Source, source_id) == (kept, None)
+
+
+def test_the_claim_reads_the_partial_index_of_checked_articles(app: App) -> None:
+    """Settled articles keep a past next_check_at but are never due: the claim's index holds
+    only checked ones, and the claim names the states as literals so the planner can use it."""
+    from sqlalchemy import insert
+
+    rows = [{"url": f"https://news.example/{i}", "host": "news.example",
+             "state": "settled" if i % 10 else "active", "base_interval": 60, "interval": 60,
+             "next_check_at": LONG_AGO, "created_at": LONG_AGO} for i in range(3000)]
+    statement = lease.due_rows(leases.ARTICLES, NOW, 500)
+    with app.engine.begin() as connection:
+        connection.execute(insert(Article), rows)
+        compiled = statement.compile(connection)
+        sql = str(compiled)
+        assert "articles.state IN ('active', 'unavailable', 'deleted')" in sql
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ANALYZE articles")
+            plan = connection.exec_driver_sql("EXPLAIN " + sql, compiled.params).scalars().all()
+        else:
+            params = tuple(compiled.construct_params().values())
+            plan = [row[-1] for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + sql, params)]
+    assert any("ix_articles_due" in line for line in plan), plan
+    with session_scope(app.writer) as session:  # and it claims only the active ones
+        claimed = lease.claim(session, leases.ARTICLES, NOW, NOW, 500)
+    assert len(claimed) == 300
+
+
+def test_the_migration_moves_rows_leased_before_it_and_back(app: App, database_url: str) -> None:
+    from alembic import command
+
+    from db.session import alembic_config, make_engine, upgrade
+
+    first, second = articles(app, 2)
+    [(claimed, _)] = leases.claim(app, leases.ARTICLES, limit=1, ids=[first], now=NOW)
+    until = lease_of(app, Article, claimed)[1]
+    app.close()
+    engine = make_engine(database_url)
+    try:
+        config = alembic_config(database_url)
+        with engine.begin() as connection:  # down: a leased row keeps its due time, as before
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0008_source_events")
+        with engine.connect() as connection:
+            due = dict(connection.execute(select(Article.id, Article.next_check_at)).all())
+        assert due == {first: LONG_AGO, second: LONG_AGO}
+        upgrade(engine)  # up: moved to its lease's end, its due time kept apart
+        with engine.connect() as connection:
+            rows = connection.execute(select(Article.id, Article.next_check_at, Article.due_at)
+                                      .order_by(Article.id)).all()
+        assert [tuple(row) for row in rows] == [(first, until, LONG_AGO), (second, LONG_AGO, None)]
+    finally:
+        engine.dispose()

@@ -30,7 +30,7 @@ from tracker.app import App
 from tracker.articles import add_articles
 from tracker.clock import utcnow
 from tracker.delivery import deliver_due
-from tracker.runner import check_many
+from tracker.passes import check_many
 from tracker.service import available_cpus, metrics_address
 from tracker.subscriptions import subscribe
 

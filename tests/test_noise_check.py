@@ -19,11 +19,11 @@ from tracker import report
 from tracker.app import App
 from tracker.articles import add_articles, history
 from tracker.check import check_article
+from tracker.cli.output import print_history
 from tracker.clock import utcnow
 from tracker.delivery import deliver_due, dispatch_events
 from tracker.hosts import list_hosts, set_host
 from tracker.subscriptions import subscribe
-from tracker.views import print_history
 
 HOST = "127.0.0.1"
 

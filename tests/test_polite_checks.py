@@ -21,8 +21,8 @@ from tracker.app import App
 from tracker.articles import add_articles
 from tracker.check import check_article
 from tracker.clock import utcnow
+from tracker.passes import check_due, check_many
 from tracker.politeness import BURST
-from tracker.runner import check_due, check_many
 from tracker.scheduling import claim_due
 
 DAY = 86_400
@@ -160,10 +160,10 @@ def test_one_off_pass_finishes_the_checks_its_rate_deferred(
 def test_pass_forked_into_processes_shares_the_rate_and_finishes_deferred_checks(
     make_app, article_server: ArticleServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from tracker import politeness, runner
+    from tracker import passes, politeness
 
-    monkeypatch.setattr(runner, "PROCESS_THRESHOLD", 4)  # fork even for a handful
-    monkeypatch.setattr(runner, "CHUNK", 2)  # ... and hand both processes some
+    monkeypatch.setattr(passes, "PROCESS_THRESHOLD", 4)  # fork even for a handful
+    monkeypatch.setattr(passes, "CHUNK", 2)  # ... and hand both processes some
     monkeypatch.setattr(politeness, "MAX_SLEEP", 0.05)  # the forked processes defer, too
     app = make_app(per_host_rate=240, processes=2, concurrency=4, per_host_concurrency=4)
     ids = track(app, article_server, *(f"a{i}" for i in range(10)))

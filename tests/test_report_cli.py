@@ -18,7 +18,7 @@ import zoneinfo
 import pytest
 
 from tests.articleserver import ArticleServer
-from tests.clihelp import ROOT, TRACKER, environment, tracker, tracker_json
+from tests.clihelp import environment, run_tracker, tracker, tracker_json
 from tests.conftest import STORY
 from tests.rawsite import Answer, RawSite
 from tests.test_run import count, start_run, wait_for
@@ -28,8 +28,7 @@ LOCAL_TIME = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [A-Z][A-Za-z0-9+-]+"
 
 
 def run(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*TRACKER, *args], capture_output=True, text=True, timeout=60,
-                          env=environment(database_url, **env), cwd=ROOT)
+    return run_tracker(list(args), environment(database_url, **env))
 
 
 def story_lines(number: int) -> list[str]:
@@ -245,8 +244,8 @@ def test_status_shows_no_celery_queues_to_embedded_use(sqlite_url: str) -> None:
 def test_a_hostile_headline_in_the_check_summary_prints_literally() -> None:
     from rich.console import Console
 
-    from tracker import views
     from tracker.check import CheckResult
+    from tracker.cli import output as views
 
     hostile = "\x1b]0;owned\x07 [bold]fett[/bold] \u202eX\nzweite Zeile"
     console = Console(record=True, width=300, force_terminal=False)
@@ -294,8 +293,8 @@ def test_tz_may_start_with_a_colon(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_removed_headline_is_said_so() -> None:
-    from tracker import views
     from tracker.check import CheckResult
+    from tracker.cli import output as views
 
     assert views.headline_note(CheckResult(1, "http://x/a", "changed", 2, headline="")) == (
         " — headline removed")

@@ -1,4 +1,4 @@
-"""Each list of states (articles, deliveries), outcomes and event types is defined once
+"""Each list of states (articles, deliveries, endpoints), outcomes and event types is defined once
 (db/states.py); the docs, the payload schema and the subscriber filter follow that list."""
 
 from __future__ import annotations
@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from db.states import ArticleState, CheckOutcome, DeliveryState, EventType
+from db.states import (
+    ArticleState,
+    CheckOutcome,
+    DeliveryOutcome,
+    DeliveryState,
+    EndpointState,
+    EventType,
+)
 from tracker.subscriptions import EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +33,7 @@ def documented(heading: str) -> list[str]:
 @pytest.mark.parametrize(("heading", "enum"), [
     ("Article states", ArticleState), ("Check outcomes", CheckOutcome),
     ("Event types", EventType), ("Delivery states", DeliveryState),
+    ("Delivery outcomes", DeliveryOutcome), ("Endpoint states", EndpointState),
 ])
 def test_docs_list_each_value_once_in_the_order_of_its_enum(
     heading: str, enum: type[StrEnum]

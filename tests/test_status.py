@@ -14,7 +14,7 @@ from sqlalchemy import update
 from db.models import Article, Delivery, Endpoint, Event
 from db.session import session_scope
 from tests.articleserver import ArticleServer
-from tests.clihelp import ROOT, TRACKER, environment
+from tests.clihelp import environment, run_tracker
 from tests.services import PrivatePostgres, PrivateRedis
 from tracker.app import App
 from tracker.articles import add_articles
@@ -24,10 +24,7 @@ from tracker.status import redact, status
 
 
 def run_status(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*TRACKER, "status", *args], capture_output=True, text=True, timeout=60,
-        env=environment(database_url, **env), cwd=ROOT,
-    )
+    return run_tracker(["status", *args], environment(database_url, **env))
 
 
 def track(app: App, server: ArticleServer, *slugs: str) -> list[str]:

@@ -21,6 +21,7 @@ from tests.articleserver import ArticleServer
 from tracker.app import App
 from tracker.articles import add_articles
 from tracker.check import check_article
+from tracker.cli.output import hosts_table
 from tracker.extract import explain_page
 from tracker.extract.page import parse
 from tracker.extract.pipeline import TemplateUse
@@ -34,7 +35,6 @@ from tracker.extract.template import (
 )
 from tracker.hosts import list_hosts, show_host
 from tracker.templates import VERIFY_EVERY, TemplateBook
-from tracker.views import hosts_table
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from tests.clihelp import tracker
 from tests.rawsite import Answer, RawSite
-from tracker import views
+from tracker.cli import output as views
 from tracker.terminal import (
     TerminalFormatter,
     cell,

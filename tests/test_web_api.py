@@ -14,7 +14,7 @@ from tests.clihelp import tracker_json
 from tests.conftest import STORY
 from tests.webhelp import get, track_story
 from tracker.articles import add_articles
-from tracker.views import check_pass
+from tracker.passes import check_pass
 
 
 def cli_url(database_url: str) -> str:
@@ -63,10 +63,10 @@ def test_pages_by_cursor_list_every_article_once_in_order(
 ) -> None:
     urls = [article_server.add_article(f"s{i}", 1) for i in range(7)]
     add_articles(app, urls)
-    check_pass(app, urls[:4], all_=False, concurrency=2, progress=False)
+    check_pass(app, urls[:4], all_=False, concurrency=2)
     for slug in ("s1", "s3"):  # two changed stories, the others never changed
         article_server.set_version(slug, 2)
-    check_pass(app, [urls[1], urls[3]], all_=False, concurrency=1, progress=False)
+    check_pass(app, [urls[1], urls[3]], all_=False, concurrency=1)
     seen, cursor, pages = [], None, 0
     while True:
         page = get(web_url, "/api/v1/articles", sort=sort, limit=3, cursor=cursor).json()
@@ -129,7 +129,7 @@ def test_changes_fold_minor_ones_unless_asked(
         add_articles(app, [url])
         for version in (1, 2, 3):
             server.set_version("mini", version)
-            check_pass(app, [url], all_=False, concurrency=1, progress=False)
+            check_pass(app, [url], all_=False, concurrency=1)
     everything = get(web_url, "/api/v1/changes").json()["changes"]
     assert [(c["to_version"], c["minor"]) for c in everything] == [(3, False), (2, True)]
     folded = get(web_url, "/api/v1/changes", minor="false").json()["changes"]

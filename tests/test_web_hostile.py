@@ -18,7 +18,7 @@ from tests.webhelp import get
 from tracker.app import App
 from tracker.articles import add_articles
 from tracker.clock import utcnow
-from tracker.views import check_pass
+from tracker.passes import check_pass
 
 ESCAPES = "\x1b[2J\x1b[31mTERMINAL\x1b[0m\x07"
 EVIL_URL = "javascript:window.__pwned='url'"
@@ -40,7 +40,7 @@ def hostile(app: App) -> str:
         add_articles(app, [url], tags=["<script>window.__pwned='tag'</script>"])
         for version in (1, 2):
             site.version = version
-            results = check_pass(app, [url], all_=False, concurrency=1, progress=False)
+            results = check_pass(app, [url], all_=False, concurrency=1)
             assert [r.outcome for r in results] == [("first_seen", "changed")[version - 1]]
     with session_scope(app.writer) as session:
         article = queries.lock_article(session, 1)

@@ -19,7 +19,7 @@ from tracker.app import App
 from tracker.articles import add_articles
 from tracker.delivery import deliver_due, list_deliveries, redeliver
 from tracker.errors import BlockedAddress
-from tracker.runner import check_many
+from tracker.passes import check_many
 from tracker.subscriptions import rotate_secret, subscribe, subscribers
 
 
@@ -99,6 +99,21 @@ def test_receiver_failing_twice_gets_the_message_once_after_three_attempts(
     assert delivery["state"] == "delivered"
     assert [a["status"] for a in delivery["history"]] == [500, 500, 204]
     assert all(a["latency_ms"] >= 0 for a in delivery["history"])
+
+
+def test_a_busy_receivers_retry_after_holds_back_the_retry(
+    fast_app: App, article_server: ArticleServer, receiver: WebhookReceiver
+) -> None:
+    hook(fast_app, receiver)
+    receiver.respond("fail", status=429, retry_after="600", times=1)
+    check_many(fast_app, [follow(fast_app, article_server)])
+    before = dt.datetime.now(dt.UTC)
+    assert [r.outcome for r in deliver_due(fast_app)] == ["retry"]
+    [delivery] = list_deliveries(fast_app)["deliveries"]
+    assert (delivery["state"], delivery["last_status"]) == ("pending", 429)
+    # the schedule says 1 s; the receiver asked for 10 minutes
+    assert dt.datetime.fromisoformat(delivery["next_attempt_at"]) >= before + dt.timedelta(
+        seconds=600)
 
 
 def test_receiver_down_then_back_gets_the_message(

@@ -9,7 +9,7 @@ import httpx
 from tests.articleserver import ArticleServer
 from tracker.app import App
 from tracker.articles import add_articles
-from tracker.views import check_pass
+from tracker.passes import check_pass
 
 
 def track_story(
@@ -24,7 +24,7 @@ def track_story(
     for number, version in enumerate(steps):
         if number:
             server.set_version(slug, version)
-        results = check_pass(app, [url], all_=False, concurrency=1, progress=False)
+        results = check_pass(app, [url], all_=False, concurrency=1)
         assert all(r.ok for r in results), results
     return url
 

@@ -1,7 +1,9 @@
-"""The context every use case runs in: settings, the database and the HTTP fetcher.
+"""The context every use case runs in: settings, the database, the HTTP fetcher, and the
+in-memory caches (``tracker.caches``).
 
 One ``App`` per process (the CLI, the embedded service and each Celery worker make their own).
-Heavy pieces are created on first use, so a command that needs no database opens none.
+Heavy pieces are created on first use, so a command that needs no database opens none. Nothing
+a use case keeps between calls lives in a module global: it is an attribute of the App.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from tracker.caches import DeliveryCaches
     from tracker.fetch import Fetcher
     from tracker.leases import Keeper
     from tracker.templates import TemplateBook
@@ -96,6 +99,13 @@ class App:
             transport=guarded_transport(settings_policy(settings)),
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "identity"},
         )
+
+    @cached_property
+    def caches(self) -> DeliveryCaches:
+        """What deliveries keep between rounds (tracker.caches): payloads, messages, notices."""
+        from tracker.caches import DeliveryCaches
+
+        return DeliveryCaches()
 
     @cached_property
     def keeper(self) -> Keeper:

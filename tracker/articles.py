@@ -184,6 +184,12 @@ def find_tracked(session: Session, url: str) -> ArticleRow:
     return row if row is not None else find_article(session, clean_url(url))
 
 
+def tracked_id(app: App, url: str) -> int:
+    """The id of the article tracked at ``url`` (cleaned first); UnknownArticle if none."""
+    with session_scope(app.reader) as session:
+        return find_article(session, clean_url(url)).id
+
+
 def find_article(session: Session, url: str) -> ArticleRow:
     row = queries.resolve_url(session, url)
     if row is None:
@@ -254,5 +260,5 @@ def parse_since(
 
 __all__: Sequence[str] = (
     "UnknownArticle", "add_articles", "find_article", "find_tracked", "history",
-    "list_articles", "parse_since", "remove_articles", "show", "stored_paragraphs",
+    "list_articles", "parse_since", "remove_articles", "show", "stored_paragraphs", "tracked_id",
 )

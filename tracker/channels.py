@@ -25,9 +25,12 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.orm import Session
+
 from db import webhook_queries as wq
 from db.models import Endpoint
 from db.session import session_scope
+from db.states import EndpointState
 from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.errors import BlockedAddress, TrackerError
@@ -271,7 +274,7 @@ def _filters(
     return kept or None
 
 
-def _free_name(session: Any, base: str) -> str:
+def _free_name(session: Session, base: str) -> str:
     base = re.sub(r"[^a-z0-9_.-]", "-", base)[:40] or "channel"
     taken = {e.name for e in wq.endpoints(session) if e.name}
     if base not in taken:
@@ -304,7 +307,7 @@ def _channel_json(endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
-def _channel(session: Any, name: str) -> Endpoint:
+def _channel(session: Session, name: str) -> Endpoint:
     found = wq.find_channel(session, name)
     if found is None:
         raise ChannelError(f"no channel {name!r} (see: tracker notify list)")
@@ -323,9 +326,9 @@ def pause(app: App, name: str) -> None:
     """Mute a channel: events meanwhile are not sent to it (pending ones wait)."""
     with session_scope(app.writer) as session:
         channel = _channel(session, name)
-        if channel.state != "active":
+        if channel.state != EndpointState.ACTIVE:
             raise ChannelError(f"channel {name!r} is {channel.state}, not active")
-        channel.state = "paused"
+        channel.state = EndpointState.PAUSED
 
 
 def resume(app: App, name: str) -> int:
@@ -333,9 +336,10 @@ def resume(app: App, name: str) -> int:
     meanwhile (``tracker redeliver --failed`` sends them)."""
     with session_scope(app.writer) as session:
         channel = _channel(session, name)
-        if channel.state == "active":
+        if channel.state == EndpointState.ACTIVE:
             raise ChannelError(f"channel {name!r} is already active")
-        channel.state, channel.disabled_reason, channel.failing_since = "active", None, None
+        channel.state = EndpointState.ACTIVE
+        channel.disabled_reason = channel.failing_since = None
         return wq.count_gave_up(session, channel.id)
 
 

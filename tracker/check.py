@@ -119,7 +119,7 @@ class Target:
     created_at: dt.datetime | None = None
     failure_count: int = 0
     version_count: int = 0
-    due_at: dt.datetime | None = None  # the article's next_check_at when the check was loaded
+    due_at: dt.datetime | None = None  # when the article was due (its claim keeps it apart)
     previous_paragraphs: int | None = None  # of the latest version
 
     def lag_ms(self, started: dt.datetime) -> int | None:
@@ -144,7 +144,7 @@ def load_targets(
                 row.id, row.url, row.etag, row.last_modified, row.body_digest, row.selector,
                 token, row.state, row.interval, row.base_interval, row.content_hash,
                 row.extractor, _host_rules(row), row.developing, row.last_changed_at,
-                row.created_at, row.failure_count, row.version_count, row.next_check_at,
+                row.created_at, row.failure_count, row.version_count, row.due_at,
                 row.paragraph_count,
             )
     return found

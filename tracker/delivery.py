@@ -11,6 +11,10 @@
   one transaction and its outcomes are stored in one, which is most of what makes hundreds of
   deliveries a second possible (a transaction per delivery cost more than its POST).
 
+A batch is load → send → decide → apply: what an attempt means (delivered, retried when,
+given up, endpoint disabled) is ``tracker.decide_delivery``'s pure decision, made the same way
+for webhooks and channels; ``_apply`` is the one place that writes it.
+
 At least once: a delivery is marked delivered only after the receiver answered 2xx, so a crash
 in between repeats it (with the same ``webhook-id``, which receivers deduplicate on). These use
 cases serve both the embedded service and the Celery tasks.
@@ -20,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,11 +40,22 @@ from db import source_queries as sq
 from db import webhook_queries as wq
 from db.models import Article, Delivery, Endpoint, Event, Source, Version
 from db.session import session_scope
-from db.states import DeliveryState, EventType
+from db.states import DeliveryOutcome, DeliveryState, EndpointState, EventType
 from tracker import channels, deadline, leases, metrics
 from tracker.app import App
 from tracker.channels import period_end
 from tracker.clock import iso, utcnow
+from tracker.decide_delivery import (
+    Answer,
+    Before,
+    DeliveryDecision,
+    Episode,
+    Rules,
+    Unbuilt,
+    decide_delivery,
+    disabling,
+    sendable,
+)
 from tracker.decoding import Decoder
 from tracker.diffstore import diff_versions
 from tracker.errors import BlockedAddress, TrackerError, UnsupportedContent
@@ -69,7 +83,7 @@ class DeliveryClaim:
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
     delivery_id: int
-    outcome: str  # delivered | retry | failed | disabled | skipped
+    outcome: DeliveryOutcome
     status: int | None = None
     error: str | None = None
     next_in_chain: int | None = None
@@ -166,16 +180,7 @@ class _Message:
 @dataclass(frozen=True, slots=True)
 class _Attempt:
     message: _Message
-    attempted_at: dt.datetime
-    latency_ms: int
-    status: int | None
-    excerpt: str | None
-    error: str | None
-    sent: bool = False  # a channel's message that Apprise handed over
-
-    @property
-    def delivered(self) -> bool:
-        return self.sent or (self.status is not None and 200 <= self.status < 300)
+    answer: Answer
 
 
 def deliver(app: App, delivery_id: int, token: str) -> DeliveryResult:
@@ -241,7 +246,7 @@ def _prepare(
             messages.append(_Message(delivery_id, token, endpoint.url, event.uid, body, secrets))
     handled = {m.delivery_id for m in messages} | {b.delivery_id for b in broken}
     skipped = [
-        DeliveryResult(i, "skipped", error="claim expired or delivery done")
+        DeliveryResult(i, DeliveryOutcome.SKIPPED, error="claim expired or delivery done")
         for i in tokens if i not in handled
     ]
     return messages, broken, skipped
@@ -253,8 +258,7 @@ def _describe(exc: Exception) -> str:
 
 
 def _sendable(delivery: Delivery, event: Event, endpoint: Endpoint, token: str) -> bool:
-    return (delivery.lease_token == token and delivery.state == DeliveryState.PENDING
-            and endpoint.state == "active")
+    return sendable(delivery.state, endpoint.state, delivery.lease_token == token)
 
 
 def _post_all(
@@ -271,19 +275,20 @@ def _attempt(app: App, message: _Message, stop: threading.Event | None = None) -
     attempted_at = utcnow()
     if message.channel is not None:
         sent = channels.send(app, *message.channel)
-        return _Attempt(message, attempted_at, sent.latency_ms, None, None, sent.error, sent.ok)
+        return _Attempt(message, Answer(attempted_at, error=sent.error, latency_ms=sent.latency_ms,
+                                        sent=sent.ok))
     started = time.perf_counter()
     with deadline.bounded(app.settings.webhook_timeout, cancel=stop):
         try:
-            status, excerpt, error = _post(app, message)
+            answer = _post(app, message, attempted_at)
         except Exception as exc:  # an endpoint URL the client refuses, say: this one fails
             log.debug("delivery %d cannot be sent", message.delivery_id, exc_info=True)
-            status, excerpt, error = None, None, f"cannot be sent: {_describe(exc)}"
+            answer = Answer(attempted_at, error=f"cannot be sent: {_describe(exc)}")
     latency = round((time.perf_counter() - started) * 1000)
-    return _Attempt(message, attempted_at, latency, status, excerpt, error)
+    return _Attempt(message, replace(answer, latency_ms=latency))
 
 
-def _post(app: App, message: _Message) -> tuple[int | None, str | None, str | None]:
+def _post(app: App, message: _Message, attempted_at: dt.datetime) -> Answer:
     """One POST within the attempt's deadline (connecting, sending, the receiver's answer);
     at most ``RESPONSE_EXCERPT`` bytes of the answer are read, whatever it sends."""
     timestamp = int(time.time())
@@ -297,14 +302,15 @@ def _post(app: App, message: _Message) -> tuple[int | None, str | None, str | No
         finally:
             response.close()
     except BlockedAddress as exc:
-        return None, None, f"refused: {exc.reason}"
+        return Answer(attempted_at, error=f"refused: {exc.reason}")
     except httpx.TimeoutException:
         if deadline.cancelled():
-            return None, None, "interrupted: tracker was stopping"
-        return None, None, f"timed out after {app.settings.webhook_timeout:g} s"
+            return Answer(attempted_at, error="interrupted: tracker was stopping")
+        return Answer(attempted_at, error=f"timed out after {app.settings.webhook_timeout:g} s")
     except httpx.HTTPError as exc:
-        return None, None, f"connection failed: {type(exc).__name__}: {exc}"
-    return response.status_code, excerpt, None
+        return Answer(attempted_at, error=f"connection failed: {type(exc).__name__}: {exc}")
+    return Answer(attempted_at, response.status_code, retry_after=response.headers.get(
+        "Retry-After"), response=excerpt)
 
 
 def _excerpt(url: str, response: httpx.Response) -> str:
@@ -327,35 +333,48 @@ def _excerpt(url: str, response: httpx.Response) -> str:
 def _record(
     app: App, attempts: list[_Attempt], broken: list[_Broken] | None = None
 ) -> list[DeliveryResult]:
-    """Store every attempt of a batch and move each delivery on, in one transaction.
+    """Store every attempt of a batch and move each delivery on, in one transaction: each
+    one's decision (``tracker.decide_delivery``) is applied in turn, so the next one of the
+    same endpoint sees its failing streak as the one before left it.
 
     Endpoints are disabled only once every attempt of the batch is recorded: an attempt sent
     at the moment another delivery's 410 disabled its endpoint is recorded as what it was
     (sent, with its answer), not as "cancelled, 0 attempts"."""
-    broken = broken or []
-    ids = [a.message.delivery_id for a in attempts] + [b.delivery_id for b in broken]
+    work: list[tuple[int, str, Answer | Unbuilt]] = [
+        (b.delivery_id, b.token, Unbuilt(b.reason)) for b in broken or []]
+    work += [(a.message.delivery_id, a.message.token, a.answer) for a in attempts]
+    rules = _rules(app)
     with session_scope(app.writer) as session:
-        locked = {d.id: d for d in wq.lock_deliveries(session, ids)}
+        locked = {d.id: d for d in wq.lock_deliveries(session, [i for i, _, _ in work])}
         endpoints = {e.id: e for e in wq.lock_endpoints(
             session, sorted({d.endpoint_id for d in locked.values()}))}
-        results = [_record_broken(session, locked.get(b.delivery_id), b) for b in broken]
-        disables: dict[int, str] = {}
-        counted: list[tuple[str, int]] = []
-        for attempt in attempts:
-            delivery = locked.get(attempt.message.delivery_id)
-            if delivery is None or delivery.lease_token != attempt.message.token:
-                results.append(DeliveryResult(attempt.message.delivery_id, "skipped",
-                                              attempt.status, "claim expired meanwhile"))
-                continue
-            endpoint = endpoints[delivery.endpoint_id]
-            results.append(_record_one(app, session, delivery, endpoint, attempt, disables))
-            counted.append((results[-1].outcome, delivery.attempts))
-        for endpoint_id, reason in disables.items():
+        decided: list[tuple[int, int | None, DeliveryDecision]] = []
+        for delivery_id, token, attempt in work:
+            delivery = locked.get(delivery_id)
+            endpoint = endpoints.get(delivery.endpoint_id) if delivery else None
+            decision = _settle(session, rules, delivery, endpoint, token, attempt)
+            decided.append((delivery_id, endpoint.id if endpoint else None, decision))
+        for endpoint_id, reason in disabling(
+                (e, d) for _, e, d in decided if e is not None).items():
             _disable(session, endpoints[endpoint_id], reason)
-        results = _with_successors(session, results, locked)
-    for outcome, attempt_number in counted:  # once committed
-        metrics.delivery_attempted(outcome, attempt_number)
+        results = _with_successors(session, [
+            DeliveryResult(i, d.outcome, d.status, d.error) for i, _, d in decided], locked)
+    for _, _, decision in decided:  # once committed
+        if decision.stored is not None:
+            metrics.delivery_attempted(decision.outcome, decision.attempts)
     return results
+
+
+def _settle(
+    session: Session, rules: Rules, delivery: Delivery | None, endpoint: Endpoint | None,
+    token: str, attempt: Answer | Unbuilt,
+) -> DeliveryDecision:
+    """Decide what one attempt means, and apply it unless its claim expired meanwhile."""
+    now = utcnow()
+    decision = decide_delivery(_before(delivery, endpoint, token), attempt, rules, now)
+    if delivery is not None and endpoint is not None and decision.writes:
+        _apply(session, delivery, endpoint, decision, now)
+    return decision
 
 
 def record_lost(app: App, claims: list[DeliveryClaim], reason: str) -> list[DeliveryResult]:
@@ -364,83 +383,69 @@ def record_lost(app: App, claims: list[DeliveryClaim], reason: str) -> list[Deli
     return _record(app, [], [_Broken(c.delivery_id, c.token, reason) for c in claims])
 
 
-def _record_broken(session: Any, delivery: Delivery | None, broken: _Broken) -> DeliveryResult:
-    """A delivery that cannot be built fails at once (no attempt was made; a retry would
-    build the same thing). ``tracker redeliver --failed`` queues it again once fixed."""
-    if delivery is None or delivery.lease_token != broken.token:
-        return DeliveryResult(broken.delivery_id, "skipped", error="claim expired meanwhile")
-    delivery.state, delivery.last_error = DeliveryState.FAILED, broken.reason
-    delivery.lease_token = delivery.lease_until = None
-    return DeliveryResult(delivery.id, "failed", error=broken.reason)
+def _rules(app: App) -> Rules:
+    settings = app.settings
+    return Rules(tuple(retry_schedule(settings.webhook_retry_schedule)),
+                 dt.timedelta(days=settings.webhook_disable_after_days))
 
 
-def _record_one(
-    app: App, session: Any, delivery: Delivery, endpoint: Endpoint, attempt: _Attempt,
-    disables: dict[int, str],
-) -> DeliveryResult:
-    status, error = attempt.status, attempt.error
-    wq.record_attempt(session, delivery, attempted_at=attempt.attempted_at, status_code=status,
-                      latency_ms=attempt.latency_ms, response=attempt.excerpt, error=error)
-    now = utcnow()
-    delivery.attempts += 1
-    delivery.last_status, delivery.last_error = status, error
+def _before(delivery: Delivery | None, endpoint: Endpoint | None, token: str) -> Before:
+    if delivery is None or endpoint is None:  # removed meanwhile
+        return Before(DeliveryState.CANCELLED, 0, claimed=False)
+    return Before(delivery.state, delivery.attempts, endpoint.failing_since,
+                  claimed=delivery.lease_token == token)
+
+
+def _apply(
+    session: Session, delivery: Delivery, endpoint: Endpoint, decision: DeliveryDecision,
+    now: dt.datetime,
+) -> None:
+    """Write one attempt's decision: its attempt row, the delivery, the endpoint's streak."""
+    stored = decision.stored
+    if stored is not None:
+        wq.record_attempt(session, delivery, attempted_at=stored.attempted_at,
+                          status_code=stored.status, latency_ms=stored.latency_ms,
+                          response=stored.response, error=stored.error)
+        delivery.last_status = stored.status
+    delivery.attempts, delivery.last_error = decision.attempts, decision.last_error
     delivery.lease_token = delivery.lease_until = None
-    if attempt.delivered:  # the receiver has it, whatever happened
-        delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now
-        if endpoint.failing_since is not None:
-            log.warning("webhook endpoint %d (%s) is back: delivered after failing since %s",
-                        endpoint.id, printable(endpoint.url), iso(endpoint.failing_since))
-        endpoint.failing_since, endpoint.last_success_at = None, now
+    if decision.state is not None:
+        delivery.state = decision.state
+    if decision.next_attempt_at is not None:
+        delivery.next_attempt_at = decision.next_attempt_at
+    _log_episode(endpoint, decision)
+    if endpoint.failing_since != decision.failing_since:
+        endpoint.failing_since = decision.failing_since
+    if decision.outcome == DeliveryOutcome.DELIVERED:
+        delivery.delivered_at = endpoint.last_success_at = now
         wq.settle_digest(session, delivery.id, now)
-        return DeliveryResult(delivery.id, "delivered", status)
-    if delivery.state != DeliveryState.PENDING:  # cancelled: another attempt disabled the endpoint
-        return DeliveryResult(delivery.id, "skipped", status, f"delivery {delivery.state}")
-    if status == 410:
-        delivery.state = DeliveryState.FAILED
-        disables[endpoint.id] = "the receiver answered 410 Gone"
-        return DeliveryResult(delivery.id, "disabled", status, "endpoint disabled (410)")
-    reason = error or f"HTTP {status}"
-    delivery.last_error = reason
-    if endpoint.failing_since is None:
+
+
+def _log_episode(endpoint: Endpoint, decision: DeliveryDecision) -> None:
+    if decision.episode == Episode.RECOVERED:
+        log.warning("webhook endpoint %d (%s) is back: delivered after failing since %s",
+                    endpoint.id, printable(endpoint.url), iso(endpoint.failing_since))
+    elif decision.episode == Episode.FAILING:
         log.warning("webhook endpoint %d (%s) is failing: %s; retrying on schedule",
-                    endpoint.id, printable(endpoint.url), printable(reason))
-    endpoint.failing_since = endpoint.failing_since or attempt.attempted_at
-    return _retry_or_fail(app, delivery, endpoint, now, status, reason, disables)
+                    endpoint.id, printable(endpoint.url), printable(decision.error or ""))
 
 
 def _with_successors(
-    session: Any, results: list[DeliveryResult], deliveries: dict[int, Delivery]
+    session: Session, results: list[DeliveryResult], deliveries: dict[int, Delivery]
 ) -> list[DeliveryResult]:
     """The results, each delivered one naming the next delivery of its chain (one query)."""
-    delivered = [deliveries[r.delivery_id] for r in results if r.outcome == "delivered"]
+    delivered = [deliveries[r.delivery_id] for r in results
+                 if r.outcome == DeliveryOutcome.DELIVERED]
     following = wq.next_in_chains(session, delivered)
     return [
-        replace(r, next_in_chain=following.get(r.delivery_id)) if r.outcome == "delivered" else r
+        replace(r, next_in_chain=following.get(r.delivery_id))
+        if r.outcome == DeliveryOutcome.DELIVERED else r
         for r in results
     ]
 
 
-def _retry_or_fail(
-    app: App, delivery: Delivery, endpoint: Endpoint, now: dt.datetime,
-    status: int | None, reason: str, disables: dict[int, str],
-) -> DeliveryResult:
-    give_up_after = dt.timedelta(days=app.settings.webhook_disable_after_days)
-    if endpoint.failing_since and now - endpoint.failing_since >= give_up_after:
-        delivery.state = DeliveryState.FAILED
-        days = app.settings.webhook_disable_after_days
-        disables.setdefault(endpoint.id, f"every delivery failed for {days:g} days")
-        return DeliveryResult(delivery.id, "disabled", status, reason)
-    schedule = retry_schedule(app.settings.webhook_retry_schedule)
-    if delivery.attempts > len(schedule):
-        delivery.state = DeliveryState.FAILED
-        return DeliveryResult(delivery.id, "failed", status, reason)
-    delay = schedule[delivery.attempts - 1] * random.uniform(0.8, 1.2)
-    delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
-    return DeliveryResult(delivery.id, "retry", status, reason)
-
-
-def _disable(session: Any, endpoint: Endpoint, reason: str) -> None:
-    endpoint.state, endpoint.disabled_reason = "disabled", reason
+def _disable(session: Session, endpoint: Endpoint, reason: str) -> None:
+    endpoint.state, endpoint.disabled_reason = EndpointState.DISABLED, reason
     wq.cancel_pending(session, endpoint.id, f"endpoint disabled: {reason}")
     log.warning("%s %s disabled: %s", _kind_name(endpoint), endpoint.url, reason)
 
@@ -458,18 +463,12 @@ def retry_schedule(text: str) -> list[float]:
 
 
 def _payload(app: App, session: Session, event: Event) -> bytes:
-    cached = _PAYLOADS.get(event.uid)  # the same body for every endpoint and retry
+    cached = app.caches.payloads.get(event.uid)  # the same body for every endpoint and retry
     if cached is not None:
         return cached
     body = payloads.build_payload(event.type, event.created_at, *_event_data(session, event),
                                   max_bytes=max(MIN_PAYLOAD_BYTES, app.settings.webhook_max_bytes))
-    _PAYLOADS[event.uid] = body
-    if len(_PAYLOADS) > 512:
-        _PAYLOADS.pop(next(iter(_PAYLOADS)))
-    return body
-
-
-_PAYLOADS: dict[str, bytes] = {}  # event uid → body, the 512 most recent
+    return app.caches.payloads.put(event.uid, body)
 
 
 def _event_data(
@@ -525,7 +524,7 @@ def _version_block(version: Version) -> dict[str, Any]:
 
 
 def _channel_message(
-    app: App, session: Any, delivery: Delivery, event: Event, endpoint: Endpoint, token: str
+    app: App, session: Session, delivery: Delivery, event: Event, endpoint: Endpoint, token: str
 ) -> _Message:
     """A channel's message: its event's (a digest's carrier: with the events riding along)."""
     url = secret_box(app).open(endpoint.secret)
@@ -536,32 +535,20 @@ def _channel_message(
         message = channels.compose(form, notices, endpoint.digest_seconds)
     else:  # the same message for every channel of the same form, and every retry
         key = (event.uid, app.settings.public_url, form)
-        message = _MESSAGES.get(key) or channels.compose(
+        message = app.caches.messages.get(key) or channels.compose(
             form, [_cached_notice(app, session, event)])
-        _MESSAGES[key] = message
-        if len(_MESSAGES) > 256:
-            _MESSAGES.pop(next(iter(_MESSAGES)))
+        app.caches.messages.put(key, message)
     return _Message(delivery.id, token, endpoint.url, event.uid, b"", [], (url, message))
 
 
-_MESSAGES: dict[tuple[str, str, channels.Form], Message] = {}  # the 256 most recent
-
-
-def _cached_notice(app: App, session: Any, event: Event) -> Notice:
+def _cached_notice(app: App, session: Session, event: Event) -> Notice:
     """The same notice for every channel and retry of an event (its diff is read once)."""
     key = (event.uid, app.settings.public_url)
-    found = _NOTICES.get(key)
-    if found is None:
-        found = _NOTICES[key] = _notice(app, session, event)
-        if len(_NOTICES) > 256:
-            _NOTICES.pop(next(iter(_NOTICES)))
-    return found
+    found = app.caches.notices.get(key)
+    return found if found is not None else app.caches.notices.put(key, _notice(app, session, event))
 
 
-_NOTICES: dict[tuple[str, str], Notice] = {}  # (event uid, public URL) → the 256 most recent
-
-
-def _notice(app: App, session: Any, event: Event) -> Notice:
+def _notice(app: App, session: Session, event: Event) -> Notice:
     if event.article_id is None:
         return _source_notice(event)
     article = queries.article_by_id(session, event.article_id)
@@ -647,7 +634,7 @@ def list_deliveries(
 
 
 def _delivery_json(
-    session: Any, delivery: Delivery, event: Event, endpoint: Endpoint
+    session: Session, delivery: Delivery, event: Event, endpoint: Endpoint
 ) -> dict[str, Any]:
     return {
         "id": delivery.id,

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+
+from sqlalchemy.orm import Session
 
 from db import queries
 from db.models import Article as ArticleRow
@@ -34,7 +35,7 @@ SAME_STORY_OVERLAP = 0.5  # share of paragraphs two pages must share to be one s
 
 
 def fold_duplicate(
-    session: Any, row: ArticleRow, article: ExtractedPage, now: dt.datetime
+    session: Session, row: ArticleRow, article: ExtractedPage, now: dt.datetime
 ) -> ArticleRow | None:
     """Merge ``row`` with the article its page names as canonical; returns the article that
     ``row`` was merged into (``row`` itself is then deleted or marked merged), or None when
@@ -69,7 +70,7 @@ def _keeps(row: ArticleRow, other: ArticleRow) -> bool:
     return row.id < other.id
 
 
-def _same_story(session: Any, other: ArticleRow, article: ExtractedPage) -> bool:
+def _same_story(session: Session, other: ArticleRow, article: ExtractedPage) -> bool:
     latest = queries.latest_version(session, other.id)
     if latest is None:
         return True  # never read yet: the canonical link is all there is to go by
@@ -81,7 +82,7 @@ def _same_story(session: Any, other: ArticleRow, article: ExtractedPage) -> bool
     return len(theirs & ours) >= SAME_STORY_OVERLAP * max(1, min(len(theirs), len(ours)))
 
 
-def _fold(session: Any, folded: ArticleRow, keeper: ArticleRow, now: dt.datetime) -> None:
+def _fold(session: Session, folded: ArticleRow, keeper: ArticleRow, now: dt.datetime) -> None:
     queries.move_aliases(session, folded.id, keeper.id)
     queries.add_alias(session, folded.url, keeper.id, "merged", now)
     keeper.tags = sorted({*(keeper.tags or []), *(folded.tags or [])})

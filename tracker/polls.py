@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from db import lease, queries
 from db import source_queries as sq
@@ -325,7 +326,7 @@ def _wanted(entries: Sequence[Entry], target: _Target) -> list[Entry]:
 
 
 def track_entry(
-    session: Any, *, url: str, host: str, interval: int, tags: Sequence[str], source_id: int,
+    session: Session, *, url: str, host: str, interval: int, tags: Sequence[str], source_id: int,
     now: dt.datetime,
 ) -> tuple[ArticleRow, bool]:
     """The article an entry stands for: (article, created). The one place sources create
@@ -395,7 +396,7 @@ def _store(
 _SUPERSEDED = "source was removed, or another poll took over its claim"
 
 
-def _lock(session: Any, target: _Target) -> Source | None:
+def _lock(session: Session, target: _Target) -> Source | None:
     """The source row, locked, if this poll may still write it; its lease is cleared."""
     row = sq.lock_source(session, target.id)
     return row if lease.take(row, target.lease_token) else None
@@ -419,7 +420,7 @@ def _rules(app: App) -> Rules:
 
 
 def _apply(
-    session: Any, row: Source, decision: PollDecision, now: dt.datetime, outcome: str
+    session: Session, row: Source, decision: PollDecision, now: dt.datetime, outcome: str
 ) -> str | None:
     """Write what ``decision`` says of the source (its row is locked), and the event of an
     episode starting (source.failing) or ending (source.recovered), once each."""

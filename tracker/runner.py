@@ -1,6 +1,7 @@
-"""Running many checks: one pass over due articles (``tracker check``) and the embedded service
-(``tracker run``) that repeats passes on the articles' schedules until it is told to stop. Each
-pass polls the due sources (feeds, sitemaps) first, so the articles they list are checked in it.
+"""The embedded service (``tracker run``): passes over due articles on their schedules until
+it is told to stop, a thread delivering notifications, and housekeeping between passes. Each
+pass (``tracker.passes.check_due``) polls the due sources (feeds, sitemaps) first, so the
+articles they list are checked in it.
 
 Stopping is cooperative: a signal sets ``stop``; no new check starts after that, and the checks
 in progress finish and commit (each is one transaction), so nothing is lost or half-stored. An
@@ -10,22 +11,10 @@ article whose check never ran is still due and is checked by the next run.
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import logging
-import multiprocessing
-import os
+import signal
 import threading
-import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
-from dataclasses import replace
-from functools import partial
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -33,209 +22,37 @@ from db import queries, source_queries
 from db.session import DatabaseProblem, explain, session_scope
 from tracker import housekeeping
 from tracker.app import App
-from tracker.check import CheckResult, Target, check_target, load_targets
+from tracker.check import CheckResult
 from tracker.clock import utcnow
-from tracker.config import Settings
-from tracker.leases import ARTICLES
-from tracker.polls import poll_due_sources
-from tracker.scheduling import Claim, claim_due, release
+from tracker.passes import Progress, check_due
 
 log = logging.getLogger(__name__)
-Progress = Callable[[CheckResult], None]
+# tracker run's own lines (started, stopping, stopped) as the command has always logged them
+run_log = logging.getLogger("tracker")
 
 
-def check_many(
-    app: App,
-    articles: Iterable[int | Claim],
-    *,
-    concurrency: int | None = None,
-    on_result: Progress | None = None,
-    stop: threading.Event | None = None,
-) -> list[CheckResult]:
-    """Check the articles (ids, or claims from ``claim_due``), ``concurrency`` at a time;
-    returns the results in completion order.
+def serve_forever(app: App, *, concurrency: int | None, on_result: Progress | None = None,
+                  ) -> None:
+    """``tracker run``: serve until SIGINT or SIGTERM (a second one leaves at once), then
+    close the app. ``on_result`` hears of every check (the CLI logs the stored versions)."""
+    stop = threading.Event()
 
-    At most ``concurrency`` checks are submitted at once, so a stop request leaves the rest
-    unstarted; their claims are released so the next run takes them at once.
+    def request_stop(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C: leave now
+        run_log.warning("%s received: finishing the checks in progress, then stopping",
+                    signal.Signals(signum).name)
+        stop.set()
 
-    A large one-off pass (no ``stop``) is spread over one process per core: extraction and
-    diffing are CPU work that threads of one process cannot share out. A one-off pass also
-    finishes the checks its hosts' rates deferred: each is claimed again and checked when its
-    turn comes (without holding a thread meanwhile). Checks deferred because a host asked for
-    a pause (429/503) are left to the schedule, reported as deferred. A long-running service
-    (``stop`` given) leaves every deferred check to the schedule."""
-    targets = _targets(app, list(articles))
-    claims = [(t.id, t.lease_token) for t in targets if t.lease_token]
-    with app.keeper.holding(ARTICLES, claims):  # renewed while they wait and run
-        return _check_many(app, targets, concurrency, on_result, stop)
-
-
-def _check_many(
-    app: App, targets: list[Target], concurrency: int | None, on_result: Progress | None,
-    stop: threading.Event | None,
-) -> list[CheckResult]:
-    workers = max(1, concurrency or app.settings.concurrency)
-    later = _Later(app) if stop is None else None
-    processes = min(app.settings.processes, os.cpu_count() or 1)
-    if stop is None and processes > 1 and len(targets) >= PROCESS_THRESHOLD:
-        return _check_in_processes(app, targets, processes, workers, on_result)
-    pending = list(reversed(targets))
-    results: list[CheckResult] = []
-    running: set[Future[CheckResult]] = set()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-        while True:
-            if later is not None:
-                again, lost = later.due()
-                pending.extend(reversed(again))  # next to go: their turn has come
-                for result in lost:
-                    results.append(result)
-                    if on_result:
-                        on_result(result)
-            while len(running) < workers and pending and not (stop and stop.is_set()):
-                running.add(pool.submit(_check, app, pending.pop()))
-            if not running:
-                if later:
-                    time.sleep(later.wait())
-                    continue
-                release(app, [Claim(t.id, t.lease_token) for t in pending if t.lease_token])
-                return results
-            timeout = later.wait() if later else None
-            done, running = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in done:
-                result = future.result()
-                if later is not None and later.keep(result):
-                    continue
-                results.append(result)
-                if on_result:
-                    on_result(result)
-
-
-def _check(app: App, target: Target) -> CheckResult:
-    return check_target(app, target)
-
-
-class _Later:
-    """The checks of a one-off pass that their hosts' rates deferred: kept by the time their
-    turn comes, then claimed again (the deferral gave their claims back) and checked."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self._heap: list[tuple[float, int, CheckResult]] = []
-
-    def __bool__(self) -> bool:
-        return bool(self._heap)
-
-    def keep(self, result: CheckResult) -> bool:
-        """Keep a deferred result to check again; False for every other result."""
-        if result.outcome != "deferred" or result.paused or result.retry_at is None:
-            return False
-        heapq.heappush(self._heap, (result.retry_at.timestamp(), result.article_id, result))
-        return True
-
-    def wait(self) -> float:
-        """Seconds until the next kept check is due (a little after, so it is due)."""
-        if not self._heap:
-            return 0.0
-        return max(0.0, self._heap[0][0] - time.time()) + 0.01
-
-    def due(self) -> tuple[list[Target], list[CheckResult]]:
-        """The kept checks due now, claimed again, and the deferred results of those someone
-        else claimed meanwhile (theirs to check: the deferral stands as this pass's result)."""
-        now = time.time()
-        ready: dict[int, CheckResult] = {}
-        while self._heap and self._heap[0][0] <= now:
-            _, article_id, result = heapq.heappop(self._heap)
-            ready[article_id] = result
-        if not ready:
-            return [], []
-        claims = claim_due(self.app, limit=len(ready), ids=list(ready))
-        self.app.keeper.hold(ARTICLES, [(c.article_id, c.token) for c in claims])
-        targets = _targets(self.app, list(claims))
-        claimed = {t.id for t in targets}
-        return targets, [r for i, r in ready.items() if i not in claimed]
-
-
-# Below this many articles a pass stays in one process: forking costs more than it saves.
-PROCESS_THRESHOLD = 100
-CHUNK = 16  # articles handed to a process at a time: small enough to keep both busy
-_process_app: App | None = None
-
-
-def _check_in_processes(
-    app: App, targets: list[Target], processes: int, workers: int, on_result: Progress | None,
-) -> list[CheckResult]:
-    """Check in ``processes`` forked processes with ``workers`` threads in all. Each process
-    has its own database engine and HTTP client; the per-host limits (concurrency, and the
-    rate unless Redis shares it) are shared out so the processes together keep to them.
-    Checks the rate deferred go back to the pool (the same processes, so their limiters
-    remember the hosts) when their turn comes."""
-    per_host = max(1, app.settings.per_host_concurrency // processes)
-    settings = replace(app.settings, per_host_concurrency=per_host)
-    threads = max(1, workers // processes)
-    results: list[CheckResult] = []
-    later = _Later(app)
-    context = multiprocessing.get_context("fork")  # inherits the imports: starts at once
-    with ProcessPoolExecutor(processes, mp_context=context, initializer=_start_process,
-                             initargs=(settings, 1 / processes)) as pool:
-        running = {pool.submit(_check_chunk, targets[i : i + CHUNK], threads)
-                   for i in range(0, len(targets), CHUNK)}
-        while running or later:
-            if not running:
-                time.sleep(later.wait())
-            else:
-                done, running = wait(running, timeout=later.wait() if later else None,
-                                     return_when=FIRST_COMPLETED)
-                for future in done:
-                    for result in future.result():
-                        if later.keep(result):
-                            continue
-                        results.append(result)
-                        if on_result:
-                            on_result(result)
-            again, lost = later.due()
-            for result in lost:
-                results.append(result)
-                if on_result:
-                    on_result(result)
-            for i in range(0, len(again), CHUNK):
-                running.add(pool.submit(_check_chunk, again[i : i + CHUNK], threads))
-    return results
-
-
-def _start_process(settings: Settings, rate_share: float) -> None:
-    """In a forked process: forget the parent's connections, make this process's App."""
-    global _process_app
-    from db.session import forget_engines
-
-    forget_engines()
-    _process_app = App(settings, rate_share=rate_share)
-
-
-def _check_chunk(targets: list[Target], threads: int) -> list[CheckResult]:
-    assert _process_app is not None
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="check") as pool:
-        return list(pool.map(partial(check_target, _process_app), targets))
-
-
-def _targets(app: App, items: list[int | Claim]) -> list[Target]:
-    """Targets in the order given, loaded in one query; claims that no longer hold are
-    dropped (someone else took the article over)."""
-    tokens = {i.article_id: i.token for i in items if isinstance(i, Claim)}
-    ids = [i.article_id if isinstance(i, Claim) else i for i in items]
-    found = load_targets(app, ids, tokens)
-    return [found[i] for i in ids if i in found]
-
-
-def check_due(
-    app: App, *, concurrency: int | None = None, on_result: Progress | None = None,
-    stop: threading.Event | None = None,
-) -> list[CheckResult]:
-    """One pass over the articles due now, claimed so that a concurrent ``tracker run`` or
-    Celery deployment on the same database does not check them too. The due sources are
-    polled first: what they list is due at once, and checked in this pass."""
-    poll_due_sources(app, concurrency=concurrency, stop=stop)
-    return check_many(app, claim_due(app), concurrency=concurrency, on_result=on_result,
-                      stop=stop)
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    logging.getLogger("tracker").setLevel(min(logging.INFO, logging.getLogger().level))
+    run_log.info("tracker run: checking due articles (Ctrl-C to stop)")
+    try:
+        checked = serve(app, stop, concurrency=concurrency, on_result=on_result)
+    finally:
+        app.close()
+    run_log.info("stopped after %d check(s)", checked)
 
 
 def serve(

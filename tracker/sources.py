@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.orm import Session
+
 from db import source_queries as sq
 from db.models import Source
 from db.session import session_scope
@@ -84,7 +86,7 @@ def list_sources(app: App) -> dict[str, Any]:
         return {"sources": [_source_json(row, n) for row, n in sq.list_sources(session)]}
 
 
-def _find(session: Any, url: str) -> Source:
+def _find(session: Session, url: str) -> Source:
     row = sq.source_by_url(session, url)
     if row is None:
         raise UnknownSource(url)

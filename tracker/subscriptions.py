@@ -14,10 +14,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from db import webhook_queries as wq
 from db.models import Endpoint
 from db.session import session_scope
-from db.states import EventType
+from db.states import EndpointState, EventType
 from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.errors import TrackerError
@@ -68,7 +70,7 @@ def event_types(events: list[str] | None) -> list[str]:
 
 
 def _refuse_duplicate(
-    session: Any, url: str, events: list[str], article: str | None, host: str | None,
+    session: Session, url: str, events: list[str], article: str | None, host: str | None,
     tag: str | None,
 ) -> None:
     """A second subscriber with the same URL and filters would get every message twice."""
@@ -79,7 +81,7 @@ def _refuse_duplicate(
                 endpoint.tag) == (url, sorted(events), article, host, tag)
         if not same:
             continue
-        if endpoint.state != "active":
+        if endpoint.state != EndpointState.ACTIVE:
             raise TrackerError(f"subscriber {endpoint.id} already sends these events to {url}, "
                                f"but is {endpoint.state}: tracker enable-subscriber "
                                f"{endpoint.id}")
@@ -92,9 +94,10 @@ def enable(app: App, key: str) -> tuple[str, int]:
     ``redeliver --failed`` queues again). Its failing streak starts over."""
     with session_scope(app.writer) as session:
         endpoint = _endpoint(session, key)
-        if endpoint.state == "active":
+        if endpoint.state == EndpointState.ACTIVE:
             raise TrackerError(f"subscriber {endpoint.id} ({endpoint.url}) is not disabled")
-        endpoint.state, endpoint.disabled_reason, endpoint.failing_since = "active", None, None
+        endpoint.state = EndpointState.ACTIVE
+        endpoint.disabled_reason = endpoint.failing_since = None
         return endpoint.url, wq.count_gave_up(session, endpoint.id)
 
 
@@ -174,7 +177,7 @@ def encrypt_secrets(app: App) -> Resealed:
         return _reseal_all(session, box)
 
 
-def _reseal_all(session: Any, box: SecretBox) -> Resealed:
+def _reseal_all(session: Session, box: SecretBox) -> Resealed:
     total = changed = 0
     for endpoint in wq.endpoints(session):
         for name in ("secret", "previous_secret"):
@@ -208,7 +211,7 @@ def rotate_key_file(app: App) -> Resealed:
     return done
 
 
-def _endpoint(session: Any, key: str) -> Endpoint:
+def _endpoint(session: Session, key: str) -> Endpoint:
     endpoint = wq.find_endpoint(session, key)
     if endpoint is None:
         raise TrackerError(f"no subscriber {key!r} (see: tracker subscribers)")

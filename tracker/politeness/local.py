@@ -15,7 +15,7 @@ from tracker.politeness.gcra import BURST, MAX_PAUSE, HostState, Turn, decide
 
 class LocalRateLimiter:
     """GCRA for the threads of one process. ``share`` scales every rate: a pass forked into two
-    processes gives each half (``tracker.runner``), so together they keep to the rate."""
+    processes gives each half (``tracker.passes``), so together they keep to the rate."""
 
     def __init__(
         self, *, share: float = 1.0, burst: int = BURST, clock: Callable[[], float] = time.time

@@ -1,33 +1,29 @@
-"""Rendering for the command line: tables, the check progress bar and summaries, the signal
-handling of ``tracker run``. Only the CLI imports this module."""
+"""Rendering for the command line: tables, the check progress bar and summaries, the log line
+of ``tracker run``. No use case, no database: the CLI hands it what the use cases returned.
+Only the CLI imports this module (it was ``tracker/views.py``)."""
 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
+import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
-from db import queries
-from db.session import session_scope
 from db.states import CHANGE_OUTCOMES, CheckOutcome
-from tracker.app import App
-from tracker.articles import UnknownArticle
 from tracker.clock import local_time
-from tracker.identity import clean_url
 from tracker.intervals import format_duration
 from tracker.terminal import cell, printable, printable_data
 
-if TYPE_CHECKING:  # the checking machinery is imported where a check runs: not by a listing
+if TYPE_CHECKING:  # rich is imported where something is printed for people: not for JSON
+    from rich.console import Console
+    from rich.table import Table
+
+    # the checking machinery is imported where a check runs: not by a listing
     from tracker.check import CheckResult
     from tracker.delivery import DeliveryResult
     from tracker.polls import PollResult
-    from tracker.scheduling import Claim
 
 # Everything below prints text from the web or from users: cells go through ``cell`` (a
 # printable rich Text, never markup) and text inside markup through ``_safe``.
@@ -41,7 +37,16 @@ TITLE_CHARS = 60
 ERROR_CHARS = 60
 
 
+def print_articles(console: Console, articles: Sequence[dict[str, Any]]) -> None:
+    """``tracker list``: piped (not a terminal), one line per article whatever its width."""
+    if not sys.stdout.isatty():
+        console.width = 100_000
+    console.print(articles_table(articles))
+
+
 def articles_table(articles: Sequence[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{len(articles)} tracked article(s)", title_justify="left")
     for column in ("title", "URL", "state", "versions", "every", "last checked", "next check"):
         cut = column in ("title", "state")
@@ -64,6 +69,8 @@ def articles_table(articles: Sequence[dict[str, Any]]) -> Table:
 
 
 def sources_table(sources: Sequence[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{len(sources)} source(s)", title_justify="left")
     for column in ("URL", "kind", "state", "filters", "entries", "articles", "every",
                    "last checked", "next check"):
@@ -118,54 +125,18 @@ def _safe(value: Any) -> str:
     return escape(printable(str(value)))
 
 
-def check_and_notify(
-    app: App, urls: Sequence[str], *, all_: bool, concurrency: int | None, progress: bool
-) -> tuple[list[CheckResult], list[DeliveryResult], list[PollResult]]:
-    """One check pass, then the first delivery attempt of the notifications it produced (and
-    of any left from earlier runs): a cron line running this is a complete deployment.
-
-    Without URLs the due sources (with ``all_``: every active one) are polled first, so the
-    articles they list are checked in the same pass."""
-    from tracker.delivery import deliver_due
-    from tracker.polls import poll_due_sources
-
-    polls = [] if urls else poll_due_sources(app, all_=all_, concurrency=concurrency)
-    results = check_pass(app, urls, all_=all_, concurrency=concurrency, progress=progress)
-    return results, deliver_due(app), polls
-
-
-def check_pass(
-    app: App, urls: Sequence[str], *, all_: bool, concurrency: int | None, progress: bool
-) -> list[CheckResult]:
-    from tracker.runner import check_many
-    from tracker.scheduling import claim_due
-
-    items: Sequence[int | Claim] = (
-        claim_due(app) if not urls and not all_ else _ids_to_check(app, urls, all_=all_)
-    )
-    if not progress or not items:
-        return check_many(app, items, concurrency=concurrency)
+@contextmanager
+def progress_bar(total: int) -> Iterator[Callable[[CheckResult], None]]:
+    """A progress bar on standard error for a pass of ``total`` checks (gone when it ends);
+    gives the callback that advances it (``tracker.passes.Watch``)."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("checking", total=len(items))
-        return check_many(app, items, concurrency=concurrency,
-                          on_result=lambda _: bar.advance(task))
-
-
-def _ids_to_check(app: App, urls: Sequence[str], *, all_: bool) -> list[int]:
-    with session_scope(app.reader) as session:
-        if all_:
-            return [row.id for row in queries.list_articles(session)]
-        ids = []
-        for url in urls:
-            row = queries.article_by_url(session, clean_url(url))
-            if row is None:
-                raise UnknownArticle(url)
-            ids.append(row.id)
-        return ids
+        task = bar.add_task("checking", total=total)
+        yield lambda _: bar.advance(task)
 
 
 def check_results_json(
@@ -249,6 +220,8 @@ def print_history(console: Console, data: dict[str, Any]) -> None:
     article = data["article"]
     console.print(f"[bold]{_safe(article['url'])}[/] — {_safe(article['state'])}, "
                   f"{article['versions']} version(s)")
+    from rich.table import Table
+
     table = Table("version", "fetched", "title", "¶", "changes")
     for version in data["versions"]:
         if version["rebaseline"]:
@@ -307,33 +280,11 @@ def _numbered(number: int, paragraph: dict[str, Any]) -> str:
     return f"¶{number} {label}{paragraph['text']}"
 
 
-def serve_forever(app: App, *, concurrency: int | None) -> None:
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt  # a second Ctrl-C: leave now
-        log.warning("%s received: finishing the checks in progress, then stopping",
-                    signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    logging.getLogger("tracker").setLevel(min(logging.INFO, logging.getLogger().level))
-    log.info("tracker run: checking due articles (Ctrl-C to stop)")
-
-    def report(result: CheckResult) -> None:
-        if result.outcome in _STORED:  # failures log themselves
-            log.info("%s %s → v%s%s", result.outcome, result.url, result.version,
-                     headline_note(result))
-
-    from tracker.runner import serve
-
-    try:
-        checked = serve(app, stop, concurrency=concurrency, on_result=report)
-    finally:
-        app.close()
-    log.info("stopped after %d check(s)", checked)
+def log_stored(result: CheckResult) -> None:
+    """``tracker run``'s line for each stored version (failures log themselves)."""
+    if result.outcome in _STORED:
+        log.info("%s %s → v%s%s", result.outcome, result.url, result.version,
+                 headline_note(result))
 
 
 def print_status(console: Console, data: dict[str, Any]) -> None:
@@ -408,6 +359,8 @@ def _endpoint_line(endpoint: dict[str, Any]) -> str:
 
 
 def print_subscribers(console: Console, subscribers: Sequence[dict[str, Any]]) -> None:
+    from rich.table import Table
+
     table = Table("id", "URL", "events", "filters", "state", "last success",
                   title=f"{len(subscribers)} subscriber(s)", title_justify="left")
     for sub in subscribers:
@@ -423,6 +376,8 @@ def print_subscribers(console: Console, subscribers: Sequence[dict[str, Any]]) -
 
 
 def print_channels(console: Console, channels: Sequence[dict[str, Any]]) -> None:
+    from rich.table import Table
+
     table = Table("name", "URL (masked)", "events", "filters", "state", "last success",
                   title=f"{len(channels)} channel(s)", title_justify="left")
     for item in channels:
@@ -443,6 +398,8 @@ def print_channels(console: Console, channels: Sequence[dict[str, Any]]) -> None
 
 
 def print_deliveries(console: Console, deliveries: Sequence[dict[str, Any]]) -> None:
+    from rich.table import Table
+
     table = Table("id", "event", "endpoint", "state", "attempts", "last", "next attempt",
                   title=f"{len(deliveries)} delivery(ies)", title_justify="left")
     for item in deliveries:

@@ -1,7 +1,7 @@
 """template: host_templates (each site's learned article template), versions.extraction_path
 
-Revision ID: 0009_template
-Revises: 0008_source_events (re-chained when merging main)
+Revision ID: 0010_template
+Revises: 0009_claim
 Create Date: 2026-12-06 16:40:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_template"
-down_revision: str | None = "0008_source_events"
+revision: str = "0010_template"
+down_revision: str | None = "0009_claim"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,45 @@
+"""claim: the due time of leased rows kept apart, and the claim's partial index
+
+Revision ID: 0009_claim
+Revises: 0008_source_events (re-chained when merging main)
+Create Date: 2026-12-06 16:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0009_claim"
+down_revision: str | None = "0008_source_events"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# db.states.CHECKED_PREDICATE when this migration was written.
+_CHECKED = "state IN ('active', 'unavailable', 'deleted')"
+
+
+def upgrade() -> None:
+    # A claim moves a row's due column to its lease's end and keeps the time it was due in
+    # due_at (db/lease.py). Rows leased before this migration get the same: their due time
+    # kept, their due column at the lease's end.
+    for table, due in (("articles", "next_check_at"), ("sources", "next_check_at"),
+                       ("deliveries", "next_attempt_at")):
+        op.add_column(table, sa.Column("due_at", sa.DateTime(timezone=True), nullable=True))
+        op.execute(f"UPDATE {table} SET due_at = {due}, {due} = lease_until "
+                   "WHERE lease_token IS NOT NULL AND lease_until IS NOT NULL")
+    # The claim scans only the articles that are checked at all: settled, merged or paused
+    # ones keep a past next_check_at but are never due.
+    op.create_index("ix_articles_due", "articles", ["next_check_at", "id"],
+                    postgresql_where=sa.text(_CHECKED), sqlite_where=sa.text(_CHECKED))
+
+
+def downgrade() -> None:
+    op.drop_index("ix_articles_due", table_name="articles")
+    # Leased rows get their due time back in the due column.
+    for table, due in (("deliveries", "next_attempt_at"), ("sources", "next_check_at"),
+                       ("articles", "next_check_at")):
+        op.execute(f"UPDATE {table} SET {due} = due_at "
+                   "WHERE lease_token IS NOT NULL AND due_at IS NOT NULL")
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("due_at")
