@@ -46,5 +46,6 @@ def downgrade() -> None:
                        ("articles", "next_check_at")):
         op.execute(f"UPDATE {table} SET {due} = due_at "
                    "WHERE lease_token IS NOT NULL AND due_at IS NOT NULL")
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("due_at")
+        # In place (SQLite >= 3.35), not in a batch: a batch copies the table and drops the
+        # old one, and on SQLite dropping articles deletes its versions through the cascade.
+        op.drop_column(table, "due_at")

@@ -31,11 +31,11 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("host", name=op.f("pk_host_templates")),
     )
-    with op.batch_alter_table("versions") as batch:
-        batch.add_column(sa.Column("extraction_path", sa.String(16), nullable=True))
+    # In place, not in a batch: on SQLite a batch copies the versions table and drops the old
+    # one, which would null or delete what refers to it (checks, diffs).
+    op.add_column("versions", sa.Column("extraction_path", sa.String(16), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("versions") as batch:
-        batch.drop_column("extraction_path")
+    op.drop_column("versions", "extraction_path")  # SQLite >= 3.35 drops a plain column in place
     op.drop_table("host_templates")
