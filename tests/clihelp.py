@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -62,7 +63,10 @@ def run_tracker(
 ) -> subprocess.CompletedProcess[str]:
     """``tracker ARGS`` under ``env`` to its end: in this process unless TRACKER_TEST_CLI says
     otherwise or the command runs until stopped."""
-    if IN_PROCESS and not LONG_RUNNING & set(args):
+    # In-process runs swap the process's streams, environment and working directory: only the
+    # main thread may do that, so a test running commands side by side in threads gets
+    # processes, as a race between two commands needs anyway.
+    if IN_PROCESS and not LONG_RUNNING & set(args) and _main_thread():
         return in_process(args, env, input)
     return subprocess.run([*TRACKER, *args], capture_output=True, text=True, input=input,
                           timeout=timeout, env=env, cwd=ROOT)
@@ -109,6 +113,10 @@ def in_process(
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _logging_state() -> dict[logging.Logger, tuple[int, list[logging.Handler], bool, bool]]:
