@@ -46,6 +46,6 @@ def downgrade() -> None:
                        ("articles", "next_check_at")):
         op.execute(f"UPDATE {table} SET {due} = due_at "
                    "WHERE lease_token IS NOT NULL AND due_at IS NOT NULL")
-        # In place (SQLite >= 3.35), not in a batch: a batch copies the table and drops the
-        # old one, and on SQLite dropping articles deletes its versions through the cascade.
-        op.drop_column(table, "due_at")
+        # Not a batch operation: on SQLite it would copy the table and drop the old one, and
+        # dropping it deletes the rows referring to it (ON DELETE CASCADE) — every version.
+        op.execute(f"ALTER TABLE {table} DROP COLUMN due_at")
