@@ -29,10 +29,10 @@ def test_429_with_retry_after_is_respected_by_every_worker(
 ) -> None:
     app = App(load_settings(database_url=postgres_url))
     slugs = [f"a{i:02}" for i in range(40)]
-    article_server.set_mode("a05", "429", retry_after=RETRY_AFTER)
     # The hot article alone first: its 429 comes before any other request, whatever order the
     # workers' threads take their checks in (checks go out in batches, each checked in threads).
     tracked(app, article_server, ["a05"])
+    article_server.set_mode("a05", "429", retry_after=RETRY_AFTER)
     env = service_env(postgres_url, broker, TRACKER_PER_HOST_RATE="600",
                       TRACKER_PER_HOST_CONCURRENCY="2")
     # At DEBUG: the per-task result lines ("succeeded … 'deferred'") are DEBUG since the
