@@ -90,7 +90,7 @@ def test_retry_after_far_in_the_future_cannot_switch_an_article_off(
 def test_unexpected_exception_in_one_check_is_recorded_with_its_type(
     make_app, site: Sites, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from tracker import check as check_module
+    from tracker import templates as extracting
     from tracker.articles import add_articles
     from tracker.passes import check_many
 
@@ -100,7 +100,7 @@ def test_unexpected_exception_in_one_check_is_recorded_with_its_type(
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("something nobody foresaw")
 
-    monkeypatch.setattr(check_module, "explain_page", broken)
+    monkeypatch.setattr(extracting, "explain_page", broken)  # what a check extracts with
     [result] = check_many(app, [1])
     assert result.outcome == "failed"
     assert result.error == "unexpected KeyError: 'something nobody foresaw'"

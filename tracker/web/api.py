@@ -186,6 +186,7 @@ class HostRules(BaseModel):
     rate_per_minute: float | None
     notify_threshold: int | None
     articles: int
+    template: dict[str, Any] | None = None  # the learned article template's state
 
 
 class HostPage(BaseModel):
