@@ -135,11 +135,16 @@ def list_articles(
     return list(session.scalars(statement))
 
 
-def latest_titles(session: Session) -> dict[int, str | None]:
-    """Each article's title: the headline of its latest version (None before the first)."""
+def latest_titles(session: Session, article_ids: Sequence[int]) -> dict[int, str | None]:
+    """The given articles' titles: the headline of each one's latest version (None before the
+    first)."""
     latest = and_(Version.article_id == Article.id, Version.number == Article.version_count)
-    statement = select(Article.id, Version.title).join(Version, latest)
-    return {row.id: row.title for row in session.execute(statement)}
+    titles: dict[int, str | None] = {}
+    for start in range(0, len(article_ids), 500):
+        statement = (select(Article.id, Version.title).join(Version, latest)
+                     .where(Article.id.in_(article_ids[start : start + 500])))
+        titles.update({row.id: row.title for row in session.execute(statement)})
+    return titles
 
 
 def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:

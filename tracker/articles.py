@@ -104,9 +104,9 @@ def list_articles(app: App, *, limit: int | None = None, offset: int = 0) -> dic
     order they were added. A page that may be followed by more says where the next starts
     (``next_offset``; None on the last page)."""
     with session_scope(app.reader) as session:
-        titles = queries.latest_titles(session)
         rows = queries.list_articles(session, limit=None if limit is None else limit + 1,
                                      offset=offset)  # fmt: skip
+        titles = queries.latest_titles(session, [row.id for row in rows[:limit]])
     data: dict[str, Any] = {"articles": [{**_article_json(row), "title": titles.get(row.id)}
                                          for row in rows[:limit]]}
     if limit is not None:
