@@ -44,7 +44,7 @@ def in_process(app: App, broker: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     every test of a session, so the producer pool Celery keeps from the first is right)."""
     monkeypatch.setattr(tasks, "_context", app)
     monkeypatch.setattr(tasks, "_counter", None)
-    monkeypatch.setattr(tasks.app.conf, "broker_url", broker)
+    monkeypatch.setattr(tasks.celery.conf, "broker_url", broker)
     client = redis.Redis.from_url(broker)
     yield client
     client.close()
