@@ -84,6 +84,25 @@ def lock_article(session: Session, article_id: int) -> Article | None:
     return session.scalars(statement).one_or_none()
 
 
+def lock_article_checked(session: Session, article_id: int) -> tuple[Article, str | None] | None:
+    """``lock_article`` and the outcome of the article's latest check (``last_outcome``), in
+    one query: what a check reads under the lock before it decides."""
+    statement = (select(Article, _LAST_OUTCOME).where(Article.id == article_id)
+                 .with_for_update(of=Article))
+    found = session.execute(statement).one_or_none()
+    return None if found is None else (found[0], found[1])
+
+
+_LAST_OUTCOME = (
+    select(Check.outcome)
+    .where(Check.article_id == Article.id)
+    .order_by(Check.started_at.desc(), Check.id.desc())
+    .limit(1)
+    .correlate(Article)
+    .scalar_subquery()
+)
+
+
 def add_article(
     session: Session, *, url: str, host: str, interval: int | None, now: dt.datetime,
     selector: str | None = None, default_interval: int = 600,

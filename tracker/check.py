@@ -354,9 +354,10 @@ def _record(
     extracted page comes compared with the latest version already (``_compared``); only when
     another check stored a newer one meanwhile is it compared again here."""
     with session_scope(app.writer) as session:
-        row = _lock(session, target)
-        if row is None:
+        locked = _lock(session, target)
+        if locked is None:
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
+        row, last_outcome = locked
         seq, now, latest = row.event_seq, utcnow(), None
         if fetched is not None and fetched.article is not None:
             keeper = fold_duplicate(session, row, fetched.article, now)
@@ -368,7 +369,7 @@ def _record(
                 comparison = _compare(session, latest, fetched.article)
             seen = (replace(seen, comparison=comparison) if isinstance(seen, Extracted)
                     else _seen(fetched.article, fetched.page, comparison))
-        previous = _previous_of(row, latest, queries.last_outcome(session, row.id))
+        previous = _previous_of(row, latest, last_outcome)
         decision = decide(previous, seen, _rules(app, target), now)
         version = _apply(session, app, row, decision, run, fetched, latest, now)
         number = version.number if version else row.version_count or None
@@ -387,7 +388,8 @@ def _compared(app: App, target: Target, fetched: _Fetched, digest: str) -> _Fetc
     wait for it, nor for the rows being built. ``digest``: the article's content hash."""
     assert fetched.article is not None
     with session_scope(app.reader) as session:
-        latest = queries.latest_version(session, target.id)
+        # none stored when the pass was loaded: the lock's version count tells if one is now
+        latest = queries.latest_version(session, target.id) if target.version_count else None
         ids = queries.paragraph_ids(session, latest) if latest else None
         comparison = _compare(session, latest, fetched.article, ids, digest)
     predecessor = Predecessor(latest.number, ids) if latest and ids is not None else None
@@ -534,10 +536,13 @@ def _log(url: str, decision: Decision, quiet_since: dt.datetime | None) -> None:
         log.info("%s settled: no change since %s", url, quiet_since)
 
 
-def _lock(session: Session, target: Target) -> ArticleRow | None:
-    """The article row, locked, if this check may still write it; its lease is cleared."""
-    row = queries.lock_article(session, target.id)
-    return row if lease.take(row, target.lease_token) else None
+def _lock(session: Session, target: Target) -> tuple[ArticleRow, str | None] | None:
+    """The article row, locked, if this check may still write it (its lease is cleared), and
+    the outcome of its latest check."""
+    found = queries.lock_article_checked(session, target.id)
+    if found is None or not lease.take(found[0], target.lease_token):
+        return None
+    return found
 
 
 _SUPERSEDED = "article was removed, or another check took over its claim"
