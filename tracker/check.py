@@ -485,6 +485,7 @@ def _apply(
         "outcome": decision.outcome, "status_code": decision.status, "error": decision.error,
         "version_id": version.id if version else None,
     })
+    queries.write_article(session, row)
     _log(row.url, decision, quiet_since)
     return version
 
