@@ -1,8 +1,9 @@
 """Benchmark of ``tracker check --all`` against urlwatch 2.29 on a local news site.
 
 Run ``.venv/bin/python benchmarks/bench_check.py`` (options: ``--articles N`` (1000),
-``--repeat R`` (1), ``--skip-urlwatch``, ``--no-docs``, ``--profile DIR``, ``--design
-redesign``: pages that declare no body, read by the generic path). A quick smoke run:
+``--repeat R`` (1), ``--skip-urlwatch``, ``--no-docs``, ``--profile DIR``, ``--before DIR``,
+``--design redesign``: pages that declare no body, read by the generic path). A quick
+smoke run:
 ``--articles 50 --skip-urlwatch --no-docs``. It prints markdown tables and writes them, with
 the command line and machine info, to its section of docs/benchmarks.md.
 
@@ -50,6 +51,11 @@ thread; in one process, ``TRACKER_PROCESSES=1``, since the profiler does not fol
 processes a large pass would fork), urlwatch is skipped, DIR/<pass>.prof is kept for each
 pass and the hotspots are printed; the timings of that run are inflated by the profiler and
 are not written to the docs.
+
+With ``--before DIR`` (a source tree of tracker, e.g. ``git archive COMMIT | tar -x -C DIR``)
+that tree runs as a third tool, "tracker-before" (the same venv, DIR first on PYTHONPATH, its
+own database), alternating with this tree and urlwatch in every pass on the same server state;
+a table of after ÷ before ratios is added.
 """
 
 from __future__ import annotations
@@ -83,6 +89,7 @@ from harness import (
 )
 
 SEED = 20240619
+TOOLS = ("tracker", "tracker-before", "urlwatch")
 SAMPLE = 100  # pages for the in-process extraction timing
 ROUNDS = 3
 PROFILED = Path(__file__).with_name("profiled.py")
@@ -138,16 +145,24 @@ class Tool(Protocol):
 class Tracker:
     name = "tracker"
 
-    def __init__(self, home: Path, concurrency: int, profile_dir: Path | None = None) -> None:
+    def __init__(
+        self, home: Path, concurrency: int, profile_dir: Path | None = None,
+        code: Path | None = None,
+    ) -> None:
+        """``code``: a source tree of tracker to run instead of this one (``--before``)."""
         home.mkdir(parents=True)
         self.home, self.concurrency, self.profile_dir = home, concurrency, profile_dir
+        self.code = code
+        if code is not None:
+            self.name = "tracker-before"
         self.env = self._env(home / "tracker.db")
         if profile_dir:  # the profiler sees one process: keep the pass in it, unforked
             self.env["TRACKER_PROCESSES"] = "1"
 
     def _env(self, database: Path) -> dict[str, str]:
+        extra = {"PYTHONPATH": str(self.code)} if self.code is not None else {}
         return clean_env(
-            self.home,
+            self.home, **extra,
             TRACKER_DATABASE_URL=f"sqlite:///{database}",
             TRACKER_ALLOW_NETWORKS="127.0.0.0/8", TRACKER_ALLOWED_PORTS="*",
             TRACKER_PER_HOST_CONCURRENCY=str(self.concurrency),
@@ -264,6 +279,8 @@ def run_repeat(args: argparse.Namespace, repeat: int, results: Results, workdir:
     timeout = max(120.0, 0.5 * n)
     with Site(n, template=args.design) as site:
         tools: list[Tool] = [Tracker(workdir / "tracker", args.concurrency, args.profile)]
+        if args.before:
+            tools.append(Tracker(workdir / "before", args.concurrency, code=args.before))
         if not args.skip_urlwatch:
             tools.append(Urlwatch(workdir / "urlwatch", args.urlwatch_workers))
         for tool in tools:
@@ -348,7 +365,7 @@ def main_table(results: Results) -> str:
     n = results.articles
     rows = []
     for step in PASSES:
-        for tool in ("tracker", "urlwatch"):
+        for tool in TOOLS:
             records = results.records.get((step.key, tool))
             if not records:
                 continue
@@ -368,21 +385,39 @@ def ratio_table(results: Results) -> str:
                "same_bytes": 0.5}  # fmt: skip
     rows = []
     for step in PASSES:
-        ours, theirs = (
-            results.records.get((step.key, "tracker")),
-            results.records.get((step.key, "urlwatch")),
-        )
-        if not ours or not theirs:
-            continue
-        wall = median(a.wall / b.wall for a, b in zip(ours, theirs, strict=True))
-        cpu = median(a.cpu / b.cpu for a, b in zip(ours, theirs, strict=True))
-        target = targets.get(step.key)
-        verdict = "—" if target is None else ("met" if wall <= target else "**not met**")
-        rows.append((step.title, f"{wall:.2f} ×", f"{cpu:.2f} ×",
-                     "—" if target is None else f"≤ {target} ×", verdict))  # fmt: skip
-    headers = ("pass", "wall tracker/urlwatch", "CPU tracker/urlwatch", "target (wall)",
+        theirs = results.records.get((step.key, "urlwatch"))
+        for tool in TOOLS[:2]:
+            ours = results.records.get((step.key, tool))
+            if not ours or not theirs:
+                continue
+            wall = median(a.wall / b.wall for a, b in zip(ours, theirs, strict=True))
+            cpu = median(a.cpu / b.cpu for a, b in zip(ours, theirs, strict=True))
+            target = targets.get(step.key)
+            verdict = "—" if target is None else ("met" if wall <= target else "**not met**")
+            rows.append((step.title, tool, f"{wall:.2f} ×", f"{cpu:.2f} ×",
+                         "—" if target is None else f"≤ {target} ×", verdict))  # fmt: skip
+    headers = ("pass", "tool", "wall ÷ urlwatch", "CPU ÷ urlwatch", "target (wall)",
                "verdict")  # fmt: skip
     return table(headers, rows)
+
+
+def before_table(results: Results) -> str:
+    """This tree against ``--before``'s, pass by pass (median of the per-run ratios)."""
+    n = results.articles
+    rows = []
+    for step in PASSES:
+        after = results.records.get((step.key, "tracker"))
+        before = results.records.get((step.key, "tracker-before"))
+        if not after or not before:
+            continue
+        pairs = list(zip(after, before, strict=True))
+        rows.append((
+            step.title, f"{median(a.wall / b.wall for a, b in pairs):.2f} ×",
+            f"{median(a.cpu / b.cpu for a, b in pairs):.2f} ×",
+            _ms(_m(before, "net_cpu") / n), _ms(_m(after, "net_cpu") / n),
+        ))  # fmt: skip
+    return table(("pass", "wall after ÷ before", "CPU after ÷ before",
+                  "net CPU ms/check before", "after"), rows)  # fmt: skip
 
 
 def target_table(results: Results) -> str:
@@ -451,6 +486,9 @@ def report(results: Results, args: argparse.Namespace, started: str) -> str:
     ]
     if any(tool == "urlwatch" for _, tool in results.records):
         parts += ["Ratios (median of the per-run ratios):", ratio_table(results)]
+    if any(tool == "tracker-before" for _, tool in results.records):
+        parts += [f"This tree against `--before {args.before}`, run alternately in the "
+                  "same passes on the same server state:", before_table(results)]
     parts += ["Targets:", target_table(results)]
     if results.extraction:
         parts += [f"Extraction cost, CPU per page ({SAMPLE}-page seeded sample of the pages "
@@ -463,28 +501,28 @@ def report(results: Results, args: argparse.Namespace, started: str) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-# Where a check spends its time; functions renamed since are left out of the table.
+# Where a check spends its time; functions renamed since are left out of the table. The first
+# is the whole check (the share column's base).
 PHASES = (
-    ("check_article (the whole check)", "tracker/check.py", "check_article"),
-    ("read the article row (_load_target)", "tracker/check.py", "_load_target"),
+    ("check_target (the whole check)", "tracker/check.py", "check_target"),
     ("fetch (httpx, incl. connection set-up)", "tracker/fetch.py", "fetch"),
-    ("extract_page", "tracker/extract/pipeline.py", "extract_page"),
+    ("explain_page (extraction)", "tracker/extract/pipeline.py", "explain_page"),
     ("  trafilatura bare_extraction", "trafilatura/core.py", "bare_extraction"),
-    ("  trafilatura's text cut at the page's boundaries", "tracker/extract/generic.py",
-     "generic_blocks"),
     ("  metadata", "tracker/extract/metadata.py", "read_metadata"),
-    ("  paragraphs from the page's structure", "tracker/extract/structure.py", "blocks"),
-    ("write transaction, unchanged (_record_unchanged)", "tracker/check.py", "_record_unchanged"),
-    ("write transaction, after extraction (_store)", "tracker/check.py", "_store"),
-    ("  lock the row (SELECT … FOR UPDATE + autoflush)", "db/queries.py", "lock_article"),
+    ("content_hash", "tracker/check.py", "content_hash"),
+    ("unchanged: two statements (_record_quickly)", "tracker/check.py", "_record_quickly"),
+    ("compare and build the rows, before the write (_compared)", "tracker/check.py",
+     "_compared"),
     ("  latest_version", "db/queries.py", "latest_version"),
-    ("  content_hash", "tracker/check.py", "content_hash"),
-    ("  stored paragraphs of the previous version", "tracker/stored.py", "version_texts"),
     ("  diff_documents", "tracker/diff.py", "diff_documents"),
     ("    align (paragraph matching)", "tracker/align.py", "align"),
-    ("  store_version", "db/queries.py", "store_version"),
-    ("  zlib.compress of the raw body", "~", "<built-in method zlib.compress>"),
-    ("  add_event", "db/queries.py", "add_event"),
+    ("  rows of the new version (_prepare)", "tracker/check.py", "_prepare"),
+    ("    zlib.compress (raw body, diff)", "~", "<built-in method zlib.compress>"),
+    ("write transaction, after extraction (_record)", "tracker/check.py", "_record"),
+    ("  lock the row (SELECT … FOR UPDATE)", "db/queries.py", "lock_article"),
+    ("  last_outcome", "db/queries.py", "last_outcome"),
+    ("  _apply (the writes)", "tracker/check.py", "_apply"),
+    ("    store_version", "tracker/check.py", "store_version"),
     ("session commits (all transactions)", "db/session.py", "session_scope"),
 )  # fmt: skip
 
@@ -530,6 +568,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--design", choices=["classic", "redesign"], default="classic",
                         help="the article server's site design: redesign declares no body "
                         "(no itemprop, no JSON-LD articleBody), so the generic path runs")
+    parser.add_argument("--before", type=Path,
+                        help="a source tree of tracker (e.g. `git archive` of a commit) to run "
+                             "alternately with this one, on its own database")  # fmt: skip
     args = parser.parse_args(argv)
     if args.profile:
         args.profile = args.profile.resolve()

@@ -83,8 +83,9 @@ def hotspots(path: Path, *, limit: int = 12, by: str = "cumulative") -> list[tup
 
 
 def phases(path: Path, names: Sequence[tuple[str, str, str]]) -> list[tuple[str, ...]]:
-    """(label, share of check_article, ms per check) for each (label, file suffix, function)
-    found in the profile; a function renamed since is left out."""
+    """(label, share of the whole check, ms per check) for each (label, file suffix, function)
+    found in the profile, the first of ``names`` being the whole check; a function renamed
+    since is left out."""
     stats = _load(path)
     cumulative: dict[tuple[str, str], tuple[int, float]] = {}
     for (filename, _, name), (_, calls, _, cum, _) in stats.stats.items():
@@ -92,7 +93,7 @@ def phases(path: Path, names: Sequence[tuple[str, str, str]]) -> list[tuple[str,
             if name == function and filename.endswith(suffix):
                 count, time_ = cumulative.get((suffix, function), (0, 0.0))
                 cumulative[suffix, function] = (count + calls, time_ + cum)
-    checks, whole = cumulative.get(("tracker/check.py", "check_article"), (0, 0.0))
+    checks, whole = cumulative.get(names[0][1:], (0, 0.0))  # the first: the whole check
     rows = []
     for label, suffix, function in names:
         if (suffix, function) in cumulative and checks:

@@ -59,6 +59,17 @@ def store_diff(
     session.add(VersionDiff(**row(version_id, diff, minor=minor)))
 
 
+def insert_packed(
+    session: Session, version_id: int, summary: Mapping[str, int], data: bytes, *, minor: bool
+) -> None:
+    """``store_diff`` of a diff packed beforehand (``pack``), as one Core statement."""
+    session.connection().execute(_INSERT, {"version_id": version_id, "minor": minor,
+                                           "summary": dict(summary), "data": data})
+
+
+_INSERT = insert(VersionDiff)
+
+
 def insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Bulk insert of ``row`` values (the migration that fills the table)."""
     if rows:

@@ -9,6 +9,7 @@ import datetime as dt
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +20,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
@@ -93,6 +95,40 @@ def lock_article(session: Session, article_id: int) -> Article | None:
     sessions opened with ``write=True`` hold the database write lock already)."""
     statement = select(Article).where(Article.id == article_id).with_for_update()
     return session.scalars(statement).one_or_none()
+
+
+def lock_article_checked(session: Session, article_id: int) -> tuple[Article, str | None] | None:
+    """``lock_article`` and the outcome of the article's latest check (``last_outcome``), in
+    one query: what a check reads under the lock before it decides."""
+    statement = (select(Article, _LAST_OUTCOME).where(Article.id == article_id)
+                 .with_for_update(of=Article))
+    found = session.execute(statement).one_or_none()
+    return None if found is None else (found[0], found[1])
+
+
+_LAST_OUTCOME = (
+    select(Check.outcome)
+    .where(Check.article_id == Article.id)
+    .order_by(Check.started_at.desc(), Check.id.desc())
+    .limit(1)
+    .correlate(Article)
+    .scalar_subquery()
+)
+
+
+def write_article(session: Session, article: Article) -> None:
+    """Write the changed columns of a locked article row with one Core UPDATE and take the
+    row out of the session, so that the commit runs no unit of work for it (a check's path:
+    the row is read and changed by attribute, then written once)."""
+    state = inspect(article)
+    values = {prop.key: getattr(article, prop.key) for prop in state.mapper.column_attrs
+              if state.attrs[prop.key].history.has_changes()}
+    if values:
+        session.connection().execute(_UPDATE_ARTICLE, {"article_key": article.id, **values})
+    session.expunge(article)
+
+
+_UPDATE_ARTICLE = update(Article).where(Article.id == bindparam("article_key"))
 
 
 def add_article(
@@ -366,7 +402,11 @@ def paragraph_ids(session: Session, version: Version) -> list[int]:
 
 def paragraphs_of(session: Session, version: Version) -> list[tuple[str, str]]:
     """(kind, text) of each paragraph of ``version``, in order."""
-    ids = paragraph_ids(session, version)
+    return paragraphs_by_id(session, paragraph_ids(session, version))
+
+
+def paragraphs_by_id(session: Session, ids: Sequence[int]) -> list[tuple[str, str]]:
+    """(kind, text) of each of the paragraphs ``ids``, in that order."""
     rows: dict[int, tuple[str, str]] = {}
     for start in range(0, len(ids), 500):
         chunk = set(ids[start : start + 500])
@@ -421,15 +461,69 @@ def _insert_paragraphs(session: Session, paragraphs: dict[int, tuple[str, str]])
     if not rows:
         return
     # Another transaction may insert the same paragraph meanwhile: identical content, so ignore.
-    if session.get_bind().dialect.name == "postgresql":
+    insert_paragraphs(session.connection(), rows)
+
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """A version written by ``insert_version``: what the rest of its transaction refers to."""
+
+    id: int
+    number: int
+
+
+def insert_version(
+    session: Session, article: Article, version: dict[str, Any],
+    paragraphs: Sequence[dict[str, Any]],
+) -> StoredVersion:
+    """Insert a version row built beforehand (every column but ``id``) and the paragraph rows
+    (``id``, ``kind``, ``text``) it may bring, with Core statements in the session's
+    transaction: the caller built every value before taking the write lock, and no ORM unit of
+    work runs for them. ``UNIQUE(article_id, number)`` refuses a concurrent duplicate."""
+    connection = session.connection()
+    insert_paragraphs(connection, paragraphs)
+    version_id = connection.execute(_INSERT_VERSION, version).scalar_one()
+    article.version_count = version["number"]
+    return StoredVersion(version_id, version["number"])
+
+
+_INSERT_VERSION = insert(Version).returning(Version.id)
+
+
+def insert_paragraphs(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert paragraph rows, skipping those already stored: a paragraph's id is its content,
+    so an existing row (stored before, or by a concurrent transaction) is the same paragraph."""
+    if rows:
+        connection.execute(_ignore_existing(connection.dialect.name), list(rows))
+
+
+def _ignore_existing(dialect: str) -> Any:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        session.execute(pg_insert(Paragraph).on_conflict_do_nothing(index_elements=["id"]), rows)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return pg_insert(Paragraph).on_conflict_do_nothing(index_elements=["id"])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        statement = sqlite_insert(Paragraph).on_conflict_do_nothing(index_elements=["id"])
-        session.execute(statement, rows)
+    return sqlite_insert(Paragraph).on_conflict_do_nothing(index_elements=["id"])
+
+
+def insert_body(session: Session, version_id: int, body: dict[str, Any]) -> None:
+    """Insert a ``body_row`` for the version ``version_id`` (Core, like ``insert_version``)."""
+    session.connection().execute(_INSERT_BODY, {**body, "version_id": version_id})
+
+
+_INSERT_BODY = insert(Body)
+
+
+def body_row(
+    *, content_type: str, data: bytes, size: int, url: str | None = None,
+    status: int | None = None, headers: Sequence[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """The ``bodies`` row of a compressed response but its version id (for ``insert_body``)."""
+    return {"content_type": content_type, "encoding": "zlib", "size": size, "data": data,
+            "url": url, "status": status,
+            "headers": None if headers is None else bounded_headers(headers)}
 
 
 # Response headers come from the web: a hostile server can send thousands, or megabytes in one.
@@ -445,11 +539,9 @@ def store_body(
     url: str | None = None, status: int | None = None,
     headers: Sequence[tuple[str, str]] | None = None,
 ) -> None:
-    session.add(
-        Body(version_id=version.id, content_type=content_type, encoding="zlib", size=size,
-             data=data, url=url, status=status,
-             headers=None if headers is None else bounded_headers(headers))
-    )
+    row = body_row(content_type=content_type, data=data, size=size, url=url, status=status,
+                   headers=headers)
+    session.add(Body(version_id=version.id, **row))
 
 
 def bounded_headers(headers: Sequence[tuple[str, str]]) -> list[list[str]]:
@@ -511,6 +603,11 @@ def record_check(session: Session, article: Article, **values: Any) -> Check:
     return check
 
 
+def insert_check(session: Session, article_id: int, values: dict[str, Any]) -> None:
+    """``record_check`` as one Core statement (no ORM object to flush at commit)."""
+    session.connection().execute(_INSERT_CHECK, {"article_id": article_id, **values})
+
+
 def last_outcome(session: Session, article_id: int) -> str | None:
     """The outcome of the article's latest check, if any."""
     statement = (
@@ -553,6 +650,23 @@ def add_event(
     )
     session.add(event)
     return event
+
+
+def append_event(
+    session: Session, article: Article, type_: str, *, now: dt.datetime,
+    version_id: int | None = None, data: dict[str, Any] | None = None,
+) -> None:
+    """``add_event`` as one Core statement, for an article row already in the database (the
+    check's path: no ORM object to flush at commit)."""
+    seq = article.event_seq + 1
+    article.event_seq = seq
+    session.connection().execute(_INSERT_EVENT, {
+        "uid": f"evt_{secrets.token_hex(12)}", "article_id": article.id, "seq": seq,
+        "type": type_, "version_id": version_id, "created_at": now, "data": data or {},
+    })
+
+
+_INSERT_EVENT = insert(Event)
 
 
 def events_of(session: Session, article_id: int | None = None) -> list[Event]:

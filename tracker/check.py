@@ -31,9 +31,10 @@ from sqlalchemy.orm import Session
 from db import lease, queries
 from db.models import Article as ArticleRow
 from db.models import Version
+from db.queries import StoredVersion
 from db.session import session_scope
 from db.states import FAILED_OUTCOMES, ArticleState, CheckOutcome
-from tracker import metrics
+from tracker import metrics, storing
 from tracker.app import App
 from tracker.clock import utcnow
 from tracker.decide import (
@@ -50,7 +51,6 @@ from tracker.decide import (
     decide,
 )
 from tracker.diff import diff_documents
-from tracker.diffstore import record_diff
 from tracker.document import ExtractedPage
 from tracker.errors import (
     ExtractionError,
@@ -68,6 +68,7 @@ from tracker.merge import fold_duplicate
 from tracker.rules import NO_RULES, HostRules, IgnoreRules
 from tracker.schedule import ScheduleRules
 from tracker.stored import version_metadata, version_texts
+from tracker.storing import NewVersion, Predecessor
 from tracker.templates import extract_checked
 
 log = logging.getLogger(__name__)
@@ -225,7 +226,8 @@ def _check_target(app: App, target: Target, run: _Run) -> CheckResult:
     seen = _seen(article, page)
     if (target.latest_hash, target.latest_extractor) == (seen.content_hash, seen.extractor):
         return _record_quickly(app, target, run, page, seen, digest)
-    fetched = _compared(app, target, _Fetched(page, digest, article, path=extraction.path))
+    fetched = _compared(app, target, _Fetched(page, digest, article, path=extraction.path),
+                        seen.content_hash)
     try:
         return _record(app, target, run, seen, fetched)
     except IntegrityError:
@@ -260,10 +262,17 @@ class _Fetched:
     digest: str | None = None
     article: ExtractedPage | None = None
     # The article against the latest version, compared before the write transaction (None:
-    # nothing to compare), and the id of that version (None: there was none).
+    # nothing to compare), the id of that version (None: there was none), the version itself,
+    # and the rows that store the article as the version after it.
     compared: Comparison | None = None
     compared_with: int | None = None
     path: str | None = None  # which path extracted the article (Extraction.path)
+    latest: Version | None = None
+    new: NewVersion | None = None
+
+    def latest_holds(self, latest: Version | None) -> bool:
+        """Whether ``latest`` is still the version this page was compared with."""
+        return self.compared_with == (latest.id if latest else None)
 
 
 def failure(error: Exception, status: int | None = None) -> Failure:
@@ -348,20 +357,22 @@ def _record(
     extracted page comes compared with the latest version already (``_compared``); only when
     another check stored a newer one meanwhile is it compared again here."""
     with session_scope(app.writer) as session:
-        row = _lock(session, target)
-        if row is None:
+        locked = _lock(session, target)
+        if locked is None:
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
+        row, last_outcome = locked
         seq, now, latest = row.event_seq, utcnow(), None
         if fetched is not None and fetched.article is not None:
             keeper = fold_duplicate(session, row, fetched.article, now)
             if keeper is not None:
                 return _merged(session, row, run, fetched.page, keeper)
-            latest = queries.latest_version(session, row.id)
+            latest = _latest(session, row, fetched)
             comparison = fetched.compared
-            if fetched.compared_with != (latest.id if latest else None):
+            if not fetched.latest_holds(latest):
                 comparison = _compare(session, latest, fetched.article)
-            seen = _seen(fetched.article, fetched.page, comparison)
-        previous = _previous_of(row, latest, queries.last_outcome(session, row.id))
+            seen = (replace(seen, comparison=comparison) if isinstance(seen, Extracted)
+                    else _seen(fetched.article, fetched.page, comparison))
+        previous = _previous_of(row, latest, last_outcome)
         decision = decide(previous, seen, _rules(app, target), now)
         version = _apply(session, app, row, decision, run, fetched, latest, now)
         number = version.number if version else row.version_count or None
@@ -373,24 +384,64 @@ def _record(
     return result
 
 
-def _compared(app: App, target: Target, fetched: _Fetched) -> _Fetched:
-    """``fetched`` with its article compared to the latest version, read and diffed outside
-    the write transaction: the diff of a long page may take a second, and other writers
-    (another process's checks on the same SQLite file) must not wait for it."""
+def _compared(app: App, target: Target, fetched: _Fetched, digest: str) -> _Fetched:
+    """``fetched`` with its article compared to the latest version and made into the rows of
+    the next version, outside the write transaction: the diff of a long page may take a
+    second, and other writers (another process's checks on the same SQLite file) must not
+    wait for it, nor for the rows being built. ``digest``: the article's content hash."""
     assert fetched.article is not None
     with session_scope(app.reader) as session:
-        latest = queries.latest_version(session, target.id)
-        comparison = _compare(session, latest, fetched.article)
-        return replace(fetched, compared=comparison, compared_with=latest.id if latest else None)
+        # none stored when the pass was loaded: the lock's version count tells if one is now
+        latest = queries.latest_version(session, target.id) if target.version_count else None
+        ids = queries.paragraph_ids(session, latest) if latest else None
+        comparison = _compare(session, latest, fetched.article, ids, digest)
+    predecessor = Predecessor(latest.number, ids) if latest and ids is not None else None
+    new = _prepare(app, target.id, fetched, predecessor, comparison, digest)
+    return replace(fetched, compared=comparison, compared_with=latest.id if latest else None,
+                   latest=latest, new=new)
 
 
-def _compare(session: Session, latest: Version | None, article: ExtractedPage) -> Comparison | None:
-    """The page against the latest version, when that is a comparison of like with like."""
+def _latest(session: Session, row: ArticleRow, fetched: _Fetched) -> Version | None:
+    """The article's latest version (its row locked): the one read before the transaction
+    while the article still counts as many versions, else read again."""
+    known = fetched.latest.number if fetched.latest else 0
+    if fetched.new is not None and row.version_count == known:
+        return fetched.latest
+    return queries.latest_version(session, row.id)
+
+
+def _prepare(
+    app: App, article_id: int, fetched: _Fetched, previous: Predecessor | None,
+    comparison: Comparison | None, digest: str,
+) -> NewVersion:
+    """The rows that store the fetched article after ``previous`` (its raw body compressed)."""
+    article, page = fetched.article, fetched.page
+    assert article is not None
+    body = None
+    if app.settings.keep_bodies_days > 0:
+        body = queries.body_row(
+            content_type=_content_type(page), data=zlib.compress(page.body, 6),
+            size=len(page.body), url=page.url, status=page.status, headers=page.headers,
+        )
+    fields = {**article.metadata.to_dict(), "content_hash": digest,
+              "extractor": article.extractor, "extraction_path": fetched.path}
+    return storing.prepare(article_id, article, fields, previous,
+                           comparison.diff if comparison else None, body)
+
+
+def _compare(
+    session: Session, latest: Version | None, article: ExtractedPage, ids: list[int] | None = None,
+    digest: str | None = None,
+) -> Comparison | None:
+    """The page against the latest version (whose paragraph ``ids`` may be known already),
+    when that is a comparison of like with like."""
     if latest is None or latest.extractor != article.extractor:
         return None
-    if latest.content_hash == content_hash(article):
+    if latest.content_hash == (digest or content_hash(article)):
         return None
-    old, new = version_texts(session, latest), article.texts
+    old = (version_texts(session, latest) if ids is None
+           else [text for _, text in queries.paragraphs_by_id(session, ids)])
+    new = article.texts
     return compare(diff_documents(old, new, version_metadata(latest), article.metadata.to_dict()),
                    old, new)
 
@@ -409,7 +460,7 @@ def _merged(
 def _apply(
     session: Session, app: App, row: ArticleRow, decision: Decision, run: _Run,
     fetched: _Fetched | None, latest: Version | None, now: dt.datetime,
-) -> Version | None:
+) -> StoredVersion | None:
     """Write what ``decision`` says (the row is locked): the only place a check writes, but
     for the two statements of ``_record_quickly``."""
     quiet_since = row.last_changed_at or row.created_at
@@ -430,13 +481,14 @@ def _apply(
         assert fetched is not None
         version = store_version(session, app, row, decision.store, fetched, latest, now)
     for emit in decision.events:
-        queries.add_event(session, row, emit.type, now=now, data=emit.data,
-                          version=version if emit.of_version else None)
-    queries.record_check(
-        session, row, started_at=run.started, duration_ms=run.duration_ms(), lag_ms=run.lag_ms,
-        outcome=decision.outcome, status_code=decision.status, error=decision.error,
-        version_id=version.id if version else None,
-    )
+        queries.append_event(session, row, emit.type, now=now, data=emit.data,
+                             version_id=version.id if version and emit.of_version else None)
+    queries.insert_check(session, row.id, {
+        "started_at": run.started, "duration_ms": run.duration_ms(), "lag_ms": run.lag_ms,
+        "outcome": decision.outcome, "status_code": decision.status, "error": decision.error,
+        "version_id": version.id if version else None,
+    })
+    queries.write_article(session, row)
     _log(row.url, decision, quiet_since)
     return version
 
@@ -444,25 +496,23 @@ def _apply(
 def store_version(
     session: Session, app: App, row: ArticleRow, store: Store, fetched: _Fetched,
     latest: Version | None, now: dt.datetime,
-) -> Version:
-    """Store the checked page as the article's next version (its paragraphs, and its raw body
-    while bodies are kept)."""
-    article, page = fetched.article, fetched.page
+) -> StoredVersion:
+    """Store the checked page as the article's next version (its paragraphs, its diff against
+    ``latest``, and its raw body while bodies are kept), from the rows built before the
+    transaction while ``latest`` is the version they were built against."""
+    article = fetched.article
     assert article is not None
-    version = queries.store_version(
-        session, row, paragraphs=[(p.kind, p.text) for p in article.paragraphs],
-        fields={**version_fields(article), "rebaseline": store.rebaseline,
-                "extraction_path": fetched.path}, previous=latest,
-        now=now,
-    )
-    record_diff(session, latest, version, store.diff, minor=store.minor)
-    if app.settings.keep_bodies_days > 0:
-        queries.store_body(
-            session, version, content_type=_content_type(page),
-            data=zlib.compress(page.body, 6), size=len(page.body), url=page.url,
-            status=page.status, headers=page.headers,
-        )
-    return version
+    new = fetched.new
+    if new is None or not fetched.latest_holds(latest):
+        ids = queries.paragraph_ids(session, latest) if latest else None
+        previous = Predecessor(latest.number, ids) if latest and ids is not None else None
+        new = _prepare(app, row.id, fetched, previous, None, content_hash(article))
+    diff = store.diff
+    if diff is None and latest is not None:  # a new baseline: its diff all the same
+        diff = diff_documents(version_texts(session, latest), article.texts,
+                              version_metadata(latest), article.metadata.to_dict())
+    return storing.write(session, row, new, diff, rebaseline=store.rebaseline,
+                         minor=store.minor, fetched_at=now)
 
 
 def _new_headline(decision: Decision) -> str | None:
@@ -490,10 +540,13 @@ def _log(url: str, decision: Decision, quiet_since: dt.datetime | None) -> None:
         log.info("%s settled: no change since %s", url, quiet_since)
 
 
-def _lock(session: Session, target: Target) -> ArticleRow | None:
-    """The article row, locked, if this check may still write it; its lease is cleared."""
-    row = queries.lock_article(session, target.id)
-    return row if lease.take(row, target.lease_token) else None
+def _lock(session: Session, target: Target) -> tuple[ArticleRow, str | None] | None:
+    """The article row, locked, if this check may still write it (its lease is cleared), and
+    the outcome of its latest check."""
+    found = queries.lock_article_checked(session, target.id)
+    if found is None or not lease.take(found[0], target.lease_token):
+        return None
+    return found
 
 
 _SUPERSEDED = "article was removed, or another check took over its claim"
