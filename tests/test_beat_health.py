@@ -16,20 +16,28 @@ import redis
 from tests.clihelp import TRACKER, environment
 from tests.services import CeleryProcess, PrivateRedis, free_port, wait_for
 from tracker.config import load_settings
-from tracker.health import BEAT_MISSED, beat_health, beat_name, last_beat_tick, record_beat_tick
+from tracker.health import (
+    BEAT_FLOOR,
+    BEAT_MISSED,
+    beat_health,
+    beat_limit,
+    beat_name,
+    last_beat_tick,
+    record_beat_tick,
+)
 
 
 def test_healthy_only_while_the_last_tick_is_younger_than_three_ticks(broker: str) -> None:
-    settings = load_settings(broker_url=broker, tick_seconds=2)
+    settings = load_settings(broker_url=broker, tick_seconds=4)
     client = redis.Redis.from_url(broker)
     assert beat_health(settings) == (False, f"beat {beat_name()!r} has not ticked yet")
     record_beat_tick(client, at=time.time() - 1)
     healthy, why = beat_health(settings)
     assert healthy, why
-    record_beat_tick(client, at=time.time() - BEAT_MISSED * 2 - 0.5)
+    record_beat_tick(client, at=time.time() - BEAT_MISSED * 4 - 0.5)
     healthy, why = beat_health(settings)
     assert not healthy
-    assert "more than 6 s" in why
+    assert "more than 12 s" in why
     # Another host's beat ticking says nothing about this one.
     record_beat_tick(client, "elsewhere", at=time.time())
     assert not beat_health(settings)[0]
@@ -37,6 +45,17 @@ def test_healthy_only_while_the_last_tick_is_younger_than_three_ticks(broker: st
     last = last_beat_tick(client)
     assert last is not None
     assert last > time.time() - 2
+
+
+def test_a_short_tick_is_not_held_to_less_than_the_floor(broker: str) -> None:
+    settings = load_settings(broker_url=broker, tick_seconds=0.5)
+    client = redis.Redis.from_url(broker)
+    record_beat_tick(client, at=time.time() - BEAT_FLOOR + 2)  # six ticks missed, within 10 s
+    assert beat_health(settings)[0]
+    record_beat_tick(client, at=time.time() - BEAT_FLOOR - 0.5)
+    healthy, why = beat_health(settings)
+    assert not healthy
+    assert f"more than {BEAT_FLOOR:g} s" in why
 
 
 def test_unhealthy_in_one_line_when_the_broker_is_unreachable() -> None:
@@ -66,7 +85,7 @@ def test_a_real_beat_is_unhealthy_while_frozen_or_cut_off_from_redis(
         wait_for(lambda: check(env).returncode == 0, 30, "the beat to be healthy")
         os.kill(beat.process.pid, signal.SIGSTOP)  # a stalled scheduler
         try:
-            time.sleep(BEAT_MISSED * 0.5 + 1)
+            time.sleep(beat_limit(0.5) + 1)
             result = check(env)
             assert result.returncode == 1, result.stdout
             assert "last ticked" in result.stdout

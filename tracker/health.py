@@ -3,8 +3,9 @@
 
 - The beat records every tick it hands to the broker (``record_beat_tick``, after each
   publish); its health check (``tracker beat --check``) is healthy only while the last tick of
-  its host is younger than ``BEAT_MISSED`` ticks. A stalled scheduler, a beat cut off from Redis,
-  or Redis down all stop the records, so all three turn the check unhealthy within three ticks.
+  its host is younger than ``BEAT_MISSED`` ticks, and never less than ``BEAT_FLOOR`` seconds
+  (``beat_limit``). A stalled scheduler, a beat cut off from Redis, or Redis down all stop the
+  records, so all three turn the check unhealthy within that limit.
 - Each worker's main process renews ``tracker:node:<name>`` (``record_worker_alive``) every
   third of its expiry; ``live_workers`` lists those renewed in time.
 
@@ -21,6 +22,7 @@ from typing import Any
 from tracker.config import Settings
 
 BEAT_MISSED = 3  # ticks a beat may miss before it is unhealthy
+BEAT_FLOOR = 10.0  # seconds: with a short tick, a busy moment is not yet a stalled beat
 _KEY = "tracker:beat:"  # + the beat's name: its last tick
 _ANY = "tracker:beat-last"  # the last tick of any beat
 KEEP = 86_400  # seconds a beat's record is kept (a beat gone for good is forgotten)
@@ -47,12 +49,17 @@ def last_beat_tick(client: Any, name: str | None = None) -> float | None:
     return float(value) if value is not None else None
 
 
+def beat_limit(tick_seconds: float) -> float:
+    """Seconds since its last tick after which a beat counts as stalled."""
+    return max(BEAT_MISSED * tick_seconds, BEAT_FLOOR)
+
+
 def beat_health(settings: Settings, name: str | None = None) -> tuple[bool, str]:
     """(healthy, one line saying why) for the beat ``name`` (default: this host's)."""
     import redis
 
     name = name or beat_name()
-    limit = BEAT_MISSED * settings.tick_seconds
+    limit = beat_limit(settings.tick_seconds)
     client = redis.Redis.from_url(settings.broker_url, socket_timeout=2,
                                   socket_connect_timeout=2)
     try:

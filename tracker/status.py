@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from tracker.app import App
 from tracker.clock import iso, utcnow
 from tracker.config import Settings, config_path
+from tracker.health import beat_limit
 
 QUEUES = ("fetch", "deliver", "housekeeping")
 # An article due for longer than this is "overdue": nothing is keeping up with it.
@@ -195,7 +196,7 @@ def _judge(
                         f"{endpoint['oldest_waiting_seconds']:.0f} s ago")
     if service:
         tick = data["last_tick"]
-        stale = max(3 * app.settings.tick_seconds, 10.0)
+        stale = beat_limit(app.settings.tick_seconds)
         if tick is None:
             verdict.add(Health.degraded, "the beat has never ticked (is `tracker beat` "
                         "running?)")
