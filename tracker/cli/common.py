@@ -11,12 +11,15 @@ import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from tracker.app import App
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 cli = typer.Typer(
     name="tracker",
@@ -113,7 +116,7 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_ERROR)
 
 
-def call(function: Any, *args: Any, **kwargs: Any) -> Any:
+def call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Call a use case, turning the errors meant for users, and database errors, into one
     clear line (exit status 1)."""
     from tracker.errors import TrackerError
