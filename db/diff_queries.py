@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, column, insert, inspect, select, table
 from sqlalchemy.orm import Session
 
 from db import refs
-from db.models import Check, Paragraph, Version, VersionDiff
+from db.models import Check, Paragraph, Version, VersionDiff, versions_table
 
 # zlib level: diffs are small and written on the check's path; 6 is zlib's default balance.
 _LEVEL = 6
@@ -117,11 +117,12 @@ METADATA = ("title", "byline", "published", "updated", "language", "canonical_ur
 
 def articles_missing_diffs(connection: Connection) -> list[int]:
     """Ids of the articles with a version after the first that has no stored diff."""
+    versions = versions_table.c  # not the join: migration 0007 runs this too
     statement = (
-        select(Version.article_id).distinct()
-        .outerjoin(VersionDiff, VersionDiff.version_id == Version.id)
-        .where(Version.number > 1, VersionDiff.version_id.is_(None))
-        .order_by(Version.article_id)
+        select(versions.article_id).distinct()
+        .outerjoin(VersionDiff, VersionDiff.version_id == versions.id)
+        .where(versions.number > 1, VersionDiff.version_id.is_(None))
+        .order_by(versions.article_id)
     )
     return list(connection.scalars(statement))
 
@@ -129,13 +130,18 @@ def articles_missing_diffs(connection: Connection) -> list[int]:
 def history(connection: Connection, article_ids: Sequence[int]) -> list[Row[Any]]:
     """The versions of the given articles by article and number: id, article_id, number,
     paragraph_refs, the metadata columns and ``stored`` (whether a diff is stored)."""
-    columns = [getattr(Version, name) for name in METADATA]
+    versions: Any = Version
+    if not inspect(connection).has_table("version_meta"):
+        # Migration 0007 runs this on the schema of its time: the metadata on the versions row
+        names = ("id", "article_id", "number", "paragraph_refs", *METADATA)
+        versions = table("versions", *(column(name) for name in names)).c
+    columns = [getattr(versions, name) for name in METADATA]
     statement = (
-        select(Version.id, Version.article_id, Version.number, Version.paragraph_refs, *columns,
-               VersionDiff.version_id.is_not(None).label("stored"))
-        .outerjoin(VersionDiff, VersionDiff.version_id == Version.id)
-        .where(Version.article_id.in_(article_ids))
-        .order_by(Version.article_id, Version.number)
+        select(versions.id, versions.article_id, versions.number, versions.paragraph_refs,
+               *columns, VersionDiff.version_id.is_not(None).label("stored"))
+        .outerjoin(VersionDiff, VersionDiff.version_id == versions.id)
+        .where(versions.article_id.in_(article_ids))
+        .order_by(versions.article_id, versions.number)
     )
     return list(connection.execute(statement))
 
