@@ -4,13 +4,15 @@ value. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+import zlib
 from typing import Any
 
 from alembic import command
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import Engine, func, inspect, select, text
 
-from db import meta, queries
-from db.models import META_COLUMNS, Version, VersionMeta
+from db import diff_queries, meta, queries
+from db.models import META_COLUMNS, Version, VersionDiff, VersionMeta
 from db.session import (
     HEAD_REVISION,
     alembic_config,
@@ -34,6 +36,13 @@ def read_versions(app: App) -> dict[int, dict[str, Any]]:
     with session_scope(app.reader) as session:
         return {v.id: {name: getattr(v, name) for name in names}
                 for v in session.scalars(select(Version))}  # fmt: skip
+
+
+def folded_ops(engine: Engine) -> list[bool]:
+    """For each stored diff: whether its stored form holds a folded run of equal operations."""
+    with engine.connect() as connection:
+        return [any(isinstance(op, list) for op in json.loads(zlib.decompress(data))["ops"])
+                for data in connection.scalars(select(VersionDiff.data))]  # fmt: skip
 
 
 def meta_rows(app: App) -> int:
@@ -101,6 +110,7 @@ def test_migration_moves_the_metadata_and_back(make_app, database_url: str) -> N
             config.attributes["connection"] = connection
             command.downgrade(config, "0010_template")
         assert not inspect(engine).has_table("version_meta")
+        assert not any(folded_ops(engine))  # the code before reads plain diffs
         with engine.connect() as connection:
             title, caption, extractor = connection.execute(text(
                 "SELECT title, lead_caption, extractor FROM versions v "
@@ -117,6 +127,24 @@ def test_migration_moves_the_metadata_and_back(make_app, database_url: str) -> N
         # the migration keys rows as a check does: a new version finds its row
         assert all(row.id == meta.meta_id(row._mapping) for row in keys)
         assert len(keys) == 3
+        assert all(folded_ops(engine))
     finally:
         engine.dispose()
     assert read_versions(app) == before
+
+
+def test_runs_of_unchanged_paragraphs_are_folded_and_read_back_as_given() -> None:
+    def equal(old: int, new: int) -> dict[str, Any]:
+        return {"op": "equal", "old": [old], "new": [new]}
+
+    moved = {"op": "move", "old": [3], "new": [0]}
+    modified = {"op": "modify", "old": [5], "new": [5], "similarity": 0.9,
+                "words": [["=", "a"], ["-", "b"], ["+", "c"]]}
+    diff = {"old": {"paragraphs": 8}, "new": {"paragraphs": 8},
+            "ops": [moved, equal(0, 1), equal(1, 2), equal(2, 3), equal(4, 4), modified,
+                    equal(6, 6), equal(7, 7)],
+            "metadata": {}, "summary": {"modified": 1, "moved": 1, "unchanged": 6}}
+    folded = diff_queries.fold_equal(diff)
+    assert folded["ops"] == [moved, [0, 1, 3], [4, 4, 1], modified, [6, 6, 2]]
+    assert diff_queries.unpack(diff_queries.pack(diff)) == diff
+    assert diff_queries.unfold_equal(diff) == diff  # a diff stored before reads the same

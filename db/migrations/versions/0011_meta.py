@@ -1,4 +1,5 @@
-"""version metadata stored once per distinct value (version_meta), versions.meta_id refers to it
+"""version metadata stored once per distinct value (version_meta), versions.meta_id refers to it;
+stored diffs fold their runs of unchanged paragraphs
 
 Revision ID: 0011_meta
 Revises: 0010_template
@@ -11,6 +12,9 @@ rule, frozen to these columns). ``updated`` stays: a site changes it with nearly
 batch copy: on SQLite a copy of ``versions`` and a drop of the old table would delete or null
 what refers to it (checks, diffs, bodies, events). The downgrade puts the values back on
 every version row.
+
+The stored diffs are stored again with their runs of unchanged paragraphs folded
+(``db.diff_queries.fold_equal``), and unfolded by the downgrade for the code before it.
 """
 
 import hashlib
@@ -20,6 +24,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+
+from db.diff_queries import refold
 
 revision: str = "0011_meta"
 down_revision: str | None = "0010_template"
@@ -68,6 +74,7 @@ def upgrade() -> None:
         op.alter_column("versions", "meta_id", server_default=None)
     for name in NAMES:
         op.drop_column("versions", name)  # in place (SQLite >= 3.35), see the docstring
+    refold(op.get_bind(), fold=True)
 
 
 def _move_to_meta(connection: sa.Connection) -> None:
@@ -96,6 +103,7 @@ def _move_to_meta(connection: sa.Connection) -> None:
 
 
 def downgrade() -> None:
+    refold(op.get_bind(), fold=False)
     for column in columns(server_default=""):  # NOT NULL in place needs one; filled below
         op.add_column("versions", column)
     versions = sa.table("versions", sa.column("meta_id"), *(sa.column(name) for name in NAMES))
