@@ -2,7 +2,9 @@
 
 Run ``.venv/bin/python benchmarks/bench_storage.py`` (options: ``--versions`` (100),
 ``--skip-postgres``, ``--postgres-url`` (postgresql://postgres@127.0.0.1:5432/postgres, used
-to create and drop its own databases), ``--no-docs``). It prints markdown tables and writes
+to create and drop its own databases), ``--no-docs``, ``--before DIR``: a source tree of tracker,
+e.g. ``git archive COMMIT | tar -x -C DIR``, whose own bench_storage.py runs first, with DIR
+on PYTHONPATH, for a table of growth before and after). It prints markdown tables and writes
 them to its section of docs/benchmarks.md.
 
 Version 1 is tests/fixtures/story_de/v4.txt; each next version edits 1–3 random paragraphs
@@ -32,6 +34,7 @@ import os
 import random
 import re
 import sqlite3
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -362,9 +365,49 @@ def report(results: list[Measurement], versions: list[list[str]], args: argparse
         table(("column", *columns),
               [(name, *(f"{m.by_column.get(name, 0):,}" for m in results))
                for name in sorted({n for m in results for n in m.by_column})]),
+        *before_table(results, args, reference),
         "Machine:",
         bullet_list(machine_info()),
     ]) + "\n"  # fmt: skip
+
+
+def before_table(results: list[Measurement], args: argparse.Namespace,
+                 reference: int) -> list[str]:  # fmt: skip
+    """The growth of ``--before``'s tree against this one's, when it was given."""
+    before: dict[tuple[str, str], int] = args.before_growth
+    if not before:
+        return []
+    rows = []
+    for m in results:
+        bodies = "kept (90 days)" if m.keep_bodies_days else "off"
+        if (was := before.get((m.backend, bodies))) is not None:
+            rows.append((m.backend, bodies, f"{was:,}", f"{was / reference:.2f} ×",
+                         f"{m.growth:,}", f"{m.growth / reference:.2f} ×",
+                         f"{m.growth / was:.2f} ×"))  # fmt: skip
+    return [
+        f"Against `--before {args.before}` (its own bench_storage.py, same versions):",
+        table(("database", "raw bodies", "growth before", "÷ distinct", "growth after",
+               "÷ distinct", "after ÷ before"), rows),
+    ]
+
+
+def run_before(tree: Path, args: argparse.Namespace) -> dict[tuple[str, str], int]:
+    """Growth bytes per (database, raw bodies) of the bench_storage.py in ``tree`` (a source
+    tree of tracker, e.g. ``git archive COMMIT | tar -x -C DIR``), run with this venv."""
+    command = [sys.executable, str(tree / "benchmarks" / "bench_storage.py"), "--no-docs",
+               "--versions", str(args.versions), "--seed", str(args.seed),
+               "--postgres-url", args.postgres_url]  # fmt: skip
+    if args.skip_postgres:
+        command.append("--skip-postgres")
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    output = subprocess.run(command, env=env, check=True, capture_output=True, text=True,
+                            timeout=600).stdout  # fmt: skip
+    found = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) > 4 and cells[0] in ("SQLite", "PostgreSQL") and cells[4][:1].isdigit():
+            found[(cells[0], cells[1])] = int(cells[4].replace(",", ""))
+    return found
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -374,7 +417,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-docs", action="store_true", help="print only")
+    parser.add_argument("--before", type=Path,
+                        help="a source tree of tracker to measure too, for a before/after table")
     args = parser.parse_args(argv)
+    args.before_growth = {}
+    if args.before:
+        args.before_growth = run_before(args.before.resolve(), args)
     for name in [k for k in os.environ if k.startswith("TRACKER_")]:
         del os.environ[name]  # the user's settings must not leak into the measurement
     versions = make_versions(args.versions, args.seed)
