@@ -4,9 +4,9 @@ The tables, and the constraints that make a repeated check harmless:
 
 - ``articles``: one row per tracked URL, with its schedule and conditional-GET validators.
 - ``versions``: every distinct state of an article; ``UNIQUE(article_id, number)`` means two runs
-  of the same check can never both store version N+1. Its metadata (headline, byline, dates,
-  lead image, extractor) is a ``version_meta`` row, stored once per distinct value; the
-  ``Version`` class maps the join of both.
+  of the same check can never both store version N+1. Its metadata (headline, byline,
+  publication date, lead image, extractor) is a ``version_meta`` row, stored once per
+  distinct value; the ``Version`` class maps the join of both.
 - ``paragraphs``: each distinct paragraph once, keyed by a 63-bit hash of its kind and text;
   versions refer to them by position through a compact reference list (see ``db.refs``).
 - ``version_diffs``: each version's diff against the version before it, computed once when the
