@@ -36,8 +36,8 @@ from harness import (
 )
 from sqlalchemy import insert
 
-from db import refs
-from db.models import Article, Paragraph, Version
+from db import meta, refs
+from db.models import Article, Paragraph
 from db.session import make_engine, upgrade
 
 WORDS = ("Regierung", "Sprecher", "bestätigte", "am", "Abend", "dass", "die", "Verhandlungen",
@@ -51,7 +51,7 @@ def sentence(rng: random.Random, words: int = 45) -> str:
 
 def build(path: Path, articles: int, versions: int, paragraphs: int, seed: int = 1) -> int:
     """A SQLite database holding ``articles`` × ``versions`` versions; their number."""
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}", create=True)
     upgrade(engine)
     rng = random.Random(seed)
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -85,7 +85,7 @@ def build(path: Path, articles: int, versions: int, paragraphs: int, seed: int =
             connection.execute(insert(Paragraph), [
                 {"id": i, "kind": k, "text": t} for i, (k, t) in stored.items()
             ])
-            connection.execute(insert(Version), rows)
+            meta.insert_versions(connection, rows)
             total += len(rows)
     engine.dispose()
     return total

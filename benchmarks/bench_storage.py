@@ -2,7 +2,9 @@
 
 Run ``.venv/bin/python benchmarks/bench_storage.py`` (options: ``--versions`` (100),
 ``--skip-postgres``, ``--postgres-url`` (postgresql://postgres@127.0.0.1:5432/postgres, used
-to create and drop its own databases), ``--no-docs``). It prints markdown tables and writes
+to create and drop its own databases), ``--no-docs``, ``--before DIR``: a source tree of tracker,
+e.g. ``git archive COMMIT | tar -x -C DIR``, whose own bench_storage.py runs first, with DIR
+on PYTHONPATH, for a table of growth before and after). It prints markdown tables and writes
 them to its section of docs/benchmarks.md.
 
 Version 1 is tests/fixtures/story_de/v4.txt; each next version edits 1–3 random paragraphs
@@ -32,6 +34,7 @@ import os
 import random
 import re
 import sqlite3
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -88,6 +91,7 @@ def _edit_words(line: str, vocabulary: list[str], rng: random.Random) -> str:
 class Backend(Protocol):
     name: str
     text_bytes: str  # SQL: UTF-8 bytes of a text column {}
+    value_bytes: str  # SQL: bytes of any column's value {} as stored
 
     def create(self, label: str) -> str: ...
 
@@ -101,6 +105,7 @@ class Backend(Protocol):
 class SQLite:
     name = "SQLite"
     text_bytes = "length(CAST({} AS BLOB))"  # length() of TEXT counts characters
+    value_bytes = text_bytes
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -112,7 +117,7 @@ class SQLite:
         return url.removeprefix("sqlite:///")
 
     def sizes(self, url: str) -> dict[str, int]:
-        """Bytes per table (its indexes included) after a checkpoint and VACUUM."""
+        """Bytes per table and per index ("table · index") after a checkpoint and VACUUM."""
         with sqlite3.connect(self._path(url)) as db:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db = sqlite3.connect(self._path(url), isolation_level=None)
@@ -120,7 +125,8 @@ class SQLite:
             db.execute("VACUUM")
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             rows = db.execute(
-                "SELECT coalesce(m.tbl_name, s.name), sum(s.pgsize) FROM dbstat s "
+                "SELECT CASE WHEN m.type = 'index' THEN m.tbl_name || ' · ' || s.name "
+                "ELSE coalesce(m.tbl_name, s.name) END, sum(s.pgsize) FROM dbstat s "
                 "LEFT JOIN sqlite_master m ON m.name = s.name GROUP BY 1"
             ).fetchall()
         finally:
@@ -143,6 +149,7 @@ class SQLite:
 class Postgres:
     name = "PostgreSQL"
     text_bytes = "octet_length({})"
+    value_bytes = "pg_column_size({})"  # after its own compression of long values
 
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
@@ -165,9 +172,16 @@ class Postgres:
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]  # fmt: skip
             for name in tables:
                 db.execute(f'VACUUM FULL "{name}"')
-            return {name: int(db.execute("SELECT pg_total_relation_size(%s)",
-                                         (f'public."{name}"',)).fetchone()[0])  # type: ignore[index]
-                    for name in tables}  # fmt: skip
+            # pg_table_size: the heap with its TOAST, free space and visibility maps
+            sizes = {name: int(db.execute("SELECT pg_table_size(%s)",
+                                          (f'public."{name}"',)).fetchone()[0])  # type: ignore[index]
+                     for name in tables}  # fmt: skip
+            for table_name, index_name, size in db.execute(
+                "SELECT tablename, indexname, pg_relation_size(format('%I.%I', schemaname, "
+                "indexname)::regclass) FROM pg_indexes WHERE schemaname = 'public'"
+            ):
+                sizes[f"{table_name} · {index_name}"] = int(size)
+            return sizes
 
     def scalar(self, url: str, sql: str) -> int:
         with self._connect(url) as db:
@@ -177,6 +191,34 @@ class Postgres:
         name = url.rsplit("/", 1)[1]
         with self._connect(self.admin_url, autocommit=True) as db:
             db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# The text and binary columns whose bytes the report shows (what a version costs, per column).
+MEASURED_COLUMNS = {
+    # The metadata: on versions before migration 0011_meta, in version_meta since (a column
+    # the schema lacks is left out).
+    "version_meta": ("title", "byline", "published", "language", "canonical_url", "lead_image",
+                     "lead_caption", "extractor"),
+    "versions": ("content_hash", "title", "byline", "published", "updated", "language",
+                 "canonical_url", "lead_image", "lead_caption", "extractor", "paragraph_refs",
+                 "extraction_path", "meta_id"),
+    "version_diffs": ("summary", "data"),
+    "events": ("uid", "type", "data"),
+    "paragraphs": ("kind", "text"),
+}
+
+
+def column_bytes(backend: Backend, url: str) -> dict[str, int]:
+    """Bytes of the values of each of ``MEASURED_COLUMNS`` the schema has."""
+    found = {}
+    for name, columns in MEASURED_COLUMNS.items():
+        for column in columns:
+            sql = f"SELECT coalesce(sum({backend.value_bytes.format(column)}), 0) FROM {name}"
+            try:
+                found[f"{name}.{column}"] = backend.scalar(url, sql)
+            except Exception:
+                continue
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +231,7 @@ class Measurement:
     marginal: int  # growth from version 1 to the last
     paragraph_bytes: int
     by_table: dict[str, int]
+    by_column: dict[str, int]  # "table.column": bytes of its values (text as UTF-8)
 
 
 @contextmanager
@@ -252,6 +295,7 @@ def measure(backend: Backend, server: ArticleServer, keep_bodies_days: int,
             url, f"SELECT coalesce(sum({text}), 0) FROM paragraphs"
         ) + backend.scalar(url, "SELECT coalesce(sum(length(paragraph_refs)), 0) FROM versions")
         rows = backend.scalar(url, "SELECT count(*) FROM paragraphs")
+        by_column = column_bytes(backend, url)
     finally:
         backend.drop(url)
         backend.drop(empty_url)
@@ -259,7 +303,7 @@ def measure(backend: Backend, server: ArticleServer, keep_bodies_days: int,
     growth = sum(sizes.values()) - sum(empty.values())
     marginal = sum(sizes.values()) - sum(first.values())
     return Measurement(backend.name, keep_bodies_days, stored, rows, growth, marginal,
-                       paragraph_bytes, by_table)  # fmt: skip
+                       paragraph_bytes, by_table, by_column)  # fmt: skip
 
 
 def distinct_paragraphs(versions: list[list[str]]) -> set[str]:
@@ -313,12 +357,57 @@ def report(results: list[Measurement], versions: list[list[str]], args: argparse
         "on PostgreSQL with 8 KiB pages and a page per index). Paragraph storage is the "
         "paragraph text bytes plus the versions' paragraph reference lists.",
         table(headers, rows),
-        "Growth by table (bytes, the table's indexes and TOAST included; tables that did not "
-        "grow are left out):",
+        "Growth by table and by index (bytes; a table's row is its own pages, TOAST included; "
+        "its indexes follow it as \"table · index\"; what did not grow is left out):",
         breakdown,
+        "Bytes of the values of a few columns, before the row and page overhead (SQLite: text "
+        "as UTF-8; PostgreSQL: `pg_column_size`, after its compression of long values):",
+        table(("column", *columns),
+              [(name, *(f"{m.by_column.get(name, 0):,}" for m in results))
+               for name in sorted({n for m in results for n in m.by_column})]),
+        *before_table(results, args, reference),
         "Machine:",
         bullet_list(machine_info()),
     ]) + "\n"  # fmt: skip
+
+
+def before_table(results: list[Measurement], args: argparse.Namespace,
+                 reference: int) -> list[str]:  # fmt: skip
+    """The growth of ``--before``'s tree against this one's, when it was given."""
+    before: dict[tuple[str, str], int] = args.before_growth
+    if not before:
+        return []
+    rows = []
+    for m in results:
+        bodies = "kept (90 days)" if m.keep_bodies_days else "off"
+        if (was := before.get((m.backend, bodies))) is not None:
+            rows.append((m.backend, bodies, f"{was:,}", f"{was / reference:.2f} ×",
+                         f"{m.growth:,}", f"{m.growth / reference:.2f} ×",
+                         f"{m.growth / was:.2f} ×"))  # fmt: skip
+    return [
+        f"Against `--before {args.before}` (its own bench_storage.py, same versions):",
+        table(("database", "raw bodies", "growth before", "÷ distinct", "growth after",
+               "÷ distinct", "after ÷ before"), rows),
+    ]
+
+
+def run_before(tree: Path, args: argparse.Namespace) -> dict[tuple[str, str], int]:
+    """Growth bytes per (database, raw bodies) of the bench_storage.py in ``tree`` (a source
+    tree of tracker, e.g. ``git archive COMMIT | tar -x -C DIR``), run with this venv."""
+    command = [sys.executable, str(tree / "benchmarks" / "bench_storage.py"), "--no-docs",
+               "--versions", str(args.versions), "--seed", str(args.seed),
+               "--postgres-url", args.postgres_url]  # fmt: skip
+    if args.skip_postgres:
+        command.append("--skip-postgres")
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    output = subprocess.run(command, env=env, check=True, capture_output=True, text=True,
+                            timeout=600).stdout  # fmt: skip
+    found = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) > 4 and cells[0] in ("SQLite", "PostgreSQL") and cells[4][:1].isdigit():
+            found[(cells[0], cells[1])] = int(cells[4].replace(",", ""))
+    return found
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -328,7 +417,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-docs", action="store_true", help="print only")
+    parser.add_argument("--before", type=Path,
+                        help="a source tree of tracker to measure too, for a before/after table")
     args = parser.parse_args(argv)
+    args.before_growth = {}
+    if args.before:
+        args.before_growth = run_before(args.before.resolve(), args)
     for name in [k for k in os.environ if k.startswith("TRACKER_")]:
         del os.environ[name]  # the user's settings must not leak into the measurement
     versions = make_versions(args.versions, args.seed)

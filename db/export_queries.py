@@ -15,8 +15,16 @@ from typing import Any
 from sqlalchemy import and_, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from db import refs
-from db.models import Article, Body, Paragraph, Version
+from db import meta, refs
+from db.models import (
+    META_COLUMNS,
+    Article,
+    Body,
+    Paragraph,
+    Version,
+    version_meta_table,
+    versions_table,
+)
 
 BATCH = 500
 
@@ -56,11 +64,10 @@ def versions(
     batch: int = BATCH,
 ) -> Iterator[Any]:
     """Version rows of the given articles, ordered by article and number."""
-    table = Version.__table__
     after = (0, 0)
     while True:
         statement = (
-            select(table)
+            select(*_VERSION_COLUMNS).select_from(Version.__table__)
             .where(Version.article_id.in_(article_ids))
             .where(or_(Version.article_id > after[0],
                        and_(Version.article_id == after[0], Version.number > after[1])))
@@ -76,8 +83,15 @@ def versions(
         after = (rows[-1].article_id, rows[-1].number)
 
 
+# A version's columns with its metadata's, as one row (not the join's key columns).
+_VERSION_COLUMNS = (
+    *(c for c in versions_table.c if c.name != "meta_id"),
+    *(version_meta_table.c[name] for name in META_COLUMNS),
+)
+
+
 def version_row(session: Session, article_id: int, number: int) -> Any | None:
-    statement = select(Version.__table__).where(
+    statement = select(*_VERSION_COLUMNS).select_from(Version.__table__).where(
         Version.article_id == article_id, Version.number == number
     )
     return session.execute(statement).one_or_none()
@@ -134,8 +148,8 @@ def insert_articles(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def insert_versions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(Version), list(rows))
+    """Insert version rows given with their metadata columns (``db.meta``)."""
+    meta.insert_versions(session.connection(), rows)
 
 
 def insert_new_paragraphs(session: Session, rows: dict[int, tuple[str, str]]) -> int:

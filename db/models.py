@@ -4,7 +4,9 @@ The tables, and the constraints that make a repeated check harmless:
 
 - ``articles``: one row per tracked URL, with its schedule and conditional-GET validators.
 - ``versions``: every distinct state of an article; ``UNIQUE(article_id, number)`` means two runs
-  of the same check can never both store version N+1.
+  of the same check can never both store version N+1. Its metadata (headline, byline,
+  publication date, lead image, extractor) is a ``version_meta`` row, stored once per
+  distinct value; the ``Version`` class maps the join of both.
 - ``paragraphs``: each distinct paragraph once, keyed by a 63-bit hash of its kind and text;
   versions refer to them by position through a compact reference list (see ``db.refs``).
 - ``version_diffs``: each version's diff against the version before it, computed once when the
@@ -25,12 +27,13 @@ The tables, and the constraints that make a repeated check harmless:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -39,11 +42,12 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from db.states import CHECKED_PREDICATE
@@ -149,36 +153,90 @@ class Article(Leased, Base):
     )
 
 
-class Version(Base):
-    __tablename__ = "versions"
-    __table_args__ = (
-        UniqueConstraint("article_id", "number"),
-        # The recent-changes stream and the feeds, newest first, paged by keyset.
-        Index("ix_versions_fetched_at_id", "fetched_at", "id"),
-    )
+class VersionMeta(Base):
+    """A version's metadata, stored once per distinct value: most versions of an article share
+    their predecessor's headline, byline, publication date, lead image and extractor, so each
+    distinct combination is one row keyed by its content address (``db.meta.meta_id``), as
+    paragraphs are. The modification date (``updated``) stays on the version row: a site
+    moves it with nearly every edit. Rows are never updated; housekeeping deletes those no
+    version uses."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    number: Mapped[int] = mapped_column(Integer)
-    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    content_hash: Mapped[str] = mapped_column(String(32))
+    __tablename__ = "version_meta"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     title: Mapped[str | None] = mapped_column(Text)
     byline: Mapped[str | None] = mapped_column(Text)
     published: Mapped[str | None] = mapped_column(String(40))  # ISO 8601 as the page gave it
-    updated: Mapped[str | None] = mapped_column(String(40))
     language: Mapped[str | None] = mapped_column(String(20))
     canonical_url: Mapped[str | None] = mapped_column(Text)
     lead_image: Mapped[str | None] = mapped_column(Text)  # URL of the lead photo
     lead_caption: Mapped[str | None] = mapped_column(Text)
     extractor: Mapped[str] = mapped_column(String(200))
+
+
+# The versions table itself. Write to it (and to version_meta) with Core statements on these
+# tables: ``Version`` is mapped over the join of both, which an ORM insert or delete cannot do.
+versions_table = Table(
+    "versions", Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    # The content address of its metadata row. No foreign key, as for the paragraph ids of
+    # paragraph_refs: the row is shared and content-addressed (and SQLite can add a NOT NULL
+    # column in place only without one).
+    Column("meta_id", BigInteger, nullable=False),
+    # The page's modification date (ISO 8601 as given): new with nearly every version.
+    Column("updated", String(40)),
     # True when this version starts a new baseline (extractor or selector changed): it is not
     # reported as a change of the version before it.
-    rebaseline: Mapped[bool] = mapped_column(Boolean, default=False)
-    paragraph_count: Mapped[int] = mapped_column(Integer)
-    paragraph_refs: Mapped[bytes] = mapped_column(LargeBinary)
+    Column("rebaseline", Boolean, nullable=False, default=False),
+    Column("paragraph_count", Integer, nullable=False),
+    Column("paragraph_refs", LargeBinary, nullable=False),
     # Which path made the text: full (the extractor's rules), template (the host's learned
     # template alone) or verified (both, agreeing); None before templates were learned.
-    extraction_path: Mapped[str | None] = mapped_column(String(16))
+    Column("extraction_path", String(16)),
+    UniqueConstraint("article_id", "number"),
+    # The recent-changes stream and the feeds, newest first, paged by keyset.
+    Index("ix_versions_fetched_at_id", "fetched_at", "id"),
+)
+version_meta_table = cast(Table, VersionMeta.__table__)
+
+# The names of the metadata columns, in the table's order.
+META_COLUMNS = tuple(c.name for c in version_meta_table.c if c.name != "id")
+
+
+class Version(Base):
+    """A version with its metadata: mapped over ``versions JOIN version_meta``, so readers see
+    one row (``Version.title`` in a select or on an instance) while the metadata is stored
+    once per distinct value. Read-only through the ORM: ``db.queries.insert_version`` and
+    ``store_version`` write both tables."""
+
+    __table__ = versions_table.join(
+        version_meta_table, versions_table.c.meta_id == version_meta_table.c.id
+    )
+    __mapper_args__ = {"primary_key": [versions_table.c.id]}  # noqa: RUF012 - read by the mapper
+
+    id: Mapped[int] = column_property(versions_table.c.id)
+    meta_id: Mapped[int] = column_property(versions_table.c.meta_id, version_meta_table.c.id)
+    article_id: Mapped[int]
+    number: Mapped[int]
+    fetched_at: Mapped[dt.datetime]
+    content_hash: Mapped[str]
+    title: Mapped[str | None]
+    byline: Mapped[str | None]
+    published: Mapped[str | None]
+    updated: Mapped[str | None]
+    language: Mapped[str | None]
+    canonical_url: Mapped[str | None]
+    lead_image: Mapped[str | None]
+    lead_caption: Mapped[str | None]
+    extractor: Mapped[str]
+    rebaseline: Mapped[bool]
+    paragraph_count: Mapped[int]
+    paragraph_refs: Mapped[bytes]
+    extraction_path: Mapped[str | None]
 
     article: Mapped[Article] = relationship(back_populates="versions", lazy="raise")
 

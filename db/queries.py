@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from db import lease, refs
+from db import lease, meta, refs
 from db.models import (
     Article,
     ArticleAlias,
@@ -43,6 +43,7 @@ from db.models import (
     SourceEntry,
     Version,
     VersionDiff,
+    versions_table,
 )
 from db.states import CHECKED_PREDICATE, CHECKED_STATES, GONE_STATES, ArticleState
 from db.webhook_queries import release_digests
@@ -313,7 +314,7 @@ def delete_article(session: Session, article: Article) -> dict[str, int]:
     session.execute(delete(Body).where(Body.version_id.in_(versions)))
     session.execute(delete(VersionDiff).where(VersionDiff.version_id.in_(versions)))
     counts["versions"] = _rows(session.execute(
-        delete(Version).where(Version.article_id.in_(ids))))
+        delete(versions_table).where(versions_table.c.article_id.in_(ids))))
     session.execute(delete(ArticleAlias).where(ArticleAlias.article_id.in_(ids)))
     session.execute(
         update(SourceEntry).where(SourceEntry.article_id.in_(ids)).values(article_id=None)
@@ -433,17 +434,15 @@ def store_version(
     _insert_paragraphs(session, dict(zip(ids, paragraphs, strict=True)))
     number = previous.number + 1 if previous else 1
     previous_ids = paragraph_ids(session, previous) if previous else None
-    version = Version(
-        article_id=article.id,
-        number=number,
-        fetched_at=now,
-        paragraph_count=len(ids),
-        paragraph_refs=refs.encode(ids, previous_ids, number),
-        **fields,
-    )
-    session.add(version)
-    session.flush()
+    session.flush()  # the article's pending changes first, as the ORM would order them
+    version_id = meta.insert_version(session.connection(), {
+        "article_id": article.id, "number": number, "fetched_at": now,
+        "paragraph_count": len(ids), "paragraph_refs": refs.encode(ids, previous_ids, number),
+        "rebaseline": False, **fields,
+    })
     article.version_count = number
+    version = session.get(Version, version_id)
+    assert version is not None  # inserted just now, in this transaction
     return version
 
 
@@ -474,21 +473,23 @@ class StoredVersion:
 
 
 def insert_version(
-    session: Session, article: Article, version: dict[str, Any],
+    session: Session, article: Article, version: dict[str, Any], meta_row: dict[str, Any],
     paragraphs: Sequence[dict[str, Any]],
 ) -> StoredVersion:
-    """Insert a version row built beforehand (every column but ``id``) and the paragraph rows
-    (``id``, ``kind``, ``text``) it may bring, with Core statements in the session's
+    """Insert a versions row built beforehand (every column but ``id``; ``meta_id`` the key of
+    ``meta_row``, see ``db.meta.split``), its metadata row unless stored, and the paragraph
+    rows (``id``, ``kind``, ``text``) it may bring, with Core statements in the session's
     transaction: the caller built every value before taking the write lock, and no ORM unit of
     work runs for them. ``UNIQUE(article_id, number)`` refuses a concurrent duplicate."""
     connection = session.connection()
     insert_paragraphs(connection, paragraphs)
+    meta.insert_meta(connection, [meta_row])
     version_id = connection.execute(_INSERT_VERSION, version).scalar_one()
     article.version_count = version["number"]
     return StoredVersion(version_id, version["number"])
 
 
-_INSERT_VERSION = insert(Version).returning(Version.id)
+_INSERT_VERSION = insert(versions_table).returning(versions_table.c.id)
 
 
 def insert_paragraphs(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -592,6 +593,11 @@ def prune_paragraphs(session: Session) -> int:
     for start in range(0, len(unused), 500):
         session.execute(delete(Paragraph).where(Paragraph.id.in_(unused[start : start + 500])))
     return len(unused)
+
+
+def prune_meta(session: Session) -> int:
+    """Delete the version metadata rows no version refers to any more."""
+    return meta.prune(session.connection())
 
 
 # --- checks and events ----------------------------------------------------------------------

@@ -30,7 +30,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Checked against the alembic_version table with one query, so a
 # process opening an up-to-date database never imports Alembic (tests/test_migrations.py keeps
 # this equal to Alembic's head).
-HEAD_REVISION = "0010_template"
+HEAD_REVISION = "0011_meta"
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 

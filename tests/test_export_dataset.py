@@ -304,14 +304,14 @@ def test_a_corrupt_version_fails_the_export_clearly_and_writes_nothing(
 ) -> None:
     from sqlalchemy import update
 
-    from db.models import Version
+    from db.models import versions_table
     from tracker.config import load_settings
 
     app = App(load_settings(database_url=sqlite_url))
     try:
         store_history(app, "https://example.org/a", 5)
         with session_scope(app.writer) as session:
-            session.execute(update(Version).where(Version.number == 3)
+            session.execute(update(versions_table).where(versions_table.c.number == 3)
                             .values(paragraph_refs=b"D\xff"))
     finally:
         app.close()

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, select, text, update
 
 from db import diff_queries, queries
-from db.models import Article, Base, Version, VersionDiff
+from db.models import Article, Base, Version, VersionDiff, versions_table
 from db.session import session_scope
 from tests.articleserver import ArticleServer
 from tests.clihelp import tracker
@@ -82,7 +82,8 @@ def fill(app: App, server: ArticleServer) -> str:
     story = track_story(app, server, tags=["korea", "live"])
     store_history(app, "https://example.org/long", 70, seed=3)
     with session_scope(app.writer) as session:
-        session.execute(update(Version).where(Version.number == 20).values(rebaseline=True))
+        session.execute(update(versions_table).where(versions_table.c.number == 20)
+                        .values(rebaseline=True))
     add_articles(app, ["https://example.org/never-fetched"], selector="div.body",
                  tags=["empty"])
     store_history(app, "https://example.org/%E2%80%AEhostile%1B[31m", 3, seed=4)

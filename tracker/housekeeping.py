@@ -27,11 +27,13 @@ def prune_bodies(app: App) -> int:
 
 
 def vacuum_paragraphs(app: App) -> int:
-    """Delete stored paragraphs that no version refers to (left by removed articles)."""
+    """Delete stored paragraphs and version metadata that no version refers to (left by removed
+    articles); how many paragraphs."""
     with session_scope(app.writer) as session:
         removed = queries.prune_paragraphs(session)
-    if removed:
-        log.info("removed %d unreferenced paragraphs", removed)
+        metadata = queries.prune_meta(session)
+    if removed or metadata:
+        log.info("removed %d unreferenced paragraphs, %d metadata rows", removed, metadata)
     return removed
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from db import diff_queries, queries, refs
+from db import diff_queries, meta, queries, refs
 from db.models import Article as ArticleRow
 from tracker.diff import Diff
 from tracker.document import ExtractedPage
@@ -31,6 +31,7 @@ class NewVersion:
 
     number: int
     version: dict[str, Any]  # the versions row but fetched_at and rebaseline
+    meta: dict[str, Any]  # its version_meta row (stored once per distinct value)
     paragraphs: list[dict[str, Any]]  # rows of the paragraphs its predecessor does not hold
     body: dict[str, Any] | None  # the bodies row but its version id; None: bodies not kept
     diff: Diff | None  # against the predecessor, the one ``packed`` holds
@@ -56,12 +57,13 @@ def prepare(
     paragraphs = {i: {"id": i, "kind": p.kind, "text": p.text}
                   for i, p in zip(ids, article.paragraphs, strict=True) if i not in held}
     number = previous.number + 1 if previous else 1
+    meta_row, rest = meta.split(fields)
     version = {
-        **fields, "article_id": article_id, "number": number, "paragraph_count": len(ids),
+        **rest, "article_id": article_id, "number": number, "paragraph_count": len(ids),
         "paragraph_refs": refs.encode(ids, previous.ids if previous else None, number),
     }
     packed = pack(diff) if diff is not None else None
-    return NewVersion(number, version, list(paragraphs.values()), body, diff, packed)
+    return NewVersion(number, version, meta_row, list(paragraphs.values()), body, diff, packed)
 
 
 def pack(diff: Diff) -> tuple[dict[str, int], bytes]:
@@ -78,7 +80,7 @@ def write(
     and its body, in the session's transaction (the article row locked)."""
     stored = queries.insert_version(
         session, row, {**new.version, "fetched_at": fetched_at, "rebaseline": rebaseline},
-        new.paragraphs,
+        new.meta, new.paragraphs,
     )
     if diff is not None:
         summary, data = new.packed if diff is new.diff and new.packed else pack(diff)

@@ -37,7 +37,7 @@ _BATCH = 500
 
 
 def _length(model: Any, column: str) -> int | None:
-    return getattr(model.__table__.c[column].type, "length", None)
+    return getattr(model.__mapper__.columns[column].type, "length", None)
 
 
 # Longest values the columns take (PostgreSQL refuses longer ones; SQLite would not notice).
