@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, case, func, select, update
+from sqlalchemy import ColumnElement, Select, String, case, func, select, text, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -60,7 +60,18 @@ def claim(
     session: Session, work: Work, now: dt.datetime, until: dt.datetime, limit: int,
     ids: Sequence[int] | None = None,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due rows (only among ``ids`` if given) until ``until``."""
+    """Lease up to ``limit`` due rows (only among ``ids`` if given) until ``until``, earliest
+    due first."""
+    if session.get_bind().dialect.name == "postgresql":
+        # A claim is cheap to lose: if the server crashes before its commit reaches the disk,
+        # its rows are simply due again and the holders of its tokens find their claim gone
+        # (``renew``, ``take``). Not waiting for the WAL flush saves a disk write per tick.
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+        rows = session.execute(claim_statement(work, now, until, limit, ids)).all()
+        rows.sort(key=lambda row: tuple(row)[3:])  # RETURNING keeps no order
+        return [Claimed(row.id, row.lease_token, row.takeover) for row in rows]
+    # SQLite: its RETURNING cannot name the FROM of an UPDATE (the previous token), and it
+    # has no row locks to keep: the SELECT, then the UPDATE, under the write lock.
     found = {row.id: row.lease_token is not None
              for row in session.execute(due_rows(work, now, limit, ids))}
     if not found:
@@ -86,6 +97,26 @@ def due_rows(
     if ids is not None:
         statement = statement.where(model.id.in_(list(ids)))
     return statement
+
+
+def claim_statement(
+    work: Work, now: dt.datetime, until: dt.datetime, limit: int,
+    ids: Sequence[int] | None = None,
+) -> Any:
+    """The whole claim in one statement (PostgreSQL): ``due_rows`` locks the rows in a CTE and
+    the UPDATE of ``_lease`` leases them, returning each row's id, new token, whether its
+    previous lease ran out (``takeover``) and its place in ``work.order()`` (the columns after
+    the third). One round trip, and no list of ids sent back and forth."""
+    model = work.model
+    order = [column.label(f"order_{i}") for i, column in enumerate(work.order())]
+    due = (due_rows(work, now, limit, ids)
+           .add_columns(model.lease_token.is_not(None).label("takeover"), *order)
+           .cte("due"))
+    return (
+        _lease(model, None, until)
+        .where(model.id == due.c.id)
+        .returning(due.c.takeover, *(due.c[column.name] for column in order))
+    )
 
 
 _NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -116,14 +147,15 @@ def _postgresql_token(element: _NewToken, compiler: Any, **kw: Any) -> str:
     return "replace(CAST(gen_random_uuid() AS text), '-', '')"
 
 
-def _lease(model: Any, ids: list[int], until: dt.datetime) -> Any:
+def _lease(model: Any, ids: list[int] | None, until: dt.datetime) -> Any:
     """One UPDATE for the batch (the same statement whatever its rows, compiled once): each row
     a token of its own, the due column moved to ``until``, the time it was due kept in
-    ``due_at`` (a takeover keeps the first claim's); returns the ids and their tokens."""
+    ``due_at`` (a takeover keeps the first claim's); returns the ids and their tokens. Without
+    ``ids``, the caller says which rows."""
     due = getattr(model, model.due_column)
+    statement = update(model) if ids is None else update(model).where(model.id.in_(ids))
     return (
-        update(model)
-        .where(model.id.in_(ids))
+        statement
         .values({
             "lease_token": _NewToken(),
             "lease_until": until,
