@@ -18,7 +18,8 @@ due), then times ``tracker.scheduling.claim_due`` (``claim_batch`` 500) in three
 Then ``list_articles(limit=50)`` at three offsets and ``report.changes(since 1h)``, in this
 process (the command's own work, without its start-up). ``--before REF`` runs the same
 measurement first on a worktree of ``REF`` (its own database, this very script), so the two
-columns share the machine's load of the moment. The plans of the claim's statements are
+columns share the machine's load of the moment (``--rounds`` times, in turn, the order swapped each
+round). The plans of the claim's statements are
 printed for the last run.
 """
 
@@ -53,6 +54,9 @@ def summary(values: list[float]) -> dict[str, float]:
             "p95": percentile(values, 0.95), "max": max(values)}
 
 
+KINDS = ("wall", "cpu", "driver", "server")
+
+
 class DriverClock:
     """Time spent in the driver's ``execute`` (and the commit): the database's share of a call,
     round trips included, without SQLAlchemy's compiling and the Python around it."""
@@ -80,8 +84,6 @@ class DriverClock:
 def server_claim(app: Any, limit: int, until: dt.datetime) -> tuple[float, list[str]]:
     """One claim of ``limit`` with its statements under EXPLAIN (ANALYZE, BUFFERS), committed:
     the statements' execution time (ms, commit excluded) and their plans."""
-    from sqlalchemy import text
-
     from db import lease
     from db.session import session_scope
     from tracker.leases import ARTICLES
@@ -89,21 +91,31 @@ def server_claim(app: Any, limit: int, until: dt.datetime) -> tuple[float, list[
     now = dt.datetime.now(dt.UTC)
     plans, total = [], 0.0
     with session_scope(app.writer) as session:
-        for statement in claim_statements(session, lease, ARTICLES, now, until, limit):
-            compiled = statement.compile(app.engine, compile_kwargs={"literal_binds": True})
-            lines = session.execute(
-                text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")).scalars().all()
+        for lines in explained(session, lease, ARTICLES, now, until, limit):
             total += float(next(line for line in lines if line.startswith("Execution Time"))
                            .split()[2])
             plans.append("\n".join(lines))
     return total, plans
 
 
+def explained(session: Any, lease: Any, work: Any, now: dt.datetime, until: dt.datetime,
+              limit: int) -> Any:
+    """Run the claim's statements, whichever form the code under test has, under EXPLAIN
+    (ANALYZE, BUFFERS); yields the plan of each."""
+    connection = session.connection()
+    for statement in claim_statements(session, lease, work, now, until, limit):
+        compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+        yield connection.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}").scalars().all()
+
+
 def claim_statements(session: Any, lease: Any, work: Any, now: dt.datetime,
                      until: dt.datetime, limit: int) -> Any:
-    """The claim's statements, whichever form the code under test has."""
+    """The claim's statements with their values, whichever form the code under test has."""
+    from sqlalchemy import text
+
     if hasattr(lease, "claim_statement"):  # one statement: lock, lease and return
-        yield lease.claim_statement(work, now, until, limit)
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+        yield lease.claim_statement(work).params(lease.claim_params(now, until, limit))
         return
     select_ = lease.due_rows(work, now, limit)
     yield select_
@@ -136,7 +148,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         result["bulk s"] = time.perf_counter() - started
         clock = DriverClock(app.engine)
         until = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-        walls, drivers, servers, claimed, plans = [], [], [], 0, []
+        walls, cpus, drivers, servers, claimed, plans = [], [], [], [], 0, []
         for call in range(10**9):
             if call % 2:
                 server, plans = server_claim(app, app.settings.claim_batch, until)
@@ -145,19 +157,19 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     break
                 continue
             clock.total = 0.0
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             got = len(claim_due(app))
             walls.append(1000 * (time.perf_counter() - started))
+            cpus.append(1000 * (time.process_time() - cpu))
             drivers.append(1000 * clock.total)
             claimed += got
             if not got:
                 break
-        result["due"] = {"wall": summary(walls), "driver": summary(drivers),
-                         "server": summary(servers), "calls": len(walls) + len(servers)}
+        result["due"] = {"wall": walls, "cpu": cpus, "driver": drivers, "server": servers,
+                         "calls": len(walls) + len(servers)}
         result["due plans"] = plans_of(app, until)
         result["nothing due"] = timed(app, clock, claim_due, args.idle_calls)
-        result["nothing due"]["server"] = summary(
-            [server_claim(app, 500, until)[0] for _ in range(10)])
+        result["nothing due"]["server"] = [server_claim(app, 500, until)[0] for _ in range(10)]
         past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
         with app.engine.begin() as connection:
             connection.execute(update(Article).where(Article.id % 2 == 1)
@@ -165,8 +177,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                                        lease_until=None))
         vacuum(app, "articles")
         result["settled"] = timed(app, clock, claim_due, 20)
-        result["settled"]["server"] = summary(
-            [server_claim(app, 500, until)[0] for _ in range(10)])
+        result["settled"]["server"] = [server_claim(app, 500, until)[0] for _ in range(10)]
         with app.engine.connect() as connection:
             result["indexes"] = connection.execute(text(
                 "SELECT indexname FROM pg_indexes WHERE tablename = 'articles' ORDER BY 1"
@@ -182,7 +193,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             report.render_text(report.changes(app, parse_since("1h"), None), color=False)
             reads.setdefault("changes --since 1h", []).append(
                 1000 * (time.perf_counter() - started))
-        result["reads"] = {label: summary(values) for label, values in reads.items()}
+        result["reads"] = reads
         app.close()
     finally:
         drop()
@@ -192,40 +203,40 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 def plans_of(app: Any, until: dt.datetime) -> list[str]:
     """The plans of a 500-row claim in a transaction rolled back (with articles still due:
     the claim of the last batch, a few rows, shows little)."""
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
     from db import lease
-    from tracker.leases import ARTICLES
-
-    from sqlalchemy import text, update
-
     from db.models import Article
+    from tracker.leases import ARTICLES
 
     with app.engine.connect() as connection:
         # Make 500 leased rows due again (their lease ran out), as a takeover would see them.
         connection.execute(update(Article).where(Article.id <= 1000, Article.id % 2 == 0)
                            .values(next_check_at=dt.datetime.now(dt.UTC)
                                    - dt.timedelta(minutes=1), lease_until=None))
-        from sqlalchemy.orm import Session
-
         session = Session(bind=connection)
-        plans = []
-        now = dt.datetime.now(dt.UTC)
-        for statement in claim_statements(session, lease, ARTICLES, now, until, 500):
-            compiled = statement.compile(app.engine, compile_kwargs={"literal_binds": True})
-            lines = session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")).scalars()
-            plans.append("\n".join(lines))
+        plans = [short("\n".join(lines)) for lines in explained(
+            session, lease, ARTICLES, dt.datetime.now(dt.UTC), until, 500)]
         connection.rollback()
     return plans
 
 
+def short(plan: str) -> str:
+    """A plan with its long lines (the 500 ids of an IN list) cut."""
+    return "\n".join(line if len(line) < 300 else line[:300] + " …" for line in plan.splitlines())
+
+
 def timed(app: Any, clock: DriverClock, claim_due: Any, calls: int) -> dict[str, Any]:
-    walls, drivers = [], []
+    walls, cpus, drivers = [], [], []
     for _ in range(calls):
         clock.total = 0.0
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         claim_due(app)
         walls.append(1000 * (time.perf_counter() - started))
+        cpus.append(1000 * (time.process_time() - cpu))
         drivers.append(1000 * clock.total)
-    return {"wall": summary(walls), "driver": summary(drivers), "calls": calls}
+    return {"wall": walls, "cpu": cpus, "driver": drivers, "calls": calls}
 
 
 def vacuum(app: Any, table: str = "") -> None:
@@ -250,6 +261,19 @@ def before(ref: str, argv: list[str]) -> dict[str, Any]:
                        check=False, capture_output=True)
 
 
+def merge(into: dict[str, Any], found: dict[str, Any]) -> None:
+    """Add one run's samples to those of the runs before it (the last run's plans)."""
+    for key, value in found.items():
+        if isinstance(value, dict):
+            merge(into.setdefault(key, {}), value)
+        elif isinstance(value, list) and value and isinstance(value[0], float):
+            into.setdefault(key, []).extend(value)
+        elif isinstance(value, int | float) and key == "calls":
+            into[key] = into.get(key, 0) + value
+        else:
+            into[key] = value
+
+
 def render(args: argparse.Namespace, runs: dict[str, dict[str, Any]], loads: list[str],
            started: str) -> str:
     from benchmarks.harness import bullet_list, command_line, machine_info, table
@@ -257,13 +281,15 @@ def render(args: argparse.Namespace, runs: dict[str, dict[str, Any]], loads: lis
     names = list(runs)
     rows = []
     for case in ("due", "nothing due", "settled"):
-        for kind in ("wall", "driver", "server"):
+        for kind in KINDS:
+            if kind not in runs[names[0]][case]:
+                continue
             cells = [f"{case}: {kind}"]
+            found = {name: summary(runs[name][case][kind]) for name in names}
             for name in names:
-                found = runs[name][case][kind]
-                cells += [f"{found['p50']:.1f}", f"{found['p95']:.1f}"]
+                cells += [f"{found[name]['p50']:.1f}", f"{found[name]['p95']:.1f}"]
             if len(names) == 2:
-                old, new = (runs[n][case][kind]["p95"] for n in names)
+                old, new = (found[n]["p95"] for n in names)
                 cells.append(f"{new / old:.2f} ×" if old else "—")
             rows.append(cells)
     headers = ["claim (ms)"] + [f"{n} {p}" for n in names for p in ("p50", "p95")]
@@ -271,21 +297,24 @@ def render(args: argparse.Namespace, runs: dict[str, dict[str, Any]], loads: lis
         headers.append("p95 after ÷ before")
     reads = []
     for label in runs[names[-1]]["reads"]:
-        reads.append([label] + [f"{runs[n]['reads'][label]['p50']:.1f}" for n in names])
+        reads.append([label] + [f"{statistics.median(runs[n]['reads'][label]):.1f}"
+                                for n in names])
     last = runs[names[-1]]
     parts = [
         "## The tick's claim at 100,000 articles (issue 15, item 5; target p95 ≤ 50 ms)",
         f"Command: `{command_line()}` (started {started}; load average "
         f"{' → '.join(loads)}). {args.articles:,} articles in bulk, all due; see the docstring "
         "of `benchmarks/bench_claim.py`. `due`: claiming 500 at a time until all are leased "
-        f"({last['due']['calls']} calls, half of them timed from outside, half under EXPLAIN). "
-        "`wall`: `claim_due` as the tick calls it; `driver`: the time in the driver's execute "
+        f"({last['due']['calls']} calls in {args.rounds} rounds, half of them timed from "
+        "outside, half under EXPLAIN). "
+        "`wall`: `claim_due` as the tick calls it; `cpu`: this process's CPU time in it (the "
+        "Python side, the least sensitive to the load); `driver`: the time in the driver's execute "
         "and the commit (the database's share with its round trips); `server`: the execution "
         "time of the claim's statements (EXPLAIN ANALYZE, commit excluded).",
         table(headers, rows),
         "In process (`list_articles`, `report.changes`: the command's work without its "
         f"start-up; median of {args.repeat}, ms; target ≤ 300 ms for the command):",
-        table(["read"] + names, reads),
+        table(["read", *names], reads),
         f"Indexes on `articles` ({names[-1]}): " + ", ".join(f"`{i}`" for i in last["indexes"]),
         f"The claim of 500 due rows (takeovers among them), `EXPLAIN (ANALYZE, BUFFERS)` "
         f"({names[-1]}):",
@@ -300,7 +329,8 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--idle-calls", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--before", metavar="REF", help="also measure this commit, first")
+    parser.add_argument("--before", metavar="REF", help="also measure this commit")
+    parser.add_argument("--rounds", type=int, default=2, help="before and after, in turn")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-docs", action="store_true", help="print only")
     args = parser.parse_args()
@@ -311,13 +341,18 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     loads = [f"{os.getloadavg()[0]:.1f}"]
     runs: dict[str, dict[str, Any]] = {}
-    if args.before:
-        argv = ["--articles", str(args.articles), "--idle-calls", str(args.idle_calls),
-                "--repeat", str(args.repeat)]
-        runs[f"before ({args.before})"] = before(args.before, argv)
-        loads.append(f"{os.getloadavg()[0]:.1f}")
-    runs["after" if args.before else "this checkout"] = measure(args)
-    loads.append(f"{os.getloadavg()[0]:.1f}")
+    argv = ["--articles", str(args.articles), "--idle-calls", str(args.idle_calls),
+            "--repeat", str(args.repeat)]
+    old, new = f"before ({args.before})", "after" if args.before else "this checkout"
+    for round_ in range(args.rounds):
+        # Before and after in turn, the order swapped every round: a change of load in the
+        # middle falls on both.
+        order = [old, new] if round_ % 2 == 0 else [new, old]
+        for name in order if args.before else [new]:
+            found = before(args.before, argv) if name == old else measure(args)
+            merge(runs.setdefault(name, {}), found)
+            loads.append(f"{os.getloadavg()[0]:.1f}")
+    runs = {name: runs[name] for name in ([old, new] if args.before else [new])}
     text_ = render(args, runs, loads, started)
     print(text_)
     if not args.no_docs:
