@@ -4,7 +4,7 @@ rerun, and before/after in one run.
     .venv/bin/python benchmarks/bench_claim.py [--before REF] [--articles 100000]
 
 Builds the articles once, in bulk (``bench_web.bulk_articles``: one version each, every article
-due), then times ``tracker.scheduling.claim_due`` (``claim_batch`` 500) in three cases:
+due; and ``bench_web.hundred_changes``, 60 of whose changes are in the last hour), then times ``tracker.scheduling.claim_due`` (``claim_batch`` 500) in three cases:
 
 - due: claiming 500 at a time until every article is leased. Every other call is timed from
   outside (wall, and the time spent in the driver's ``execute`` and the commit: the database's
@@ -144,6 +144,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         bench_web.NOW = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)  # all due
         started = time.perf_counter()
         bench_web.bulk_articles(app, 0, args.articles)
+        # 100 more articles with two versions each, their second spread over the last 100
+        # minutes (not due: checked a minute ago): `changes --since 1h` finds 60.
+        bench_web.NOW = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=80)
+        bench_web.hundred_changes(app)
+        with app.engine.begin() as connection:
+            connection.execute(update(Article).where(Article.id > args.articles).values(
+                next_check_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)))
         vacuum(app)
         result["bulk s"] = time.perf_counter() - started
         clock = DriverClock(app.engine)
