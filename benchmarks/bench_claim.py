@@ -1,26 +1,27 @@
 """The tick's claim at 100,000 articles on PostgreSQL, on its own (issue 15, item 5): quick to
 rerun, and before/after in one run.
 
-    .venv/bin/python benchmarks/bench_claim.py [--before REF] [--articles 100000]
+    .venv/bin/python benchmarks/bench_claim.py [--before REF] [--rounds 2] [--articles 100000]
 
-Builds the articles once, in bulk (``bench_web.bulk_articles``: one version each, every article
-due; and ``bench_web.hundred_changes``, 60 of whose changes are in the last hour), then times ``tracker.scheduling.claim_due`` (``claim_batch`` 500) in three cases:
+Builds the articles once, in bulk (``bench_web.bulk_articles``: one version each, every
+article due; and ``bench_web.hundred_changes``, 60 of whose changes are in the last hour), then
+times ``tracker.scheduling.claim_due`` (``claim_batch`` 500) in three cases:
 
 - due: claiming 500 at a time until every article is leased. Every other call is timed from
-  outside (wall, and the time spent in the driver's ``execute`` and the commit: the database's
-  share, round trips included); the calls between them run the claim's statements under
-  ``EXPLAIN (ANALYZE, BUFFERS)`` and commit (server time: the statements' execution times);
-- nothing due: as many calls with every article leased (leases last an hour: nothing renews
-  them here);
+  outside (wall; this process's CPU time; and the time spent in the driver's ``execute`` and
+  the commit: the database's share, round trips included); the calls between them run the
+  claim's statements under ``EXPLAIN (ANALYZE, BUFFERS)`` and commit (server time: the
+  statements' execution times);
+- nothing due: 50 calls with every article leased (leases last an hour: nothing renews them
+  here);
 - settled: 20 calls with half of the articles settled (never claimed, their last due time in
   the past), after a VACUUM.
 
 Then ``list_articles(limit=50)`` at three offsets and ``report.changes(since 1h)``, in this
-process (the command's own work, without its start-up). ``--before REF`` runs the same
-measurement first on a worktree of ``REF`` (its own database, this very script), so the two
-columns share the machine's load of the moment (``--rounds`` times, in turn, the order swapped each
-round). The plans of the claim's statements are
-printed for the last run.
+process (the command's own work, without its start-up). ``--before REF`` also measures a
+worktree of ``REF`` (its own database, this very script run there), in turn with this
+checkout, ``--rounds`` times, the order swapped each round: both columns share the machine's
+load of the moment. The plans of the claim's statements are those of the last run.
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ def claim_statements(session: Any, lease: Any, work: Any, now: dt.datetime,
     from sqlalchemy import text
 
     if hasattr(lease, "claim_statement"):  # one statement: lock, lease and return
-        session.execute(text("SET LOCAL synchronous_commit = off"))
         yield lease.claim_statement(work).params(lease.claim_params(now, until, limit))
+        session.execute(text("SET LOCAL synchronous_commit = off"))
         return
     select_ = lease.due_rows(work, now, limit)
     yield select_

@@ -76,13 +76,15 @@ def claim(
     """Lease up to ``limit`` due rows (only among ``ids`` if given) until ``until``, earliest
     due first."""
     if session.get_bind().dialect.name == "postgresql":
-        # A claim is cheap to lose: if the server crashes before its commit reaches the disk,
-        # its rows are simply due again and the holders of its tokens find their claim gone
-        # (``renew``, ``take``). Not waiting for the WAL flush saves a disk write per tick.
-        session.execute(text("SET LOCAL synchronous_commit = off"))
         rows = session.connection().execute(
             claim_statement(work, among_ids=ids is not None),
             claim_params(now, until, limit, ids)).all()
+        if rows:
+            # A claim is cheap to lose: if the server crashes before its commit reaches the
+            # disk, its rows are simply due again and the holders of its tokens find their
+            # claim gone (``renew``, ``take``). The commit need not wait for the WAL flush
+            # (read at commit; a claim of nothing writes nothing and flushes nothing).
+            session.execute(text("SET LOCAL synchronous_commit = off"))
         return [Claimed(i, token, takeover) for i, token, takeover in rows]
     # SQLite: its RETURNING cannot name the FROM of an UPDATE (the previous token), and it
     # has no row locks to keep: the SELECT, then the UPDATE, under the write lock.
