@@ -6,8 +6,9 @@ differ in one thing each, in turn, so that the load of the moment falls on all o
 
 - ``articles``: the table as migrated (its six indexes: every claimed row is a non-HOT update,
   since the claim moves ``next_check_at``, which ``ix_articles_due`` holds, so every index gets
-  a new entry), committed as usual and without waiting for the WAL flush (what ``db.lease``
-  does);
+  a new entry): the claim as it was (a SELECT, then an UPDATE of the ids it returned), and as
+  one statement committed as usual and without waiting for the WAL flush (what ``db.lease``
+  does now);
 - ``articles without host and source_id indexes``: two indexes fewer;
 - ``narrow schedule table``: only what the claim reads and writes (id, state, the due and lease
   columns), with its primary key and the partial due index: the cost of the claim if the
@@ -52,7 +53,21 @@ leased AS (
   FROM due WHERE a.id = due.id RETURNING a.id, a.lease_token, due.takeover, due.o0, due.o1)
 SELECT id, lease_token, takeover FROM leased ORDER BY o0, o1
 """
+# The claim before it was one statement: the SELECT, then the UPDATE of the ids it returned.
+SELECT = """
+SELECT id, lease_token FROM {table}
+WHERE state IN ('active', 'unavailable', 'deleted') AND next_check_at <= now()
+  AND coalesce(lease_until, '1970-01-01') < now()
+ORDER BY next_check_at, id LIMIT 500 FOR UPDATE SKIP LOCKED
+"""
+UPDATE = """
+UPDATE {table} SET next_check_at = now() + interval '1 hour',
+  lease_token = replace(gen_random_uuid()::text, '-', ''), lease_until = now() + interval '1 hour',
+  due_at = CASE WHEN lease_token IS NULL THEN next_check_at ELSE coalesce(due_at, next_check_at) END
+WHERE id = ANY(%s) RETURNING id, lease_token
+"""
 VARIANTS = {
+    "articles (6 indexes), SELECT then UPDATE, synchronous commit": ("articles", "two"),
     "articles (6 indexes), synchronous commit": ("articles", "on"),
     "articles (6 indexes), commit without WAL flush": ("articles", "off"),
     "articles without host and source_id indexes (4), no flush": ("articles_fewer", "off"),
@@ -82,9 +97,13 @@ def block(connection: psycopg.Connection[tuple[object, ...]], name: str, sync: s
     statements, commits = [], []
     for _ in range(calls):
         with connection.transaction():
-            connection.execute(f"SET LOCAL synchronous_commit = {sync}")
             started = time.perf_counter()
-            rows = connection.execute(CLAIM.format(table=name)).fetchall()
+            if sync == "two":
+                ids = [row[0] for row in connection.execute(SELECT.format(table=name))]
+                rows = connection.execute(UPDATE.format(table=name), [ids]).fetchall()
+            else:
+                connection.execute(f"SET LOCAL synchronous_commit = {sync}")
+                rows = connection.execute(CLAIM.format(table=name)).fetchall()
             executed = time.perf_counter()
         statements.append(1000 * (executed - started))
         commits.append(1000 * (time.perf_counter() - executed))
