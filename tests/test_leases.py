@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from db import lease
 from db.models import Article, Delivery, Source
@@ -54,6 +54,42 @@ def test_claim_leases_due_rows_once_until_the_lease_runs_out(app: App) -> None:
     retaken = leases.claim(app, leases.ARTICLES, limit=10, now=later)  # nobody renewed
     assert sorted(i for i, _ in retaken) == ids
     assert not {t for _, t in retaken} & {t for _, t in claims}
+
+
+def test_claims_come_earliest_due_first_and_only_run_out_leases_are_takeovers(
+    app: App,
+) -> None:
+    ids = articles(app, 4)
+    with session_scope(app.writer) as session:  # due in the reverse order of their ids
+        for n, article_id in enumerate(ids):
+            session.execute(update(Article).where(Article.id == article_id)
+                            .values(next_check_at=LONG_AGO - dt.timedelta(minutes=n)))
+    leases.claim(app, leases.ARTICLES, limit=1, ids=[ids[1]], now=NOW)
+    later = NOW + dt.timedelta(seconds=app.settings.lease_seconds + 1)
+    with session_scope(app.writer) as session:
+        claimed = lease.claim(session, leases.ARTICLES, later, later, 10)
+    # The run-out lease is due by its moved due time (the lease's end): last.
+    assert [(c.id, c.takeover) for c in claimed] == [
+        (ids[3], False), (ids[2], False), (ids[0], False), (ids[1], True)]
+
+
+@pytest.mark.postgres
+def test_two_claims_at_once_take_different_rows_without_waiting(postgres_url: str) -> None:
+    from tracker.config import load_settings
+
+    first, second = (App(load_settings(database_url=postgres_url)) for _ in range(2))
+    try:
+        ids = articles(first, 6)
+        with session_scope(first.writer) as one:
+            mine = lease.claim(one, leases.ARTICLES, NOW, NOW, 4)  # locked, not committed
+            with session_scope(second.writer) as other:
+                other.execute(text("SET LOCAL lock_timeout = '2s'"))  # skipped, not waited on
+                theirs = lease.claim(other, leases.ARTICLES, NOW, NOW, 4)
+        assert [c.id for c in mine] == ids[:4]
+        assert [c.id for c in theirs] == ids[4:]
+    finally:
+        first.close()
+        second.close()
 
 
 def test_a_takeover_is_logged(app: App, caplog: pytest.LogCaptureFixture) -> None:
