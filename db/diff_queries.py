@@ -8,8 +8,6 @@ of their own so that a list of versions decompresses nothing.
 
 from __future__ import annotations
 
-import json
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +16,9 @@ from sqlalchemy import Connection, Row, insert, select
 from sqlalchemy.orm import Session
 
 from db import refs
+from db.diffdata import pack as pack
+from db.diffdata import unpack as unpack
 from db.models import Check, Paragraph, Version, VersionDiff
-
-# zlib level: diffs are small and written on the check's path; 6 is zlib's default balance.
-_LEVEL = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,19 +27,6 @@ class StoredDiff:
 
     data: dict[str, Any]
     minor: bool
-
-
-def pack(diff: Mapping[str, Any]) -> bytes:
-    """The stored bytes of a diff's JSON form."""
-    text = json.dumps(diff, ensure_ascii=False, separators=(",", ":"))
-    return zlib.compress(text.encode("utf-8"), _LEVEL)
-
-
-def unpack(data: bytes) -> dict[str, Any]:
-    found = json.loads(zlib.decompress(data).decode("utf-8"))
-    if not isinstance(found, dict):
-        raise ValueError("a stored diff is not a JSON object")
-    return found
 
 
 def row(version_id: int, diff: Mapping[str, Any], *, minor: bool) -> dict[str, Any]:

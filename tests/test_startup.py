@@ -5,8 +5,10 @@ timed one (the timings are in benchmarks/bench_startup.py)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -83,6 +85,35 @@ def test_read_command_loads_no_heavy_library(tracked: tuple[str, str], name: str
     differ = ("1",) if name.startswith("diff") else ()  # `tracker diff` exits 1 when they differ
     loaded = loaded_modules(url, *args, exit_codes=("0", "None", *differ))
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+@pytest.mark.parametrize("name", sorted(READS))
+def test_read_command_on_sqlite_loads_no_sqlalchemy(tracked: tuple[str, str], name: str) -> None:
+    """On a SQLite file at the newest schema the read commands run on stdlib sqlite3
+    (db.reads): importing SQLAlchemy alone takes longer than the 0.25 s they may take."""
+    url, article = tracked
+    args = [arg.replace("{article}", article) for arg in READS[name]]
+    differ = ("1",) if name.startswith("diff") else ()
+    assert "sqlalchemy" not in loaded_modules(url, *args, exit_codes=("0", "None", *differ))
+
+
+def test_a_database_at_another_revision_takes_the_sqlalchemy_path(
+    tmp_path: Path, tracked: tuple[str, str],
+) -> None:
+    """The probe above can fail: a database the stdlib path declines (here one at a revision
+    this tracker does not know) is opened as before, through SQLAlchemy, which gives its
+    error as before."""
+    url, article = tracked
+    copy = tmp_path / "newer.db"
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as source, sqlite3.connect(copy) as into:
+        source.backup(into)
+    with sqlite3.connect(copy) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_newer'")
+    newer = f"sqlite:///{copy}"
+    assert "sqlalchemy" in loaded_modules(newer, "history", article, exit_codes=("1",))
+    result = tracker(newer, "history", article, check=False)
+    assert result.returncode == 1
+    assert "'9999_newer', which this tracker does not know" in result.stderr
 
 
 def test_the_probe_sees_a_heavy_library_when_one_is_loaded(tracked: tuple[str, str]) -> None:

@@ -89,7 +89,7 @@ def list_(
                                         "(in the order they were added).")] = 0,
 ) -> None:
     """List tracked articles with their schedule and state."""
-    from tracker.articles import list_articles
+    from tracker.reading import list_articles
 
     data = call(list_articles, open_app(), limit=limit, offset=offset)
     from tracker.cli.output import print_articles
@@ -200,7 +200,7 @@ def history(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
     """Versions of an article and its recent checks."""
-    from tracker.articles import history as history_of
+    from tracker.reading import history as history_of
 
     data = call(history_of, open_app(), url)
     from tracker.cli.output import print_history
@@ -216,7 +216,7 @@ def show(
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
 ) -> None:
     """Print a stored version of an article."""
-    from tracker.articles import show as show_version
+    from tracker.reading import show as show_version
 
     data = call(show_version, open_app(), url, version)
     from tracker.cli.output import render_version
