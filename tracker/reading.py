@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db import reads
 from db.reads import Reader, Row
 from tracker.app import App
-from tracker.changeview import ChangeView, build_change
 from tracker.clock import iso, utcnow
-from tracker.diff import Diff, Summary, diff_documents
 from tracker.errors import TrackerError
 from tracker.identity import MAX_URL_LENGTH, normalize_url
-from tracker.stored import version_metadata
+
+if TYPE_CHECKING:  # the diff is imported by the reads that show one: not by list or show
+    from tracker.changeview import ChangeView
+    from tracker.diff import Diff, Summary
 
 Paragraphs = tuple[tuple[str, str], ...]  # (kind, text) in order
 
@@ -114,6 +115,8 @@ def changes_since(
     """The changes stored since ``since``, by article and version (of one article, or only
     the (article id, version number) pairs ``only``). A first version, a re-baseline and a
     version whose predecessor is gone are no change."""
+    from tracker.changeview import build_change
+
     found: list[StoredChange] = []
     with app.read() as reader:
         article_id = find_tracked(reader, article_url).id if article_url else None
@@ -137,6 +140,8 @@ def stored_change(
 ) -> tuple[ChangeView, Diff]:
     """The change between two stored versions of an article (None: its latest), as every
     reader of a stored change reads it: ``tracker diff URL@A URL@B``."""
+    from tracker.changeview import build_change
+
     with app.read() as reader:
         article = find_tracked(reader, url)
         latest = article.version_count
@@ -152,6 +157,9 @@ def version_diff(reader: Reader, old: Row, new: Row) -> tuple[Diff, Paragraphs, 
     """The diff of two versions of an article, with the paragraphs of both: the diff stored
     with ``new`` when ``old`` is its predecessor, else (further apart, or a version stored
     without one) computed here as ``tracker.diffstore`` does."""
+    from tracker.diff import Diff, diff_documents
+    from tracker.stored import version_metadata
+
     old_paragraphs = tuple(reads.paragraphs_of(reader, old))
     new_paragraphs = tuple(reads.paragraphs_of(reader, new))
     stored = reads.stored_diff(reader, new.id) if old.number == new.number - 1 else None
@@ -178,6 +186,8 @@ def _version(reader: Reader, article_id: int, number: int) -> Row:
 def _summaries(reader: Reader, article_id: int, versions: list[Row]) -> dict[int, Summary]:
     """The diff summary of each version against the one before it (a first version has none):
     the stored ones in one query, any other computed."""
+    from tracker.diff import Summary
+
     stored = reads.stored_summaries(reader, article_id)
     by_number = {v.number: v for v in versions}
     return {

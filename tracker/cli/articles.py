@@ -92,9 +92,7 @@ def list_(
     from tracker.reading import list_articles
 
     data = call(list_articles, open_app(), limit=limit, offset=offset)
-    from tracker.cli.output import print_articles
-
-    emit(data, format, lambda console: print_articles(console, data["articles"]))
+    emit(data, format, lambda console: _output().print_articles(console, data["articles"]))
 
 
 @cli.command()
@@ -203,9 +201,7 @@ def history(
     from tracker.reading import history as history_of
 
     data = call(history_of, open_app(), url)
-    from tracker.cli.output import print_history
-
-    emit(data, format, lambda console: print_history(console, data))
+    emit(data, format, lambda console: _output().print_history(console, data))
 
 
 @cli.command()
@@ -219,7 +215,15 @@ def show(
     from tracker.reading import show as show_version
 
     data = call(show_version, open_app(), url, version)
-    from tracker.cli.output import render_version
+    if format is Format.json:
+        print_json(data)
+        return
+    # plain text, no console: rich is not imported
+    typer.echo(_output().render_version(data, markdown=format is Format.markdown))
 
-    emit(data, format,
-         lambda _: typer.echo(render_version(data, markdown=format is Format.markdown)))
+
+def _output() -> Any:
+    """The renderers for people (tracker.cli.output), imported only when text is printed."""
+    from tracker.cli import output
+
+    return output

@@ -246,8 +246,6 @@ def print_history(console: Console, data: dict[str, Any]) -> None:
 def render_version(data: dict[str, Any], *, markdown: bool) -> str:
     """A stored version to read: headline, facts, then each paragraph numbered ¶N as the
     changes report and the web view number it. Markdown with the article's text escaped."""
-    from tracker.render import escape_markdown
-
     data = printable_data(data)
     version = data["version"]
     title = version["title"] or data["article"]["url"]
@@ -261,6 +259,8 @@ def render_version(data: dict[str, Any], *, markdown: bool) -> str:
     if not markdown:
         lines = [title, " · ".join(facts), *lead]
         return "\n\n".join(lines + [_numbered(n, p) for n, p in _paragraphs(data)])
+    from tracker.render import escape_markdown  # (which imports the diff: not for text)
+
     lines = [f"# {escape_markdown(title)}", "_" + escape_markdown(" · ".join(facts)) + "_",
              *map(escape_markdown, lead)]
     for number, paragraph in _paragraphs(data):
