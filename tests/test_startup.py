@@ -143,3 +143,37 @@ def test_unknown_and_malformed_urls_still_get_their_messages(tracked: tuple[str,
     same = tracker(url, "show", article.replace("http://", "HTTP://") + "#top", "--format",
                    "json")  # the stored form of the same URL
     assert json.loads(same.stdout)["article"]["url"] == article
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+             *args: str) -> tuple[object, str, str]:
+    """``tracker.cli.main`` as the entry point runs it: (exit code, stdout, stderr)."""
+    from tracker import cli
+
+    monkeypatch.setattr(sys, "argv", ["tracker", *args])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    out, err = capsys.readouterr()
+    return exited.value.code, out, err
+
+
+def test_the_entry_point_builds_the_named_command_and_restores_the_rest(
+    tracked: tuple[str, str], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """main() builds only the command it runs; global options before its name, help and
+    unknown names behave as with every command built."""
+    from tracker.cli import cli
+
+    url, article = tracked
+    registered = list(cli.registered_commands), list(cli.registered_groups)
+    code, out, _ = run_main(monkeypatch, capsys, "-v", "--db", url, "list", "--format", "json")
+    assert code in (0, None)
+    assert [a["url"] for a in json.loads(out)["articles"]] == [article]
+    assert (cli.registered_commands, cli.registered_groups) == registered
+    code, out, _ = run_main(monkeypatch, capsys, "--db", url, "-h")
+    assert code in (0, None)
+    assert "list" in out and "history" in out and "source" in out
+    code, _, err = run_main(monkeypatch, capsys, "--db", url, "lisst")
+    assert code == 2
+    assert "No such command 'lisst'" in err
