@@ -92,7 +92,15 @@ def list_(
     from tracker.reading import list_articles
 
     data = call(list_articles, open_app(), limit=limit, offset=offset)
-    emit(data, format, lambda console: _output().print_articles(console, data["articles"]))
+    if format is ListFormat.json:
+        print_json(data)
+        return
+    output = _output()
+    plain = output.plain_articles(data["articles"])  # piped: drawn without rich's renderables
+    if plain is not None:
+        typer.echo(plain, nl=False)
+        return
+    output.print_articles(console(), data["articles"])
 
 
 @cli.command()
