@@ -12,7 +12,7 @@ two drivers.
 
 The SQL uses named ``:params``, which both drivers accept; a list or tuple parameter is
 expanded here into ``(:name_0, :name_1, …)`` for ``IN``. Each driver's values are made the
-same in one place (``Reader._row``): times are aware UTC datetimes (SQLite stores naive UTC
+same in one place (``Reader._conversion``): times are aware UTC datetimes (SQLite stores naive UTC
 text, as ``db.models.UTCDateTime`` writes it), JSON is decoded, booleans are ``bool``, blobs
 are ``bytes``. Rows are ``Row`` dicts whose keys are also attributes.
 
@@ -26,7 +26,7 @@ import datetime as dt
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -159,7 +159,15 @@ class Reader:
     def all(self, sql: str, **params: Any) -> list[Row]:
         sql, bound = self._bind(sql, params)
         names, rows = self._driver.execute(sql, bound)
-        return [self._row(names, row) for row in rows]
+        convert = [(name, made) for name in names if (made := self._conversion(name))]
+        found = []
+        for values in rows:
+            row = Row(zip(names, values, strict=True))
+            for name, made in convert:
+                if row[name] is not None:
+                    row[name] = made(row[name])
+            found.append(row)
+        return found
 
     def first(self, sql: str, **params: Any) -> Row | None:
         rows = self.all(sql, **params)
@@ -186,20 +194,17 @@ class Reader:
         # as SQLAlchemy's SQLite DATETIME writes it, so that text compares as time
         return value.strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else value
 
-    def _row(self, names: list[str], values: Sequence[Any]) -> Row:
-        row = Row(zip(names, values, strict=True))
-        for name, value in row.items():
-            if value is None:
-                continue
-            if name in _TIMES:
-                row[name] = _utc(value)
-            elif name in _JSON:
-                row[name] = json.loads(value) if self._sqlite else value
-            elif name in _BOOLEANS:
-                row[name] = bool(value)
-            elif name in _BLOBS:
-                row[name] = bytes(value)
-        return row
+    def _conversion(self, name: str) -> Callable[[Any], Any] | None:
+        """How a column's non-null values are made alike (None: as the driver gives them)."""
+        if name in _TIMES:
+            return _utc
+        if name in _JSON:
+            return json.loads if self._sqlite else None
+        if name in _BOOLEANS:
+            return bool
+        if name in _BLOBS:
+            return bytes
+        return None
 
 
 def _utc(value: dt.datetime | str) -> dt.datetime:
@@ -284,13 +289,14 @@ def versions_since(reader: Reader, since: dt.datetime, article_id: int | None) -
     return reader.all(ARTICLE_VERSIONS_SINCE, since=since, article_id=article_id)
 
 
-def paragraphs_of(reader: Reader, version: Row) -> list[tuple[str, str]]:
-    """(kind, text) of each paragraph of ``version``, in order (its delta chain resolved)."""
-    ids = paragraph_ids(reader, version)
+def paragraphs_of(reader: Reader, *versions: Row) -> list[list[tuple[str, str]]]:
+    """(kind, text) of each paragraph of each version, in order (delta chains resolved); the
+    paragraphs the versions share are read once."""
+    ids = [paragraph_ids(reader, version) for version in versions]
     found: dict[int, tuple[str, str]] = {}
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in _chunks(sorted({i for each in ids for i in each})):
         found.update((row.id, (row.kind, row.text)) for row in reader.all(PARAGRAPHS, ids=chunk))
-    return [found[i] for i in ids]
+    return [[found[i] for i in each] for each in ids]
 
 
 def paragraph_ids(reader: Reader, version: Row) -> list[int]:

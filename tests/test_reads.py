@@ -120,10 +120,12 @@ def test_versions_and_paragraphs_read_as_the_orm_reads_them(app: App, stored: St
                 rows = reads.versions_of(reader, stored.article_id)
                 for row, version in zip(rows, orm, strict=True):
                     same(row, version, names)
-                    assert reads.paragraphs_of(reader, row) == queries.paragraphs_of(
-                        session, version)
+                    assert reads.paragraphs_of(reader, row) == [queries.paragraphs_of(
+                        session, version)]
                     assert reads.version(reader, stored.article_id, version.number) == row
                 assert reads.version(reader, stored.article_id, None) == rows[-1]
+                assert reads.paragraphs_of(reader, *rows) == [
+                    queries.paragraphs_of(session, version) for version in orm]
                 assert reads.version(reader, stored.article_id, 9) is None
                 for article_id in (None, stored.article_id):
                     found = reads.versions_since(reader, since, article_id)

@@ -81,8 +81,8 @@ def show(app: App, url: str, number: int | None = None) -> dict[str, Any]:
         if version is None:
             which = f"version {number}" if number else "version yet"
             raise TrackerError(f"{row.url} has no {which} ({row.version_count} stored)")
-        paragraphs = [{"kind": kind, "text": text}
-                      for kind, text in reads.paragraphs_of(reader, version)]  # fmt: skip
+        [stored] = reads.paragraphs_of(reader, version)
+        paragraphs = [{"kind": kind, "text": text} for kind, text in stored]
     return {"article": {"url": row.url}, "version": version_json(version),
             "paragraphs": paragraphs}  # fmt: skip
 
@@ -160,8 +160,7 @@ def version_diff(reader: Reader, old: Row, new: Row) -> tuple[Diff, Paragraphs, 
     from tracker.diff import Diff, diff_documents
     from tracker.stored import version_metadata
 
-    old_paragraphs = tuple(reads.paragraphs_of(reader, old))
-    new_paragraphs = tuple(reads.paragraphs_of(reader, new))
+    old_paragraphs, new_paragraphs = map(tuple, reads.paragraphs_of(reader, old, new))
     stored = reads.stored_diff(reader, new.id) if old.number == new.number - 1 else None
     if stored is not None:
         return Diff.from_json(stored), old_paragraphs, new_paragraphs
