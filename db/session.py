@@ -25,12 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import sqlite
 from db.errors import DatabaseProblem as DatabaseProblem
+from db.errors import explain_driver_error
+from db.reads import HEAD_REVISION as HEAD_REVISION
 
+# HEAD_REVISION, the newest migration, is defined in db.reads (whose stdlib read path checks
+# it too). Checked against the alembic_version table with one query, so a process opening an
+# up-to-date database never imports Alembic (tests/test_migrations.py keeps it equal to
+# Alembic's head).
 MIGRATIONS = Path(__file__).parent / "migrations"
-# The newest migration. Checked against the alembic_version table with one query, so a
-# process opening an up-to-date database never imports Alembic (tests/test_migrations.py keeps
-# this equal to Alembic's head).
-HEAD_REVISION = "0011_meta"
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
@@ -108,15 +110,7 @@ def explain(exc: BaseException) -> str:
     if not isinstance(exc, SQLAlchemyError):
         first = (str(exc).strip().splitlines() or [""])[0]
         return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-    original = getattr(exc, "orig", None) or exc
-    lines = str(original).strip().splitlines() or [type(original).__name__]
-    message = " ".join(line.strip() for line in lines[:2] if line.strip())
-    lowered = message.lower()
-    if "readonly database" in lowered or "read-only" in lowered:
-        message += " (is the file, or its directory, read-only?)"
-    elif "not a database" in lowered or "malformed" in lowered:
-        message += " (the file is damaged or is no SQLite database)"
-    return f"database error: {message}"
+    return explain_driver_error(getattr(exc, "orig", None) or exc)
 
 
 def sessions(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:

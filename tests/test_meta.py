@@ -11,7 +11,7 @@ from typing import Any
 from alembic import command
 from sqlalchemy import Engine, func, inspect, select, text
 
-from db import diff_queries, meta, queries
+from db import diff_queries, diffdata, meta, queries
 from db.models import META_COLUMNS, Version, VersionDiff, VersionMeta
 from db.session import (
     HEAD_REVISION,
@@ -144,7 +144,7 @@ def test_runs_of_unchanged_paragraphs_are_folded_and_read_back_as_given() -> Non
             "ops": [moved, equal(0, 1), equal(1, 2), equal(2, 3), equal(4, 4), modified,
                     equal(6, 6), equal(7, 7)],
             "metadata": {}, "summary": {"modified": 1, "moved": 1, "unchanged": 6}}
-    folded = diff_queries.fold_equal(diff)
+    folded = diffdata.fold_equal(diff)
     assert folded["ops"] == [moved, [0, 1, 3], [4, 4, 1], modified, [6, 6, 2]]
     assert diff_queries.unpack(diff_queries.pack(diff)) == diff
-    assert diff_queries.unfold_equal(diff) == diff  # a diff stored before reads the same
+    assert diffdata.unfold_equal(diff) == diff  # a diff stored before reads the same

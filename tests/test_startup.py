@@ -5,8 +5,10 @@ timed one (the timings are in benchmarks/bench_startup.py)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -85,6 +87,35 @@ def test_read_command_loads_no_heavy_library(tracked: tuple[str, str], name: str
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
+@pytest.mark.parametrize("name", sorted(READS))
+def test_read_command_on_sqlite_loads_no_sqlalchemy(tracked: tuple[str, str], name: str) -> None:
+    """On a SQLite file at the newest schema the read commands run on stdlib sqlite3
+    (db.reads): importing SQLAlchemy alone takes longer than the 0.25 s they may take."""
+    url, article = tracked
+    args = [arg.replace("{article}", article) for arg in READS[name]]
+    differ = ("1",) if name.startswith("diff") else ()
+    assert "sqlalchemy" not in loaded_modules(url, *args, exit_codes=("0", "None", *differ))
+
+
+def test_a_database_at_another_revision_takes_the_sqlalchemy_path(
+    tmp_path: Path, tracked: tuple[str, str],
+) -> None:
+    """The probe above can fail: a database the stdlib path declines (here one at a revision
+    this tracker does not know) is opened as before, through SQLAlchemy, which gives its
+    error as before."""
+    url, article = tracked
+    copy = tmp_path / "newer.db"
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as source, sqlite3.connect(copy) as into:
+        source.backup(into)
+    with sqlite3.connect(copy) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_newer'")
+    newer = f"sqlite:///{copy}"
+    assert "sqlalchemy" in loaded_modules(newer, "history", article, exit_codes=("1",))
+    result = tracker(newer, "history", article, check=False)
+    assert result.returncode == 1
+    assert "'9999_newer', which this tracker does not know" in result.stderr
+
+
 def test_the_probe_sees_a_heavy_library_when_one_is_loaded(tracked: tuple[str, str]) -> None:
     """The check above can fail: a command that fetches loads the HTTP client (the site is
     gone, so the check fails: exit status 3)."""
@@ -112,3 +143,37 @@ def test_unknown_and_malformed_urls_still_get_their_messages(tracked: tuple[str,
     same = tracker(url, "show", article.replace("http://", "HTTP://") + "#top", "--format",
                    "json")  # the stored form of the same URL
     assert json.loads(same.stdout)["article"]["url"] == article
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+             *args: str) -> tuple[object, str, str]:
+    """``tracker.cli.main`` as the entry point runs it: (exit code, stdout, stderr)."""
+    from tracker import cli
+
+    monkeypatch.setattr(sys, "argv", ["tracker", *args])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    out, err = capsys.readouterr()
+    return exited.value.code, out, err
+
+
+def test_the_entry_point_builds_the_named_command_and_restores_the_rest(
+    tracked: tuple[str, str], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """main() builds only the command it runs; global options before its name, help and
+    unknown names behave as with every command built."""
+    from tracker.cli import cli
+
+    url, article = tracked
+    registered = list(cli.registered_commands), list(cli.registered_groups)
+    code, out, _ = run_main(monkeypatch, capsys, "-v", "--db", url, "list", "--format", "json")
+    assert code in (0, None)
+    assert [a["url"] for a in json.loads(out)["articles"]] == [article]
+    assert (cli.registered_commands, cli.registered_groups) == registered
+    code, out, _ = run_main(monkeypatch, capsys, "--db", url, "-h")
+    assert code in (0, None)
+    assert {"list", "history", "source", "notify"} <= set(out.split())
+    code, _, err = run_main(monkeypatch, capsys, "--db", url, "lisst")
+    assert code == 2
+    assert "No such command 'lisst'" in err

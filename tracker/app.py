@@ -8,6 +8,8 @@ a use case keeps between calls lives in a module global: it is an attribute of t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from db.reads import Reader
     from tracker.caches import DeliveryCaches
     from tracker.fetch import Fetcher
     from tracker.leases import Keeper
@@ -57,6 +60,21 @@ class App:
         from db.session import sessions
 
         return sessions(self.engine, write=True)
+
+    @contextmanager
+    def read(self) -> Iterator[Reader]:
+        """A ``db.reads.Reader`` for the read commands, in one read transaction: stdlib
+        ``sqlite3`` on a SQLite file at the newest schema (no SQLAlchemy import), otherwise a
+        connection of ``engine`` (which migrates the database, or says why it cannot)."""
+        from db.reads import Reader, sqlite_reader
+
+        if "engine" not in self.__dict__:  # a process that has the engine already uses it
+            with sqlite_reader(self.settings.resolved_database_url) as fast:
+                if fast is not None:
+                    yield fast
+                    return
+        with self.engine.connect() as connection:
+            yield Reader.over(connection)
 
     def write_connection(self) -> AbstractContextManager[Connection]:
         """A Core connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite), for hot

@@ -32,16 +32,10 @@ from db import diff_queries, queries
 from db.models import Version
 from tracker.changeview import ChangeView, build_change
 from tracker.diff import Diff, Summary, diff_documents
-from tracker.errors import TrackerError
+from tracker.reading import UnknownVersion as UnknownVersion
 from tracker.stored import version_metadata
 
 Paragraphs = tuple[tuple[str, str], ...]  # (kind, text) in order
-
-
-class UnknownVersion(TrackerError):
-    def __init__(self, article_id: int, number: int) -> None:
-        super().__init__(f"article {article_id} has no version {number}")
-        self.article_id, self.number = article_id, number
 
 
 @dataclass(frozen=True, slots=True)

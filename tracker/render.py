@@ -24,9 +24,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable, Sequence
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from tracker.changeview import Block, ChangeView, build_change
 from tracker.diff import Diff
@@ -48,7 +46,12 @@ _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|~&#])")
 _MARKDOWN_BLOCK_MARK = re.compile(r"^([#+\-=>])")
 _MARKDOWN_LIST_NUMBER = re.compile(r"^(\d+)([.)])")
 
+if TYPE_CHECKING:  # rich draws the colours only: plain text and Markdown need none of it
+    from rich.text import Text
+
 Words = tuple[tuple[str, str], ...]  # (tag, text): "=" kept, "-" deleted, "+" inserted
+# A line as (style, spans): the line's own style and its (text, style) spans; "" no style.
+Line = tuple[str, list[tuple[str, str]]]
 
 
 def change_view(
@@ -71,14 +74,14 @@ def render_text(view: ChangeView, *, color: bool) -> str:
     lines = [_meta_line(label, words, color) for label, words in _metadata(view)]
     for block in view.changes:
         if lines:
-            lines.append(Text())
-        lines.append(Text(_header(block), style=_HEADER_STYLES.get(block.kind, "bold")))
+            lines.append(("", []))
+        lines.append((_HEADER_STYLES.get(block.kind, "bold"), [(_header(block), "")]))
         lines += [_word_line(prefix, words, color) for prefix, words in _block_lines(block)]
     if view.unchanged:
-        lines += [Text(), Text(_skipped_line(view))]
+        lines += [("", []), ("", [(_skipped_line(view), "")])]
     if color:
         return _ansi(lines)
-    return "".join(line.plain + "\n" for line in lines)
+    return "".join("".join(text for text, _ in spans) + "\n" for _, spans in lines)
 
 
 def render_markdown(view: ChangeView, *, heading: str = "####") -> str:
@@ -195,40 +198,48 @@ def _shortened(text: str, *, keep_head: bool, keep_tail: bool) -> str:
     return " ".join([*head, ELLIPSIS, *tail])
 
 
-def _meta_line(label: str, words: Words, color: bool) -> Text:
-    line = Text()
-    line.append(f"{printable(label)}:", style="bold")
-    line.append(" ")
-    return line.append_text(_words(words, color))
+def _meta_line(label: str, words: Words, color: bool) -> Line:
+    return "", [(f"{printable(label)}:", "bold"), (" ", ""), *_words(words, color)]
 
 
-def _word_line(prefix: str, words: Words, color: bool) -> Text:
-    line = Text("  " + (f"{prefix} " if prefix else ""))
-    return line.append_text(_words(words, color))
+def _word_line(prefix: str, words: Words, color: bool) -> Line:
+    return "", [("  " + (f"{prefix} " if prefix else ""), ""), *_words(words, color)]
 
 
-def _words(words: Words, color: bool) -> Text:
-    text = Text()
+def _words(words: Words, color: bool) -> list[tuple[str, str]]:
+    spans = []
     for position, (tag, chunk) in enumerate(words):
-        text.append(" " if position else "")
+        spans.append((" " if position else "", ""))
         chunk = printable(chunk)
         if color:
-            text.append(chunk, style=_STYLES.get(tag, ""))
+            spans.append((chunk, _STYLES.get(tag, "")))
         else:
             opening, closing = _WDIFF.get(tag, ("", ""))
-            text.append(f"{opening}{chunk}{closing}")
-    return text
+            spans.append((f"{opening}{chunk}{closing}", ""))
+    return spans
 
 
-def _ansi(lines: Iterable[Text]) -> str:
+def _ansi(lines: Iterable[Line]) -> str:
     """Styled lines as ANSI escape codes, not wrapped (the terminal wraps)."""
+    from rich.console import Console
+
     buffer = io.StringIO()
     # The caller asked for colour: NO_COLOR and terminal detection are the CLI's business.
     console = Console(file=buffer, force_terminal=True, color_system="standard", no_color=False,
                       soft_wrap=True, highlight=False, emoji=False, markup=False)
     for line in lines:
-        console.print(line)
+        console.print(_text(line))
     return buffer.getvalue()
+
+
+def _text(line: Line) -> Text:
+    from rich.text import Text
+
+    style, spans = line
+    text = Text(style=style)
+    for chunk, span_style in spans:
+        text.append(chunk, style=span_style)
+    return text
 
 
 def _markdown_prefix(prefix: str) -> str:

@@ -18,18 +18,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from db import diff_queries, queries
-from db.session import session_scope
 from tracker.app import App
-from tracker.articles import find_tracked
 from tracker.changeview import ChangeView
 from tracker.clock import iso, local_time
 from tracker.diff import Diff
-from tracker.diffstore import diff_versions, load_diff
-from tracker.errors import TrackerError
-from tracker.render import escape_markdown
-from tracker.render import render_markdown as render_change_markdown
-from tracker.render import render_text as render_change_text
+from tracker.reading import changes_since
 from tracker.terminal import printable
 
 
@@ -64,46 +57,14 @@ def changes(
 ) -> list[ChangeEntry]:
     """Change entries, oldest first within each article. ``only``: just these (article id,
     version number) pairs, e.g. the versions one check pass stored."""
-    entries: list[ChangeEntry] = []
     if only is not None and not only:
-        return entries
-    with session_scope(app.reader) as session:
-        article_id = find_tracked(session, article_url).id if article_url else None
-        if only is None:
-            versions = queries.versions_since(session, since, article_id)
-        else:
-            versions = [v for v in queries.versions_since(
-                session, since, article_id, article_ids=[pair[0] for pair in only],
-            ) if (v.article_id, v.number) in only]
-        minor = diff_queries.minor_ids(session, [v.id for v in versions])
-        for version in versions:
-            if version.number == 1 or version.rebaseline:
-                continue
-            previous = queries.version_by_number(session, version.article_id, version.number - 1)
-            if previous is None:
-                continue
-            loaded = diff_versions(session, previous, version)
-            article = queries.article_by_id(session, version.article_id)
-            assert article is not None
-            entries.append(ChangeEntry(
-                article.url, version.title, previous.number, version.number,
-                version.fetched_at, version.id in minor, loaded.diff, loaded.view,
-            ))
-    return entries
-
-
-def stored_change(
-    app: App, url: str, old_number: int | None, new_number: int | None
-) -> tuple[ChangeView, Diff]:
-    """The change between two stored versions of an article (None: its latest), through
-    ``tracker.diffstore`` as the web view reads it: ``tracker diff URL@A URL@B``."""
-    with session_scope(app.reader) as session:
-        article = find_tracked(session, url)
-        latest = article.version_count
-        if not latest:
-            raise TrackerError(f"{article.url} has no version yet")
-        loaded = load_diff(session, article.id, old_number or latest, new_number or latest)
-        return loaded.view, loaded.diff
+        return []
+    return [
+        ChangeEntry(change.url, change.version.title, change.previous.number,
+                    change.version.number, change.version.fetched_at, change.minor, change.diff,
+                    change.view)
+        for change in changes_since(app, since, article_url, None if only is None else set(only))
+    ]
 
 
 def to_json(entries: list[ChangeEntry]) -> dict[str, Any]:
@@ -111,6 +72,8 @@ def to_json(entries: list[ChangeEntry]) -> dict[str, Any]:
 
 
 def render_text(entries: list[ChangeEntry], *, color: bool) -> str:
+    from tracker.render import render_text as render_change_text
+
     if not entries:
         return "No changes in this period."
     parts = []
@@ -124,6 +87,9 @@ def render_text(entries: list[ChangeEntry], *, color: bool) -> str:
 
 
 def render_markdown(entries: list[ChangeEntry]) -> str:
+    from tracker.render import escape_markdown
+    from tracker.render import render_markdown as render_change_markdown
+
     if not entries:
         return "_No changes in this period._"
     parts = []

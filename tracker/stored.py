@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
-from db import queries
-from db.models import Version
 from tracker.document import Metadata
 
+if TYPE_CHECKING:  # the read commands use version_metadata without SQLAlchemy (db.reads)
+    from sqlalchemy.orm import Session
 
-def version_metadata(version: Version) -> dict[str, Any]:
+    from db.models import Version
+    from db.reads import Row
+
+
+def version_metadata(version: Version | Row) -> dict[str, Any]:
     return Metadata(
         title=version.title, byline=version.byline, published=version.published,
         updated=version.updated, language=version.language, canonical_url=version.canonical_url,
@@ -20,4 +22,6 @@ def version_metadata(version: Version) -> dict[str, Any]:
 
 
 def version_texts(session: Session, version: Version) -> list[str]:
+    from db import queries
+
     return [text for _, text in queries.paragraphs_of(session, version)]

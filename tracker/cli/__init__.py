@@ -14,6 +14,11 @@ in the order ``tracker --help`` lists them.
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
+from typer.main import get_command_name
+
 # isort: off
 # Each module registers its commands when imported: this order is the order of `tracker --help`.
 from tracker.cli import articles, changes, extract, hosts, sources  # noqa: F401
@@ -24,6 +29,43 @@ from tracker.cli.common import cli
 
 __all__ = ["cli", "main"]
 
+# The global options that take a value (the word after them is not the command's name).
+_VALUED = frozenset({"--db", "--log-format"})
+
 
 def main() -> None:
-    cli()
+    """Run the command line. Typer builds a Click command from the signature of every command
+    at each start (about a third of a read command's start-up); a process runs one command,
+    so only that one is built when the arguments name it. Help on the whole command line,
+    a group and an unknown name get everything, as before."""
+    command = _invoked(sys.argv[1:])
+    if command is None:
+        cli()
+        return
+    commands, groups = cli.registered_commands, cli.registered_groups
+    cli.registered_commands, cli.registered_groups = [command], []
+    try:
+        cli()
+    finally:
+        cli.registered_commands, cli.registered_groups = commands, groups
+
+
+def _invoked(args: list[str]) -> Any:
+    """The registered command the arguments run, None when it is not one plain command."""
+    position = 0
+    while position < len(args):
+        arg = args[position]
+        if arg in _VALUED:
+            position += 2
+        elif arg == "--help" or (arg.startswith("-") and not arg.startswith("--") and "h" in arg):
+            return None
+        elif arg.startswith("-"):
+            position += 1
+        else:
+            return next((info for info in cli.registered_commands if _name(info) == arg), None)
+    return None
+
+
+def _name(info: Any) -> str:
+    """A registered command's name, as Typer gives it."""
+    return str(info.name or get_command_name(getattr(info.callback, "__name__", "")))

@@ -89,12 +89,18 @@ def list_(
                                         "(in the order they were added).")] = 0,
 ) -> None:
     """List tracked articles with their schedule and state."""
-    from tracker.articles import list_articles
+    from tracker.reading import list_articles
 
     data = call(list_articles, open_app(), limit=limit, offset=offset)
-    from tracker.cli.output import print_articles
-
-    emit(data, format, lambda console: print_articles(console, data["articles"]))
+    if format is ListFormat.json:
+        print_json(data)
+        return
+    output = _output()
+    plain = output.plain_articles(data["articles"])  # piped: drawn without rich's renderables
+    if plain is not None:
+        typer.echo(plain, nl=False)
+        return
+    output.print_articles(console(), data["articles"])
 
 
 @cli.command()
@@ -200,12 +206,10 @@ def history(
     format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
     """Versions of an article and its recent checks."""
-    from tracker.articles import history as history_of
+    from tracker.reading import history as history_of
 
     data = call(history_of, open_app(), url)
-    from tracker.cli.output import print_history
-
-    emit(data, format, lambda console: print_history(console, data))
+    emit(data, format, lambda console: _output().print_history(console, data))
 
 
 @cli.command()
@@ -216,10 +220,18 @@ def show(
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
 ) -> None:
     """Print a stored version of an article."""
-    from tracker.articles import show as show_version
+    from tracker.reading import show as show_version
 
     data = call(show_version, open_app(), url, version)
-    from tracker.cli.output import render_version
+    if format is Format.json:
+        print_json(data)
+        return
+    # plain text, no console: rich is not imported
+    typer.echo(_output().render_version(data, markdown=format is Format.markdown))
 
-    emit(data, format,
-         lambda _: typer.echo(render_version(data, markdown=format is Format.markdown)))
+
+def _output() -> Any:
+    """The renderers for people (tracker.cli.output), imported only when text is printed."""
+    from tracker.cli import output
+
+    return output

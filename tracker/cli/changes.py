@@ -47,8 +47,8 @@ def changes(
 ) -> None:
     """The changes report: what changed in each article, paragraph by paragraph."""
     from tracker import report
-    from tracker.articles import parse_since
     from tracker.clock import display_zone
+    from tracker.reading import parse_since
 
     start = call(parse_since, since, zone=display_zone())  # a naive time is in TZ
     if format in (ChangesFormat.atom, ChangesFormat.html):
@@ -125,7 +125,7 @@ def _diff_inputs(old: str, new: str) -> tuple[Any, Any]:
     the stored paragraph kinds); anything else is diffed here."""
     old_ref, new_ref = call(_stored_ref, old), call(_stored_ref, new)
     if old_ref is not None and new_ref is not None and old_ref[0] == new_ref[0]:
-        from tracker.report import stored_change
+        from tracker.reading import stored_change
 
         view, stored = call(stored_change, open_app(), old_ref[0], old_ref[1], new_ref[1])
         return view, stored
@@ -152,7 +152,7 @@ def _stored_ref(spec: str) -> tuple[str, int | None] | None:
 def _diff_side(spec: str) -> tuple[list[str], dict[str, Any] | None]:
     ref = _stored_ref(spec)
     if ref is not None:
-        from tracker.articles import stored_paragraphs
+        from tracker.reading import stored_paragraphs
 
         return stored_paragraphs(open_app(), *ref)
     path = Path(spec)

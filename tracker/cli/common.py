@@ -136,12 +136,22 @@ def call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
 def _database_problem(exc: Exception) -> str | None:
     """One line for a database error, None for anything else. Looked up in sys.modules: a
     command that never touched the database has not imported SQLAlchemy, and need not."""
+    driver = sys.modules.get("sqlite3")  # the read path's (db.reads), without SQLAlchemy
+    if driver is not None and isinstance(exc, driver.Error):
+        return _sqlite_problem(exc)
     session = sys.modules.get("db.session")
     errors = sys.modules.get("sqlalchemy.exc")
     if session is None or not (isinstance(exc, session.DatabaseProblem) or (
             errors is not None and isinstance(exc, errors.SQLAlchemyError))):
         return None
     return str(session.explain(exc))
+
+
+def _sqlite_problem(exc: Exception) -> str:
+    """``db.session.explain``'s line for an error of stdlib ``sqlite3`` (``db.reads``)."""
+    from db.errors import explain_driver_error
+
+    return explain_driver_error(exc)
 
 
 def print_json(data: Any) -> None:

@@ -5,6 +5,8 @@ Only the CLI imports this module (it was ``tracker/views.py``)."""
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -44,28 +46,99 @@ def print_articles(console: Console, articles: Sequence[dict[str, Any]]) -> None
     console.print(articles_table(articles))
 
 
+ARTICLE_COLUMNS = ("title", "URL", "state", "versions", "every", "last checked", "next check")
+
+
 def articles_table(articles: Sequence[dict[str, Any]]) -> Table:
     from rich.table import Table
 
-    table = Table(title=f"{len(articles)} tracked article(s)", title_justify="left")
-    for column in ("title", "URL", "state", "versions", "every", "last checked", "next check"):
+    table = Table(title=_articles_title(articles), title_justify="left")
+    for column in ARTICLE_COLUMNS:
         cut = column in ("title", "state")
         table.add_column(column, overflow="ellipsis" if cut else "fold",
                          no_wrap=column != "URL")
     for article in articles:
-        state = article["state"]
-        if article.get("developing"):
-            state += ", developing"
-        if article["failures"]:
-            error = one_line(article["last_error"] or "", ERROR_CHARS)
-            state += f" ({article['failures']} failed: {error})"
-        table.add_row(
-            cell(one_line(article.get("title") or "—", TITLE_CHARS)), cell(article["url"]),
-            cell(state), str(article["versions"]),
-            format_duration(article["interval"]), _short_time(article["last_checked"]),
-            _short_time(article["next_check"]),
-        )
+        title, url, state, *rest = _article_row(article)
+        table.add_row(cell(title), cell(url), cell(state), *rest)
     return table
+
+
+def _articles_title(articles: Sequence[dict[str, Any]]) -> str:
+    return f"{len(articles)} tracked article(s)"
+
+
+def _article_row(article: dict[str, Any]) -> list[str]:
+    """An article's cells, each printable (the first three come from the web or users)."""
+    state = article["state"]
+    if article.get("developing"):
+        state += ", developing"
+    if article["failures"]:
+        error = one_line(article["last_error"] or "", ERROR_CHARS)
+        state += f" ({article['failures']} failed: {error})"
+    return [
+        printable(one_line(article.get("title") or "—", TITLE_CHARS)), printable(article["url"]),
+        printable(state), str(article["versions"]), format_duration(article["interval"]),
+        _short_time(article["last_checked"]), _short_time(article["next_check"]),
+    ]
+
+
+def plain_articles(articles: Sequence[dict[str, Any]]) -> str | None:
+    """``tracker list`` piped, character for character as rich draws ``print_articles`` there
+    (no width limit, no style shown), without building rich's renderables (at 1,000 articles
+    that took most of the command's time). None where rich would draw otherwise: on a
+    terminal, with colours forced, on an output that is not UTF-8 (an ASCII box)."""
+    if sys.stdout.isatty() or not _unstyled_utf8():
+        return None
+    rows = [_article_row(article) for article in articles]
+    if not all(_SINGLE_CELLS.fullmatch(value) for row in rows for value in row):
+        return None
+    return plain_table(_articles_title(articles), ARTICLE_COLUMNS, rows)
+
+
+# Characters one cell wide that join no neighbour, for every Unicode version rich knows:
+# ASCII, Latin, Greek, Cyrillic (no combining marks, no soft hyphen), general punctuation
+# (no zero-width or bidi characters), currency, letterlike symbols and arrows. Text with any
+# other character (emoji, CJK, combining marks, joiners) is left to rich, whose layout of it
+# depends on how it splits the text.
+_SINGLE_CELLS = re.compile(
+    "[\u0020-\u007e\u00a0-\u00ac\u00ae-\u02ff\u0370-\u0377\u037a-\u037f\u0384-\u03ff"
+    "\u0400-\u0482\u048a-\u04ff\u1e00-\u1eff\u2010-\u2027\u2030-\u205e\u20a0-\u20bf"
+    "\u2100-\u214f\u2190-\u21ff]*"
+)
+
+
+def _unstyled_utf8() -> bool:
+    """Whether rich, writing to this (non-terminal) standard output, shows no style and draws
+    its box in Unicode (its rules: TTY_COMPATIBLE and FORCE_COLOR make it a terminal)."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "utf-8").lower()
+    return (os.environ.get("TTY_COMPATIBLE") != "1" and "FORCE_COLOR" not in os.environ
+            and encoding.startswith("utf") and sys.platform != "win32")  # fmt: skip
+
+
+def plain_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str | None:
+    """A rich ``Table`` (its default heavy-head box, one space of padding, the title justified
+    left) of printable one-line cells, drawn at its natural width; None when the title is
+    wider than the table (rich would wrap it)."""
+    from rich.cells import cell_len  # rich's measure of a character's width, no more of rich
+
+    widths = [max([cell_len(header), *(cell_len(row[k]) for row in rows)])
+              for k, header in enumerate(headers)]  # fmt: skip
+    width = sum(widths) + 3 * len(widths) + 1
+    if cell_len(title) > width:
+        return None
+
+    def rule(left: str, line: str, middle: str, right: str) -> str:
+        return left + middle.join(line * (w + 2) for w in widths) + right
+
+    def cells(edge: str, values: Sequence[str]) -> str:
+        return edge + edge.join(f" {value}{' ' * (w - cell_len(value))} "
+                                for value, w in zip(values, widths, strict=True)) + edge
+
+    lines = [title + " " * (width - cell_len(title)), rule("┏", "━", "┳", "┓"),
+             cells("┃", headers), rule("┡", "━", "╇", "┩")]
+    lines += [cells("│", row) for row in rows]
+    lines.append(rule("└", "─", "┴", "┘"))
+    return "\n".join(lines) + "\n"
 
 
 def sources_table(sources: Sequence[dict[str, Any]]) -> Table:
@@ -246,8 +319,6 @@ def print_history(console: Console, data: dict[str, Any]) -> None:
 def render_version(data: dict[str, Any], *, markdown: bool) -> str:
     """A stored version to read: headline, facts, then each paragraph numbered ¶N as the
     changes report and the web view number it. Markdown with the article's text escaped."""
-    from tracker.render import escape_markdown
-
     data = printable_data(data)
     version = data["version"]
     title = version["title"] or data["article"]["url"]
@@ -261,6 +332,8 @@ def render_version(data: dict[str, Any], *, markdown: bool) -> str:
     if not markdown:
         lines = [title, " · ".join(facts), *lead]
         return "\n\n".join(lines + [_numbered(n, p) for n, p in _paragraphs(data)])
+    from tracker.render import escape_markdown  # (which imports the diff: not for text)
+
     lines = [f"# {escape_markdown(title)}", "_" + escape_markdown(" · ".join(facts)) + "_",
              *map(escape_markdown, lead)]
     for number, paragraph in _paragraphs(data):

@@ -14,7 +14,7 @@ what refers to it (checks, diffs, bodies, events). The downgrade puts the values
 every version row.
 
 The stored diffs are stored again with their runs of unchanged paragraphs folded
-(``db.diff_queries.fold_equal``), and unfolded by the downgrade for the code before it.
+(``db.diffdata.fold_equal``), and unfolded by the downgrade for the code before it.
 """
 
 import hashlib

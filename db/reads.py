@@ -1,0 +1,339 @@
+"""The read path of the read commands (``tracker list``, ``history``, ``show``, ``changes``):
+their queries, written once as SQL text, and a small ``Reader`` that runs them on either of
+two drivers.
+
+- stdlib ``sqlite3`` for a SQLite file at the current schema (``sqlite_reader``): no
+  SQLAlchemy import, which alone takes longer than the 0.25 s a read command may take
+  (issue 15, item 3). The connection never writes (``PRAGMA query_only``), waits for a
+  writer's lock as ``db.sqlite`` does, and reads in one transaction (one WAL snapshot).
+- a SQLAlchemy ``Connection`` (``Reader.over``, ``text()``) for PostgreSQL and for every
+  SQLite database the fast path declines (missing, not at the newest revision, a URL it does
+  not parse): the caller opens it through ``db.session``, which migrates or says why not.
+
+The SQL uses named ``:params``, which both drivers accept; a list or tuple parameter is
+expanded here into ``(:name_0, :name_1, …)`` for ``IN``. Each driver's values are made the
+same in one place (``Reader._conversion``): times are aware UTC datetimes (SQLite stores naive UTC
+text, as ``db.models.UTCDateTime`` writes it), JSON is decoded, booleans are ``bool``, blobs
+are ``bytes``. Rows are ``Row`` dicts whose keys are also attributes.
+
+``VERSION_COLUMNS`` (and ``LIST_ARTICLES``' title) read the version metadata, the join with
+``version_meta`` (``VERSIONS``); nothing else here does. Imports nothing of tracker, and SQLAlchemy only in ``over``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from db import refs
+from db.diffdata import unpack
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+# The newest migration (re-exported by db.session, which checks it with Alembic at hand).
+HEAD_REVISION = "0011_meta"
+# As db.sqlite waits for a writer (tracker run may be storing a check meanwhile).
+BUSY_TIMEOUT_S = 30
+_CHUNK = 500  # ids per IN list
+
+# --- the queries ----------------------------------------------------------------------------
+
+ARTICLE_COLUMNS = (
+    "a.id, a.url, a.state, a.selector, a.base_interval, a.interval, a.next_check_at, "
+    "a.last_checked_at, a.failure_count, a.last_error, a.version_count, a.tags, a.developing"
+)
+# The version metadata columns (title … lead_caption, extractor) are read here only: they are
+# the version's version_meta row (m), stored once per distinct value; ``updated`` stays on v.
+VERSION_COLUMNS = (
+    "v.id, v.article_id, v.number, v.fetched_at, v.content_hash, m.title, m.byline, "
+    "m.published, v.updated, m.language, m.canonical_url, m.lead_image, m.lead_caption, "
+    "m.extractor, v.rebaseline, v.paragraph_count, v.paragraph_refs"
+)
+VERSIONS = "versions v JOIN version_meta m ON m.id = v.meta_id"
+REVISION = "SELECT version_num FROM alembic_version"
+# In the order they were added (the primary key's index: no sort), each with the headline of
+# its latest version (None before the first).
+LIST_ARTICLES = (
+    f"SELECT {ARTICLE_COLUMNS}, m.title FROM articles a "
+    "LEFT JOIN versions v ON v.article_id = a.id AND v.number = a.version_count "
+    "LEFT JOIN version_meta m ON m.id = v.meta_id "
+    "ORDER BY a.id LIMIT :limit OFFSET :offset"
+)
+ARTICLE_BY_URL = f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.url = :url"
+ARTICLE_BY_ALIAS = (
+    f"SELECT {ARTICLE_COLUMNS} FROM article_aliases s JOIN articles a ON a.id = s.article_id "
+    "WHERE s.url = :url"
+)
+VERSIONS_OF = f"SELECT {VERSION_COLUMNS} FROM {VERSIONS} WHERE v.article_id = :article_id"
+VERSIONS_IN_ORDER = f"{VERSIONS_OF} ORDER BY v.number"
+VERSION_BY_NUMBER = f"{VERSIONS_OF} AND v.number = :number"
+LATEST_VERSION = f"{VERSIONS_OF} ORDER BY v.number DESC LIMIT 1"
+# Versions fetched since a time, with their article's URL, by article and number.
+VERSIONS_SINCE = (
+    f"SELECT {VERSION_COLUMNS}, a.url FROM {VERSIONS} JOIN articles a ON a.id = v.article_id "
+    "WHERE v.fetched_at >= :since ORDER BY v.article_id, v.number"
+)
+ARTICLE_VERSIONS_SINCE = (
+    f"SELECT {VERSION_COLUMNS}, a.url FROM {VERSIONS} JOIN articles a ON a.id = v.article_id "
+    "WHERE v.fetched_at >= :since AND v.article_id = :article_id ORDER BY v.number"
+)
+# A delta's chain back to its key frame (at most refs.KEYFRAME_EVERY rows).
+REFS_CHAIN = (
+    "SELECT number, paragraph_refs FROM versions WHERE article_id = :article_id "
+    "AND number <= :number AND number > :floor ORDER BY number"
+)
+PARAGRAPHS = "SELECT id, kind, text FROM paragraphs WHERE id IN :ids"
+MINOR_IDS = "SELECT version_id FROM version_diffs WHERE version_id IN :ids AND minor"
+STORED_DIFF = "SELECT data, minor FROM version_diffs WHERE version_id = :version_id"
+STORED_SUMMARIES = (
+    "SELECT v.number, d.summary FROM versions v JOIN version_diffs d ON d.version_id = v.id "
+    "WHERE v.article_id = :article_id"
+)
+CHECKS_OF = (
+    "SELECT started_at, outcome, status_code, duration_ms, error FROM checks "
+    "WHERE article_id = :article_id ORDER BY started_at DESC, id DESC LIMIT :limit"
+)
+
+# The type of each column these queries read whose value differs between the drivers (a name
+# means the same type in every query above).
+_TIMES = frozenset({"fetched_at", "next_check_at", "last_checked_at", "started_at"})
+_JSON = frozenset({"tags", "summary"})
+_BOOLEANS = frozenset({"developing", "rebaseline", "minor"})
+_BLOBS = frozenset({"paragraph_refs", "data"})
+_NO_LIMIT = 2**62  # LIMIT takes no NULL on SQLite
+
+
+class Row(dict[str, Any]):
+    """A result row: a dict whose keys are also attributes (``row.url``)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class _Driver(Protocol):
+    def execute(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[Any]]: ...
+
+
+class _Sqlite3:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def execute(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        cursor = self.connection.execute(sql, params)
+        rows = cursor.fetchall()
+        return [column[0] for column in cursor.description or ()], rows
+
+
+class _Alchemy:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def execute(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        from sqlalchemy import text
+
+        result = self.connection.execute(text(sql), params)
+        return list(result.keys()), [tuple(row) for row in result]
+
+
+class Reader:
+    """Runs this module's queries on one connection, its values made alike (see above)."""
+
+    def __init__(self, driver: _Driver, *, sqlite: bool) -> None:
+        self._driver = driver
+        self._sqlite = sqlite  # naive-text times and JSON as text
+
+    @classmethod
+    def over(cls, connection: Connection) -> Reader:
+        """A reader on a SQLAlchemy connection (any database tracker supports)."""
+        return cls(_Alchemy(connection), sqlite=connection.dialect.name == "sqlite")
+
+    def all(self, sql: str, **params: Any) -> list[Row]:
+        sql, bound = self._bind(sql, params)
+        names, rows = self._driver.execute(sql, bound)
+        convert = [(name, made) for name in names if (made := self._conversion(name))]
+        found = []
+        for values in rows:
+            row = Row(zip(names, values, strict=True))
+            for name, made in convert:
+                if row[name] is not None:
+                    row[name] = made(row[name])
+            found.append(row)
+        return found
+
+    def first(self, sql: str, **params: Any) -> Row | None:
+        rows = self.all(sql, **params)
+        return rows[0] if rows else None
+
+    def _bind(self, sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        bound: dict[str, Any] = {}
+        for name, value in params.items():
+            if isinstance(value, list | tuple):
+                names = [f"{name}_{k}" for k in range(len(value))]
+                listed = ", ".join(f":{n}" for n in names) or "NULL"
+                sql = re.sub(rf":{name}\b", f"({listed})", sql)
+                bound.update(zip(names, value, strict=True))
+            elif isinstance(value, dt.datetime):
+                bound[name] = self._time(value)
+            else:
+                bound[name] = value
+        return sql, bound
+
+    def _time(self, value: dt.datetime) -> Any:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        # as SQLAlchemy's SQLite DATETIME writes it, so that text compares as time
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else value
+
+    def _conversion(self, name: str) -> Callable[[Any], Any] | None:
+        """How a column's non-null values are made alike (None: as the driver gives them)."""
+        if name in _TIMES:
+            return _utc
+        if name in _JSON:
+            return json.loads if self._sqlite else None
+        if name in _BOOLEANS:
+            return bool
+        if name in _BLOBS:
+            return bytes
+        return None
+
+
+def _utc(value: dt.datetime | str) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# --- the stdlib driver on a SQLite file ---------------------------------------------------------
+
+_SQLITE_URL = re.compile(r"sqlite(?:\+pysqlite)?:///(?P<path>[^?#%~]+)")
+
+
+@contextmanager
+def sqlite_reader(url: str) -> Iterator[Reader | None]:
+    """A reader on the SQLite file of ``url`` through stdlib ``sqlite3``; None (nothing
+    opened) for another database, a URL beyond ``sqlite:///PATH``, a missing file or one not
+    at ``HEAD_REVISION``: the caller then takes the SQLAlchemy path, which migrates the
+    database or says what is wrong with it."""
+    match = _SQLITE_URL.fullmatch(url)
+    path = Path(match["path"]) if match else None
+    if path is None or path.name == ":memory:" or not path.is_file():
+        yield None
+        return
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+        connection.execute("PRAGMA query_only=ON")
+        connection.execute("BEGIN")  # one snapshot for every query of the command
+        if _revision(connection) != HEAD_REVISION:
+            connection.rollback()
+            yield None
+            return
+        yield Reader(_Sqlite3(connection), sqlite=True)
+        connection.rollback()  # nothing to commit: the read transaction ends
+    finally:
+        connection.close()
+
+
+def _revision(connection: sqlite3.Connection) -> str | None:
+    try:
+        found = connection.execute(REVISION).fetchone()
+    except sqlite3.OperationalError:  # no such table: not a tracker database (yet)
+        return None
+    return str(found[0]) if found else None
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+
+def list_articles(reader: Reader, *, limit: int | None, offset: int) -> list[Row]:
+    """Articles in the order they were added, with ``title`` (their latest headline)."""
+    return reader.all(LIST_ARTICLES, limit=_NO_LIMIT if limit is None else limit,
+                      offset=offset)  # fmt: skip
+
+
+def resolve_url(reader: Reader, url: str) -> Row | None:
+    """The article tracked under ``url``: its own URL, else an alias; an article merged into
+    another answers with the one it was merged into (as ``db.queries.resolve_url``)."""
+    article = reader.first(ARTICLE_BY_URL, url=url)
+    if article is not None and article.state != "merged":
+        return article
+    aliased = reader.first(ARTICLE_BY_ALIAS, url=url)
+    return aliased if aliased is not None else article
+
+
+def versions_of(reader: Reader, article_id: int) -> list[Row]:
+    return reader.all(VERSIONS_IN_ORDER, article_id=article_id)
+
+
+def version(reader: Reader, article_id: int, number: int | None) -> Row | None:
+    """Version ``number`` of an article, its latest when ``number`` is None."""
+    if number is None:
+        return reader.first(LATEST_VERSION, article_id=article_id)
+    return reader.first(VERSION_BY_NUMBER, article_id=article_id, number=number)
+
+
+def versions_since(reader: Reader, since: dt.datetime, article_id: int | None) -> list[Row]:
+    """Versions fetched since ``since`` (of one article, or of all), with their ``url``."""
+    if article_id is None:
+        return reader.all(VERSIONS_SINCE, since=since)
+    return reader.all(ARTICLE_VERSIONS_SINCE, since=since, article_id=article_id)
+
+
+def paragraphs_of(reader: Reader, *versions: Row) -> list[list[tuple[str, str]]]:
+    """(kind, text) of each paragraph of each version, in order (delta chains resolved); the
+    paragraphs the versions share are read once."""
+    ids = [paragraph_ids(reader, version) for version in versions]
+    found: dict[int, tuple[str, str]] = {}
+    for chunk in _chunks(sorted({i for each in ids for i in each})):
+        found.update((row.id, (row.kind, row.text)) for row in reader.all(PARAGRAPHS, ids=chunk))
+    return [[found[i] for i in each] for each in ids]
+
+
+def paragraph_ids(reader: Reader, version: Row) -> list[int]:
+    if refs.is_keyframe(version.paragraph_refs):
+        return refs.decode([version.paragraph_refs])
+    chain = reader.all(REFS_CHAIN, article_id=version.article_id, number=version.number,
+                       floor=version.number - refs.KEYFRAME_EVERY - 1)  # fmt: skip
+    start = max(i for i, row in enumerate(chain) if refs.is_keyframe(row.paragraph_refs))
+    return refs.decode(row.paragraph_refs for row in chain[start:])
+
+
+def minor_ids(reader: Reader, version_ids: Iterable[int]) -> set[int]:
+    """Those of the given versions stored as minor changes."""
+    return {row.version_id for chunk in _chunks(sorted(set(version_ids)))
+            for row in reader.all(MINOR_IDS, ids=chunk)}  # fmt: skip
+
+
+def stored_diff(reader: Reader, version_id: int) -> dict[str, Any] | None:
+    """The stored diff (its JSON form) of a version against its predecessor, if stored."""
+    row = reader.first(STORED_DIFF, version_id=version_id)
+    return unpack(row.data) if row is not None else None
+
+
+def stored_summaries(reader: Reader, article_id: int) -> dict[int, dict[str, int]]:
+    """Version number → the summary counts of its stored diff, for one article."""
+    return {row.number: dict(row.summary)
+            for row in reader.all(STORED_SUMMARIES, article_id=article_id)}  # fmt: skip
+
+
+def checks_of(reader: Reader, article_id: int, limit: int = 20) -> list[Row]:
+    """An article's latest checks, newest first."""
+    return reader.all(CHECKS_OF, article_id=article_id, limit=limit)
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
