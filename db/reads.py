@@ -17,7 +17,8 @@ text, as ``db.models.UTCDateTime`` writes it), JSON is decoded, booleans are ``b
 are ``bytes``. Rows are ``Row`` dicts whose keys are also attributes.
 
 ``VERSION_COLUMNS`` (and ``LIST_ARTICLES``' title) read the version metadata, the join with
-``version_meta`` (``VERSIONS``); nothing else here does. Imports nothing of tracker, and SQLAlchemy only in ``over``.
+``version_meta`` (``VERSIONS``); nothing else here does. Imports nothing of tracker, and
+SQLAlchemy only in ``over``.
 """
 
 from __future__ import annotations
