@@ -98,7 +98,7 @@ def check_pass(
 def _ids_to_check(app: App, urls: Sequence[str], *, all_: bool) -> list[int]:
     with session_scope(app.reader) as session:
         if all_:
-            return [row.id for row in queries.list_articles(session)]
+            return queries.all_article_ids(session)
         from tracker.articles import UnknownArticle  # its read machinery only for named URLs
 
         ids = []
