@@ -172,6 +172,11 @@ def list_articles(
     return list(session.scalars(statement))
 
 
+def all_article_ids(session: Session) -> list[int]:
+    """Every article's id, in the order they were added (``tracker check --all``: no rows)."""
+    return list(session.scalars(select(Article.id).order_by(Article.id)))
+
+
 def latest_titles(session: Session, article_ids: Sequence[int]) -> dict[int, str | None]:
     """The given articles' titles: the headline of each one's latest version (None before the
     first)."""

@@ -78,6 +78,24 @@ def undispatched_events(session: Session, limit: int) -> list[Event]:
     return list(session.scalars(statement))
 
 
+def dispatch_to_nobody(session: Session, now: dt.datetime) -> None:
+    """Mark every event not dispatched yet as dispatched, without reading one: for when no
+    endpoint is active, so no event has anyone to be delivered to. An endpoint made later
+    gets the events committed after it, as when the events had been read and matched."""
+    session.execute(
+        update(Event).where(Event.dispatched_at.is_(None)).values(dispatched_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def delivery_work_waiting(session: Session) -> bool:
+    """Whether ``tracker.delivery.deliver_due`` has anything to do: an event not dispatched
+    yet, or a delivery still pending (due now or later). Two index lookups."""
+    undispatched = exists().where(Event.dispatched_at.is_(None))
+    pending = exists().where(Delivery.state == DeliveryState.PENDING)
+    return bool(session.scalar(select(undispatched | pending)))
+
+
 def active_endpoints(session: Session) -> list[Endpoint]:
     """The endpoints deliveries are made for (which events each wants: ``tracker.delivery``)."""
     return list(session.scalars(select(Endpoint).where(Endpoint.state == EndpointState.ACTIVE)))

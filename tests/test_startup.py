@@ -24,20 +24,24 @@ HEAVY = ("trafilatura", "httpx", "httpcore", "deepdiff", "celery", "kombu", "ale
 
 PROBE = (
     "import json, sys\n"
+    "full = sys.argv[2:] == ['--full']\n"
     "sys.argv = ['tracker', *json.loads(sys.argv[1])]\n"
     "from tracker import cli\n"
     "try:\n    cli.main()\nexcept SystemExit as exc:\n    code = exc.code\nelse:\n    code = 0\n"
-    "loaded = sorted({name.split('.')[0] for name in sys.modules})\n"
+    # a None entry marks a module absent (tracker/__init__.py does so for httpx._main)
+    "names = [name for name, m in sys.modules.items() if m is not None]\n"
+    "loaded = sorted(names if full else {n.split('.')[0] for n in names})\n"
     "print('LOADED', json.dumps(loaded), 'EXIT', code, file=sys.stderr)\n"
 )
 
 
 def loaded_modules(database_url: str, *args: str, exit_codes: tuple[str, ...] = ("0", "None"),
-                   ) -> set[str]:
-    """The top-level packages ``tracker ARGS`` had imported when it finished (it must exit
-    with one of ``exit_codes``)."""
+                   full: bool = False) -> set[str]:
+    """The top-level packages (``full``: the modules) ``tracker ARGS`` had imported when it
+    finished (it must exit with one of ``exit_codes``)."""
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(list(args))], capture_output=True, text=True,
+        [sys.executable, "-c", PROBE, json.dumps(list(args)), *(["--full"] if full else [])],
+        capture_output=True, text=True,
         env=environment(database_url), cwd=ROOT, timeout=120,
     )
     line = next(line for line in result.stderr.splitlines() if line.startswith("LOADED "))
@@ -177,3 +181,26 @@ def test_the_entry_point_builds_the_named_command_and_restores_the_rest(
     code, _, err = run_main(monkeypatch, capsys, "--db", url, "lisst")
     assert code == 2
     assert "No such command 'lisst'" in err
+
+
+# What a check pass that finds nothing new has no use for: the extractor, the feed reader, the
+# report and delivery machinery, rich (terminal rendering) and httpx's own command line.
+UNCHANGED_PASS_SKIPS = ("lxml", "trafilatura", "rich", "click", "pygments", "deepdiff", "alembic",
+                        "tracker.templates", "tracker.extract", "tracker.feeds", "tracker.report",
+                        "tracker.delivery")  # fmt: skip
+
+
+def test_unchanged_check_pass_loads_no_extractor_report_or_delivery(tmp_path: Path) -> None:
+    """`tracker check --all --report` over a page answering 304 (the first pass's event
+    already dispatched, to nobody); the first pass, which extracts, does load the extractor."""
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    tracker(url, "migrate")
+    with ArticleServer(FIXTURES) as server:
+        tracker(url, "add", server.add_article("story", 1))
+        first = loaded_modules(url, "check", "--all", "--report", full=True)
+        unchanged = loaded_modules(url, "check", "--all", "--report", "--format", "json",
+                                   full=True)
+    assert {"lxml", "tracker.extract", "tracker.delivery"} <= first
+    skipped = sorted(m for m in unchanged if m.startswith(UNCHANGED_PASS_SKIPS))
+    assert not skipped, skipped
+    assert "tracker.check" in unchanged

@@ -23,7 +23,7 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -69,7 +69,9 @@ from tracker.rules import NO_RULES, HostRules, IgnoreRules
 from tracker.schedule import ScheduleRules
 from tracker.stored import version_metadata, version_texts
 from tracker.storing import NewVersion, Predecessor
-from tracker.templates import extract_checked
+
+if TYPE_CHECKING:
+    from tracker.extract import Extraction
 
 log = logging.getLogger(__name__)
 # Metadata that makes a new version when it changes. "updated" is left out on purpose: sites
@@ -215,10 +217,7 @@ def _check_target(app: App, target: Target, run: _Run) -> CheckResult:
     if digest == target.body_digest:
         return _record_quickly(app, target, run, page, Same(CheckOutcome.SAME_BYTES, page.status))
     try:
-        extraction = extract_checked(
-            app, page, url=target.url, selector=target.selector or target.rules.selector,
-            ignore=target.rules.ignore, previous_paragraphs=target.previous_paragraphs,
-        )
+        extraction = _extract(app, target, page)
     except ExtractionError as exc:
         return _record(app, target, run, failure(exc, page.status))
     metrics.extracted(extraction.source)
@@ -235,6 +234,17 @@ def _check_target(app: App, target: Target, run: _Run) -> CheckResult:
         # against that one instead. A second collision is a real error and propagates.
         log.info("concurrent check of %s; re-reading the latest version", target.url)
         return _record(app, target, run, seen, fetched)
+
+
+def _extract(app: App, target: Target, page: Page) -> Extraction:
+    """The page's article. The extractor (lxml, trafilatura, the templates) is imported on
+    the first page that needs it: a pass of unchanged pages (304, same bytes) never loads it."""
+    from tracker.templates import extract_checked
+
+    return extract_checked(
+        app, page, url=target.url, selector=target.selector or target.rules.selector,
+        ignore=target.rules.ignore, previous_paragraphs=target.previous_paragraphs,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,8 +97,11 @@ def dispatch_events(app: App) -> int:
     created = 0
     now = utcnow()
     with session_scope(app.writer) as session:
+        endpoints = wq.active_endpoints(session)
+        if not endpoints:  # nobody to deliver to: no event need be read, one statement
+            wq.dispatch_to_nobody(session, now)
+            return 0
         events = wq.undispatched_events(session, DISPATCH_BATCH)
-        endpoints = wq.active_endpoints(session) if events else []
         for event in events:
             about = _subject(session, event)
             if about is not None:

@@ -34,15 +34,13 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
-from db import queries
+from db import queries, webhook_queries
 from db.session import session_scope
 from tracker.app import App
-from tracker.articles import UnknownArticle
 from tracker.check import CheckResult, Target, check_target, load_targets
 from tracker.config import Settings
 from tracker.identity import clean_url
 from tracker.leases import ARTICLES
-from tracker.polls import poll_due_sources
 from tracker.scheduling import Claim, claim_due, release
 
 if TYPE_CHECKING:
@@ -65,11 +63,22 @@ def check_and_notify(
 
     Without URLs the due sources (with ``all_``: every active one) are polled first, so the
     articles they list are checked in the same pass."""
-    from tracker.delivery import deliver_due
+    from tracker.polls import poll_due_sources
 
     polls = [] if urls else poll_due_sources(app, all_=all_, concurrency=concurrency)
     results = check_pass(app, urls, all_=all_, concurrency=concurrency, watch=watch)
-    return results, deliver_due(app), polls
+    return results, _deliver(app), polls
+
+
+def _deliver(app: App) -> list[DeliveryResult]:
+    """``deliver_due`` when it has something to do: a pass that made no event and found no
+    delivery pending does not load the delivery machinery (channels, payloads, diffs)."""
+    with session_scope(app.reader) as session:
+        if not webhook_queries.delivery_work_waiting(session):
+            return []
+    from tracker.delivery import deliver_due
+
+    return deliver_due(app)
 
 
 def check_pass(
@@ -89,7 +98,9 @@ def check_pass(
 def _ids_to_check(app: App, urls: Sequence[str], *, all_: bool) -> list[int]:
     with session_scope(app.reader) as session:
         if all_:
-            return [row.id for row in queries.list_articles(session)]
+            return queries.all_article_ids(session)
+        from tracker.articles import UnknownArticle  # its read machinery only for named URLs
+
         ids = []
         for url in urls:
             row = queries.article_by_url(session, clean_url(url))
@@ -106,6 +117,8 @@ def check_due(
     """One pass over the articles due now, claimed so that a concurrent ``tracker run`` or
     Celery deployment on the same database does not check them too. The due sources are
     polled first: what they list is due at once, and checked in this pass."""
+    from tracker.polls import poll_due_sources
+
     poll_due_sources(app, concurrency=concurrency, stop=stop)
     return check_many(app, claim_due(app), concurrency=concurrency, on_result=on_result,
                       stop=stop)

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -49,10 +49,12 @@ from tracker.errors import (
     TransientFetchError,
     UnexpectedError,
 )
-from tracker.feeds import Entry, Listing, parse_listing
 from tracker.fetch import Page
 from tracker.identity import clean_url
 from tracker.schedule import ScheduleRules
+
+if TYPE_CHECKING:
+    from tracker.feeds import Entry, Listing
 
 log = logging.getLogger(__name__)
 # Child sitemaps fetched per poll of a sitemap index at most: an index of a site's whole
@@ -269,7 +271,7 @@ def _fetch(app: App, target: _Target) -> _Fetched:
     if page.not_modified:
         return _Fetched(page)
     cap = app.settings.max_source_entries
-    listing = parse_listing(page.body, url=page.url, charset=page.charset, max_entries=cap)
+    listing = _parse(page, cap)
     digest = hashlib.sha256(page.body)
     if listing.kind != "sitemapindex":
         return _Fetched(page, listing, listing.entries, digest.hexdigest())
@@ -295,9 +297,17 @@ def _fetch(app: App, target: _Target) -> _Fetched:
     return _Fetched(page, listing, tuple(entries.values()), digest.hexdigest(), error)
 
 
+def _parse(page: Page, cap: int) -> Listing:
+    """The page read as a feed or sitemap: ``tracker.feeds`` (and lxml) are imported for the
+    first one, so a pass with no source to poll never loads them."""
+    from tracker.feeds import parse_listing
+
+    return parse_listing(page.body, url=page.url, charset=page.charset, max_entries=cap)
+
+
 def _child_sitemap(app: App, url: str, room: int) -> tuple[bytes, tuple[Entry, ...]]:
     page = app.fetcher.fetch(url, kind="listing")
-    listing = parse_listing(page.body, url=page.url, charset=page.charset, max_entries=room)
+    listing = _parse(page, room)
     if listing.kind == "sitemapindex":
         raise NotAFeed(url, "a sitemap index inside a sitemap index (not followed)")
     return page.body, listing.entries

@@ -164,11 +164,15 @@ def _pass_start() -> Any:
 
 
 def _pass_changes(tracker_app: App, started: Any, results: Any) -> list[Any]:
-    """The change entries of the versions this pass stored (``tracker check --report``)."""
-    from tracker import report
-
+    """The change entries of the versions this pass stored (``tracker check --report``). A
+    pass that stored none (all unchanged, or all first seen: a first version is no change)
+    reads nothing back and does not load the report's machinery."""
     stored = {(r.article_id, r.version) for r in results
               if r.outcome in {"changed", "minor"} and r.version is not None}  # fmt: skip
+    if not stored:
+        return []
+    from tracker import report
+
     return report.changes(tracker_app, started, only=stored)
 
 
@@ -178,20 +182,26 @@ def _print_check(
 ) -> None:
     """The pass's summary, or with --report its changes (failures then go to stderr)."""
     if format is Format.json:
-        from tracker import report
         from tracker.cli.output import check_results_json
 
         data = check_results_json(results, deliveries, polls)
-        print_json(data if entries is None else data | report.to_json(entries))
+        if entries:
+            from tracker import report
+
+            data |= report.to_json(entries)
+        elif entries is not None:  # report.to_json([]) without loading the report's renderers
+            data["changes"] = []
+        print_json(data)
         return
     if entries is None:
         from tracker.cli.output import print_check_summary
 
         print_check_summary(console(), results, deliveries, polls)
         return
-    from tracker.cli.output import print_failures
+    if any(not r.ok for r in (*results, *polls)):  # rich is loaded for failures only
+        from tracker.cli.output import print_failures
 
-    print_failures(console(stderr=True), results, polls)
+        print_failures(console(stderr=True), results, polls)
     if entries:
         from tracker import report
 
