@@ -224,12 +224,13 @@ class Child:
     group, its output in a log file. ``stop`` ends it (SIGTERM, then SIGKILL) and whatever is
     left of its group; nothing else is ever signalled."""
 
-    def __init__(self, name: str, command: Sequence[str], env: dict[str, str], logs: Path) -> None:
+    def __init__(self, name: str, command: Sequence[str], env: dict[str, str], logs: Path,
+                 cwd: Path = ROOT) -> None:  # fmt: skip
         self.name = name
         self.log = logs / f"{name}-{secrets.token_hex(3)}.log"
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(
-                list(command), env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=output,
+                list(command), env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=output,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
 
@@ -893,6 +894,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile-celery", type=Path,
                         help="only profile a Celery worker (-P solo) into this directory and "
                         "write its profile section")  # fmt: skip
+    parser.add_argument("--steady", type=_rates, default=None,
+                        help="only the steady mode (benchmarks/steady.py): these offered "
+                        "rates of checks per second, comma-separated, e.g. 100,30")
+    parser.add_argument("--steady-seconds", type=float, default=20.0,
+                        help="steady mode: seconds of due times per rate")
+    parser.add_argument("--before", metavar="REF",
+                        help="steady mode: also run this commit (a temporary git worktree)")
     args = parser.parse_args(argv)
     if args.quick:
         args.articles, args.repeat, args.workers = min(args.articles, 100), 1, "2"
@@ -904,9 +912,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _rates(text: str) -> list[float]:
+    return [float(rate) for rate in text.split(",") if rate.strip()]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-ups below
+    if args.steady:
+        import steady
+
+        text = steady.main(args)
+        print(text)
+        if not args.no_docs:
+            write_section("bench_service_steady", text)
+        return
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     results = Results(args.articles)
     total = WARMUP + args.articles + args.latency_articles
