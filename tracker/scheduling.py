@@ -27,12 +27,14 @@ class Claim:
 
 def claim_due(
     app: App, *, limit: int | None = None, now: dt.datetime | None = None,
-    ids: list[int] | None = None,
+    ids: list[int] | None = None, ahead: float = 0.0,
 ) -> list[Claim]:
     """Lease up to ``limit`` due articles (default: the ``claim_batch`` setting), only among
-    ``ids`` if given."""
+    ``ids`` if given. With ``ahead``, also those due within that many seconds: a scheduler
+    that claims only every ``ahead`` seconds (the Celery beat's tick) then starts each check
+    by its due time, not up to one period after it."""
     limit = app.settings.claim_batch if limit is None else limit
-    rows = leases.claim(app, leases.ARTICLES, limit=limit, ids=ids, now=now)
+    rows = leases.claim(app, leases.ARTICLES, limit=limit, ids=ids, now=now, ahead=ahead)
     return [Claim(article_id, token) for article_id, token in rows]
 
 
