@@ -215,20 +215,21 @@ class Steady:
                result: Run) -> None:  # fmt: skip
         load = os.getloadavg()[0]
         cpu = deployment.cpu()
-        start = utcnow() + dt.timedelta(seconds=deployment.lead)
+        since = utcnow()  # checks may start before their due time
+        start = since + dt.timedelta(seconds=deployment.lead)
         due = {i: start + dt.timedelta(seconds=n / rate) for n, i in enumerate(ids)}
         watcher = Watcher(self.broker.url)
         watcher.start()
         try:
             store.schedule(due)
             timeout = deployment.lead + len(ids) / rate + max(120.0, len(ids) / 4)
-            wait_until(lambda: len(_started(store, ids, start)) == len(ids), timeout,
+            wait_until(lambda: len(_started(store, ids, since)) == len(ids), timeout,
                        f"{len(ids)} checks at {rate:g}/s", deployment.children)  # fmt: skip
         finally:
             watcher.stop()
         result.cpu_ms = 1000 * (deployment.cpu() - cpu) / len(ids)
         result.load = (load, os.getloadavg()[0])
-        started = _started(store, ids, start)
+        started = _started(store, ids, since)
         _analyse(result, due, started, watcher)
         print(f"  {deployment.label} at {rate:g}/s: achieved {result.achieved:.1f}/s, lag p50 "
               f"{percentile(result.lag, 0.5):.3f} p95 {percentile(result.lag, 0.95):.3f} max "
