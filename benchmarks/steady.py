@@ -108,6 +108,7 @@ class Run:
     ticks: list[float] = field(default_factory=list)  # intervals between ticks that sent checks
     early: list[float] = field(default_factory=list)  # how long before its due time it started
     unseen: int = 0
+    again: int = 0  # articles claimed more than once (a check deferred, a lease taken over)
     load: tuple[float, float] = (0.0, 0.0)
     cpu_ms: float = 0.0
 
@@ -119,6 +120,7 @@ class Watcher(threading.Thread):
         super().__init__(daemon=True)
         self.client = redis.Redis.from_url(url, socket_timeout=10)
         self.sent: dict[int, float] = {}
+        self.tokens: dict[int, set[str]] = defaultdict(set)  # claims sent, by article
         self.received: dict[int, tuple[str, float]] = {}
         self.done = threading.Event()
 
@@ -132,6 +134,7 @@ class Watcher(threading.Thread):
             kind, article = _parse(member)
             if kind == "article":
                 self.sent.setdefault(article, score)
+                self.tokens[article].add(member.decode().rsplit(":", 1)[1])
         for key in self.client.scan_iter("tracker:reserved:*"):
             node = key.decode().removeprefix("tracker:reserved:")
             for member, value in self.client.hgetall(key).items():
@@ -268,6 +271,7 @@ def _analyse(result: Run, due: dict[int, dt.datetime], started: dict[int, dt.dat
     for starts in messages.values():
         result.batch += [len(starts)] * len(starts)
         result.in_batch += [t - min(starts) for t in starts]
+    result.again = sum(1 for tokens in watcher.tokens.values() if len(tokens) > 1)
     sends = sorted(set(watcher.sent.values()))
     result.ticks = [b - a for a, b in itertools.pairwise(sends)]
 
@@ -301,7 +305,8 @@ def report(runs: list[Run], args: argparse.Namespace, started: str,
     parts_rows = [(r.code, f"{r.rate:g}", _p(r.claim, 0.5), _p(r.claim, 0.95),
                    _p(r.queue, 0.95), _p(r.worker, 0.95), _p(r.in_batch, 0.95),
                    f"{sum(r.batch) / len(r.batch):.1f}" if r.batch else "",
-                   _p(r.ticks, 0.5), _p(r.ticks, 0.95), *_late_share(r), str(r.unseen))
+                   _p(r.ticks, 0.5), _p(r.ticks, 0.95), *_late_share(r), str(r.again),
+                   str(r.unseen))
                   for r in runs]  # fmt: skip
     return "\n\n".join([
         "## Celery at a steady offered rate: due → start, and where late checks waited",
@@ -321,12 +326,15 @@ def report(runs: list[Run], args: argparse.Namespace, started: str,
         "sent → a worker received it; worker = received → started (a free pool process, the "
         "task's start, the batch's earlier members); in batch = started − the first start of "
         "its message; tick = interval between ticks that sent checks. Late: lag over "
-        f"{LATE:g} s, their mean claim / queue / worker wait. Unseen: sent and started within "
+        f"{LATE:g} s, their mean claim / queue / worker wait. Claimed again: articles whose "
+        "check was claimed more than once (deferred: no request sent, e.g. every slot of "
+        "the host taken; or a lease taken over). Unseen: sent and started within "
         "one 50 ms poll (a message received and started within one poll is common and not "
         "counted).",
         table(("code", "offered/s", "claim p50", "claim p95", "queue p95", "worker p95",
                "in batch p95", "batch size (mean)", "tick p50", "tick p95", "late",
-               "late: claim", "late: queue", "late: worker", "unseen"), parts_rows),
+               "late: claim", "late: queue", "late: worker", "claimed again", "unseen"),
+              parts_rows),
         "Machine and versions:",
         bullet_list(machine_info() | versions),
     ]) + "\n"
