@@ -141,7 +141,7 @@ def test_a_tick_right_after_another_claims_nothing(
     ids = schedule(app, article_server, {"first": -1})
     assert tasks.tick.apply().get() == 1
     schedule(app, article_server, {"second": -1})
-    assert tasks.tick.apply().get() == 0  # within 0.9 tick of the first
+    assert tasks.tick.apply().get() == 0  # within half a tick of the first
     assert claimed(app) == {ids["first"]}
     in_process.delete(tasks.TICK_TURN)  # the turn's expiry: the next tick claims it
     assert tasks.tick.apply().get() == 1

@@ -249,7 +249,7 @@ def tick() -> int:
     in order); catch up on events not yet dispatched and on deliveries whose retry fell due.
 
     Articles due before the next tick are claimed too (``tick_seconds`` ahead): a check then
-    starts at its due time, not up to a tick after it. A tick that comes less than a tick
+    starts at its due time, not up to a tick after it. A tick that comes less than half a tick
     after the last one ran (ticks that waited behind busy pool processes, run back to back)
     returns at once: the first of them claimed everything due."""
     ctx = context()
@@ -281,10 +281,11 @@ TICK_TURN = "tracker:tick-turn"
 
 
 def _tick_turn(client: Any, tick_seconds: float) -> bool:
-    """Whether this tick runs: no other tick ran in the last 0.9 tick (a Redis key with that
-    expiry). Without Redis (or with it away) every tick runs: claims are safe either way."""
+    """Whether this tick runs: no other tick ran in the last half tick (a Redis key with that
+    expiry; half, so a tick that ran a little late never costs the next one its turn). Without
+    Redis (or with it away) every tick runs: claims are safe either way."""
     try:
-        return bool(client.set(TICK_TURN, "1", nx=True, px=max(1, int(tick_seconds * 900))))
+        return bool(client.set(TICK_TURN, "1", nx=True, px=max(1, int(tick_seconds * 500))))
     except Exception as exc:  # noqa: BLE001 - the broker is away: the claim decides
         log.debug("cannot take the tick's turn: %s", exc)
         return True
