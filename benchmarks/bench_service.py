@@ -6,6 +6,8 @@ Run ``.venv/bin/python benchmarks/bench_service.py`` (options: ``--articles N`` 
 (20 s), ``--latency-workers`` (2), ``--no-tick2``, ``--skip-check-all``, ``--no-fetch-only``,
 ``--no-docs``, ``--postgres-url``, ``--redis-url``, ``--profile DIR``,
 ``--profile-celery DIR``).
+``--steady RATES`` runs only the steady mode (``benchmarks/steady.py``: due → start at steady
+offered rates, and where late checks waited; ``--steady-seconds``, ``--before REF``).
 ``--quick`` is a smoke run of well under a minute (100 articles, 2 processes, one repeat,
 20 latency articles over 4 s, no latency run for the 2 s tick). It prints markdown tables and
 writes them, with the command line and machine info, to its section of docs/benchmarks.md.
@@ -420,6 +422,26 @@ class Store:
         return dict(rows)
 
 
+def tracked_template(
+    dbs: Databases, site: Site, home: Path, broker_url: str, *, checked: bool = False
+) -> tuple[str, dict[str, int]]:
+    """A migrated database tracking every article ``site`` serves (``tracker add``), with
+    ``checked`` each checked once (``tracker check --all``), then none due (parked in 2100):
+    its URL and the article ids by slug."""
+    url = dbs.create()
+    listing = home / "urls.txt"
+    listing.write_text("\n".join(site.urls()) + "\n", encoding="utf-8")
+    env = service_env(home, url, broker_url)
+    run_measured([str(BIN / "tracker"), "add", "-", "--every", "1d"], env=env,
+                 timeout=900, stdin=listing)  # fmt: skip
+    if checked:
+        run_measured([str(BIN / "tracker"), "check", "--all", "--format", "json"], env=env,
+                     timeout=900)  # fmt: skip
+    with opened(url) as store:
+        store.db.execute("UPDATE articles SET next_check_at = %s", (PARKED,))
+        return url, store.article_ids()
+
+
 @contextmanager
 def opened(url: str) -> Iterator[Store]:
     store = Store(url)
@@ -495,15 +517,7 @@ class Bench:
 
     def _template(self) -> tuple[str, Sets]:
         """A migrated database tracking every served article, none checked, none due."""
-        url = self.dbs.create()
-        listing = self.home / "urls.txt"
-        listing.write_text("\n".join(self.site.urls()) + "\n", encoding="utf-8")
-        env = service_env(self.home, url, self.broker.url)
-        run_measured([str(BIN / "tracker"), "add", "-", "--every", "1d"], env=env,
-                     timeout=600, stdin=listing)  # fmt: skip
-        with opened(url) as store:
-            store.db.execute("UPDATE articles SET next_check_at = %s", (PARKED,))
-            ids = store.article_ids()
+        url, ids = tracked_template(self.dbs, self.site, self.home, self.broker.url)
         ordered = [ids[slug] for slug in self.site.slugs]
         n = self.args.articles
         return url, Sets(ordered[:WARMUP], ordered[WARMUP : WARMUP + n], ordered[WARMUP + n :])

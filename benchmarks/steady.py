@@ -1,7 +1,7 @@
 """``bench_service.py --steady``: a steady offered rate of checks against a Celery deployment,
 and where each late check waited.
 
-Run ``.venv/bin/python benchmarks/bench_service.py --steady 100,30 --before REF`` (options:
+Run ``.venv/bin/python benchmarks/bench_service.py --steady 100,30,5 --before REF`` (options:
 ``--steady-seconds`` (20), ``--before REF`` (a commit run the same way, from a temporary git
 worktree, in the same run), ``--redis-url``, ``--postgres-url``, ``--no-docs``). It writes its
 own section (``bench_service_steady``) of docs/benchmarks.md.
@@ -59,7 +59,6 @@ from typing import Any
 
 import redis
 from bench_service import (
-    PARKED,
     QUEUES,
     Broker,
     Child,
@@ -69,10 +68,11 @@ from bench_service import (
     percentile,
     server_versions,
     service_env,
+    tracked_template,
     utcnow,
     wait_until,
 )
-from harness import BIN, ROOT, Site, bullet_list, command_line, machine_info, run_measured, table
+from harness import ROOT, Site, bullet_list, command_line, machine_info, table
 
 WARMUP = 8
 WORKERS = 2
@@ -163,18 +163,8 @@ class Steady:
         self.template, self.warmup, self.sets = self._template()
 
     def _template(self) -> tuple[str, list[int], dict[float, list[int]]]:
-        url = self.dbs.create()
-        listing = self.home / "urls.txt"
-        listing.write_text("\n".join(self.site.urls()) + "\n", encoding="utf-8")
-        env = service_env(self.home, url, self.broker.url)
-        run_measured([str(BIN / "tracker"), "add", "-", "--every", "1d"], env=env,
-                     timeout=900, stdin=listing)  # fmt: skip
-        print("  template: every article checked once", file=sys.stderr)
-        run_measured([str(BIN / "tracker"), "check", "--all", "--format", "json"], env=env,
-                     timeout=900)  # fmt: skip
-        with opened(url) as store:
-            store.db.execute("UPDATE articles SET next_check_at = %s", (PARKED,))
-            ids = store.article_ids()
+        url, ids = tracked_template(self.dbs, self.site, self.home, self.broker.url,
+                                    checked=True)  # fmt: skip
         ordered = [ids[slug] for slug in self.site.slugs]
         sets, start = {}, WARMUP
         for rate in self.args.steady:
@@ -265,7 +255,7 @@ def _analyse(result: Run, due: dict[int, dt.datetime], started: dict[int, dt.dat
         result.early.append(max(0.0, d - t))
         result.claim.append(max(0.0, sent - d))
         result.queue.append(max(0.0, received - max(sent, d)))
-        result.worker.append(t - max(received, d))
+        result.worker.append(max(0.0, t - max(received, d)))  # the record may come late
         if node:
             messages[node, received].append(t)
     for starts in messages.values():
