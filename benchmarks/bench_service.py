@@ -915,6 +915,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "rates of checks per second, comma-separated, e.g. 100,30")
     parser.add_argument("--steady-seconds", type=float, default=20.0,
                         help="steady mode: seconds of due times per rate")
+    parser.add_argument("--steady-per-host", type=int, default=PER_HOST,
+                        help="steady mode: TRACKER_PER_HOST_CONCURRENCY (every article is on "
+                        "one host)")
     parser.add_argument("--before", metavar="REF",
                         help="steady mode: also run this commit (a temporary git worktree)")
     args = parser.parse_args(argv)

@@ -193,7 +193,8 @@ class Steady:
             with opened(url) as store:
                 since = utcnow()
                 store.schedule(dict.fromkeys(self.warmup, since))
-                env = service_env(self.home, url, self.broker.url)
+                env = service_env(self.home, url, self.broker.url) | {
+                    "TRACKER_PER_HOST_CONCURRENCY": str(self.args.steady_per_host)}
                 with self.deployment(code, env) as deployment:
                     wait_until(lambda: len(_started(store, self.warmup, since)) == WARMUP, 180,
                                "the warm-up", deployment.children)  # fmt: skip
@@ -302,9 +303,10 @@ def report(runs: list[Run], args: argparse.Namespace, started: str,
         "## Celery at a steady offered rate: due → start, and where late checks waited",
         f"Command: `{command_line()}` ({started}). Script: `benchmarks/steady.py` (its "
         f"docstring has the method). `celery -A workers worker -c {WORKERS}` + `celery -A "
-        "workers beat`, settings at their defaults except `TRACKER_PER_HOST_CONCURRENCY=8` "
+        "workers beat`, settings at their defaults except the per-host concurrency below "
         "and no per-host request rate (every article is on 127.0.0.1); PostgreSQL; every "
         "timed check a conditional GET answered 304 (the steady state); "
+        f"`TRACKER_PER_HOST_CONCURRENCY={args.steady_per_host}`; "
         f"{args.steady_seconds:g} s of due times per rate, evenly spread.",
         "Lag = due → check started, seconds. Sustained: achieved ≥ 95 % of offered. CPU: "
         "worker, pool processes and beat, per check. Early: checks started before their due time "
