@@ -58,12 +58,11 @@ class Claimed:
 
 def claim(
     session: Session, work: Work, now: dt.datetime, until: dt.datetime, limit: int,
-    ids: Sequence[int] | None = None, due_by: dt.datetime | None = None,
+    ids: Sequence[int] | None = None,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` rows due by ``due_by`` (default ``now``; only among ``ids`` if
-    given) until ``until``."""
-    statement = due_rows(work, now, limit, ids, due_by=due_by)
-    found = {row.id: row.lease_token is not None for row in session.execute(statement)}
+    """Lease up to ``limit`` due rows (only among ``ids`` if given) until ``until``."""
+    found = {row.id: row.lease_token is not None
+             for row in session.execute(due_rows(work, now, limit, ids))}
     if not found:
         return []
     tokens = {row.id: row.lease_token for row in session.execute(
@@ -72,16 +71,14 @@ def claim(
 
 
 def due_rows(
-    work: Work, now: dt.datetime, limit: int, ids: Sequence[int] | None = None,
-    *, due_by: dt.datetime | None = None,
+    work: Work, now: dt.datetime, limit: int, ids: Sequence[int] | None = None
 ) -> Select[Any]:
-    """The claim's SELECT: ids and current tokens of up to ``limit`` rows due by ``due_by``
-    (default ``now``) and not leased at ``now``, earliest first, locked (rows another claim
-    has locked are skipped)."""
+    """The claim's SELECT: ids and current tokens of up to ``limit`` rows due at ``now``,
+    earliest first, locked (rows another claim has locked are skipped)."""
     model = work.model
     statement = (
         select(model.id, model.lease_token)
-        .where(*work.due(due_by or now), _unleased(model, now))
+        .where(*work.due(now), _unleased(model, now))
         .order_by(*work.order())
         .limit(limit)
         .with_for_update(skip_locked=True)

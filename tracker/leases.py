@@ -41,18 +41,15 @@ def lease_length(app: App) -> dt.timedelta:
 
 def claim(
     app: App, work: Work, *, limit: int, ids: Sequence[int] | None = None,
-    now: dt.datetime | None = None, ahead: float = 0.0,
+    now: dt.datetime | None = None,
 ) -> list[Claim]:
-    """Lease up to ``limit`` rows of ``work`` due now, or within ``ahead`` seconds (only
-    among ``ids`` if given). A takeover of a lease nobody renewed is logged: its holder
-    stopped (killed, or its message lost)."""
+    """Lease up to ``limit`` due rows of ``work`` (only among ``ids`` if given). A takeover of
+    a lease nobody renewed is logged: its holder stopped (killed, or its message lost)."""
     if limit <= 0 or ids == []:
         return []
     now = now or utcnow()
-    due_by = now + dt.timedelta(seconds=ahead) if ahead > 0 else None
     with session_scope(app.writer) as session:
-        claimed = lease.claim(session, work, now, now + lease_length(app), limit, ids,
-                              due_by=due_by)  # fmt: skip
+        claimed = lease.claim(session, work, now, now + lease_length(app), limit, ids)
     taken = [c.id for c in claimed if c.takeover]
     if taken:
         metrics.lease_taken_over(work.name, len(taken))
