@@ -134,10 +134,13 @@ def test_a_tick_claims_the_articles_due_before_the_next_tick(
 
 
 def test_a_tick_right_after_another_claims_nothing(
-    app: App, article_server: ArticleServer, in_process: Any
+    make_app: Any, article_server: ArticleServer, in_process: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Ticks that waited behind busy pool processes run back to back: the first claims what
     is due, the others return at once instead of each running the tick's queries."""
+    app = make_app(tick_seconds=60.0)  # a turn of 30 s: however slow this machine is
+    monkeypatch.setattr(tasks, "_context", app)
     ids = schedule(app, article_server, {"first": -1})
     assert tasks.tick.apply().get() == 1
     schedule(app, article_server, {"second": -1})
