@@ -6,6 +6,8 @@ Run ``.venv/bin/python benchmarks/bench_service.py`` (options: ``--articles N`` 
 (20 s), ``--latency-workers`` (2), ``--no-tick2``, ``--skip-check-all``, ``--no-fetch-only``,
 ``--no-docs``, ``--postgres-url``, ``--redis-url``, ``--profile DIR``,
 ``--profile-celery DIR``).
+``--steady RATES`` runs only the steady mode (``benchmarks/steady.py``: due → start at steady
+offered rates, and where late checks waited; ``--steady-seconds``, ``--before REF``).
 ``--quick`` is a smoke run of well under a minute (100 articles, 2 processes, one repeat,
 20 latency articles over 4 s, no latency run for the 2 s tick). It prints markdown tables and
 writes them, with the command line and machine info, to its section of docs/benchmarks.md.
@@ -224,12 +226,13 @@ class Child:
     group, its output in a log file. ``stop`` ends it (SIGTERM, then SIGKILL) and whatever is
     left of its group; nothing else is ever signalled."""
 
-    def __init__(self, name: str, command: Sequence[str], env: dict[str, str], logs: Path) -> None:
+    def __init__(self, name: str, command: Sequence[str], env: dict[str, str], logs: Path,
+                 cwd: Path = ROOT) -> None:  # fmt: skip
         self.name = name
         self.log = logs / f"{name}-{secrets.token_hex(3)}.log"
         with self.log.open("wb") as output:
             self.process = subprocess.Popen(
-                list(command), env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=output,
+                list(command), env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=output,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
 
@@ -419,6 +422,26 @@ class Store:
         return dict(rows)
 
 
+def tracked_template(
+    dbs: Databases, site: Site, home: Path, broker_url: str, *, checked: bool = False
+) -> tuple[str, dict[str, int]]:
+    """A migrated database tracking every article ``site`` serves (``tracker add``), with
+    ``checked`` each checked once (``tracker check --all``), then none due (parked in 2100):
+    its URL and the article ids by slug."""
+    url = dbs.create()
+    listing = home / "urls.txt"
+    listing.write_text("\n".join(site.urls()) + "\n", encoding="utf-8")
+    env = service_env(home, url, broker_url)
+    run_measured([str(BIN / "tracker"), "add", "-", "--every", "1d"], env=env,
+                 timeout=900, stdin=listing)  # fmt: skip
+    if checked:
+        run_measured([str(BIN / "tracker"), "check", "--all", "--format", "json"], env=env,
+                     timeout=900)  # fmt: skip
+    with opened(url) as store:
+        store.db.execute("UPDATE articles SET next_check_at = %s", (PARKED,))
+        return url, store.article_ids()
+
+
 @contextmanager
 def opened(url: str) -> Iterator[Store]:
     store = Store(url)
@@ -494,15 +517,7 @@ class Bench:
 
     def _template(self) -> tuple[str, Sets]:
         """A migrated database tracking every served article, none checked, none due."""
-        url = self.dbs.create()
-        listing = self.home / "urls.txt"
-        listing.write_text("\n".join(self.site.urls()) + "\n", encoding="utf-8")
-        env = service_env(self.home, url, self.broker.url)
-        run_measured([str(BIN / "tracker"), "add", "-", "--every", "1d"], env=env,
-                     timeout=600, stdin=listing)  # fmt: skip
-        with opened(url) as store:
-            store.db.execute("UPDATE articles SET next_check_at = %s", (PARKED,))
-            ids = store.article_ids()
+        url, ids = tracked_template(self.dbs, self.site, self.home, self.broker.url)
         ordered = [ids[slug] for slug in self.site.slugs]
         n = self.args.articles
         return url, Sets(ordered[:WARMUP], ordered[WARMUP : WARMUP + n], ordered[WARMUP + n :])
@@ -574,7 +589,9 @@ class Bench:
         store.schedule(due)
         self._wait_checked(store, ids, lead + spread + 120, "the latency checks", deployment)
         started = store.started(ids)
-        delays = [(started[i] - due[i]).total_seconds() for i in ids]
+        # A check started before its due time (the tick claims ahead) is on time: 0, as in
+        # checks.lag_ms.
+        delays = [max(0.0, (started[i] - due[i]).total_seconds()) for i in ids]
         stats = (percentile(delays, 0.5), percentile(delays, 0.95), max(delays))
         results.latency.setdefault(label, []).append(stats)
         print(f"  latency {label}: p50 {stats[0]:.3f} s, p95 {stats[1]:.3f} s, "
@@ -893,6 +910,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile-celery", type=Path,
                         help="only profile a Celery worker (-P solo) into this directory and "
                         "write its profile section")  # fmt: skip
+    parser.add_argument("--steady", type=_rates, default=None,
+                        help="only the steady mode (benchmarks/steady.py): these offered "
+                        "rates of checks per second, comma-separated, e.g. 100,30")
+    parser.add_argument("--steady-seconds", type=float, default=20.0,
+                        help="steady mode: seconds of due times per rate")
+    parser.add_argument("--steady-per-host", type=int, default=PER_HOST,
+                        help="steady mode: TRACKER_PER_HOST_CONCURRENCY (every article is on "
+                        "one host)")
+    parser.add_argument("--before", metavar="REF",
+                        help="steady mode: also run this commit (a temporary git worktree)")
     args = parser.parse_args(argv)
     if args.quick:
         args.articles, args.repeat, args.workers = min(args.articles, 100), 1, "2"
@@ -904,9 +931,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _rates(text: str) -> list[float]:
+    return [float(rate) for rate in text.split(",") if rate.strip()]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-ups below
+    if args.steady:
+        import steady
+
+        text = steady.main(args)
+        print(text)
+        if not args.no_docs:
+            write_section("bench_service_steady", text)
+        return
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     results = Results(args.articles)
     total = WARMUP + args.articles + args.latency_articles

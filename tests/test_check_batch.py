@@ -6,6 +6,7 @@ whose worker process died running it goes out again one message per article."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -101,3 +102,49 @@ def test_a_batch_run_again_after_its_worker_died_goes_out_one_by_one(
     assert tokens == {c.article_id: c.token for c in claims}  # still claimed, for the checks
     queued = {m.decode() for m in in_process.zrange("tracker:queued", 0, -1)}
     assert queued == {f"article:{c.article_id}:{c.token}" for c in claims}  # kept alive
+
+
+def schedule(app: App, server: ArticleServer, due_in: dict[str, float]) -> dict[str, int]:
+    """Articles due in so many seconds from now (negative: overdue), by slug; their ids."""
+    urls = {slug: server.add_article(slug, 1) for slug in due_in}
+    add_articles(app, list(urls.values()), interval=3600)
+    now = utcnow()
+    with session_scope(app.writer) as session:
+        ids = dict(session.execute(select(Article.url, Article.id)).all())
+        for slug, seconds in due_in.items():
+            session.execute(update(Article).where(Article.id == ids[urls[slug]])
+                            .values(next_check_at=now + dt.timedelta(seconds=seconds)))
+    return {slug: ids[url] for slug, url in urls.items()}
+
+
+def claimed(app: App) -> set[int]:
+    with session_scope(app.reader) as session:
+        return set(session.scalars(select(Article.id).where(Article.lease_token.is_not(None))))
+
+
+def test_a_tick_claims_the_articles_due_before_the_next_tick(
+    app: App, article_server: ArticleServer, in_process: Any
+) -> None:
+    tick = app.settings.tick_seconds
+    ids = schedule(app, article_server, {"overdue": -1, "soon": tick / 2, "later": tick + 5})
+    assert tasks.tick.apply().get() == 2
+    assert claimed(app) == {ids["overdue"], ids["soon"]}  # "soon" starts by its due time
+    sent_ids = {i for _, batch in sent(in_process, "fetch") for i, _ in batch[0]}
+    assert sent_ids == {ids["overdue"], ids["soon"]}
+
+
+def test_a_tick_right_after_another_claims_nothing(
+    make_app: Any, article_server: ArticleServer, in_process: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ticks that waited behind busy pool processes run back to back: the first claims what
+    is due, the others return at once instead of each running the tick's queries."""
+    app = make_app(tick_seconds=60.0)  # a turn of 30 s: however slow this machine is
+    monkeypatch.setattr(tasks, "_context", app)
+    ids = schedule(app, article_server, {"first": -1})
+    assert tasks.tick.apply().get() == 1
+    schedule(app, article_server, {"second": -1})
+    assert tasks.tick.apply().get() == 0  # within half a tick of the first
+    assert claimed(app) == {ids["first"]}
+    in_process.delete(tasks.TICK_TURN)  # the turn's expiry: the next tick claims it
+    assert tasks.tick.apply().get() == 1

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from tracker import leases
 from tracker.app import App
+from tracker.clock import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +28,17 @@ class Claim:
 
 def claim_due(
     app: App, *, limit: int | None = None, now: dt.datetime | None = None,
-    ids: list[int] | None = None,
+    ids: list[int] | None = None, ahead: float = 0.0,
 ) -> list[Claim]:
     """Lease up to ``limit`` due articles (default: the ``claim_batch`` setting), only among
-    ``ids`` if given."""
+    ``ids`` if given. With ``ahead``, as of that many seconds from now: a scheduler that
+    claims only every ``ahead`` seconds (the Celery beat's tick) then starts each check by its
+    due time, not up to one period after it. A lease running out within ``ahead`` counts as
+    run out: its holder has not renewed it for a whole lease but ``ahead`` (they renew every
+    third of one), so keep ``ahead`` well below a third of ``lease_seconds``."""
     limit = app.settings.claim_batch if limit is None else limit
+    if ahead > 0:
+        now = (now or utcnow()) + dt.timedelta(seconds=ahead)
     rows = leases.claim(app, leases.ARTICLES, limit=limit, ids=ids, now=now)
     return [Claim(article_id, token) for article_id, token in rows]
 

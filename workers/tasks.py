@@ -246,12 +246,19 @@ def deliver_batch(claims: list[tuple[int, str]]) -> list[str]:
 def tick() -> int:
     """Claim due sources and articles and enqueue one poll each, and the checks in batches
     (``check_batches``; after the claim is committed; sources first, as the same queue works
-    in order); catch up on events not yet dispatched and on deliveries whose retry fell due."""
+    in order); catch up on events not yet dispatched and on deliveries whose retry fell due.
+
+    Articles due before the next tick are claimed too (``tick_seconds`` ahead): a check then
+    starts at its due time, not up to a tick after it. A tick that comes less than half a tick
+    after the last one ran (ticks that waited behind busy pool processes, run back to back)
+    returns at once: the first of them claimed everything due."""
     ctx = context()
+    client = _redis()
+    if client is not None and not _tick_turn(client, ctx.settings.tick_seconds):
+        return 0
     # A message holds up to CHECK_TASK_BATCH checks: count each as a full one (the tick then
     # claims less, never more, than max_queue_length allows).
     room = ctx.settings.max_queue_length - _queue_length("fetch") * CHECK_TASK_BATCH
-    client = _redis()
     if client is not None:  # first: leases of queued messages must not run out meanwhile
         queued.keep_alive(ctx, client)
     due = polls.claim_due_sources(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
@@ -259,7 +266,8 @@ def tick() -> int:
         for poll in due:
             poll_source.apply_async((poll.source_id, poll.token))
     room -= len(due)
-    claims = scheduling.claim_due(ctx, limit=min(ctx.settings.claim_batch, max(0, room)))
+    claims = scheduling.claim_due(ctx, limit=min(ctx.settings.claim_batch, max(0, room)),
+                                  ahead=ctx.settings.tick_seconds)
     with _queued(leases.ARTICLES, [(c.article_id, c.token) for c in claims]):
         for batch in check_batches([(c.article_id, c.token) for c in claims]):
             check_batch.apply_async((batch,))
@@ -267,6 +275,20 @@ def tick() -> int:
     _send(delivery.claim_due(ctx, limit=ctx.settings.claim_batch))
     housekeeping.record_tick(ctx, claimed=len(claims))
     return len(claims)
+
+
+TICK_TURN = "tracker:tick-turn"
+
+
+def _tick_turn(client: Any, tick_seconds: float) -> bool:
+    """Whether this tick runs: no other tick ran in the last half tick (a Redis key with that
+    expiry; half, so a tick that ran a little late never costs the next one its turn). Without
+    Redis (or with it away) every tick runs: claims are safe either way."""
+    try:
+        return bool(client.set(TICK_TURN, "1", nx=True, px=max(1, int(tick_seconds * 500))))
+    except Exception as exc:  # noqa: BLE001 - the broker is away: the claim decides
+        log.debug("cannot take the tick's turn: %s", exc)
+        return True
 
 
 @contextmanager
