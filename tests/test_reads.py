@@ -6,6 +6,7 @@ Data stored by real checks of a real article server; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, update
 
-from db import diff_queries, queries, reads
+from db import diff_queries, queries, reads, refs
 from db.models import Article, VersionDiff
 from db.reads import Reader
 from db.session import session_scope
@@ -24,6 +25,7 @@ from tracker.app import App
 from tracker.articles import add_articles
 from tracker.check import check_article
 from tracker.clock import utcnow
+from tracker.diffstore import record_diff
 
 
 @dataclass
@@ -187,6 +189,83 @@ def test_the_read_use_cases_give_the_same_through_either_driver(
     assert [(v["minor"], v["summary"] is None) for v in history["versions"]] == [
         (False, True), (True, False), (False, False)]
     assert [change["to_version"] for change in results[0][5]["changes"]] == [2, 3]
+
+
+def long_histories(app: App, start: dt.datetime) -> dict[str, list[int]]:
+    """Two articles of 40 and 3 versions, one minute apart from ``start``, each version one
+    paragraph edited (deltas past a key frame: the chains cross ``refs.KEYFRAME_EVERY``);
+    versions 5 and 36 of the first stored without a diff, 7 as minor. URL → version ids."""
+    body = [f"Absatz {k}: " + "Worte, die sich selten ändern. " * 3 for k in range(8)]
+    found: dict[str, list[int]] = {}
+    with session_scope(app.writer) as session:
+        for url, count in (("https://long.example/news/a", 40), ("https://b.example/news/b", 3)):
+            article, _ = queries.add_article(session, url=url, host=url.split("/")[2],
+                                             interval=600, now=start)  # fmt: skip
+            previous, texts = None, list(body)
+            for number in range(1, count + 1):
+                texts[number % len(texts)] += f" (Stand {number})"
+                version = queries.store_version(
+                    session, article, paragraphs=[("text", t) for t in texts],
+                    fields={"title": f"Stand {number}", "content_hash": f"{url}{number}",
+                            "extractor": "test", "rebaseline": False},
+                    previous=previous, now=start + dt.timedelta(minutes=number))  # fmt: skip
+                if (count, number) not in ((40, 5), (40, 36)):
+                    record_diff(session, previous, version, minor=(count, number) == (40, 7))
+                previous = version
+                found.setdefault(url, []).append(version.id)
+    return found
+
+
+def test_the_changes_are_read_in_a_fixed_number_of_queries(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``changes_since`` reads every change of the window (their versions and predecessors,
+    the delta chains, the paragraphs, the stored diffs and minor flags) in four queries, and
+    gives what reading each change on its own (``stored_change``: the diff stored or computed)
+    gives."""
+    start = utcnow() - dt.timedelta(hours=1)
+    stored = long_histories(app, start)
+    with session_scope(app.reader) as session:
+        orm = [v for url in stored for v in queries.versions_of(
+            session, queries.article_by_url(session, url).id)]  # type: ignore[union-attr]
+        assert not all(refs.is_keyframe(v.paragraph_refs) for v in orm)
+        for driver in readers(app):
+            with reader_of(app, driver) as reader:
+                rows = [row for url in stored for row in reads.versions_of(
+                    reader, reads.resolve_url(reader, url).id)]  # type: ignore[union-attr]
+                assert reads.paragraphs_of(reader, *rows) == [
+                    queries.paragraphs_of(session, version) for version in orm]
+    statements: list[str] = []
+    run = Reader.all
+
+    def counted(self: Reader, sql: str, **params: Any) -> list[reads.Row]:
+        statements.append(sql)
+        return run(self, sql, **params)
+
+    monkeypatch.setattr(Reader, "all", counted)
+    since = start + dt.timedelta(minutes=2, seconds=30)  # from version 3 on
+    changes = reading.changes_since(app, since)
+    assert len(statements) == 4, statements
+    assert [(c.url, c.previous.number, c.version.number) for c in changes] == [
+        (url, n - 1, n) for url, ids in stored.items() for n in range(3, len(ids) + 1)]
+    assert [c.version.number for c in changes if c.minor] == [7]
+    monkeypatch.setattr(Reader, "all", run)
+    for change in changes:
+        view, diff = reading.stored_change(app, change.url, change.previous.number,
+                                           change.version.number)  # fmt: skip
+        assert (change.diff, change.view) == (diff, view)
+    for driver in readers(app):
+        with reader_of(app, driver) as reader:
+            for change in changes:
+                for row in (change.version, change.previous):
+                    assert reads.version(reader, row.article_id, row.number) == {
+                        name: value for name, value in row.items() if name != "url"}
+                assert change.version.url == change.url
+                assert "url" not in change.previous
+    long_url = next(iter(stored))
+    found = reading.changes_since(app, since, long_url, only={(changes[0].version.article_id, 5)})
+    assert [(c.version.number, c.diff) for c in found] == [
+        (5, next(c.diff for c in changes if c.version.number == 5 and c.url == long_url))]
 
 
 def test_an_unknown_version_and_article_are_said(app: App, stored: Stored) -> None:
