@@ -317,11 +317,6 @@ def paragraphs_of(reader: Reader, *versions: Row) -> list[list[tuple[str, str]]]
     return [[found[i] for i in each] for each in ids]
 
 
-def paragraph_ids(reader: Reader, version: Row) -> list[int]:
-    [ids] = paragraph_ids_of(reader, [version])
-    return ids
-
-
 def paragraph_ids_of(reader: Reader, versions: Iterable[Row]) -> list[list[int]]:
     """The paragraph ids of each version: a key frame's from its own row, a delta's from its
     chain back to its key frame, the chains of all of them read together."""

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from db import diff_queries, queries, reads, refs
+from db.diffdata import unpack
 from db.models import Article, VersionDiff
 from db.reads import Reader
 from db.session import session_scope
@@ -152,6 +153,11 @@ def test_diffs_and_checks_read_as_the_orm_reads_them(app: App, stored: Stored) -
                 for version_id in ids:
                     found = diff_queries.diff_of(session, version_id)
                     assert reads.stored_diff(reader, version_id) == (found.data if found else None)
+                packed = reads.stored_diffs(reader, [*ids, *ids])
+                minor_diff = diff_queries.diff_of(session, ids[1])
+                assert minor_diff is not None
+                assert {i: (unpack(data), minor) for i, (data, minor) in packed.items()} == {
+                    ids[1]: (minor_diff.data, True)}  # v1 has none, v3's was deleted
                 assert reads.stored_summaries(reader, stored.article_id) == (
                     diff_queries.summaries(session, stored.article_id))
                 for orm, article_id in ((checks, stored.article_id), (failed, failing.id)):
