@@ -27,8 +27,10 @@ import datetime as dt
 import json
 import re
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -328,11 +330,15 @@ def paragraph_ids_of(reader: Reader, versions: Iterable[Row]) -> list[list[int]]
         if refs.is_keyframe(version.paragraph_refs):
             found.append(refs.decode([version.paragraph_refs]))
             continue
-        chain = [(number, data) for number, data in chains[version.article_id]
-                 if version.number - refs.KEYFRAME_EVERY - 1 < number <= version.number]
+        rows = chains[version.article_id]
+        chain = rows[bisect_right(rows, version.number - refs.KEYFRAME_EVERY - 1, key=_number)
+                     : bisect_right(rows, version.number, key=_number)]  # fmt: skip
         start = max(i for i, (_, data) in enumerate(chain) if refs.is_keyframe(data))
         found.append(refs.decode(data for _, data in chain[start:]))
     return found
+
+
+_number = itemgetter(0)
 
 
 def _refs_chains(reader: Reader, deltas: list[Row]) -> dict[int, list[tuple[int, bytes]]]:
