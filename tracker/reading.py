@@ -115,7 +115,9 @@ def changes_since(
 ) -> list[StoredChange]:
     """The changes stored since ``since``, by article and version (of one article, or only
     the (article id, version number) pairs ``only``). A first version, a re-baseline and a
-    version whose predecessor is gone are no change."""
+    version whose predecessor is gone are no change. Four queries however many changes (per
+    chunk of ids): the versions with their predecessors, the delta chains, the paragraphs,
+    the stored diffs with their minor flags."""
     from tracker.changeview import build_change
 
     with app.read() as reader:
