@@ -255,6 +255,16 @@ def test_the_changes_are_read_in_a_fixed_number_of_queries(
     assert [(c.url, c.previous.number, c.version.number) for c in changes] == [
         (url, n - 1, n) for url, ids in stored.items() for n in range(3, len(ids) + 1)]
     assert [c.version.number for c in changes if c.minor] == [7]
+    long_url = next(iter(stored))
+    statements.clear()
+    history = reading.history(app, long_url)  # v5's and v36's summaries computed
+    assert len(statements) == 7, statements  # article, versions, minor, summaries, 2, checks
+    assert [v["number"] for v in history["versions"] if v["minor"]] == [7]
+    assert {v["number"]: v["summary"] for v in history["versions"]}[36] == next(
+        c.diff.summary.to_json() for c in changes if (c.url, c.version.number) == (long_url, 36))
+    statements.clear()
+    assert len(reading.show(app, long_url, 40)["paragraphs"]) == 8
+    assert len(statements) == 4, statements  # article, version, chain, paragraphs
     monkeypatch.setattr(Reader, "all", run)
     for change in changes:
         view, diff = reading.stored_change(app, change.url, change.previous.number,
@@ -268,7 +278,6 @@ def test_the_changes_are_read_in_a_fixed_number_of_queries(
                         name: value for name, value in row.items() if name != "url"}
                 assert change.version.url == change.url
                 assert "url" not in change.previous
-    long_url = next(iter(stored))
     found = reading.changes_since(app, since, long_url, only={(changes[0].version.article_id, 5)})
     assert [(c.version.number, c.diff) for c in found] == [
         (5, next(c.diff for c in changes if c.version.number == 5 and c.url == long_url))]
