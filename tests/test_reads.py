@@ -239,8 +239,18 @@ def test_the_changes_are_read_in_a_fixed_number_of_queries(
             with reader_of(app, driver) as reader:
                 rows = [row for url in stored for row in reads.versions_of(
                     reader, reads.resolve_url(reader, url).id)]  # type: ignore[union-attr]
-                assert reads.paragraphs_of(reader, *rows) == [
-                    queries.paragraphs_of(session, version) for version in orm]
+                expected = [queries.paragraphs_of(session, version) for version in orm]
+                assert reads.paragraphs_of(reader, *rows) == expected
+                with monkeypatch.context() as small:  # one article's range, 3 ids per query
+                    small.setattr(reads, "_RANGES", 1)
+                    small.setattr(reads, "_CHUNK", 3)
+                    assert reads.paragraphs_of(reader, *rows) == expected
+    everything = reading.changes_since(app, start)
+    assert len(everything) == 41  # 39 + 2: every version but the first of each
+    with monkeypatch.context() as small:
+        small.setattr(reads, "_RANGES", 1)
+        small.setattr(reads, "_CHUNK", 3)
+        assert reading.changes_since(app, start) == everything
     statements: list[str] = []
     run = Reader.all
 
