@@ -78,15 +78,6 @@ VERSIONS_OF = f"SELECT {VERSION_COLUMNS} FROM {VERSIONS} WHERE v.article_id = :a
 VERSIONS_IN_ORDER = f"{VERSIONS_OF} ORDER BY v.number"
 VERSION_BY_NUMBER = f"{VERSIONS_OF} AND v.number = :number"
 LATEST_VERSION = f"{VERSIONS_OF} ORDER BY v.number DESC LIMIT 1"
-# Versions fetched since a time, with their article's URL, by article and number.
-VERSIONS_SINCE = (
-    f"SELECT {VERSION_COLUMNS}, a.url FROM {VERSIONS} JOIN articles a ON a.id = v.article_id "
-    "WHERE v.fetched_at >= :since ORDER BY v.article_id, v.number"
-)
-ARTICLE_VERSIONS_SINCE = (
-    f"SELECT {VERSION_COLUMNS}, a.url FROM {VERSIONS} JOIN articles a ON a.id = v.article_id "
-    "WHERE v.fetched_at >= :since AND v.article_id = :article_id ORDER BY v.number"
-)
 # The versions fetched since a time (of every article, or of one: ``{v_article}`` and
 # ``{r_article}``, see ``changes_since``) and the version before each of them, in one query:
 # ``recent`` tells them apart (a version that is both comes twice, once as each). By article
@@ -301,13 +292,6 @@ def version(reader: Reader, article_id: int, number: int | None) -> Row | None:
     return reader.first(VERSION_BY_NUMBER, article_id=article_id, number=number)
 
 
-def versions_since(reader: Reader, since: dt.datetime, article_id: int | None) -> list[Row]:
-    """Versions fetched since ``since`` (of one article, or of all), with their ``url``."""
-    if article_id is None:
-        return reader.all(VERSIONS_SINCE, since=since)
-    return reader.all(ARTICLE_VERSIONS_SINCE, since=since, article_id=article_id)
-
-
 def paragraphs_of(reader: Reader, *versions: Row) -> list[list[tuple[str, str]]]:
     """(kind, text) of each paragraph of each version, in order (delta chains resolved): in a
     fixed number of queries however many versions (the chains in one, the paragraphs in
@@ -388,7 +372,8 @@ def changes_since(
     reader: Reader, since: dt.datetime, article_id: int | None
 ) -> tuple[list[Row], dict[tuple[int, int], Row]]:
     """The versions fetched since ``since`` (of one article, or of all), with their ``url``,
-    by article and number; and (article id, number) → the version before each of them."""
+    by article and number; and the version before each of them, by (article id, its own
+    number)."""
     one = "" if article_id is None else " AND {}.article_id = :article_id"
     sql = CHANGES_SINCE.format(v_article=one.format("v"), r_article=one.format("r"))
     params: dict[str, Any] = {"since": since}

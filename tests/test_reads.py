@@ -131,11 +131,12 @@ def test_versions_and_paragraphs_read_as_the_orm_reads_them(app: App, stored: St
                     queries.paragraphs_of(session, version) for version in orm]
                 assert reads.version(reader, stored.article_id, 9) is None
                 for article_id in (None, stored.article_id):
-                    found = reads.versions_since(reader, since, article_id)
+                    found, before = reads.changes_since(reader, since, article_id)
                     assert [(v.id, v.url) for v in found] == [(v.id, stored.url) for v in orm]
-                assert reads.versions_since(reader, utcnow(), None) == []
-                assert reads.versions_since(reader, orm[-1].fetched_at, None) == [
-                    {**rows[-1], "url": stored.url}]
+                    assert before == {(stored.article_id, row.number): row for row in rows[:2]}
+                assert reads.changes_since(reader, utcnow(), None) == ([], {})
+                assert reads.changes_since(reader, orm[-1].fetched_at, None) == (
+                    [{**rows[-1], "url": stored.url}], {(stored.article_id, 2): rows[1]})
 
 
 def test_diffs_and_checks_read_as_the_orm_reads_them(app: App, stored: Stored) -> None:
