@@ -27,8 +27,10 @@ import datetime as dt
 import json
 import re
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -76,23 +78,27 @@ VERSIONS_OF = f"SELECT {VERSION_COLUMNS} FROM {VERSIONS} WHERE v.article_id = :a
 VERSIONS_IN_ORDER = f"{VERSIONS_OF} ORDER BY v.number"
 VERSION_BY_NUMBER = f"{VERSIONS_OF} AND v.number = :number"
 LATEST_VERSION = f"{VERSIONS_OF} ORDER BY v.number DESC LIMIT 1"
-# Versions fetched since a time, with their article's URL, by article and number.
-VERSIONS_SINCE = (
-    f"SELECT {VERSION_COLUMNS}, a.url FROM {VERSIONS} JOIN articles a ON a.id = v.article_id "
-    "WHERE v.fetched_at >= :since ORDER BY v.article_id, v.number"
+# The versions fetched since a time (of every article, or of one: ``{v_article}`` and
+# ``{r_article}``, see ``changes_since``) and the version before each of them, in one query:
+# ``recent`` tells them apart (a version that is both comes twice, once as each). By article
+# and number.
+CHANGES_SINCE = (
+    f"SELECT {VERSION_COLUMNS}, a.url, 1 AS recent FROM {VERSIONS} "
+    "JOIN articles a ON a.id = v.article_id WHERE v.fetched_at >= :since{v_article} "
+    f"UNION ALL SELECT {VERSION_COLUMNS}, a.url, 0 AS recent FROM versions r "
+    "JOIN versions v ON v.article_id = r.article_id AND v.number = r.number - 1 "
+    "JOIN version_meta m ON m.id = v.meta_id JOIN articles a ON a.id = v.article_id "
+    "WHERE r.fetched_at >= :since{r_article} ORDER BY article_id, number, recent"
 )
-ARTICLE_VERSIONS_SINCE = (
-    f"SELECT {VERSION_COLUMNS}, a.url FROM {VERSIONS} JOIN articles a ON a.id = v.article_id "
-    "WHERE v.fetched_at >= :since AND v.article_id = :article_id ORDER BY v.number"
-)
-# A delta's chain back to its key frame (at most refs.KEYFRAME_EVERY rows).
-REFS_CHAIN = (
-    "SELECT number, paragraph_refs FROM versions WHERE article_id = :article_id "
-    "AND number <= :number AND number > :floor ORDER BY number"
-)
+# Deltas' chains back to their key frames (at most refs.KEYFRAME_EVERY rows each): one
+# ``(article, numbers)`` range per article (``REFS_RANGE``), ``OR``ed.
+REFS_CHAINS = "SELECT article_id, number, paragraph_refs FROM versions WHERE {ranges}"
+REFS_RANGE = "(article_id = :article_{k} AND number > :floor_{k} AND number <= :number_{k})"
+_RANGES = 100  # ranges per REFS_CHAINS query
 PARAGRAPHS = "SELECT id, kind, text FROM paragraphs WHERE id IN :ids"
 MINOR_IDS = "SELECT version_id FROM version_diffs WHERE version_id IN :ids AND minor"
 STORED_DIFF = "SELECT data, minor FROM version_diffs WHERE version_id = :version_id"
+STORED_DIFFS = "SELECT version_id, data, minor FROM version_diffs WHERE version_id IN :ids"
 STORED_SUMMARIES = (
     "SELECT v.number, d.summary FROM versions v JOIN version_diffs d ON d.version_id = v.id "
     "WHERE v.article_id = :article_id"
@@ -106,7 +112,7 @@ CHECKS_OF = (
 # means the same type in every query above).
 _TIMES = frozenset({"fetched_at", "next_check_at", "last_checked_at", "started_at"})
 _JSON = frozenset({"tags", "summary"})
-_BOOLEANS = frozenset({"developing", "rebaseline", "minor"})
+_BOOLEANS = frozenset({"developing", "rebaseline", "minor", "recent"})
 _BLOBS = frozenset({"paragraph_refs", "data"})
 _NO_LIMIT = 2**62  # LIMIT takes no NULL on SQLite
 
@@ -286,30 +292,61 @@ def version(reader: Reader, article_id: int, number: int | None) -> Row | None:
     return reader.first(VERSION_BY_NUMBER, article_id=article_id, number=number)
 
 
-def versions_since(reader: Reader, since: dt.datetime, article_id: int | None) -> list[Row]:
-    """Versions fetched since ``since`` (of one article, or of all), with their ``url``."""
-    if article_id is None:
-        return reader.all(VERSIONS_SINCE, since=since)
-    return reader.all(ARTICLE_VERSIONS_SINCE, since=since, article_id=article_id)
-
-
 def paragraphs_of(reader: Reader, *versions: Row) -> list[list[tuple[str, str]]]:
-    """(kind, text) of each paragraph of each version, in order (delta chains resolved); the
-    paragraphs the versions share are read once."""
-    ids = [paragraph_ids(reader, version) for version in versions]
+    """(kind, text) of each paragraph of each version, in order (delta chains resolved): in a
+    fixed number of queries however many versions (the chains in one, the paragraphs in
+    one, each per chunk); the paragraphs the versions share are read once."""
+    ids = paragraph_ids_of(reader, versions)
     found: dict[int, tuple[str, str]] = {}
     for chunk in _chunks(sorted({i for each in ids for i in each})):
         found.update((row.id, (row.kind, row.text)) for row in reader.all(PARAGRAPHS, ids=chunk))
     return [[found[i] for i in each] for each in ids]
 
 
-def paragraph_ids(reader: Reader, version: Row) -> list[int]:
-    if refs.is_keyframe(version.paragraph_refs):
-        return refs.decode([version.paragraph_refs])
-    chain = reader.all(REFS_CHAIN, article_id=version.article_id, number=version.number,
-                       floor=version.number - refs.KEYFRAME_EVERY - 1)  # fmt: skip
-    start = max(i for i, row in enumerate(chain) if refs.is_keyframe(row.paragraph_refs))
-    return refs.decode(row.paragraph_refs for row in chain[start:])
+def paragraph_ids_of(reader: Reader, versions: Iterable[Row]) -> list[list[int]]:
+    """The paragraph ids of each version: a key frame's from its own row, a delta's from its
+    chain back to its key frame, the chains of all of them read together."""
+    versions = list(versions)
+    deltas = [v for v in versions if not refs.is_keyframe(v.paragraph_refs)]
+    chains = _refs_chains(reader, deltas)
+    found = []
+    for version in versions:
+        if refs.is_keyframe(version.paragraph_refs):
+            found.append(refs.decode([version.paragraph_refs]))
+            continue
+        rows = chains[version.article_id]
+        chain = rows[bisect_right(rows, version.number - refs.KEYFRAME_EVERY - 1, key=_number)
+                     : bisect_right(rows, version.number, key=_number)]  # fmt: skip
+        start = max(i for i, (_, data) in enumerate(chain) if refs.is_keyframe(data))
+        found.append(refs.decode(data for _, data in chain[start:]))
+    return found
+
+
+_number = itemgetter(0)
+
+
+def _refs_chains(reader: Reader, deltas: list[Row]) -> dict[int, list[tuple[int, bytes]]]:
+    """Article id → (number, paragraph_refs) of its versions each delta's chain may reach
+    (the ``KEYFRAME_EVERY`` versions up to it), in order: one range per article."""
+    spans: dict[int, tuple[int, int]] = {}
+    for version in deltas:
+        floor, number = version.number - refs.KEYFRAME_EVERY - 1, version.number
+        low, high = spans.get(version.article_id, (floor, number))
+        spans[version.article_id] = (min(low, floor), max(high, number))
+    chains: dict[int, list[tuple[int, bytes]]] = {}
+    listed = sorted(spans.items())
+    for start in range(0, len(listed), _RANGES):
+        params: dict[str, int] = {}
+        ranges = []
+        for k, (article_id, (floor, number)) in enumerate(listed[start : start + _RANGES]):
+            ranges.append(REFS_RANGE.format(k=k))
+            params |= {f"article_{k}": article_id, f"floor_{k}": floor, f"number_{k}": number}
+        sql = REFS_CHAINS.format(ranges=" OR ".join(ranges))
+        for row in reader.all(sql, **params):
+            chains.setdefault(row.article_id, []).append((row.number, row.paragraph_refs))
+    for chain in chains.values():
+        chain.sort()
+    return chains
 
 
 def minor_ids(reader: Reader, version_ids: Iterable[int]) -> set[int]:
@@ -322,6 +359,35 @@ def stored_diff(reader: Reader, version_id: int) -> dict[str, Any] | None:
     """The stored diff (its JSON form) of a version against its predecessor, if stored."""
     row = reader.first(STORED_DIFF, version_id=version_id)
     return unpack(row.data) if row is not None else None
+
+
+def stored_diffs(reader: Reader, version_ids: Iterable[int]) -> dict[int, tuple[bytes, bool]]:
+    """Version id → its stored diff (packed: ``db.diffdata.unpack`` gives its JSON form) and
+    minor flag, for those of the given versions stored with one."""
+    return {row.version_id: (row.data, row.minor) for chunk in _chunks(sorted(set(version_ids)))
+            for row in reader.all(STORED_DIFFS, ids=chunk)}  # fmt: skip
+
+
+def changes_since(
+    reader: Reader, since: dt.datetime, article_id: int | None
+) -> tuple[list[Row], dict[tuple[int, int], Row]]:
+    """The versions fetched since ``since`` (of one article, or of all), with their ``url``,
+    by article and number; and the version before each of them, by (article id, its own
+    number)."""
+    one = "" if article_id is None else " AND {}.article_id = :article_id"
+    sql = CHANGES_SINCE.format(v_article=one.format("v"), r_article=one.format("r"))
+    params: dict[str, Any] = {"since": since}
+    if article_id is not None:
+        params["article_id"] = article_id
+    recent: list[Row] = []
+    previous: dict[tuple[int, int], Row] = {}
+    for row in reader.all(sql, **params):
+        if row.pop("recent"):
+            recent.append(row)
+        else:
+            del row["url"]
+            previous[row.article_id, row.number] = row
+    return recent, previous
 
 
 def stored_summaries(reader: Reader, article_id: int) -> dict[int, dict[str, int]]:

@@ -6,6 +6,7 @@ Data stored by real checks of a real article server; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, update
 
-from db import diff_queries, queries, reads
+from db import diff_queries, queries, reads, refs
+from db.diffdata import unpack
 from db.models import Article, VersionDiff
 from db.reads import Reader
 from db.session import session_scope
@@ -24,6 +26,7 @@ from tracker.app import App
 from tracker.articles import add_articles
 from tracker.check import check_article
 from tracker.clock import utcnow
+from tracker.diffstore import record_diff
 
 
 @dataclass
@@ -128,11 +131,12 @@ def test_versions_and_paragraphs_read_as_the_orm_reads_them(app: App, stored: St
                     queries.paragraphs_of(session, version) for version in orm]
                 assert reads.version(reader, stored.article_id, 9) is None
                 for article_id in (None, stored.article_id):
-                    found = reads.versions_since(reader, since, article_id)
+                    found, before = reads.changes_since(reader, since, article_id)
                     assert [(v.id, v.url) for v in found] == [(v.id, stored.url) for v in orm]
-                assert reads.versions_since(reader, utcnow(), None) == []
-                assert reads.versions_since(reader, orm[-1].fetched_at, None) == [
-                    {**rows[-1], "url": stored.url}]
+                    assert before == {(stored.article_id, row.number): row for row in rows[:2]}
+                assert reads.changes_since(reader, utcnow(), None) == ([], {})
+                assert reads.changes_since(reader, orm[-1].fetched_at, None) == (
+                    [{**rows[-1], "url": stored.url}], {(stored.article_id, 2): rows[1]})
 
 
 def test_diffs_and_checks_read_as_the_orm_reads_them(app: App, stored: Stored) -> None:
@@ -150,6 +154,11 @@ def test_diffs_and_checks_read_as_the_orm_reads_them(app: App, stored: Stored) -
                 for version_id in ids:
                     found = diff_queries.diff_of(session, version_id)
                     assert reads.stored_diff(reader, version_id) == (found.data if found else None)
+                packed = reads.stored_diffs(reader, [*ids, *ids])
+                minor_diff = diff_queries.diff_of(session, ids[1])
+                assert minor_diff is not None
+                assert {i: (unpack(data), minor) for i, (data, minor) in packed.items()} == {
+                    ids[1]: (minor_diff.data, True)}  # v1 has none, v3's was deleted
                 assert reads.stored_summaries(reader, stored.article_id) == (
                     diff_queries.summaries(session, stored.article_id))
                 for orm, article_id in ((checks, stored.article_id), (failed, failing.id)):
@@ -187,6 +196,102 @@ def test_the_read_use_cases_give_the_same_through_either_driver(
     assert [(v["minor"], v["summary"] is None) for v in history["versions"]] == [
         (False, True), (True, False), (False, False)]
     assert [change["to_version"] for change in results[0][5]["changes"]] == [2, 3]
+
+
+def long_histories(app: App, start: dt.datetime) -> dict[str, list[int]]:
+    """Two articles of 40 and 3 versions, one minute apart from ``start``, each version one
+    paragraph edited (deltas past a key frame: the chains cross ``refs.KEYFRAME_EVERY``);
+    versions 5 and 36 of the first stored without a diff, 7 as minor. URL → version ids."""
+    body = [f"Absatz {k}: " + "Worte, die sich selten ändern. " * 3 for k in range(8)]
+    found: dict[str, list[int]] = {}
+    with session_scope(app.writer) as session:
+        for url, count in (("https://long.example/news/a", 40), ("https://b.example/news/b", 3)):
+            article, _ = queries.add_article(session, url=url, host=url.split("/")[2],
+                                             interval=600, now=start)  # fmt: skip
+            previous, texts = None, list(body)
+            for number in range(1, count + 1):
+                texts[number % len(texts)] += f" (Stand {number})"
+                version = queries.store_version(
+                    session, article, paragraphs=[("text", t) for t in texts],
+                    fields={"title": f"Stand {number}", "content_hash": f"{url}{number}",
+                            "extractor": "test", "rebaseline": False},
+                    previous=previous, now=start + dt.timedelta(minutes=number))  # fmt: skip
+                if (count, number) not in ((40, 5), (40, 36)):
+                    record_diff(session, previous, version, minor=(count, number) == (40, 7))
+                previous = version
+                found.setdefault(url, []).append(version.id)
+    return found
+
+
+def test_the_changes_are_read_in_a_fixed_number_of_queries(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``changes_since`` reads every change of the window (their versions and predecessors,
+    the delta chains, the paragraphs, the stored diffs and minor flags) in four queries, and
+    gives what reading each change on its own (``stored_change``: the diff stored or computed)
+    gives."""
+    start = utcnow() - dt.timedelta(hours=1)
+    stored = long_histories(app, start)
+    with session_scope(app.reader) as session:
+        orm = [v for url in stored for v in queries.versions_of(
+            session, queries.article_by_url(session, url).id)]  # type: ignore[union-attr]
+        assert not all(refs.is_keyframe(v.paragraph_refs) for v in orm)
+        for driver in readers(app):
+            with reader_of(app, driver) as reader:
+                rows = [row for url in stored for row in reads.versions_of(
+                    reader, reads.resolve_url(reader, url).id)]  # type: ignore[union-attr]
+                expected = [queries.paragraphs_of(session, version) for version in orm]
+                assert reads.paragraphs_of(reader, *rows) == expected
+                with monkeypatch.context() as small:  # one article's range, 3 ids per query
+                    small.setattr(reads, "_RANGES", 1)
+                    small.setattr(reads, "_CHUNK", 3)
+                    assert reads.paragraphs_of(reader, *rows) == expected
+    everything = reading.changes_since(app, start)
+    assert len(everything) == 41  # 39 + 2: every version but the first of each
+    with monkeypatch.context() as small:
+        small.setattr(reads, "_RANGES", 1)
+        small.setattr(reads, "_CHUNK", 3)
+        assert reading.changes_since(app, start) == everything
+    statements: list[str] = []
+    run = Reader.all
+
+    def counted(self: Reader, sql: str, **params: Any) -> list[reads.Row]:
+        statements.append(sql)
+        return run(self, sql, **params)
+
+    monkeypatch.setattr(Reader, "all", counted)
+    since = start + dt.timedelta(minutes=2, seconds=30)  # from version 3 on
+    changes = reading.changes_since(app, since)
+    assert len(statements) == 4, statements
+    assert [(c.url, c.previous.number, c.version.number) for c in changes] == [
+        (url, n - 1, n) for url, ids in stored.items() for n in range(3, len(ids) + 1)]
+    assert [c.version.number for c in changes if c.minor] == [7]
+    long_url = next(iter(stored))
+    statements.clear()
+    history = reading.history(app, long_url)  # v5's and v36's summaries computed
+    assert len(statements) == 7, statements  # article, versions, minor, summaries, 2, checks
+    assert [v["number"] for v in history["versions"] if v["minor"]] == [7]
+    assert {v["number"]: v["summary"] for v in history["versions"]}[36] == next(
+        c.diff.summary.to_json() for c in changes if (c.url, c.version.number) == (long_url, 36))
+    statements.clear()
+    assert len(reading.show(app, long_url, 40)["paragraphs"]) == 8
+    assert len(statements) == 4, statements  # article, version, chain, paragraphs
+    monkeypatch.setattr(Reader, "all", run)
+    for change in changes:
+        view, diff = reading.stored_change(app, change.url, change.previous.number,
+                                           change.version.number)  # fmt: skip
+        assert (change.diff, change.view) == (diff, view)
+    for driver in readers(app):
+        with reader_of(app, driver) as reader:
+            for change in changes:
+                for row in (change.version, change.previous):
+                    assert reads.version(reader, row.article_id, row.number) == {
+                        name: value for name, value in row.items() if name != "url"}
+                assert change.version.url == change.url
+                assert "url" not in change.previous
+    found = reading.changes_since(app, since, long_url, only={(changes[0].version.article_id, 5)})
+    assert [(c.version.number, c.diff) for c in found] == [
+        (5, next(c.diff for c in changes if c.version.number == 5 and c.url == long_url))]
 
 
 def test_an_unknown_version_and_article_are_said(app: App, stored: Stored) -> None:

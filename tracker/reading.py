@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from db import reads
+from db.diffdata import unpack
 from db.reads import Reader, Row
 from tracker.app import App
 from tracker.clock import iso, utcnow
@@ -114,24 +115,29 @@ def changes_since(
 ) -> list[StoredChange]:
     """The changes stored since ``since``, by article and version (of one article, or only
     the (article id, version number) pairs ``only``). A first version, a re-baseline and a
-    version whose predecessor is gone are no change."""
+    version whose predecessor is gone are no change. Four queries however many changes (per
+    chunk of ids): the versions with their predecessors, the delta chains, the paragraphs,
+    the stored diffs with their minor flags."""
     from tracker.changeview import build_change
 
-    found: list[StoredChange] = []
     with app.read() as reader:
         article_id = find_tracked(reader, article_url).id if article_url else None
-        versions = [v for v in reads.versions_since(reader, since, article_id)
-                    if only is None or (v.article_id, v.number) in only]  # fmt: skip
-        minor = reads.minor_ids(reader, [v.id for v in versions])
-        for version in versions:
-            if version.number == 1 or version.rebaseline:
-                continue
-            previous = reads.version(reader, version.article_id, version.number - 1)
-            if previous is None:
-                continue
-            diff, old, new = version_diff(reader, previous, version)
-            found.append(StoredChange(version.url, version, previous, version.id in minor, diff,
-                                      build_change(diff, old, new)))
+        recent, before = reads.changes_since(reader, since, article_id)
+        pairs = [(before[v.article_id, v.number - 1], v) for v in recent
+                 if (only is None or (v.article_id, v.number) in only)
+                 and v.number != 1 and not v.rebaseline
+                 and (v.article_id, v.number - 1) in before]  # fmt: skip
+        versions = list({v.id: v for pair in pairs for v in pair}.values())
+        paragraphs = dict(zip((v.id for v in versions), reads.paragraphs_of(reader, *versions),
+                              strict=True))  # fmt: skip
+        stored = reads.stored_diffs(reader, [version.id for _, version in pairs])
+    found: list[StoredChange] = []
+    for previous, version in pairs:
+        data, minor = stored.get(version.id, (None, False))
+        old, new = tuple(paragraphs[previous.id]), tuple(paragraphs[version.id])
+        diff = _diff(previous, version, old, new, None if data is None else unpack(data))
+        found.append(StoredChange(version.url, version, previous, minor, diff,
+                                  build_change(diff, old, new)))
     return found
 
 
@@ -157,16 +163,21 @@ def version_diff(reader: Reader, old: Row, new: Row) -> tuple[Diff, Paragraphs, 
     """The diff of two versions of an article, with the paragraphs of both: the diff stored
     with ``new`` when ``old`` is its predecessor, else (further apart, or a version stored
     without one) computed here as ``tracker.diffstore`` does."""
+    old_paragraphs, new_paragraphs = map(tuple, reads.paragraphs_of(reader, old, new))
+    stored = reads.stored_diff(reader, new.id) if old.number == new.number - 1 else None
+    return _diff(old, new, old_paragraphs, new_paragraphs, stored), old_paragraphs, new_paragraphs
+
+
+def _diff(old: Row, new: Row, old_paragraphs: Paragraphs, new_paragraphs: Paragraphs,
+          stored: dict[str, Any] | None) -> Diff:
+    """The stored diff (its JSON form) if there is one, else computed from the paragraphs."""
     from tracker.diff import Diff, diff_documents
     from tracker.stored import version_metadata
 
-    old_paragraphs, new_paragraphs = map(tuple, reads.paragraphs_of(reader, old, new))
-    stored = reads.stored_diff(reader, new.id) if old.number == new.number - 1 else None
     if stored is not None:
-        return Diff.from_json(stored), old_paragraphs, new_paragraphs
-    diff = diff_documents([t for _, t in old_paragraphs], [t for _, t in new_paragraphs],
+        return Diff.from_json(stored)
+    return diff_documents([t for _, t in old_paragraphs], [t for _, t in new_paragraphs],
                           version_metadata(old), version_metadata(new))  # fmt: skip
-    return diff, old_paragraphs, new_paragraphs
 
 
 class UnknownVersion(TrackerError):
@@ -184,16 +195,24 @@ def _version(reader: Reader, article_id: int, number: int) -> Row:
 
 def _summaries(reader: Reader, article_id: int, versions: list[Row]) -> dict[int, Summary]:
     """The diff summary of each version against the one before it (a first version has none):
-    the stored ones in one query, any other computed."""
+    the stored ones in one query, any other computed (the paragraphs they need read together)."""
     from tracker.diff import Summary
 
     stored = reads.stored_summaries(reader, article_id)
     by_number = {v.number: v for v in versions}
-    return {
-        number: Summary(**stored[number]) if number in stored else version_diff(
-            reader, by_number[number - 1], by_number[number])[0].summary
-        for number in sorted(by_number) if number - 1 in by_number
-    }
+    computed = [number for number in sorted(by_number)
+                if number - 1 in by_number and number not in stored]  # fmt: skip
+    needed = list({v.id: v for number in computed
+                   for v in (by_number[number - 1], by_number[number])}.values())  # fmt: skip
+    paragraphs = dict(zip((v.id for v in needed), reads.paragraphs_of(reader, *needed),
+                          strict=True))  # fmt: skip
+    found = {number: Summary(**counts) for number, counts in stored.items()
+             if number in by_number and number - 1 in by_number}  # fmt: skip
+    for number in computed:
+        old, new = by_number[number - 1], by_number[number]
+        found[number] = _diff(old, new, tuple(paragraphs[old.id]), tuple(paragraphs[new.id]),
+                              None).summary
+    return found
 
 
 def parse_since(
