@@ -64,7 +64,6 @@ from tracker.errors import (
     UnexpectedError,
 )
 from tracker.fetch import Page
-from tracker.markers import developing_marker
 from tracker.merge import fold_duplicate
 from tracker.rules import NO_RULES, HostRules, IgnoreRules
 from tracker.schedule import ScheduleRules
@@ -639,6 +638,8 @@ def version_fields(article: ExtractedPage) -> dict[str, Any]:
 
 
 def _developing(article: ExtractedPage) -> bool:
+    from tracker.markers import developing_marker  # its patterns: only for extracted pages
+
     texts = (p.text for p in article.paragraphs if p.kind not in {"caption", "credit"})
     marker = developing_marker(article.metadata.title, texts)
     return marker is not None
