@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from db import meta, queries
@@ -369,3 +371,45 @@ def test_large_pass_is_spread_over_processes_and_checks_each_article_once(
     assert sorted(requests) == sorted(f"p{i:03}" for i in range(PROCESS_THRESHOLD))
     with session_scope(app.reader) as session:
         assert queries.count_rows(session, Version) == PROCESS_THRESHOLD
+    # A second pass finds every page unchanged (304): each process writes the checks of a
+    # chunk together, and every check is recorded all the same, with its schedule moved on.
+    before = {r.id: r.last_checked_at for r in load_all(app)}
+    again = check_many(app, ids)
+    assert sorted(r.url for r in again) == sorted(urls)
+    assert {r.outcome for r in again} == {"not_modified"}
+    with session_scope(app.reader) as session:
+        assert queries.count_rows(session, Check) == 2 * PROCESS_THRESHOLD
+    after = load_all(app)
+    assert all(r.last_checked_at > before[r.id] and r.lease_token is None for r in after)
+
+
+def load_all(app: App) -> list[Any]:
+    from db.models import Article
+
+    with session_scope(app.reader) as session:
+        return list(session.scalars(select(Article)))
+
+
+def test_unchanged_batch_writes_its_checks_together_and_skips_a_lost_claim(
+    app: App, article_server: ArticleServer
+) -> None:
+    from dataclasses import replace
+
+    from tracker.check import UnchangedBatch, check_target, load_targets
+
+    ids = [track(app, article_server, slug) for slug in ("one", "two", "three")]
+    for article_id in ids:
+        check_article(app, article_id)
+    targets = load_targets(app, ids)
+    lost = replace(targets[ids[2]], lease_token="someone else's")  # its claim no longer holds
+    batch = UnchangedBatch()
+    results = [check_target(app, t, unchanged=batch) for t in (targets[ids[0]],
+                                                             targets[ids[1]], lost)]
+    with session_scope(app.reader) as session:
+        assert queries.count_rows(session, Check) == 3  # nothing written yet
+    written = batch.write(app, results)
+    assert [r.outcome for r in written] == ["not_modified", "not_modified", "skipped"]
+    with session_scope(app.reader) as session:
+        assert queries.count_rows(session, Check) == 5
+        assert batch.write(app, []) == []  # written once
+    assert {r.id for r in load_all(app) if r.last_checked_at and r.etag} == set(ids)

@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import threading
 import time
 import zlib
 from collections.abc import Mapping, Sequence
@@ -63,7 +64,6 @@ from tracker.errors import (
     UnexpectedError,
 )
 from tracker.fetch import Page
-from tracker.markers import developing_marker
 from tracker.merge import fold_duplicate
 from tracker.rules import NO_RULES, HostRules, IgnoreRules
 from tracker.schedule import ScheduleRules
@@ -174,15 +174,21 @@ def check_article(app: App, article_id: int, *, lease_token: str | None = None) 
     return check_target(app, target)
 
 
-def check_target(app: App, target: Target) -> CheckResult:
+def check_target(
+    app: App, target: Target, *, unchanged: UnchangedBatch | None = None
+) -> CheckResult:
     """``check_article`` for a target loaded beforehand (``load_targets``).
+
+    With ``unchanged``, a check that finds nothing new (``_record_quickly``) is not written
+    at once but kept in that batch, which its caller writes (``UnchangedBatch.write``) before
+    it hands the results on.
 
     Whatever goes wrong in one article's check, short of the database itself, becomes that
     article's failed check (``last_error`` names it, its claim is released): a hostile page
     must never end a pass or ``tracker run``."""
     run = _Run.start(target)
     try:
-        result = _check_target(app, target, run)
+        result = _check_target(app, target, run, unchanged)
     except SQLAlchemyError:
         raise  # the database is away or broken: the caller retries, nothing is recorded
     except Exception as exc:
@@ -204,7 +210,9 @@ def record_lost(app: App, article_id: int, lease_token: str | None, reason: str)
     return _record(app, target, _Run.start(target), failure(TrackerError(reason)))
 
 
-def _check_target(app: App, target: Target, run: _Run) -> CheckResult:
+def _check_target(
+    app: App, target: Target, run: _Run, unchanged: UnchangedBatch | None = None
+) -> CheckResult:
     try:
         page = app.fetcher.fetch(target.url, etag=target.etag, last_modified=target.last_modified)
     except HostDeferred as exc:
@@ -212,10 +220,12 @@ def _check_target(app: App, target: Target, run: _Run) -> CheckResult:
     except FetchError as exc:
         return _record(app, target, run, failure(exc))
     if page.not_modified:
-        return _record_quickly(app, target, run, page, Same(CheckOutcome.NOT_MODIFIED, page.status))
+        return _record_quickly(app, target, run, page, Same(CheckOutcome.NOT_MODIFIED, page.status),
+                               batch=unchanged)
     digest = hashlib.sha256(page.body).hexdigest()
     if digest == target.body_digest:
-        return _record_quickly(app, target, run, page, Same(CheckOutcome.SAME_BYTES, page.status))
+        return _record_quickly(app, target, run, page, Same(CheckOutcome.SAME_BYTES, page.status),
+                               batch=unchanged)
     try:
         extraction = _extract(app, target, page)
     except ExtractionError as exc:
@@ -224,7 +234,7 @@ def _check_target(app: App, target: Target, run: _Run) -> CheckResult:
     article = extraction.article
     seen = _seen(article, page)
     if (target.latest_hash, target.latest_extractor) == (seen.content_hash, seen.extractor):
-        return _record_quickly(app, target, run, page, seen, digest)
+        return _record_quickly(app, target, run, page, seen, digest, batch=unchanged)
     fetched = _compared(app, target, _Fetched(page, digest, article, path=extraction.path),
                         seen.content_hash)
     try:
@@ -333,11 +343,12 @@ def _previous_of(row: ArticleRow, latest: Version | None, last_outcome: str | No
 
 def _record_quickly(
     app: App, target: Target, run: _Run, page: Page, seen: Same | Extracted,
-    digest: str | None = None,
+    digest: str | None = None, batch: UnchangedBatch | None = None,
 ) -> CheckResult:
     """Nothing new: move the schedule on and log the check. The common case, so it is two
-    plain statements in one short transaction (no ORM objects, no extra reads); a decision
-    with more to it (an article back after 404) is taken again under the row's lock."""
+    plain statements in one short transaction (no ORM objects, no extra reads), or, with
+    ``batch``, kept there to be written with the other checks of the batch; a decision with
+    more to it (an article back after 404) is taken again under the row's lock."""
     now = utcnow()
     decision = decide(_previous(target), seen, _rules(app, target), now)
     if decision.events or decision.store is not None:
@@ -353,11 +364,50 @@ def _record_quickly(
         "duration_ms": run.duration_ms(), "error": None, "version_id": None,
         "lag_ms": run.lag_ms,
     }
+    if batch is not None:
+        batch.add(target, values, check, decision)
+        return CheckResult(target.id, target.url, decision.outcome)
     with app.write_connection() as connection:
         if not queries.record_unchanged(connection, target.id, target.lease_token, values, check):
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
     _log(target.url, decision, target.last_changed_at or target.created_at)
     return CheckResult(target.id, target.url, decision.outcome)
+
+
+class UnchangedBatch:
+    """The "nothing new" checks of several threads, written together: one transaction and
+    three statements for all of them (``queries.record_unchanged_many``) instead of a
+    transaction of two statements each. A check kept here is recorded only by ``write``;
+    its result is final only after that (a check whose claim was lost meanwhile becomes
+    "skipped", as ``_record_quickly`` makes it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: list[tuple[Target, dict[str, Any], dict[str, Any], Decision]] = []
+
+    def add(
+        self, target: Target, values: dict[str, Any], check: dict[str, Any], decision: Decision
+    ) -> None:
+        with self._lock:
+            self._kept.append((target, values, check, decision))
+
+    def write(self, app: App, results: Sequence[CheckResult]) -> list[CheckResult]:
+        """Write the kept checks in one transaction; ``results`` (of the checks of the batch,
+        and of others) with those whose claim did not hold made "skipped"."""
+        with self._lock:
+            kept, self._kept = self._kept, []
+        if not kept:
+            return list(results)
+        rows = [(target.id, target.lease_token, values, check)
+                for target, values, check, _ in kept]
+        with app.write_connection() as connection:
+            written = queries.record_unchanged_many(connection, rows)
+        for target, _, _, decision in kept:
+            if target.id in written:
+                _log(target.url, decision, target.last_changed_at or target.created_at)
+        lost = {target.id for target, _, _, _ in kept} - written
+        return [CheckResult(r.article_id, r.url, "skipped", error=_SUPERSEDED)
+                if r.article_id in lost else r for r in results]
 
 
 def _record(
@@ -588,6 +638,8 @@ def version_fields(article: ExtractedPage) -> dict[str, Any]:
 
 
 def _developing(article: ExtractedPage) -> bool:
+    from tracker.markers import developing_marker  # its patterns: only for extracted pages
+
     texts = (p.text for p in article.paragraphs if p.kind not in {"caption", "credit"})
     marker = developing_marker(article.metadata.title, texts)
     return marker is not None

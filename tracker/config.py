@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -135,6 +134,8 @@ def load_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {}
     path = config_path()
     if path.is_file():
+        import tomllib  # only with a config file: most commands run on defaults and env
+
         with path.open("rb") as handle:
             values.update(tomllib.load(handle))
     for field in fields(Settings):

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from db import queries, webhook_queries
 from db.session import session_scope
 from tracker.app import App
-from tracker.check import CheckResult, Target, check_target, load_targets
+from tracker.check import CheckResult, Target, UnchangedBatch, check_target, load_targets
 from tracker.config import Settings
 from tracker.identity import clean_url
 from tracker.leases import ARTICLES
@@ -295,9 +295,14 @@ def _start_process(settings: Settings, rate_share: float) -> None:
 
 
 def _check_chunk(targets: list[Target], threads: int) -> list[CheckResult]:
-    assert _process_app is not None
+    """Check a chunk in this process's threads; the checks that found nothing new are written
+    together, in one transaction, before the chunk's results go back to the parent."""
+    app = _process_app
+    assert app is not None
+    unchanged = UnchangedBatch()
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="check") as pool:
-        return list(pool.map(partial(check_target, _process_app), targets))
+        results = list(pool.map(partial(check_target, app, unchanged=unchanged), targets))
+    return unchanged.write(app, results)
 
 
 def _targets(app: App, items: list[int | Claim]) -> list[Target]:
