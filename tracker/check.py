@@ -33,7 +33,7 @@ from db import lease, queries
 from db.models import Article as ArticleRow
 from db.models import Version
 from db.queries import StoredVersion
-from db.session import session_scope
+from db.session import explain, session_scope
 from db.states import FAILED_OUTCOMES, ArticleState, CheckOutcome
 from tracker import metrics, storing
 from tracker.app import App
@@ -189,6 +189,12 @@ def check_target(
     run = _Run.start(target)
     try:
         result = _check_target(app, target, run, unchanged)
+    except IntegrityError as exc:
+        # This article's rows conflict again after a re-read (``_check_target``): its failure,
+        # recorded, not the end of the pass or of the worker's batch.
+        log.debug("check of %s conflicted twice", target.url, exc_info=True)
+        result = _record(app, target, run, failure(TrackerError(
+            f"could not store the check: {explain(exc)}")))
     except SQLAlchemyError:
         raise  # the database is away or broken: the caller retries, nothing is recorded
     except Exception as exc:

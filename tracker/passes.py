@@ -34,8 +34,10 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from db import queries, webhook_queries
-from db.session import session_scope
+from db.session import DatabaseProblem, explain, session_scope
 from tracker.app import App
 from tracker.check import CheckResult, Target, UnchangedBatch, check_target, load_targets
 from tracker.config import Settings
@@ -300,9 +302,15 @@ def _check_chunk(targets: list[Target], threads: int) -> list[CheckResult]:
     app = _process_app
     assert app is not None
     unchanged = UnchangedBatch()
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="check") as pool:
-        results = list(pool.map(partial(check_target, app, unchanged=unchanged), targets))
-    return unchanged.write(app, results)
+    try:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="check") as pool:
+            results = list(pool.map(partial(check_target, app, unchanged=unchanged), targets))
+        return unchanged.write(app, results)
+    except SQLAlchemyError as exc:
+        # The database is away or broken: the pass ends with its one-line reason. Said here,
+        # in the process, as an error that pickles: a driver's error may hold its statement's
+        # parameters (memoryviews among them), which cannot travel to the parent.
+        raise DatabaseProblem(explain(exc)) from None
 
 
 def _targets(app: App, items: list[int | Claim]) -> list[Target]:
