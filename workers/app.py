@@ -12,7 +12,9 @@ Reliability settings, and why:
   live in the database as next check times.
 - ``worker_cancel_long_running_tasks_on_connection_loss``: after losing the broker, a worker
   cancels late-ack tasks whose messages Redis will redeliver anyway, instead of running them
-  twice in parallel.
+  twice in parallel. On ``redis://`` brokers, kombu's transport as ``workers.broker`` adjusts
+  it: the channels of the connection Celery drops then fail with a connection error, not an
+  ``AttributeError`` that stopped the worker.
 - Queues by kind of work (``fetch``, ``deliver``, ``housekeeping``) so a slow site cannot delay
   webhook delivery or the scheduler's tick.
 - Leases, not the visibility timeout, are what heal a lost task within seconds: a claim's lease
@@ -37,6 +39,7 @@ from kombu import Queue
 from tracker.config import load_settings
 from tracker.health import record_beat_tick
 from workers import observe  # noqa: F401 - logging and metrics, through Celery signals
+from workers.broker import transport_for
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ celery.conf.update(
     worker_prefetch_multiplier=1,
     worker_cancel_long_running_tasks_on_connection_loss=True,
     broker_connection_retry_on_startup=True,
+    broker_transport=transport_for(settings.broker_url),
     broker_transport_options={"visibility_timeout": settings.visibility_timeout},
     task_ignore_result=True,
     task_time_limit=CHECK_TIME_LIMIT,
