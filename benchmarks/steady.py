@@ -3,7 +3,9 @@ and where each late check waited.
 
 Run ``.venv/bin/python benchmarks/bench_service.py --steady 100,30,5 --before REF`` (options:
 ``--steady-seconds`` (20), ``--before REF`` (a commit run the same way, from a temporary git
-worktree, in the same run), ``--redis-url``, ``--postgres-url``, ``--no-docs``). It writes its
+worktree, in the same run; both use the one template database, which this tree migrates, so REF
+must know its schema revision: a commit before migration 0011_meta refuses it and the run
+stops), ``--redis-url``, ``--postgres-url``, ``--no-docs``). It writes its
 own section (``bench_service_steady``) of docs/benchmarks.md.
 
 Set-up. One article server (``tests/articleserver.py``, its own process), one template

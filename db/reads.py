@@ -62,12 +62,15 @@ VERSION_COLUMNS = (
 VERSIONS = "versions v JOIN version_meta m ON m.id = v.meta_id"
 REVISION = "SELECT version_num FROM alembic_version"
 # In the order they were added (the primary key's index: no sort), each with the headline of
-# its latest version (None before the first).
+# its latest version (None before the first). The page is cut first and only its rows are
+# joined: joined before the OFFSET, every skipped article's version was read too (--offset
+# 99,950 of 100,000 on PostgreSQL: 170 ms against 64).
 LIST_ARTICLES = (
-    f"SELECT {ARTICLE_COLUMNS}, m.title FROM articles a "
+    f"SELECT {ARTICLE_COLUMNS}, m.title FROM "
+    "(SELECT * FROM articles ORDER BY id LIMIT :limit OFFSET :offset) a "
     "LEFT JOIN versions v ON v.article_id = a.id AND v.number = a.version_count "
     "LEFT JOIN version_meta m ON m.id = v.meta_id "
-    "ORDER BY a.id LIMIT :limit OFFSET :offset"
+    "ORDER BY a.id"
 )
 ARTICLE_BY_URL = f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.url = :url"
 ARTICLE_BY_ALIAS = (
