@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Insert, delete, insert, select
@@ -43,6 +44,7 @@ def insert_meta(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
         connection.execute(_ignore_existing(connection.dialect.name), unique)
 
 
+@cache  # one statement per dialect, built once
 def _ignore_existing(dialect: str) -> Insert:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -55,7 +57,14 @@ def _ignore_existing(dialect: str) -> Insert:
 
 def insert_version(connection: Connection, fields: Mapping[str, Any]) -> int:
     """Insert one version given with its metadata columns; its id."""
-    meta, version = split(fields)
+    return insert_split(connection, *split(fields))
+
+
+def insert_split(
+    connection: Connection, meta: dict[str, Any], version: Mapping[str, Any]
+) -> int:
+    """Insert one version already split (``split``): its metadata row unless stored, then its
+    versions row; the version's id."""
     insert_meta(connection, [meta])
     return int(connection.execute(_INSERT_VERSION, version).scalar_one())
 

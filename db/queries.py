@@ -513,13 +513,9 @@ def insert_version(
     work runs for them. ``UNIQUE(article_id, number)`` refuses a concurrent duplicate."""
     connection = session.connection()
     insert_paragraphs(connection, paragraphs)
-    meta.insert_meta(connection, [meta_row])
-    version_id = connection.execute(_INSERT_VERSION, version).scalar_one()
+    version_id = meta.insert_split(connection, meta_row, version)
     article.version_count = version["number"]
     return StoredVersion(version_id, version["number"])
-
-
-_INSERT_VERSION = insert(versions_table).returning(versions_table.c.id)
 
 
 def insert_paragraphs(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
