@@ -209,6 +209,11 @@ class Broker:
     def flush(self) -> None:
         self.client.flushdb()
 
+    def cpu(self) -> float:
+        """CPU seconds of the Redis server so far (every client's, not only this one's)."""
+        info = self.client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
     def waiting(self, queues: Iterable[str] = ("fetch", "deliver")) -> int:
         return sum(int(self.client.llen(name)) for name in queues)
 
@@ -250,6 +255,12 @@ class Child:
 
     def cpu(self) -> float:
         return tree_cpu(self.pid)
+
+    def own_cpu(self) -> float:
+        """CPU seconds of the child's own process (a Celery worker's main process), without
+        its descendants (the pool processes)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self, timeout: float = 30.0) -> None:
         if self.process.poll() is None:
@@ -352,6 +363,15 @@ class Deployment:
 
     def cpu(self) -> float:
         return sum(child.cpu() for child in self.children)
+
+    def cpu_parts(self) -> dict[str, float]:
+        """CPU seconds by process: each child's own process and its descendants apart."""
+        parts = {}
+        for child in self.children:
+            own = child.own_cpu()
+            parts[f"{child.name} main"] = own
+            parts[f"{child.name} descendants"] = child.cpu() - own
+        return parts
 
     def stop(self) -> None:
         for child in self.children:
@@ -561,6 +581,8 @@ class Bench:
         ids = self.sets.throughput
         time.sleep(0.5)  # let the warm-up's follow-up tasks (dispatch) finish
         cpu = deployment.cpu()
+        parts = deployment.cpu_parts()
+        redis_cpu = self.broker.cpu()
         lead = deployment.lead
         start = utcnow() + dt.timedelta(seconds=lead)
         store.schedule(dict.fromkeys(ids, start))
@@ -573,6 +595,11 @@ class Bench:
         results.add(results.cpu_ms, key, 1000 * cpu / len(ids))
         print(f"  {deployment.label}: {len(ids) / seconds:.1f} checks/s, "
               f"{1000 * cpu / len(ids):.1f} ms CPU/check", file=sys.stderr)  # fmt: skip
+        after = deployment.cpu_parts()
+        shares = ", ".join(f"{name} {1000 * (after[name] - parts[name]) / len(ids):.2f}"
+                           for name in after if name in parts)
+        print(f"    ms CPU/check by process: {shares}; redis-server (shared) "
+              f"{1000 * (self.broker.cpu() - redis_cpu) / len(ids):.2f}", file=sys.stderr)
         return len(ids) / seconds
 
     def _latency(

@@ -23,12 +23,13 @@ from tracker.app import App
 from tracker.articles import add_articles
 from tracker.clock import utcnow
 from workers import tasks
+from workers.app import CHECK_SOFT_LIMIT
 
 pytestmark = pytest.mark.redis
 
 
 def test_a_tick_cuts_its_claims_into_batches_spread_over_the_workers() -> None:
-    claims = [(i, f"t{i}") for i in range(100)]
+    claims = [(i, f"t{i}") for i in range(tasks.CHECK_TASK_BATCH * tasks.CHECK_SPREAD * 2 + 3)]
     assert tasks.check_batches([]) == []
     assert tasks.check_batches(claims[:3]) == [[c] for c in claims[:3]]  # few: one each
     spread = tasks.check_batches(claims[:20])
@@ -148,3 +149,32 @@ def test_a_tick_right_after_another_claims_nothing(
     assert claimed(app) == {ids["first"]}
     in_process.delete(tasks.TICK_TURN)  # the turn's expiry: the next tick claims it
     assert tasks.tick.apply().get() == 1
+
+
+def test_a_batch_whose_time_budget_is_spent_releases_the_claims_it_did_not_start(
+    make_app: Any, article_server: ArticleServer, in_process: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More claims than threads: with no budget left after the first round (a batch of slow
+    sites), the first round is checked and the other claims are given back, due again at once
+    for the next tick, instead of running on towards the task's time limit."""
+    app = make_app(concurrency=2)
+    monkeypatch.setattr(tasks, "_context", app)
+    monkeypatch.setattr(tasks, "check_budget", lambda fetch_deadline: 0.0)
+    claims = due(app, article_server, 5)
+    outcomes = tasks.check_batch.apply(args=([(c.article_id, c.token) for c in claims],)).get()
+    assert outcomes == ["first_seen"] * 2
+    with session_scope(app.reader) as session:
+        checked = set(session.scalars(select(Check.article_id)))
+        rows = session.execute(select(Article.id, Article.lease_token, Article.next_check_at))
+        unchecked = {i: (token, when) for i, token, when in rows if i not in checked}
+    assert len(checked) == 2
+    assert len(unchecked) == 3
+    assert all(token is None and when <= utcnow() for token, when in unchecked.values())
+    assert {c.article_id for c in scheduling.claim_due(app)} == set(unchecked)
+
+
+def test_a_batch_budget_leaves_a_checks_fetch_deadline_before_the_soft_time_limit() -> None:
+    assert tasks.check_budget(60.0) + 60.0 + tasks.CHECK_SLACK <= CHECK_SOFT_LIMIT
+    assert tasks.check_budget(60.0) > 0  # the defaults leave time for more than one round
+    assert tasks.check_budget(3600.0) == 0.0  # one round only: it always starts

@@ -133,12 +133,17 @@ def check_many(
     concurrency: int | None = None,
     on_result: Progress | None = None,
     stop: threading.Event | None = None,
+    budget: float | None = None,
 ) -> list[CheckResult]:
     """Check the articles (ids, or claims from ``claim_due``), ``concurrency`` at a time;
     returns the results in completion order.
 
     At most ``concurrency`` checks are submitted at once, so a stop request leaves the rest
-    unstarted; their claims are released so the next run takes them at once.
+    unstarted; their claims are released so the next run takes them at once. ``budget``
+    (seconds) does the same once it is spent, without a stop request: a caller with a time
+    limit (a Celery task) can take more claims than threads, and those that did not start in
+    time are due again at once instead of outlasting its limit. The first ``concurrency``
+    always start, so every call makes progress.
 
     A large one-off pass (no ``stop``) is spread over one process per core: extraction and
     diffing are CPU work that threads of one process cannot share out. A one-off pass also
@@ -149,15 +154,17 @@ def check_many(
     targets = _targets(app, list(articles))
     claims = [(t.id, t.lease_token) for t in targets if t.lease_token]
     with app.keeper.holding(ARTICLES, claims):  # renewed while they wait and run
-        return _check_many(app, targets, concurrency, on_result, stop)
+        return _check_many(app, targets, concurrency, on_result, stop, budget)
 
 
 def _check_many(
     app: App, targets: list[Target], concurrency: int | None, on_result: Progress | None,
-    stop: threading.Event | None,
+    stop: threading.Event | None, budget: float | None = None,
 ) -> list[CheckResult]:
     workers = max(1, concurrency or app.settings.concurrency)
     later = _Later(app) if stop is None else None
+    until = None if budget is None else time.monotonic() + budget
+    started = 0
     processes = min(app.settings.processes, os.cpu_count() or 1)
     if stop is None and processes > 1 and len(targets) >= PROCESS_THRESHOLD:
         return _check_in_processes(app, targets, processes, workers, on_result)
@@ -173,15 +180,22 @@ def _check_many(
                     results.append(result)
                     if on_result:
                         on_result(result)
+            if until is not None and pending and started and time.monotonic() >= until:
+                _release(app, pending)  # at once: another process may start them now
+                pending = []
             while len(running) < workers and pending and not (stop and stop.is_set()):
                 running.add(pool.submit(_check, app, pending.pop()))
+                started += 1
             if not running:
                 if later:
                     time.sleep(later.wait())
                     continue
-                release(app, [Claim(t.id, t.lease_token) for t in pending if t.lease_token])
+                _release(app, pending)
                 return results
             timeout = later.wait() if later else None
+            if until is not None and pending:
+                left = max(0.0, until - time.monotonic())
+                timeout = left if timeout is None else min(timeout, left)
             done, running = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 result = future.result()
@@ -194,6 +208,10 @@ def _check_many(
 
 def _check(app: App, target: Target) -> CheckResult:
     return check_target(app, target)
+
+
+def _release(app: App, targets: list[Target]) -> None:
+    release(app, [Claim(t.id, t.lease_token) for t in targets if t.lease_token])
 
 
 # --- performance machinery: the deferral heap and the fork pool of a one-off pass ---------

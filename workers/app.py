@@ -44,6 +44,7 @@ from workers.broker import transport_for
 log = logging.getLogger(__name__)
 
 CHECK_TIME_LIMIT = 120  # seconds; fetches and deliveries have their own, shorter timeouts
+CHECK_SOFT_LIMIT = CHECK_TIME_LIMIT - 15
 QUEUES = ("fetch", "deliver", "housekeeping")
 
 settings = load_settings()
@@ -59,7 +60,7 @@ celery.conf.update(
     broker_transport_options={"visibility_timeout": settings.visibility_timeout},
     task_ignore_result=True,
     task_time_limit=CHECK_TIME_LIMIT,
-    task_soft_time_limit=CHECK_TIME_LIMIT - 15,
+    task_soft_time_limit=CHECK_SOFT_LIMIT,
     task_queues=[Queue(name) for name in QUEUES],
     task_default_queue="fetch",
     task_routes={
