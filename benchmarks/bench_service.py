@@ -643,7 +643,8 @@ class Bench:
         results.add(results.span_rate, key, len(ids) / span)
         results.add(results.cpu_ms, key, 1000 * usage.cpu / len(ids))
         print(f"  tracker check --all --concurrency {concurrency}: {len(ids) / usage.wall:.1f} "
-              f"checks/s ({len(ids) / span:.1f} over the span)", file=sys.stderr)  # fmt: skip
+              f"checks/s ({len(ids) / span:.1f} over the span), "
+              f"{1000 * usage.cpu / len(ids):.1f} ms CPU/check", file=sys.stderr)  # fmt: skip
         return len(ids) / usage.wall
 
     def profile_run(self, directory: Path, concurrency: int) -> Path:
