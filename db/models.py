@@ -254,8 +254,10 @@ class Paragraph(Base):
 class VersionDiff(Base):
     """A version's diff against its predecessor (number - 1), stored with the version.
 
-    ``data`` is the diff's JSON form (``tracker.diff.Diff.to_json``), zlib-compressed; the
-    summary counts sit beside it so that lists of versions read no diff."""
+    ``data`` is the diff's JSON form (``tracker.diff.Diff.to_json``), compressed, its word runs
+    counted in the new version's paragraphs (``db.diffdata``); the summary counts sit beside it
+    so that lists of versions read no diff (a list of counts, ``db.diffdata.summary_row``; a
+    mapping in rows stored before migration 0012_storage)."""
 
     __tablename__ = "version_diffs"
 
@@ -264,7 +266,7 @@ class VersionDiff(Base):
     )
     # Below the notification threshold when it was stored: kept, not notified.
     minor: Mapped[bool] = mapped_column(Boolean, default=False)
-    summary: Mapped[dict[str, int]] = mapped_column(JSON)
+    summary: Mapped[list[int] | dict[str, int]] = mapped_column(JSON)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
