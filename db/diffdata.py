@@ -5,17 +5,21 @@ Two formats of ``data``, told apart by their first byte, both read:
 
 - format 1 (zlib's own first byte, 0x78): the diff's JSON form, zlib-compressed, its runs of
   unchanged paragraphs folded (see below);
-- format 2 (``b"\\x02"`` then zlib): the same JSON without what the new version's stored
-  paragraphs give back. A modified, moved, split or merged paragraph's word runs are most of a
-  diff (the whole text of the paragraph, again), yet every ``=`` and ``+`` run is a slice of
-  the new paragraph's words. So they are stored as counts of its words (``"w"``: ``n`` for
-  ``=``, ``-n`` for ``+``, and a string for a ``-`` run, the only words the new version lacks),
-  and the summary counts (the column beside the blob has them, and they follow from the ops)
-  are left out. Reading one needs the new version's paragraph texts, in order, as stored.
+- format 2 (``b"\\x02"`` then raw deflate): the same JSON without what the new version's
+  stored paragraphs give back. A modified, moved, split or merged paragraph's word runs are
+  most of a diff (the whole text of the paragraph, again), yet every ``=`` and ``+`` run is a
+  slice of the new paragraph's words. So they are stored as counts of its words (``n`` for
+  ``=``, ``-n`` for ``+``, and a string for a ``-`` run, the only words the new version lacks).
+  An operation is an array ``[op, old, new, similarity, counts]`` (the last two when it has
+  them), and what follows from the rest is left out: the summary counts (the column beside the
+  blob has them too), the number of new paragraphs (the texts given) and of old ones (every
+  old paragraph is in one operation). Reading one needs the new version's paragraph texts, in
+  order, as stored.
 
-``pack`` writes format 2 when it is given those texts, and keeps an op's words verbatim when
-counting them would not give them back exactly (whitespace the word split would not keep), so
-the format loses nothing whatever the texts hold.
+``pack`` writes format 2 when it is given those texts, and keeps verbatim (an operation as its
+JSON object, a paragraph count) whatever would not be given back exactly (words with
+whitespace the word split would not keep, an operation of another shape), so the format loses
+nothing whatever the texts hold.
 """
 
 from __future__ import annotations
@@ -44,8 +48,13 @@ def pack(diff: Mapping[str, Any], *, fold: bool = True,
     if new_texts is None:
         return zlib.compress(_dumps(stored), LEVEL)
     stored.pop("summary", None)
-    stored["ops"] = [_counted(op, new_texts) for op in stored.get("ops", ())]
-    return FORMAT_2 + zlib.compress(_dumps(stored), LEVEL)
+    if "ops" in stored:
+        for key, count in (("old", _old_count(stored["ops"])), ("new", len(new_texts))):
+            if stored.get(key) == {"paragraphs": count}:
+                del stored[key]
+        stored["ops"] = [_positional(_counted(op, new_texts)) for op in stored["ops"]]
+    deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    return FORMAT_2 + deflate.compress(_dumps(stored)) + deflate.flush()
 
 
 def unpack(data: bytes, new_texts: Sequence[str] | None = None) -> dict[str, Any]:
@@ -54,21 +63,28 @@ def unpack(data: bytes, new_texts: Sequence[str] | None = None) -> dict[str, Any
     them, or when it does not fit them)."""
     if data[:1] != FORMAT_2:
         return unfold_equal(_loads(zlib.decompress(data)))
-    found = unfold_equal(_loads(zlib.decompress(data[1:])))
-    ops = found.get("ops", [])
-    if any(isinstance(op, dict) and "w" in op for op in ops):
-        if new_texts is None:
-            raise ValueError("a stored diff of format 2 is read against its version's paragraphs")
-        found["ops"] = [_words(op, new_texts) for op in ops]
-    found["summary"] = summary_of(found["ops"])
-    return found
+    found = _loads(zlib.decompress(data[1:], -15))
+    stored = found.pop("ops", None)
+    if not isinstance(stored, list):
+        raise ValueError("a stored diff of format 2 has no list of operations")
+    ops = unfold_equal({"ops": [_from_positional(op) for op in stored]})["ops"]
+    if new_texts is not None:
+        ops = [_words(op, new_texts) for op in ops]
+    elif "new" not in found or any("w" in op for op in ops):
+        raise ValueError("a stored diff of format 2 is read against its version's paragraphs")
+    old = found.pop("old", None) or {"paragraphs": _old_count(ops)}
+    new = found.pop("new", None) or {"paragraphs": len(new_texts or ())}
+    return {"old": old, "new": new, "ops": ops, **found, "summary": summary_of(ops)}
 
 
 def summary_of(ops: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """The summary counts of a diff's (unfolded) ops: how many of each kind."""
     counts = dict.fromkeys(SUMMARY_KEYS, 0)
     for op in ops:
-        counts[_COUNTED[op["op"]]] += 1
+        name = _COUNTED.get(str(op.get("op"))) if isinstance(op, dict) else None
+        if name is None:
+            raise ValueError(f"a stored diff's operation is not one: {op!r:.80}")
+        counts[name] += 1
     return counts
 
 
@@ -86,6 +102,34 @@ def summary_counts(stored: Mapping[str, int] | Sequence[int]) -> dict[str, int]:
     if len(stored) != len(SUMMARY_KEYS):
         raise ValueError(f"a stored summary holds {len(stored)} counts, not {len(SUMMARY_KEYS)}")
     return dict(zip(SUMMARY_KEYS, (int(n) for n in stored), strict=True))
+
+
+def _old_count(ops: Sequence[Any]) -> int:
+    """How many old paragraphs the (folded or not) operations cover: each is in one."""
+    ends = [op[0] + op[2] if isinstance(op, list) else max(op["old"], default=-1) + 1
+            for op in ops]  # fmt: skip
+    return max(ends, default=0)
+
+
+def _positional(op: Any) -> Any:
+    """An operation object as an array ``[op, old, new, similarity, counts]``, when it has
+    that shape (the similarity only with counts after it, or alone)."""
+    if not isinstance(op, dict) or not {"op", "old", "new"} <= op.keys() <= _POSITIONAL:
+        return op
+    if "w" in op and "similarity" not in op:
+        return op
+    return [op[key] for key in ("op", "old", "new", "similarity", "w") if key in op]
+
+
+_POSITIONAL = frozenset({"op", "old", "new", "similarity", "w"})
+
+
+def _from_positional(op: Any) -> Any:
+    if not isinstance(op, list) or not op or not isinstance(op[0], str):
+        return op  # a folded run [old, new, count], or an object
+    if not 3 <= len(op) <= 5:
+        raise ValueError(f"a stored diff's operation has {len(op)} fields")
+    return dict(zip(("op", "old", "new", "similarity", "w"), op, strict=False))
 
 
 def _dumps(value: Any) -> bytes:

@@ -47,7 +47,9 @@ def folded_ops(engine: Engine) -> list[bool]:
 
 def decompressed(data: bytes) -> bytes:
     """The JSON of a stored diff of either format (``db.diffdata``)."""
-    return zlib.decompress(data[1:] if data[:1] == diffdata.FORMAT_2 else data)
+    if data[:1] == diffdata.FORMAT_2:
+        return zlib.decompress(data[1:], -15)
+    return zlib.decompress(data)
 
 
 def meta_rows(app: App) -> int:

@@ -47,7 +47,7 @@ def test_packed_diff_is_the_diff_json_read_against_the_new_paragraphs() -> None:
     summary, data = new.packed
     assert diff_queries.unpack(data, ["a b d"]) == diff.to_json()
     assert summary == diff.to_json()["summary"]
-    assert b"a b" not in zlib.decompress(data[1:])  # the kept words are counted, not copied
+    assert b"a b" not in zlib.decompress(data[1:], -15)  # the kept words are counted, not copied
 
 
 def test_a_check_loaded_before_another_stored_a_version_stores_the_next_one(
