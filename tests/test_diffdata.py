@@ -1,7 +1,8 @@
 """A stored diff of format 2 (``db.diffdata``) counts its word runs in the new version's
 paragraphs, reads back exactly as the diff was given, keeps verbatim what counting would not
 give back, and refuses paragraphs it does not fit; migration 0012_storage stores every diff
-in it and its downgrade back in format 1. SQLite and PostgreSQL for the migration."""
+in it and its downgrade back in format 1, and indexes only the checks that stored a version.
+SQLite and PostgreSQL for the migration."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from db import diff_queries, diffdata
 from db.models import Version, VersionDiff
@@ -125,3 +126,43 @@ def test_migration_counts_the_stored_words_and_back(make_app, database_url: str)
     finally:
         engine.dispose()
     assert (read_diffs(app), history(app, url), changes(app)) == before
+
+
+def check_index(engine: Engine) -> str:
+    """The definition of ``ix_checks_version_id`` as the database keeps it."""
+    sql = ("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_checks_version_id'"
+           if engine.dialect.name == "postgresql" else
+           "SELECT sql FROM sqlite_master WHERE name = 'ix_checks_version_id'")  # fmt: skip
+    with engine.connect() as connection:
+        return str(connection.execute(text(sql)).scalar_one())
+
+
+def plan(engine: Engine) -> str:
+    """How the database finds the checks of one version (what deleting a version does)."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SET enable_seqscan = off"))
+            rows = connection.execute(text(
+                "EXPLAIN UPDATE checks SET version_id = NULL WHERE version_id = 1"))
+        else:
+            rows = connection.execute(text(
+                "EXPLAIN QUERY PLAN UPDATE checks SET version_id = NULL WHERE version_id = 1"))
+        return " ".join(str(row[-1]) for row in rows)
+
+
+def test_only_checks_that_stored_a_version_are_indexed_by_it(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        assert "WHERE" in check_index(engine)
+        assert "version_id IS NOT NULL" in check_index(engine)
+        assert "ix_checks_version_id" in plan(engine)
+        config = alembic_config(database_url)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0011_meta")
+        assert "WHERE" not in check_index(engine)
+        upgrade(engine)
+        assert "ix_checks_version_id" in plan(engine)
+    finally:
+        engine.dispose()

@@ -9,11 +9,14 @@ Every stored diff is stored again in format 2 (``db.diffdata``): the words a mod
 paragraph keeps or gains are counts of the new version's words rather than a copy of its text,
 and the summary counts leave the blob; ``version_diffs.summary`` becomes a list of the seven
 counts. The downgrade stores them as before (format 1, the summary a mapping), for the code of
-before it. No schema change: both columns keep their types.
+before it; both columns keep their types.
+
+``ix_checks_version_id`` indexes only the checks that stored a version (most store none).
 """
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 from db.diff_queries import repack
@@ -24,9 +27,17 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+STORED = "version_id IS NOT NULL"
+
+
 def upgrade() -> None:
     repack(op.get_bind(), counted=True)
+    op.drop_index("ix_checks_version_id", table_name="checks")
+    op.create_index("ix_checks_version_id", "checks", ["version_id"],
+                    postgresql_where=sa.text(STORED), sqlite_where=sa.text(STORED))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_checks_version_id", table_name="checks")
+    op.create_index("ix_checks_version_id", "checks", ["version_id"])
     repack(op.get_bind(), counted=False)
