@@ -368,8 +368,9 @@ def stored_diff(
 
 
 def stored_diffs(reader: Reader, version_ids: Iterable[int]) -> dict[int, tuple[bytes, bool]]:
-    """Version id → its stored diff (packed: ``db.diffdata.unpack`` gives its JSON form) and
-    minor flag, for those of the given versions stored with one."""
+    """Version id → its stored diff (packed: ``db.diffdata.unpack`` gives its JSON form, read
+    against the version's paragraph texts) and minor flag, for those of the given versions
+    stored with one."""
     return {row.version_id: (row.data, row.minor) for chunk in _chunks(sorted(set(version_ids)))
             for row in reader.all(STORED_DIFFS, ids=chunk)}  # fmt: skip
 
