@@ -310,6 +310,7 @@ class ArchiveCapture(Base):
 
 
 _STORED = "version_id IS NOT NULL"
+_UNDISPATCHED = "dispatched_at IS NULL"
 
 
 class Check(Base):
@@ -346,7 +347,11 @@ class Event(Base):
         UniqueConstraint("article_id", "seq"),
         UniqueConstraint("source_id", "seq"),
         UniqueConstraint("version_id", "type"),
-        Index("ix_events_created_at", "created_at"),
+        # Only the events not dispatched yet, which is all the dispatcher asks for
+        # (migration 0012_storage; an entry per event, its timestamp included, before). No
+        # index on created_at: no query looks events up by it.
+        Index("ix_events_dispatched_at", "dispatched_at", postgresql_where=text(_UNDISPATCHED),
+              sqlite_where=text(_UNDISPATCHED)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -362,7 +367,7 @@ class Event(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Set once the event has been turned into deliveries (one per matching endpoint).
-    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Endpoint(Base):

@@ -1,8 +1,9 @@
 """A stored diff of format 2 (``db.diffdata``) counts its word runs in the new version's
 paragraphs, reads back exactly as the diff was given, keeps verbatim what counting would not
 give back, and refuses paragraphs it does not fit; migration 0012_storage stores every diff
-in it and its downgrade back in format 1, and indexes only the checks that stored a version.
-SQLite and PostgreSQL for the migration."""
+in it and its downgrade back in format 1, and its indexes hold only the rows looked up (the
+checks that stored a version, the events not dispatched yet). SQLite and PostgreSQL for the
+migration."""
 
 from __future__ import annotations
 
@@ -128,41 +129,55 @@ def test_migration_counts_the_stored_words_and_back(make_app, database_url: str)
     assert (read_diffs(app), history(app, url), changes(app)) == before
 
 
-def check_index(engine: Engine) -> str:
-    """The definition of ``ix_checks_version_id`` as the database keeps it."""
-    sql = ("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_checks_version_id'"
+def index_sql(engine: Engine, name: str) -> str | None:
+    """The definition of index ``name`` as the database keeps it (None: there is none)."""
+    sql = ("SELECT indexdef FROM pg_indexes WHERE indexname = :name"
            if engine.dialect.name == "postgresql" else
-           "SELECT sql FROM sqlite_master WHERE name = 'ix_checks_version_id'")  # fmt: skip
+           "SELECT sql FROM sqlite_master WHERE name = :name")  # fmt: skip
     with engine.connect() as connection:
-        return str(connection.execute(text(sql)).scalar_one())
+        found = connection.execute(text(sql), {"name": name}).scalar()
+        return None if found is None else str(found)
 
 
-def plan(engine: Engine) -> str:
-    """How the database finds the checks of one version (what deleting a version does)."""
+# What deleting a version and dispatching events ask, and the index that must answer each.
+LOOKUPS = {
+    "UPDATE checks SET version_id = NULL WHERE version_id = 1": "ix_checks_version_id",
+    "SELECT id FROM events WHERE dispatched_at IS NULL ORDER BY id LIMIT 200":
+        "ix_events_dispatched_at",
+}
+
+
+def plan(engine: Engine, sql: str) -> str:
+    """How the database answers ``sql`` (PostgreSQL told to avoid a sequential scan when it
+    can: these tables are small)."""
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SET enable_seqscan = off"))
-            rows = connection.execute(text(
-                "EXPLAIN UPDATE checks SET version_id = NULL WHERE version_id = 1"))
+            rows = connection.execute(text(f"EXPLAIN {sql}"))
         else:
-            rows = connection.execute(text(
-                "EXPLAIN QUERY PLAN UPDATE checks SET version_id = NULL WHERE version_id = 1"))
+            rows = connection.execute(text(f"EXPLAIN QUERY PLAN {sql}"))
         return " ".join(str(row[-1]) for row in rows)
 
 
-def test_only_checks_that_stored_a_version_are_indexed_by_it(database_url: str) -> None:
+def test_indexes_hold_only_the_rows_looked_up(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         upgrade(engine)
-        assert "WHERE" in check_index(engine)
-        assert "version_id IS NOT NULL" in check_index(engine)
-        assert "ix_checks_version_id" in plan(engine)
+        for name, where in (("ix_checks_version_id", "version_id IS NOT NULL"),
+                            ("ix_events_dispatched_at", "dispatched_at IS NULL")):
+            assert where in (index_sql(engine, name) or "")
+        assert index_sql(engine, "ix_events_created_at") is None
+        for sql, index in LOOKUPS.items():
+            assert index in plan(engine, sql), sql
         config = alembic_config(database_url)
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.downgrade(config, "0011_meta")
-        assert "WHERE" not in check_index(engine)
+        assert "WHERE" not in (index_sql(engine, "ix_checks_version_id") or "WHERE")
+        assert "WHERE" not in (index_sql(engine, "ix_events_dispatched_at") or "WHERE")
+        assert index_sql(engine, "ix_events_created_at") is not None
         upgrade(engine)
-        assert "ix_checks_version_id" in plan(engine)
+        for sql, index in LOOKUPS.items():
+            assert index in plan(engine, sql), sql
     finally:
         engine.dispose()

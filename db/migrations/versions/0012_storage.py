@@ -11,7 +11,9 @@ and the summary counts leave the blob; ``version_diffs.summary`` becomes a list 
 counts. The downgrade stores them as before (format 1, the summary a mapping), for the code of
 before it; both columns keep their types.
 
-``ix_checks_version_id`` indexes only the checks that stored a version (most store none).
+``ix_checks_version_id`` indexes only the checks that stored a version (most store none),
+``ix_events_dispatched_at`` only the events not dispatched yet (what the dispatcher looks up),
+and ``ix_events_created_at``, which no query used, is dropped.
 """
 
 from collections.abc import Sequence
@@ -27,17 +29,25 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-STORED = "version_id IS NOT NULL"
+# (table, index, column, the rows it keeps)
+PARTIAL = (
+    ("checks", "ix_checks_version_id", "version_id", "version_id IS NOT NULL"),
+    ("events", "ix_events_dispatched_at", "dispatched_at", "dispatched_at IS NULL"),
+)
 
 
 def upgrade() -> None:
     repack(op.get_bind(), counted=True)
-    op.drop_index("ix_checks_version_id", table_name="checks")
-    op.create_index("ix_checks_version_id", "checks", ["version_id"],
-                    postgresql_where=sa.text(STORED), sqlite_where=sa.text(STORED))
+    for table, index, column, where in PARTIAL:
+        op.drop_index(index, table_name=table)
+        op.create_index(index, table, [column], postgresql_where=sa.text(where),
+                        sqlite_where=sa.text(where))
+    op.drop_index("ix_events_created_at", table_name="events")
 
 
 def downgrade() -> None:
-    op.drop_index("ix_checks_version_id", table_name="checks")
-    op.create_index("ix_checks_version_id", "checks", ["version_id"])
+    op.create_index("ix_events_created_at", "events", ["created_at"])
+    for table, index, column, _ in PARTIAL:
+        op.drop_index(index, table_name=table)
+        op.create_index(index, table, [column])
     repack(op.get_bind(), counted=False)
