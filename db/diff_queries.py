@@ -1,13 +1,15 @@
 """Stored diffs (``version_diffs``): each version's diff against the version before it, written
 once with the version and read by every reader of a change.
 
-The diff arrives and leaves as its JSON form (a mapping); here it is only compressed JSON, so
-nothing in this module knows what a diff holds beyond its ``summary`` counts, kept in a column
-of their own so that a list of versions decompresses nothing.
+The diff arrives and leaves as its JSON form (a mapping), stored by ``db.diffdata`` (read
+against the new version's paragraph texts), so nothing in this module knows what a diff holds
+beyond its ``summary`` counts, kept in a column of their own so that a list of versions
+decompresses nothing.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,7 @@ from sqlalchemy import Connection, Row, column, insert, inspect, select, table, 
 from sqlalchemy.orm import Session
 
 from db import refs
+from db.diffdata import FORMAT_2, summary_counts, summary_row
 from db.diffdata import pack as pack
 from db.diffdata import unpack as unpack
 from db.models import Check, Paragraph, Version, VersionDiff, versions_table
@@ -30,8 +33,10 @@ class StoredDiff:
 
 
 def refold(connection: Connection, *, fold: bool) -> int:
-    """Store every stored diff folded (``fold``) or as plain JSON (migration 0011_meta and its
-    downgrade, for the code of before it); how many rows, 500 at a time."""
+    """Store every stored diff of format 1 folded (``fold``) or as plain JSON (migration
+    0011_meta and its downgrade, for the code of before it); how many rows, 500 at a time.
+    Diffs of format 2 (``db.diffdata``; written by migration 0007's fill with this code) are
+    folded already, and made format 1 again by the downgrade of 0012_storage."""
     last, count = 0, 0
     while True:
         rows = connection.execute(
@@ -41,6 +46,8 @@ def refold(connection: Connection, *, fold: bool) -> int:
         if not rows:
             return count
         for version_id, data in rows:
+            if data[:1] == FORMAT_2:
+                continue
             connection.execute(
                 update(VersionDiff).where(VersionDiff.version_id == version_id)
                 .values(data=pack(unpack(data), fold=fold))
@@ -49,18 +56,58 @@ def refold(connection: Connection, *, fold: bool) -> int:
         last = rows[-1].version_id
 
 
-def row(version_id: int, diff: Mapping[str, Any], *, minor: bool) -> dict[str, Any]:
-    """The ``version_diffs`` row of a diff (for ``store_diff`` and bulk inserts)."""
-    return {"version_id": version_id, "minor": minor, "summary": dict(diff["summary"]),
-            "data": pack(diff)}
+def repack(connection: Connection, *, counted: bool, batch: int = 100) -> int:
+    """Store every stored diff again: in format 2 with its summary as a list (``counted``,
+    migration 0012_storage), or in format 1 with its summary as a mapping (its downgrade, for
+    the code of before it); how many rows. A batch of articles at a time, each article's
+    paragraphs read once (format 2 is read against the new version's paragraph texts)."""
+    versions = versions_table.c
+    articles = list(connection.scalars(
+        select(versions.article_id).distinct()
+        .join(VersionDiff, VersionDiff.version_id == versions.id).order_by(versions.article_id)
+    ))  # fmt: skip
+    count = 0
+    for start in range(0, len(articles), batch):
+        rows = history(connection, articles[start : start + batch])
+        for _, article in itertools.groupby(rows, key=lambda v: v.article_id):
+            count += _repack_article(connection, list(article), counted=counted)
+    return count
+
+
+def _repack_article(connection: Connection, versions: list[Row[Any]], *, counted: bool) -> int:
+    stored = [(v.id, ids) for v, ids in zip(versions, paragraph_ids(versions), strict=True)
+              if v.stored]  # fmt: skip
+    texts = paragraph_texts(connection, (i for _, ids in stored for i in ids))
+    for version_id, ids in stored:
+        new_texts = [texts[i] for i in ids]
+        data = connection.execute(
+            select(VersionDiff.data).where(VersionDiff.version_id == version_id)).scalar_one()
+        diff = unpack(data, new_texts)
+        connection.execute(
+            update(VersionDiff).where(VersionDiff.version_id == version_id).values(
+                data=pack(diff, new_texts=new_texts if counted else None),
+                summary=summary_row(diff["summary"]) if counted else diff["summary"],
+            )
+        )
+    return len(stored)
+
+
+def row(
+    version_id: int, diff: Mapping[str, Any], new_texts: Sequence[str], *, minor: bool
+) -> dict[str, Any]:
+    """The ``version_diffs`` row of a diff (for ``store_diff`` and bulk inserts);
+    ``new_texts``: the version's paragraph texts."""
+    return {"version_id": version_id, "minor": minor, "summary": summary_row(diff["summary"]),
+            "data": pack(diff, new_texts=new_texts)}
 
 
 def store_diff(
-    session: Session, version_id: int, diff: Mapping[str, Any], *, minor: bool
+    session: Session, version_id: int, diff: Mapping[str, Any], new_texts: Sequence[str], *,
+    minor: bool,
 ) -> None:
     """Store the diff of version ``version_id`` against its predecessor (once: the version id
     is the key, so a second write of the same version fails)."""
-    session.add(VersionDiff(**row(version_id, diff, minor=minor)))
+    session.add(VersionDiff(**row(version_id, diff, new_texts, minor=minor)))
 
 
 def insert_packed(
@@ -68,7 +115,7 @@ def insert_packed(
 ) -> None:
     """``store_diff`` of a diff packed beforehand (``pack``), as one Core statement."""
     session.connection().execute(_INSERT, {"version_id": version_id, "minor": minor,
-                                           "summary": dict(summary), "data": data})
+                                           "summary": summary_row(summary), "data": data})
 
 
 _INSERT = insert(VersionDiff)
@@ -80,12 +127,13 @@ def insert_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
         connection.execute(insert(VersionDiff), list(rows))
 
 
-def diff_of(session: Session, version_id: int) -> StoredDiff | None:
-    """The stored diff of a version against its predecessor, if one is stored."""
+def diff_of(session: Session, version_id: int, new_texts: Sequence[str]) -> StoredDiff | None:
+    """The stored diff of a version against its predecessor, if one is stored (read against
+    the version's paragraph texts, ``new_texts``)."""
     found = session.execute(
         select(VersionDiff.data, VersionDiff.minor).where(VersionDiff.version_id == version_id)
     ).first()
-    return StoredDiff(unpack(found.data), bool(found.minor)) if found else None
+    return StoredDiff(unpack(found.data, new_texts), bool(found.minor)) if found else None
 
 
 def summaries(session: Session, article_id: int) -> dict[int, dict[str, int]]:
@@ -95,7 +143,7 @@ def summaries(session: Session, article_id: int) -> dict[int, dict[str, int]]:
         .join(VersionDiff, VersionDiff.version_id == Version.id)
         .where(Version.article_id == article_id)
     )
-    return {number: dict(summary) for number, summary in rows}
+    return {number: summary_counts(summary) for number, summary in rows}
 
 
 def minor_ids(session: Session, version_ids: Iterable[int]) -> set[int]:

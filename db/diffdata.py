@@ -1,31 +1,205 @@
-"""The stored form of a diff (``version_diffs.data``): its JSON form, zlib-compressed. Standard
-library only, so the read path (``db.reads``) decodes a diff without SQLAlchemy."""
+"""The stored form of a diff (``version_diffs.data``) and of its summary counts. Standard
+library only, so the read path (``db.reads``) decodes a diff without SQLAlchemy.
+
+Two formats of ``data``, told apart by their first byte, both read:
+
+- format 1 (zlib's own first byte, 0x78): the diff's JSON form, zlib-compressed, its runs of
+  unchanged paragraphs folded (see below);
+- format 2 (``b"\\x02"`` then raw deflate): the same JSON without what the new version's
+  stored paragraphs give back. A modified, moved, split or merged paragraph's word runs are
+  most of a diff (the whole text of the paragraph, again), yet every ``=`` and ``+`` run is a
+  slice of the new paragraph's words. So they are stored as counts of its words (``n`` for
+  ``=``, ``-n`` for ``+``, and a string for a ``-`` run, the only words the new version lacks).
+  An operation is an array ``[op, old, new, similarity, counts]`` (the last two when it has
+  them), and what follows from the rest is left out: the summary counts (the column beside the
+  blob has them too), the number of new paragraphs (the texts given) and of old ones (every
+  old paragraph is in one operation). Reading one needs the new version's paragraph texts, in
+  order, as stored.
+
+``pack`` writes format 2 when it is given those texts, and keeps verbatim (an operation as its
+JSON object, a paragraph count) whatever would not be given back exactly (words with
+whitespace the word split would not keep, an operation of another shape), so the format loses
+nothing whatever the texts hold.
+"""
 
 from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 # zlib level: diffs are small and written on the check's path; 6 is zlib's default balance.
 LEVEL = 6
+FORMAT_2 = b"\x02"
+
+# The summary counts in their documented order (tracker.diff.Summary), and the op each counts.
+SUMMARY_KEYS = ("inserted", "deleted", "modified", "moved", "split", "merged", "unchanged")
+_COUNTED = dict(zip(("insert", "delete", "modify", "move", "split", "merge", "equal"),
+                    SUMMARY_KEYS, strict=True))  # fmt: skip
 
 
-def pack(diff: Mapping[str, Any], *, fold: bool = True) -> bytes:
-    """The stored bytes of a diff's JSON form, its runs of unchanged paragraphs folded (plain
-    with ``fold=False``: the form of before migration 0011_meta, for its downgrade)."""
+def pack(diff: Mapping[str, Any], *, fold: bool = True,
+         new_texts: Sequence[str] | None = None) -> bytes:  # fmt: skip
+    """The stored bytes of a diff's JSON form: format 2 given the new version's paragraph
+    texts, else format 1, its runs of unchanged paragraphs folded (plain with ``fold=False``:
+    the form of before migration 0011_meta, for its downgrade)."""
     stored = fold_equal(diff) if fold else dict(diff)
-    text = json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
-    return zlib.compress(text.encode("utf-8"), LEVEL)
+    if new_texts is None:
+        return zlib.compress(_dumps(stored), LEVEL)
+    stored.pop("summary", None)
+    if "ops" in stored:
+        for key, count in (("old", _old_count(stored["ops"])), ("new", len(new_texts))):
+            if stored.get(key) == {"paragraphs": count}:
+                del stored[key]
+        stored["ops"] = [_positional(_counted(op, new_texts)) for op in stored["ops"]]
+    deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    return FORMAT_2 + deflate.compress(_dumps(stored)) + deflate.flush()
 
 
-def unpack(data: bytes) -> dict[str, Any]:
-    """The JSON form of a stored diff, as it was given to ``pack``."""
-    found = json.loads(zlib.decompress(data).decode("utf-8"))
+def unpack(data: bytes, new_texts: Sequence[str] | None = None) -> dict[str, Any]:
+    """The JSON form of a stored diff, as it was given to ``pack``; ``new_texts``: the new
+    version's paragraph texts, which a diff of format 2 is read against (ValueError without
+    them, or when it does not fit them)."""
+    if data[:1] != FORMAT_2:
+        return unfold_equal(_loads(zlib.decompress(data)))
+    found = _loads(zlib.decompress(data[1:], -15))
+    stored = found.pop("ops", None)
+    if not isinstance(stored, list):
+        raise ValueError("a stored diff of format 2 has no list of operations")
+    ops = unfold_equal({"ops": [_from_positional(op) for op in stored]})["ops"]
+    if new_texts is not None:
+        ops = [_words(op, new_texts) for op in ops]
+    elif "new" not in found or any("w" in op for op in ops):
+        raise ValueError("a stored diff of format 2 is read against its version's paragraphs")
+    old = found.pop("old", None) or {"paragraphs": _old_count(ops)}
+    new = found.pop("new", None) or {"paragraphs": len(new_texts or ())}
+    return {"old": old, "new": new, "ops": ops, **found, "summary": summary_of(ops)}
+
+
+def summary_of(ops: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The summary counts of a diff's (unfolded) ops: how many of each kind."""
+    counts = dict.fromkeys(SUMMARY_KEYS, 0)
+    for op in ops:
+        name = _COUNTED.get(str(op.get("op"))) if isinstance(op, dict) else None
+        if name is None:
+            raise ValueError(f"a stored diff's operation is not one: {op!r:.80}")
+        counts[name] += 1
+    return counts
+
+
+def summary_row(counts: Mapping[str, int]) -> list[int]:
+    """The stored form of the summary counts (``version_diffs.summary``): a list in
+    ``SUMMARY_KEYS`` order, a fifth of the mapping's bytes on every version."""
+    return [int(counts.get(key, 0)) for key in SUMMARY_KEYS]
+
+
+def summary_counts(stored: Mapping[str, int] | Sequence[int]) -> dict[str, int]:
+    """The summary counts of a stored summary: a list (``summary_row``) or, stored before
+    migration 0012_storage, the mapping itself."""
+    if isinstance(stored, Mapping):
+        return dict(stored)
+    if len(stored) != len(SUMMARY_KEYS):
+        raise ValueError(f"a stored summary holds {len(stored)} counts, not {len(SUMMARY_KEYS)}")
+    return dict(zip(SUMMARY_KEYS, (int(n) for n in stored), strict=True))
+
+
+def _old_count(ops: Sequence[Any]) -> int:
+    """How many old paragraphs the (folded or not) operations cover: each is in one."""
+    ends = [op[0] + op[2] if isinstance(op, list) else max(op["old"], default=-1) + 1
+            for op in ops]  # fmt: skip
+    return max(ends, default=0)
+
+
+def _positional(op: Any) -> Any:
+    """An operation object as an array ``[op, old, new, similarity, counts]``, when it has
+    that shape (the similarity only with counts after it, or alone)."""
+    if not isinstance(op, dict) or not {"op", "old", "new"} <= op.keys() <= _POSITIONAL:
+        return op
+    if "w" in op and "similarity" not in op:
+        return op
+    return [op[key] for key in ("op", "old", "new", "similarity", "w") if key in op]
+
+
+_POSITIONAL = frozenset({"op", "old", "new", "similarity", "w"})
+
+
+def _from_positional(op: Any) -> Any:
+    if not isinstance(op, list) or not op or not isinstance(op[0], str):
+        return op  # a folded run [old, new, count], or an object
+    if not 3 <= len(op) <= 5:
+        raise ValueError(f"a stored diff's operation has {len(op)} fields")
+    return dict(zip(("op", "old", "new", "similarity", "w"), op, strict=False))
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _loads(text: bytes) -> dict[str, Any]:
+    found = json.loads(text.decode("utf-8"))
     if not isinstance(found, dict):
         raise ValueError("a stored diff is not a JSON object")
-    return unfold_equal(found)
+    return found
+
+
+# --- word runs as counts of the new paragraph's words (format 2) -------------------------------
+
+
+def _counted(op: Any, new_texts: Sequence[str]) -> Any:
+    """``op`` with its word runs as counts, when they give the very same runs back."""
+    if not isinstance(op, dict) or "words" not in op:
+        return op
+    compact: list[int | str] = []
+    for tag, text in op["words"]:
+        size = len(text.split())
+        if tag == "-":
+            compact.append(text)
+        elif size:
+            compact.append(size if tag == "=" else -size)
+        else:
+            return op
+    rest = {key: value for key, value in op.items() if key != "words"}
+    try:
+        same = _expand(compact, _new_words(rest, new_texts)) == [list(w) for w in op["words"]]
+    except ValueError:
+        same = False
+    return {**rest, "w": compact} if same else op
+
+
+def _words(op: Any, new_texts: Sequence[str]) -> Any:
+    """The inverse of ``_counted``."""
+    if not isinstance(op, dict) or "w" not in op:
+        return op
+    rest = {key: value for key, value in op.items() if key != "w"}
+    return {**rest, "words": _expand(op["w"], _new_words(rest, new_texts))}
+
+
+def _new_words(op: Mapping[str, Any], new_texts: Sequence[str]) -> list[str]:
+    """The words of the op's new paragraphs, as the word diff split them (tracker.diff)."""
+    try:
+        texts = [new_texts[j] for j in op["new"]]
+    except (IndexError, TypeError) as error:
+        raise ValueError(f"a stored diff's op names paragraphs {op['new']!r} the version "
+                         f"lacks ({len(new_texts)} paragraphs)") from error  # fmt: skip
+    return " ".join(t for t in texts if t).split()
+
+
+def _expand(compact: Sequence[Any], words: Sequence[str]) -> list[list[str]]:
+    runs, position = [], 0
+    for item in compact:
+        if isinstance(item, str):
+            runs.append(["-", item])
+            continue
+        if isinstance(item, bool) or not isinstance(item, int) or item == 0:
+            raise ValueError(f"a stored diff's word run is not a count: {item!r}")
+        end = position + abs(item)
+        runs.append(["=" if item > 0 else "+", " ".join(words[position:end])])
+        position = end
+    if position != len(words):
+        raise ValueError(f"a stored diff's word runs count {position} of the paragraph's "
+                         f"{len(words)} words")  # fmt: skip
+    return runs
 
 
 # --- runs of unchanged paragraphs, folded ------------------------------------------------------

@@ -254,8 +254,10 @@ class Paragraph(Base):
 class VersionDiff(Base):
     """A version's diff against its predecessor (number - 1), stored with the version.
 
-    ``data`` is the diff's JSON form (``tracker.diff.Diff.to_json``), zlib-compressed; the
-    summary counts sit beside it so that lists of versions read no diff."""
+    ``data`` is the diff's JSON form (``tracker.diff.Diff.to_json``), compressed, its word runs
+    counted in the new version's paragraphs (``db.diffdata``); the summary counts sit beside it
+    so that lists of versions read no diff (a list of counts, ``db.diffdata.summary_row``; a
+    mapping in rows stored before migration 0012_storage)."""
 
     __tablename__ = "version_diffs"
 
@@ -264,7 +266,7 @@ class VersionDiff(Base):
     )
     # Below the notification threshold when it was stored: kept, not notified.
     minor: Mapped[bool] = mapped_column(Boolean, default=False)
-    summary: Mapped[dict[str, int]] = mapped_column(JSON)
+    summary: Mapped[list[int] | dict[str, int]] = mapped_column(JSON)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -307,9 +309,21 @@ class ArchiveCapture(Base):
     captured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+_STORED = "version_id IS NOT NULL"
+_UNDISPATCHED = "dispatched_at IS NULL"
+
+
 class Check(Base):
     __tablename__ = "checks"
-    __table_args__ = (Index("ix_checks_article_id_started_at", "article_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_checks_article_id_started_at", "article_id", "started_at"),
+        # Only the checks that stored a version (migration 0012_storage): most checks find no
+        # change, and an entry for each of their NULLs was one of the four index entries
+        # every check row pays for. Lookups by a version (its delete setting this NULL, the
+        # minor flags of 0007) name one, which implies the condition on both databases.
+        Index("ix_checks_version_id", "version_id", postgresql_where=text(_STORED),
+              sqlite_where=text(_STORED)),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
@@ -324,9 +338,7 @@ class Check(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # Indexed (migration 0006_web): the minor flag was read from here before 0007_diffstore
     # stored it with the version's diff; 0007 reads it once to fill version_diffs.minor.
-    version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("versions.id", ondelete="SET NULL"), index=True
-    )
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id", ondelete="SET NULL"))
 
 
 class Event(Base):
@@ -335,7 +347,11 @@ class Event(Base):
         UniqueConstraint("article_id", "seq"),
         UniqueConstraint("source_id", "seq"),
         UniqueConstraint("version_id", "type"),
-        Index("ix_events_created_at", "created_at"),
+        # Only the events not dispatched yet, which is all the dispatcher asks for
+        # (migration 0012_storage; an entry per event, its timestamp included, before). No
+        # index on created_at: no query looks events up by it.
+        Index("ix_events_dispatched_at", "dispatched_at", postgresql_where=text(_UNDISPATCHED),
+              sqlite_where=text(_UNDISPATCHED)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -351,7 +367,7 @@ class Event(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Set once the event has been turned into deliveries (one per matching endpoint).
-    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Endpoint(Base):

@@ -28,20 +28,20 @@ import json
 import re
 import sqlite3
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from db import refs
-from db.diffdata import unpack
+from db.diffdata import summary_counts, unpack
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 # The newest migration (re-exported by db.session, which checks it with Alembic at hand).
-HEAD_REVISION = "0011_meta"
+HEAD_REVISION = "0012_storage"
 # As db.sqlite waits for a writer (tracker run may be storing a check meanwhile).
 BUSY_TIMEOUT_S = 30
 _CHUNK = 500  # ids per IN list
@@ -358,15 +358,19 @@ def minor_ids(reader: Reader, version_ids: Iterable[int]) -> set[int]:
             for row in reader.all(MINOR_IDS, ids=chunk)}  # fmt: skip
 
 
-def stored_diff(reader: Reader, version_id: int) -> dict[str, Any] | None:
-    """The stored diff (its JSON form) of a version against its predecessor, if stored."""
+def stored_diff(
+    reader: Reader, version_id: int, new_texts: Sequence[str]
+) -> dict[str, Any] | None:
+    """The stored diff (its JSON form) of a version against its predecessor, if stored, read
+    against the version's paragraph texts (``new_texts``)."""
     row = reader.first(STORED_DIFF, version_id=version_id)
-    return unpack(row.data) if row is not None else None
+    return unpack(row.data, new_texts) if row is not None else None
 
 
 def stored_diffs(reader: Reader, version_ids: Iterable[int]) -> dict[int, tuple[bytes, bool]]:
-    """Version id → its stored diff (packed: ``db.diffdata.unpack`` gives its JSON form) and
-    minor flag, for those of the given versions stored with one."""
+    """Version id → its stored diff (packed: ``db.diffdata.unpack`` gives its JSON form, read
+    against the version's paragraph texts) and minor flag, for those of the given versions
+    stored with one."""
     return {row.version_id: (row.data, row.minor) for chunk in _chunks(sorted(set(version_ids)))
             for row in reader.all(STORED_DIFFS, ids=chunk)}  # fmt: skip
 
@@ -395,7 +399,7 @@ def changes_since(
 
 def stored_summaries(reader: Reader, article_id: int) -> dict[int, dict[str, int]]:
     """Version number → the summary counts of its stored diff, for one article."""
-    return {row.number: dict(row.summary)
+    return {row.number: summary_counts(row.summary)
             for row in reader.all(STORED_SUMMARIES, article_id=article_id)}  # fmt: skip
 
 

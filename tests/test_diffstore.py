@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from alembic import command
 from sqlalchemy import inspect, select, update
+from sqlalchemy.orm import Session
 
 from db import diff_queries, queries
-from db.models import VersionDiff
+from db.diffdata import summary_counts
+from db.models import Version, VersionDiff
 from db.session import (
     HEAD_REVISION,
     alembic_config,
@@ -76,10 +78,12 @@ def check_steps(app: App, server: ArticleServer, article_id: int, slug: str,
 
 
 def stored_rows(app: App) -> dict[int, tuple[bool, dict[str, int], dict[str, Any]]]:
-    """Every stored diff: version id → (minor, summary, diff JSON)."""
+    """Every stored diff: version id → (minor, summary counts, diff JSON)."""
     with session_scope(app.reader) as session:
+        texts = {v.id: version_texts(session, v) for v in session.scalars(select(Version))}
         return {
-            row.version_id: (row.minor, row.summary, diff_queries.unpack(row.data))
+            row.version_id: (row.minor, summary_counts(row.summary),
+                             diff_queries.unpack(row.data, texts[row.version_id]))
             for row in session.scalars(select(VersionDiff))
         }
 
@@ -115,11 +119,16 @@ def test_each_stored_version_has_its_diff_and_minor_flag(
     assert rows[ids[2]][2]["metadata"]["title"]["new"] == "Putin und Kim: neue Schlagzeile"
 
 
+def texts_of(session: Session, version_id: int) -> list[str]:
+    version = session.scalars(select(Version).where(Version.id == version_id)).one()
+    return version_texts(session, version)
+
+
 def doctor(app: App, version_id: int) -> None:
     """Replace a stored diff by one no computation gives: its first modified paragraph's words
     say DOCTORED, and the summary counts 7 insertions."""
     with session_scope(app.writer) as session:
-        found = diff_queries.diff_of(session, version_id)
+        found = diff_queries.diff_of(session, version_id, texts_of(session, version_id))
         assert found is not None
         data = found.data
         op = next(op for op in data["ops"] if op["op"] == "modify")

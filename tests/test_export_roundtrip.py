@@ -25,6 +25,7 @@ from tracker.check import check_article
 from tracker.config import load_settings
 from tracker.export import Selection, export_dataset
 from tracker.export.importer import ImportFailed, import_dataset
+from tracker.stored import version_texts
 
 FILES = ("articles", "versions", "changes")
 
@@ -113,10 +114,10 @@ def test_export_import_export_gives_the_same_files(
 def stored_diffs(app: App) -> dict[tuple[int, int], dict[str, object]]:
     """(article id, version number) → the stored diff against the version before."""
     with session_scope(app.reader) as session:
-        rows = session.execute(
-            select(Version.article_id, Version.number, VersionDiff.data)
-            .join(VersionDiff, VersionDiff.version_id == Version.id))
-        return {(a, n): diff_queries.unpack(data) for a, n, data in rows}
+        rows = session.execute(select(Version, VersionDiff.data)
+                               .join(VersionDiff, VersionDiff.version_id == Version.id))
+        return {(v.article_id, v.number): diff_queries.unpack(data, version_texts(session, v))
+                for v, data in rows}
 
 
 def _unchanged(app: App, url: str) -> int:

@@ -41,8 +41,15 @@ def read_versions(app: App) -> dict[int, dict[str, Any]]:
 def folded_ops(engine: Engine) -> list[bool]:
     """For each stored diff: whether its stored form holds a folded run of equal operations."""
     with engine.connect() as connection:
-        return [any(isinstance(op, list) for op in json.loads(zlib.decompress(data))["ops"])
+        return [any(isinstance(op, list) for op in json.loads(decompressed(data))["ops"])
                 for data in connection.scalars(select(VersionDiff.data))]  # fmt: skip
+
+
+def decompressed(data: bytes) -> bytes:
+    """The JSON of a stored diff of either format (``db.diffdata``)."""
+    if data[:1] == diffdata.FORMAT_2:
+        return zlib.decompress(data[1:], -15)
+    return zlib.decompress(data)
 
 
 def meta_rows(app: App) -> int:

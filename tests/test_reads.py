@@ -27,6 +27,7 @@ from tracker.articles import add_articles
 from tracker.check import check_article
 from tracker.clock import utcnow
 from tracker.diffstore import record_diff
+from tracker.stored import version_texts
 
 
 @dataclass
@@ -151,13 +152,16 @@ def test_diffs_and_checks_read_as_the_orm_reads_them(app: App, stored: Stored) -
             with reader_of(app, driver) as reader:
                 assert reads.minor_ids(reader, ids) == diff_queries.minor_ids(session, ids) == {
                     ids[1]}
-                for version_id in ids:
-                    found = diff_queries.diff_of(session, version_id)
-                    assert reads.stored_diff(reader, version_id) == (found.data if found else None)
+                for version in versions:
+                    texts = version_texts(session, version)
+                    found = diff_queries.diff_of(session, version.id, texts)
+                    assert reads.stored_diff(reader, version.id, texts) == (
+                        found.data if found else None)
                 packed = reads.stored_diffs(reader, [*ids, *ids])
-                minor_diff = diff_queries.diff_of(session, ids[1])
+                texts = version_texts(session, versions[1])
+                minor_diff = diff_queries.diff_of(session, ids[1], texts)
                 assert minor_diff is not None
-                assert {i: (unpack(data), minor) for i, (data, minor) in packed.items()} == {
+                assert {i: (unpack(data, texts), minor) for i, (data, minor) in packed.items()} == {
                     ids[1]: (minor_diff.data, True)}  # v1 has none, v3's was deleted
                 assert reads.stored_summaries(reader, stored.article_id) == (
                     diff_queries.summaries(session, stored.article_id))

@@ -136,7 +136,7 @@ def diff_versions(
     old_paragraphs = tuple(queries.paragraphs_of(session, old))
     new_paragraphs = tuple(queries.paragraphs_of(session, new))
     old_meta, new_meta = version_metadata(old), version_metadata(new)
-    stored = _stored(session, old, new)
+    stored = _stored(session, old, new, [t for _, t in new_paragraphs])
     diff = stored or diff_documents([t for _, t in old_paragraphs],
                                     [t for _, t in new_paragraphs], old_meta, new_meta)
     loaded = LoadedDiff(old.article_id, _info(old, old_meta), _info(new, new_meta), diff,
@@ -172,13 +172,13 @@ def record_diff(
     one the caller computed already; without it, it is computed from the stored versions."""
     if previous is None:
         return
+    texts = [t for _, t in queries.paragraphs_of(session, version)]
     if diff is None:
         diff = diff_documents(
-            [t for _, t in queries.paragraphs_of(session, previous)],
-            [t for _, t in queries.paragraphs_of(session, version)],
+            [t for _, t in queries.paragraphs_of(session, previous)], texts,
             version_metadata(previous), version_metadata(version),
         )
-    diff_queries.store_diff(session, version.id, diff.to_json(), minor=minor)
+    diff_queries.store_diff(session, version.id, diff.to_json(), texts, minor=minor)
 
 
 def fill_missing(connection: Connection, batch: int = 100) -> int:
@@ -213,16 +213,18 @@ def _missing_rows(
         if new.stored or old.number != new.number - 1:
             continue
         meta = [{name: getattr(v, name) for name in diff_queries.METADATA} for v in (old, new)]
-        diff = diff_documents([texts[i] for i in ids[k - 1]], [texts[i] for i in ids[k]], *meta)
-        rows.append(diff_queries.row(new.id, diff.to_json(), minor=new.id in minor))
+        new_texts = [texts[i] for i in ids[k]]
+        diff = diff_documents([texts[i] for i in ids[k - 1]], new_texts, *meta)
+        rows.append(diff_queries.row(new.id, diff.to_json(), new_texts, minor=new.id in minor))
     return rows
 
 
-def _stored(session: Session, old: Version, new: Version) -> Diff | None:
-    """The stored diff of ``new`` against ``old`` when ``old`` is its predecessor."""
+def _stored(session: Session, old: Version, new: Version, new_texts: list[str]) -> Diff | None:
+    """The stored diff of ``new`` (its paragraph texts ``new_texts``) against ``old`` when
+    ``old`` is its predecessor."""
     if old.article_id != new.article_id or old.number != new.number - 1:
         return None
-    found = diff_queries.diff_of(session, new.id)
+    found = diff_queries.diff_of(session, new.id, new_texts)
     return Diff.from_json(found.data) if found else None
 
 

@@ -135,7 +135,8 @@ def changes_since(
     for previous, version in pairs:
         data, minor = stored.get(version.id, (None, False))
         old, new = tuple(paragraphs[previous.id]), tuple(paragraphs[version.id])
-        diff = _diff(previous, version, old, new, None if data is None else unpack(data))
+        stored_diff = None if data is None else unpack(data, [t for _, t in new])
+        diff = _diff(previous, version, old, new, stored_diff)
         found.append(StoredChange(version.url, version, previous, minor, diff,
                                   build_change(diff, old, new)))
     return found
@@ -164,7 +165,8 @@ def version_diff(reader: Reader, old: Row, new: Row) -> tuple[Diff, Paragraphs, 
     with ``new`` when ``old`` is its predecessor, else (further apart, or a version stored
     without one) computed here as ``tracker.diffstore`` does."""
     old_paragraphs, new_paragraphs = map(tuple, reads.paragraphs_of(reader, old, new))
-    stored = reads.stored_diff(reader, new.id) if old.number == new.number - 1 else None
+    stored = (reads.stored_diff(reader, new.id, [t for _, t in new_paragraphs])
+              if old.number == new.number - 1 else None)  # fmt: skip
     return _diff(old, new, old_paragraphs, new_paragraphs, stored), old_paragraphs, new_paragraphs
 
 

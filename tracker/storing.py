@@ -36,6 +36,7 @@ class NewVersion:
     body: dict[str, Any] | None  # the bodies row but its version id; None: bodies not kept
     diff: Diff | None  # against the predecessor, the one ``packed`` holds
     packed: tuple[dict[str, int], bytes] | None
+    texts: tuple[str, ...]  # its paragraphs' texts: a stored diff is read against them
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +63,17 @@ def prepare(
         **rest, "article_id": article_id, "number": number, "paragraph_count": len(ids),
         "paragraph_refs": refs.encode(ids, previous.ids if previous else None, number),
     }
-    packed = pack(diff) if diff is not None else None
-    return NewVersion(number, version, meta_row, list(paragraphs.values()), body, diff, packed)
+    texts = tuple(article.texts)
+    packed = pack(diff, texts) if diff is not None else None
+    return NewVersion(number, version, meta_row, list(paragraphs.values()), body, diff, packed,
+                      texts)  # fmt: skip
 
 
-def pack(diff: Diff) -> tuple[dict[str, int], bytes]:
-    """A diff's stored form: its summary counts and its compressed JSON."""
+def pack(diff: Diff, new_texts: Sequence[str]) -> tuple[dict[str, int], bytes]:
+    """A diff's stored form: its summary counts and its compressed JSON, read against the new
+    version's paragraph texts (``db.diffdata``)."""
     data = diff.to_json()
-    return dict(data["summary"]), diff_queries.pack(data)
+    return dict(data["summary"]), diff_queries.pack(data, new_texts=new_texts)
 
 
 def write(
@@ -83,7 +87,7 @@ def write(
         new.meta, new.paragraphs,
     )
     if diff is not None:
-        summary, data = new.packed if diff is new.diff and new.packed else pack(diff)
+        summary, data = new.packed if diff is new.diff and new.packed else pack(diff, new.texts)
         diff_queries.insert_packed(session, stored.id, summary, data, minor=minor)
     if new.body is not None:
         queries.insert_body(session, stored.id, new.body)

@@ -55,7 +55,7 @@ def _diff_of(session: Session, before: Snapshot | None, after: Snapshot) -> dict
     if before is None or after.row.rebaseline:
         return None
     if before.row.number == after.row.number - 1:
-        stored = diff_queries.diff_of(session, after.row.id)
+        stored = diff_queries.diff_of(session, after.row.id, after.texts)
         if stored is not None:
             return stored.data
     return diff_documents(before.texts, after.texts, before.metadata, after.metadata).to_json()
