@@ -264,7 +264,7 @@ def _check_target(
         return _record_quickly(app, target, run, page, seen, digest, batch=unchanged)
     fetched = _compared(app, target, _Fetched(page, digest, article, path=extraction.path),
                         seen.content_hash)
-    if stores is not None:
+    if stores is not None and len(page.body) <= KEEP_MAX_BYTES:
         stores.add(KeptStore(target, run, seen, fetched))
         return CheckResult(target.id, target.url, KEPT)
     return _store(app, target, run, seen, fetched)
@@ -283,6 +283,9 @@ def _store(app: App, target: Target, run: _Run, seen: Extracted, fetched: _Fetch
 
 # The result of a check kept in ``KeptStores``: not a check's outcome, never recorded.
 KEPT = "kept"
+# A page larger than this is stored by its own check, not kept: a kept check holds its page
+# (and the rows made of it) until its chunk goes back to the parent, all of them at once.
+KEEP_MAX_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,11 @@ without holding a thread) and the fork pool (``_check_in_processes``: a large on
 spread over one process per core, since extraction and diffing are CPU work the threads of one
 process cannot share out). Neither runs in the long-running service, which leaves deferred
 checks to the schedule.
+
+In the fork pool, the processes fetch, extract and compare, and write the checks that found
+nothing new (together, per chunk); the versions they found are stored by the parent, one writer
+(``tracker.check.KeptStores``): SQLite lets one writer in at a time, and a writer in a process
+whose other threads extract pages waits for the GIL while every other writer waits for it.
 """
 
 from __future__ import annotations
@@ -262,7 +267,8 @@ def _check_in_processes(
     """Check in ``processes`` forked processes with ``workers`` threads in all. Each process
     has its own database engine and HTTP client; the per-host limits (concurrency, and the
     rate unless Redis shares it) are shared out so the processes together keep to them.
-    Checks the rate deferred go back to the pool (the same processes, so their limiters
+    The versions the processes find are stored here, as their chunks come back. Checks the
+    rate deferred go back to the pool (the same processes, so their limiters
     remember the hosts) when their turn comes."""
     per_host = max(1, app.settings.per_host_concurrency // processes)
     settings = replace(app.settings, per_host_concurrency=per_host)
