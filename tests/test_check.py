@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from db import meta, queries
-from db.models import Body, Check, Event, Version
+from db.models import Body, Check, Event, Version, VersionDiff
 from db.session import session_scope
 from tests.articleserver import ArticleServer
 from tests.conftest import STORY
@@ -352,6 +352,33 @@ def test_shared_paragraphs_are_stored_once(app: App, article_server: ArticleServ
         from db.models import Paragraph
 
         assert queries.count_rows(session, Paragraph) == len(distinct)
+
+
+def test_large_pass_stores_the_versions_its_processes_found_in_the_parent(
+    app: App, article_server: ArticleServer
+) -> None:
+    """The fork pool's processes fetch, extract and compare; the parent stores what they found
+    (first versions, then new versions with their diffs), each as its check would have."""
+    from tracker.passes import PROCESS_THRESHOLD, check_many
+
+    slugs = [f"q{i:03}" for i in range(PROCESS_THRESHOLD)]
+    urls = [article_server.add_article(slug) for slug in slugs]
+    add_articles(app, urls)
+    with session_scope(app.reader) as session:
+        ids = [row.id for row in queries.list_articles(session)]
+    assert {r.outcome for r in check_many(app, ids)} == {"first_seen"}
+    for slug in slugs:
+        article_server.set_version(slug, 2)
+    results = check_many(app, ids)
+    assert sorted(r.url for r in results) == sorted(urls)
+    assert {r.outcome for r in results} <= {"changed", "minor", "gutted"}
+    assert {r.version for r in results} == {2}
+    with session_scope(app.reader) as session:
+        assert queries.count_rows(session, Version) == 2 * PROCESS_THRESHOLD
+        assert queries.count_rows(session, VersionDiff) == PROCESS_THRESHOLD
+    assert {row.version_count for row in load_all(app)} == {2}
+    threaded = check_article(app, ids[0])  # the same page again: nothing new
+    assert threaded.outcome in {"unchanged", "not_modified", "same_bytes"}
 
 
 def test_large_pass_is_spread_over_processes_and_checks_each_article_once(

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -175,20 +175,38 @@ def check_article(app: App, article_id: int, *, lease_token: str | None = None) 
 
 
 def check_target(
-    app: App, target: Target, *, unchanged: UnchangedBatch | None = None
+    app: App, target: Target, *, unchanged: UnchangedBatch | None = None,
+    stores: KeptStores | None = None,
 ) -> CheckResult:
     """``check_article`` for a target loaded beforehand (``load_targets``).
 
     With ``unchanged``, a check that finds nothing new (``_record_quickly``) is not written
     at once but kept in that batch, which its caller writes (``UnchangedBatch.write``) before
-    it hands the results on.
+    it hands the results on. With ``stores``, a check that has a page to store (a first or a
+    new version) is kept there instead, its result ``KEPT``: the caller hands it on to be
+    stored by ``store_kept``.
 
     Whatever goes wrong in one article's check, short of the database itself, becomes that
     article's failed check (``last_error`` names it, its claim is released): a hostile page
     must never end a pass or ``tracker run``."""
     run = _Run.start(target)
+    return _guarded(app, target, run, lambda: _check_target(app, target, run, unchanged, stores))
+
+
+def store_kept(app: App, kept: KeptStore) -> CheckResult:
+    """Store a check kept by ``check_target(..., stores=...)``, as the check would have: its
+    result, or its failure recorded."""
+    return _guarded(app, kept.target, kept.run,
+                    lambda: _store(app, kept.target, kept.run, kept.seen, kept.fetched))
+
+
+def _guarded(
+    app: App, target: Target, run: _Run, work: Callable[[], CheckResult]
+) -> CheckResult:
+    """``work``'s result, or the failure it raised recorded as the check's (see
+    ``check_target``)."""
     try:
-        result = _check_target(app, target, run, unchanged)
+        result = work()
     except IntegrityError as exc:
         # This article's rows conflict again after a re-read (``_check_target``): its failure,
         # recorded, not the end of the pass or of the worker's batch.
@@ -200,6 +218,8 @@ def check_target(
     except Exception as exc:
         log.debug("check of %s raised", target.url, exc_info=True)
         result = _record(app, target, run, failure(UnexpectedError(exc)))
+    if result.outcome == KEPT:
+        return result  # done when it is stored
     metrics.check_done(result.outcome, time.perf_counter() - run.clock,
                        None if run.lag_ms is None else run.lag_ms / 1000)
     log.debug("check of %s: %s", target.url, result.outcome)
@@ -217,7 +237,8 @@ def record_lost(app: App, article_id: int, lease_token: str | None, reason: str)
 
 
 def _check_target(
-    app: App, target: Target, run: _Run, unchanged: UnchangedBatch | None = None
+    app: App, target: Target, run: _Run, unchanged: UnchangedBatch | None = None,
+    stores: KeptStores | None = None,
 ) -> CheckResult:
     try:
         page = app.fetcher.fetch(target.url, etag=target.etag, last_modified=target.last_modified)
@@ -243,6 +264,14 @@ def _check_target(
         return _record_quickly(app, target, run, page, seen, digest, batch=unchanged)
     fetched = _compared(app, target, _Fetched(page, digest, article, path=extraction.path),
                         seen.content_hash)
+    if stores is not None and len(page.body) <= KEEP_MAX_BYTES:
+        stores.add(KeptStore(target, run, seen, fetched))
+        return CheckResult(target.id, target.url, KEPT)
+    return _store(app, target, run, seen, fetched)
+
+
+def _store(app: App, target: Target, run: _Run, seen: Extracted, fetched: _Fetched) -> CheckResult:
+    """Record an extracted page (compared and made into rows beforehand, ``_compared``)."""
     try:
         return _record(app, target, run, seen, fetched)
     except IntegrityError:
@@ -250,6 +279,44 @@ def _check_target(
         # against that one instead. A second collision is a real error and propagates.
         log.info("concurrent check of %s; re-reading the latest version", target.url)
         return _record(app, target, run, seen, fetched)
+
+
+# The result of a check kept in ``KeptStores``: not a check's outcome, never recorded.
+KEPT = "kept"
+# A page larger than this is stored by its own check, not kept: a kept check holds its page
+# (and the rows made of it) until its chunk goes back to the parent, all of them at once.
+KEEP_MAX_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class KeptStore:
+    """A check that has a page to store, everything done but the write (``store_kept``)."""
+
+    target: Target
+    run: _Run
+    seen: Extracted
+    fetched: _Fetched
+
+
+class KeptStores:
+    """The checks of several threads that have a page to store, kept for one writer: the fork
+    pool's processes hand them to the parent, the one process that writes versions, so that
+    their threads never queue at SQLite's write gate, nor hold it while the threads extracting
+    pages beside them keep the GIL (measured: the gate was held ~80 % of a first-sight pass,
+    each write 2-4 times its CPU time)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: list[KeptStore] = []
+
+    def add(self, kept: KeptStore) -> None:
+        with self._lock:
+            self._kept.append(kept)
+
+    def take(self) -> list[KeptStore]:
+        with self._lock:
+            kept, self._kept = self._kept, []
+        return kept
 
 
 def _extract(app: App, target: Target, page: Page) -> Extraction:

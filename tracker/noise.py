@@ -77,6 +77,10 @@ _COMMENT_PARTS = frozenset({"comment", "comments", "commentlist", "disqus", "res
                             "leserkommentare", "userkommentare"})
 # Names of components in data attributes ("data-testid=newsletter-signup") count like classes.
 _NAMING_ATTRIBUTES = ("class", "id", "data-component", "data-testid", "data-area", "data-module")
+# The elements ``_marker`` may find a mark on, in document order: the rest of a page (most of
+# its elements) is not walked in Python at all.
+_NAMED = XPath("descendant-or-self::*[" + " or ".join(
+    f"@{name}" for name in (*_NAMING_ATTRIBUTES, "aria-label", "role")) + "]")
 # Two-part markers written with a separator ("most-read", "most_popular", "read-more").
 _PAIRS = {("most", "read"): "mostread", ("most", "popular"): "mostpopular",
           ("read", "more"): "readmore", ("more", "stories"): "morestories"}  # fmt: skip
@@ -99,8 +103,8 @@ def drop_noise_elements(
     protected = _protected(tree, keep)
     dropped = _drop_signup_boxes(tree, protected, note)
     page_chars: int | None = None  # measured once, when the first marked element turns up
-    for element in list(tree.iter()):
-        if not isinstance(element.tag, str) or element in protected:
+    for element in _NAMED(tree):
+        if element in protected:
             continue
         strength = _marker(element)
         if strength is None or _detached(element, tree):

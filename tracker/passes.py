@@ -11,6 +11,11 @@ without holding a thread) and the fork pool (``_check_in_processes``: a large on
 spread over one process per core, since extraction and diffing are CPU work the threads of one
 process cannot share out). Neither runs in the long-running service, which leaves deferred
 checks to the schedule.
+
+In the fork pool, the processes fetch, extract and compare, and write the checks that found
+nothing new (together, per chunk); the versions they found are stored by the parent, one writer
+(``tracker.check.KeptStores``): SQLite lets one writer in at a time, and a writer in a process
+whose other threads extract pages waits for the GIL while every other writer waits for it.
 """
 
 from __future__ import annotations
@@ -39,7 +44,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from db import queries, webhook_queries
 from db.session import DatabaseProblem, explain, session_scope
 from tracker.app import App
-from tracker.check import CheckResult, Target, UnchangedBatch, check_target, load_targets
+from tracker.check import (
+    KEPT,
+    CheckResult,
+    KeptStore,
+    KeptStores,
+    Target,
+    UnchangedBatch,
+    check_target,
+    load_targets,
+    store_kept,
+)
 from tracker.config import Settings
 from tracker.identity import clean_url
 from tracker.leases import ARTICLES
@@ -270,7 +285,8 @@ def _check_in_processes(
     """Check in ``processes`` forked processes with ``workers`` threads in all. Each process
     has its own database engine and HTTP client; the per-host limits (concurrency, and the
     rate unless Redis shares it) are shared out so the processes together keep to them.
-    Checks the rate deferred go back to the pool (the same processes, so their limiters
+    The versions the processes find are stored here, as their chunks come back. Checks the
+    rate deferred go back to the pool (the same processes, so their limiters
     remember the hosts) when their turn comes."""
     per_host = max(1, app.settings.per_host_concurrency // processes)
     settings = replace(app.settings, per_host_concurrency=per_host)
@@ -289,7 +305,8 @@ def _check_in_processes(
                 done, running = wait(running, timeout=later.wait() if later else None,
                                      return_when=FIRST_COMPLETED)
                 for future in done:
-                    for result in future.result():
+                    checked, kept = future.result()
+                    for result in [*checked, *(_store(app, k) for k in kept)]:
                         if later.keep(result):
                             continue
                         results.append(result)
@@ -314,20 +331,35 @@ def _start_process(settings: Settings, rate_share: float) -> None:
     _process_app = App(settings, rate_share=rate_share)
 
 
-def _check_chunk(targets: list[Target], threads: int) -> list[CheckResult]:
-    """Check a chunk in this process's threads; the checks that found nothing new are written
-    together, in one transaction, before the chunk's results go back to the parent."""
+def _check_chunk(
+    targets: list[Target], threads: int
+) -> tuple[list[CheckResult], list[KeptStore]]:
+    """Check a chunk in this process's threads: the results of the checks, and the checks
+    that have a page to store, kept for the parent to store (``store_kept``). The checks that
+    found nothing new are written together, in one transaction, before the chunk's results go
+    back to the parent."""
     app = _process_app
     assert app is not None
-    unchanged = UnchangedBatch()
+    unchanged, stores = UnchangedBatch(), KeptStores()
+    check = partial(check_target, app, unchanged=unchanged, stores=stores)
     try:
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="check") as pool:
-            results = list(pool.map(partial(check_target, app, unchanged=unchanged), targets))
-        return unchanged.write(app, results)
+            results = list(pool.map(check, targets))
+        checked = [r for r in unchanged.write(app, results) if r.outcome != KEPT]
+        return checked, stores.take()
     except SQLAlchemyError as exc:
         # The database is away or broken: the pass ends with its one-line reason. Said here,
         # in the process, as an error that pickles: a driver's error may hold its statement's
         # parameters (memoryviews among them), which cannot travel to the parent.
+        raise DatabaseProblem(explain(exc)) from None
+
+
+def _store(app: App, kept: KeptStore) -> CheckResult:
+    """Store a check a process kept; the database away or broken ends the pass with its
+    one-line reason, as it does when a process meets it."""
+    try:
+        return store_kept(app, kept)
+    except SQLAlchemyError as exc:
         raise DatabaseProblem(explain(exc)) from None
 
 
