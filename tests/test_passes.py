@@ -138,7 +138,7 @@ def test_a_database_refusing_every_write_ends_a_forked_pass_with_one_line(
     assert "\n" not in message
 
 
-# --- the parent's store of a chunk's kept checks: one transaction, a savepoint each --------
+# --- the parent's store of the checks its processes kept (store_kept) ----------------------
 
 
 def keep(app: App, urls: list[str]) -> tuple[list[int], KeptStores]:
@@ -153,16 +153,17 @@ def keep(app: App, urls: list[str]) -> tuple[list[int], KeptStores]:
     return ids, stores
 
 
-def test_kept_checks_stored_together_fail_alone_and_keep_to_their_claims(
+def test_kept_checks_fail_alone_and_keep_to_their_claims(
     app: App, article_server: ArticleServer
 ) -> None:
-    """One check's refused row rolls back to its savepoint only and becomes its failure; a
-    check whose claim was lost meanwhile stores nothing; the others are stored."""
+    """A kept check whose row is refused after its version was written stores nothing of it
+    and records its failure; one whose claim was lost meanwhile stores nothing at all; the
+    others are stored."""
     ids, stores = keep(app, [article_server.add_article(f"k{i}", 1) for i in range(4)])
     kept = stores.take()
     kept[1] = replace(kept[1], target=replace(kept[1].target, lease_token="someone else's"))
     with refusing_inserts(app, {"events": ids[2]}):  # refused after its version was written
-        results = store_kept(app, kept)
+        results = [store_kept(app, k) for k in kept]
     assert [r.outcome for r in results] == ["first_seen", "skipped", "failed", "first_seen"]
     assert "refused by a test trigger" in (results[2].error or "")
     with session_scope(app.reader) as session:
@@ -176,27 +177,28 @@ def test_kept_checks_stored_together_fail_alone_and_keep_to_their_claims(
     assert "refused by a test trigger" in (rows[ids[2]].last_error or "")  # type: ignore[union-attr]
 
 
-def test_kept_checks_stored_together_write_the_rows_checks_one_by_one_write(
+def test_kept_checks_write_the_rows_checks_write_themselves(
     sqlite_url: str, sqlite_template: Path, tmp_path: Path, article_server: ArticleServer
 ) -> None:
-    """The same pages, stored by ``store_kept`` in one transaction in one database and by
-    their own checks (a transaction each) in another: every table's rows the same, but for
-    when they were written and how long it took."""
+    """The same pages, kept and stored by ``store_kept`` (as the parent of a forked pass
+    stores them) in one database and stored by their own checks in another: every table's
+    rows the same, but for when they were written and how long it took. (The guard for a
+    store written another way, e.g. on stdlib sqlite3.)"""
     from tracker.config import load_settings
 
     shutil.copy(sqlite_template, tmp_path / "one_by_one.db")
-    together, one_by_one = (App(load_settings(database_url=url)) for url in (
+    parent, one_by_one = (App(load_settings(database_url=url)) for url in (
         sqlite_url, f"sqlite:///{tmp_path / 'one_by_one.db'}"))
     try:
         urls = [article_server.add_article(f"s{i}", 1 + i % 3) for i in range(5)]
-        _, stores = keep(together, urls)
-        assert {r.outcome for r in store_kept(together, stores.take())} == {"first_seen"}
+        _, stores = keep(parent, urls)
+        assert {store_kept(parent, k).outcome for k in stores.take()} == {"first_seen"}
         add_articles(one_by_one, urls)
         assert {r.outcome for r in check_pass(one_by_one, urls, all_=False, concurrency=1)} \
             == {"first_seen"}
-        assert table_rows(together) == table_rows(one_by_one)
+        assert table_rows(parent) == table_rows(one_by_one)
     finally:
-        together.close()
+        parent.close()
         one_by_one.close()
 
 

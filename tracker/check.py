@@ -24,7 +24,6 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -194,69 +193,31 @@ def check_target(
     return _guarded(app, target, run, lambda: _check_target(app, target, run, unchanged, stores))
 
 
-def store_kept(app: App, kept: Sequence[KeptStore]) -> list[CheckResult]:
-    """Store checks kept by ``check_target(..., stores=...)``, as each check would have: its
-    result, or its failure recorded.
-
-    All of them in one transaction, each check in a savepoint of its own: one ``BEGIN
-    IMMEDIATE``, one commit and one turn of SQLite's write gate for a chunk instead of one per
-    check. A check's conflict (re-read once) or refused row rolls back to its savepoint only
-    and becomes that article's recorded failure; a database error rolls back all of them (the
-    caller ends the pass, nothing is recorded)."""
-    with session_scope(app.writer) as session:
-        results = [_guarded(app, k.target, k.run, partial(_store_in, session, app, k),
-                            partial(_savepoint, session, app, k.target, k.run)) for k in kept]
-    for result in results:
-        _warn(result)
-    return results
-
-
-def _store_in(session: Session, app: App, kept: KeptStore) -> CheckResult:
-    """``_store`` in ``session``'s transaction, each attempt in a savepoint."""
-    record = partial(_savepoint, session, app, kept.target, kept.run, kept.seen, kept.fetched)
-    try:
-        return record()
-    except IntegrityError:
-        log.info("concurrent check of %s; re-reading the latest version", kept.target.url)
-        return record()
-
-
-def _savepoint(
-    session: Session, app: App, target: Target, run: _Run, seen: Seen,
-    fetched: _Fetched | None = None,
-) -> CheckResult:
-    """``_record_in`` in a savepoint, flushed: what it wrote is undone, and its session usable
-    again, when it raises."""
-    savepoint = session.begin_nested()
-    try:
-        result = _record_in(session, app, target, run, seen, fetched)
-        session.flush()
-    except BaseException:
-        savepoint.rollback()
-        raise
-    savepoint.commit()
-    return result
+def store_kept(app: App, kept: KeptStore) -> CheckResult:
+    """Store a check kept by ``check_target(..., stores=...)``, as the check would have: its
+    result, or its failure recorded."""
+    return _guarded(app, kept.target, kept.run,
+                    lambda: _store(app, kept.target, kept.run, kept.seen, kept.fetched))
 
 
 def _guarded(
-    app: App, target: Target, run: _Run, work: Callable[[], CheckResult],
-    record: Callable[[Seen], CheckResult] | None = None,
+    app: App, target: Target, run: _Run, work: Callable[[], CheckResult]
 ) -> CheckResult:
     """``work``'s result, or the failure it raised recorded as the check's (see
-    ``check_target``) by ``record`` (by default in a transaction of its own)."""
-    record = record or partial(_record, app, target, run)
+    ``check_target``)."""
     try:
         result = work()
     except IntegrityError as exc:
         # This article's rows conflict again after a re-read (``_check_target``): its failure,
         # recorded, not the end of the pass or of the worker's batch.
         log.debug("check of %s conflicted twice", target.url, exc_info=True)
-        result = record(failure(TrackerError(f"could not store the check: {explain(exc)}")))
+        result = _record(app, target, run, failure(TrackerError(
+            f"could not store the check: {explain(exc)}")))
     except SQLAlchemyError:
         raise  # the database is away or broken: the caller retries, nothing is recorded
     except Exception as exc:
         log.debug("check of %s raised", target.url, exc_info=True)
-        result = record(failure(UnexpectedError(exc)))
+        result = _record(app, target, run, failure(UnexpectedError(exc)))
     if result.outcome == KEPT:
         return result  # done when it is stored
     metrics.check_done(result.outcome, time.perf_counter() - run.clock,
@@ -529,44 +490,31 @@ def _record(
     extracted page comes compared with the latest version already (``_compared``); only when
     another check stored a newer one meanwhile is it compared again here."""
     with session_scope(app.writer) as session:
-        result = _record_in(session, app, target, run, seen, fetched)
-    _warn(result)
+        locked = _lock(session, target)
+        if locked is None:
+            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
+        row, last_outcome = locked
+        seq, now, latest = row.event_seq, utcnow(), None
+        if fetched is not None and fetched.article is not None:
+            keeper = fold_duplicate(session, row, fetched.article, now)
+            if keeper is not None:
+                return _merged(session, row, run, fetched.page, keeper)
+            latest = _latest(session, row, fetched)
+            comparison = fetched.compared
+            if not fetched.latest_holds(latest):
+                comparison = _compare(session, latest, fetched.article)
+            seen = (replace(seen, comparison=comparison) if isinstance(seen, Extracted)
+                    else _seen(fetched.article, fetched.page, comparison))
+        previous = _previous_of(row, latest, last_outcome)
+        decision = decide(previous, seen, _rules(app, target), now)
+        version = _apply(session, app, row, decision, run, fetched, latest, now)
+        number = version.number if version else row.version_count or None
+        result = CheckResult(row.id, row.url, decision.outcome, number if decision.good else None,
+                             error=decision.error, summary=decision.summary,
+                             events=row.event_seq - seq, headline=_new_headline(decision))
+    if not decision.good:
+        log.warning("check of %s failed: %s", target.url, decision.error)
     return result
-
-
-def _record_in(
-    session: Session, app: App, target: Target, run: _Run, seen: Seen,
-    fetched: _Fetched | None = None,
-) -> CheckResult:
-    """``_record``'s work in ``session``'s transaction, which its caller commits."""
-    locked = _lock(session, target)
-    if locked is None:
-        return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
-    row, last_outcome = locked
-    seq, now, latest = row.event_seq, utcnow(), None
-    if fetched is not None and fetched.article is not None:
-        keeper = fold_duplicate(session, row, fetched.article, now)
-        if keeper is not None:
-            return _merged(session, row, run, fetched.page, keeper)
-        latest = _latest(session, row, fetched)
-        comparison = fetched.compared
-        if not fetched.latest_holds(latest):
-            comparison = _compare(session, latest, fetched.article)
-        seen = (replace(seen, comparison=comparison) if isinstance(seen, Extracted)
-                else _seen(fetched.article, fetched.page, comparison))
-    previous = _previous_of(row, latest, last_outcome)
-    decision = decide(previous, seen, _rules(app, target), now)
-    version = _apply(session, app, row, decision, run, fetched, latest, now)
-    number = version.number if version else row.version_count or None
-    return CheckResult(row.id, row.url, decision.outcome, number if decision.good else None,
-                       error=decision.error, summary=decision.summary,
-                       events=row.event_seq - seq, headline=_new_headline(decision))
-
-
-def _warn(result: CheckResult) -> None:
-    """Log a check that failed, once what it recorded is committed."""
-    if not result.ok:
-        log.warning("check of %s failed: %s", result.url, result.error)
 
 
 def _compared(app: App, target: Target, fetched: _Fetched, digest: str) -> _Fetched:

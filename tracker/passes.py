@@ -306,7 +306,7 @@ def _check_in_processes(
                                      return_when=FIRST_COMPLETED)
                 for future in done:
                     checked, kept = future.result()
-                    for result in [*checked, *_store(app, kept)]:
+                    for result in [*checked, *(_store(app, k) for k in kept)]:
                         if later.keep(result):
                             continue
                         results.append(result)
@@ -354,11 +354,9 @@ def _check_chunk(
         raise DatabaseProblem(explain(exc)) from None
 
 
-def _store(app: App, kept: list[KeptStore]) -> list[CheckResult]:
-    """Store the checks a process kept; the database away or broken ends the pass with its
+def _store(app: App, kept: KeptStore) -> CheckResult:
+    """Store a check a process kept; the database away or broken ends the pass with its
     one-line reason, as it does when a process meets it."""
-    if not kept:
-        return []
     try:
         return store_kept(app, kept)
     except SQLAlchemyError as exc:
