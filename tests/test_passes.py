@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from db import queries
+from db.models import Check, Version
+from db.session import session_scope
 from tests.articleserver import ArticleServer
 from tracker.app import App
 from tracker.articles import add_articles
-from tracker.check import CheckResult
+from tracker.check import KEPT, CheckResult, KeptStores, check_target, load_targets, store_kept
 from tracker.passes import Progress, check_pass
 
 
@@ -129,3 +136,91 @@ def test_a_database_refusing_every_write_ends_a_forked_pass_with_one_line(
     assert message.startswith("database error:")
     assert "refused by a test trigger" in message
     assert "\n" not in message
+
+
+# --- the parent's store of the checks its processes kept (store_kept) ----------------------
+
+
+def keep(app: App, urls: list[str]) -> tuple[list[int], KeptStores]:
+    """Articles of ``urls`` tracked and checked up to their store, kept (as a forked process
+    keeps them for the parent)."""
+    add_articles(app, urls)
+    with session_scope(app.reader) as session:
+        ids = [queries.article_by_url(session, url).id for url in urls]  # type: ignore[union-attr]
+    stores = KeptStores()
+    targets = load_targets(app, ids)
+    assert {check_target(app, targets[i], stores=stores).outcome for i in ids} == {KEPT}
+    return ids, stores
+
+
+def test_kept_checks_fail_alone_and_keep_to_their_claims(
+    app: App, article_server: ArticleServer
+) -> None:
+    """A kept check whose row is refused after its version was written stores nothing of it
+    and records its failure; one whose claim was lost meanwhile stores nothing at all; the
+    others are stored."""
+    ids, stores = keep(app, [article_server.add_article(f"k{i}", 1) for i in range(4)])
+    kept = stores.take()
+    kept[1] = replace(kept[1], target=replace(kept[1].target, lease_token="someone else's"))
+    with refusing_inserts(app, {"events": ids[2]}):  # refused after its version was written
+        results = [store_kept(app, k) for k in kept]
+    assert [r.outcome for r in results] == ["first_seen", "skipped", "failed", "first_seen"]
+    assert "refused by a test trigger" in (results[2].error or "")
+    with session_scope(app.reader) as session:
+        versions = session.scalars(select(Version.article_id)).all()
+        checks = session.scalars(select(Check.article_id)).all()
+        rows = {i: queries.article_by_id(session, i) for i in ids}
+    assert sorted(versions) == [ids[0], ids[3]]
+    assert sorted(checks) == [ids[0], ids[2], ids[3]]
+    assert [rows[i].version_count for i in ids] == [1, 0, 0, 1]  # type: ignore[union-attr]
+    assert rows[ids[1]].last_checked_at is None  # type: ignore[union-attr]
+    assert "refused by a test trigger" in (rows[ids[2]].last_error or "")  # type: ignore[union-attr]
+
+
+def test_kept_checks_write_the_rows_checks_write_themselves(
+    sqlite_url: str, sqlite_template: Path, tmp_path: Path, article_server: ArticleServer
+) -> None:
+    """The same pages, kept and stored by ``store_kept`` (as the parent of a forked pass
+    stores them) in one database and stored by their own checks in another: every table's
+    rows the same, but for when they were written and how long it took. (The guard for a
+    store written another way, e.g. on stdlib sqlite3.)"""
+    from tracker.config import load_settings
+
+    shutil.copy(sqlite_template, tmp_path / "one_by_one.db")
+    parent, one_by_one = (App(load_settings(database_url=url)) for url in (
+        sqlite_url, f"sqlite:///{tmp_path / 'one_by_one.db'}"))
+    try:
+        urls = [article_server.add_article(f"s{i}", 1 + i % 3) for i in range(5)]
+        _, stores = keep(parent, urls)
+        assert {store_kept(parent, k).outcome for k in stores.take()} == {"first_seen"}
+        add_articles(one_by_one, urls)
+        assert {r.outcome for r in check_pass(one_by_one, urls, all_=False, concurrency=1)} \
+            == {"first_seen"}
+        assert table_rows(parent) == table_rows(one_by_one)
+    finally:
+        parent.close()
+        one_by_one.close()
+
+
+# Besides the timestamps: how long a check took, the random public id of an event, and what
+# depends on the raw page (the test server's pages differ from one request to the next, the
+# article's text not).
+UNEQUAL = {"duration_ms", "lag_ms", "uid", "bodies.data", "bodies.size", "bodies.headers",
+           "articles.etag", "articles.last_modified", "articles.body_digest"}
+
+
+def table_rows(app: App) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's rows in the order of their ids, but for the columns of ``UNEQUAL`` and
+    the timestamps."""
+    from db.models import Base, UTCDateTime
+
+    found: dict[str, list[tuple[object, ...]]] = {}
+    with session_scope(app.reader) as session:
+        for table in Base.metadata.sorted_tables:
+            columns = [c for c in table.columns
+                       if not ({c.name, f"{table.name}.{c.name}"} & UNEQUAL
+                               or isinstance(c.type, UTCDateTime))]
+            order = list(table.primary_key.columns)
+            found[table.name] = [tuple(row) for row in
+                                 session.execute(select(*columns).order_by(*order))]
+    return found
