@@ -72,6 +72,9 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
     parsed = check_url(url)
     if parsed.get_backend_name() == "sqlite":
         return sqlite.sqlite_engine(url, create=create)
+    from db.models import for_postgresql
+
+    for_postgresql()
     url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
