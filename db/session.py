@@ -53,6 +53,15 @@ def get_engine(url: str, *, create: bool = False) -> Engine:
         return engine
 
 
+def close_engines() -> None:
+    """Close every engine's connections (a process about to end without its teardown: the
+    last connection to a SQLite file folds the write-ahead log into it)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
 def forget_engines() -> None:
     """In a forked process: drop the parent's engines without closing their connections,
     which still belong to the parent (SQLAlchemy's recipe for multiprocessing)."""
