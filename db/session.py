@@ -53,6 +53,15 @@ def get_engine(url: str, *, create: bool = False) -> Engine:
         return engine
 
 
+def close_engines() -> None:
+    """Close every engine's connections (a process about to end without its teardown: the
+    last connection to a SQLite file folds the write-ahead log into it)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
 def forget_engines() -> None:
     """In a forked process: drop the parent's engines without closing their connections,
     which still belong to the parent (SQLAlchemy's recipe for multiprocessing)."""
@@ -72,6 +81,9 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
     parsed = check_url(url)
     if parsed.get_backend_name() == "sqlite":
         return sqlite.sqlite_engine(url, create=create)
+    from db.models import for_postgresql
+
+    for_postgresql()
     url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.articleserver import ArticleServer
-from tests.clihelp import ROOT, environment, tracker
+from tests.clihelp import ROOT, TRACKER, environment, tracker
 from tests.conftest import FIXTURES, STORY
 
 # What a read command must not load. pydantic: typer 0.29 and later build a pydantic validator
@@ -185,10 +185,12 @@ def test_the_entry_point_builds_the_named_command_and_restores_the_rest(
 
 # What a check pass that finds nothing new has no use for: the extractor, the feed reader, the
 # report and delivery machinery, rich (terminal rendering), httpx's own command line, the
-# "developing story" patterns (read from extracted pages) and the TOML parser (no config file).
+# "developing story" patterns (read from extracted pages), the TOML parser (no config file) and,
+# on SQLite, SQLAlchemy's PostgreSQL dialect (db.models.for_postgresql).
 UNCHANGED_PASS_SKIPS = ("lxml", "trafilatura", "rich", "click", "pygments", "deepdiff", "alembic",
                         "tracker.templates", "tracker.extract", "tracker.feeds", "tracker.report",
-                        "tracker.delivery", "tracker.markers", "tomllib")  # fmt: skip
+                        "tracker.delivery", "tracker.markers", "tomllib",
+                        "sqlalchemy.dialects.postgresql")  # fmt: skip
 
 
 def test_unchanged_check_pass_loads_no_extractor_report_or_delivery(tmp_path: Path) -> None:
@@ -205,3 +207,37 @@ def test_unchanged_check_pass_loads_no_extractor_report_or_delivery(tmp_path: Pa
     skipped = sorted(m for m in unchanged if m.startswith(UNCHANGED_PASS_SKIPS))
     assert not skipped, skipped
     assert "tracker.check" in unchanged
+
+
+def test_the_program_leaves_at_once_with_its_output_status_and_database_whole(
+    tmp_path: Path,
+) -> None:
+    """`tracker check` and the read commands, run as the program, end without the
+    interpreter's teardown (tracker.cli._leave): their output and exit status are a normal
+    exit's, and the SQLite write-ahead log is folded into the file as the last connection's
+    close does."""
+    database = tmp_path / "tracker.db"
+    url = f"sqlite:///{database}"
+    tracker(url, "migrate")
+
+    def program(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*TRACKER, *args], capture_output=True, text=True,
+                              env=environment(url), cwd=ROOT, timeout=120)
+
+    with ArticleServer(FIXTURES) as server:
+        article = server.add_article("story", 1)
+        tracker(url, "add", article)
+        first = program("check", "--all", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["outcomes"] == {"first_seen": 1}
+    assert not Path(f"{database}-wal").exists()
+    gone = program("check", "--all", "--format", "json")  # the site is gone: exit status 3
+    assert gone.returncode == 3, gone.stderr
+    assert json.loads(gone.stdout)["outcomes"] == {"failed": 1}
+    assert not Path(f"{database}-wal").exists()
+    listed = program("list", "--format", "json")
+    assert listed.returncode == 0
+    assert [a["url"] for a in json.loads(listed.stdout)["articles"]] == [article]
+    differ = program("diff", str(STORY / "v2.txt"), str(STORY / "v3.txt"))
+    assert (differ.returncode, differ.stdout.splitlines()[0]) == (1, "~ modified ¶1 "
+                                                                  "(similarity 0.65)")
