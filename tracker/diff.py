@@ -7,7 +7,8 @@ values out: ``diff_documents`` gives a ``Diff`` (its ``Op``s with their ``WordRu
 and ``Diff.from_json`` reads a stored one back. No I/O and no storage;
 depends on nothing of the project but ``tracker.normalize`` (and ``tracker.align``, the
 paragraph alignment split out of this module), and on nothing outside the standard library
-but deepdiff, which compares changed metadata (imported when a document's metadata changed).
+but deepdiff, which compares changed lists and mappings in metadata (imported only then:
+stored versions' metadata are strings, compared without it).
 
 Paragraph operations come from ``tracker.align``, whose docstring gives the algorithm and its
 thresholds. Here they get word-level detail and a reading order:
@@ -419,15 +420,44 @@ def diff_metadata(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Metad
     Strings are compared normalised, so typographic noise in a title is not a change, and a
     key set to None counts as missing: neither shows the reader anything.
     """
-    before, after = _comparable(old), _comparable(new)
-    if _same(before, after):  # the usual case, settled without loading deepdiff
+    changed = _changed_keys(_comparable(old), _comparable(new))
+    if not changed:
         return ()
-    from deepdiff import DeepDiff  # only a changed document pays for its import
-
-    changed = DeepDiff(before, after).affected_root_keys
     ordered = [key for key in old if key in changed]
     ordered += [key for key in new if key in changed and key not in old]
     return tuple(MetadataChange(key, old.get(key), new.get(key)) for key in ordered)
+
+
+def _changed_keys(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """The keys deepdiff's ``affected_root_keys`` gives comparing key by key, deepdiff loaded
+    only for nested values. (Called on whole mappings, deepdiff takes two that share under a
+    third of their keys for one changed value and names no key: such a change was lost.)
+
+    Stored versions' metadata are strings, settled here: a key on one side only, values of
+    different types, scalars that differ. Two lists or two mappings that are not ``_same`` go
+    to deepdiff, whose notion of a difference inside them is subtler (in a list of plain
+    values 1 equals 1.0). Keys starting with "__" are never a change: deepdiff takes them for
+    private variables.
+    """
+    changed: set[str] = set()
+    nested: list[str] = []
+    for key in before.keys() | after.keys():
+        if key.startswith("__"):
+            continue
+        if key not in before or key not in after:
+            changed.add(key)
+        elif _same(before[key], after[key]):
+            continue
+        elif type(before[key]) is type(after[key]) and isinstance(before[key], dict | list):
+            nested.append(key)
+        else:  # scalars that differ, or a change of type: deepdiff's first test
+            changed.add(key)
+    if nested:
+        from deepdiff import DeepDiff  # only a changed list or mapping pays for its import
+
+        pairs = ({key: before[key] for key in nested}, {key: after[key] for key in nested})
+        changed.update(DeepDiff(*pairs).affected_root_keys)
+    return changed
 
 
 def _comparable(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -436,7 +466,10 @@ def _comparable(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 def _same(old: Any, new: Any) -> bool:
     """Equal values of the same type all the way down, so that deepdiff would find nothing
-    (1 and 1.0 are not the same metadata: a reader of the JSON sees them differ)."""
+    (1 and 1.0 are not the same metadata: a reader of the JSON sees them differ). One object
+    is the same as itself, NaN too, as deepdiff takes it."""
+    if old is new:
+        return True
     if type(old) is not type(new):
         return False
     if isinstance(old, dict):
