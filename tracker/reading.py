@@ -3,7 +3,8 @@ version, and each stored change with its diff, read through ``db.reads`` (``App.
 that on SQLite they run without SQLAlchemy (issue 15, item 3).
 
 They return plain dicts shaped like the documented ``--format json`` output (and, for the
-changes report, ``StoredChange`` values), so the CLI only renders. The diff of a change is the
+changes report, ``StoredChange`` values, or ``StoredDiff`` ones without the change view for
+JSON), so the CLI only renders. The diff of a change is the
 one stored with its version (``version_diffs``), else computed from the stored paragraphs, as
 ``tracker.diffstore`` does for the other readers. Must not import SQLAlchemy, not even
 indirectly: tests/test_startup.py checks.
