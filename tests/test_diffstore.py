@@ -186,6 +186,28 @@ def test_a_version_stored_without_a_diff_gets_one_computed(app: App, edits: Path
     assert stored_rows(app) == {}  # a reader does not write
 
 
+def test_the_json_report_is_the_full_reports_json(app: App, edits: Path) -> None:
+    """``report.changes_json`` (no change views; paragraphs read only for a diff that must be
+    computed) prints what ``to_json(changes(...))`` does: stored diffs, one computed, ``only``."""
+    with ArticleServer(edits) as server:
+        article_id = follow(app, server)
+        check_steps(app, server, article_id, "story", range(1, 5))
+    since = utcnow().replace(year=2000)
+    assert report.changes_json(app, since) == report.to_json(report.changes(app, since))
+    with session_scope(app.reader) as session:
+        version = queries.version_by_number(session, article_id, 3)
+        assert version is not None
+    with session_scope(app.writer) as session:
+        session.execute(VersionDiff.__table__.delete().where(VersionDiff.version_id == version.id))
+    full = report.to_json(report.changes(app, since))
+    assert [c["to_version"] for c in full["changes"]] == [2, 3, 4]
+    assert report.changes_json(app, since) == full
+    only = {(article_id, 3), (article_id, 4)}
+    assert report.changes_json(app, since, only=only) == report.to_json(
+        report.changes(app, since, only=only))
+    assert report.changes_json(app, since, only=set()) == {"changes": []}
+
+
 def test_migration_fills_what_the_checks_stored(
     make_app, database_url: str, edits: Path  # type: ignore[no-untyped-def]
 ) -> None:

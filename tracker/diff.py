@@ -419,15 +419,33 @@ def diff_metadata(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Metad
     Strings are compared normalised, so typographic noise in a title is not a change, and a
     key set to None counts as missing: neither shows the reader anything.
     """
-    before, after = _comparable(old), _comparable(new)
-    if _same(before, after):  # the usual case, settled without loading deepdiff
+    changed = _changed_keys(_comparable(old), _comparable(new))
+    if not changed:
         return ()
-    from deepdiff import DeepDiff  # only a changed document pays for its import
-
-    changed = DeepDiff(before, after).affected_root_keys
     ordered = [key for key in old if key in changed]
     ordered += [key for key in new if key in changed and key not in old]
     return tuple(MetadataChange(key, old.get(key), new.get(key)) for key in ordered)
+
+
+def _changed_keys(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """The keys deepdiff names as changed (``affected_root_keys``). Equal values are settled
+    here first, so the usual document, whose metadata did not change, never loads deepdiff;
+    the keys that differ go to deepdiff with ``threshold_to_diff_deeper=0``: by default it
+    takes two mappings that share under a third of their keys for one changed value and
+    names no key, and such a change was lost (a new title beside three new fields). Keys
+    starting with "__" are never a change: deepdiff takes them for private variables.
+    """
+    differing = [key for key in before.keys() | after.keys()
+                 if not key.startswith("__")
+                 and (key not in before or key not in after
+                      or not _same(before[key], after[key]))]  # fmt: skip
+    if not differing:
+        return set()
+    from deepdiff import DeepDiff  # only a changed document pays for its import
+
+    pairs = ({key: before[key] for key in differing if key in before},
+             {key: after[key] for key in differing if key in after})  # fmt: skip
+    return set(DeepDiff(*pairs, threshold_to_diff_deeper=0).affected_root_keys)
 
 
 def _comparable(metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -436,7 +454,10 @@ def _comparable(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 def _same(old: Any, new: Any) -> bool:
     """Equal values of the same type all the way down, so that deepdiff would find nothing
-    (1 and 1.0 are not the same metadata: a reader of the JSON sees them differ)."""
+    (1 and 1.0 are not the same metadata: a reader of the JSON sees them differ). One object
+    is the same as itself, NaN too, as deepdiff takes it."""
+    if old is new:
+        return True
     if type(old) is not type(new):
         return False
     if isinstance(old, dict):

@@ -3,10 +3,10 @@ one, what changed against the version before it, paragraph by paragraph (through
 ``tracker.diffstore``, like every reader of a stored change).
 
 ``changes`` gives ``ChangeEntry`` values; ``to_json`` makes the documented JSON
-(``{"changes": [...]}``) and the renderers text for a terminal (colours only when asked) or
-Markdown for pasting into a newsroom chat or ticket, each change from its ``ChangeView``
-(``tracker.render``), the model the web view and the feeds are rendered from too. Times are
-shown in the zone of ``TZ``.
+(``{"changes": [...]}``), as ``changes_json`` does without the views, and the renderers text
+for a terminal (colours only when asked) or Markdown for pasting into a newsroom chat or
+ticket, each change from its ``ChangeView`` (``tracker.render``), the model the web view and
+the feeds are rendered from too. Times are shown in the zone of ``TZ``.
 A first sighting and a re-baseline (new extractor or selector) are not changes; a minor change
 (below the notification threshold, stored but not notified) is listed and marked "minor".
 """
@@ -22,7 +22,7 @@ from tracker.app import App
 from tracker.changeview import ChangeView
 from tracker.clock import iso, local_time
 from tracker.diff import Diff
-from tracker.reading import changes_since
+from tracker.reading import changes_since, diffs_since
 from tracker.terminal import printable
 
 
@@ -41,14 +41,20 @@ class ChangeEntry:
     view: ChangeView
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "article": {"url": self.url, "title": self.title},
-            "from_version": self.from_version,
-            "to_version": self.to_version,
-            "detected_at": iso(self.detected_at),
-            "minor": self.minor,
-            "diff": self.diff.to_json(),
-        }
+        return _change_json(self.url, self.title, self.from_version, self.to_version,
+                            self.detected_at, self.minor, self.diff)
+
+
+def _change_json(url: str, title: str | None, from_version: int, to_version: int,
+                 detected_at: dt.datetime, minor: bool, diff: Diff) -> dict[str, Any]:
+    return {
+        "article": {"url": url, "title": title},
+        "from_version": from_version,
+        "to_version": to_version,
+        "detected_at": iso(detected_at),
+        "minor": minor,
+        "diff": diff.to_json(),
+    }
 
 
 def changes(
@@ -69,6 +75,21 @@ def changes(
 
 def to_json(entries: list[ChangeEntry]) -> dict[str, Any]:
     return {"changes": [entry.to_json() for entry in entries]}
+
+
+def changes_json(
+    app: App, since: dt.datetime, article_url: str | None = None,
+    only: Collection[tuple[int, int]] | None = None,
+) -> dict[str, Any]:
+    """``to_json(changes(...))`` without building the change views JSON leaves out, nor
+    reading the paragraphs of a version whose diff is stored (``reading.diffs_since``)."""
+    if only is not None and not only:
+        return {"changes": []}
+    return {"changes": [
+        _change_json(change.url, change.version.title, change.previous.number,
+                     change.version.number, change.version.fetched_at, change.minor, change.diff)
+        for change in diffs_since(app, since, article_url, None if only is None else set(only))
+    ]}
 
 
 def render_text(entries: list[ChangeEntry], *, color: bool) -> str:

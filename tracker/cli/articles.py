@@ -140,7 +140,8 @@ def check(
             check_and_notify, tracker_app, urls or [], all_=all_, concurrency=concurrency,
             watch=watch,
         )
-        entries = call(_pass_changes, tracker_app, started, results) if report_ else None
+        entries = (call(_pass_changes, tracker_app, started, results, format)
+                   if report_ else None)
     finally:
         tracker_app.close()
     _print_check(format, results, deliveries, polls, entries)
@@ -163,16 +164,19 @@ def _pass_start() -> Any:
     return utcnow()
 
 
-def _pass_changes(tracker_app: App, started: Any, results: Any) -> list[Any]:
-    """The change entries of the versions this pass stored (``tracker check --report``). A
-    pass that stored none (all unchanged, or all first seen: a first version is no change)
-    reads nothing back and does not load the report's machinery."""
+def _pass_changes(tracker_app: App, started: Any, results: Any, format: Format) -> list[Any]:
+    """The change entries of the versions this pass stored (``tracker check --report``), for
+    JSON already in their JSON form. A pass that stored none (all unchanged, or all first
+    seen: a first version is no change) reads nothing back and does not load the report's
+    machinery."""
     stored = {(r.article_id, r.version) for r in results
               if r.outcome in {"changed", "minor"} and r.version is not None}  # fmt: skip
     if not stored:
         return []
     from tracker import report
 
+    if format is Format.json:
+        return list(report.changes_json(tracker_app, started, only=stored)["changes"])
     return report.changes(tracker_app, started, only=stored)
 
 
@@ -185,12 +189,8 @@ def _print_check(
         from tracker.cli.output import check_results_json
 
         data = check_results_json(results, deliveries, polls)
-        if entries:
-            from tracker import report
-
-            data |= report.to_json(entries)
-        elif entries is not None:  # report.to_json([]) without loading the report's renderers
-            data["changes"] = []
+        if entries is not None:  # already in their JSON form
+            data["changes"] = entries
         print_json(data)
         return
     if entries is None:

@@ -54,10 +54,11 @@ def changes(
     if format in (ChangesFormat.atom, ChangesFormat.html):
         typer.echo(call(_changes_document, open_app(), start, article, format, base_url), nl=False)
         return
-    entries = call(report.changes, open_app(), start, article)
     if format is ChangesFormat.json:
-        print_json(report.to_json(entries))
-    elif format is ChangesFormat.markdown:
+        print_json(call(report.changes_json, open_app(), start, article))
+        return
+    entries = call(report.changes, open_app(), start, article)
+    if format is ChangesFormat.markdown:
         typer.echo(report.render_markdown(entries), nl=False)
     else:
         typer.echo(report.render_text(entries, color=color()))
