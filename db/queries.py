@@ -19,6 +19,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     func,
     insert,
     inspect,
@@ -27,7 +28,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from db import lease, meta, refs
 from db.models import (
@@ -653,6 +654,25 @@ def prune_paragraphs(session: Session) -> int:
 def prune_meta(session: Session) -> int:
     """Delete the version metadata rows no version refers to any more."""
     return meta.prune(session.connection())
+
+
+def prune_checks(session: Session, older_than: dt.datetime, limit: int) -> int:
+    """Delete up to ``limit`` checks started before ``older_than`` that stored no version, but
+    never an article's latest check: the next check's decision reads its outcome
+    (``last_outcome``). The checks that stored a version stay with it."""
+    newer = aliased(Check)
+    later = exists().where(
+        newer.article_id == Check.article_id,
+        or_(newer.started_at > Check.started_at,
+            and_(newer.started_at == Check.started_at, newer.id > Check.id)),
+    )
+    doomed = (
+        select(Check.id)
+        .where(Check.started_at < older_than, Check.version_id.is_(None), later)
+        .limit(limit)
+    )
+    result = session.execute(delete(Check).where(Check.id.in_(doomed)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --- checks and events ----------------------------------------------------------------------

@@ -55,6 +55,7 @@ class Settings:
     min_interval: int = 10
     max_interval: int = 86_400
     keep_bodies_days: int = 90  # raw responses older than this are dropped (0 = keep none)
+    keep_checks_days: int = 90  # checks older than this that stored no version are dropped
     # Ask a web archive (the Internet Archive's Save Page Now) to capture each new version
     archive_versions: bool = False
     archive_endpoint: str = "https://web.archive.org"  # GET {endpoint}/save/{url}
@@ -110,7 +111,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "max_body_bytes": (1, 1 << 30), "max_redirects": (0, 50),
     "per_host_concurrency": (1, 256), "concurrency": (1, 256), "processes": (1, 256),
     "default_interval": (1, _YEAR), "min_interval": (1, _YEAR), "max_interval": (1, _YEAR),
-    "keep_bodies_days": (0, 100 * 365), "lease_seconds": (3, 7 * _DAY),
+    "keep_bodies_days": (0, 100 * 365), "keep_checks_days": (1, 100 * 365),
+    "lease_seconds": (3, 7 * _DAY),
     "claim_batch": (1, 100_000), "tick_seconds": (0.01, 3600),
     "visibility_timeout": (1, 30 * _DAY), "max_queue_length": (1, 10_000_000),
     "webhook_timeout": (0.01, 600), "webhook_concurrency": (1, 256),

@@ -1,6 +1,6 @@
 """Housekeeping use cases shared by the embedded service and the Celery beat: retention of raw
-bodies, removal of paragraphs no version refers to, web-archive captures of new versions, and
-the scheduler's heartbeat."""
+bodies and of the check log, removal of paragraphs no version refers to, web-archive captures
+of new versions, and the scheduler's heartbeat."""
 
 from __future__ import annotations
 
@@ -23,6 +23,29 @@ def prune_bodies(app: App) -> int:
         removed = queries.prune_bodies(session, cutoff)
     if removed:
         log.info("dropped %d raw bodies older than %d days", removed, days)
+    return removed
+
+
+PRUNE_BATCH = 10_000  # checks deleted per transaction
+
+
+def prune_checks(app: App) -> int:
+    """Apply the check-log retention (``keep_checks_days``): checks older than that which stored
+    no version are deleted, each article's latest kept. A check every 5 minutes is 288 rows a
+    day per article, more than all its versions, so without this the log is what a long-lived
+    database is made of. Deleted ``PRUNE_BATCH`` rows a transaction, so the first prune of a
+    large log holds the write lock briefly, many times, and checks go on meanwhile."""
+    days = app.settings.keep_checks_days
+    cutoff = utcnow() - dt.timedelta(days=days)
+    removed = 0
+    while True:
+        with session_scope(app.writer) as session:
+            batch = queries.prune_checks(session, cutoff, PRUNE_BATCH)
+        removed += batch
+        if batch < PRUNE_BATCH:
+            break
+    if removed:
+        log.info("dropped %d checks older than %d days that stored nothing", removed, days)
     return removed
 
 

@@ -144,10 +144,12 @@ def _check_until(
 def _housekeeping(
     app: App, last_prune: dt.datetime, last_archive: dt.datetime
 ) -> tuple[dt.datetime, dt.datetime]:
-    """Between passes: raw-body retention hourly; web-archive captures once a minute (the pace
-    an archive's anonymous captures allow), after the versions were committed, never before."""
+    """Between passes: raw-body and check-log retention hourly; web-archive captures once a
+    minute (the pace an archive's anonymous captures allow), after the versions were committed,
+    never before."""
     if utcnow() - last_prune > dt.timedelta(hours=1):
         housekeeping.prune_bodies(app)
+        housekeeping.prune_checks(app)
         last_prune = utcnow()
     if app.settings.archive_versions and utcnow() - last_archive > dt.timedelta(minutes=1):
         housekeeping.archive_versions(app)

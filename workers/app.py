@@ -81,6 +81,7 @@ celery.conf.update(
         "tick": {"task": "tracker.tick", "schedule": settings.tick_seconds,
                  "options": {"expires": max(5.0, settings.tick_seconds * 2)}},
         "prune-bodies": {"task": "tracker.prune_bodies", "schedule": 3600.0},
+        "prune-checks": {"task": "tracker.prune_checks", "schedule": 3600.0},
         "vacuum-paragraphs": {"task": "tracker.vacuum_paragraphs", "schedule": 86_400.0},
         "archive-versions": {"task": "tracker.archive_versions", "schedule": 60.0,
                              "options": {"expires": 55.0}},

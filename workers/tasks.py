@@ -354,6 +354,11 @@ def prune_bodies() -> int:
     return housekeeping.prune_bodies(context())
 
 
+@celery.task(base=TrackerTask, name="tracker.prune_checks")
+def prune_checks() -> int:
+    return housekeeping.prune_checks(context())
+
+
 @celery.task(base=TrackerTask, name="tracker.vacuum_paragraphs")
 def vacuum_paragraphs() -> int:
     return housekeeping.vacuum_paragraphs(context())
