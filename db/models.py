@@ -90,6 +90,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# A content address (63 bits of SHA-256) as the key: on SQLite the rowid itself (INTEGER
+# PRIMARY KEY), so the table needs no second index for it; the ids fit its signed 64 bits.
+ContentKey = BigInteger().with_variant(Integer, "sqlite")
+
+
 class Leased:
     """The columns of work claimed with a lease (articles, sources, deliveries; see
     ``db.lease``): set when a scheduler hands the row to a worker, renewed while the work runs,
@@ -167,7 +172,7 @@ class VersionMeta(Base):
 
     __tablename__ = "version_meta"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(ContentKey, primary_key=True, autoincrement=False)
     title: Mapped[str | None] = mapped_column(Text)
     byline: Mapped[str | None] = mapped_column(Text)
     published: Mapped[str | None] = mapped_column(String(40))  # ISO 8601 as the page gave it
@@ -246,13 +251,21 @@ class Version(Base):
 
 
 class Paragraph(Base):
+    """A distinct paragraph, stored once: with its ``text``, or (migration 0013_paradelta) as
+    an edit of another paragraph stored with its text, ``base_id`` + ``delta`` and no text.
+    Read the texts through ``db.edits.resolve``, never from ``text`` alone."""
+
     __tablename__ = "paragraphs"
 
-    # 63 bits of SHA-256 over kind and text: the key itself is the content address, so the
-    # table needs no second index (see db.refs.paragraph_id).
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # 63 bits of SHA-256 over kind and full text: the key itself is the content address, so
+    # the table needs no second index (see db.refs.paragraph_id).
+    id: Mapped[int] = mapped_column(ContentKey, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(12))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    # No foreign key, as for the ids of paragraph_refs: housekeeping keeps a base while an
+    # edit refers to it (db.queries.prune_paragraphs).
+    base_id: Mapped[int | None] = mapped_column(BigInteger)
+    delta: Mapped[bytes | None] = mapped_column(LargeBinary)  # db.edits' script
 
 
 class VersionDiff(Base):

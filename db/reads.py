@@ -34,14 +34,14 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from db import refs
+from db import edits, refs
 from db.diffdata import summary_counts, unpack
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 # The newest migration (re-exported by db.session, which checks it with Alembic at hand).
-HEAD_REVISION = "0012_storage"
+HEAD_REVISION = "0013_paradelta"
 # As db.sqlite waits for a writer (tracker run may be storing a check meanwhile).
 BUSY_TIMEOUT_S = 30
 _CHUNK = 500  # ids per IN list
@@ -98,7 +98,8 @@ CHANGES_SINCE = (
 REFS_CHAINS = "SELECT article_id, number, paragraph_refs FROM versions WHERE {ranges}"
 REFS_RANGE = "(article_id = :article_{k} AND number > :floor_{k} AND number <= :number_{k})"
 _RANGES = 100  # ranges per REFS_CHAINS query
-PARAGRAPHS = "SELECT id, kind, text FROM paragraphs WHERE id IN :ids"
+# A paragraph stored as an edit (text NULL) is given its text by ``db.edits.resolve``.
+PARAGRAPHS = "SELECT id, kind, text, base_id, delta FROM paragraphs WHERE id IN :ids"
 MINOR_IDS = "SELECT version_id FROM version_diffs WHERE version_id IN :ids AND minor"
 STORED_DIFF = "SELECT data, minor FROM version_diffs WHERE version_id = :version_id"
 STORED_DIFFS = "SELECT version_id, data, minor FROM version_diffs WHERE version_id IN :ids"
@@ -116,7 +117,7 @@ CHECKS_OF = (
 _TIMES = frozenset({"fetched_at", "next_check_at", "last_checked_at", "started_at"})
 _JSON = frozenset({"tags", "summary"})
 _BOOLEANS = frozenset({"developing", "rebaseline", "minor", "recent"})
-_BLOBS = frozenset({"paragraph_refs", "data"})
+_BLOBS = frozenset({"paragraph_refs", "data", "delta"})
 _NO_LIMIT = 2**62  # LIMIT takes no NULL on SQLite
 
 
@@ -298,11 +299,12 @@ def version(reader: Reader, article_id: int, number: int | None) -> Row | None:
 def paragraphs_of(reader: Reader, *versions: Row) -> list[list[tuple[str, str]]]:
     """(kind, text) of each paragraph of each version, in order (delta chains resolved): in a
     fixed number of queries however many versions (the chains in one, the paragraphs in
-    one, each per chunk); the paragraphs the versions share are read once."""
+    one and the bases of those stored as edits in one more, each per chunk); the paragraphs
+    the versions share are read once."""
     ids = paragraph_ids_of(reader, versions)
-    found: dict[int, tuple[str, str]] = {}
-    for chunk in _chunks(sorted({i for each in ids for i in each})):
-        found.update((row.id, (row.kind, row.text)) for row in reader.all(PARAGRAPHS, ids=chunk))
+    found = edits.resolve((i for each in ids for i in each), lambda wanted: [
+        (row.id, row.kind, row.text, row.base_id, row.delta)
+        for chunk in _chunks(list(wanted)) for row in reader.all(PARAGRAPHS, ids=chunk)]).texts
     return [[found[i] for i in each] for each in ids]
 
 

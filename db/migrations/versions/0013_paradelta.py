@@ -1,0 +1,87 @@
+"""a paragraph may be stored as an edit of another (base_id + delta, no text); on SQLite the
+content-addressed keys of paragraphs and version_meta are the rowid
+
+Revision ID: 0013_paradelta
+Revises: 0012_storage
+Create Date: 2026-12-07 00:30:00
+
+``paragraphs`` gains ``base_id`` and ``delta`` and its ``text`` may be NULL (``db.edits``).
+The paragraphs stored before stay as they are (whole texts, which every reader reads as
+before): only versions stored from now on store their edited paragraphs as edits. On SQLite
+both content-addressed tables are rebuilt with ``id INTEGER PRIMARY KEY``, the rowid itself,
+which drops the second index their BIGINT key needed (``sqlite_autoindex_*``).
+
+The downgrade gives every edit its full text back (through the one resolver, which checks
+each text against its id) before the columns go.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from db import edits
+
+revision: str = "0013_paradelta"
+down_revision: str | None = "0012_storage"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_BATCH = 500
+
+
+def upgrade() -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    with op.batch_alter_table("paragraphs", recreate="always" if sqlite else "auto") as batch:
+        if sqlite:
+            batch.alter_column("id", existing_type=sa.BigInteger(), type_=sa.Integer(),
+                               existing_nullable=False, autoincrement=False)
+        batch.alter_column("text", existing_type=sa.Text(), nullable=True)
+        batch.add_column(sa.Column("base_id", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("delta", sa.LargeBinary(), nullable=True))
+    if sqlite:
+        with op.batch_alter_table("version_meta", recreate="always") as batch:
+            batch.alter_column("id", existing_type=sa.BigInteger(), type_=sa.Integer(),
+                               existing_nullable=False, autoincrement=False)
+
+
+def downgrade() -> None:
+    connection = op.get_bind()
+    sqlite = connection.dialect.name == "sqlite"
+    _write_full_texts(connection)
+    with op.batch_alter_table("paragraphs", recreate="always" if sqlite else "auto") as batch:
+        batch.drop_column("delta")
+        batch.drop_column("base_id")
+        batch.alter_column("text", existing_type=sa.Text(), nullable=False)
+        if sqlite:
+            batch.alter_column("id", existing_type=sa.Integer(), type_=sa.BigInteger(),
+                               existing_nullable=False, autoincrement=False)
+    if sqlite:
+        with op.batch_alter_table("version_meta", recreate="always") as batch:
+            batch.alter_column("id", existing_type=sa.Integer(), type_=sa.BigInteger(),
+                               existing_nullable=False, autoincrement=False)
+
+
+def _write_full_texts(connection: sa.Connection) -> None:
+    """Store every paragraph stored as an edit with its text instead."""
+    ids = list(connection.scalars(sa.text("SELECT id FROM paragraphs WHERE text IS NULL")))
+    update = sa.text("UPDATE paragraphs SET text = :text, base_id = NULL, delta = NULL "
+                     "WHERE id = :id")
+    for start in range(0, len(ids), _BATCH):
+        resolved = edits.resolve(ids[start : start + _BATCH], lambda wanted: _rows(connection,
+                                                                                   wanted))
+        missing = set(ids[start : start + _BATCH]) - resolved.texts.keys()
+        if missing:
+            raise edits.CorruptParagraph(f"paragraphs {sorted(missing)[:5]} vanished")
+        connection.execute(update, [{"id": key, "text": text} for key, (_, text) in
+                                    resolved.texts.items()])  # fmt: skip
+
+
+def _rows(connection: sa.Connection, ids: Sequence[int]) -> list[Any]:
+    statement = sa.text("SELECT id, kind, text, base_id, delta FROM paragraphs "
+                        "WHERE id IN :ids").bindparams(sa.bindparam("ids", expanding=True))
+    found: list[Any] = []
+    for start in range(0, len(ids), _BATCH):
+        found += connection.execute(statement, {"ids": list(ids[start : start + _BATCH])}).all()
+    return found
