@@ -259,6 +259,15 @@ def resolve(ids: Iterable[int], fetch: Fetch) -> Resolved:
     return found
 
 
+def in_order(found: dict[int, tuple[str, str]], ids: Iterable[int]) -> list[tuple[str, str]]:
+    """(kind, text) of each of ``ids`` in that order; ``CorruptParagraph`` for one not
+    stored (a version refers to it)."""
+    try:
+        return [found[i] for i in ids]
+    except KeyError as missing:
+        raise CorruptParagraph(f"paragraph {missing.args[0]} is not stored") from None
+
+
 def _whole(key: int, kind: str, text: str | None, base_id: int | None,
            delta: bytes | None) -> str:
     """The text of a row stored whole (plain, or deflated and checked against its id)."""

@@ -443,8 +443,7 @@ def paragraphs_of(session: Session, version: Version) -> list[tuple[str, str]]:
 
 def paragraphs_by_id(session: Session, ids: Sequence[int]) -> list[tuple[str, str]]:
     """(kind, text) of each of the paragraphs ``ids``, in that order."""
-    rows = paragraph_queries.texts(session, ids)
-    return [rows[i] for i in ids]
+    return edits.in_order(paragraph_queries.texts(session, ids), ids)
 
 
 def resolved_paragraphs(session: Session, ids: Sequence[int]) -> edits.Resolved:

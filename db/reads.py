@@ -305,7 +305,7 @@ def paragraphs_of(reader: Reader, *versions: Row) -> list[list[tuple[str, str]]]
     found = edits.resolve((i for each in ids for i in each), lambda wanted: [
         (row.id, row.kind, row.text, row.base_id, row.delta)
         for chunk in _chunks(list(wanted)) for row in reader.all(PARAGRAPHS, ids=chunk)]).texts
-    return [[found[i] for i in each] for each in ids]
+    return [edits.in_order(found, each) for each in ids]
 
 
 def paragraph_ids_of(reader: Reader, versions: Iterable[Row]) -> list[list[int]]:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from db import lease, queries
+from db import edits, lease, queries
 from db.models import Article as ArticleRow
 from db.models import Version
 from db.queries import StoredVersion
@@ -587,7 +587,8 @@ def _comparison(
         old = version_texts(session, latest)
     else:
         stored = queries.resolved_paragraphs(session, ids)
-        old, sources = [stored.texts[i][1] for i in ids], stored.sources
+        old = [text for _, text in edits.in_order(stored.texts, ids)]
+        sources = stored.sources
     new = article.texts
     diff = diff_documents(old, new, version_metadata(latest), article.metadata.to_dict())
     return compare(diff, old, new), sources
