@@ -13,8 +13,10 @@ two drivers.
 The SQL uses named ``:params``, which both drivers accept; a list or tuple parameter is
 expanded here into ``(:name_0, :name_1, …)`` for ``IN``. Each driver's values are made the
 same in one place (``Reader._conversion``): times are aware UTC datetimes (SQLite stores naive UTC
-text, as ``db.models.UTCDateTime`` writes it), JSON is decoded, booleans are ``bool``, blobs
-are ``bytes``. Rows are ``Row`` dicts whose keys are also attributes.
+text, as ``db.models.UTCDateTime`` writes it, or for ``fetched_at`` and ``started_at`` integer
+microseconds, ``db.models.CompactUTCDateTime``; a time parameter is bound as the latter, the
+only kind these queries compare), JSON is decoded, booleans are ``bool``, blobs are
+``bytes``. Rows are ``Row`` dicts whose keys are also attributes.
 
 ``VERSION_COLUMNS`` (and ``LIST_ARTICLES``' title) read the version metadata, the join with
 ``version_meta`` (``VERSIONS``); nothing else here does. Imports nothing of tracker, and
@@ -34,7 +36,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from db import edits, refs
+from db import edits, epoch, refs
 from db.diffdata import summary_counts, unpack
 
 if TYPE_CHECKING:
@@ -205,8 +207,9 @@ class Reader:
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         value = value.astimezone(dt.UTC)
-        # as SQLAlchemy's SQLite DATETIME writes it, so that text compares as time
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else value
+        # as SQLite stores the times these queries compare (versions.fetched_at, a
+        # db.models.CompactUTCDateTime: integer microseconds), so that they compare as time
+        return epoch.micros(value) if self._sqlite else value
 
     def _conversion(self, name: str) -> Callable[[Any], Any] | None:
         """How a column's non-null values are made alike (None: as the driver gives them)."""
@@ -221,7 +224,9 @@ class Reader:
         return None
 
 
-def _utc(value: dt.datetime | str) -> dt.datetime:
+def _utc(value: dt.datetime | str | int) -> dt.datetime:
+    if isinstance(value, int):  # SQLite's CompactUTCDateTime
+        return epoch.from_micros(value)
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)

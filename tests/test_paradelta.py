@@ -7,6 +7,7 @@ every text back whole on its way down. SQLite and PostgreSQL for what is stored.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from alembic import command
@@ -28,6 +29,7 @@ from tests.articleserver import FIXTURES, ArticleServer, read_lines
 from tests.export_story import STORY_VERSIONS, track_story
 from tracker.app import App
 from tracker.normalize import normalize_text
+from tracker.reading import changes_since, history
 
 WORDS = st.sampled_from(["der", "die", "Kim", "Putin", "11.000", "Straße", "—", "😀", "a\u0301",
                          " ", "  ", "\n", "x"])  # fmt: skip
@@ -244,16 +246,34 @@ def sqlite_autoindexes(engine: Engine) -> set[str]:
             "SELECT tbl_name FROM sqlite_master WHERE name LIKE 'sqlite_autoindex_%'"))}
 
 
+def time_storage(engine: Engine) -> set[str]:
+    """How SQLite stores the times of db.models.CompactUTCDateTime columns."""
+    with engine.connect() as connection:
+        return {kind for table, column in (("checks", "started_at"), ("versions", "fetched_at"),
+                                           ("events", "created_at"))
+                for (kind,) in connection.execute(text(
+                    f"SELECT DISTINCT typeof({column}) FROM {table}"))}
+
+
+def read_back(app: App, url: str) -> Any:
+    """The history and the changes as the read commands give them, times included."""
+    return (history(app, url), [(c.url, c.version.number, c.version.fetched_at, c.diff.to_json())
+                                for c in changes_since(app, dt.datetime(2000, 1, 1,
+                                                                        tzinfo=dt.UTC))])
+
+
 def test_migration_writes_the_texts_back_whole_and_reads_the_same_after(
     app: App, tracked: str, database_url: str,
 ) -> None:
     before = every_reader(app)
+    shown = read_back(app, tracked)
     assert stored_forms(app.engine)["edit"] > 0
     engine = make_engine(database_url)
     sqlite = engine.dialect.name == "sqlite"
     try:
         if sqlite:
             assert not {"paragraphs", "version_meta"} & sqlite_autoindexes(engine)
+            assert time_storage(engine) == {"integer"}
         config = alembic_config(database_url)
         with engine.begin() as connection:
             config.attributes["connection"] = connection
@@ -263,9 +283,11 @@ def test_migration_writes_the_texts_back_whole_and_reads_the_same_after(
         assert {t for v in before[0] for _, t in v} <= {t for _, t in whole.values()}
         if sqlite:
             assert {"paragraphs", "version_meta"} <= sqlite_autoindexes(engine)
+            assert time_storage(engine) == {"text"}
         upgrade(engine)
         assert current_revision(engine) == HEAD_REVISION
     finally:
         engine.dispose()
     assert every_reader(app) == before
+    assert read_back(app, tracked) == shown
 

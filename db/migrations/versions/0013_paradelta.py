@@ -9,19 +9,23 @@ Create Date: 2026-12-07 00:30:00
 The paragraphs stored before stay as they are (whole texts, which every reader reads as
 before): only versions stored from now on store their edited paragraphs as edits. On SQLite
 both content-addressed tables are rebuilt with ``id INTEGER PRIMARY KEY``, the rowid itself,
-which drops the second index their BIGINT key needed (``sqlite_autoindex_*``).
+which drops the second index their BIGINT key needed (``sqlite_autoindex_*``), and the times
+of ``COMPACT_TIMES`` are stored as integer microseconds instead of 26 characters of text
+(``db.models.CompactUTCDateTime``; the declared type stays DATETIME). The downgrade writes
+them back as text.
 
 The downgrade gives every edit its full text back (through the one resolver, which checks
 each text against its id) before the columns go.
 """
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
-from db import edits
+from db import edits, epoch
 
 revision: str = "0013_paradelta"
 down_revision: str | None = "0012_storage"
@@ -44,12 +48,15 @@ def upgrade() -> None:
         with op.batch_alter_table("version_meta", recreate="always") as batch:
             batch.alter_column("id", existing_type=sa.BigInteger(), type_=sa.Integer(),
                                existing_nullable=False, autoincrement=False)
+        _convert_times(op.get_bind(), compact=True)
 
 
 def downgrade() -> None:
     connection = op.get_bind()
     sqlite = connection.dialect.name == "sqlite"
     _write_full_texts(connection)
+    if sqlite:
+        _convert_times(connection, compact=False)
     with op.batch_alter_table("paragraphs", recreate="always" if sqlite else "auto") as batch:
         batch.drop_column("delta")
         batch.drop_column("base_id")
@@ -85,3 +92,30 @@ def _rows(connection: sa.Connection, ids: Sequence[int]) -> list[Any]:
     for start in range(0, len(ids), _BATCH):
         found += connection.execute(statement, {"ids": list(ids[start : start + _BATCH])}).all()
     return found
+
+
+# The times SQLite stores as integer microseconds from this revision on
+# (db.models.CompactUTCDateTime): (table, column).
+COMPACT_TIMES = (("checks", "started_at"), ("versions", "fetched_at"), ("events", "created_at"))
+
+
+def _convert_times(connection: sa.Connection, *, compact: bool) -> None:
+    """On SQLite, every ``COMPACT_TIMES`` value as integer microseconds (``compact``), or
+    back as the text ``UTCDateTime`` writes, in batches of rows by id."""
+    stored = "text" if compact else "integer"
+    for table, column in COMPACT_TIMES:
+        select = sa.text(f"SELECT id, {column} FROM {table} "  # noqa: S608 - fixed names
+                         f"WHERE typeof({column}) = '{stored}' AND id > :after "
+                         f"ORDER BY id LIMIT {_BATCH}")
+        update = sa.text(f"UPDATE {table} SET {column} = :value WHERE id = :id")  # noqa: S608
+        after = -1
+        while rows := connection.execute(select, {"after": after}).all():
+            connection.execute(update, [{"id": key, "value": _converted(value, compact=compact)}
+                                        for key, value in rows])
+            after = rows[-1][0]
+
+
+def _converted(value: Any, *, compact: bool) -> Any:
+    if compact:
+        return epoch.micros(dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC))
+    return epoch.from_micros(value).strftime("%Y-%m-%d %H:%M:%S.%f")
