@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, select, text, update
 
 from db import diff_queries, edits, export_queries, queries, reads, refs
-from db.models import Article, Paragraph, Version
+from db.models import Article, Event, Paragraph, Version
 from db.session import (
     HEAD_REVISION,
     alembic_config,
@@ -256,17 +256,31 @@ def time_storage(engine: Engine) -> set[str]:
 
 
 def read_back(app: App, url: str) -> Any:
-    """The history and the changes as the read commands give them, times included."""
+    """The history and the changes as the read commands give them, times included, and every
+    event's id and time."""
+    with session_scope(app.reader) as session:
+        events = [(e.uid, e.created_at) for e in queries.events_of(session)]
     return (history(app, url), [(c.url, c.version.number, c.version.fetched_at, c.diff.to_json())
                                 for c in changes_since(app, dt.datetime(2000, 1, 1,
-                                                                        tzinfo=dt.UTC))])
+                                                                        tzinfo=dt.UTC))], events)
+
+
+def uid_storage(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(connection.scalars(text("SELECT DISTINCT typeof(uid) FROM events")))
 
 
 def test_migration_writes_the_texts_back_whole_and_reads_the_same_after(
     app: App, tracked: str, database_url: str,
 ) -> None:
+    with session_scope(app.writer) as session:  # an id made elsewhere reads back as given
+        article = session.scalars(select(Article)).one()
+        queries.add_event(session, article, "article.test", now=dt.datetime.now(dt.UTC))
+        session.flush()
+        session.execute(update(Event).where(Event.type == "article.test").values(uid="evt_x"))
     before = every_reader(app)
     shown = read_back(app, tracked)
+    assert "evt_x" in {uid for uid, _ in shown[2]}
     assert stored_forms(app.engine)["edit"] > 0
     engine = make_engine(database_url)
     sqlite = engine.dialect.name == "sqlite"
@@ -274,6 +288,7 @@ def test_migration_writes_the_texts_back_whole_and_reads_the_same_after(
         if sqlite:
             assert not {"paragraphs", "version_meta"} & sqlite_autoindexes(engine)
             assert time_storage(engine) == {"integer"}
+            assert uid_storage(engine) == {"blob"}
         config = alembic_config(database_url)
         with engine.begin() as connection:
             config.attributes["connection"] = connection
@@ -284,6 +299,7 @@ def test_migration_writes_the_texts_back_whole_and_reads_the_same_after(
         if sqlite:
             assert {"paragraphs", "version_meta"} <= sqlite_autoindexes(engine)
             assert time_storage(engine) == {"text"}
+            assert uid_storage(engine) == {"text"}
         upgrade(engine)
         assert current_revision(engine) == HEAD_REVISION
     finally:

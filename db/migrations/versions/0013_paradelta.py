@@ -12,7 +12,9 @@ both content-addressed tables are rebuilt with ``id INTEGER PRIMARY KEY``, the r
 which drops the second index their BIGINT key needed (``sqlite_autoindex_*``), and the times
 of ``COMPACT_TIMES`` are stored as integer microseconds instead of 26 characters of text
 (``db.models.CompactUTCDateTime``; the declared type stays DATETIME). The downgrade writes
-them back as text.
+them back as text. Events' ids (``"evt_"`` and 24 hex digits) are stored as their bytes
+(``db.models.EventUid``): on SQLite under the same declared type, on PostgreSQL in a BYTEA
+column; every event keeps its id, and the downgrade writes them back as text.
 
 The downgrade gives every edit its full text back (through the one resolver, which checks
 each text against its id) before the columns go.
@@ -26,6 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from db import edits, epoch
+from db.models import uid_bytes, uid_text
 
 revision: str = "0013_paradelta"
 down_revision: str | None = "0012_storage"
@@ -49,6 +52,10 @@ def upgrade() -> None:
             batch.alter_column("id", existing_type=sa.BigInteger(), type_=sa.Integer(),
                                existing_nullable=False, autoincrement=False)
         _convert_times(op.get_bind(), compact=True)
+        _convert_uids(op.get_bind(), packed=True)
+    else:
+        op.alter_column("events", "uid", existing_type=sa.String(40), type_=sa.LargeBinary(),
+                        existing_nullable=False, postgresql_using=_PG_PACKED)
 
 
 def downgrade() -> None:
@@ -57,6 +64,10 @@ def downgrade() -> None:
     _write_full_texts(connection)
     if sqlite:
         _convert_times(connection, compact=False)
+        _convert_uids(connection, packed=False)
+    else:
+        op.alter_column("events", "uid", existing_type=sa.LargeBinary(), type_=sa.String(40),
+                        existing_nullable=False, postgresql_using=_PG_TEXT)
     with op.batch_alter_table("paragraphs", recreate="always" if sqlite else "auto") as batch:
         batch.drop_column("delta")
         batch.drop_column("base_id")
@@ -119,3 +130,25 @@ def _converted(value: Any, *, compact: bool) -> Any:
     if compact:
         return epoch.micros(dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC))
     return epoch.from_micros(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+# PostgreSQL: an event id as db.models.uid_bytes stores it, and back.
+_PG_PACKED = ("CASE WHEN uid ~ '^evt_[0-9a-f]{24}$' "
+              "THEN '\\x01'::bytea || decode(substr(uid, 5), 'hex') "
+              "ELSE '\\x00'::bytea || convert_to(uid, 'UTF8') END")
+_PG_TEXT = ("CASE WHEN get_byte(uid, 0) = 1 THEN 'evt_' || encode(substring(uid from 2), 'hex') "
+            "ELSE convert_from(substring(uid from 2), 'UTF8') END")
+
+
+def _convert_uids(connection: sa.Connection, *, packed: bool) -> None:
+    """On SQLite, every event id as its bytes (``packed``) or back as text."""
+    stored = "text" if packed else "blob"
+    select = sa.text(f"SELECT id, uid FROM events WHERE typeof(uid) = '{stored}' "  # noqa: S608
+                     f"AND id > :after ORDER BY id LIMIT {_BATCH}")
+    update = sa.text("UPDATE events SET uid = :uid WHERE id = :id")
+    after = -1
+    while rows := connection.execute(select, {"after": after}).all():
+        connection.execute(update, [
+            {"id": key, "uid": uid_bytes(uid) if packed else uid_text(bytes(uid))}
+            for key, uid in rows])
+        after = rows[-1][0]
