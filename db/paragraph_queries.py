@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, inspect, null, select
+from sqlalchemy import BindParameter, Connection, bindparam, inspect, null, select
 from sqlalchemy.orm import Session
 
 from db import edits
@@ -16,8 +16,12 @@ from db.models import Paragraph
 
 CHUNK = 500
 
-_ROWS = select(Paragraph.id, Paragraph.kind, Paragraph.text, Paragraph.base_id, Paragraph.delta)
-_PLAIN_ROWS = select(Paragraph.id, Paragraph.kind, Paragraph.text, null(), null())
+# Built once, the ids an expanding parameter: a read's two rounds compile nothing.
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+_ROWS = (select(Paragraph.id, Paragraph.kind, Paragraph.text, Paragraph.base_id, Paragraph.delta)
+         .where(Paragraph.id.in_(_IDS)))
+_PLAIN_ROWS = (select(Paragraph.id, Paragraph.kind, Paragraph.text, null(), null())
+               .where(Paragraph.id.in_(_IDS)))
 
 
 def resolved(
@@ -41,7 +45,7 @@ def rows(executor: Session | Connection, ids: Sequence[int], *, edits: bool = Tr
     statement = _ROWS if edits else _PLAIN_ROWS
     found: list[Any] = []
     for start in range(0, len(ids), CHUNK):
-        found += executor.execute(statement.where(Paragraph.id.in_(ids[start : start + CHUNK])))
+        found += executor.execute(statement, {"ids": list(ids[start : start + CHUNK])})
     return found
 
 

@@ -173,8 +173,7 @@ class Reader:
         return cls(_Alchemy(connection), sqlite=connection.dialect.name == "sqlite")
 
     def all(self, sql: str, **params: Any) -> list[Row]:
-        sql, bound = self._bind(sql, params)
-        names, rows = self._driver.execute(sql, bound)
+        names, rows = self._run(sql, params)
         convert = [(name, made) for name in names if (made := self._conversion(name))]
         found = []
         for values in rows:
@@ -184,6 +183,16 @@ class Reader:
                     row[name] = made(row[name])
             found.append(row)
         return found
+
+    def tuples(self, sql: str, **params: Any) -> list[Any]:
+        """The rows as the driver gives them, in the query's column order, with no conversion:
+        for the many rows of ``PARAGRAPHS``, whose values are alike on both drivers (text,
+        integers, and bytes that ``db.edits`` takes as they come)."""
+        return self._run(sql, params)[1]
+
+    def _run(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        """Every query of the reader goes through here: its column names and rows."""
+        return self._driver.execute(*self._bind(sql, params))
 
     def first(self, sql: str, **params: Any) -> Row | None:
         rows = self.all(sql, **params)
@@ -308,8 +317,8 @@ def paragraphs_of(reader: Reader, *versions: Row) -> list[list[tuple[str, str]]]
     the versions share are read once."""
     ids = paragraph_ids_of(reader, versions)
     found = edits.resolve((i for each in ids for i in each), lambda wanted: [
-        (row.id, row.kind, row.text, row.base_id, row.delta)
-        for chunk in _chunks(list(wanted)) for row in reader.all(PARAGRAPHS, ids=chunk)]).texts
+        row for chunk in _chunks(list(wanted)) for row in reader.tuples(PARAGRAPHS, ids=chunk)
+    ]).texts
     return [edits.in_order(found, each) for each in ids]
 
 

@@ -110,7 +110,7 @@ def test_a_deflated_text_reads_back_and_a_damaged_one_is_refused() -> None:
     key = refs.paragraph_id("text", whole)
     row = (key, "text", None, None, packed)
     assert edits.resolve([key], lambda ids: [row]).texts == {key: ("text", whole)}
-    for damaged in (packed[:-3], packed + b"x", packed[:5] + b"\x00" + packed[6:]):
+    for damaged in (packed[:-3], b"Z" + whole.encode(), b"Y" + packed[1:]):
         broken = (key, "text", None, None, damaged)
         with pytest.raises(edits.CorruptParagraph):
             edits.resolve([key], lambda ids, broken=broken: [broken])
