@@ -50,8 +50,10 @@ MAX_TOKENS = 400
 # A text is deflated when that saves at least this share of its bytes, and is this long.
 DEFLATE_RATIO = 0.9
 DEFLATE_MIN_BYTES = 64
-# zlib level: paragraphs are short and deflated outside the write lock; 9 gains a little.
-DEFLATE_LEVEL = 9
+# zlib level: on paragraphs of a few hundred bytes 9 gives the same bytes as zlib's default
+# (the bench_storage corpus: 193,660 both) and 1 a quarter of a percent more, at about 14 µs
+# a paragraph each, outside the write lock.
+DEFLATE_LEVEL = 6
 
 _TOKENS = re.compile(r"\s+|[^\s]+")
 _TAG = b"E"
