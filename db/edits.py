@@ -55,6 +55,7 @@ DEFLATE_MIN_BYTES = 64
 # a paragraph each, outside the write lock.
 DEFLATE_LEVEL = 6
 
+_BLOCK = 4096  # characters compared at a time for the common ends
 _TOKENS = re.compile(r"\s+|[^\s]+")
 _TAG = b"E"
 _DEFLATED = b"Z"
@@ -177,13 +178,18 @@ def _inflated(key: int, delta: bytes) -> str:
 
 
 def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix, compared a block at a time (a paragraph may be
+    megabytes long: no copy of more than a block), then by halves within the block."""
     n = min(len(a), len(b))
-    if a[:n] == b[:n]:
+    low = 0
+    while low < n and a[low : min(low + _BLOCK, n)] == b[low : min(low + _BLOCK, n)]:
+        low += _BLOCK
+    if low >= n:
         return n
-    low, high = 0, n  # a[:low] == b[:low], a[:high] != b[:high]
+    high = min(low + _BLOCK, n)  # a[:low] == b[:low], a[:high] != b[:high]
     while high - low > 1:
         middle = (low + high) // 2
-        if a[:middle] == b[:middle]:
+        if a[low:middle] == b[low:middle]:
             low = middle
         else:
             high = middle

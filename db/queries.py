@@ -527,9 +527,9 @@ def insert_paragraphs(connection: Connection, rows: Sequence[dict[str, Any]]) ->
     so an existing row (stored before, or by a concurrent transaction) is the same paragraph."""
     if not rows:
         return
-    rows = edits.full_rows(rows)  # text, or base_id and delta (db.edits)
     if connection.dialect.name != "sqlite":
-        connection.execute(_ignore_existing(connection.dialect.name), rows)
+        # every row with every column (text, or base_id and delta: db.edits) for executemany
+        connection.execute(_ignore_existing(connection.dialect.name), edits.full_rows(rows))
         return
     for start in range(0, len(rows), _SQLITE_ROWS):
         _insert_paragraphs_sqlite(connection, rows[start : start + _SQLITE_ROWS])
@@ -545,8 +545,8 @@ def _insert_paragraphs_sqlite(connection: Connection, rows: Sequence[dict[str, A
     per row, giving the GIL back to the threads extracting pages each time (and waiting to win
     it back while every other writer waits). No value needs a type's conversion."""
     values = ", ".join(["(?, ?, ?, ?, ?)"] * len(rows))
-    parameters = tuple(v for row in rows for v in (row["id"], row["kind"], row["text"],
-                                                   row["base_id"], row["delta"]))
+    parameters = tuple(v for row in rows for v in (row["id"], row["kind"], row.get("text"),
+                                                   row.get("base_id"), row.get("delta")))
     connection.exec_driver_sql(
         "INSERT INTO paragraphs (id, kind, text, base_id, delta) "  # noqa: S608 - placeholders
         f"VALUES {values} "
