@@ -44,6 +44,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from db import epoch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (
     BIN,
@@ -192,7 +194,7 @@ def latency(env: dict[str, str], site: Site, receiver: Receiver, database: Path,
             "WHERE e.type = 'article.changed'"
         ):
             slug = _LINK.search(url)
-            when = dt.datetime.fromisoformat(created).replace(tzinfo=dt.UTC).timestamp()
+            when = epoch.from_micros(created).timestamp()  # db.models.CompactUTCDateTime
             if slug and slug[1] in arrived and when >= t0 - 1:
                 stored[slug[1]] = when
     return sorted(arrived[s] - stored[s] for s in stored)

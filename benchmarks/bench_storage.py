@@ -31,8 +31,9 @@ default, zlib-compressed raw bodies kept, for information):
 - database growth: SQLite file size after ``VACUUM`` minus that of an empty migrated database
   (same for PostgreSQL: the sum of ``pg_total_relation_size`` over the tables, after
   ``VACUUM FULL``, minus an empty migrated database's);
-- paragraph storage: bytes of paragraph text (UTF-8) plus the versions' paragraph reference
-  lists (``db.refs``);
+- paragraph storage: bytes of paragraph text (UTF-8), of the paragraphs stored as edits or
+  deflated (``db.edits``: script or deflated text, 8 bytes of base id), plus the versions'
+  paragraph reference lists (``db.refs``);
 - both divided by the UTF-8 bytes of the article's distinct paragraphs (the union over all
   versions of the extracted paragraphs, what a perfect deduplicating store must keep).
   Target: database growth < 1.5× with raw bodies off.
@@ -222,7 +223,7 @@ MEASURED_COLUMNS = {
                  "extraction_path", "meta_id"),
     "version_diffs": ("summary", "data"),
     "events": ("uid", "type", "data"),
-    "paragraphs": ("kind", "text"),
+    "paragraphs": ("kind", "text", "base_id", "delta"),
 }
 
 
@@ -324,6 +325,7 @@ def measure(backend: Backend, server: ArticleServer, keep_bodies_days: int,
         paragraph_bytes = backend.scalar(
             url, f"SELECT coalesce(sum({text}), 0) FROM paragraphs"
         ) + backend.scalar(url, "SELECT coalesce(sum(length(paragraph_refs)), 0) FROM versions")
+        paragraph_bytes += edit_bytes(backend, url)
         rows = backend.scalar(url, "SELECT count(*) FROM paragraphs")
         by_column = column_bytes(backend, url)
     finally:
@@ -334,6 +336,16 @@ def measure(backend: Backend, server: ArticleServer, keep_bodies_days: int,
     marginal = sum(sizes.values()) - sum(first.values())
     return Measurement(backend.name, corpus.label, keep_bodies_days, stored, rows, growth,
                        marginal, paragraph_bytes, by_table, by_column)  # fmt: skip
+
+
+def edit_bytes(backend: Backend, url: str) -> int:
+    """Bytes of the paragraphs stored as edits or deflated (``db.edits``: the script or the
+    deflated text, and 8 for an edit's base id); 0 for a schema without them."""
+    try:
+        return backend.scalar(url, "SELECT coalesce(sum(length(delta)), 0) + 8 * count(base_id) "
+                                   "FROM paragraphs")  # fmt: skip
+    except Exception:
+        return 0
 
 
 def distinct_paragraphs(versions: list[list[str]]) -> set[str]:
@@ -414,7 +426,8 @@ def corpus_report(corpus: Corpus, results: list[Measurement], before: list[Measu
         "after the first pass with the bytes of the paragraphs the later versions added (it "
         "leaves out the first page of each table and index, which dominates one article, "
         "most of all on PostgreSQL with 8 KiB pages and a page per index). Paragraph storage "
-        "is the paragraph text bytes plus the versions' paragraph reference lists.",
+        "is the paragraph text bytes (as text, as an edit's script and base id, or deflated: "
+        "db.edits) plus the versions' paragraph reference lists.",
         table(headers, rows),
         "Growth by table and by index (bytes; a table's row is its own pages, TOAST included; "
         "its indexes follow it as \"table · index\"; what did not grow is left out):",

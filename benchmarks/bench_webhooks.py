@@ -119,6 +119,8 @@ from harness import (
     write_section,
 )
 
+from db.models import uid_text
+
 REDIS_URL = "redis://127.0.0.1:6379/13"
 ENDPOINTS = 10
 LATENCY_PATH = "/hook/latency"
@@ -477,6 +479,7 @@ class Bench:
             self._done(url)
         arrivals, counts = self.receiver.arrivals()
         note(results, label, counts)
+        events = [(uid_text(bytes(uid)), article, created) for uid, article, created in events]
         arrived = {uid: arrivals[f"{LATENCY_PATH} {uid}"] for uid, _, _ in events}
         stored = [arrived[uid] - created.timestamp() for uid, _, created in events]
         overall = [arrived[uid] - due[article].timestamp() for uid, article, _ in events]

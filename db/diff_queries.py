@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, Row, column, insert, inspect, select, table, update
 from sqlalchemy.orm import Session
 
-from db import refs
+from db import paragraph_queries, refs
 from db.diffdata import FORMAT_2, summary_counts, summary_row
 from db.diffdata import pack as pack
 from db.diffdata import unpack as unpack
-from db.models import Check, Paragraph, Version, VersionDiff, versions_table
+from db.models import Check, Version, VersionDiff, versions_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,15 +209,10 @@ def paragraph_ids(versions: Sequence[Row[Any]]) -> list[list[int]]:
 
 
 def paragraph_texts(connection: Connection, wanted: Iterable[int]) -> dict[int, str]:
-    """The text of each paragraph id wanted, 500 ids a query."""
-    found: dict[int, str] = {}
-    ordered = sorted(set(wanted))
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        found.update((row.id, row.text) for row in connection.execute(
-            select(Paragraph.id, Paragraph.text).where(Paragraph.id.in_(chunk))
-        ))
-    return found
+    """The text of each paragraph id wanted (``db.paragraph_queries``)."""
+    found = paragraph_queries.texts(connection, wanted,
+                                    with_edits=paragraph_queries.has_edits(connection))
+    return {key: text for key, (_, text) in found.items()}
 
 
 def minor_from_checks(connection: Connection) -> set[int]:

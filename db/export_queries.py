@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from db import meta, refs
+from db import meta, paragraph_queries, refs
 from db.models import (
     META_COLUMNS,
     Article,
@@ -113,16 +113,8 @@ def paragraph_ids_at(session: Session, article_id: int, number: int) -> list[int
 
 
 def paragraphs(session: Session, ids: Collection[int]) -> dict[int, tuple[str, str]]:
-    """(kind, text) of each paragraph id, read ``BATCH`` ids at a time."""
-    wanted = sorted(set(ids))
-    found: dict[int, tuple[str, str]] = {}
-    for start in range(0, len(wanted), BATCH):
-        chunk = wanted[start : start + BATCH]
-        statement = select(Paragraph.id, Paragraph.kind, Paragraph.text).where(
-            Paragraph.id.in_(chunk)
-        )
-        found.update((row.id, (row.kind, row.text)) for row in session.execute(statement))
-    return found
+    """(kind, text) of each paragraph id (those stored as edits given their texts)."""
+    return paragraph_queries.texts(session, ids)
 
 
 def body(session: Session, version_id: int) -> Any | None:

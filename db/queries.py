@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from db import lease, meta, refs
+from db import edits, lease, meta, paragraph_queries, refs
 from db.models import (
     Article,
     ArticleAlias,
@@ -444,14 +444,13 @@ def paragraphs_of(session: Session, version: Version) -> list[tuple[str, str]]:
 
 def paragraphs_by_id(session: Session, ids: Sequence[int]) -> list[tuple[str, str]]:
     """(kind, text) of each of the paragraphs ``ids``, in that order."""
-    rows: dict[int, tuple[str, str]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = set(ids[start : start + 500])
-        for row in session.execute(
-            select(Paragraph.id, Paragraph.kind, Paragraph.text).where(Paragraph.id.in_(chunk))
-        ):
-            rows[row.id] = (row.kind, row.text)
-    return [rows[i] for i in ids]
+    return edits.in_order(paragraph_queries.texts(session, ids), ids)
+
+
+def resolved_paragraphs(session: Session, ids: Sequence[int]) -> edits.Resolved:
+    """The paragraphs ``ids`` with their texts and what an edit of each would be made against
+    (a check's comparison reads these, and the new version's edits are made of them)."""
+    return paragraph_queries.resolved(session, ids)
 
 
 def store_version(
@@ -530,13 +529,14 @@ def insert_paragraphs(connection: Connection, rows: Sequence[dict[str, Any]]) ->
     if not rows:
         return
     if connection.dialect.name != "sqlite":
-        connection.execute(_ignore_existing(connection.dialect.name), list(rows))
+        # every row with every column (text, or base_id and delta: db.edits) for executemany
+        connection.execute(_ignore_existing(connection.dialect.name), edits.full_rows(rows))
         return
     for start in range(0, len(rows), _SQLITE_ROWS):
         _insert_paragraphs_sqlite(connection, rows[start : start + _SQLITE_ROWS])
 
 
-# Paragraphs per statement on SQLite: 3 parameters each, far below its limit of 32,766.
+# Paragraphs per statement on SQLite: 5 parameters each, far below its limit of 32,766.
 _SQLITE_ROWS = 300
 
 
@@ -545,10 +545,12 @@ def _insert_paragraphs_sqlite(connection: Connection, rows: Sequence[dict[str, A
     written while the writer holds the database's write gate, and an executemany steps once
     per row, giving the GIL back to the threads extracting pages each time (and waiting to win
     it back while every other writer waits). No value needs a type's conversion."""
-    values = ", ".join(["(?, ?, ?)"] * len(rows))
-    parameters = tuple(v for row in rows for v in (row["id"], row["kind"], row["text"]))
+    values = ", ".join(["(?, ?, ?, ?, ?)"] * len(rows))
+    parameters = tuple(v for row in rows for v in (row["id"], row["kind"], row.get("text"),
+                                                   row.get("base_id"), row.get("delta")))
     connection.exec_driver_sql(
-        f"INSERT INTO paragraphs (id, kind, text) VALUES {values} "  # noqa: S608 - placeholders
+        "INSERT INTO paragraphs (id, kind, text, base_id, delta) "  # noqa: S608 - placeholders
+        f"VALUES {values} "
         "ON CONFLICT (id) DO NOTHING",
         parameters,
     )
@@ -641,10 +643,15 @@ def prune_bodies(session: Session, older_than: dt.datetime) -> int:
 
 
 def prune_paragraphs(session: Session) -> int:
-    """Delete paragraphs no version refers to any more (after articles were removed)."""
+    """Delete paragraphs no version refers to any more (after articles were removed), but for
+    the bases of the edits that stay (``db.edits``)."""
     used: set[int] = set()
     for version in session.scalars(select(Version)):
         used.update(paragraph_ids(session, version))
+    ordered = sorted(used)
+    for start in range(0, len(ordered), 500):
+        used.update(session.scalars(select(Paragraph.base_id).where(
+            Paragraph.id.in_(ordered[start : start + 500]), Paragraph.base_id.is_not(None))))
     unused = [i for i in session.scalars(select(Paragraph.id)) if i not in used]
     for start in range(0, len(unused), 500):
         session.execute(delete(Paragraph).where(Paragraph.id.in_(unused[start : start + 500])))

@@ -13,8 +13,10 @@ two drivers.
 The SQL uses named ``:params``, which both drivers accept; a list or tuple parameter is
 expanded here into ``(:name_0, :name_1, …)`` for ``IN``. Each driver's values are made the
 same in one place (``Reader._conversion``): times are aware UTC datetimes (SQLite stores naive UTC
-text, as ``db.models.UTCDateTime`` writes it), JSON is decoded, booleans are ``bool``, blobs
-are ``bytes``. Rows are ``Row`` dicts whose keys are also attributes.
+text, as ``db.models.UTCDateTime`` writes it, or for ``fetched_at`` and ``started_at`` integer
+microseconds, ``db.models.CompactUTCDateTime``; a time parameter is bound as the latter, the
+only kind these queries compare), JSON is decoded, booleans are ``bool``, blobs are
+``bytes``. Rows are ``Row`` dicts whose keys are also attributes.
 
 ``VERSION_COLUMNS`` (and ``LIST_ARTICLES``' title) read the version metadata, the join with
 ``version_meta`` (``VERSIONS``); nothing else here does. Imports nothing of tracker, and
@@ -34,14 +36,14 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from db import refs
+from db import edits, epoch, refs
 from db.diffdata import summary_counts, unpack
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 # The newest migration (re-exported by db.session, which checks it with Alembic at hand).
-HEAD_REVISION = "0012_storage"
+HEAD_REVISION = "0013_paradelta"
 # As db.sqlite waits for a writer (tracker run may be storing a check meanwhile).
 BUSY_TIMEOUT_S = 30
 _CHUNK = 500  # ids per IN list
@@ -98,7 +100,8 @@ CHANGES_SINCE = (
 REFS_CHAINS = "SELECT article_id, number, paragraph_refs FROM versions WHERE {ranges}"
 REFS_RANGE = "(article_id = :article_{k} AND number > :floor_{k} AND number <= :number_{k})"
 _RANGES = 100  # ranges per REFS_CHAINS query
-PARAGRAPHS = "SELECT id, kind, text FROM paragraphs WHERE id IN :ids"
+# A paragraph stored as an edit (text NULL) is given its text by ``db.edits.resolve``.
+PARAGRAPHS = "SELECT id, kind, text, base_id, delta FROM paragraphs WHERE id IN :ids"
 MINOR_IDS = "SELECT version_id FROM version_diffs WHERE version_id IN :ids AND minor"
 STORED_DIFF = "SELECT data, minor FROM version_diffs WHERE version_id = :version_id"
 STORED_DIFFS = "SELECT version_id, data, minor FROM version_diffs WHERE version_id IN :ids"
@@ -116,7 +119,7 @@ CHECKS_OF = (
 _TIMES = frozenset({"fetched_at", "next_check_at", "last_checked_at", "started_at"})
 _JSON = frozenset({"tags", "summary"})
 _BOOLEANS = frozenset({"developing", "rebaseline", "minor", "recent"})
-_BLOBS = frozenset({"paragraph_refs", "data"})
+_BLOBS = frozenset({"paragraph_refs", "data", "delta"})
 _NO_LIMIT = 2**62  # LIMIT takes no NULL on SQLite
 
 
@@ -170,8 +173,7 @@ class Reader:
         return cls(_Alchemy(connection), sqlite=connection.dialect.name == "sqlite")
 
     def all(self, sql: str, **params: Any) -> list[Row]:
-        sql, bound = self._bind(sql, params)
-        names, rows = self._driver.execute(sql, bound)
+        names, rows = self._run(sql, params)
         convert = [(name, made) for name in names if (made := self._conversion(name))]
         found = []
         for values in rows:
@@ -181,6 +183,16 @@ class Reader:
                     row[name] = made(row[name])
             found.append(row)
         return found
+
+    def tuples(self, sql: str, **params: Any) -> list[Any]:
+        """The rows as the driver gives them, in the query's column order, with no conversion:
+        for the many rows of ``PARAGRAPHS``, whose values are alike on both drivers (text,
+        integers, and bytes that ``db.edits`` takes as they come)."""
+        return self._run(sql, params)[1]
+
+    def _run(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        """Every query of the reader goes through here: its column names and rows."""
+        return self._driver.execute(*self._bind(sql, params))
 
     def first(self, sql: str, **params: Any) -> Row | None:
         rows = self.all(sql, **params)
@@ -204,8 +216,9 @@ class Reader:
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         value = value.astimezone(dt.UTC)
-        # as SQLAlchemy's SQLite DATETIME writes it, so that text compares as time
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else value
+        # as SQLite stores the times these queries compare (versions.fetched_at, a
+        # db.models.CompactUTCDateTime: integer microseconds), so that they compare as time
+        return epoch.micros(value) if self._sqlite else value
 
     def _conversion(self, name: str) -> Callable[[Any], Any] | None:
         """How a column's non-null values are made alike (None: as the driver gives them)."""
@@ -220,7 +233,9 @@ class Reader:
         return None
 
 
-def _utc(value: dt.datetime | str) -> dt.datetime:
+def _utc(value: dt.datetime | str | int) -> dt.datetime:
+    if isinstance(value, int):  # SQLite's CompactUTCDateTime
+        return epoch.from_micros(value)
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
@@ -298,12 +313,13 @@ def version(reader: Reader, article_id: int, number: int | None) -> Row | None:
 def paragraphs_of(reader: Reader, *versions: Row) -> list[list[tuple[str, str]]]:
     """(kind, text) of each paragraph of each version, in order (delta chains resolved): in a
     fixed number of queries however many versions (the chains in one, the paragraphs in
-    one, each per chunk); the paragraphs the versions share are read once."""
+    one and the bases of those stored as edits in one more, each per chunk); the paragraphs
+    the versions share are read once."""
     ids = paragraph_ids_of(reader, versions)
-    found: dict[int, tuple[str, str]] = {}
-    for chunk in _chunks(sorted({i for each in ids for i in each})):
-        found.update((row.id, (row.kind, row.text)) for row in reader.all(PARAGRAPHS, ids=chunk))
-    return [[found[i] for i in each] for each in ids]
+    found = edits.resolve((i for each in ids for i in each), lambda wanted: [
+        row for chunk in _chunks(list(wanted)) for row in reader.tuples(PARAGRAPHS, ids=chunk)
+    ]).texts
+    return [edits.in_order(found, each) for each in ids]
 
 
 def paragraph_ids_of(reader: Reader, versions: Iterable[Row]) -> list[list[int]]:

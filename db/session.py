@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, inspect, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import sqlite
+from db import jsontext, sqlite
 from db.errors import DatabaseProblem as DatabaseProblem
 from db.errors import explain_driver_error
 from db.reads import HEAD_REVISION as HEAD_REVISION
@@ -85,7 +85,8 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
 
     for_postgresql()
     url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         json_serializer=jsontext.dumps)
 
 
 def check_url(url: str) -> Any:

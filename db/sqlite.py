@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 
+from db import jsontext
 from db.errors import DatabaseProblem
 
 # The execution option that makes a transaction begin with BEGIN IMMEDIATE behind the gate.
@@ -115,7 +116,7 @@ def sqlite_engine(url: str, *, create: bool) -> Engine:
         path = Path(database).expanduser()
         sqlite_file(path, create=create)
         gate = WriteGate(str(path))
-    engine = create_engine(url, connect_args={
+    engine = create_engine(url, json_serializer=jsontext.dumps, connect_args={
         "timeout": 30, "check_same_thread": False, "factory": _GatedConnection,
     })
 

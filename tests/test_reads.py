@@ -257,13 +257,13 @@ def test_the_changes_are_read_in_a_fixed_number_of_queries(
         small.setattr(reads, "_CHUNK", 3)
         assert reading.changes_since(app, start) == everything
     statements: list[str] = []
-    run = Reader.all
+    run = Reader._run  # every query of a reader, whatever form its rows take
 
-    def counted(self: Reader, sql: str, **params: Any) -> list[reads.Row]:
+    def counted(self: Reader, sql: str, params: dict[str, Any]) -> tuple[list[str], list[Any]]:
         statements.append(sql)
-        return run(self, sql, **params)
+        return run(self, sql, params)
 
-    monkeypatch.setattr(Reader, "all", counted)
+    monkeypatch.setattr(Reader, "_run", counted)
     since = start + dt.timedelta(minutes=2, seconds=30)  # from version 3 on
     changes = reading.changes_since(app, since)
     assert len(statements) == 4, statements
@@ -280,7 +280,7 @@ def test_the_changes_are_read_in_a_fixed_number_of_queries(
     statements.clear()
     assert len(reading.show(app, long_url, 40)["paragraphs"]) == 8
     assert len(statements) == 4, statements  # article, version, chain, paragraphs
-    monkeypatch.setattr(Reader, "all", run)
+    monkeypatch.setattr(Reader, "_run", run)
     for change in changes:
         view, diff = reading.stored_change(app, change.url, change.previous.number,
                                            change.version.number)  # fmt: skip

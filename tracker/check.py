@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from db import lease, queries
+from db import edits, lease, queries
 from db.models import Article as ArticleRow
 from db.models import Version
 from db.queries import StoredVersion
@@ -527,8 +527,9 @@ def _compared(app: App, target: Target, fetched: _Fetched, digest: str) -> _Fetc
         # none stored when the pass was loaded: the lock's version count tells if one is now
         latest = queries.latest_version(session, target.id) if target.version_count else None
         ids = queries.paragraph_ids(session, latest) if latest else None
-        comparison = _compare(session, latest, fetched.article, ids, digest)
-    predecessor = Predecessor(latest.number, ids) if latest and ids is not None else None
+        comparison, sources = _comparison(session, latest, fetched.article, ids, digest)
+    predecessor = (Predecessor(latest.number, ids, sources) if latest and ids is not None
+                   else None)
     new = _prepare(app, target.id, fetched, predecessor, comparison, digest)
     return replace(fetched, compared=comparison, compared_with=latest.id if latest else None,
                    latest=latest, new=new)
@@ -568,15 +569,29 @@ def _compare(
 ) -> Comparison | None:
     """The page against the latest version (whose paragraph ``ids`` may be known already),
     when that is a comparison of like with like."""
+    return _comparison(session, latest, article, ids, digest)[0]
+
+
+def _comparison(
+    session: Session, latest: Version | None, article: ExtractedPage, ids: list[int] | None,
+    digest: str | None,
+) -> tuple[Comparison | None, Mapping[int, tuple[int, str]]]:
+    """``_compare``, and what the new version's edited paragraphs may be stored as edits of
+    (``db.edits.Resolved.sources`` of the latest version's paragraphs, read for the diff)."""
     if latest is None or latest.extractor != article.extractor:
-        return None
+        return None, {}
     if latest.content_hash == (digest or content_hash(article)):
-        return None
-    old = (version_texts(session, latest) if ids is None
-           else [text for _, text in queries.paragraphs_by_id(session, ids)])
+        return None, {}
+    sources: Mapping[int, tuple[int, str]] = {}
+    if ids is None:
+        old = version_texts(session, latest)
+    else:
+        stored = queries.resolved_paragraphs(session, ids)
+        old = [text for _, text in edits.in_order(stored.texts, ids)]
+        sources = stored.sources
     new = article.texts
-    return compare(diff_documents(old, new, version_metadata(latest), article.metadata.to_dict()),
-                   old, new)
+    diff = diff_documents(old, new, version_metadata(latest), article.metadata.to_dict())
+    return compare(diff, old, new), sources
 
 
 def _merged(

@@ -5,21 +5,24 @@ gate every writer of the file queues on (``db.session.WriteGate``), and a holder
 the GIL back from threads extracting pages keeps the writers of every process waiting. So what
 a new version needs is computed before ``BEGIN IMMEDIATE`` (``prepare``): the paragraphs'
 content addresses and rows, the reference list against the version the page was compared with,
-the packed diff, and the compressed raw body the caller hands in. Under the lock, ``write`` only
-executes statements. The rows are made against one predecessor: when another check stored a
-version meanwhile, the caller prepares them again against the new latest version.
+the packed diff, the edited paragraphs' edit scripts (``db.edits``: a paragraph the diff matched
+to one of the predecessor's is stored as an edit of it when that is clearly smaller, against
+the texts the comparison read), and the compressed raw body the caller hands in. Under the
+lock, ``write`` only executes statements. The rows are made against one predecessor: when
+another check stored a version meanwhile, the caller prepares them again against the new
+latest version.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from db import diff_queries, meta, queries, refs
+from db import diff_queries, edits, meta, queries, refs
 from db.models import Article as ArticleRow
 from tracker.diff import Diff
 from tracker.document import ExtractedPage
@@ -41,10 +44,13 @@ class NewVersion:
 
 @dataclass(frozen=True, slots=True)
 class Predecessor:
-    """The latest stored version a new one follows: its number and paragraph ids."""
+    """The latest stored version a new one follows: its number and paragraph ids, and for
+    those whose texts were read (``db.edits.Resolved.sources``), the full-text paragraph
+    (id, text) an edit of each would be made against."""
 
     number: int
     ids: Sequence[int]
+    sources: Mapping[int, tuple[int, str]] = field(default_factory=dict)
 
 
 def prepare(
@@ -57,6 +63,9 @@ def prepare(
     held = set(previous.ids) if previous else set()
     paragraphs = {i: {"id": i, "kind": p.kind, "text": p.text}
                   for i, p in zip(ids, article.paragraphs, strict=True) if i not in held}
+    if previous is not None and diff is not None:
+        _as_edits(paragraphs, ids, previous, diff)
+    edits.compact(paragraphs.values())
     number = previous.number + 1 if previous else 1
     meta_row, rest = meta.split(fields)
     version = {
@@ -67,6 +76,35 @@ def prepare(
     packed = pack(diff, texts) if diff is not None else None
     return NewVersion(number, version, meta_row, list(paragraphs.values()), body, diff, packed,
                       texts)  # fmt: skip
+
+
+def _as_edits(
+    paragraphs: dict[int, dict[str, Any]], ids: Sequence[int], previous: Predecessor, diff: Diff,
+) -> None:
+    """Store as an edit (``base_id`` + ``delta``, no text) each new paragraph the diff matched
+    to paragraphs of ``previous`` whose texts are known, when that is clearly smaller."""
+    for new, olds in _matched(diff):
+        row = paragraphs.get(ids[new])
+        if row is None or "delta" in row:
+            continue
+        bases = {previous.sources[key] for key in (previous.ids[i] for i in olds
+                                                   if i < len(previous.ids))
+                 if key in previous.sources and previous.sources[key][0] != ids[new]}  # fmt: skip
+        edit = edits.edit_of(row["text"], sorted(bases))
+        if edit is not None:
+            row.update(text=None, base_id=edit[0], delta=edit[1])
+
+
+# The ops whose new paragraphs continue old ones (a split's parts, a merge of several).
+_CONTINUED = frozenset({"modify", "split", "merge"})
+
+
+def _matched(diff: Diff) -> Iterator[tuple[int, tuple[int, ...]]]:
+    """(new index, the old indices it continues) of each paragraph a diff matched."""
+    for op in diff.ops:
+        if op.op in _CONTINUED:
+            for new in op.new:
+                yield new, op.old
 
 
 def pack(diff: Diff, new_texts: Sequence[str]) -> tuple[dict[str, int], bytes]:
