@@ -690,6 +690,12 @@ def checks_of(session: Session, article_id: int, limit: int = 20) -> list[Check]
     return list(session.scalars(statement))
 
 
+def event_uid() -> str:
+    """A new event's public, stable identifier (its webhook-id): "evt_" and 24 random hex
+    digits."""
+    return f"evt_{secrets.token_hex(12)}"
+
+
 def add_event(
     session: Session,
     article: Article,
@@ -706,7 +712,7 @@ def add_event(
     seq = article.event_seq + 1
     article.event_seq = seq
     event = Event(
-        uid=f"evt_{secrets.token_hex(12)}", article_id=article.id, seq=seq, type=type_,
+        uid=event_uid(), article_id=article.id, seq=seq, type=type_,
         version_id=version.id if version else None, created_at=now, data=data or {},
     )
     session.add(event)
@@ -722,7 +728,7 @@ def append_event(
     seq = article.event_seq + 1
     article.event_seq = seq
     session.connection().execute(_INSERT_EVENT, {
-        "uid": f"evt_{secrets.token_hex(12)}", "article_id": article.id, "seq": seq,
+        "uid": event_uid(), "article_id": article.id, "seq": seq,
         "type": type_, "version_id": version_id, "created_at": now, "data": data or {},
     })
 

@@ -1,0 +1,205 @@
+"""The store of an article's first version on SQLite, on the stdlib ``sqlite3`` driver.
+
+A first-sight pass of ``tracker check --all`` stores every version in one process, the fork
+pool's parent (``tracker.check.KeptStores``), and that process's CPU is on the pass's critical
+path. Through SQLAlchemy a first version's store cost ~0.6 ms, of which the SQL was 0.11 ms
+(``benchmarks/store_floor.py``): the rest was per-statement execution and event dispatch. So
+this store runs its statements on the driver connection under the caller's SQLAlchemy
+connection: the same transaction, begun by the caller (``BEGIN IMMEDIATE`` behind the write
+gate, ``db.sqlite``), committed or rolled back by it.
+
+- The SQL is written once, here; the rows are those the SQLAlchemy path writes (the same
+  columns, the same stored forms), which ``tests/test_passes.py`` compares table by table.
+- The values are converted in one place (``_stored``): aware datetimes to SQLAlchemy's naive
+  UTC text, booleans to 0/1, mappings and lists to JSON text, string enums to their value;
+  read back, the times become aware UTC datetimes again (``_time``).
+- A driver error becomes SQLAlchemy's exception of the same kind (``DBAPIError.instance``), so
+  a conflict is an ``IntegrityError`` and anything else a ``SQLAlchemyError``, as callers of the
+  SQLAlchemy path expect.
+
+Only a first version: no predecessor to read, no diff to store. Later versions, PostgreSQL,
+and every case this store does not cover take the SQLAlchemy path (``tracker.check._record``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, ClassVar, cast
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+from db.models import META_COLUMNS
+
+# What a check decides on and writes (``tracker.check._apply``), with the outcome of the
+# article's latest check (as ``db.queries.lock_article_checked`` reads it).
+_ARTICLE = ("id", "url", "state", "interval", "base_interval", "next_check_at",
+            "last_checked_at", "last_changed_at", "etag", "last_modified", "body_digest",
+            "failure_count", "last_error", "version_count", "event_seq", "created_at",
+            "developing", "lease_token", "lease_until", "due_at")
+_TIMES = frozenset({"next_check_at", "last_checked_at", "last_changed_at", "created_at",
+                    "lease_until", "due_at"})
+_LOCK = (
+    f"SELECT {', '.join(_ARTICLE)}, (SELECT outcome FROM checks "  # noqa: S608 - constants
+    "WHERE checks.article_id = articles.id ORDER BY started_at DESC, id DESC LIMIT 1) "
+    "FROM articles WHERE id = ?"
+)
+# Every column a check may write, written back whole: what it did not change is what it read.
+_WRITTEN = tuple(c for c in _ARTICLE if c not in {"id", "url", "base_interval", "created_at"})
+_UPDATE = (f"UPDATE articles SET {', '.join(f'{c} = ?' for c in _WRITTEN)} "  # noqa: S608
+           "WHERE id = ?")
+_META = (f"INSERT INTO version_meta (id, {', '.join(META_COLUMNS)}) "  # noqa: S608
+         f"VALUES ({', '.join('?' * (len(META_COLUMNS) + 1))}) ON CONFLICT (id) DO NOTHING")
+_VERSION = ("article_id", "number", "fetched_at", "content_hash", "meta_id", "updated",
+            "rebaseline", "paragraph_count", "paragraph_refs", "extraction_path")
+_BODY = ("version_id", "content_type", "encoding", "size", "data", "url", "status", "headers")
+_EVENT = ("uid", "article_id", "seq", "type", "version_id", "created_at", "data")
+_CHECK = ("article_id", "started_at", "duration_ms", "lag_ms", "outcome", "status_code",
+          "error", "version_id")
+
+
+def _insert(table: str, columns: Sequence[str]) -> str:
+    return (f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - constants
+            f"VALUES ({', '.join('?' * len(columns))})")
+
+
+_INSERTS = {table: (_insert(table, columns), columns) for table, columns in (
+    ("versions", _VERSION), ("bodies", _BODY), ("events", _EVENT), ("checks", _CHECK))}
+# Paragraphs per statement: 3 parameters each, far below SQLite's limit of 32,766.
+_PARAGRAPH_ROWS = 300
+
+
+def paragraphs_insert(count: int) -> str:
+    """One INSERT of ``count`` paragraph rows (id, kind, text), skipping those stored: a
+    paragraph's id is its content, so an existing row is the same paragraph."""
+    values = ", ".join(["(?, ?, ?)"] * count)
+    return (f"INSERT INTO paragraphs (id, kind, text) VALUES {values} "  # noqa: S608
+            "ON CONFLICT (id) DO NOTHING")
+
+
+@dataclass(slots=True)
+class LockedArticle:
+    """The article row a check holds (the write transaction holds SQLite's write lock), with
+    the attributes of ``db.models.Article`` that a check reads and sets: ``db.lease.take`` and
+    the check's decision set them as on the mapped row, ``FirstStore.write_article`` writes
+    them back."""
+
+    due_column: ClassVar[str] = "next_check_at"
+
+    id: int
+    url: str
+    state: str
+    interval: int
+    base_interval: int
+    next_check_at: dt.datetime
+    last_checked_at: dt.datetime | None
+    last_changed_at: dt.datetime | None
+    etag: str | None
+    last_modified: str | None
+    body_digest: str | None
+    failure_count: int
+    last_error: str | None
+    version_count: int
+    event_seq: int
+    created_at: dt.datetime
+    developing: bool
+    lease_token: str | None
+    lease_until: dt.datetime | None
+    due_at: dt.datetime | None
+
+
+class FirstStore:
+    """Statements of a first version's store on the driver connection under ``connection``,
+    a SQLAlchemy connection to SQLite (pysqlite) in a write transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._driver: sqlite3.Connection = cast(sqlite3.Connection,
+                                                connection.connection.dbapi_connection)
+
+    @staticmethod
+    def serves(connection: Connection) -> bool:
+        """Whether this store can run on ``connection``'s database (SQLite on sqlite3)."""
+        return connection.dialect.name == "sqlite" and isinstance(
+            connection.connection.dbapi_connection, sqlite3.Connection)
+
+    def lock_article(self, article_id: int) -> tuple[LockedArticle, str | None] | None:
+        """The article and the outcome of its latest check (None: no such article)."""
+        found = self._execute(_LOCK, (article_id,)).fetchone()
+        if found is None:
+            return None
+        values = dict(zip(_ARTICLE, found, strict=False))
+        for name in _TIMES:
+            values[name] = _time(values[name])
+        values["developing"] = bool(values["developing"])
+        return LockedArticle(**values), found[-1]
+
+    def insert_version(
+        self, version: Mapping[str, Any], meta_row: Mapping[str, Any],
+        paragraphs: Sequence[Mapping[str, Any]],
+    ) -> int:
+        """Insert the paragraph rows (``id``, ``kind``, ``text``) not stored yet, the metadata
+        row unless stored, and the versions row (every column but ``id``, as
+        ``db.storing.NewVersion`` holds them); the version's id. ``UNIQUE(article_id,
+        number)`` refuses a concurrent duplicate."""
+        for start in range(0, len(paragraphs), _PARAGRAPH_ROWS):
+            rows = paragraphs[start : start + _PARAGRAPH_ROWS]
+            self._execute(paragraphs_insert(len(rows)), tuple(
+                v for row in rows for v in (row["id"], row["kind"], row["text"])))
+        self._execute(_META, _values(meta_row, ("id", *META_COLUMNS)))
+        cursor = self._row("versions", version)
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def insert_body(self, version_id: int, body: Mapping[str, Any]) -> None:
+        """A ``db.queries.body_row`` of the version ``version_id``."""
+        self._row("bodies", {**body, "version_id": version_id})
+
+    def insert_event(self, values: Mapping[str, Any]) -> None:
+        self._row("events", values)
+
+    def insert_check(self, values: Mapping[str, Any]) -> None:
+        self._row("checks", values)
+
+    def write_article(self, article: LockedArticle) -> None:
+        self._execute(_UPDATE, (*_values(
+            {c: getattr(article, c) for c in _WRITTEN}, _WRITTEN), article.id))
+
+    def _row(self, table: str, values: Mapping[str, Any]) -> sqlite3.Cursor:
+        sql, columns = _INSERTS[table]
+        return self._execute(sql, _values(values, columns))
+
+    def _execute(self, sql: str, parameters: tuple[Any, ...]) -> sqlite3.Cursor:
+        try:
+            return self._driver.execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, parameters, exc, sqlite3.Error) from exc
+
+
+def _values(row: Mapping[str, Any], columns: Iterable[str]) -> tuple[Any, ...]:
+    return tuple(_stored(row.get(c)) for c in columns)
+
+
+def _stored(value: Any) -> Any:
+    """A value as SQLAlchemy's SQLite types store it (``db.models``: ``UTCDateTime``,
+    ``Boolean``, ``JSON``, string enums as their value)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return value
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    """A stored time (naive UTC text) as an aware UTC datetime."""
+    return None if value is None else dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
