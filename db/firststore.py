@@ -4,18 +4,20 @@ A first-sight pass of ``tracker check --all`` stores every version in one proces
 pool's parent (``tracker.check.KeptStores``), and that process's CPU is on the pass's critical
 path. Through SQLAlchemy a first version's store cost ~0.6 ms, of which the SQL was 0.11 ms
 (``benchmarks/store_floor.py``): the rest was per-statement execution and event dispatch. So
-this store runs its statements on the driver connection under the caller's SQLAlchemy
-connection: the same transaction, begun by the caller (``BEGIN IMMEDIATE`` behind the write
-gate, ``db.sqlite``), committed or rolled back by it.
+this store runs its statements, and its transaction, on the driver connection of one of the
+engine's pooled connections (``db.sqlite.immediate``): the transaction a SQLAlchemy write
+begins (the write gate, then ``BEGIN IMMEDIATE``), without a SQLAlchemy connection around it
+(its events and bookkeeping were a third of what was left).
 
 - The SQL is written once, here; the rows are those the SQLAlchemy path writes (the same
   columns, the same stored forms), which ``tests/test_passes.py`` compares table by table.
 - The values are converted in one place (``_stored``): aware datetimes to SQLAlchemy's naive
   UTC text, booleans to 0/1, mappings and lists to JSON text, string enums to their value;
   read back, the times become aware UTC datetimes again (``_time``).
-- A driver error becomes SQLAlchemy's exception of the same kind (``DBAPIError.instance``), so
-  a conflict is an ``IntegrityError`` and anything else a ``SQLAlchemyError``, as callers of the
-  SQLAlchemy path expect.
+- A driver error (of a statement, or of the transaction's begin or commit) becomes SQLAlchemy's
+  exception of the same kind (``DBAPIError.instance``), so a conflict is an
+  ``IntegrityError`` and anything else a ``SQLAlchemyError``, as callers of the SQLAlchemy
+  path expect; the transaction is rolled back.
 
 Only a first version: no predecessor to read, no diff to store. Later versions, PostgreSQL,
 and every case this store does not cover take the SQLAlchemy path (``tracker.check._record``).
@@ -26,15 +28,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from db.models import META_COLUMNS
+from db.sqlite import immediate
 
 # What a check decides on and writes (``tracker.check._apply``), with the outcome of the
 # article's latest check (as ``db.queries.lock_article_checked`` reads it).
@@ -114,18 +118,26 @@ class LockedArticle:
 
 
 class FirstStore:
-    """Statements of a first version's store on the driver connection under ``connection``,
-    a SQLAlchemy connection to SQLite (pysqlite) in a write transaction."""
+    """Statements of a first version's store, on a driver connection in a write transaction
+    (``begun``)."""
 
-    def __init__(self, connection: Connection) -> None:
-        self._driver: sqlite3.Connection = cast(sqlite3.Connection,
-                                                connection.connection.dbapi_connection)
+    def __init__(self, driver: sqlite3.Connection) -> None:
+        self._driver = driver
 
     @staticmethod
-    def serves(connection: Connection) -> bool:
-        """Whether this store can run on ``connection``'s database (SQLite on sqlite3)."""
-        return connection.dialect.name == "sqlite" and isinstance(
-            connection.connection.dbapi_connection, sqlite3.Connection)
+    def serves(engine: Engine) -> bool:
+        """Whether this store can write ``engine``'s database (SQLite on stdlib sqlite3)."""
+        return engine.dialect.name == "sqlite" and engine.dialect.driver == "pysqlite"
+
+    @classmethod
+    @contextmanager
+    def begun(cls, engine: Engine) -> Iterator[FirstStore]:
+        """A store in a write transaction of its own on ``engine``, committed on success."""
+        try:
+            with immediate(engine) as driver:
+                yield cls(driver)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
 
     def lock_article(self, article_id: int) -> tuple[LockedArticle, str | None] | None:
         """The article and the outcome of its latest check (None: no such article)."""
@@ -181,7 +193,11 @@ class FirstStore:
 
 
 def _values(row: Mapping[str, Any], columns: Iterable[str]) -> tuple[Any, ...]:
-    return tuple(_stored(row.get(c)) for c in columns)
+    return tuple(v if type(v) in _AS_IS else _stored(v) for v in map(row.get, columns))
+
+
+# The types the driver stores as SQLAlchemy does (exactly these: not bool, not str enums).
+_AS_IS = frozenset({str, int, float, bytes, type(None)})
 
 
 def _stored(value: Any) -> Any:

@@ -530,26 +530,23 @@ def _first_version(app: App, target: Target, fetched: _Fetched) -> bool:
     """Whether ``_record_first`` may store this check: a page made into the rows of a first
     version, on SQLite."""
     return (fetched.new is not None and fetched.new.number == 1 and fetched.article is not None
-            and not target.version_count and app.engine.dialect.name == "sqlite")
+            and not target.version_count and FirstStore.serves(app.engine))
 
 
 def _record_first(
     app: App, target: Target, run: _Run, seen: Extracted, fetched: _Fetched
 ) -> CheckResult | None:
     """``_record`` of an article's first version on SQLite, its statements on the stdlib
-    driver (``db.firststore``: ~0.5 ms less per version for the one process that stores a
-    forked pass's versions), in the same transaction behind the same write gate, with the same
-    lease fence, decision and rows. None, having written nothing, when the check turns out
-    not to be a first version's plain store (a version was stored meanwhile, the page names
-    another URL as canonical and may merge, the decision stores a diff): ``_record`` then
-    takes the SQLAlchemy path."""
+    driver (``db.firststore``: half the CPU for the one process that stores a forked pass's
+    versions), in a transaction begun as SQLAlchemy's (the write gate, ``BEGIN IMMEDIATE``),
+    with the same lease fence, decision and rows. None, having written nothing, when the check
+    turns out not to be a first version's plain store (a version was stored meanwhile, the
+    page names another URL as canonical and may merge, the decision stores a diff):
+    ``_record`` then takes the SQLAlchemy path."""
     new, article = fetched.new, fetched.article
     assert new is not None
     assert article is not None
-    with app.write_connection() as connection:
-        if not FirstStore.serves(connection):
-            return None
-        store = FirstStore(connection)
+    with FirstStore.begun(app.engine) as store:
         locked = store.lock_article(target.id)
         if locked is None or not lease.take(locked[0], target.lease_token):
             return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
@@ -562,32 +559,41 @@ def _record_first(
         if decision.store is not None and (decision.store.number != new.number
                                            or decision.store.diff is not None):
             return None
-        quiet_since = row.last_changed_at or row.created_at
-        _decided(row, decision, fetched, now)
-        version_id = None
-        if decision.store is not None:
-            version_id = store.insert_version(
-                {**new.version, "fetched_at": now, "rebaseline": decision.store.rebaseline},
-                new.meta, new.paragraphs)
-            row.version_count = new.number
-            if new.body is not None:
-                store.insert_body(version_id, new.body)
-        for emit in decision.events:
-            row.event_seq += 1
-            store.insert_event({
-                "uid": queries.event_uid(), "article_id": row.id, "seq": row.event_seq,
-                "type": emit.type, "version_id": version_id if emit.of_version else None,
-                "created_at": now, "data": emit.data or {},
-            })
-        store.insert_check({"article_id": row.id, **_check_row(run, decision, version_id)})
-        store.write_article(row)
-        _log(row.url, decision, quiet_since)
+        version_id = _apply_first(store, row, decision, run, fetched, now)
     number = new.number if version_id is not None else row.version_count or None
     if not decision.good:
         log.warning("check of %s failed: %s", target.url, decision.error)
     return CheckResult(row.id, row.url, decision.outcome, number if decision.good else None,
                        error=decision.error, summary=decision.summary,
                        events=row.event_seq - seq, headline=_new_headline(decision))
+
+
+def _apply_first(
+    store: FirstStore, row: LockedArticle, decision: Decision, run: _Run, fetched: _Fetched,
+    now: dt.datetime,
+) -> int | None:
+    """``_apply`` of ``_record_first``: the rows of a first version (``fetched.new``), its
+    events, its check and the article; the version's id (None: the decision stores none)."""
+    quiet_since = row.last_changed_at or row.created_at
+    _decided(row, decision, fetched, now)
+    version_id, new = None, fetched.new
+    if decision.store is not None and new is not None:
+        version = {**new.version, "fetched_at": now, "rebaseline": decision.store.rebaseline}
+        version_id = store.insert_version(version, new.meta, new.paragraphs)
+        row.version_count = new.number
+        if new.body is not None:
+            store.insert_body(version_id, new.body)
+    for emit in decision.events:
+        row.event_seq += 1
+        store.insert_event({
+            "uid": queries.event_uid(), "article_id": row.id, "seq": row.event_seq,
+            "type": emit.type, "version_id": version_id if emit.of_version else None,
+            "created_at": now, "data": emit.data or {},
+        })
+    store.insert_check({"article_id": row.id, **_check_row(run, decision, version_id)})
+    store.write_article(row)
+    _log(row.url, decision, quiet_since)
+    return version_id
 
 
 def _compared(app: App, target: Target, fetched: _Fetched, digest: str) -> _Fetched:
