@@ -292,3 +292,28 @@ def table_rows(app: App) -> dict[str, list[tuple[object, ...]]]:
             found[table.name] = [tuple(row) for row in
                                  session.execute(select(*columns).order_by(*order))]
     return found
+
+
+def test_a_pass_about_to_fork_makes_what_its_processes_would_each_make() -> None:
+    """``_warm`` (before the fork pool starts): the TLS context always, the extractor only when
+    some article was never stored (a pass of stored articles may extract nothing)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from tracker import netguard, passes\n"
+        "from tracker.check import Target\n"
+        "def target(versions):\n"
+        "    return Target(1, 'https://news.example/a', None, None, None, None, None,\n"
+        "                  'active', 600, 600, None, None, version_count=versions)\n"
+        "assert netguard.tls_context.cache_info().currsize == 0\n"
+        "passes._warm([target(3)])\n"
+        "assert netguard.tls_context.cache_info().currsize == 1\n"
+        "assert 'tracker.templates' not in sys.modules\n"
+        "passes._warm([target(3), target(0)])\n"
+        "assert 'tracker.templates' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=Path(__file__).parent.parent, timeout=120)
+    assert result.returncode == 0, result.stderr
