@@ -13,6 +13,11 @@ gate's ``flock``), so the gap is an upper bound of what such a store saves::
 
     python benchmarks/store_floor.py --articles 300 [--tree DIR]
 
+Since stream sight (issue 15, fifth session) a first version on SQLite is stored on the driver
+itself (``db.firststore``): SQLAlchemy sees none of its statements, so for such a tree the
+capture is empty, the replay times empty transactions, and only the ``store_kept`` figure
+means anything (its listener no longer slows that path, as it does the SQLAlchemy one).
+
 ``--tree``: a source tree of tracker to measure instead of this one (on ``sys.path`` first).
 """
 

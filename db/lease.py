@@ -27,7 +27,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import (
     BindParameter,
@@ -45,8 +45,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
-
-from db.models import Leased
 
 _CHUNK = 500  # ids per IN (...) list
 
@@ -244,7 +242,17 @@ def release(session: Session, work: Work, claims: Sequence[tuple[int, str]]) -> 
         )
 
 
-def take(row: Leased | None, token: str | None) -> bool:
+class Holder(Protocol):
+    """A row locked for writing the result of leased work: a mapped ``Leased`` row, or a plain
+    copy of its columns (``db.firststore.LockedArticle``)."""
+
+    due_column: ClassVar[str]
+    lease_token: str | None
+    lease_until: dt.datetime | None
+    due_at: dt.datetime | None
+
+
+def take(row: Holder | None, token: str | None) -> bool:
     """On a row locked for writing the result: True, and its lease cleared, if ``token`` (None:
     work done without a claim) may still write it; False if the row is gone or another claim
     took it over."""

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from db import edits, lease, meta, paragraph_queries, refs
+from db import edits, firststore, lease, meta, paragraph_queries, refs
 from db.models import (
     Article,
     ArticleAlias,
@@ -532,12 +532,8 @@ def insert_paragraphs(connection: Connection, rows: Sequence[dict[str, Any]]) ->
         # every row with every column (text, or base_id and delta: db.edits) for executemany
         connection.execute(_ignore_existing(connection.dialect.name), edits.full_rows(rows))
         return
-    for start in range(0, len(rows), _SQLITE_ROWS):
-        _insert_paragraphs_sqlite(connection, rows[start : start + _SQLITE_ROWS])
-
-
-# Paragraphs per statement on SQLite: 5 parameters each, far below its limit of 32,766.
-_SQLITE_ROWS = 300
+    for start in range(0, len(rows), firststore.PARAGRAPH_ROWS):
+        _insert_paragraphs_sqlite(connection, rows[start : start + firststore.PARAGRAPH_ROWS])
 
 
 def _insert_paragraphs_sqlite(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -545,15 +541,8 @@ def _insert_paragraphs_sqlite(connection: Connection, rows: Sequence[dict[str, A
     written while the writer holds the database's write gate, and an executemany steps once
     per row, giving the GIL back to the threads extracting pages each time (and waiting to win
     it back while every other writer waits). No value needs a type's conversion."""
-    values = ", ".join(["(?, ?, ?, ?, ?)"] * len(rows))
-    parameters = tuple(v for row in rows for v in (row["id"], row["kind"], row.get("text"),
-                                                   row.get("base_id"), row.get("delta")))
-    connection.exec_driver_sql(
-        "INSERT INTO paragraphs (id, kind, text, base_id, delta) "  # noqa: S608 - placeholders
-        f"VALUES {values} "
-        "ON CONFLICT (id) DO NOTHING",
-        parameters,
-    )
+    connection.exec_driver_sql(firststore.paragraphs_insert(len(rows)),
+                               firststore.paragraph_values(rows))
 
 
 @cache  # one statement per dialect, built once
@@ -717,6 +706,12 @@ def checks_of(session: Session, article_id: int, limit: int = 20) -> list[Check]
     return list(session.scalars(statement))
 
 
+def event_uid() -> str:
+    """A new event's public, stable identifier (its webhook-id): "evt_" and 24 random hex
+    digits."""
+    return f"evt_{secrets.token_hex(12)}"
+
+
 def add_event(
     session: Session,
     article: Article,
@@ -733,7 +728,7 @@ def add_event(
     seq = article.event_seq + 1
     article.event_seq = seq
     event = Event(
-        uid=f"evt_{secrets.token_hex(12)}", article_id=article.id, seq=seq, type=type_,
+        uid=event_uid(), article_id=article.id, seq=seq, type=type_,
         version_id=version.id if version else None, created_at=now, data=data or {},
     )
     session.add(event)
@@ -749,7 +744,7 @@ def append_event(
     seq = article.event_seq + 1
     article.event_seq = seq
     session.connection().execute(_INSERT_EVENT, {
-        "uid": f"evt_{secrets.token_hex(12)}", "article_id": article.id, "seq": seq,
+        "uid": event_uid(), "article_id": article.id, "seq": seq,
         "type": type_, "version_id": version_id, "created_at": now, "data": data or {},
     })
 

@@ -19,8 +19,11 @@ import fcntl
 import os
 import sqlite3
 import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, create_engine, event, make_url
 
@@ -119,6 +122,7 @@ def sqlite_engine(url: str, *, create: bool) -> Engine:
     engine = create_engine(url, json_serializer=jsontext.dumps, connect_args={
         "timeout": 30, "check_same_thread": False, "factory": _GatedConnection,
     })
+    _gates[engine] = gate
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -146,6 +150,39 @@ def sqlite_engine(url: str, *, create: bool) -> Engine:
         connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+# The write gate of each engine made by ``sqlite_engine`` (None: an in-memory database).
+_gates: weakref.WeakKeyDictionary[Engine, WriteGate | None] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def immediate(engine: Engine) -> Iterator[sqlite3.Connection]:
+    """The driver connection of one of ``engine``'s pooled connections in a write transaction
+    begun as ``for_writing`` begins one (the write gate, then ``BEGIN IMMEDIATE``), committed
+    on success and rolled back on any error, the gate let go either way: for a hot path that
+    runs its statements on the driver itself (``db.firststore``), without a SQLAlchemy
+    connection's events and bookkeeping. Driver errors are the driver's (``sqlite3.Error``)."""
+    gate = _gates.get(engine)
+    pooled = engine.raw_connection()
+    try:
+        driver = cast(_GatedConnection, pooled.driver_connection)
+        if gate is not None:
+            gate.acquire()
+            driver.gate = gate
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            driver._let_go()
+            raise
+        try:
+            yield driver
+        except BaseException:
+            driver.rollback()
+            raise
+        driver.commit()
+    finally:
+        pooled.close()  # back to the pool
 
 
 def sqlite_file(path: Path, *, create: bool) -> None:

@@ -350,3 +350,27 @@ def test_typographic_noise_version_extracts_to_the_same_paragraphs(
     v4 = served_article(site, client, 4)
     v5 = served_article(site, client, 5)
     assert v5.paragraphs == v4.paragraphs
+
+
+def test_every_element_is_one_html_class_and_a_form_inside_the_body_reads_as_before() -> None:
+    """The page's tree makes every element an ``HtmlElement`` (no lookup in Python per element
+    object, which lxml.html's parser calls to give form controls classes of their own): form
+    controls inside an article read as text as they did, the form left out as furniture."""
+    from lxml.html import HtmlElement
+
+    from tracker.extract.page import parse
+
+    paragraphs = "".join(f"<p>Paragraph {i} of the story, long enough to be article text in "
+                         "its body.</p>" for i in range(6))
+    html = (f"<html><head><title>Forms</title></head><body><article><h1>A page with a form</h1>"
+            f"{paragraphs}<form action='/x'><label for='a'>Your e-mail address, please</label>"
+            "<input id='a' name='a' value='v'><select name='s'><option>one</option></select>"
+            f"<textarea name='t'>Write to us about the story</textarea></form>{paragraphs}"
+            "</article></body></html>")
+    tree = parse(html, "https://news.example/story")
+    assert {type(e) for e in tree.iter("form", "input", "select", "textarea", "label", "p")} \
+        == {HtmlElement}
+    texts = extract_html(html, url="https://news.example/story", fast=True).texts
+    assert texts[:6] == [f"Paragraph {i} of the story, long enough to be article text in its "
+                         "body." for i in range(6)]
+    assert len(texts) == 12

@@ -220,3 +220,21 @@ def test_bad_allow_list_entries_are_named(networks: str, ports: str, message: st
 def test_urls_the_client_would_refuse_are_blocked_at_the_door(url: str) -> None:
     with pytest.raises(BlockedAddress):
         check_scheme(url)
+
+
+def test_every_client_of_the_process_shares_one_verifying_tls_context() -> None:
+    """Made once (loading the authorities' certificates is ~50 ms; a forked process of a pass
+    inherits it), with httpx's defaults: certificates verified, host names checked."""
+    import ssl
+
+    from tracker.netguard import guarded_transport, tls_context
+
+    context = tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    transports = [guarded_transport(), guarded_transport()]
+    try:
+        assert all(t._pool._ssl_context is context for t in transports)
+    finally:
+        for transport in transports:
+            transport.close()

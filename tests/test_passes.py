@@ -178,12 +178,15 @@ def test_kept_checks_fail_alone_and_keep_to_their_claims(
 
 
 def test_kept_checks_write_the_rows_checks_write_themselves(
-    sqlite_url: str, sqlite_template: Path, tmp_path: Path, article_server: ArticleServer
+    sqlite_url: str, sqlite_template: Path, tmp_path: Path, article_server: ArticleServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The same pages, kept and stored by ``store_kept`` (as the parent of a forked pass
-    stores them) in one database and stored by their own checks in another: every table's
-    rows the same, but for when they were written and how long it took. (The guard for a
-    store written another way, e.g. on stdlib sqlite3.)"""
+    stores them, on SQLite with the stdlib driver: ``db.firststore``) in one database and
+    stored by their own checks through SQLAlchemy in another: every table's rows the same,
+    read by SQLAlchemy and as stored (the stored text of times, JSON and booleans), but for
+    when they were written and how long it took."""
+    from tracker import check
     from tracker.config import load_settings
 
     shutil.copy(sqlite_template, tmp_path / "one_by_one.db")
@@ -192,14 +195,52 @@ def test_kept_checks_write_the_rows_checks_write_themselves(
     try:
         urls = [article_server.add_article(f"s{i}", 1 + i % 3) for i in range(5)]
         _, stores = keep(parent, urls)
-        assert {store_kept(parent, k).outcome for k in stores.take()} == {"first_seen"}
+        with statements_of(parent) as sent:
+            assert {store_kept(parent, k).outcome for k in stores.take()} == {"first_seen"}
+        assert sent == []  # all on the driver itself
         add_articles(one_by_one, urls)
-        assert {r.outcome for r in check_pass(one_by_one, urls, all_=False, concurrency=1)} \
-            == {"first_seen"}
+        monkeypatch.setattr(check, "_first_version", lambda *_: False)
+        with statements_of(one_by_one) as sent:
+            assert {r.outcome for r in check_pass(one_by_one, urls, all_=False,
+                                                  concurrency=1)} == {"first_seen"}
+        assert any(sql.startswith("INSERT INTO versions") for sql in sent)
         assert table_rows(parent) == table_rows(one_by_one)
+        assert stored_rows(sqlite_url) == stored_rows(f"sqlite:///{tmp_path / 'one_by_one.db'}")
     finally:
         parent.close()
         one_by_one.close()
+
+
+def test_a_kept_first_version_another_check_stored_meanwhile_is_compared_with_it(
+    app: App, article_server: ArticleServer
+) -> None:
+    """A kept first sight whose article got its first version from another check after it was
+    kept: not a first version any more, compared with the stored one (the same text: nothing
+    new), on both databases."""
+    ids, stores = keep(app, [article_server.add_article(f"m{i}", 1) for i in range(2)])
+    assert check_target(app, load_targets(app, [ids[0]])[ids[0]]).outcome == "first_seen"
+    results = [store_kept(app, k) for k in stores.take()]
+    assert [r.outcome for r in results] == ["unchanged", "first_seen"]
+    with session_scope(app.reader) as session:
+        assert sorted(session.scalars(select(Version.article_id)).all()) == ids
+        assert len(session.scalars(select(Check.id)).all()) == 3
+
+
+@contextmanager
+def statements_of(app: App) -> Iterator[list[str]]:
+    """The SQL of every statement SQLAlchemy sends to ``app``'s database meanwhile."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def record(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(app.engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(app.engine, "before_cursor_execute", record)
 
 
 # Besides the timestamps: how long a check took, the random public id of an event, and what
@@ -207,6 +248,41 @@ def test_kept_checks_write_the_rows_checks_write_themselves(
 # article's text not).
 UNEQUAL = {"duration_ms", "lag_ms", "uid", "bodies.data", "bodies.size", "bodies.headers",
            "articles.etag", "articles.last_modified", "articles.body_digest"}
+
+
+def stored_rows(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's rows as SQLite stores them (read with sqlite3); the columns of ``UNEQUAL``
+    and the times as their shape (``_shape``): the stored form, not the value."""
+    import sqlite3
+
+    from db.models import Base, UTCDateTime
+
+    found: dict[str, list[tuple[object, ...]]] = {}
+    connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        for table in Base.metadata.sorted_tables:
+            columns = list(table.columns)
+            shaped = [bool({c.name, f"{table.name}.{c.name}"} & UNEQUAL)
+                      or isinstance(c.type, UTCDateTime) for c in columns]
+            order = ", ".join(c.name for c in table.primary_key.columns)
+            found[table.name] = [
+                tuple(_shape(v) if shape else v for v, shape in zip(row, shaped, strict=True))
+                for row in connection.execute(
+                    f"SELECT {', '.join(c.name for c in columns)} "
+                    f"FROM {table.name} ORDER BY {order}")]
+    finally:
+        connection.close()
+    return found
+
+
+def _shape(value: object) -> object:
+    """A time's text with each digit 0 (its format), any other value's type (integer
+    microseconds of ``db.models.CompactUTCDateTime``, an event id's bytes)."""
+    import re
+
+    if isinstance(value, str) and re.fullmatch(r"[\d :.+-]+", value):
+        return re.sub(r"\d", "0", value)
+    return type(value).__name__
 
 
 def table_rows(app: App) -> dict[str, list[tuple[object, ...]]]:
@@ -224,3 +300,29 @@ def table_rows(app: App) -> dict[str, list[tuple[object, ...]]]:
             found[table.name] = [tuple(row) for row in
                                  session.execute(select(*columns).order_by(*order))]
     return found
+
+
+def test_a_pass_about_to_fork_makes_what_its_processes_would_each_make() -> None:
+    """``_warm`` (before the fork pool starts): the extractor and the TLS context when some
+    article was never stored, nothing for a pass of stored articles (it may extract nothing)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from tracker import netguard, passes\n"
+        "from tracker.check import Target\n"
+        "def target(versions):\n"
+        "    return Target(1, 'https://news.example/a', None, None, None, None, None,\n"
+        "                  'active', 600, 600, None, None, version_count=versions)\n"
+        "assert netguard.tls_context.cache_info().currsize == 0\n"
+        "passes._warm([target(3)])\n"
+        "assert netguard.tls_context.cache_info().currsize == 0\n"
+        "assert 'tracker.templates' not in sys.modules\n"
+        "passes._warm([target(3), target(0)])\n"
+        "assert netguard.tls_context.cache_info().currsize == 1\n"
+        "assert 'tracker.templates' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=Path(__file__).parent.parent, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -79,9 +79,14 @@ class App:
     def write_connection(self) -> AbstractContextManager[Connection]:
         """A Core connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite), for hot
         paths that need no ORM objects; commits on success."""
+        return self._writing.begin()
+
+    @cached_property
+    def _writing(self) -> Engine:
+        """The engine with the write option, made once (each is a new engine object)."""
         from db.sqlite import for_writing
 
-        return for_writing(self.engine).begin()
+        return for_writing(self.engine)
 
     @cached_property
     def fetcher(self) -> Fetcher:

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from db import edits, lease, queries
+from db.firststore import FirstStore, LockedArticle
 from db.models import Article as ArticleRow
 from db.models import Version
 from db.queries import StoredVersion
@@ -64,6 +65,7 @@ from tracker.errors import (
     UnexpectedError,
 )
 from tracker.fetch import Page
+from tracker.identity import usable_canonical
 from tracker.merge import fold_duplicate
 from tracker.rules import NO_RULES, HostRules, IgnoreRules
 from tracker.schedule import ScheduleRules
@@ -405,7 +407,9 @@ def _previous(target: Target) -> Previous:
     )
 
 
-def _previous_of(row: ArticleRow, latest: Version | None, last_outcome: str | None) -> Previous:
+def _previous_of(
+    row: ArticleRow | LockedArticle, latest: Version | None, last_outcome: str | None
+) -> Previous:
     return Previous(
         row.state, row.interval, row.base_interval, row.failure_count, row.developing,
         row.last_changed_at or row.created_at, row.version_count,
@@ -489,6 +493,11 @@ def _record(
     """Decide under the article row's lock and apply the decision, in one transaction. An
     extracted page comes compared with the latest version already (``_compared``); only when
     another check stored a newer one meanwhile is it compared again here."""
+    if (fetched is not None and isinstance(seen, Extracted)
+            and _first_version(app, target, fetched)):
+        first = _record_first(app, target, run, seen, fetched)
+        if first is not None:
+            return first
     with session_scope(app.writer) as session:
         locked = _lock(session, target)
         if locked is None:
@@ -515,6 +524,76 @@ def _record(
     if not decision.good:
         log.warning("check of %s failed: %s", target.url, decision.error)
     return result
+
+
+def _first_version(app: App, target: Target, fetched: _Fetched) -> bool:
+    """Whether ``_record_first`` may store this check: a page made into the rows of a first
+    version, on SQLite."""
+    return (fetched.new is not None and fetched.new.number == 1 and fetched.article is not None
+            and not target.version_count and FirstStore.serves(app.engine))
+
+
+def _record_first(
+    app: App, target: Target, run: _Run, seen: Extracted, fetched: _Fetched
+) -> CheckResult | None:
+    """``_record`` of an article's first version on SQLite, its statements on the stdlib
+    driver (``db.firststore``: half the CPU for the one process that stores a forked pass's
+    versions), in a transaction begun as SQLAlchemy's (the write gate, ``BEGIN IMMEDIATE``),
+    with the same lease fence, decision and rows. None, having written nothing, when the check
+    turns out not to be a first version's plain store (a version was stored meanwhile, the
+    page names another URL as canonical and may merge, the decision stores a diff):
+    ``_record`` then takes the SQLAlchemy path."""
+    new, article = fetched.new, fetched.article
+    assert new is not None
+    assert article is not None
+    with FirstStore.begun(app.engine) as store:
+        locked = store.lock_article(target.id)
+        if locked is None or not lease.take(locked[0], target.lease_token):
+            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
+        row, last_outcome = locked
+        if row.version_count or usable_canonical(article.metadata.canonical_url, row.url):
+            return None
+        now, seq = utcnow(), row.event_seq
+        seen = replace(seen, comparison=fetched.compared)
+        decision = decide(_previous_of(row, None, last_outcome), seen, _rules(app, target), now)
+        if decision.store is not None and (decision.store.number != new.number
+                                           or decision.store.diff is not None):
+            return None
+        version_id = _apply_first(store, row, decision, run, fetched, now)
+    number = new.number if version_id is not None else row.version_count or None
+    if not decision.good:
+        log.warning("check of %s failed: %s", target.url, decision.error)
+    return CheckResult(row.id, row.url, decision.outcome, number if decision.good else None,
+                       error=decision.error, summary=decision.summary,
+                       events=row.event_seq - seq, headline=_new_headline(decision))
+
+
+def _apply_first(
+    store: FirstStore, row: LockedArticle, decision: Decision, run: _Run, fetched: _Fetched,
+    now: dt.datetime,
+) -> int | None:
+    """``_apply`` of ``_record_first``: the rows of a first version (``fetched.new``), its
+    events, its check and the article; the version's id (None: the decision stores none)."""
+    quiet_since = row.last_changed_at or row.created_at
+    _decided(row, decision, fetched, now)
+    version_id, new = None, fetched.new
+    if decision.store is not None and new is not None:
+        version = {**new.version, "fetched_at": now, "rebaseline": decision.store.rebaseline}
+        version_id = store.insert_version(version, new.meta, new.paragraphs)
+        row.version_count = new.number
+        if new.body is not None:
+            store.insert_body(version_id, new.body)
+    for emit in decision.events:
+        row.event_seq += 1
+        store.insert_event({
+            "uid": queries.event_uid(), "article_id": row.id, "seq": row.event_seq,
+            "type": emit.type, "version_id": version_id if emit.of_version else None,
+            "created_at": now, "data": emit.data or {},
+        })
+    store.insert_check({"article_id": row.id, **_check_row(run, decision, version_id)})
+    store.write_article(row)
+    _log(row.url, decision, quiet_since)
+    return version_id
 
 
 def _compared(app: App, target: Target, fetched: _Fetched, digest: str) -> _Fetched:
@@ -610,8 +689,29 @@ def _apply(
     fetched: _Fetched | None, latest: Version | None, now: dt.datetime,
 ) -> StoredVersion | None:
     """Write what ``decision`` says (the row is locked): the only place a check writes, but
-    for the two statements of ``_record_quickly``."""
+    for the two statements of ``_record_quickly`` and a first version's store on SQLite
+    (``_record_first``)."""
     quiet_since = row.last_changed_at or row.created_at
+    _decided(row, decision, fetched, now)
+    version = None
+    if decision.store is not None:
+        assert fetched is not None
+        version = store_version(session, app, row, decision.store, fetched, latest, now)
+    for emit in decision.events:
+        queries.append_event(session, row, emit.type, now=now, data=emit.data,
+                             version_id=version.id if version and emit.of_version else None)
+    queries.insert_check(session, row.id,
+                         _check_row(run, decision, version.id if version else None))
+    queries.write_article(session, row)
+    _log(row.url, decision, quiet_since)
+    return version
+
+
+def _decided(
+    row: ArticleRow | LockedArticle, decision: Decision, fetched: _Fetched | None,
+    now: dt.datetime,
+) -> None:
+    """Set on the locked article row what ``decision`` says of it."""
     row.state, row.failure_count, row.last_error = (
         decision.state, decision.failure_count, decision.error)
     row.interval, row.next_check_at = decision.schedule.interval, decision.schedule.next_check_at
@@ -624,21 +724,15 @@ def _apply(
         validators = _validators(fetched.page, fetched.digest, row.etag, row.last_modified,
                                  row.body_digest)
         row.etag, row.last_modified, row.body_digest = validators.values()
-    version = None
-    if decision.store is not None:
-        assert fetched is not None
-        version = store_version(session, app, row, decision.store, fetched, latest, now)
-    for emit in decision.events:
-        queries.append_event(session, row, emit.type, now=now, data=emit.data,
-                             version_id=version.id if version and emit.of_version else None)
-    queries.insert_check(session, row.id, {
+
+
+def _check_row(run: _Run, decision: Decision, version_id: int | None) -> dict[str, Any]:
+    """The checks row of this check but its article id."""
+    return {
         "started_at": run.started, "duration_ms": run.duration_ms(), "lag_ms": run.lag_ms,
         "outcome": decision.outcome, "status_code": decision.status, "error": decision.error,
-        "version_id": version.id if version else None,
-    })
-    queries.write_article(session, row)
-    _log(row.url, decision, quiet_since)
-    return version
+        "version_id": version_id,
+    }
 
 
 def store_version(

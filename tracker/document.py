@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -24,7 +24,11 @@ class Metadata:
     lead_caption: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # not dataclasses.asdict: it copies each value deeply, a plain string too
+        return {name: getattr(self, name) for name in _METADATA}
+
+
+_METADATA = tuple(f.name for f in fields(Metadata))
 
 
 @dataclass(frozen=True, slots=True)

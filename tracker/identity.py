@@ -86,7 +86,7 @@ def usable_canonical(canonical: str | None, page_url: str) -> str | None:
     Some sites point every page's canonical link at their home page or at a section front;
     taking that at its word would merge every story into one. A canonical URL is used only when
     it is http(s) and has a path below the site's root."""
-    if not canonical:
+    if not canonical or canonical == page_url:  # none, or the page itself (most pages)
         return None
     parts = urlsplit(canonical.strip())
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:

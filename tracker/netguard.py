@@ -26,12 +26,15 @@ import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tracker.errors import BlockedAddress
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -221,6 +224,17 @@ def resolve_public(url: str, policy: Policy = STRICT) -> str:
     return str(addresses[0])
 
 
+@cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings of every HTTP client of the process, httpx's defaults (certificates
+    verified against the system's or certifi's authorities), made once: loading the
+    authorities' certificates costs ~50 ms of CPU, and each client made its own. A forked
+    process inherits it (``tracker.passes`` makes it before forking)."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
 def guarded_transport(policy: Policy = STRICT, **options: Any) -> httpx.HTTPTransport:
     """An httpx transport that checks every address and port at connect time, connects to
     exactly the address it checked, and bounds every socket operation by the deadline of the
@@ -241,7 +255,7 @@ def guarded_transport(policy: Policy = STRICT, **options: Any) -> httpx.HTTPTran
                                          local_address, socket_options)
             return deadline.BoundedStream(stream)
 
-    transport = httpx.HTTPTransport(**options)
+    transport = httpx.HTTPTransport(**{"verify": tls_context(), **options})
     # httpx has no public hook for the network backend; httpcore's pool takes one. Pinned by
     # the httpx<1 requirement and covered by tests/test_fetch.py.
     transport._pool._network_backend = _GuardedBackend()

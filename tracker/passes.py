@@ -293,6 +293,7 @@ def _check_in_processes(
     threads = max(1, workers // processes)
     results: list[CheckResult] = []
     later = _Later(app)
+    _warm(targets)
     context = multiprocessing.get_context("fork")  # inherits the imports: starts at once
     with ProcessPoolExecutor(processes, mp_context=context, initializer=_start_process,
                              initargs=(settings, 1 / processes)) as pool:
@@ -320,6 +321,19 @@ def _check_in_processes(
             for i in range(0, len(again), CHUNK):
                 running.add(pool.submit(_check_chunk, again[i : i + CHUNK], threads))
     return results
+
+
+def _warm(targets: list[Target]) -> None:
+    """In a pass with articles never stored (their pages will be extracted), do here, once,
+    what each forked process would otherwise do on its first check: import the extractor
+    (~60 ms of CPU) and make the TLS context of its HTTP client (~50 ms). The processes
+    inherit both. Other passes are left as they were: a pass of 304s measured no faster."""
+    if not any(not target.version_count for target in targets):
+        return
+    import tracker.templates  # noqa: F401
+    from tracker.netguard import tls_context
+
+    tls_context()
 
 
 def _start_process(settings: Settings, rate_share: float) -> None:

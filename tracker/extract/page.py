@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import html as lxml_html
-from lxml.etree import ParserError, XPath, _Element
+from lxml.etree import ElementDefaultClassLookup, HTMLParser, ParserError, XPath, _Element
 
 from tracker.errors import ExtractionError
 from tracker.normalize import normalize_text
@@ -53,13 +53,23 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+# lxml.html's parser, but every element an ``HtmlElement``: its class lookup is a Python call
+# for every element object lxml makes (~300 a page, each walk of the tree again), to give
+# <form>, <input>, <select>, <textarea> and <label> classes of their own whose form methods
+# extraction never calls.
+_PARSER = HTMLParser()
+_PARSER.set_element_class_lookup(ElementDefaultClassLookup(
+    element=lxml_html.HtmlElement, comment=lxml_html.HtmlComment,
+    pi=lxml_html.HtmlProcessingInstruction, entity=lxml_html.HtmlEntity))
+
+
 def parse(text: str, url: str) -> _Element:
     """The page's tree; ExtractionError for an empty or unparseable page."""
     text = clean_text(_XML_DECL.sub("", text, count=1))
     if not text.strip():
         raise ExtractionError(f"{url}: the page is empty")
     try:
-        tree = lxml_html.document_fromstring(text)
+        tree = lxml_html.document_fromstring(text, parser=_PARSER)
     except (ParserError, ValueError) as exc:
         raise ExtractionError(f"{url}: the page is not parseable HTML ({exc})") from exc
     # Drawings hold no words, and a chart or map drawn inline can be thousands of elements:
