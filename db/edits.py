@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from db.refs import paragraph_id
+from db.refs import paragraph_id, read_varint, varint
 
 # A script is kept only when it is at most this share of the text's bytes (with the 8 bytes of
 # its base id): a little smaller is not worth the second lookup of every read.
@@ -203,29 +203,11 @@ def _common_prefix(a: str, b: str) -> int:
 
 
 def _triple(out: bytearray, keep: int, drop: int, insert: bytes) -> None:
-    out += _varint(keep) + _varint(drop) + _varint(len(insert)) + insert
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
+    out += varint(keep) + varint(drop) + varint(len(insert)) + insert
 
 
 def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise CorruptParagraph("paragraph edit script is truncated")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
+    return read_varint(data, pos, CorruptParagraph, "paragraph edit script")
 
 
 # --- the resolver ---------------------------------------------------------------------------

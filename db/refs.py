@@ -74,7 +74,7 @@ def advance(previous: list[int], data: bytes) -> list[int]:
 
 
 def _keyframe(ids: Sequence[int]) -> bytes:
-    return b"K" + _varint(len(ids)) + b"".join(_ID.pack(i) for i in ids)
+    return b"K" + varint(len(ids)) + b"".join(_ID.pack(i) for i in ids)
 
 
 def _delta(ids: Sequence[int], previous: Sequence[int]) -> bytes:
@@ -82,14 +82,14 @@ def _delta(ids: Sequence[int], previous: Sequence[int]) -> bytes:
     matcher = SequenceMatcher(None, previous, ids, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            out += [b"C", _varint(i1), _varint(i2 - i1)]
+            out += [b"C", varint(i1), varint(i2 - i1)]
         else:
             out += [b"N" + _ID.pack(i) for i in ids[j1:j2]]
     return b"".join(out)
 
 
 def _read_keyframe(data: bytes) -> list[int]:
-    count, pos = _read_varint(data, 1)
+    count, pos = read_varint(data, 1)
     if len(data) != pos + 8 * count:
         raise ValueError(f"corrupt paragraph reference list: {count} ids need {8 * count} bytes, "
                          f"{len(data) - pos} given")
@@ -102,8 +102,8 @@ def _apply_delta(data: bytes, previous: list[int]) -> list[int]:
     while pos < len(data):
         tag = data[pos : pos + 1]
         if tag == b"C":
-            start, pos = _read_varint(data, pos + 1)
-            length, pos = _read_varint(data, pos)
+            start, pos = read_varint(data, pos + 1)
+            length, pos = read_varint(data, pos)
             if start + length > len(previous):
                 raise ValueError(f"corrupt paragraph reference list: copy beyond the previous "
                                  f"{len(previous)} ids at byte {pos}")
@@ -116,7 +116,9 @@ def _apply_delta(data: bytes, previous: list[int]) -> list[int]:
     return ids
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """``value`` (>= 0) in 7-bit groups, least significant first, the high bit set on all but
+    the last (also ``db.edits``' scripts)."""
     out = bytearray()
     while True:
         byte, value = value & 0x7F, value >> 7
@@ -125,11 +127,16 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+def read_varint(
+    data: bytes, pos: int, corrupt: type[ValueError] = ValueError,
+    what: str = "paragraph reference list",
+) -> tuple[int, int]:
+    """The number a ``varint`` wrote at ``pos`` of ``data``, and the position after it; a
+    number cut short or longer than 64 bits raises ``corrupt`` naming ``what``."""
     value = shift = 0
     while True:
-        if pos >= len(data):
-            raise ValueError("corrupt paragraph reference list: truncated number")
+        if pos >= len(data) or shift > 63:
+            raise corrupt(f"corrupt {what}: truncated number")
         byte = data[pos]
         pos += 1
         value |= (byte & 0x7F) << shift
