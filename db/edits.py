@@ -71,6 +71,8 @@ class CorruptParagraph(ValueError):
     not a full text, its script is malformed, or the result is not the text its id names."""
 
 
+# The columns of a paragraphs row, in the order readers fetch them and writers insert them.
+COLUMNS = ("id", "kind", "text", "base_id", "delta")
 # (id, kind, text or None, base_id or None, delta or None): a paragraphs row as fetched.
 StoredRow = tuple[int, str, "str | None", "int | None", "bytes | None"]
 # Ids → their rows (each reader's query, chunked as it likes).
@@ -282,5 +284,4 @@ def _whole(key: int, kind: str, text: str | None, base_id: int | None,
 def full_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Paragraph rows with every column (``text`` or ``base_id`` + ``delta``, the other
     None): rows built with a text only get the edit columns as None."""
-    return [{"id": row["id"], "kind": row["kind"], "text": row.get("text"),
-             "base_id": row.get("base_id"), "delta": row.get("delta")} for row in rows]
+    return [{column: row.get(column) for column in COLUMNS} for row in rows]

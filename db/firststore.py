@@ -32,11 +32,13 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar
 
 from sqlalchemy import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 
+from db.edits import COLUMNS
 from db.models import META_COLUMNS, Base
 from db.sqlite import immediate
 
@@ -74,21 +76,20 @@ _INSERTS = {table: (_insert(table, columns), columns) for table, columns in (
     ("versions", _VERSION), ("bodies", _BODY), ("events", _EVENT), ("checks", _CHECK))}
 # Paragraphs per statement: 5 parameters each, far below SQLite's limit of 32,766.
 PARAGRAPH_ROWS = 300
-PARAGRAPH_COLUMNS = ("id", "kind", "text", "base_id", "delta")
 
 
 def paragraphs_insert(count: int) -> str:
-    """One INSERT of ``count`` paragraph rows (``PARAGRAPH_COLUMNS``), skipping those stored:
+    """One INSERT of ``count`` paragraph rows (``db.edits.COLUMNS``), skipping those stored:
     a paragraph's id is its content, so an existing row is the same paragraph."""
-    values = ", ".join(["(?, ?, ?, ?, ?)"] * count)
-    return (f"INSERT INTO paragraphs ({', '.join(PARAGRAPH_COLUMNS)}) "  # noqa: S608
+    values = ", ".join([f"({', '.join('?' * len(COLUMNS))})"] * count)
+    return (f"INSERT INTO paragraphs ({', '.join(COLUMNS)}) "  # noqa: S608 - constants
             f"VALUES {values} ON CONFLICT (id) DO NOTHING")
 
 
 def paragraph_values(rows: Iterable[Mapping[str, Any]]) -> tuple[Any, ...]:
     """The parameters of ``paragraphs_insert`` for ``rows`` (``db.storing.NewVersion``'s: a
     whole text, or an edit or deflated text with no text; no value needs a conversion)."""
-    return tuple(row.get(column) for row in rows for column in PARAGRAPH_COLUMNS)
+    return tuple(row.get(column) for row in rows for column in COLUMNS)
 
 
 @dataclass(slots=True)
@@ -128,7 +129,7 @@ class FirstStore:
 
     def __init__(self, driver: sqlite3.Connection, dialect: Dialect) -> None:
         self._driver = driver
-        self._types = _Types.of(dialect)
+        self._types = _types(dialect)
 
     @staticmethod
     def serves(engine: Engine) -> bool:
@@ -201,19 +202,10 @@ class _Types:
     """The bind and result processors of the columns this store writes and reads, taken from
     their types in ``db.models`` on one dialect: the one place values are converted."""
 
-    _made: ClassVar[dict[int, _Types]] = {}
-
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
         self._binds: dict[tuple[str, tuple[str, ...]], tuple[_Processor, ...]] = {}
         self._results: dict[tuple[str, tuple[str, ...]], tuple[_Processor, ...]] = {}
-
-    @classmethod
-    def of(cls, dialect: Dialect) -> _Types:
-        made = cls._made.get(id(dialect))
-        if made is None or made._dialect is not dialect:
-            made = cls._made[id(dialect)] = cls(dialect)
-        return made
 
     def bound(self, table: str, columns: tuple[str, ...],
               row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -237,3 +229,8 @@ class _Types:
 
     def _column(self, table: str, column: str) -> Any:
         return Base.metadata.tables[table].c[column].type.dialect_impl(self._dialect)
+
+
+@cache  # one per engine's dialect: the processors are made once
+def _types(dialect: Dialect) -> _Types:
+    return _Types(dialect)
