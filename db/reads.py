@@ -16,7 +16,8 @@ same in one place (``Reader._conversion``): times are aware UTC datetimes (SQLit
 text, as ``db.models.UTCDateTime`` writes it, or for ``fetched_at`` and ``started_at`` integer
 microseconds, ``db.models.CompactUTCDateTime``; a time parameter is bound as the latter, the
 only kind these queries compare), JSON is decoded, booleans are ``bool``, blobs are
-``bytes``. Rows are ``Row`` dicts whose keys are also attributes.
+``bytes``, a content hash is its hex digits (``db.compact``). Rows are ``Row`` dicts whose
+keys are also attributes.
 
 ``VERSION_COLUMNS`` (and ``LIST_ARTICLES``' title) read the version metadata, the join with
 ``version_meta`` (``VERSIONS``); nothing else here does. Imports nothing of tracker, and
@@ -36,14 +37,14 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from db import edits, epoch, refs
+from db import compact, edits, epoch, refs
 from db.diffdata import summary_counts, unpack
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 # The newest migration (re-exported by db.session, which checks it with Alembic at hand).
-HEAD_REVISION = "0013_paradelta"
+HEAD_REVISION = "0014_pgbytes"
 # As db.sqlite waits for a writer (tracker run may be storing a check meanwhile).
 BUSY_TIMEOUT_S = 30
 _CHUNK = 500  # ids per IN list
@@ -230,7 +231,14 @@ class Reader:
             return bool
         if name in _BLOBS:
             return bytes
+        if name == "content_hash":
+            return _content_hash
         return None
+
+
+def _content_hash(value: bytes | str) -> str:
+    """As ``db.models.ContentHash`` reads it: 16 bytes are 32 hex digits."""
+    return value if isinstance(value, str) else compact.hash_text(bytes(value))
 
 
 def _utc(value: dt.datetime | str | int) -> dt.datetime:
