@@ -23,6 +23,7 @@ from db.session import HEAD_REVISION, alembic_config, current_revision, make_eng
 from db.session import upgrade as upgrade_to_head
 from tests.articleserver import FIXTURES, ArticleServer
 from tests.export_story import track_story
+from tests.test_diffdata import plan
 from tracker.app import App
 from tracker.reading import changes_since, history
 
@@ -219,3 +220,29 @@ def test_migration_goes_down_and_up_with_data_and_reads_the_same(
     finally:
         engine.dispose()
     assert read_back(app, tracked) == before
+
+
+# What deleting a version (its events' reference set NULL) and a source's next event ask, the
+# partial index that must answer each, and the column it must be searched by (a lookup by a
+# value implies the value is not NULL, so the planners may use the partial index).
+LOOKUPS = {
+    "UPDATE events SET version_id = NULL WHERE version_id = 1":
+        ("uq_events_version_id_type", "version_id"),
+    "SELECT max(seq) FROM events WHERE source_id = 1": ("uq_events_source_id_seq", "source_id"),
+}
+
+
+def test_the_partial_indexes_answer_the_lookups_by_version_and_source(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade_to_head(engine)
+        for sql, (index, column) in LOOKUPS.items():
+            found = plan(engine, sql)
+            if engine.dialect.name == "sqlite":
+                assert f"INDEX {index} ({column}=?)" in found, found
+            else:
+                assert index in found, found
+                assert f"Index Cond: (({column} = 1)" in found or (
+                    f"Index Cond: ({column} = 1)" in found), found
+    finally:
+        engine.dispose()
