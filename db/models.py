@@ -480,7 +480,6 @@ class ArchiveCapture(Base):
     captured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-_STORED = "version_id IS NOT NULL"
 _UNDISPATCHED = "dispatched_at IS NULL"
 _SOURCE_EVENT = "source_id IS NOT NULL"
 _VERSION_EVENT = "version_id IS NOT NULL"
@@ -490,12 +489,6 @@ class Check(Base):
     __tablename__ = "checks"
     __table_args__ = (
         Index("ix_checks_article_id_started_at", "article_id", "started_at"),
-        # Only the checks that stored a version (migration 0012_storage): most checks find no
-        # change, and an entry for each of their NULLs was one of the four index entries
-        # every check row pays for. Lookups by a version (its delete setting this NULL, the
-        # minor flags of 0007) name one, which implies the condition on both databases.
-        Index("ix_checks_version_id", "version_id", sqlite_where=text(_STORED),
-              info={POSTGRESQL_WHERE: _STORED}),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -509,9 +502,13 @@ class Check(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
-    # Indexed (migration 0006_web): the minor flag was read from here before 0007_diffstore
-    # stored it with the version's diff; 0007 reads it once to fill version_diffs.minor.
-    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id", ondelete="SET NULL"))
+    # The version this check stored, if any: a check that stored one is kept with it
+    # (db.queries.prune_checks). No foreign key and no index (migration 0014_pgbytes): no
+    # query looks checks up by it, and a version is deleted only with its article, after the
+    # article's checks (db.queries.delete_article); the key's ON DELETE SET NULL was all that
+    # needed the index, an entry for every check that stored a version. (0007_diffstore read
+    # the minor flags from here once.)
+    version_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Event(Base):

@@ -177,6 +177,19 @@ def unique_constraints(engine: Engine) -> set[str]:
     return {c["name"] for c in inspect(engine).get_unique_constraints("events") if c["name"]}
 
 
+def checks_keys(engine: Engine) -> set[str]:
+    """The names of checks' foreign keys and indexes."""
+    inspector = inspect(engine)
+    return ({k["name"] for k in inspector.get_foreign_keys("checks") if k["name"]}
+            | {i["name"] for i in inspector.get_indexes("checks") if i["name"]})  # fmt: skip
+
+
+def stored_checks(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(text(
+            "SELECT id, article_id, outcome, version_id FROM checks ORDER BY id"))]
+
+
 def test_migration_goes_down_and_up_with_data_and_reads_the_same(
     app: App, tracked: str, database_url: str
 ) -> None:
@@ -191,7 +204,11 @@ def test_migration_goes_down_and_up_with_data_and_reads_the_same(
     assert odd in before[1]
     engine = make_engine(database_url)
     sqlite = engine.dialect.name == "sqlite"
+    checks = stored_checks(engine)
+    assert {c[3] for c in checks} - {None}  # the checks that stored a version name it
+    dropped = {"fk_checks_version_id_versions", "ix_checks_version_id"}
     try:
+        assert not dropped & checks_keys(engine)
         config = alembic_config(database_url)
         with engine.begin() as connection:
             config.attributes["connection"] = connection
@@ -212,8 +229,12 @@ def test_migration_goes_down_and_up_with_data_and_reads_the_same(
                 kinds = set(connection.scalars(text("SELECT typeof(content_hash) FROM versions "
                                                     "UNION SELECT typeof(data) FROM events")))
             assert kinds == {"text"}
+        assert dropped <= checks_keys(engine)
+        assert stored_checks(engine) == checks
         upgrade_to_head(engine)
         assert current_revision(engine) == HEAD_REVISION
+        assert not dropped & checks_keys(engine)
+        assert stored_checks(engine) == checks
         assert not {"uq_events_source_id_seq", "uq_events_version_id_type"} & (
             unique_constraints(engine))
         assert stored_forms(engine)[1] == {b"\x01"}

@@ -1,5 +1,6 @@
 """content hashes as 16 bytes, events' data deflated against a dictionary, events' source and
-version unique indexes only over the rows that have one
+version unique indexes only over the rows that have one, checks.version_id without its foreign
+key and index
 
 Revision ID: 0014_pgbytes
 Revises: 0013_paradelta
@@ -13,7 +14,11 @@ SQLite under the declared types they had (VARCHAR(32), JSON), on PostgreSQL in B
 columns. ``uq_events_source_id_seq`` and ``uq_events_version_id_type`` become unique indexes
 over the events that have a source, a version (``WHERE … IS NOT NULL``): the same rows are
 refused (NULLs were never equal), without an entry for every article event's NULL source. On
-SQLite the events table is rebuilt to drop the two table constraints.
+SQLite the events table is rebuilt to drop the two table constraints. ``checks.version_id``
+loses its foreign key and ``ix_checks_version_id``: no query looks checks up by version, and
+a version is deleted only with its article, after the article's checks
+(``db.queries.delete_article``), so the key's ON DELETE SET NULL, the index's only user, never
+had a row to change (on SQLite the checks table is rebuilt).
 
 Every value reads back as it was; the downgrade writes them back as text and JSON and gives
 the constraints back.
@@ -39,6 +44,11 @@ _UNIQUE = (("uq_events_source_id_seq", ["source_id", "seq"], "source_id IS NOT N
            ("uq_events_version_id_type", ["version_id", "type"], "version_id IS NOT NULL"))
 
 
+# checks.version_id's foreign key and the partial index its ON DELETE action needed
+_CHECKS_KEY, _CHECKS_INDEX = "fk_checks_version_id_versions", "ix_checks_version_id"
+_STORED = "version_id IS NOT NULL"
+
+
 def upgrade() -> None:
     connection = op.get_bind()
     sqlite = connection.dialect.name == "sqlite"
@@ -61,11 +71,22 @@ def upgrade() -> None:
     for name, columns, where in _UNIQUE:
         op.create_index(name, "events", columns, unique=True, sqlite_where=sa.text(where),
                         postgresql_where=sa.text(where))
+    op.drop_index(_CHECKS_INDEX, "checks")
+    with op.batch_alter_table("checks", recreate="always" if sqlite else "auto") as batch:
+        batch.drop_constraint(_CHECKS_KEY, type_="foreignkey")
 
 
 def downgrade() -> None:
     connection = op.get_bind()
     sqlite = connection.dialect.name == "sqlite"
+    # a version deleted since is no longer the key's to refer to
+    op.execute("UPDATE checks SET version_id = NULL WHERE version_id IS NOT NULL AND "
+               "version_id NOT IN (SELECT id FROM versions)")
+    with op.batch_alter_table("checks", recreate="always" if sqlite else "auto") as batch:
+        batch.create_foreign_key(_CHECKS_KEY, "versions", ["version_id"], ["id"],
+                                 ondelete="SET NULL")
+    op.create_index(_CHECKS_INDEX, "checks", ["version_id"], sqlite_where=sa.text(_STORED),
+                    postgresql_where=sa.text(_STORED))
     for name, _, _ in _UNIQUE:
         op.drop_index(name, "events")
     if sqlite:
