@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Row, column, insert, inspect, select, table, 
 from sqlalchemy.orm import Session
 
 from db import paragraph_queries, refs
-from db.diffdata import FORMAT_2, summary_counts, summary_row
+from db.diffdata import FORMAT_2, FORMAT_3, summary_counts, summary_row
 from db.diffdata import pack as pack
 from db.diffdata import unpack as unpack
 from db.models import Check, Version, VersionDiff, versions_table
@@ -46,7 +46,7 @@ def refold(connection: Connection, *, fold: bool) -> int:
         if not rows:
             return count
         for version_id, data in rows:
-            if data[:1] == FORMAT_2:
+            if data[:1] in (FORMAT_2, FORMAT_3):
                 continue
             connection.execute(
                 update(VersionDiff).where(VersionDiff.version_id == version_id)

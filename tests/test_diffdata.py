@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zlib
 from typing import Any
 
 import pytest
@@ -44,7 +43,7 @@ def test_the_fixture_story_diffs_read_back_as_given_and_are_smaller(number: int)
     old, new = story(number - 1), story(number)
     diff = diff_documents(old, new, {"title": "a"}, {"title": "b"}).to_json()
     packed = diffdata.pack(diff, new_texts=new)
-    assert packed[:1] == diffdata.FORMAT_2
+    assert packed[:1] == diffdata.FORMAT_3
     assert diffdata.unpack(packed, new) == diff
     assert len(packed) < len(diffdata.pack(diff))
 
@@ -54,7 +53,7 @@ def modified(words: list[list[str]], new: int = 0) -> dict[str, Any]:
 
 
 def stored_ops(packed: bytes) -> list[Any]:
-    ops: list[Any] = json.loads(zlib.decompress(packed[1:], -15))["ops"]
+    ops: list[Any] = json.loads(diffdata.counted_json(packed))["ops"]
     return ops
 
 
@@ -89,9 +88,10 @@ def test_the_summary_row_reads_back_and_a_mapping_stored_before_reads_the_same()
 
 
 def stored_forms(engine: Engine) -> set[tuple[bool, type]]:
-    """(format 2?, the summary's type) of every stored diff."""
+    """(format 2 or 3: the words counted?, the summary's type) of every stored diff."""
     with engine.connect() as connection:
-        return {(data[:1] == diffdata.FORMAT_2, type(summary)) for data, summary in
+        return {(data[:1] in (diffdata.FORMAT_2, diffdata.FORMAT_3), type(summary))
+                for data, summary in
                 connection.execute(select(VersionDiff.data, VersionDiff.summary))}  # fmt: skip
 
 

@@ -47,8 +47,8 @@ def folded_ops(engine: Engine) -> list[bool]:
 
 def decompressed(data: bytes) -> bytes:
     """The JSON of a stored diff of either format (``db.diffdata``)."""
-    if data[:1] == diffdata.FORMAT_2:
-        return zlib.decompress(data[1:], -15)
+    if data[:1] in (diffdata.FORMAT_2, diffdata.FORMAT_3):
+        return diffdata.counted_json(data)
     return zlib.decompress(data)
 
 

@@ -1,5 +1,6 @@
-"""Content hashes stored as 16 bytes and events' data deflated against a dictionary
-(``db.compact``, migration 0014_pgbytes): every value reads back as given, through the ORM and
+"""Content hashes stored as 16 bytes, events' data and stored diffs deflated against a
+dictionary (``db.compact``, ``db.diffdata``'s format 3; migration 0014_pgbytes): every value
+reads back as given, through the ORM and
 through the read commands' SQL, a damaged value is an error and never another value, the
 events' partial unique indexes refuse what their constraints refused, and the migration goes
 down and up with data, every reader reading the same after. SQLite and PostgreSQL."""
@@ -17,14 +18,16 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from db import compact, jsontext, queries, reads
+from db import compact, diffdata, jsontext, queries, reads
 from db.models import Article, Event, Source, Version, versions_table
 from db.session import HEAD_REVISION, alembic_config, current_revision, make_engine, session_scope
 from db.session import upgrade as upgrade_to_head
-from tests.articleserver import FIXTURES, ArticleServer
+from tests.articleserver import FIXTURES, ArticleServer, read_lines
 from tests.export_story import track_story
 from tests.test_diffdata import plan
 from tracker.app import App
+from tracker.diff import diff_documents
+from tracker.normalize import normalize_text
 from tracker.reading import changes_since, history
 
 HEX = st.text("0123456789abcdef", min_size=32, max_size=32)
@@ -77,6 +80,32 @@ def test_damaged_event_data_is_refused() -> None:
         compact.unpack_data(bomb)
 
 
+def story(number: int) -> list[str]:
+    """Version ``number`` of the fixture story as tracker stores its paragraphs."""
+    return [normalize_text(line) for line in read_lines(FIXTURES / "story_de" / f"v{number}.txt")]
+
+
+@pytest.mark.parametrize("number", [2, 3, 4, 5])
+def test_a_diff_of_format_3_reads_as_its_format_2_and_is_smaller(number: int) -> None:
+    old, new = story(number - 1), story(number)
+    diff = diff_documents(old, new, {"title": "a"}, {"title": "b"}).to_json()
+    packed = diffdata.pack(diff, new_texts=new)
+    assert packed[:1] == diffdata.FORMAT_3
+    before = diffdata.as_format(packed, diffdata.FORMAT_2)
+    assert before[:1] == diffdata.FORMAT_2
+    assert diffdata.unpack(packed, new) == diffdata.unpack(before, new) == diff
+    assert diffdata.as_format(before, diffdata.FORMAT_3) == packed
+    assert len(packed) < len(before)
+
+
+def test_a_damaged_diff_of_format_3_is_refused() -> None:
+    new = story(2)
+    packed = diffdata.pack(diff_documents(story(1), new, {}, {}).to_json(), new_texts=new)
+    for damaged in (packed[:-3], packed + b"tail", diffdata.FORMAT_3 + b"\xff" + packed[2:]):
+        with pytest.raises(ValueError):  # noqa: PT011 - zlib's and json's errors are ValueErrors
+            diffdata.unpack(damaged, new)
+
+
 # --- stored --------------------------------------------------------------------------------
 
 
@@ -84,6 +113,11 @@ def test_damaged_event_data_is_refused() -> None:
 def tracked(app: App) -> str:
     with ArticleServer(FIXTURES) as server:
         return track_story(app, server)
+
+
+def diff_formats(engine: Engine) -> set[bytes]:
+    with engine.connect() as connection:
+        return {bytes(d)[:1] for d in connection.scalars(text("SELECT data FROM version_diffs"))}
 
 
 def stored_forms(engine: Engine) -> tuple[set[int], set[bytes]]:
@@ -230,6 +264,7 @@ def test_migration_goes_down_and_up_with_data_and_reads_the_same(
                                                     "UNION SELECT typeof(data) FROM events")))
             assert kinds == {"text"}
         assert dropped <= checks_keys(engine)
+        assert diff_formats(engine) == {diffdata.FORMAT_2}
         assert stored_checks(engine) == checks
         upgrade_to_head(engine)
         assert current_revision(engine) == HEAD_REVISION
@@ -238,6 +273,7 @@ def test_migration_goes_down_and_up_with_data_and_reads_the_same(
         assert not {"uq_events_source_id_seq", "uq_events_version_id_type"} & (
             unique_constraints(engine))
         assert stored_forms(engine)[1] == {b"\x01"}
+        assert diff_formats(engine) == {diffdata.FORMAT_3}
     finally:
         engine.dispose()
     assert read_back(app, tracked) == before

@@ -18,7 +18,8 @@ SQLite the events table is rebuilt to drop the two table constraints. ``checks.v
 loses its foreign key and ``ix_checks_version_id``: no query looks checks up by version, and
 a version is deleted only with its article, after the article's checks
 (``db.queries.delete_article``), so the key's ON DELETE SET NULL, the index's only user, never
-had a row to change (on SQLite the checks table is rebuilt).
+had a row to change (on SQLite the checks table is rebuilt). Stored diffs of format 2 are
+stored in format 3 (``db.diffdata``: the same JSON deflated against a dictionary).
 
 Every value reads back as it was; the downgrade writes them back as text and JSON and gives
 the constraints back.
@@ -31,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from db import compact, jsontext
+from db import compact, diffdata, jsontext
 
 revision: str = "0014_pgbytes"
 down_revision: str | None = "0013_paradelta"
@@ -74,11 +75,13 @@ def upgrade() -> None:
     op.drop_index(_CHECKS_INDEX, "checks")
     with op.batch_alter_table("checks", recreate="always" if sqlite else "auto") as batch:
         batch.drop_constraint(_CHECKS_KEY, type_="foreignkey")
+    _convert_diffs(connection, diffdata.FORMAT_3)
 
 
 def downgrade() -> None:
     connection = op.get_bind()
     sqlite = connection.dialect.name == "sqlite"
+    _convert_diffs(connection, diffdata.FORMAT_2)
     # a version deleted since is no longer the key's to refer to
     op.execute("UPDATE checks SET version_id = NULL WHERE version_id IS NOT NULL AND "
                "version_id NOT IN (SELECT id FROM versions)")
@@ -150,4 +153,19 @@ def _repack_pg_data(connection: sa.Connection, *, pack: bool) -> None:
             values.append({"id": key, "value": compact.pack_data(value) if pack else
                            jsontext.dumps(value).encode()})  # fmt: skip
         connection.execute(update, values)
+        after = rows[-1][0]
+
+
+def _convert_diffs(connection: sa.Connection, format_: bytes) -> None:
+    """Every stored diff of format 2 or 3 (``db.diffdata``) in ``format_``: the same JSON,
+    deflated with or without format 3's dictionary."""
+    select = sa.text(f"SELECT version_id, data FROM version_diffs WHERE version_id > :after "
+                     f"ORDER BY version_id LIMIT {_BATCH}")
+    update = sa.text("UPDATE version_diffs SET data = :data WHERE version_id = :id")
+    after = -1
+    while rows := connection.execute(select, {"after": after}).all():
+        changed = [{"id": key, "data": diffdata.as_format(bytes(data), format_)}
+                   for key, data in rows if bytes(data)[:1] != format_]  # fmt: skip
+        if changed:
+            connection.execute(update, changed)
         after = rows[-1][0]
