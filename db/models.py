@@ -166,6 +166,7 @@ class ContentHash(TypeDecorator[str]):
 
     impl = LargeBinary
     cache_ok = True
+    length = 32  # the longest text it takes, as VARCHAR(32) did (tracker import checks it)
 
     def load_dialect_impl(self, dialect: Any) -> Any:
         if dialect.name == "sqlite":

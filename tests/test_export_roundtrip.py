@@ -168,6 +168,7 @@ def test_import_refuses_a_database_that_is_not_empty(
     ("VERSION:paragraphs=[1, 2]", "line 2: paragraphs must be a list of strings"),
     ("VERSION:version=1", "line 2: versions must be ordered"),
     ("VERSION:language=" + "x" * 50, "line 2: language must be at most 20 characters"),
+    ("VERSION:content_hash=" + "a" * 33, "line 2: content_hash must be at most 32 characters"),
     ("VERSION:title=a\u0000b", "line 2: title must be free of NUL characters"),
     ("VERSION:paragraph_kinds=[]", "line 2: 12 paragraphs but 0 paragraph kinds"),
 ])
