@@ -293,6 +293,13 @@ def test_the_partial_indexes_answer_the_lookups_by_version_and_source(database_u
     engine = make_engine(database_url)
     try:
         upgrade_to_head(engine)
+        if engine.dialect.name == "postgresql":
+            # The session's database went down and up with rows being updated (the migration
+            # test): an index built over recently dead HOT-updated rows is ignored by plans
+            # while an older snapshot lives (pg_index.indcheckxmin), and other sessions of the
+            # suite hold one. Rebuilt over the emptied table, it is planned at once.
+            with engine.begin() as connection:
+                connection.execute(text("REINDEX TABLE events"))
         for sql, (index, column) in LOOKUPS.items():
             found = plan(engine, sql)
             if engine.dialect.name == "sqlite":

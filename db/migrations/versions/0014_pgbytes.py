@@ -59,23 +59,31 @@ def upgrade() -> None:
         with op.batch_alter_table("events", recreate="always") as batch:
             for name, _, _ in _UNIQUE:
                 batch.drop_constraint(name, type_="unique")
+        _create_partial_indexes()
     else:
         op.alter_column("versions", "content_hash", existing_type=sa.String(32),
                         type_=sa.LargeBinary(), existing_nullable=False,
                         postgresql_using=_PG_HASH_BYTES)  # fmt: skip
+        # The indexes before the events' rows are rewritten and updated: an index built over
+        # the dead rows of those updates would be left out of plans while an older snapshot
+        # lives (pg_index.indcheckxmin).
+        for name, _, _ in _UNIQUE:
+            op.drop_constraint(name, "events", type_="unique")
+        _create_partial_indexes()
         op.alter_column("events", "data", existing_type=sa.JSON(), type_=sa.LargeBinary(),
                         existing_nullable=False,
                         postgresql_using="convert_to(data::text, 'UTF8')")  # fmt: skip
         _repack_pg_data(connection, pack=True)
-        for name, _, _ in _UNIQUE:
-            op.drop_constraint(name, "events", type_="unique")
-    for name, columns, where in _UNIQUE:
-        op.create_index(name, "events", columns, unique=True, sqlite_where=sa.text(where),
-                        postgresql_where=sa.text(where))
     op.drop_index(_CHECKS_INDEX, "checks")
     with op.batch_alter_table("checks", recreate="always" if sqlite else "auto") as batch:
         batch.drop_constraint(_CHECKS_KEY, type_="foreignkey")
     _convert_diffs(connection, diffdata.FORMAT_3)
+
+
+def _create_partial_indexes() -> None:
+    for name, columns, where in _UNIQUE:
+        op.create_index(name, "events", columns, unique=True, sqlite_where=sa.text(where),
+                        postgresql_where=sa.text(where))
 
 
 def downgrade() -> None:
