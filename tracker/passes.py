@@ -53,7 +53,7 @@ from tracker.check import (
     UnchangedBatch,
     check_target,
     load_targets,
-    store_kept,
+    store_kept_all,
 )
 from tracker.config import Settings
 from tracker.identity import clean_url
@@ -307,7 +307,7 @@ def _check_in_processes(
                                      return_when=FIRST_COMPLETED)
                 for future in done:
                     checked, kept = future.result()
-                    for result in [*checked, *(_store(app, k) for k in kept)]:
+                    for result in [*checked, *_store(app, kept)]:
                         if later.keep(result):
                             continue
                         results.append(result)
@@ -368,11 +368,12 @@ def _check_chunk(
         raise DatabaseProblem(explain(exc)) from None
 
 
-def _store(app: App, kept: KeptStore) -> CheckResult:
-    """Store a check a process kept; the database away or broken ends the pass with its
+def _store(app: App, kept: list[KeptStore]) -> list[CheckResult]:
+    """Store the checks a process kept (its chunk's), the first versions among them in one
+    transaction (``store_kept_all``); the database away or broken ends the pass with its
     one-line reason, as it does when a process meets it."""
     try:
-        return store_kept(app, kept)
+        return store_kept_all(app, kept)
     except SQLAlchemyError as exc:
         raise DatabaseProblem(explain(exc)) from None
 
