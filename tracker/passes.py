@@ -14,7 +14,8 @@ checks to the schedule.
 
 In the fork pool, the processes fetch, extract and compare, and write the checks that found
 nothing new (together, per chunk); the versions they found are stored by the parent, one writer
-(``tracker.check.KeptStores``): SQLite lets one writer in at a time, and a writer in a process
+(``tracker.check.KeptStores``; a chunk's first versions in one transaction,
+``tracker.check.store_kept_all``): SQLite lets one writer in at a time, and a writer in a process
 whose other threads extract pages waits for the GIL while every other writer waits for it.
 """
 
