@@ -146,6 +146,19 @@ class FirstStore:
         except sqlite3.Error as exc:
             raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
 
+    # Savepoints, for several first versions stored in one transaction, each on its own
+    # (``tracker.check.store_kept_all``): one begun before each, then let go (its writes kept)
+    # or undone (its writes gone, the transaction going on).
+    def savepoint(self) -> None:
+        self._execute("SAVEPOINT first_version", ())
+
+    def let_go(self) -> None:
+        self._execute("RELEASE first_version", ())
+
+    def undo(self) -> None:
+        self._execute("ROLLBACK TO first_version", ())
+        self._execute("RELEASE first_version", ())
+
     def lock_article(self, article_id: int) -> tuple[LockedArticle, str | None] | None:
         """The article and the outcome of its latest check (None: no such article)."""
         found = self._execute(_LOCK, (article_id,)).fetchone()

@@ -17,7 +17,15 @@ from db.session import session_scope
 from tests.articleserver import ArticleServer
 from tracker.app import App
 from tracker.articles import add_articles
-from tracker.check import KEPT, CheckResult, KeptStores, check_target, load_targets, store_kept
+from tracker.check import (
+    KEPT,
+    CheckResult,
+    KeptStores,
+    check_target,
+    load_targets,
+    store_kept,
+    store_kept_all,
+)
 from tracker.passes import Progress, check_pass
 
 
@@ -224,6 +232,89 @@ def test_a_kept_first_version_another_check_stored_meanwhile_is_compared_with_it
     with session_scope(app.reader) as session:
         assert sorted(session.scalars(select(Version.article_id)).all()) == ids
         assert len(session.scalars(select(Check.id)).all()) == 3
+
+
+def test_kept_checks_stored_together_fail_alone_and_keep_to_their_claims(
+    app: App, article_server: ArticleServer
+) -> None:
+    """``store_kept_all`` (a chunk's kept checks, the first versions in one transaction on
+    SQLite, a savepoint each) as ``store_kept`` of each: the refused one stores nothing and
+    records its failure, the one whose claim was lost stores nothing, the others are stored,
+    and the results come in the order of the checks."""
+    ids, stores = keep(app, [article_server.add_article(f"t{i}", 1) for i in range(5)])
+    kept = stores.take()
+    kept[1] = replace(kept[1], target=replace(kept[1].target, lease_token="someone else's"))
+    with refusing_inserts(app, {"events": ids[2]}):  # refused after its version was written
+        results = store_kept_all(app, kept)
+    assert [r.article_id for r in results] == ids
+    assert [r.outcome for r in results] == [
+        "first_seen", "skipped", "failed", "first_seen", "first_seen"]
+    assert "refused by a test trigger" in (results[2].error or "")
+    with session_scope(app.reader) as session:
+        versions = session.scalars(select(Version.article_id)).all()
+        checks = session.scalars(select(Check.article_id)).all()
+        rows = {i: queries.article_by_id(session, i) for i in ids}
+    assert sorted(versions) == [ids[0], ids[3], ids[4]]
+    assert sorted(checks) == [ids[0], ids[2], ids[3], ids[4]]
+    assert [rows[i].version_count for i in ids] == [1, 0, 0, 1, 1]  # type: ignore[union-attr]
+    assert rows[ids[1]].last_checked_at is None  # type: ignore[union-attr]
+    assert "refused by a test trigger" in (rows[ids[2]].last_error or "")  # type: ignore[union-attr]
+
+
+def test_kept_first_versions_are_stored_in_one_transaction_as_checks_store_them(
+    sqlite_url: str, sqlite_template: Path, tmp_path: Path, article_server: ArticleServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A chunk's kept first versions stored by ``store_kept_all``: one write transaction for
+    them all (one begin, one commit), none of it through SQLAlchemy, and every table's rows
+    those their own checks write through SQLAlchemy in another database, read by SQLAlchemy
+    and as stored."""
+    from db import firststore
+    from tracker import check
+    from tracker.config import load_settings
+
+    shutil.copy(sqlite_template, tmp_path / "one_by_one.db")
+    parent, one_by_one = (App(load_settings(database_url=url)) for url in (
+        sqlite_url, f"sqlite:///{tmp_path / 'one_by_one.db'}"))
+    begun: list[object] = []
+    immediate = firststore.immediate
+
+    def counted(engine: object) -> object:
+        begun.append(engine)
+        return immediate(engine)  # type: ignore[arg-type]
+
+    try:
+        urls = [article_server.add_article(f"u{i}", 1 + i % 3) for i in range(5)]
+        _, stores = keep(parent, urls)
+        monkeypatch.setattr(firststore, "immediate", counted)
+        with statements_of(parent) as sent:
+            assert {r.outcome for r in store_kept_all(parent, stores.take())} == {"first_seen"}
+        assert sent == []  # all on the driver itself
+        assert len(begun) == 1
+        add_articles(one_by_one, urls)
+        monkeypatch.setattr(check, "_first_version", lambda *_: False)
+        assert {r.outcome for r in check_pass(one_by_one, urls, all_=False,
+                                              concurrency=1)} == {"first_seen"}
+        assert table_rows(parent) == table_rows(one_by_one)
+        assert stored_rows(sqlite_url) == stored_rows(f"sqlite:///{tmp_path / 'one_by_one.db'}")
+    finally:
+        parent.close()
+        one_by_one.close()
+
+
+def test_a_kept_first_version_stored_meanwhile_is_compared_with_it_in_a_chunk(
+    app: App, article_server: ArticleServer
+) -> None:
+    """Among a chunk's kept first sights stored together, one whose article got its first
+    version from another check meanwhile: compared with it on its own (nothing new), the
+    others stored, on both databases."""
+    ids, stores = keep(app, [article_server.add_article(f"v{i}", 1) for i in range(3)])
+    assert check_target(app, load_targets(app, [ids[1]])[ids[1]]).outcome == "first_seen"
+    results = store_kept_all(app, stores.take())
+    assert [r.outcome for r in results] == ["first_seen", "unchanged", "first_seen"]
+    with session_scope(app.reader) as session:
+        assert sorted(session.scalars(select(Version.article_id)).all()) == ids
+        assert len(session.scalars(select(Check.id)).all()) == 4
 
 
 @contextmanager

@@ -202,6 +202,46 @@ def store_kept(app: App, kept: KeptStore) -> CheckResult:
                     lambda: _store(app, kept.target, kept.run, kept.seen, kept.fetched))
 
 
+def store_kept_all(app: App, kept: Sequence[KeptStore]) -> list[CheckResult]:
+    """``store_kept`` of each kept check, in order, with the first versions among them stored
+    in one write transaction on SQLite (``db.firststore``), a savepoint each: one begin and
+    one commit for a chunk of a forked pass instead of one per version (the commit alone was
+    a third of a first version's store in the parent). A check that store does not take, or
+    that raises in it (its savepoint rolled back, the others kept), is then stored by
+    ``store_kept`` on its own, which stores it or records its failure as it always did. An
+    error of the transaction's begin or commit (the database away or broken) raises, as
+    ``store_kept`` does: the pass ends with its one-line reason, nothing of the batch
+    stored."""
+    done: dict[int, CheckResult] = {}
+    firsts = [i for i, k in enumerate(kept) if _first_version(app, k.target, k.fetched)]
+    if len(firsts) > 1:
+        failed: list[tuple[KeptStore, str]] = []
+        with FirstStore.begun(app.engine) as store:
+            for i in firsts:
+                k = kept[i]
+                store.savepoint()
+                try:
+                    first = _first(store, app, k.target, k.run, k.seen, k.fetched)
+                except Exception:
+                    # Undone (an error undoing it is the transaction's: it propagates); the
+                    # check is stored on its own below, which stores it or says why not.
+                    log.debug("batched store of %s raised", k.target.url, exc_info=True)
+                    store.undo()
+                    continue
+                if first is None:  # not a plain first store: nothing written
+                    store.undo()
+                    continue
+                store.let_go()
+                done[i], error = first
+                if error is not None:
+                    failed.append((k, error))
+        for k, error in failed:
+            log.warning("check of %s failed: %s", k.target.url, error)
+        for i, result in done.items():
+            _finished(kept[i].target, kept[i].run, result)
+    return [done[i] if i in done else store_kept(app, k) for i, k in enumerate(kept)]
+
+
 def _guarded(
     app: App, target: Target, run: _Run, work: Callable[[], CheckResult]
 ) -> CheckResult:
@@ -222,10 +262,14 @@ def _guarded(
         result = _record(app, target, run, failure(UnexpectedError(exc)))
     if result.outcome == KEPT:
         return result  # done when it is stored
+    _finished(target, run, result)
+    return result
+
+
+def _finished(target: Target, run: _Run, result: CheckResult) -> None:
     metrics.check_done(result.outcome, time.perf_counter() - run.clock,
                        None if run.lag_ms is None else run.lag_ms / 1000)
     log.debug("check of %s: %s", target.url, result.outcome)
-    return result
 
 
 def record_lost(app: App, article_id: int, lease_token: str | None, reason: str) -> CheckResult:
@@ -543,29 +587,43 @@ def _record_first(
     turns out not to be a first version's plain store (a version was stored meanwhile, the
     page names another URL as canonical and may merge, the decision stores a diff):
     ``_record`` then takes the SQLAlchemy path."""
+    with FirstStore.begun(app.engine) as store:
+        first = _first(store, app, target, run, seen, fetched)
+    if first is None:
+        return None
+    result, error = first
+    if error is not None:
+        log.warning("check of %s failed: %s", target.url, error)
+    return result
+
+
+def _first(
+    store: FirstStore, app: App, target: Target, run: _Run, seen: Extracted, fetched: _Fetched
+) -> tuple[CheckResult, str | None] | None:
+    """``_record_first``'s work in ``store``'s transaction: the check's result and, when the
+    decision is a failure, its error (said once the transaction is committed); None, having
+    written nothing, when the check is not a first version's plain store."""
     new, article = fetched.new, fetched.article
     assert new is not None
     assert article is not None
-    with FirstStore.begun(app.engine) as store:
-        locked = store.lock_article(target.id)
-        if locked is None or not lease.take(locked[0], target.lease_token):
-            return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED)
-        row, last_outcome = locked
-        if row.version_count or usable_canonical(article.metadata.canonical_url, row.url):
-            return None
-        now, seq = utcnow(), row.event_seq
-        seen = replace(seen, comparison=fetched.compared)
-        decision = decide(_previous_of(row, None, last_outcome), seen, _rules(app, target), now)
-        if decision.store is not None and (decision.store.number != new.number
-                                           or decision.store.diff is not None):
-            return None
-        version_id = _apply_first(store, row, decision, run, fetched, now)
+    locked = store.lock_article(target.id)
+    if locked is None or not lease.take(locked[0], target.lease_token):
+        return CheckResult(target.id, target.url, "skipped", error=_SUPERSEDED), None
+    row, last_outcome = locked
+    if row.version_count or usable_canonical(article.metadata.canonical_url, row.url):
+        return None
+    now, seq = utcnow(), row.event_seq
+    seen = replace(seen, comparison=fetched.compared)
+    decision = decide(_previous_of(row, None, last_outcome), seen, _rules(app, target), now)
+    if decision.store is not None and (decision.store.number != new.number
+                                       or decision.store.diff is not None):
+        return None
+    version_id = _apply_first(store, row, decision, run, fetched, now)
     number = new.number if version_id is not None else row.version_count or None
-    if not decision.good:
-        log.warning("check of %s failed: %s", target.url, decision.error)
-    return CheckResult(row.id, row.url, decision.outcome, number if decision.good else None,
-                       error=decision.error, summary=decision.summary,
-                       events=row.event_seq - seq, headline=_new_headline(decision))
+    result = CheckResult(row.id, row.url, decision.outcome, number if decision.good else None,
+                         error=decision.error, summary=decision.summary,
+                         events=row.event_seq - seq, headline=_new_headline(decision))
+    return result, None if decision.good else decision.error
 
 
 def _apply_first(
@@ -602,11 +660,17 @@ def _compared(app: App, target: Target, fetched: _Fetched, digest: str) -> _Fetc
     second, and other writers (another process's checks on the same SQLite file) must not
     wait for it, nor for the rows being built. ``digest``: the article's content hash."""
     assert fetched.article is not None
-    with session_scope(app.reader) as session:
-        # none stored when the pass was loaded: the lock's version count tells if one is now
-        latest = queries.latest_version(session, target.id) if target.version_count else None
-        ids = queries.paragraph_ids(session, latest) if latest else None
-        comparison, sources = _comparison(session, latest, fetched.article, ids, digest)
+    latest: Version | None = None
+    ids: list[int] | None = None
+    comparison: Comparison | None = None
+    sources: Mapping[int, tuple[int, str]] = {}
+    # None stored when the pass was loaded (a first sight): nothing to read, no session made
+    # (the lock's version count tells if one was stored since).
+    if target.version_count:
+        with session_scope(app.reader) as session:
+            latest = queries.latest_version(session, target.id)
+            ids = queries.paragraph_ids(session, latest) if latest else None
+            comparison, sources = _comparison(session, latest, fetched.article, ids, digest)
     predecessor = (Predecessor(latest.number, ids, sources) if latest and ids is not None
                    else None)
     new = _prepare(app, target.id, fetched, predecessor, comparison, digest)

@@ -21,8 +21,7 @@ from collections.abc import Iterable
 _FLAGS = re.IGNORECASE | re.UNICODE
 
 # Phrases specific enough to count anywhere in the title or the text.
-_ANYWHERE = re.compile(
-    r"\b(?:"
+_PHRASES = (
     r"(?:this|it) is an? (?:developing|breaking) (?:news )?story"
     r"|developing (?:news )?story"
     r"|this (?:story|article|report|page|post)"
@@ -36,9 +35,13 @@ _ANYWHERE = re.compile(
     r"|(?:diese|die) (?:meldung|nachricht|seite|geschichte)"
     r" wird (?:laufend |fortlaufend |ständig |stetig |regelmäßig |weiter )?aktualisiert"
     r"|eilmeldung|liveticker|live-ticker|liveblog|live-blog|newsblog|newsticker"
-    r")\b",
-    _FLAGS,
 )
+# The first letters of those phrases, looked ahead for: a position starting with any other
+# letter is passed over at once instead of trying every phrase there (0.11 -> 0.06 ms a
+# page of bench_check's). It must hold the first letter of every phrase: tests/test_markers.py
+# compares the search with the one without it.
+_FIRST_LETTERS = "(?=[acdeilnrst])"
+_ANYWHERE = re.compile(rf"\b{_FIRST_LETTERS}(?:{_PHRASES})\b", _FLAGS)
 # At the start of the headline: "Live:", "LIVE Ukraine …", "Breaking: …", "BREAKING …".
 _HEADLINE = re.compile(
     r"^\W{0,4}(?:"

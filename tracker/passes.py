@@ -14,7 +14,8 @@ checks to the schedule.
 
 In the fork pool, the processes fetch, extract and compare, and write the checks that found
 nothing new (together, per chunk); the versions they found are stored by the parent, one writer
-(``tracker.check.KeptStores``): SQLite lets one writer in at a time, and a writer in a process
+(``tracker.check.KeptStores``; a chunk's first versions in one transaction,
+``tracker.check.store_kept_all``): SQLite lets one writer in at a time, and a writer in a process
 whose other threads extract pages waits for the GIL while every other writer waits for it.
 """
 
@@ -53,7 +54,7 @@ from tracker.check import (
     UnchangedBatch,
     check_target,
     load_targets,
-    store_kept,
+    store_kept_all,
 )
 from tracker.config import Settings
 from tracker.identity import clean_url
@@ -307,7 +308,7 @@ def _check_in_processes(
                                      return_when=FIRST_COMPLETED)
                 for future in done:
                     checked, kept = future.result()
-                    for result in [*checked, *(_store(app, k) for k in kept)]:
+                    for result in [*checked, *_store(app, kept)]:
                         if later.keep(result):
                             continue
                         results.append(result)
@@ -368,11 +369,12 @@ def _check_chunk(
         raise DatabaseProblem(explain(exc)) from None
 
 
-def _store(app: App, kept: KeptStore) -> CheckResult:
-    """Store a check a process kept; the database away or broken ends the pass with its
+def _store(app: App, kept: list[KeptStore]) -> list[CheckResult]:
+    """Store the checks a process kept (its chunk's), the first versions among them in one
+    transaction (``store_kept_all``); the database away or broken ends the pass with its
     one-line reason, as it does when a process meets it."""
     try:
-        return store_kept(app, kept)
+        return store_kept_all(app, kept)
     except SQLAlchemyError as exc:
         raise DatabaseProblem(explain(exc)) from None
 
