@@ -59,6 +59,17 @@ def start(
     return process.wait_ready()
 
 
+BROKER_LOST = "Connection to broker lost"  # what a Celery worker logs when its Redis goes
+
+
+def noticed_broker_loss(worker: CeleryProcess, times: int = 1) -> None:
+    """Wait until the worker has noticed its broker go (``times`` times in all): Redis restarted
+    before that would be no outage for it at all; waiting longer only lengthens its reconnection
+    backoff (2 s, then 4 s, ...)."""
+    wait_for(lambda: worker.output.count(BROKER_LOST) >= times or worker.process.poll() is not None,
+             30, "the worker to notice its broker is gone")
+
+
 def tracked(app: App, server: ArticleServer, slugs: list[str]) -> list[str]:
     urls = [server.add_article(slug, 1) for slug in slugs]
     add_articles(app, urls, interval=3600)
@@ -241,12 +252,12 @@ def test_service_recovers_from_a_redis_restart(
         env = service_env(
             postgres_url, redis_server.url, TRACKER_LEASE_SECONDS="8", TRACKER_CLAIM_BATCH="5"
         )
-        start(processes, "worker", env, *WORKER, "-c", "2")
+        worker = start(processes, "worker", env, *WORKER, "-c", "2")
         start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
         wait_for(lambda: checks(app) >= 3, 60, "the first checks")
         redis_server.stop()  # queued messages are lost with it: nothing is persisted
         stopped_at = checks(app)
-        time.sleep(3)
+        noticed_broker_loss(worker)
         redis_server.start()
         wait_for(lambda: versions(app) == 30, 120, "every article after the restart")
         assert stopped_at < 30
@@ -282,7 +293,7 @@ def test_worker_outlives_redis_restarts_with_tasks_in_flight(
             before = checks(app)
             wait_for(lambda before=before: checks(app) >= before + 2, 60, "checks under way")
             redis_server.stop()
-            time.sleep(1)
+            noticed_broker_loss(worker, restart + 1)
             redis_server.start()
             make_all_due(app)  # work for after the restart, however far the checks went
             before = checks(app)
@@ -316,7 +327,8 @@ def test_tasks_retry_while_postgres_is_down_and_store_nothing_half(
         wait_for(lambda: checks(app) >= 2, 60, "the first checks")
         app.engine.dispose()
         postgres.stop()
-        time.sleep(4)
+        # Down until tasks have failed on it and are being retried: the outage they ride out.
+        wait_for(lambda: "Retry" in "".join(p.output for p in processes), 60, "a retry")
         postgres.start()
         wait_for(lambda: versions(app) == 20, 120, "every article after the restart")
         assert "Retry" in "".join(p.output for p in processes)
@@ -386,11 +398,11 @@ def test_deliveries_pending_survive_a_redis_restart(
                 # and give up (failed, never delivered) before Redis was even stopped.
                 TRACKER_WEBHOOK_RETRY_SCHEDULE=",".join(["1s"] * 50),
             )
-            start(processes, "worker", env, *WORKER, "-c", "2")
+            worker = start(processes, "worker", env, *WORKER, "-c", "2")
             start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
             wait_for(lambda: len(receiver.attempts) >= 5, 60, "first delivery attempts")
             redis_server.stop()
-            time.sleep(2)
+            noticed_broker_loss(worker)
             receiver.respond("ok")
             redis_server.start()
             wait_for(
