@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.articleserver import ArticleServer
-from tests.services import CeleryProcess
+from tests.services import CeleryProcess, stop_together
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STORY = FIXTURES / "story_de"
@@ -209,8 +209,8 @@ def processes() -> Iterator[list[CeleryProcess]]:
     which pytest shows only when the test failed."""
     started: list[CeleryProcess] = []
     yield started
+    stop_together(started)
     for process in started:
-        process.stop()
         print(f"--- celery {process.kind} (exit {process.process.returncode}) ---")
         print(process.output)
 
