@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.articleserver import ArticleServer
-from tests.services import CeleryProcess
+from tests.services import CeleryProcess, stop_together
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STORY = FIXTURES / "story_de"
@@ -122,16 +122,36 @@ def postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture
-def postgres_url(postgres_database: str) -> str:
+def empty_postgres(url: str) -> None:
+    """Empty every table of the database at ``url`` and restart its sequences, as ``TRUNCATE
+    … RESTART IDENTITY CASCADE`` would. ``DELETE`` in one transaction (children first) and
+    ``setval`` do it in a few milliseconds: ``TRUNCATE`` gives each table, index and TOAST
+    table a new file, synced at commit, and took 0.06–0.2 s a test."""
     from db.models import Base
     from db.session import make_engine
 
-    engine = make_engine(postgres_database)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    engine = make_engine(url)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in tables:
+            connection.execute(text(f'DELETE FROM "{table}"'))
+        # The sequences these tables own (serial and identity columns) back to their start.
+        connection.execute(
+            text(
+                "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
+                " JOIN pg_depend d ON d.objid = s.seqrelid AND d.classid = 'pg_class'::regclass"
+                " AND d.deptype IN ('a', 'i')"
+                " JOIN pg_class t ON t.oid = d.refobjid"
+                " WHERE t.relname = ANY(:tables) AND t.relnamespace = 'public'::regnamespace"
+            ),
+            {"tables": tables},
+        )
     engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    empty_postgres(postgres_database)
     return postgres_database
 
 
@@ -189,8 +209,8 @@ def processes() -> Iterator[list[CeleryProcess]]:
     which pytest shows only when the test failed."""
     started: list[CeleryProcess] = []
     yield started
+    stop_together(started)
     for process in started:
-        process.stop()
         print(f"--- celery {process.kind} (exit {process.process.returncode}) ---")
         print(process.output)
 

@@ -10,7 +10,7 @@ import pytest
 from tests.articleserver import ArticleServer
 from tests.receiver import WebhookReceiver
 from tests.services import CeleryProcess, wait_for
-from tests.test_workers import WORKER, make_all_due, service_env, start, tracked
+from tests.test_workers import WORKER, make_all_due, service_env, start_with_beat, tracked
 from tracker.app import App
 from tracker.channels import add_channel
 from tracker.config import load_settings
@@ -34,8 +34,7 @@ def test_worker_sends_channel_messages(
         tracked(app, article_server, ["story"])
         env = service_env(postgres_url, broker, TRACKER_SECRET_KEY=key,
                           TRACKER_PUBLIC_URL="https://tracker.example.org")
-        start(processes, "worker", env, *WORKER, "-c", "2")
-        start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+        start_with_beat(processes, env, *WORKER, "-c", "2", schedule=tmp_path / "beat")
         receiver.wait_for(1, timeout=60)
         article_server.set_version("story", 2)
         make_all_due(app)

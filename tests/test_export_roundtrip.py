@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import create_engine, select, text, update
 
 from db import diff_queries, queries
-from db.models import Article, Base, Version, VersionDiff, versions_table
+from db.models import Article, Version, VersionDiff, versions_table
 from db.session import session_scope
 from tests.articleserver import ArticleServer
 from tests.clihelp import tracker
-from tests.conftest import POSTGRES_URL, service_missing
+from tests.conftest import POSTGRES_URL, empty_postgres, service_missing
 from tests.export_story import store_history, track_story
 from tracker.app import App
 from tracker.articles import add_articles
@@ -65,13 +65,7 @@ def target(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
         url = f"sqlite:///{tmp_path / 'target.db'}"
     else:
         url = request.getfixturevalue("second_postgres")
-        from db.session import make_engine
-
-        engine = make_engine(url)
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        empty_postgres(url)
     app = App(load_settings(database_url=url))
     yield app
     app.close()

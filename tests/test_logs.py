@@ -22,7 +22,7 @@ from db.models import Article, Check
 from db.session import session_scope
 from tests.articleserver import ArticleServer
 from tests.clihelp import ROOT, environment, tracker
-from tests.services import CeleryProcess, PrivateRedis, wait_for
+from tests.services import CeleryProcess, PrivateRedis, stop_together, wait_for
 from tracker import logs
 from tracker.app import App
 from tracker.articles import add_articles
@@ -134,8 +134,7 @@ def test_worker_says_when_the_rate_limiting_redis_is_gone_and_when_it_is_back(
         # Redis is tried again 5 s after the failure: the checks after that find it back.
         wait_for(lambda: _back(worker, app), 60, "the 'is back' warning")
     finally:
-        beat.stop()
-        worker.stop()
+        stop_together([beat, worker])
         limiter.stop()
         app.close()
     back = list(BACK.finditer(worker.output))

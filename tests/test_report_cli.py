@@ -21,7 +21,7 @@ from tests.articleserver import ArticleServer
 from tests.clihelp import environment, run_tracker, tracker, tracker_json
 from tests.conftest import STORY
 from tests.rawsite import Answer, RawSite
-from tests.test_run import count, start_run, wait_for
+from tests.test_run import count, make_due, start_run, wait_for
 
 # A time as the CLI prints it: to the second, then the zone's name; never a fraction.
 LOCAL_TIME = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [A-Z][A-Za-z0-9+-]+"
@@ -132,7 +132,8 @@ def test_run_logs_a_new_headline_with_zoned_times(
     tracker(sqlite_url, "add", url, "--every", "10s")
     tracker(sqlite_url, "check", url)
     article_server.set_version("story", 3)
-    service = start_run(sqlite_url)  # the change is found at the next due check
+    make_due(sqlite_url)  # the next check, without waiting out the interval
+    service = start_run(sqlite_url)  # the change is found at that due check
     try:
         wait_for(lambda: count(sqlite_url, "select count(*) from versions") == 2, timeout=30)
     finally:

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 
 from tests.articleserver import ArticleServer
 from tests.clihelp import ROOT, TRACKER, environment, tracker
@@ -17,6 +17,23 @@ def count(url: str, sql: str) -> int:
     try:
         with engine.connect() as connection:
             return int(connection.execute(text(sql)).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def make_due(database_url: str) -> None:
+    """Every article and source due now, as if its next check time had come: a test about
+    what ``tracker run`` does with a due check need not wait out the 10 s minimum interval.
+    A running service sees it at its next pass, within its idle pause (5 s at most)."""
+    from db.models import Article, Source
+    from db.session import make_engine
+    from tracker.clock import utcnow
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            for model in (Article, Source):
+                connection.execute(update(model).values(next_check_at=utcnow()))
     finally:
         engine.dispose()
 

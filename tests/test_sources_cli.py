@@ -11,7 +11,7 @@ from tests.articleserver import ArticleServer
 from tests.clihelp import tracker, tracker_json
 from tests.receiver import WebhookReceiver
 from tests.test_payload import assert_valid
-from tests.test_run import count, start_run, wait_for
+from tests.test_run import count, make_due, start_run, wait_for
 from tracker.app import App
 from tracker.delivery import deliver_due
 from tracker.polls import poll_due_sources
@@ -111,6 +111,7 @@ def test_run_follows_a_feed_as_it_gains_entries(
     try:
         wait_for(lambda: count(sqlite_url, "select count(*) from versions") == 1)
         article_server.add_entries("news", ["second"])
+        make_due(sqlite_url)  # the feed's next poll now rather than at the end of its 10 s
         wait_for(lambda: count(sqlite_url, "select count(*) from versions") == 2, timeout=25)
     finally:
         service.send_signal(signal.SIGINT)

@@ -13,7 +13,7 @@ from db.models import Check, Event, Source
 from db.session import session_scope
 from tests.articleserver import ArticleServer
 from tests.services import CeleryProcess, wait_for
-from tests.test_workers import WORKER, service_env, start, versions
+from tests.test_workers import WORKER, service_env, start_with_beat, versions
 from tracker.app import App
 from tracker.config import load_settings
 from tracker.sources import add_source
@@ -34,8 +34,7 @@ def test_worker_and_beat_discover_a_feeds_articles_and_check_them(
     app = App(load_settings(database_url=postgres_url))
     add_source(app, feed, interval=3600, tags=["welt"])
     env = service_env(postgres_url, broker)
-    start(processes, "worker", env, *WORKER, "-c", "2")
-    start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+    start_with_beat(processes, env, *WORKER, "-c", "2", schedule=tmp_path / "beat")
     wait_for(lambda: versions(app) == 3, 60, "the three articles of the feed")
 
     article_server.add_entries("news", ["d"])
@@ -80,8 +79,7 @@ def test_workers_send_source_failing_then_recovered_once_each(
     with WebhookReceiver() as receiver:
         hook(app, receiver, events=["source.failing", "source.recovered"])
         env = service_env(postgres_url, broker, TRACKER_FAILING_AFTER="2")
-        start(processes, "worker", env, *WORKER, "-c", "2")
-        start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+        start_with_beat(processes, env, *WORKER, "-c", "2", schedule=tmp_path / "beat")
         for polls in (1, 2, 3):
             wait_for(lambda n=polls: failures() == n, 60, f"failed poll {polls}")
             due_now()

@@ -16,6 +16,7 @@ import pytest
 from tests.articleserver import ArticleServer
 from tests.clihelp import ROOT, TRACKER, environment, tracker, tracker_json
 from tests.services import free_port, wait_for
+from tests.test_run import make_due
 from tests.webhelp import get, track_story
 from tracker.app import App
 from tracker.web.app import CONTENT_SECURITY_POLICY
@@ -269,6 +270,7 @@ def test_tracker_run_serve_shows_the_story_it_checks(
         base = line.removeprefix("web view: ").rstrip("/")
         wait_for(lambda: "Putin trifft" in get(base, "/").text, 30, "the first version")
         article_server.set_version("live", 2)
+        make_due(sqlite_url)  # the next check now rather than at the end of its 10 s
         wait_for(lambda: "version 1 → 2" in get(base, "/changes").text, 30, "the change")
         started = time.monotonic()
         assert get(base, "/articles/1/diff/1..2").status_code == 200

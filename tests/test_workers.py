@@ -18,7 +18,13 @@ from db.models import Article, Check, Event, Version
 from db.session import session_scope
 from tests.articleserver import ArticleServer
 from tests.clihelp import environment
-from tests.services import CeleryProcess, PrivatePostgres, PrivateRedis, wait_for
+from tests.services import (
+    CeleryProcess,
+    PrivatePostgres,
+    PrivateRedis,
+    stop_together,
+    wait_for,
+)
 from tracker.app import App
 from tracker.articles import add_articles
 from tracker.config import load_settings
@@ -47,8 +53,7 @@ def stop_all(processes: list[CeleryProcess]) -> None:
     ``finally``), a worker loses its broker first and is told to shut down while it is
     reconnecting: under load it then failed to ack and close its event loop ("Error on
     stopping Hub") and hung until it was killed, which pushed the test past its time limit."""
-    for process in processes:
-        process.stop()
+    stop_together(processes)
 
 
 def start(
@@ -57,6 +62,31 @@ def start(
     process = CeleryProcess(kind, env, *args)
     processes.append(process)
     return process.wait_ready()
+
+
+BROKER_LOST = "Connection to broker lost"  # what a Celery worker logs when its Redis goes
+
+
+def noticed_broker_loss(worker: CeleryProcess, times: int = 1) -> None:
+    """Wait until the worker has noticed its broker go (``times`` times in all): Redis restarted
+    before that would be no outage for it at all; waiting longer only lengthens its reconnection
+    backoff (2 s, then 4 s, ...)."""
+    wait_for(lambda: worker.output.count(BROKER_LOST) >= times or worker.process.poll() is not None,
+             30, "the worker to notice its broker is gone")
+
+
+def start_with_beat(
+    processes: list[CeleryProcess], env: dict[str, str], *worker_args: str, schedule: Path
+) -> CeleryProcess:
+    """A worker and a beat started side by side, both ready on return; returns the worker.
+    Each takes a second or two to start (imports, the pool): one after the other, the test
+    waited for both in turn."""
+    worker = CeleryProcess("worker", env, *worker_args)
+    beat = CeleryProcess("beat", env, "--schedule", str(schedule), "-l", "INFO")
+    processes.extend([worker, beat])
+    worker.wait_ready()
+    beat.wait_ready()
+    return worker
 
 
 def tracked(app: App, server: ArticleServer, slugs: list[str]) -> list[str]:
@@ -105,8 +135,7 @@ def test_worker_and_beat_follow_the_story(
     app = App(load_settings(database_url=postgres_url, broker_url=broker))
     tracked(app, article_server, ["story"])
     env = service_env(postgres_url, broker)
-    start(processes, "worker", env, *WORKER, "-c", "2")
-    start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+    start_with_beat(processes, env, *WORKER, "-c", "2", schedule=tmp_path / "beat")
     wait_for(lambda: versions(app) == 1, 60, "the first version")
     for step in (2, 3, 4, 5):
         article_server.set_version("story", step)
@@ -187,8 +216,7 @@ def test_checks_waiting_in_the_queue_longer_than_their_lease_are_fetched_once(
     for slug in slugs:
         article_server.set_mode(slug, "timeout", seconds=0.7)
     env = service_env(postgres_url, broker, TRACKER_LEASE_SECONDS="3", TRACKER_CLAIM_BATCH="14")
-    start(processes, "worker", env, *WORKER, "-c", "1")
-    start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+    start_with_beat(processes, env, *WORKER, "-c", "1", schedule=tmp_path / "beat")
     wait_for(lambda: checks(app) >= 14, 90, "14 checks")
     time.sleep(4)  # a lease run out by now would have been claimed and fetched again
     requests = Counter(r.slug for r in article_server.requests() if r.slug)
@@ -213,8 +241,8 @@ def test_a_whole_worker_killed_mid_check_is_redone_within_seconds(
     tracked(app, article_server, ["slow"])
     article_server.set_mode("slow", "timeout", seconds=30)
     env = service_env(postgres_url, broker, TRACKER_LEASE_SECONDS="4")
-    first = start(processes, "worker", env, *WORKER, "-c", "1", "-n", "first@%h")
-    start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+    first = start_with_beat(processes, env, *WORKER, "-c", "1", "-n", "first@%h",
+                            schedule=tmp_path / "beat")
     wait_for(lambda: article_server.arrivals("slow") == 1, 30, "the check to start")
     article_server.set_mode("slow", None)
     first.kill()
@@ -241,12 +269,11 @@ def test_service_recovers_from_a_redis_restart(
         env = service_env(
             postgres_url, redis_server.url, TRACKER_LEASE_SECONDS="8", TRACKER_CLAIM_BATCH="5"
         )
-        start(processes, "worker", env, *WORKER, "-c", "2")
-        start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+        worker = start_with_beat(processes, env, *WORKER, "-c", "2", schedule=tmp_path / "beat")
         wait_for(lambda: checks(app) >= 3, 60, "the first checks")
         redis_server.stop()  # queued messages are lost with it: nothing is persisted
         stopped_at = checks(app)
-        time.sleep(3)
+        noticed_broker_loss(worker)
         redis_server.start()
         wait_for(lambda: versions(app) == 30, 120, "every article after the restart")
         assert stopped_at < 30
@@ -275,14 +302,13 @@ def test_worker_outlives_redis_restarts_with_tasks_in_flight(
         env = service_env(
             postgres_url, redis_server.url, TRACKER_LEASE_SECONDS="4", TRACKER_CLAIM_BATCH="1"
         )
-        worker = start(processes, "worker", env, *WORKER, "-c", "2")
-        start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+        worker = start_with_beat(processes, env, *WORKER, "-c", "2", schedule=tmp_path / "beat")
         for restart in range(3):
             make_all_due(app)
             before = checks(app)
             wait_for(lambda before=before: checks(app) >= before + 2, 60, "checks under way")
             redis_server.stop()
-            time.sleep(1)
+            noticed_broker_loss(worker, restart + 1)
             redis_server.start()
             make_all_due(app)  # work for after the restart, however far the checks went
             before = checks(app)
@@ -311,12 +337,12 @@ def test_tasks_retry_while_postgres_is_down_and_store_nothing_half(
         for i in range(20):
             article_server.set_mode(f"p{i:02}", "timeout", seconds=0.5)
         env = service_env(postgres.url, broker, TRACKER_LEASE_SECONDS="10", TRACKER_CLAIM_BATCH="6")
-        start(processes, "worker", env, *WORKER, "-c", "2")
-        start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+        start_with_beat(processes, env, *WORKER, "-c", "2", schedule=tmp_path / "beat")
         wait_for(lambda: checks(app) >= 2, 60, "the first checks")
         app.engine.dispose()
         postgres.stop()
-        time.sleep(4)
+        # Down until tasks have failed on it and are being retried: the outage they ride out.
+        wait_for(lambda: "Retry" in "".join(p.output for p in processes), 60, "a retry")
         postgres.start()
         wait_for(lambda: versions(app) == 20, 120, "every article after the restart")
         assert "Retry" in "".join(p.output for p in processes)
@@ -386,11 +412,10 @@ def test_deliveries_pending_survive_a_redis_restart(
                 # and give up (failed, never delivered) before Redis was even stopped.
                 TRACKER_WEBHOOK_RETRY_SCHEDULE=",".join(["1s"] * 50),
             )
-            start(processes, "worker", env, *WORKER, "-c", "2")
-            start(processes, "beat", env, "--schedule", str(tmp_path / "beat"), "-l", "INFO")
+            worker = start_with_beat(processes, env, *WORKER, "-c", "2", schedule=tmp_path / "beat")
             wait_for(lambda: len(receiver.attempts) >= 5, 60, "first delivery attempts")
             redis_server.stop()
-            time.sleep(2)
+            noticed_broker_loss(worker)
             receiver.respond("ok")
             redis_server.start()
             wait_for(
