@@ -45,6 +45,7 @@ from db.models import (
     SourceEntry,
     Version,
     VersionDiff,
+    version_meta_table,
     versions_table,
 )
 from db.states import CHECKED_PREDICATE, CHECKED_STATES, GONE_STATES, ArticleState
@@ -200,13 +201,17 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
     content hash and extractor of its latest version and the rules of its host (``host_*``,
     None when the host has none)."""
     rows: list[Any] = []
-    latest = and_(Version.article_id == Article.id, Version.number == Article.version_count)
+    # Two outer joins of the tables, not one of the mapped ``versions JOIN version_meta``:
+    # SQLite materialises that whole (every version stored) for each statement.
+    versions, meta = versions_table, version_meta_table
+    latest = and_(versions.c.article_id == Article.id,
+                  versions.c.number == Article.version_count)  # fmt: skip
     for start in range(0, len(article_ids), 500):
         statement = (
             select(
                 Article.id, Article.url, Article.etag, Article.last_modified, Article.body_digest,
                 Article.selector, Article.lease_token, Article.state, Article.interval,
-                Article.base_interval, Version.content_hash, Version.extractor,
+                Article.base_interval, versions.c.content_hash, meta.c.extractor,
                 Host.selector.label("host_selector"),
                 Host.ignore_patterns.label("host_ignore_patterns"),
                 Host.ignore_selectors.label("host_ignore_selectors"),
@@ -217,9 +222,11 @@ def check_targets(session: Session, article_ids: Sequence[int]) -> list[Any]:
                 case((Article.lease_token.is_not(None),
                       func.coalesce(Article.due_at, Article.next_check_at)),
                      else_=Article.next_check_at).label("due_at"),
-                Version.paragraph_count,
+                versions.c.paragraph_count,
             )
-            .outerjoin(Version, latest)
+            .select_from(Article)
+            .outerjoin(versions, latest)
+            .outerjoin(meta, meta.c.id == versions.c.meta_id)
             .outerjoin(Host, Host.host == Article.host)
             .where(Article.id.in_(article_ids[start : start + 500]))
         )
