@@ -68,9 +68,17 @@ def pack(diff: Mapping[str, Any], *, fold: bool = True,
             if stored.get(key) == {"paragraphs": count}:
                 del stored[key]
         stored["ops"] = [_positional(_counted(op, new_texts)) for op in stored["ops"]]
-    deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY,
-                               _DICTIONARY)  # fmt: skip
-    return FORMAT_3 + deflate.compress(_dumps(stored)) + deflate.flush()
+    return _deflated(_dumps(stored), FORMAT_3)
+
+
+def _deflated(text: bytes, format_: bytes) -> bytes:
+    """``text`` stored in ``format_`` (2 or 3): raw deflate, format 3's with its dictionary."""
+    if format_ == FORMAT_3:
+        deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY,
+                                   _DICTIONARY)  # fmt: skip
+    else:
+        deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    return format_ + deflate.compress(text) + deflate.flush()
 
 
 def counted_json(data: bytes) -> bytes:
@@ -94,13 +102,7 @@ def as_format(data: bytes, format_: bytes) -> bytes:
     format 1 as it is."""
     if data[:1] not in (FORMAT_2, FORMAT_3) or data[:1] == format_:
         return data
-    text = counted_json(data)
-    if format_ == FORMAT_2:
-        deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
-    else:
-        deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY,
-                                   _DICTIONARY)  # fmt: skip
-    return format_ + deflate.compress(text) + deflate.flush()
+    return _deflated(counted_json(data), format_)
 
 
 def unpack(data: bytes, new_texts: Sequence[str] | None = None) -> dict[str, Any]:

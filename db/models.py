@@ -124,6 +124,21 @@ class CompactUTCDateTime(UTCDateTime):
         return super().process_result_value(value, dialect)
 
 
+class _PackedText(TypeDecorator[Any]):
+    """A value stored packed as bytes (``EventUid``, ``ContentHash``, ``EventData``): on
+    PostgreSQL in a BYTEA column, on SQLite under the declared type ``sqlite_type`` the column
+    had before, which SQLite keeps the bytes under as they are (the schema does not change,
+    only the values)."""
+
+    impl = LargeBinary
+    sqlite_type: type[TypeEngine[bytes]]
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return self.sqlite_type()
+        return dialect.type_descriptor(LargeBinary())
+
+
 class _UidBytes(TypeEngine[bytes]):
     """What SQLite keeps of an ``EventUid``: bytes, under the declared type VARCHAR(40) it
     had before (the schema does not change, only the values)."""
@@ -134,7 +149,7 @@ class _UidBytes(TypeEngine[bytes]):
     collation_schema = None
 
 
-class EventUid(TypeDecorator[str]):
+class EventUid(_PackedText):
     """An event's public id (the webhook-id), ``"evt_"`` and 24 hex digits as tracker makes
     them, stored as a tag byte and its 12 bytes: 13 bytes instead of 28 characters, in the row
     and in its unique index (migration 0013_paradelta). Any other id (made elsewhere, by a
@@ -142,13 +157,8 @@ class EventUid(TypeDecorator[str]):
     keeps the declared VARCHAR(40) (it stores the bytes as they are); PostgreSQL's column is
     BYTEA."""
 
-    impl = LargeBinary
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        if dialect.name == "sqlite":
-            return _UidBytes()
-        return dialect.type_descriptor(LargeBinary())
+    sqlite_type = _UidBytes
+    cache_ok = True  # read from each class's own namespace
 
     def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
         return None if value is None else uid_bytes(value)
@@ -157,29 +167,6 @@ class EventUid(TypeDecorator[str]):
         if value is None or isinstance(value, str):  # a row the migration has not seen
             return value
         return uid_text(bytes(value))
-
-
-class ContentHash(TypeDecorator[str]):
-    """A version's content hash (32 hex digits) stored as its 16 bytes (``db.compact``,
-    migration 0014_pgbytes): 17 bytes instead of 33 in every version row on PostgreSQL.
-    SQLite keeps the declared VARCHAR(32); PostgreSQL's column is BYTEA."""
-
-    impl = LargeBinary
-    cache_ok = True
-    length = 32  # the longest text it takes, as VARCHAR(32) did (tracker import checks it)
-
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        if dialect.name == "sqlite":
-            return _HashBytes()
-        return dialect.type_descriptor(LargeBinary())
-
-    def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
-        return None if value is None else compact.hash_bytes(value)
-
-    def process_result_value(self, value: Any, dialect: Any) -> str | None:
-        if value is None or isinstance(value, str):  # a row the migration has not seen
-            return value
-        return compact.hash_text(bytes(value))
 
 
 class _HashBytes(TypeEngine[bytes]):
@@ -197,20 +184,33 @@ class _DataBytes(TypeEngine[bytes]):
     __visit_name__ = "JSON"
 
 
-class EventData(TypeDecorator[Any]):
+class ContentHash(_PackedText):
+    """A version's content hash (32 hex digits) stored as its 16 bytes (``db.compact``,
+    migration 0014_pgbytes): 17 bytes instead of 33 in every version row on PostgreSQL.
+    SQLite keeps the declared VARCHAR(32); PostgreSQL's column is BYTEA."""
+
+    sqlite_type = _HashBytes
+    cache_ok = True  # read from each class's own namespace
+    length = 32  # the longest text it takes, as VARCHAR(32) did (tracker import checks it)
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> bytes | None:
+        return None if value is None else compact.hash_bytes(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        if value is None or isinstance(value, str):  # a row the migration has not seen
+            return value
+        return compact.hash_text(bytes(value))
+
+
+class EventData(_PackedText):
     """An event's data (a JSON value) stored deflated against a dictionary of the keys events
     carry (``db.compact.pack_data``, migration 0014_pgbytes): about 15 bytes instead of 69 on
     the storage benchmark's corpus. Reads back the same value, so a webhook's payload, made
     from it, is byte for byte what it was. SQLite keeps the declared JSON; PostgreSQL's column
     is BYTEA. JSON text (a row the migration has not seen) still reads."""
 
-    impl = LargeBinary
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        if dialect.name == "sqlite":
-            return _DataBytes()
-        return dialect.type_descriptor(LargeBinary())
+    sqlite_type = _DataBytes
+    cache_ok = True  # read from each class's own namespace
 
     def process_bind_param(self, value: Any, dialect: Any) -> bytes:
         return compact.pack_data(value)
